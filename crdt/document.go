@@ -1,0 +1,251 @@
+package crdt
+
+import (
+	"math"
+	"sort"
+
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// Entry is one live key of a database and its current value, as go-ds-crdt
+// materialises it.
+type Entry struct {
+	Key   string
+	Value []byte
+}
+
+// Doc is the CRDT state of one document: its marker and every key below it.
+// It is built from entries with Assemble and turned into JSON with
+// Materialize. A Doc is immutable once assembled.
+type Doc struct {
+	Coll, ID string
+	Marker   Marker
+	Exists   bool                   // a live marker is present
+	Fields   map[string]*FieldState // keys of the current incarnation, by top-level field
+	Raw      map[string][]byte      // every live key of the document (any incarnation) and its value
+}
+
+// FieldState is what a document holds for one top-level field beyond its
+// base value.
+type FieldState struct {
+	Reg      *Register
+	RegRaw   []byte                    // the encoded register, its identity for epochs
+	Counters map[string]map[string]any // epoch -> replica -> contribution
+	Sets     map[string]map[string]any // epoch -> element hash -> element
+}
+
+func (d *Doc) field(name string) *FieldState {
+	if d.Fields == nil {
+		d.Fields = make(map[string]*FieldState)
+	}
+	f := d.Fields[name]
+	if f == nil {
+		f = &FieldState{}
+		d.Fields[name] = f
+	}
+	return f
+}
+
+// Assemble builds a document's state from its live keys: the marker (if
+// present) and every key below it, with their values. Keys that do not decode
+// are kept in Raw (so a delete removes them) but otherwise skipped, and
+// counted in the second result: a corrupt or hostile key never hides the rest
+// of the document.
+func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
+	d := &Doc{Coll: coll, ID: id, Raw: raw}
+	if d.Raw == nil {
+		d.Raw = map[string][]byte{}
+	}
+	bad := 0
+	if mv, ok := raw[DocPrefix(coll, id)]; ok {
+		m, err := DecodeMarker(mv)
+		if err == nil {
+			d.Marker, d.Exists = m, true
+		} else {
+			bad++
+		}
+	}
+	for key, val := range raw {
+		k, err := ParseKey(key)
+		if err != nil || k.Coll != coll || k.ID != id {
+			bad++
+			continue
+		}
+		if k.Kind == KindDoc || !d.Exists || k.Inc != d.Marker.Inc {
+			continue // the marker, or another incarnation's garbage
+		}
+		switch k.Kind {
+		case KindField:
+			r, err := DecodeRegister(val)
+			if err != nil {
+				bad++
+				continue
+			}
+			f := d.field(k.Field)
+			f.Reg, f.RegRaw = &r, val
+		case KindCounter:
+			n, err := DecodeNumber(val)
+			if err != nil {
+				bad++
+				continue
+			}
+			f := d.field(k.Field)
+			if f.Counters == nil {
+				f.Counters = make(map[string]map[string]any)
+			}
+			if f.Counters[k.Epoch] == nil {
+				f.Counters[k.Epoch] = make(map[string]any)
+			}
+			f.Counters[k.Epoch][k.Sub] = n
+		case KindSetElem:
+			v, err := DecodeValue(val)
+			if err != nil || ValueHash(v) != k.Sub {
+				bad++
+				continue
+			}
+			f := d.field(k.Field)
+			if f.Sets == nil {
+				f.Sets = make(map[string]map[string]any)
+			}
+			if f.Sets[k.Epoch] == nil {
+				f.Sets[k.Epoch] = make(map[string]any)
+			}
+			f.Sets[k.Epoch][k.Sub] = v
+		}
+	}
+	return d, bad
+}
+
+// With returns the state the document has after mutations are applied
+// locally: a Put makes its value current (a local write always has the
+// highest priority), a Delete removes the key. d is not modified.
+func (d *Doc) With(muts []Mutation) *Doc {
+	prefix := DocPrefix(d.Coll, d.ID)
+	raw := make(map[string][]byte, len(d.Raw)+len(muts))
+	for k, v := range d.Raw {
+		raw[k] = v
+	}
+	for _, m := range muts {
+		if m.Key != prefix && !hasPathPrefix(m.Key, prefix) {
+			continue
+		}
+		if m.Delete {
+			delete(raw, m.Key)
+		} else {
+			raw[m.Key] = m.Value
+		}
+	}
+	nd, _ := Assemble(d.Coll, d.ID, raw)
+	return nd
+}
+
+func hasPathPrefix(k, prefix string) bool {
+	return len(k) > len(prefix) && k[:len(prefix)] == prefix && k[len(prefix)] == '/'
+}
+
+// Materialize returns the JSON document a Doc stands for, or nil when the
+// document does not exist. The result is freshly allocated.
+func (d *Doc) Materialize() map[string]any {
+	if !d.Exists {
+		return nil
+	}
+	out := query.Clone(d.Marker.Base).(map[string]any)
+	for name, f := range d.Fields {
+		if name == "_id" || f.Reg == nil {
+			continue
+		}
+		switch f.Reg.Kind {
+		case RegValue:
+			out[name] = query.Clone(f.Reg.Value)
+		case RegUnset:
+			delete(out, name)
+		case RegCounter:
+			sum := f.Reg.Value
+			// Sum in replica order so float rounding is the same everywhere.
+			contrib := f.Counters[f.Reg.Epoch]
+			reps := make([]string, 0, len(contrib))
+			for r := range contrib {
+				reps = append(reps, r)
+			}
+			sort.Strings(reps)
+			for _, r := range reps {
+				sum = addNumbers(sum, contrib[r])
+			}
+			out[name] = sum
+		case RegSet:
+			out[name] = setElements(f.Sets[f.Reg.Epoch])
+		}
+	}
+	return out
+}
+
+// setElements returns a set's elements in a deterministic order: the query
+// comparison order, ties broken by hash.
+func setElements(elems map[string]any) []any {
+	type item struct {
+		hash string
+		v    any
+	}
+	items := make([]item, 0, len(elems))
+	for h, v := range elems {
+		items = append(items, item{h, v})
+	}
+	sort.Slice(items, func(i, j int) bool {
+		if c := query.Compare(items[i].v, items[j].v); c != 0 {
+			return c < 0
+		}
+		return items[i].hash < items[j].hash
+	})
+	out := make([]any, len(items))
+	for i, it := range items {
+		out[i] = query.Clone(it.v)
+	}
+	return out
+}
+
+// asNumber reports whether v is a number, as a float64.
+func asNumber(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// addNumbers adds two numbers, staying int64 unless either is a float or the
+// sum overflows.
+func addNumbers(a, b any) any {
+	ai, aInt := a.(int64)
+	bi, bInt := b.(int64)
+	if aInt && bInt {
+		s := ai + bi
+		if (s > ai) == (bi > 0) {
+			return s
+		}
+	}
+	af, _ := asNumber(a)
+	bf, _ := asNumber(b)
+	s := af + bf
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return af // refuse to store a non-JSON number; keep the old value
+	}
+	return s
+}
+
+// subNumbers returns a-b with the same typing rules as addNumbers.
+func subNumbers(a, b any) any {
+	switch x := b.(type) {
+	case int64:
+		if x != math.MinInt64 {
+			return addNumbers(a, -x)
+		}
+		return addNumbers(a, -float64(x))
+	case float64:
+		return addNumbers(a, -x)
+	}
+	return a
+}

@@ -1,0 +1,251 @@
+package crdt
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The key layout inside one database's go-ds-crdt namespace. Every user
+// supplied component (collection, _id, field name) is escaped with Escape, so
+// a component never contains '/' and go-datastore's key cleaning never
+// rewrites it.
+//
+//	/d/<coll>/<id>                                document marker: incarnation + base document
+//	/d/<coll>/<id>/<inc>/f/<field>                field register
+//	/d/<coll>/<id>/<inc>/n/<field>/<epoch>/<rep>  counter contribution of replica rep
+//	/d/<coll>/<id>/<inc>/s/<field>/<epoch>/<hash> add-wins set element
+//	/c/<coll>                                     collection marker
+//	/x/<coll>/<index name>                        secondary index definition
+//	/a/<entry hash>                               access-control entry
+const (
+	prefixDoc        = "/d"
+	prefixCollection = "/c"
+	prefixIndex      = "/x"
+	prefixACL        = "/a"
+)
+
+// KeyKind says what a parsed key addresses.
+type KeyKind int
+
+// The kinds of key in a database.
+const (
+	KindUnknown    KeyKind = iota
+	KindDoc                // document marker
+	KindField              // field register
+	KindCounter            // counter contribution
+	KindSetElem            // set element
+	KindCollection         // collection marker
+	KindIndex              // index definition
+	KindACL                // access-control entry
+)
+
+// Key is a parsed database key.
+type Key struct {
+	Kind  KeyKind
+	Coll  string // collection, unescaped
+	ID    string // document _id (its string form), unescaped
+	Inc   string // incarnation
+	Field string // top-level field name, unescaped
+	Epoch string // counter or set epoch
+	Sub   string // replica (counters), element hash (sets), index name, ACL entry id
+}
+
+// Escape makes s safe to use as one component of a datastore key: bytes
+// outside [A-Za-z0-9_-] become %XX. The result is never empty.
+func Escape(s string) string {
+	if s == "" {
+		return "%"
+	}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if !safeByte(s[i]) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if safeByte(c) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+func safeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// Unescape reverses Escape.
+func Unescape(s string) (string, error) {
+	if s == "%" {
+		return "", nil
+	}
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("%w: bad escape in %q", ErrBadKey, s)
+		}
+		hi, ok1 := unhex(s[i+1])
+		lo, ok2 := unhex(s[i+2])
+		if !ok1 || !ok2 {
+			return "", fmt.Errorf("%w: bad escape in %q", ErrBadKey, s)
+		}
+		b.WriteByte(hi<<4 | lo)
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// DocPrefix is the key of a document's marker; every other key of the
+// document lies below it.
+func DocPrefix(coll, id string) string {
+	return prefixDoc + "/" + Escape(coll) + "/" + Escape(id)
+}
+
+// CollectionDocsPrefix is the prefix of every document key of a collection.
+func CollectionDocsPrefix(coll string) string {
+	return prefixDoc + "/" + Escape(coll)
+}
+
+// AllDocsPrefix is the prefix of every document key of a database.
+func AllDocsPrefix() string { return prefixDoc }
+
+// FieldKey is the key of a field register.
+func FieldKey(coll, id, inc, field string) string {
+	return DocPrefix(coll, id) + "/" + inc + "/f/" + Escape(field)
+}
+
+// CounterKey is the key of one replica's contribution to a counter.
+func CounterKey(coll, id, inc, field, epoch, replica string) string {
+	return DocPrefix(coll, id) + "/" + inc + "/n/" + Escape(field) + "/" + epoch + "/" + Escape(replica)
+}
+
+// SetElemKey is the key of one element of an add-wins set.
+func SetElemKey(coll, id, inc, field, epoch, hash string) string {
+	return DocPrefix(coll, id) + "/" + inc + "/s/" + Escape(field) + "/" + epoch + "/" + hash
+}
+
+// CollectionKey is the key of a collection marker.
+func CollectionKey(coll string) string { return prefixCollection + "/" + Escape(coll) }
+
+// CollectionsPrefix is the prefix of all collection markers.
+func CollectionsPrefix() string { return prefixCollection }
+
+// IndexKey is the key of an index definition.
+func IndexKey(coll, name string) string {
+	return prefixIndex + "/" + Escape(coll) + "/" + Escape(name)
+}
+
+// IndexesPrefix is the prefix of all index definitions.
+func IndexesPrefix() string { return prefixIndex }
+
+// ACLKey is the key of an access-control entry.
+func ACLKey(id string) string { return prefixACL + "/" + Escape(id) }
+
+// ACLPrefix is the prefix of all access-control entries.
+func ACLPrefix() string { return prefixACL }
+
+// ParseKey parses a database key produced by the functions above.
+func ParseKey(k string) (Key, error) {
+	parts := strings.Split(strings.TrimPrefix(k, "/"), "/")
+	bad := func() (Key, error) { return Key{}, fmt.Errorf("%w: %q", ErrBadKey, k) }
+	un := func(dst *string, s string) error {
+		v, err := Unescape(s)
+		*dst = v
+		return err
+	}
+	var key Key
+	switch parts[0] {
+	case "d":
+		if len(parts) < 3 {
+			return bad()
+		}
+		if un(&key.Coll, parts[1]) != nil || un(&key.ID, parts[2]) != nil {
+			return bad()
+		}
+		switch len(parts) {
+		case 3:
+			key.Kind = KindDoc
+			return key, nil
+		case 6:
+			if parts[4] != "f" {
+				return bad()
+			}
+			key.Kind = KindField
+		case 8:
+			switch parts[4] {
+			case "n":
+				key.Kind = KindCounter
+			case "s":
+				key.Kind = KindSetElem
+			default:
+				return bad()
+			}
+			key.Epoch = parts[6]
+			if key.Kind == KindCounter {
+				if un(&key.Sub, parts[7]) != nil {
+					return bad()
+				}
+			} else {
+				key.Sub = parts[7]
+			}
+		default:
+			return bad()
+		}
+		key.Inc = parts[3]
+		if un(&key.Field, parts[5]) != nil {
+			return bad()
+		}
+		return key, nil
+	case "c":
+		if len(parts) != 2 || un(&key.Coll, parts[1]) != nil {
+			return bad()
+		}
+		key.Kind = KindCollection
+		return key, nil
+	case "x":
+		if len(parts) != 3 || un(&key.Coll, parts[1]) != nil || un(&key.Sub, parts[2]) != nil {
+			return bad()
+		}
+		key.Kind = KindIndex
+		return key, nil
+	case "a":
+		if len(parts) != 2 || un(&key.Sub, parts[1]) != nil {
+			return bad()
+		}
+		key.Kind = KindACL
+		return key, nil
+	}
+	return bad()
+}

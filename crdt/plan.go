@@ -1,0 +1,306 @@
+package crdt
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// Mutation is one key change a write makes: a Put of Value, or a Delete.
+type Mutation struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Writer identifies the replica planning a write and the entropy it uses.
+type Writer struct {
+	Replica string    // this replica's stable identity (its peer ID)
+	Nonce   string    // unique per write; see NewNonce
+	Now     time.Time // for $currentDate
+}
+
+// Plan is the outcome of planning a write against a document.
+type Plan struct {
+	Doc       map[string]any // the document after the write, nil when deleted
+	Mutations []Mutation
+	Modified  bool // whether the visible document changed
+}
+
+// PlanInsert plans the insert of a new document (or of a new incarnation
+// when replacing): one marker holding the whole document. doc must already
+// be canonical and carry its _id.
+func PlanInsert(coll, id string, doc map[string]any, w Writer) (Plan, error) {
+	if w.Nonce == "" || Escape(w.Nonce) != w.Nonce {
+		return Plan{}, fmt.Errorf("%w: nonce %q", ErrBadValue, w.Nonce)
+	}
+	v, err := EncodeMarker(Marker{Inc: w.Nonce, Base: doc})
+	if err != nil {
+		return Plan{}, err
+	}
+	return Plan{
+		Doc:       query.Clone(doc).(map[string]any),
+		Mutations: []Mutation{{Key: DocPrefix(coll, id), Value: v}},
+		Modified:  true,
+	}, nil
+}
+
+// PlanReplace plans replacing an existing document wholesale: a new
+// incarnation, and deletes of every key of the old one. Concurrent updates
+// to the old incarnation no longer show.
+func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
+	p, err := PlanInsert(cur.Coll, cur.ID, doc, w)
+	if err != nil {
+		return Plan{}, err
+	}
+	marker := DocPrefix(cur.Coll, cur.ID)
+	for _, k := range sortedKeys(cur.Raw) {
+		if k != marker {
+			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+		}
+	}
+	p.Modified = !query.Equal(cur.Materialize(), doc)
+	return p, nil
+}
+
+// PlanDelete plans deleting a document: every key it has is removed.
+func PlanDelete(cur *Doc) Plan {
+	p := Plan{Modified: cur.Exists}
+	for _, k := range sortedKeys(cur.Raw) {
+		p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+	}
+	return p
+}
+
+// PlanUpdate plans applying update operators to an existing document.
+//
+// Each touched top-level field becomes one of:
+//   - a counter increment, for $inc of a number or missing field;
+//   - add-wins set element puts, for $addToSet of an array or missing field;
+//   - set element deletes, for $pull of a field that is already a set;
+//   - otherwise a register write of the field's new value (or an unset).
+//
+// The update either plans completely or returns an error and plans nothing.
+func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
+	if !cur.Exists {
+		return Plan{}, ErrNoDocument
+	}
+	if w.Nonce == "" || Escape(w.Nonce) != w.Nonce {
+		return Plan{}, fmt.Errorf("%w: nonce %q", ErrBadValue, w.Nonce)
+	}
+	old := cur.Materialize()
+	next, err := upd.Apply(old, w.Now)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{Doc: next}
+
+	// Group operators by the top-level field they touch.
+	byField := map[string][]query.Op{}
+	for _, op := range upd.Ops() {
+		byField[topField(op.Path)] = append(byField[topField(op.Path)], op)
+		if op.Operator == "$rename" {
+			if to, ok := op.Value.(string); ok {
+				byField[topField(to)] = append(byField[topField(to)], op)
+			}
+		}
+	}
+	fields := make([]string, 0, len(byField))
+	for f := range byField {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+
+	inc := cur.Marker.Inc
+	for _, name := range fields {
+		ops := byField[name]
+		newVal, has := next[name]
+		oldVal, hadOld := old[name]
+		if has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal)) {
+			continue
+		}
+		p.Modified = true
+		fs := cur.Fields[name]
+		if fs == nil {
+			fs = &FieldState{}
+		}
+		single := len(ops) == 1 && ops[0].Path == name
+		switch {
+		case single && ops[0].Operator == "$inc" && has:
+			muts, err := planIncrement(cur, name, fs, oldVal, newVal, w)
+			if err != nil {
+				return Plan{}, err
+			}
+			p.Mutations = append(p.Mutations, muts...)
+		case single && ops[0].Operator == "$addToSet" && has:
+			muts, err := planSetAdd(cur, name, fs, newVal)
+			if err != nil {
+				return Plan{}, err
+			}
+			p.Mutations = append(p.Mutations, muts...)
+		case single && ops[0].Operator == "$pull" && has && fs.Reg != nil && fs.Reg.Kind == RegSet:
+			p.Mutations = append(p.Mutations, planSetRemove(cur, name, fs, newVal)...)
+		default:
+			r := Register{Kind: RegUnset, Nonce: w.Nonce}
+			if has {
+				r = Register{Kind: RegValue, Nonce: w.Nonce, Value: newVal}
+			}
+			b, err := EncodeRegister(r)
+			if err != nil {
+				return Plan{}, err
+			}
+			p.Mutations = append(p.Mutations, Mutation{Key: FieldKey(cur.Coll, cur.ID, inc, name), Value: b})
+			p.Mutations = append(p.Mutations, collectGarbage(cur, name)...)
+		}
+	}
+	return p, nil
+}
+
+// sameKind tells int64 from float64 so a $set of 1.0 over 1 still writes.
+func sameKind(a, b any) bool {
+	_, ai := a.(int64)
+	_, bi := b.(int64)
+	return ai == bi
+}
+
+// prevIdentity names the state a conversion starts from: the current
+// register, or the document's base when the field was never written.
+func prevIdentity(cur *Doc, fs *FieldState) string {
+	if fs.RegRaw != nil {
+		return "reg:" + string(fs.RegRaw)
+	}
+	return "base:" + cur.Marker.Inc
+}
+
+func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w Writer) ([]Mutation, error) {
+	var muts []Mutation
+	var epoch string
+	if fs.Reg != nil && fs.Reg.Kind == RegCounter {
+		epoch = fs.Reg.Epoch
+	} else {
+		// Convert the field into a counter whose base is its current value.
+		epoch = epochOf(prevIdentity(cur, fs))
+		var base any = int64(0)
+		if _, ok := asNumber(oldVal); ok {
+			base = oldVal
+		}
+		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base})
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, name), Value: b})
+	}
+	var before any = int64(0)
+	if _, ok := asNumber(oldVal); ok {
+		before = oldVal
+	}
+	delta := subNumbers(newVal, before)
+	var mine any = int64(0)
+	if c := fs.Counters[epoch]; c != nil && c[w.Replica] != nil {
+		mine = c[w.Replica]
+	}
+	v, err := EncodeValue(addNumbers(mine, delta))
+	if err != nil {
+		return nil, err
+	}
+	muts = append(muts, Mutation{Key: CounterKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, w.Replica), Value: v})
+	return muts, nil
+}
+
+func planSetAdd(cur *Doc, name string, fs *FieldState, newVal any) ([]Mutation, error) {
+	arr, ok := newVal.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: $addToSet produced a non-array", ErrBadValue)
+	}
+	var muts []Mutation
+	var epoch string
+	existing := map[string]any{}
+	if fs.Reg != nil && fs.Reg.Kind == RegSet {
+		epoch = fs.Reg.Epoch
+		existing = fs.Sets[epoch]
+	} else {
+		epoch = epochOf(prevIdentity(cur, fs))
+		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch})
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, name), Value: b})
+	}
+	seen := map[string]bool{}
+	for _, e := range arr {
+		h := ValueHash(e)
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if _, ok := existing[h]; ok {
+			continue
+		}
+		v, err := EncodeValue(e)
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, h), Value: v})
+	}
+	return muts, nil
+}
+
+func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation {
+	keep := map[string]bool{}
+	if arr, ok := newVal.([]any); ok {
+		for _, e := range arr {
+			keep[ValueHash(e)] = true
+		}
+	}
+	var muts []Mutation
+	epoch := fs.Reg.Epoch
+	hashes := sortedKeysAny(fs.Sets[epoch])
+	for _, h := range hashes {
+		if !keep[h] {
+			muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, h), Delete: true})
+		}
+	}
+	return muts
+}
+
+// collectGarbage deletes the counter contributions and set elements of a
+// field that a plain register write makes unreachable.
+func collectGarbage(cur *Doc, name string) []Mutation {
+	prefixN := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/n/" + Escape(name) + "/"
+	prefixS := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/s/" + Escape(name) + "/"
+	var muts []Mutation
+	for _, k := range sortedKeys(cur.Raw) {
+		if strings.HasPrefix(k, prefixN) || strings.HasPrefix(k, prefixS) {
+			muts = append(muts, Mutation{Key: k, Delete: true})
+		}
+	}
+	return muts
+}
+
+func topField(path string) string {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeysAny(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

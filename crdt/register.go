@@ -1,0 +1,214 @@
+package crdt
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// formatVersion is the first byte of every encoded marker and register.
+const formatVersion = 1
+
+// RegKind is the kind of value a field register holds.
+type RegKind byte
+
+// Register kinds.
+const (
+	RegValue   RegKind = 'v' // a plain JSON value
+	RegUnset   RegKind = 'u' // the field was removed ($unset)
+	RegCounter RegKind = 'c' // a counter: Value is the base, contributions live under Epoch
+	RegSet     RegKind = 's' // an add-wins set: elements live under Epoch
+)
+
+// Register is the decoded value of a field register key.
+type Register struct {
+	Kind  RegKind
+	Nonce string // makes every plain write unique; equals Epoch for conversions
+	Epoch string // counters and sets: the epoch their contributions/elements live under
+	Value any    // RegValue: the value; RegCounter: the base number
+}
+
+// Marker is the decoded value of a document marker key.
+type Marker struct {
+	Inc  string         // incarnation: a fresh nonce per insert or replace
+	Base map[string]any // the document as inserted or replaced, _id included
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readString(b []byte) (string, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return "", nil, fmt.Errorf("%w: truncated string", ErrBadValue)
+	}
+	return string(b[k : k+int(n)]), b[k+int(n):], nil
+}
+
+// EncodeRegister encodes a register value.
+func EncodeRegister(r Register) ([]byte, error) {
+	b := []byte{formatVersion, byte(r.Kind)}
+	b = appendString(b, r.Nonce)
+	b = appendString(b, r.Epoch)
+	if r.Kind == RegValue || r.Kind == RegCounter {
+		v, err := json.Marshal(r.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		b = append(b, v...)
+	}
+	return b, nil
+}
+
+// DecodeRegister decodes a register value. It never panics on bad input.
+func DecodeRegister(b []byte) (Register, error) {
+	var r Register
+	if len(b) < 2 || b[0] != formatVersion {
+		return r, fmt.Errorf("%w: register header", ErrBadValue)
+	}
+	r.Kind = RegKind(b[1])
+	rest := b[2:]
+	var err error
+	if r.Nonce, rest, err = readString(rest); err != nil {
+		return r, err
+	}
+	if r.Epoch, rest, err = readString(rest); err != nil {
+		return r, err
+	}
+	switch r.Kind {
+	case RegValue, RegCounter:
+		v, err := decodeJSON(rest)
+		if err != nil {
+			return r, err
+		}
+		if r.Kind == RegCounter {
+			if _, ok := asNumber(v); !ok {
+				return r, fmt.Errorf("%w: counter base is not a number", ErrBadValue)
+			}
+		}
+		r.Value = v
+	case RegUnset, RegSet:
+		if len(rest) != 0 {
+			return r, fmt.Errorf("%w: trailing bytes", ErrBadValue)
+		}
+	default:
+		return r, fmt.Errorf("%w: unknown register kind %q", ErrBadValue, b[1])
+	}
+	return r, nil
+}
+
+// EncodeMarker encodes a document marker.
+func EncodeMarker(m Marker) ([]byte, error) {
+	b := []byte{formatVersion}
+	b = appendString(b, m.Inc)
+	v, err := json.Marshal(m.Base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+	}
+	return append(b, v...), nil
+}
+
+// DecodeMarker decodes a document marker. It never panics on bad input.
+func DecodeMarker(b []byte) (Marker, error) {
+	var m Marker
+	if len(b) < 1 || b[0] != formatVersion {
+		return m, fmt.Errorf("%w: marker header", ErrBadValue)
+	}
+	inc, rest, err := readString(b[1:])
+	if err != nil {
+		return m, err
+	}
+	if inc == "" || Escape(inc) != inc {
+		return m, fmt.Errorf("%w: bad incarnation", ErrBadValue)
+	}
+	v, err := decodeJSON(rest)
+	if err != nil {
+		return m, err
+	}
+	base, ok := v.(map[string]any)
+	if !ok {
+		return m, fmt.Errorf("%w: base is not an object", ErrBadValue)
+	}
+	m.Inc, m.Base = inc, base
+	return m, nil
+}
+
+// DecodeNumber decodes a counter contribution.
+func DecodeNumber(b []byte) (any, error) {
+	v, err := decodeJSON(b)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := asNumber(v); !ok {
+		return nil, fmt.Errorf("%w: not a number", ErrBadValue)
+	}
+	return v, nil
+}
+
+// EncodeValue encodes a JSON value (set elements, counter contributions).
+func EncodeValue(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+	}
+	return b, nil
+}
+
+// DecodeValue decodes a JSON value into its canonical form.
+func DecodeValue(b []byte) (any, error) { return decodeJSON(b) }
+
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data", ErrBadValue)
+	}
+	return canonical(v), nil
+}
+
+// canonical converts json.Number into int64 or float64, recursively.
+func canonical(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = canonical(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = canonical(e)
+		}
+		return x
+	}
+	return v
+}
+
+// ValueHash is the identity of a set element: a hash of its canonical JSON.
+// Numerically equal numbers (1 and 1.0) have the same hash.
+func ValueHash(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// epochOf derives a counter or set epoch from the identity of the state it
+// converts, so replicas converting the same state concurrently agree.
+func epochOf(prev string) string {
+	sum := sha256.Sum256([]byte(prev))
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/go-cid"
+	dscrdt "github.com/ipfs/go-ds-crdt"
+	crdtpb "github.com/ipfs/go-ds-crdt/pb"
+	ipld "github.com/ipfs/go-ipld-format"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+)
+
+// maxQueuedHeads bounds the heads waiting for go-ds-crdt. Heads beyond it
+// are dropped (and counted); the sender's periodic rebroadcast and the
+// announcement on peer join bring them back.
+const maxQueuedHeads = 1 << 16
+
+// maxConcurrentFetches bounds background fetches of announced heads.
+const maxConcurrentFetches = 8
+
+// broadcaster is a go-ds-crdt Broadcaster over one gossipsub topic. Unlike
+// the stock PubSubBroadcaster it never drops a head because go-ds-crdt is
+// busy: a goroutine drains the subscription into an unbounded (but capped)
+// queue. Announced heads whose blocks are missing are fetched concurrently
+// in the background and handed to go-ds-crdt only once present, so one head
+// that cannot be fetched never stalls the others.
+type broadcaster struct {
+	db     *Database
+	log    hclog.Logger
+	self   peer.ID
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	events *pubsub.TopicEventHandler
+	bstore blockstore.Blockstore
+	dag    ipld.DAGService
+	inline int // max bytes of blocks to inline in one message
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	fetch  chan struct{} // semaphore for fetches
+
+	mu      sync.Mutex
+	queue   []cid.Cid
+	pending map[cid.Cid]struct{} // queued or being fetched
+	ready   chan struct{}        // signalled when queue grows
+
+	lastAnnounce atomic.Int64
+}
+
+func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster, error) {
+	sub, err := topic.Subscribe(pubsub.WithBufferSize(4096))
+	if err != nil {
+		return nil, err
+	}
+	evts, err := topic.EventHandler()
+	if err != nil {
+		sub.Cancel()
+		return nil, err
+	}
+	b := &broadcaster{
+		db:      db,
+		log:     db.log.Named("broadcast"),
+		self:    db.e.host.ID(),
+		topic:   topic,
+		sub:     sub,
+		events:  evts,
+		bstore:  db.e.bstore,
+		dag:     db.e.dag,
+		inline:  inline,
+		fetch:   make(chan struct{}, maxConcurrentFetches),
+		pending: make(map[cid.Cid]struct{}),
+		ready:   make(chan struct{}, 1),
+	}
+	b.ctx, b.cancel = context.WithCancel(db.ctx)
+	return b, nil
+}
+
+// start launches the receive and peer-event loops.
+func (b *broadcaster) start() {
+	b.wg.Add(2)
+	go b.receiveLoop()
+	go b.peerLoop()
+}
+
+// Broadcast implements dscrdt.Broadcaster: it wraps go-ds-crdt's head
+// announcement into our message, inlining the head blocks when small.
+func (b *broadcaster) Broadcast(ctx context.Context, data []byte) error {
+	var bc crdtpb.CRDTBroadcast
+	if err := proto.Unmarshal(data, &bc); err != nil {
+		return err
+	}
+	heads := make([]cid.Cid, 0, len(bc.Heads))
+	for _, h := range bc.Heads {
+		c, err := cid.Cast(h.Cid)
+		if err != nil {
+			return err
+		}
+		heads = append(heads, c)
+	}
+	return b.announce(ctx, heads)
+}
+
+func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
+	if len(heads) == 0 {
+		return nil
+	}
+	if len(heads) > maxMessageHeads {
+		heads = heads[:maxMessageHeads]
+	}
+	m := &message{Heads: heads}
+	budget := b.inline
+	for _, h := range heads {
+		if len(m.Blocks) == maxMessageBlocks {
+			break
+		}
+		blk, err := b.bstore.Get(ctx, h)
+		if err != nil || len(blk.RawData()) > budget {
+			continue
+		}
+		budget -= len(blk.RawData())
+		m.Blocks = append(m.Blocks, blk)
+	}
+	data, err := encodeMessage(m)
+	if err != nil {
+		return err
+	}
+	b.db.stats.bytesOut.Add(uint64(len(data)))
+	b.db.stats.headsSent.Add(uint64(len(heads)))
+	return b.topic.Publish(ctx, data)
+}
+
+// announceHeads publishes the database's current heads, at most once a
+// second. Called when a peer joins so it need not wait for a new write or
+// the periodic rebroadcast to learn where the DAG is.
+func (b *broadcaster) announceHeads() {
+	now := time.Now().UnixNano()
+	last := b.lastAnnounce.Load()
+	if now-last < int64(time.Second) || !b.lastAnnounce.CompareAndSwap(last, now) {
+		return
+	}
+	store := b.db.store()
+	if store == nil {
+		return
+	}
+	heads := store.InternalStats(b.ctx).Heads
+	if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+		b.log.Debug("announce heads", "error", err)
+	}
+}
+
+// Next implements dscrdt.Broadcaster: the next head whose block is local.
+func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
+	for {
+		b.mu.Lock()
+		if len(b.queue) > 0 {
+			h := b.queue[0]
+			b.queue[0] = cid.Undef
+			b.queue = b.queue[1:]
+			delete(b.pending, h)
+			b.mu.Unlock()
+			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: h.Bytes()}}})
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.ready:
+		case <-ctx.Done():
+			return nil, dscrdt.ErrNoMoreBroadcast
+		case <-b.ctx.Done():
+			return nil, dscrdt.ErrNoMoreBroadcast
+		}
+	}
+}
+
+// validate is the topic validator: malformed messages are rejected (and
+// their sender penalised by gossipsub), messages whose author may not write
+// are rejected before any of their heads is queued.
+func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	m, err := decodeMessage(msg.Data)
+	if err != nil {
+		b.db.stats.rejected.Add(1)
+		return pubsub.ValidationReject
+	}
+	if author := msg.GetFrom(); author != b.self {
+		if err := b.db.authorizeAnnouncement(ctx, author); err != nil {
+			b.db.stats.rejected.Add(1)
+			return pubsub.ValidationReject
+		}
+	}
+	msg.ValidatorData = m
+	return pubsub.ValidationAccept
+}
+
+func (b *broadcaster) receiveLoop() {
+	defer b.wg.Done()
+	for {
+		msg, err := b.sub.Next(b.ctx)
+		if err != nil {
+			return
+		}
+		if msg.GetFrom() == b.self {
+			continue
+		}
+		m, ok := msg.ValidatorData.(*message)
+		if !ok {
+			continue
+		}
+		b.db.stats.bytesIn.Add(uint64(len(msg.Data)))
+		b.db.stats.headsReceived.Add(uint64(len(m.Heads)))
+		if len(m.Blocks) > 0 {
+			if err := b.bstore.PutMany(b.ctx, m.Blocks); err != nil {
+				b.log.Warn("store inline blocks", "error", err)
+			}
+		}
+		for _, h := range m.Heads {
+			b.offer(h)
+		}
+	}
+}
+
+// offer queues a head for go-ds-crdt, fetching its block first if needed.
+func (b *broadcaster) offer(h cid.Cid) {
+	b.mu.Lock()
+	if _, dup := b.pending[h]; dup {
+		b.mu.Unlock()
+		return
+	}
+	if len(b.pending) >= maxQueuedHeads {
+		b.mu.Unlock()
+		b.db.stats.headsDropped.Add(1)
+		return
+	}
+	b.pending[h] = struct{}{}
+	b.mu.Unlock()
+
+	if has, _ := b.bstore.Has(b.ctx, h); has {
+		b.enqueue(h)
+		return
+	}
+	select {
+	case b.fetch <- struct{}{}:
+	case <-b.ctx.Done():
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer func() { <-b.fetch }()
+		ctx, cancel := context.WithTimeout(b.ctx, b.db.e.cfg.fetchTimeout)
+		defer cancel()
+		if _, err := b.dag.Get(ctx, h); err != nil {
+			b.mu.Lock()
+			delete(b.pending, h)
+			b.mu.Unlock()
+			if b.ctx.Err() == nil {
+				b.db.stats.fetchFailures.Add(1)
+				b.log.Debug("fetch announced head", "head", h, "error", err)
+			}
+			return
+		}
+		b.enqueue(h)
+	}()
+}
+
+func (b *broadcaster) enqueue(h cid.Cid) {
+	b.mu.Lock()
+	b.queue = append(b.queue, h)
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+func (b *broadcaster) peerLoop() {
+	defer b.wg.Done()
+	for {
+		ev, err := b.events.NextPeerEvent(b.ctx)
+		if err != nil {
+			return
+		}
+		switch ev.Type {
+		case pubsub.PeerJoin:
+			b.db.emit(Event{Type: EventPeerJoined, Peer: ev.Peer})
+			b.announceHeads()
+		case pubsub.PeerLeave:
+			b.db.emit(Event{Type: EventPeerLeft, Peer: ev.Peer})
+		}
+	}
+}
+
+// close stops the loops and waits for them and every fetch.
+func (b *broadcaster) close() error {
+	b.cancel()
+	b.sub.Cancel()
+	b.events.Cancel()
+	b.wg.Wait()
+	return b.topic.Close()
+}
+
+var _ dscrdt.Broadcaster = (*broadcaster)(nil)

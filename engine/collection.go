@@ -1,0 +1,651 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// M is a JSON document or filter, like the MongoDB driver's bson.M.
+type M = map[string]any
+
+// Collection is a named set of documents in a database. It is a cheap
+// handle: the collection exists once a document is inserted into it.
+type Collection struct {
+	db   *Database
+	name string
+	err  error // invalid name: every call returns it
+}
+
+// Collection returns a handle on the named collection. An invalid name is
+// reported by the first call on the handle.
+func (db *Database) Collection(name string) *Collection {
+	return &Collection{db: db, name: name, err: validateName("collection", name)}
+}
+
+// Collections lists the collections holding at least one document or
+// created with CreateCollection, sorted.
+func (db *Database) Collections(ctx context.Context) ([]string, error) {
+	if err := db.checkOpen(); err != nil {
+		return nil, err
+	}
+	db.mat.mu.RLock()
+	defer db.mat.mu.RUnlock()
+	var out []string
+	for name, c := range db.mat.view.colls {
+		if c.live > 0 || db.mat.view.markers[name] {
+			out = append(out, name)
+		}
+	}
+	for name := range db.mat.view.markers {
+		if db.mat.view.colls[name] == nil {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// CreateCollection records an empty collection so it is listed before its
+// first document.
+func (db *Database) CreateCollection(ctx context.Context, name string) error {
+	if err := validateName("collection", name); err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *txn) error {
+		t.stageMeta(crdt.Mutation{Key: crdt.CollectionKey(name), Value: []byte("{}")})
+		return nil
+	})
+}
+
+// Name is the collection's name.
+func (c *Collection) Name() string { return c.name }
+
+// Database is the database the collection belongs to.
+func (c *Collection) Database() *Database { return c.db }
+
+// InsertOneResult is the result of InsertOne.
+type InsertOneResult struct {
+	InsertedID any
+}
+
+// InsertManyResult is the result of InsertMany and Insert.
+type InsertManyResult struct {
+	InsertedIDs []any
+}
+
+// UpdateResult is the result of UpdateOne, UpdateMany and ReplaceOne.
+type UpdateResult struct {
+	MatchedCount  int64
+	ModifiedCount int64
+	UpsertedID    any // set when an upsert inserted a document
+}
+
+// DeleteResult is the result of DeleteOne and DeleteMany.
+type DeleteResult struct {
+	DeletedCount int64
+}
+
+func (c *Collection) ref(id any) (docRef, error) {
+	k, err := idKey(id)
+	if err != nil {
+		return docRef{}, err
+	}
+	return docRef{coll: c.name, id: k}, nil
+}
+
+func (c *Collection) writer() crdt.Writer {
+	return crdt.Writer{Replica: c.db.e.ID().String(), Nonce: crdt.NewNonce(), Now: time.Now()}
+}
+
+// prepare turns a caller's document into a canonical, valid document with
+// an _id (generated when absent).
+func (c *Collection) prepare(doc any) (map[string]any, error) {
+	m, err := toMap(doc, "document")
+	if err != nil {
+		return nil, err
+	}
+	if err := query.ValidateDocument(m); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadDocument, err)
+	}
+	if _, ok := m["_id"]; !ok {
+		m["_id"] = c.db.e.ids.New(time.Now())
+	}
+	if _, err := idKey(m["_id"]); err != nil {
+		return nil, err
+	}
+	size, err := jsonSize(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
+	}
+	if size > c.db.e.cfg.maxDocumentSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, size, c.db.e.cfg.maxDocumentSize)
+	}
+	return m, nil
+}
+
+// toMap converts a document, filter or update given as a map, a struct or
+// JSON bytes into a canonical map.
+func toMap(v any, what string) (map[string]any, error) {
+	var out any
+	var err error
+	switch x := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		out, err = query.Normalize(x)
+	case json.RawMessage:
+		out, err = query.DecodeJSON(x)
+	case []byte:
+		out, err = query.DecodeJSON(x)
+	default:
+		var b []byte
+		b, err = json.Marshal(v)
+		if err == nil {
+			out, err = query.DecodeJSON(b)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadDocument, what, err)
+	}
+	m, ok := out.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s must be a JSON object, got %T", ErrBadDocument, what, out)
+	}
+	return m, nil
+}
+
+func jsonSize(m map[string]any) (int, error) {
+	b, err := json.Marshal(m)
+	return len(b), err
+}
+
+func (c *Collection) insert(t *txn, doc map[string]any) error {
+	r, err := c.ref(doc["_id"])
+	if err != nil {
+		return err
+	}
+	if t.doc(r).Exists {
+		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
+	}
+	p, err := crdt.PlanInsert(r.coll, r.id, doc, c.writer())
+	if err != nil {
+		return err
+	}
+	t.stage(r, p.Mutations)
+	return nil
+}
+
+// InsertOne inserts a document (a map, or a struct with json tags) and
+// returns its _id. An _id is generated when the document has none.
+func (c *Collection) InsertOne(ctx context.Context, doc any) (*InsertOneResult, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	m, err := c.prepare(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.db.write(ctx, func(t *txn) error { return c.insert(t, m) }); err != nil {
+		return nil, err
+	}
+	return &InsertOneResult{InsertedID: m["_id"]}, nil
+}
+
+// InsertMany inserts documents atomically: if any is invalid or its _id
+// exists, none is inserted.
+func (c *Collection) InsertMany(ctx context.Context, docs []any) (*InsertManyResult, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w: InsertMany needs at least one document", ErrBadDocument)
+	}
+	ms := make([]map[string]any, len(docs))
+	ids := make([]any, len(docs))
+	for i, d := range docs {
+		m, err := c.prepare(d)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		ms[i], ids[i] = m, m["_id"]
+	}
+	err := c.db.write(ctx, func(t *txn) error {
+		for i, m := range ms {
+			if err := c.insert(t, m); err != nil {
+				return fmt.Errorf("document %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &InsertManyResult{InsertedIDs: ids}, nil
+}
+
+// Insert inserts one or more documents atomically, in AvionDB's style.
+func (c *Collection) Insert(ctx context.Context, docs ...any) (*InsertManyResult, error) {
+	return c.InsertMany(ctx, docs)
+}
+
+// UpdateOptions configure updates and replaces.
+type UpdateOptions struct {
+	Upsert      bool
+	ReturnAfter bool // FindOneAndUpdate: return the document after the update
+	Sort        []query.SortKey
+}
+
+// UpdateOption configures an update.
+type UpdateOption func(*UpdateOptions)
+
+// Upsert makes an update insert a document when nothing matches, seeded
+// from the filter's equality conditions.
+func Upsert(b bool) UpdateOption { return func(o *UpdateOptions) { o.Upsert = b } }
+
+// ReturnDocument chooses what FindOneAndUpdate returns: Before (default) or
+// After the update.
+func ReturnDocument(d ReturnDocumentKind) UpdateOption {
+	return func(o *UpdateOptions) { o.ReturnAfter = d == After }
+}
+
+// ReturnDocumentKind is Before or After.
+type ReturnDocumentKind int
+
+// Before and After select the document FindOneAndUpdate returns.
+const (
+	Before ReturnDocumentKind = iota
+	After
+)
+
+// SortBy picks which document FindOneAndUpdate and FindOneAndDelete act on
+// when several match (may be given several times).
+func SortBy(path string, dir int) UpdateOption {
+	return func(o *UpdateOptions) { o.Sort = append(o.Sort, query.SortKey{Path: path, Dir: dir}) }
+}
+
+func updateOptions(opts []UpdateOption) UpdateOptions {
+	var o UpdateOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// UpdateOne applies update operators to the first document matching filter.
+func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...UpdateOption) (*UpdateResult, error) {
+	res, _, _, err := c.update(ctx, filter, update, false, updateOptions(opts))
+	return res, err
+}
+
+// UpdateMany applies update operators to every document matching filter,
+// atomically: if the update fails on one document, none changes.
+func (c *Collection) UpdateMany(ctx context.Context, filter, update any, opts ...UpdateOption) (*UpdateResult, error) {
+	res, _, _, err := c.update(ctx, filter, update, true, updateOptions(opts))
+	return res, err
+}
+
+// FindOneAndUpdate updates the first matching document and returns it as it
+// was before (or after, with ReturnDocument(After)) the update.
+func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update any, opts ...UpdateOption) *SingleResult {
+	o := updateOptions(opts)
+	_, before, after, err := c.update(ctx, filter, update, false, o)
+	if err != nil {
+		return &SingleResult{err: err}
+	}
+	doc := before
+	if o.ReturnAfter {
+		doc = after
+	}
+	if doc == nil {
+		return &SingleResult{err: ErrNoDocuments}
+	}
+	return &SingleResult{doc: doc}
+}
+
+func (c *Collection) update(ctx context.Context, filter, update any, many bool, o UpdateOptions) (res *UpdateResult, before, after map[string]any, err error) {
+	if c.err != nil {
+		return nil, nil, nil, c.err
+	}
+	f, err := parseFilter(filter)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	um, err := toMap(update, "update")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := query.ParseUpdate(um)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	res = &UpdateResult{}
+	err = c.db.write(ctx, func(t *txn) error {
+		*res = UpdateResult{}
+		before, after = nil, nil
+		matches, err := c.matchInTxn(t, f, o.Sort, many)
+		if err != nil {
+			return err
+		}
+		if len(matches) == 0 && o.Upsert {
+			doc, err := query.ApplyUpsert(f, u, time.Now())
+			if err != nil {
+				return err
+			}
+			m, err := c.prepare(doc)
+			if err != nil {
+				return err
+			}
+			if err := c.insert(t, m); err != nil {
+				return err
+			}
+			res.UpsertedID, after = m["_id"], m
+			return nil
+		}
+		for _, r := range matches {
+			cur := t.doc(r)
+			p, err := crdt.PlanUpdate(cur, u, c.writer())
+			if err != nil {
+				return err
+			}
+			if err := c.checkSize(p.Doc); err != nil {
+				return err
+			}
+			res.MatchedCount++
+			if p.Modified {
+				res.ModifiedCount++
+				t.stage(r, p.Mutations)
+			}
+			if before == nil {
+				before, after = cur.Materialize(), p.Doc
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res, before, after, nil
+}
+
+func (c *Collection) checkSize(doc map[string]any) error {
+	size, err := jsonSize(doc)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadDocument, err)
+	}
+	if size > c.db.e.cfg.maxDocumentSize {
+		return fmt.Errorf("%w: the update makes it %d bytes, the limit is %d", ErrDocumentTooLarge, size, c.db.e.cfg.maxDocumentSize)
+	}
+	return nil
+}
+
+// ReplaceOne replaces the first document matching filter with replacement,
+// keeping its _id. The replacement may not contain update operators.
+func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, opts ...UpdateOption) (*UpdateResult, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	o := updateOptions(opts)
+	f, err := parseFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	repl, err := toMap(replacement, "replacement")
+	if err != nil {
+		return nil, err
+	}
+	if err := query.ValidateDocument(repl); err != nil {
+		return nil, fmt.Errorf("%w: replacement: %w", ErrBadDocument, err)
+	}
+	res := &UpdateResult{}
+	err = c.db.write(ctx, func(t *txn) error {
+		*res = UpdateResult{}
+		matches, err := c.matchInTxn(t, f, o.Sort, false)
+		if err != nil {
+			return err
+		}
+		if len(matches) == 0 {
+			if !o.Upsert {
+				return nil
+			}
+			m, err := c.prepare(query.Clone(repl))
+			if err != nil {
+				return err
+			}
+			if err := c.insert(t, m); err != nil {
+				return err
+			}
+			res.UpsertedID = m["_id"]
+			return nil
+		}
+		cur := t.doc(matches[0])
+		doc := query.Clone(repl).(map[string]any)
+		id := cur.Materialize()["_id"]
+		if rid, ok := doc["_id"]; ok && !query.Equal(rid, id) {
+			return fmt.Errorf("%w: replacement changes _id", ErrBadDocument)
+		}
+		doc["_id"] = id
+		if err := c.checkSize(doc); err != nil {
+			return err
+		}
+		p, err := crdt.PlanReplace(cur, doc, c.writer())
+		if err != nil {
+			return err
+		}
+		res.MatchedCount = 1
+		if p.Modified {
+			res.ModifiedCount = 1
+			t.stage(matches[0], p.Mutations)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// DeleteOne deletes the first document matching filter.
+func (c *Collection) DeleteOne(ctx context.Context, filter any) (*DeleteResult, error) {
+	res, _, err := c.delete(ctx, filter, false, nil)
+	return res, err
+}
+
+// DeleteMany deletes every document matching filter, atomically.
+func (c *Collection) DeleteMany(ctx context.Context, filter any) (*DeleteResult, error) {
+	res, _, err := c.delete(ctx, filter, true, nil)
+	return res, err
+}
+
+// FindOneAndDelete deletes the first matching document and returns it.
+func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...UpdateOption) *SingleResult {
+	_, doc, err := c.delete(ctx, filter, false, updateOptions(opts).Sort)
+	if err != nil {
+		return &SingleResult{err: err}
+	}
+	if doc == nil {
+		return &SingleResult{err: ErrNoDocuments}
+	}
+	return &SingleResult{doc: doc}
+}
+
+func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys []query.SortKey) (*DeleteResult, map[string]any, error) {
+	if c.err != nil {
+		return nil, nil, c.err
+	}
+	f, err := parseFilter(filter)
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &DeleteResult{}
+	var first map[string]any
+	err = c.db.write(ctx, func(t *txn) error {
+		*res, first = DeleteResult{}, nil
+		matches, err := c.matchInTxn(t, f, sortKeys, many)
+		if err != nil {
+			return err
+		}
+		for _, r := range matches {
+			cur := t.doc(r)
+			if first == nil {
+				first = cur.Materialize()
+			}
+			p := crdt.PlanDelete(cur)
+			t.stage(r, p.Mutations)
+			res.DeletedCount++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, first, nil
+}
+
+// Drop deletes every document of the collection and its indexes.
+func (c *Collection) Drop(ctx context.Context) error {
+	if c.err != nil {
+		return c.err
+	}
+	if _, err := c.DeleteMany(ctx, nil); err != nil {
+		return err
+	}
+	return c.db.write(ctx, func(t *txn) error {
+		c.db.mat.mu.RLock()
+		var names []string
+		for n := range c.db.mat.view.indexes[c.name] {
+			names = append(names, n)
+		}
+		marker := c.db.mat.view.markers[c.name]
+		c.db.mat.mu.RUnlock()
+		for _, n := range names {
+			t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, n), Delete: true})
+		}
+		if marker {
+			t.stageMeta(crdt.Mutation{Key: crdt.CollectionKey(c.name), Delete: true})
+		}
+		return nil
+	})
+}
+
+func parseFilter(filter any) (*query.Filter, error) {
+	fm, err := toMap(filter, "filter")
+	if err != nil {
+		return nil, err
+	}
+	return query.ParseFilter(fm)
+}
+
+// matchInTxn finds the documents a write acts on, as the txn sees them: the
+// view, plus earlier writes of the same commit group.
+func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKey, many bool) ([]docRef, error) {
+	type hit struct {
+		ref docRef
+		doc map[string]any
+	}
+	var hits []hit
+	seen := map[docRef]bool{}
+	consider := func(r docRef) {
+		if seen[r] {
+			return
+		}
+		seen[r] = true
+		d := t.doc(r)
+		if !d.Exists {
+			return
+		}
+		doc := d.Materialize()
+		if f.Match(doc) {
+			hits = append(hits, hit{r, doc})
+		}
+	}
+	// Documents the group already changed, then the view's candidates.
+	for _, r := range t.events {
+		if r.coll == c.name {
+			consider(r)
+		}
+	}
+	for r := range t.opDocs {
+		if r.coll == c.name {
+			consider(r)
+		}
+	}
+	for _, id := range c.candidateIDs(f) {
+		consider(docRef{c.name, id})
+	}
+	if len(sortKeys) > 0 {
+		docs := make([]map[string]any, len(hits))
+		for i, h := range hits {
+			docs[i] = h.doc
+		}
+		opts := &query.Options{Sort: sortKeys}
+		if err := opts.Validate(); err != nil {
+			return nil, err
+		}
+		order := sortIndex(docs, opts)
+		sorted := make([]hit, len(hits))
+		for i, j := range order {
+			sorted[i] = hits[j]
+		}
+		hits = sorted
+	} else {
+		sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
+	}
+	if !many && len(hits) > 1 {
+		hits = hits[:1]
+	}
+	out := make([]docRef, len(hits))
+	for i, h := range hits {
+		out[i] = h.ref
+	}
+	return out, nil
+}
+
+// sortIndex returns the permutation that sorts docs by opts.Sort.
+func sortIndex(docs []map[string]any, opts *query.Options) []int {
+	order := make([]int, len(docs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		for _, k := range opts.Sort {
+			va, _ := query.Get(docs[order[a]], k.Path)
+			vb, _ := query.Get(docs[order[b]], k.Path)
+			if c := query.Compare(va, vb); c != 0 {
+				return c*k.Dir < 0
+			}
+		}
+		return false
+	})
+	return order
+}
+
+// candidateIDs returns the ids of documents that may match f: from an
+// index when one applies, else every document of the collection.
+func (c *Collection) candidateIDs(f *query.Filter) []string {
+	c.db.mat.mu.RLock()
+	defer c.db.mat.mu.RUnlock()
+	cv := c.db.mat.view.colls[c.name]
+	if cv == nil {
+		return nil
+	}
+	if ids, ok := cv.candidates(f); ok {
+		return ids
+	}
+	ids := make([]string, 0, len(cv.docs))
+	for id, e := range cv.docs {
+		if e.doc != nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// errStop ends an iteration early.
+var errStop = errors.New("stop")

@@ -1,0 +1,493 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
+	dscrdt "github.com/ipfs/go-ds-crdt"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/crdt"
+)
+
+// Database is one replicated database: a go-ds-crdt instance over its own
+// namespace of the engine's store, one gossipsub topic, and the collections
+// it holds. It is safe for concurrent use.
+type Database struct {
+	e        *Engine
+	addr     Address
+	manifest *Manifest
+	log      hclog.Logger
+	ns       ds.Key
+	access   accesscontrol.Controller
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	crdtStore atomic.Pointer[dscrdt.Datastore]
+	bc        *broadcaster
+	mat       *materializer
+	wq        writeQueue
+	hub       eventHub
+	stats     counters
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// DatabaseOption configures Create.
+type DatabaseOption func(*Manifest) error
+
+// WithAccess sets the database's access controller (see accesscontrol).
+// Without it a database is writable only by its creator
+// (accesscontrol.Static(creator)); pass accesscontrol.Open() explicitly for a
+// database anyone may write.
+func WithAccess(cfg accesscontrol.Config) DatabaseOption {
+	return func(m *Manifest) error {
+		if cfg.Type == "" {
+			return fmt.Errorf("%w: access controller has no type", ErrBadManifest)
+		}
+		m.Access = cfg
+		return nil
+	}
+}
+
+// WithMeta adds free-form metadata to the manifest. Metadata is part of the
+// address: different metadata, different database.
+func WithMeta(key, value string) DatabaseOption {
+	return func(m *Manifest) error {
+		if m.Meta == nil {
+			m.Meta = map[string]string{}
+		}
+		m.Meta[key] = value
+		return nil
+	}
+}
+
+const dbRegistryPrefix = "/lattice/dbs"
+
+// Create creates a database (or opens it, if the same manifest exists) and
+// returns it open. Its address is /lattice/<manifest CID>/<name>: creating
+// twice with the same name and options gives the same address.
+func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption) (*Database, error) {
+	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID())}
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	blk, err := encodeManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.bstore.Put(ctx, blk); err != nil {
+		return nil, fmt.Errorf("engine: store manifest: %w", err)
+	}
+	return e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m)
+}
+
+// Open opens a database by address, fetching its manifest from connected
+// peers when it is not local. Opening an open database returns it.
+func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
+	addr, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	if db := e.lookup(addr); db != nil {
+		return db, nil
+	}
+	blk, err := e.bserv.GetBlock(ctx, addr.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
+	}
+	m, err := decodeManifest(blk.RawData())
+	if err != nil {
+		return nil, err
+	}
+	if m.Name != addr.Name {
+		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
+	}
+	return e.open(ctx, addr, m)
+}
+
+func (e *Engine) lookup(addr Address) *Database {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.databases[addr.Manifest.String()]
+}
+
+// DatabaseInfo describes a database known to this engine.
+type DatabaseInfo struct {
+	Address string   `json:"address"`
+	Name    string   `json:"name"`
+	Open    bool     `json:"open"`
+	Access  string   `json:"access"`
+	Meta    Manifest `json:"-"`
+}
+
+// Databases lists the databases stored on this engine, open or not, sorted
+// by address.
+func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
+	res, err := e.store.Query(ctx, dsq.Query{Prefix: dbRegistryPrefix})
+	if err != nil {
+		return nil, err
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return nil, err
+	}
+	var out []DatabaseInfo
+	for _, en := range entries {
+		var m Manifest
+		addr, err := ParseAddress(string(en.Value))
+		if err != nil {
+			continue
+		}
+		if blk, err := e.bstore.Get(ctx, addr.Manifest); err == nil {
+			if mm, err := decodeManifest(blk.RawData()); err == nil {
+				m = *mm
+			}
+		}
+		out = append(out, DatabaseInfo{
+			Address: addr.String(), Name: addr.Name, Open: e.lookup(addr) != nil,
+			Access: m.Access.Type, Meta: m,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out, nil
+}
+
+// Drop closes a database if open and deletes its local data. Other replicas
+// keep theirs; the manifest block stays in the block store.
+func (e *Engine) Drop(ctx context.Context, address string) error {
+	addr, err := ParseAddress(address)
+	if err != nil {
+		return err
+	}
+	if db := e.lookup(addr); db != nil {
+		if err := db.Close(); err != nil {
+			return err
+		}
+	}
+	regKey := ds.NewKey(dbRegistryPrefix + "/" + addr.Manifest.String())
+	if has, _ := e.store.Has(ctx, regKey); !has {
+		return fmt.Errorf("%w: %s", ErrNoDatabase, addr)
+	}
+	res, err := e.store.Query(ctx, dsq.Query{Prefix: "/db/" + addr.Manifest.String(), KeysOnly: true})
+	if err != nil {
+		return err
+	}
+	entries, err := res.Rest()
+	if err != nil {
+		return err
+	}
+	b, err := e.store.Batch(ctx)
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		if err := b.Delete(ctx, ds.NewKey(en.Key)); err != nil {
+			return err
+		}
+	}
+	if err := b.Delete(ctx, regKey); err != nil {
+		return err
+	}
+	return b.Commit(ctx)
+}
+
+func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	key := addr.Manifest.String()
+	if db := e.databases[key]; db != nil {
+		return db, nil
+	}
+	db := &Database{
+		e:        e,
+		addr:     addr,
+		manifest: m,
+		log:      e.log.Named("db").With("db", addr.Name),
+		ns:       ds.NewKey("/db/" + key),
+	}
+	db.hub.drops = &db.stats.eventsDropped
+	db.ctx, db.cancel = context.WithCancel(e.ctx)
+	if err := db.start(ctx); err != nil {
+		db.cancel()
+		db.stop()
+		return nil, err
+	}
+	if err := e.store.Put(ctx, ds.NewKey(dbRegistryPrefix+"/"+key), []byte(addr.String())); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	e.databases[key] = db
+	return db, nil
+}
+
+func (db *Database) start(ctx context.Context) error {
+	e := db.e
+	ac, err := e.registry.NewAccess(db.manifest.Access, accesscontrol.Env{
+		Database: db.addr.String(), Self: e.ID(), Logger: db.log.Named("access"),
+	})
+	if err != nil {
+		return fmt.Errorf("engine: open %s: %w", db.addr, err)
+	}
+	db.access = ac
+
+	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
+	db.mat.onChange = db.onDocChange
+	db.mat.onMeta = db.onMeta
+	if err := db.mat.rebuild(ctx); err != nil {
+		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
+	}
+
+	topicName := "/lattice/db/" + db.addr.Manifest.String()
+	topic, err := e.pubsub.Join(topicName)
+	if err != nil {
+		return fmt.Errorf("engine: join topic: %w", err)
+	}
+	bc, err := newBroadcaster(db, topic, e.cfg.inlineBlockLimit)
+	if err != nil {
+		_ = topic.Close()
+		return fmt.Errorf("engine: subscribe: %w", err)
+	}
+	db.bc = bc
+	if err := e.pubsub.RegisterTopicValidator(topicName, bc.validate); err != nil {
+		return fmt.Errorf("engine: topic validator: %w", err)
+	}
+
+	opts := dscrdt.DefaultOptions()
+	opts.Logger = goLogAdapter{db.log.Named("crdt")}
+	opts.RebroadcastInterval = e.cfg.rebroadcastInterval
+	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
+	opts.MaxBatchDeltaSize = 1 << 20
+	watch := newWatchStore(e.store, db.ns, db.mat.notify)
+	store, err := dscrdt.New(watch, db.ns, e.dag, bc, opts)
+	if err != nil {
+		return fmt.Errorf("engine: crdt: %w", err)
+	}
+	db.crdtStore.Store(store)
+
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		db.mat.run(db.ctx)
+	}()
+	bc.start()
+	return nil
+}
+
+// store is the go-ds-crdt datastore, nil once closed.
+func (db *Database) store() *dscrdt.Datastore { return db.crdtStore.Load() }
+
+// Address is the database's address.
+func (db *Database) Address() string { return db.addr.String() }
+
+// Name is the database's name.
+func (db *Database) Name() string { return db.addr.Name }
+
+// Manifest returns a copy of the database's manifest.
+func (db *Database) Manifest() Manifest { return *db.manifest }
+
+// Access is the database's access controller.
+func (db *Database) Access() accesscontrol.Controller { return db.access }
+
+func (db *Database) checkOpen() error {
+	if db.closed.Load() {
+		return fmt.Errorf("%w: database %s", ErrClosed, db.addr.Name)
+	}
+	return nil
+}
+
+// Close stops replicating the database and releases its goroutines. The
+// data stays on disk; Open it again by address. Idempotent.
+func (db *Database) Close() error {
+	db.closeOnce.Do(func() {
+		// Let queued writes finish, then refuse new ones.
+		_ = db.write(context.Background(), func(*txn) error { return nil })
+		db.closed.Store(true)
+		db.cancel()
+		db.closeErr = db.stop()
+		db.e.mu.Lock()
+		if db.e.databases[db.addr.Manifest.String()] == db {
+			delete(db.e.databases, db.addr.Manifest.String())
+		}
+		db.e.mu.Unlock()
+	})
+	return db.closeErr
+}
+
+func (db *Database) stop() error {
+	var errs []error
+	if s := db.crdtStore.Swap(nil); s != nil {
+		errs = append(errs, s.Close())
+	}
+	if db.bc != nil {
+		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.topic.String())
+		errs = append(errs, db.bc.close())
+	}
+	db.wg.Wait()
+	db.hub.close()
+	return errors.Join(errs...)
+}
+
+// Events streams what happens in the database until ctx ends or the
+// database closes: local writes, replicated changes, peers joining and
+// leaving. The channel is buffered; a consumer that falls far behind misses
+// events (counted in Stats).
+func (db *Database) Events(ctx context.Context) <-chan Event {
+	return db.hub.subscribe(ctx, &db.wg)
+}
+
+func (db *Database) emit(ev Event) { db.hub.emit(ev) }
+
+func (db *Database) onDocChange(r docRef, old, doc map[string]any, local bool) {
+	ev := Event{Type: EventReplicated, Collection: r.coll, Deleted: doc == nil}
+	if local {
+		ev.Type = EventWrite
+		db.stats.localWrites.Add(1)
+	} else {
+		db.stats.remoteApplied.Add(1)
+	}
+	src := doc
+	if src == nil {
+		src = old
+	}
+	if src != nil {
+		ev.ID = src["_id"]
+	}
+	db.emit(ev)
+}
+
+// onMeta reacts to a change of a non-document key: index definitions,
+// collection markers, access-control entries.
+func (db *Database) onMeta(key string) {
+	pk, err := crdt.ParseKey(key)
+	if err != nil {
+		return
+	}
+	val, ok, err := db.mat.getMeta(db.ctx, key)
+	if err != nil {
+		return
+	}
+	db.mat.mu.Lock()
+	defer db.mat.mu.Unlock()
+	switch pk.Kind {
+	case crdt.KindIndex:
+		if !ok {
+			db.mat.view.dropIndex(pk.Coll, pk.Sub)
+			return
+		}
+		var spec IndexSpec
+		if json.Unmarshal(val, &spec) != nil || spec.Name != pk.Sub || validateIndexPath(spec.Path) != nil {
+			return
+		}
+		db.mat.view.setIndex(pk.Coll, spec)
+	case crdt.KindCollection:
+		if ok {
+			db.mat.view.markers[pk.Coll] = true
+		} else {
+			delete(db.mat.view.markers, pk.Coll)
+		}
+	case crdt.KindACL:
+		if ok {
+			if r, isRep := db.access.(accesscontrol.Replicated); isRep {
+				if err := r.Apply(val); err != nil {
+					db.log.Debug("access entry refused", "error", err)
+				}
+			}
+		}
+	}
+}
+
+// Stats returns the database's replication counters.
+func (db *Database) Stats() Stats {
+	s := Stats{
+		LocalWrites:   db.stats.localWrites.Load(),
+		RemoteApplied: db.stats.remoteApplied.Load(),
+		Commits:       db.stats.commits.Load(),
+		HeadsSent:     db.stats.headsSent.Load(),
+		HeadsReceived: db.stats.headsReceived.Load(),
+		HeadsDropped:  db.stats.headsDropped.Load(),
+		FetchFailures: db.stats.fetchFailures.Load(),
+		Rejected:      db.stats.rejected.Load(),
+		BytesIn:       db.stats.bytesIn.Load(),
+		BytesOut:      db.stats.bytesOut.Load(),
+		EventsDropped: db.stats.eventsDropped.Load(),
+	}
+	if store := db.store(); store != nil {
+		is := store.InternalStats(db.ctx)
+		s.Heads, s.MaxHeight, s.QueuedHeads = len(is.Heads), is.MaxHeight, is.QueuedJobs
+	}
+	if db.bc != nil {
+		db.bc.mu.Lock()
+		s.QueuedHeads += len(db.bc.queue)
+		db.bc.mu.Unlock()
+	}
+	db.mat.mu.RLock()
+	for _, c := range db.mat.view.colls {
+		s.Documents += c.live
+	}
+	db.mat.mu.RUnlock()
+	if bs, err := db.e.bitswap.Stat(); err == nil {
+		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = bs.BlocksReceived, bs.DataReceived, bs.DataSent
+	}
+	return s
+}
+
+// authorizeLocal asks the access controller whether this peer may make the
+// group's writes. Nothing is stored when it may not.
+func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
+	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: time.Now()}
+	for c := range t.colls {
+		w.Collections = append(w.Collections, c)
+	}
+	sort.Strings(w.Collections)
+	for _, k := range t.meta {
+		if strings.HasPrefix(k, crdt.ACLPrefix()+"/") {
+			w.ACL = true
+		}
+	}
+	return db.access.CanWrite(ctx, w)
+}
+
+// authorizeAnnouncement is the broadcast gate: may this author announce
+// heads at all.
+func (db *Database) authorizeAnnouncement(ctx context.Context, author peer.ID) error {
+	_ = ctx
+	_ = author
+	return nil
+}
+
+// goLogAdapter lets go-ds-crdt log through the injected hclog logger.
+type goLogAdapter struct{ l hclog.Logger }
+
+func (a goLogAdapter) Debug(args ...any)                 { a.l.Debug(fmt.Sprint(args...)) }
+func (a goLogAdapter) Debugf(format string, args ...any) { a.l.Debug(fmt.Sprintf(format, args...)) }
+func (a goLogAdapter) Error(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
+func (a goLogAdapter) Errorf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
+func (a goLogAdapter) Fatal(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
+func (a goLogAdapter) Fatalf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
+func (a goLogAdapter) Info(args ...any)                  { a.l.Info(fmt.Sprint(args...)) }
+func (a goLogAdapter) Infof(format string, args ...any)  { a.l.Info(fmt.Sprintf(format, args...)) }
+func (a goLogAdapter) Panic(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
+func (a goLogAdapter) Panicf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
+func (a goLogAdapter) Warn(args ...any)                  { a.l.Warn(fmt.Sprint(args...)) }
+func (a goLogAdapter) Warnf(format string, args ...any)  { a.l.Warn(fmt.Sprintf(format, args...)) }

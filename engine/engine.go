@@ -1,0 +1,254 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/go-hclog"
+	"github.com/ipfs/boxo/bitswap"
+	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	pebbleds "github.com/ipfs/go-ds-pebble"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/plugins"
+)
+
+// Engine is one Lattice peer: a libp2p host, gossipsub, a DAG syncer
+// (bitswap over the same host), a local datastore, and the databases open on
+// it. It is safe for concurrent use. Close releases everything it started.
+type Engine struct {
+	cfg      *config
+	log      hclog.Logger
+	store    ds.Batching
+	pebble   *pebbleds.Datastore // nil in memory
+	host     host.Host
+	pubsub   *pubsub.PubSub
+	bitswap  *bitswap.Bitswap
+	bstore   blockstore.Blockstore
+	bserv    blockservice.BlockService
+	dag      ipld.DAGService
+	registry *plugins.Registry
+	ids      *crdt.IDGenerator
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	databases map[string]*Database // by manifest CID string
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts an engine. It opens (or creates) the data directory, loads or
+// creates the peer identity, starts the libp2p host and its protocols, and
+// connects to bootstrap peers. Databases that were open when the engine last
+// closed are not reopened automatically: list them with Databases and open
+// them by address.
+func New(ctx context.Context, opts ...Option) (*Engine, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:       cfg,
+		log:       cfg.logger,
+		registry:  cfg.registry,
+		ids:       crdt.NewIDGenerator(),
+		databases: make(map[string]*Database),
+	}
+	if e.registry == nil {
+		e.registry = plugins.NewDefaultRegistry()
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if err := e.start(ctx); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) start(ctx context.Context) error {
+	cfg := e.cfg
+	if cfg.inMemory {
+		e.store = dssync.MutexWrap(ds.NewMapDatastore())
+	} else {
+		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+			return fmt.Errorf("engine: data directory: %w", err)
+		}
+		wo := pebble.NoSync
+		if cfg.syncWrites {
+			wo = pebble.Sync
+		}
+		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"), pebbleds.WithPebbleWriteOptions(wo))
+		if err != nil {
+			return fmt.Errorf("engine: open store: %w", err)
+		}
+		e.pebble, e.store = p, p
+	}
+
+	key := cfg.identity
+	if key == nil {
+		var err error
+		key, err = loadIdentity(cfg.dataDir, cfg.inMemory)
+		if err != nil {
+			return err
+		}
+	}
+
+	hopts := []libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(cfg.listen...),
+	}
+	hopts = append(hopts, cfg.libp2pOpts...)
+	h, err := libp2p.New(hopts...)
+	if err != nil {
+		return fmt.Errorf("engine: libp2p host: %w", err)
+	}
+	e.host = h
+
+	ps, err := pubsub.NewGossipSub(e.ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithPeerExchange(true),
+		pubsub.WithFloodPublish(true),
+		pubsub.WithMaxMessageSize(maxMessageSize),
+		pubsub.WithValidateQueueSize(1024),
+		pubsub.WithPeerOutboundQueueSize(1024),
+	)
+	if err != nil {
+		return fmt.Errorf("engine: pubsub: %w", err)
+	}
+	e.pubsub = ps
+
+	e.bstore = blockstore.NewBlockstore(e.store)
+	net := bsnet.NewFromIpfsHost(h)
+	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore)
+	e.bserv = blockservice.New(e.bstore, e.bitswap)
+	e.dag = merkledag.NewDAGService(e.bserv)
+
+	for _, ai := range cfg.bootstrap {
+		if err := h.Connect(ctx, ai); err != nil {
+			e.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// loadIdentity reads the Ed25519 key in dir/identity.key, creating it on
+// first use with permissions 0600.
+func loadIdentity(dir string, inMemory bool) (crypto.PrivKey, error) {
+	if inMemory {
+		k, _, err := crypto.GenerateEd25519Key(nil)
+		return k, err
+	}
+	path := filepath.Join(dir, "identity.key")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("engine: identity key %s: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("engine: identity key: %w", err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		return nil, err
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("engine: identity key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("engine: identity key: %w", err)
+	}
+	return k, nil
+}
+
+// ID is this peer's identity.
+func (e *Engine) ID() peer.ID { return e.host.ID() }
+
+// Host is the libp2p host, for callers that add their own protocols.
+func (e *Engine) Host() host.Host { return e.host }
+
+// Addrs are this peer's dialable addresses, each with /p2p/<peer ID>.
+func (e *Engine) Addrs() []ma.Multiaddr {
+	ai := peer.AddrInfo{ID: e.host.ID(), Addrs: e.host.Addrs()}
+	out, _ := peer.AddrInfoToP2pAddrs(&ai)
+	return out
+}
+
+// Connect dials a peer. Databases replicate with every connected peer that
+// has them open.
+func (e *Engine) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if err := e.host.Connect(ctx, ai); err != nil {
+		return fmt.Errorf("engine: connect %s: %w", ai.ID, err)
+	}
+	return nil
+}
+
+// Peers lists the peers this engine is connected to.
+func (e *Engine) Peers() []peer.ID {
+	ps := e.host.Network().Peers()
+	sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+	return ps
+}
+
+// Close closes every open database, then the protocols, the host and the
+// store, and waits for every goroutine the engine started. It is idempotent.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.mu.Lock()
+		e.closed = true
+		dbs := make([]*Database, 0, len(e.databases))
+		for _, db := range e.databases {
+			dbs = append(dbs, db)
+		}
+		e.mu.Unlock()
+		var errs []error
+		for _, db := range dbs {
+			errs = append(errs, db.Close())
+		}
+		e.cancel()
+		if e.bitswap != nil {
+			errs = append(errs, e.bitswap.Close())
+		}
+		if e.host != nil {
+			errs = append(errs, e.host.Close())
+		}
+		if e.store != nil {
+			errs = append(errs, e.store.Close())
+		}
+		e.closeErr = errors.Join(errs...)
+	})
+	return e.closeErr
+}

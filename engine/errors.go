@@ -1,0 +1,32 @@
+package engine
+
+import "errors"
+
+// Errors returned by the engine; match them with errors.Is. Errors from the
+// query language (engine/query) and from access control (accesscontrol) are
+// wrapped, not replaced, so their own sentinels match too.
+var (
+	// ErrClosed is returned by calls on a closed engine or database.
+	ErrClosed = errors.New("engine: closed")
+	// ErrBadOption is returned by New for an invalid option.
+	ErrBadOption = errors.New("engine: invalid option")
+	// ErrBadAddress is returned for a database address that does not parse.
+	ErrBadAddress = errors.New("engine: malformed database address")
+	// ErrBadManifest is returned for a manifest block that does not decode.
+	ErrBadManifest = errors.New("engine: malformed manifest")
+	// ErrNoDatabase is returned when a database is not open or not known.
+	ErrNoDatabase = errors.New("engine: no such database")
+	// ErrBadDocument is returned for a document that cannot be stored.
+	ErrBadDocument = errors.New("engine: invalid document")
+	// ErrDocumentTooLarge is returned for a document over the size limit.
+	ErrDocumentTooLarge = errors.New("engine: document too large")
+	// ErrDuplicateKey is returned when inserting an _id that exists.
+	ErrDuplicateKey = errors.New("engine: duplicate _id")
+	// ErrNoDocuments is returned by SingleResult.Decode when nothing matched,
+	// like the MongoDB driver's mongo.ErrNoDocuments.
+	ErrNoDocuments = errors.New("engine: no documents in result")
+	// ErrBadName is returned for an invalid database, collection or index name.
+	ErrBadName = errors.New("engine: invalid name")
+	// ErrCursorClosed is returned by a cursor used after Close.
+	ErrCursorClosed = errors.New("engine: cursor closed")
+)

@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// EventType says what happened in a database.
+type EventType string
+
+// Event types.
+const (
+	// EventWrite is a document changed by a write made on this peer.
+	EventWrite EventType = "write"
+	// EventReplicated is a document changed by a write from another replica.
+	EventReplicated EventType = "replicated"
+	// EventPeerJoined is a peer that joined the database's topic.
+	EventPeerJoined EventType = "peer-joined"
+	// EventPeerLeft is a peer that left the database's topic.
+	EventPeerLeft EventType = "peer-left"
+)
+
+// Event is one change observed in a database.
+type Event struct {
+	Type       EventType `json:"type"`
+	Collection string    `json:"collection,omitempty"`
+	ID         any       `json:"id,omitempty"`      // the document's _id
+	Deleted    bool      `json:"deleted,omitempty"` // the document no longer exists
+	Peer       peer.ID   `json:"peer,omitempty"`    // for peer events
+}
+
+// eventBuffer is each subscriber's channel capacity. A subscriber that falls
+// this far behind misses events (counted in Stats.EventsDropped); events are
+// notifications, the database is the source of truth.
+const eventBuffer = 1024
+
+type eventHub struct {
+	mu     sync.Mutex
+	subs   map[chan Event]struct{}
+	closed bool
+	drops  *atomic.Uint64
+}
+
+func (h *eventHub) subscribe(ctx context.Context, wg *sync.WaitGroup) <-chan Event {
+	ch := make(chan Event, eventBuffer)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(ch)
+		return ch
+	}
+	if h.subs == nil {
+		h.subs = make(map[chan Event]struct{})
+	}
+	h.subs[ch] = struct{}{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		h.unsubscribe(ch)
+	}()
+	return ch
+}
+
+func (h *eventHub) unsubscribe(ch chan Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[ch]; ok {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
+
+func (h *eventHub) emit(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- ev:
+		default:
+			h.drops.Add(1)
+		}
+	}
+}
+
+// close ends every subscription.
+func (h *eventHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for ch := range h.subs {
+		close(ch)
+	}
+	h.subs = nil
+}
+
+// Stats are a database's replication counters since it was opened.
+type Stats struct {
+	LocalWrites    uint64 `json:"localWrites"`    // documents changed by local writes
+	RemoteApplied  uint64 `json:"remoteApplied"`  // documents changed by remote writes
+	Commits        uint64 `json:"commits"`        // deltas written locally
+	HeadsSent      uint64 `json:"headsSent"`      // heads announced
+	HeadsReceived  uint64 `json:"headsReceived"`  // heads received in valid messages
+	HeadsDropped   uint64 `json:"headsDropped"`   // heads dropped because the queue was full
+	FetchFailures  uint64 `json:"fetchFailures"`  // announced heads whose block could not be fetched
+	Rejected       uint64 `json:"rejected"`       // messages or blocks refused (malformed or unauthorised)
+	BytesIn        uint64 `json:"bytesIn"`        // broadcast bytes received
+	BytesOut       uint64 `json:"bytesOut"`       // broadcast bytes sent
+	EventsDropped  uint64 `json:"eventsDropped"`  // events a slow subscriber missed
+	Heads          int    `json:"heads"`          // current DAG heads
+	MaxHeight      uint64 `json:"maxHeight"`      // current DAG height
+	QueuedHeads    int    `json:"queuedHeads"`    // heads waiting for go-ds-crdt
+	Documents      int    `json:"documents"`      // live documents, all collections
+	BlocksFetched  uint64 `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
+	BitswapDataIn  uint64 `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
+	BitswapDataOut uint64 `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+}
+
+type counters struct {
+	localWrites, remoteApplied, commits        atomic.Uint64
+	headsSent, headsReceived, headsDropped     atomic.Uint64
+	fetchFailures, rejected, bytesIn, bytesOut atomic.Uint64
+	eventsDropped                              atomic.Uint64
+}

@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// snapshot returns the documents of the collection matching f, in _id key
+// order, sharing the view's immutable maps (callers must not mutate them).
+func (c *Collection) snapshot(f *query.Filter) []map[string]any {
+	c.db.mat.mu.RLock()
+	defer c.db.mat.mu.RUnlock()
+	cv := c.db.mat.view.colls[c.name]
+	if cv == nil {
+		return nil
+	}
+	type hit struct {
+		id  string
+		doc map[string]any
+	}
+	var hits []hit
+	if ids, ok := cv.candidates(f); ok {
+		for _, id := range ids {
+			if e := cv.docs[id]; e != nil && e.doc != nil && f.Match(e.doc) {
+				hits = append(hits, hit{id, e.doc})
+			}
+		}
+	} else {
+		for id, e := range cv.docs {
+			if e.doc != nil && f.Match(e.doc) {
+				hits = append(hits, hit{id, e.doc})
+			}
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
+	out := make([]map[string]any, len(hits))
+	for i, h := range hits {
+		out[i] = h.doc
+	}
+	return out
+}
+
+// Find returns a cursor over the documents matching filter (nil matches
+// all). Options sort, skip, limit and project (engine/query). Without a
+// sort, documents come in _id order. The cursor holds a consistent snapshot
+// taken when Find returns.
+func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option) (*Cursor, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if err := c.db.checkOpen(); err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	o, err := query.NewOptions(opts...)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := o.Apply(c.snapshot(f))
+	if err != nil {
+		return nil, err
+	}
+	return &Cursor{docs: docs, pos: -1}, nil
+}
+
+// FindOne returns the first document matching filter.
+func (c *Collection) FindOne(ctx context.Context, filter any, opts ...query.Option) *SingleResult {
+	cur, err := c.Find(ctx, filter, append(opts, query.Limit(1))...)
+	if err != nil {
+		return &SingleResult{err: err}
+	}
+	if len(cur.docs) == 0 {
+		return &SingleResult{err: ErrNoDocuments}
+	}
+	return &SingleResult{doc: cur.docs[0]}
+}
+
+// FindByID returns the document with the given _id.
+func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
+	if c.err != nil {
+		return &SingleResult{err: c.err}
+	}
+	if err := c.db.checkOpen(); err != nil {
+		return &SingleResult{err: err}
+	}
+	nid, err := query.Normalize(id)
+	if err != nil {
+		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
+	}
+	r, err := c.ref(nid)
+	if err != nil {
+		return &SingleResult{err: err}
+	}
+	c.db.mat.mu.RLock()
+	e := c.db.mat.view.entry(r.coll, r.id)
+	c.db.mat.mu.RUnlock()
+	if e == nil || e.doc == nil {
+		return &SingleResult{err: ErrNoDocuments}
+	}
+	return &SingleResult{doc: e.doc}
+}
+
+// CountDocuments counts the documents matching filter.
+func (c *Collection) CountDocuments(ctx context.Context, filter any) (int64, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if err := c.db.checkOpen(); err != nil {
+		return 0, err
+	}
+	f, err := parseFilter(filter)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(c.snapshot(f))), nil
+}
+
+// Distinct returns the distinct values of a field path among the documents
+// matching filter, in query comparison order. Array values contribute their
+// elements, as in MongoDB.
+func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]any, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if err := validateIndexPath(field); err != nil {
+		return nil, err
+	}
+	if err := c.db.checkOpen(); err != nil {
+		return nil, err
+	}
+	f, err := parseFilter(filter)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	seen := map[string]bool{}
+	add := func(v any) {
+		k := string(query.EncodeKey(v))
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, query.Clone(v))
+		}
+	}
+	for _, d := range c.snapshot(f) {
+		for _, v := range query.Lookup(d, field) {
+			if arr, ok := v.([]any); ok {
+				for _, e := range arr {
+					add(e)
+				}
+				continue
+			}
+			add(v)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return query.Compare(out[i], out[j]) < 0 })
+	return out, nil
+}
+
+// CreateIndex creates a secondary index on a field path, on every replica,
+// and returns its name. Find uses it for equality, $in and range filters on
+// the path. Creating an existing index is a no-op.
+func (c *Collection) CreateIndex(ctx context.Context, path string) (string, error) {
+	if c.err != nil {
+		return "", c.err
+	}
+	if err := validateIndexPath(path); err != nil {
+		return "", err
+	}
+	spec := IndexSpec{Name: path + "_1", Path: path}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return "", err
+	}
+	err = c.db.write(ctx, func(t *txn) error {
+		t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, spec.Name), Value: b})
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return spec.Name, nil
+}
+
+// DropIndex removes an index by name, on every replica.
+func (c *Collection) DropIndex(ctx context.Context, name string) error {
+	if c.err != nil {
+		return c.err
+	}
+	c.db.mat.mu.RLock()
+	_, ok := c.db.mat.view.indexes[c.name][name]
+	c.db.mat.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("%w: no index %q on collection %q", ErrBadName, name, c.name)
+	}
+	return c.db.write(ctx, func(t *txn) error {
+		t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, name), Delete: true})
+		return nil
+	})
+}
+
+// Indexes lists the collection's secondary indexes, sorted by name.
+func (c *Collection) Indexes(ctx context.Context) ([]IndexSpec, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	c.db.mat.mu.RLock()
+	defer c.db.mat.mu.RUnlock()
+	var out []IndexSpec
+	for _, s := range c.db.mat.view.indexes[c.name] {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func validateIndexPath(p string) error {
+	if p == "" || len(p) > 256 || strings.HasPrefix(p, "$") || strings.Contains(p, "..") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") {
+		return fmt.Errorf("%w: field path %q", ErrBadName, p)
+	}
+	return nil
+}
+
+// Cursor iterates over the results of Find, like the MongoDB driver's
+// cursor. It holds its results in memory.
+type Cursor struct {
+	docs   []map[string]any
+	pos    int
+	closed bool
+}
+
+// Next advances to the next document, reporting whether there is one.
+func (cur *Cursor) Next(ctx context.Context) bool {
+	if cur.closed || ctx.Err() != nil || cur.pos+1 >= len(cur.docs) {
+		return false
+	}
+	cur.pos++
+	return true
+}
+
+// Decode decodes the current document into v: a *map[string]any (or *M)
+// or a pointer to a struct with json tags.
+func (cur *Cursor) Decode(v any) error {
+	if cur.closed {
+		return ErrCursorClosed
+	}
+	if cur.pos < 0 || cur.pos >= len(cur.docs) {
+		return fmt.Errorf("engine: Decode called without a successful Next")
+	}
+	return decodeInto(cur.docs[cur.pos], v)
+}
+
+// All decodes every remaining document into results, a pointer to a slice,
+// and closes the cursor.
+func (cur *Cursor) All(ctx context.Context, results any) error {
+	if cur.closed {
+		return ErrCursorClosed
+	}
+	rest := cur.docs[cur.pos+1:]
+	cur.pos = len(cur.docs)
+	defer cur.Close(ctx)
+	if p, ok := results.(*[]map[string]any); ok {
+		out := make([]map[string]any, len(rest))
+		for i, d := range rest {
+			out[i] = query.Clone(d).(map[string]any)
+		}
+		*p = out
+		return nil
+	}
+	b, err := json.Marshal(rest)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, results)
+}
+
+// RemainingBatchLength is how many documents Next has yet to return.
+func (cur *Cursor) RemainingBatchLength() int { return len(cur.docs) - cur.pos - 1 }
+
+// Err is always nil: results are materialised when Find returns. It exists
+// for the MongoDB driver's iteration idiom.
+func (cur *Cursor) Err() error { return nil }
+
+// Close releases the cursor. Idempotent.
+func (cur *Cursor) Close(ctx context.Context) error {
+	cur.closed = true
+	cur.docs = nil
+	return nil
+}
+
+// SingleResult is the result of FindOne, FindByID, FindOneAndUpdate and
+// FindOneAndDelete.
+type SingleResult struct {
+	doc map[string]any
+	err error
+}
+
+// Err is the error of the operation; ErrNoDocuments when nothing matched.
+func (r *SingleResult) Err() error { return r.err }
+
+// Decode decodes the document into v (see Cursor.Decode).
+func (r *SingleResult) Decode(v any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return decodeInto(r.doc, v)
+}
+
+// Raw returns a copy of the document as a map.
+func (r *SingleResult) Raw() (M, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	return query.Clone(r.doc).(map[string]any), nil
+}
+
+func decodeInto(doc map[string]any, v any) error {
+	switch p := v.(type) {
+	case *map[string]any:
+		*p = query.Clone(doc).(map[string]any)
+		return nil
+	case *any:
+		*p = query.Clone(doc)
+		return nil
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

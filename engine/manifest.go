@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/latticedb/lattice/accesscontrol"
+)
+
+// ManifestType is the only database type so far: collections of documents.
+const ManifestType = "docstore"
+
+// maxManifestSize bounds a manifest block fetched from the network.
+const maxManifestSize = 64 << 10
+
+// Manifest is the immutable description of a database. Its content address
+// is the database's identity, so the address pins the rules: the access
+// controller and its parameters travel with it.
+type Manifest struct {
+	Name   string               `json:"name"`
+	Type   string               `json:"type"`
+	Access accesscontrol.Config `json:"access"`
+	// Meta is free-form creation metadata (creator, creation time, ...).
+	// Two Creates with identical manifests give the same address.
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+func (m *Manifest) validate() error {
+	if err := validateName("database", m.Name); err != nil {
+		return err
+	}
+	if m.Type != ManifestType {
+		return fmt.Errorf("%w: unknown type %q", ErrBadManifest, m.Type)
+	}
+	if m.Access.Type == "" {
+		return fmt.Errorf("%w: no access controller", ErrBadManifest)
+	}
+	return nil
+}
+
+// encodeManifest encodes a manifest as a dag-json block. encoding/json
+// writes struct fields in declaration order and map keys sorted, so equal
+// manifests give equal bytes and equal CIDs.
+func encodeManifest(m *Manifest) (blocks.Block, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum(data)
+	if err != nil {
+		return nil, err
+	}
+	return blocks.NewBlockWithCid(data, c)
+}
+
+// decodeManifest decodes and validates a manifest block's bytes.
+func decodeManifest(data []byte) (*Manifest, error) {
+	if len(data) > maxManifestSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadManifest, len(data))
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Address is a parsed database address, /lattice/<manifest CID>/<name>.
+type Address struct {
+	Manifest cid.Cid
+	Name     string
+}
+
+// String formats the address.
+func (a Address) String() string { return "/lattice/" + a.Manifest.String() + "/" + a.Name }
+
+// ParseAddress parses /lattice/<manifest CID>/<name>. The name must match the
+// one inside the manifest, which Open checks once the manifest is fetched.
+func ParseAddress(s string) (Address, error) {
+	rest, ok := strings.CutPrefix(s, "/lattice/")
+	if !ok {
+		return Address{}, fmt.Errorf("%w: %q does not start with /lattice/", ErrBadAddress, s)
+	}
+	cs, name, ok := strings.Cut(rest, "/")
+	if !ok || name == "" {
+		return Address{}, fmt.Errorf("%w: %q has no database name", ErrBadAddress, s)
+	}
+	c, err := cid.Decode(cs)
+	if err != nil {
+		return Address{}, fmt.Errorf("%w: %q: bad manifest CID: %v", ErrBadAddress, s, err)
+	}
+	if c.Type() != cid.DagJSON {
+		return Address{}, fmt.Errorf("%w: %q: the CID is not a manifest (dag-json) CID", ErrBadAddress, s)
+	}
+	if err := validateName("database", name); err != nil {
+		return Address{}, fmt.Errorf("%w: %q: %v", ErrBadAddress, s, err)
+	}
+	return Address{Manifest: c, Name: name}, nil
+}
+
+// validateName checks database, collection and index names: 1 to 128
+// bytes of UTF-8, no '/', no control characters, not starting with '$' or
+// '_' (reserved for Lattice's own collections).
+func validateName(what, s string) error {
+	switch {
+	case s == "" || len(s) > 128:
+		return fmt.Errorf("%w: %s name must be 1 to 128 bytes, got %d", ErrBadName, what, len(s))
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s name is not valid UTF-8", ErrBadName, what)
+	case strings.ContainsAny(s, "/\x00"):
+		return fmt.Errorf("%w: %s name %q contains '/' or NUL", ErrBadName, what, s)
+	case s[0] == '$' || s[0] == '_':
+		return fmt.Errorf("%w: %s name %q starts with a reserved character", ErrBadName, what, s)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: %s name %q contains a control character", ErrBadName, what, s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
+
+	"github.com/latticedb/lattice/crdt"
+)
+
+// docRef names a document in a database.
+type docRef struct{ coll, id string }
+
+// materializer keeps a database's view in step with its go-ds-crdt store.
+// The store wrapper tells it which CRDT keys changed after each commit; it
+// re-reads those documents from the store and installs them in the view.
+// Every read takes a sequence number and a result is installed only if no
+// later read of the same document was installed first, so a slow reader can
+// never overwrite a newer state.
+type materializer struct {
+	log      hclog.Logger
+	store    ds.Datastore // the raw store (reads bypass go-ds-crdt)
+	valuesNs string       // "<ns>/s/k"
+	onChange func(ref docRef, old, new map[string]any, local bool)
+	onMeta   func(key string)
+
+	mu    sync.RWMutex // guards view, dirty, seq
+	view  *view
+	dirty map[docRef]struct{}
+	meta  map[string]struct{} // dirty non-document keys (indexes, ACL, collections)
+	seq   uint64
+
+	wake chan struct{}
+}
+
+func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materializer {
+	return &materializer{
+		log:      log,
+		store:    store,
+		valuesNs: ns.String() + "/s/k",
+		view:     newView(),
+		dirty:    make(map[docRef]struct{}),
+		meta:     make(map[string]struct{}),
+		wake:     make(chan struct{}, 1),
+	}
+}
+
+// notify is the store wrapper's callback: CRDT keys whose visible value
+// changed, already committed.
+func (m *materializer) notify(keys []string) {
+	m.mu.Lock()
+	for _, k := range keys {
+		if strings.HasPrefix(k, crdt.AllDocsPrefix()+"/") {
+			pk, err := crdt.ParseKey(k)
+			if err != nil {
+				continue
+			}
+			m.dirty[docRef{pk.Coll, pk.ID}] = struct{}{}
+			continue
+		}
+		m.meta[k] = struct{}{}
+	}
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run processes dirty documents until ctx ends.
+func (m *materializer) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.wake:
+		}
+		m.flush(ctx)
+	}
+}
+
+// flush re-reads every dirty document and meta key.
+func (m *materializer) flush(ctx context.Context) {
+	m.mu.Lock()
+	refs := make([]docRef, 0, len(m.dirty))
+	for r := range m.dirty {
+		refs = append(refs, r)
+	}
+	m.dirty = make(map[docRef]struct{})
+	metas := make([]string, 0, len(m.meta))
+	for k := range m.meta {
+		metas = append(metas, k)
+	}
+	m.meta = make(map[string]struct{})
+	m.mu.Unlock()
+	sort.Strings(metas)
+	for _, k := range metas {
+		m.onMeta(k)
+	}
+	for _, r := range refs {
+		if err := m.refresh(ctx, r, false); err != nil && ctx.Err() == nil {
+			m.log.Warn("materialize document", "collection", r.coll, "id", r.id, "error", err)
+		}
+	}
+}
+
+// refresh reads one document from the store and installs it. Local writers
+// call it for the documents they wrote, after their commit.
+func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error {
+	m.mu.Lock()
+	delete(m.dirty, r)
+	m.seq++
+	seq := m.seq
+	m.mu.Unlock()
+
+	raw, err := m.readDoc(ctx, r)
+	if err != nil {
+		return err
+	}
+	state, bad := crdt.Assemble(r.coll, r.id, raw)
+	if bad > 0 {
+		m.log.Debug("undecodable keys in document", "collection", r.coll, "id", r.id, "count", bad)
+	}
+	e := &docEntry{state: state, doc: state.Materialize(), seq: seq}
+
+	m.mu.Lock()
+	if cur := m.view.entry(r.coll, r.id); cur != nil && cur.seq > seq {
+		m.mu.Unlock()
+		return nil
+	}
+	old := m.view.put(r.coll, r.id, e)
+	m.mu.Unlock()
+	if m.onChange != nil && !jsonEqual(old, e.doc) {
+		m.onChange(r, old, e.doc, local)
+	}
+	return nil
+}
+
+// readDoc returns the live CRDT keys of one document and their values,
+// straight from go-ds-crdt's value namespace.
+func (m *materializer) readDoc(ctx context.Context, r docRef) (map[string][]byte, error) {
+	prefix := m.valuesNs + crdt.DocPrefix(r.coll, r.id)
+	res, err := m.store.Query(ctx, dsq.Query{Prefix: prefix})
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	raw := make(map[string][]byte)
+	for e := range res.Next() {
+		if e.Error != nil {
+			return nil, e.Error
+		}
+		if k, ok := m.crdtKey(e.Key); ok {
+			raw[k] = e.Value
+		}
+	}
+	// The marker's own value key is the prefix plus /v, which the prefix
+	// query also returns; nothing else to read.
+	return raw, nil
+}
+
+func (m *materializer) crdtKey(storeKey string) (string, bool) {
+	if !strings.HasPrefix(storeKey, m.valuesNs) || !strings.HasSuffix(storeKey, "/v") {
+		return "", false
+	}
+	return storeKey[len(m.valuesNs) : len(storeKey)-2], true
+}
+
+// rebuild reads every document of the database into a fresh view.
+func (m *materializer) rebuild(ctx context.Context) error {
+	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.valuesNs})
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	docs := map[docRef]map[string][]byte{}
+	var metas []string
+	for e := range res.Next() {
+		if e.Error != nil {
+			return e.Error
+		}
+		k, ok := m.crdtKey(e.Key)
+		if !ok {
+			continue
+		}
+		if !strings.HasPrefix(k, crdt.AllDocsPrefix()+"/") {
+			metas = append(metas, k)
+			continue
+		}
+		pk, err := crdt.ParseKey(k)
+		if err != nil {
+			continue
+		}
+		r := docRef{pk.Coll, pk.ID}
+		if docs[r] == nil {
+			docs[r] = map[string][]byte{}
+		}
+		docs[r][k] = e.Value
+	}
+	m.mu.Lock()
+	m.view = newView()
+	m.seq++
+	for r, raw := range docs {
+		state, _ := crdt.Assemble(r.coll, r.id, raw)
+		m.view.put(r.coll, r.id, &docEntry{state: state, doc: state.Materialize(), seq: m.seq})
+	}
+	m.mu.Unlock()
+	for _, k := range metas {
+		m.onMeta(k)
+	}
+	return nil
+}
+
+// getMeta reads one non-document CRDT key's current value.
+func (m *materializer) getMeta(ctx context.Context, key string) ([]byte, bool, error) {
+	v, err := m.store.Get(ctx, ds.NewKey(m.valuesNs+key+"/v"))
+	if err == ds.ErrNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return v, true, nil
+}
+
+// idKey is the string a document _id is keyed by: its type and value, so
+// the string "1" and the number 1 are different documents.
+func idKey(id any) (string, error) {
+	switch x := id.(type) {
+	case string:
+		return "s" + x, nil
+	case int64:
+		return "i" + strconv.FormatInt(x, 10), nil
+	case float64:
+		return "f" + strconv.FormatFloat(x, 'g', -1, 64), nil
+	}
+	return "", fmt.Errorf("%w: _id must be a string or a number, got %T", ErrBadDocument, id)
+}
+
+// jsonEqual compares two materialised documents.
+func jsonEqual(a, b map[string]any) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	if a == nil {
+		return true
+	}
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/plugins"
+)
+
+// Option configures an Engine.
+type Option func(*config) error
+
+// config is the table of every engine setting; defaultConfig fills it.
+type config struct {
+	dataDir             string
+	inMemory            bool
+	syncWrites          bool
+	logger              hclog.Logger
+	listen              []string
+	bootstrap           []peer.AddrInfo
+	identity            crypto.PrivKey
+	registry            *plugins.Registry
+	libp2pOpts          []libp2p.Option
+	rebroadcastInterval time.Duration
+	dagSyncTimeout      time.Duration
+	fetchTimeout        time.Duration
+	maxDocumentSize     int
+	inlineBlockLimit    int
+}
+
+func defaultConfig() *config {
+	return &config{
+		logger:              hclog.NewNullLogger(),
+		listen:              []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
+		rebroadcastInterval: 30 * time.Second,
+		dagSyncTimeout:      2 * time.Minute,
+		fetchTimeout:        30 * time.Second,
+		maxDocumentSize:     DefaultMaxDocumentSize,
+		inlineBlockLimit:    256 << 10,
+	}
+}
+
+// DefaultMaxDocumentSize is the largest encoded document (JSON bytes) an
+// engine accepts unless WithMaxDocumentSize says otherwise. A document
+// travels inside one DAG block, which must fit a bitswap message.
+const DefaultMaxDocumentSize = 512 << 10
+
+func (c *config) validate() error {
+	if c.dataDir == "" && !c.inMemory {
+		return fmt.Errorf("%w: no data directory (use WithDataDir or WithInMemory)", ErrBadOption)
+	}
+	if c.rebroadcastInterval <= 0 || c.dagSyncTimeout <= 0 || c.fetchTimeout <= 0 {
+		return fmt.Errorf("%w: intervals and timeouts must be positive", ErrBadOption)
+	}
+	if c.maxDocumentSize <= 0 || c.maxDocumentSize > 1<<20 {
+		return fmt.Errorf("%w: max document size must be in (0, 1 MiB]", ErrBadOption)
+	}
+	return nil
+}
+
+// WithDataDir stores everything (pebble database, identity key) under dir,
+// which is created if missing.
+func WithDataDir(dir string) Option {
+	return func(c *config) error { c.dataDir = dir; return nil }
+}
+
+// WithInMemory keeps all data in memory; it is lost on Close. For tests and
+// throwaway peers. The identity is random unless WithIdentity is given.
+func WithInMemory() Option {
+	return func(c *config) error { c.inMemory = true; return nil }
+}
+
+// WithSyncWrites makes every write fsync the pebble write-ahead log before
+// it returns, so that acknowledged writes survive power loss, not only a
+// process crash. It costs one fsync per commit group.
+func WithSyncWrites(sync bool) Option {
+	return func(c *config) error { c.syncWrites = sync; return nil }
+}
+
+// WithLogger sets the logger; subsystems log through named sub-loggers.
+// The default discards everything.
+func WithLogger(l hclog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrBadOption)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithListenAddrs sets the multiaddrs the host listens on (default: TCP and
+// QUIC on all interfaces, random ports).
+func WithListenAddrs(addrs ...string) Option {
+	return func(c *config) error { c.listen = addrs; return nil }
+}
+
+// WithBootstrap names peers to connect to at start.
+func WithBootstrap(peers ...peer.AddrInfo) Option {
+	return func(c *config) error { c.bootstrap = append(c.bootstrap, peers...); return nil }
+}
+
+// WithIdentity sets the peer's private key instead of the one persisted in
+// the data directory.
+func WithIdentity(k crypto.PrivKey) Option {
+	return func(c *config) error { c.identity = k; return nil }
+}
+
+// WithRegistry sets the plugin registry used to resolve access controllers
+// named in manifests. The default is plugins.NewDefaultRegistry().
+func WithRegistry(r *plugins.Registry) Option {
+	return func(c *config) error { c.registry = r; return nil }
+}
+
+// WithLibp2pOptions appends options to the libp2p host constructor
+// (transports, relays, NAT traversal).
+func WithLibp2pOptions(opts ...libp2p.Option) Option {
+	return func(c *config) error { c.libp2pOpts = append(c.libp2pOpts, opts...); return nil }
+}
+
+// WithRebroadcastInterval sets how often each database re-announces heads
+// that no other replica announced in the meantime (default 30 s).
+func WithRebroadcastInterval(d time.Duration) Option {
+	return func(c *config) error { c.rebroadcastInterval = d; return nil }
+}
+
+// WithFetchTimeout bounds fetching one announced head's block (default 30
+// s); a head that cannot be fetched is retried on its next announcement and
+// never holds up other heads.
+func WithFetchTimeout(d time.Duration) Option {
+	return func(c *config) error { c.fetchTimeout = d; return nil }
+}
+
+// WithMaxDocumentSize sets the largest accepted document, in bytes of JSON.
+func WithMaxDocumentSize(n int) Option {
+	return func(c *config) error { c.maxDocumentSize = n; return nil }
+}

@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/google/btree"
+
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// view is the materialised state of one database: every document's CRDT
+// state and JSON form, by collection, plus secondary indexes. It is derived
+// from the go-ds-crdt store (rebuilt on open, kept current by the
+// materializer) and guarded by the materializer's lock.
+type view struct {
+	colls   map[string]*collView
+	indexes map[string]map[string]IndexSpec // coll -> name -> spec (replicated definitions)
+	markers map[string]bool                 // collections created explicitly
+}
+
+type collView struct {
+	docs    map[string]*docEntry // by id key (see idKey)
+	live    int
+	indexes map[string]*index
+}
+
+type docEntry struct {
+	state *crdt.Doc
+	doc   map[string]any // materialised; nil when the document does not exist. Never mutated.
+	seq   uint64         // materializer sequence of the read that produced it
+}
+
+// IndexSpec describes a secondary index: a field path whose values are
+// indexed, used by Find for equality, $in and range filters.
+type IndexSpec struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+}
+
+type indexItem struct {
+	key []byte // query.EncodeKey of a value
+	id  string
+}
+
+func lessItem(a, b indexItem) bool {
+	if c := bytes.Compare(a.key, b.key); c != 0 {
+		return c < 0
+	}
+	return a.id < b.id
+}
+
+type index struct {
+	spec IndexSpec
+	tree *btree.BTreeG[indexItem]
+	byID map[string][][]byte // keys each document is indexed under
+}
+
+func newView() *view {
+	return &view{
+		colls:   make(map[string]*collView),
+		indexes: make(map[string]map[string]IndexSpec),
+		markers: make(map[string]bool),
+	}
+}
+
+func (v *view) coll(name string, create bool) *collView {
+	c := v.colls[name]
+	if c == nil && create {
+		c = &collView{docs: make(map[string]*docEntry), indexes: make(map[string]*index)}
+		for _, spec := range v.indexes[name] {
+			c.indexes[spec.Name] = newIndex(spec)
+		}
+		v.colls[name] = c
+	}
+	return c
+}
+
+func newIndex(spec IndexSpec) *index {
+	return &index{spec: spec, tree: btree.NewG(32, lessItem), byID: make(map[string][][]byte)}
+}
+
+// indexKeys are the keys a document is indexed under for a path: each value
+// the path reaches and, for arrays, each element; null when it reaches none.
+func indexKeys(doc map[string]any, path string) [][]byte {
+	vals := query.Lookup(doc, path)
+	if len(vals) == 0 {
+		return [][]byte{query.EncodeKey(nil)}
+	}
+	seen := map[string]bool{}
+	var out [][]byte
+	add := func(x any) {
+		k := query.EncodeKey(x)
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			out = append(out, k)
+		}
+	}
+	for _, x := range vals {
+		add(x)
+		if arr, ok := x.([]any); ok {
+			for _, e := range arr {
+				add(e)
+			}
+		}
+	}
+	return out
+}
+
+func (ix *index) remove(id string) {
+	for _, k := range ix.byID[id] {
+		ix.tree.Delete(indexItem{key: k, id: id})
+	}
+	delete(ix.byID, id)
+}
+
+func (ix *index) add(id string, doc map[string]any) {
+	keys := indexKeys(doc, ix.spec.Path)
+	for _, k := range keys {
+		ix.tree.ReplaceOrInsert(indexItem{key: k, id: id})
+	}
+	ix.byID[id] = keys
+}
+
+// put installs a document's new state and returns the previous materialised
+// form. Indexes are updated.
+func (v *view) put(coll, id string, e *docEntry) (old map[string]any) {
+	c := v.coll(coll, true)
+	prev := c.docs[id]
+	if prev != nil {
+		old = prev.doc
+		if old != nil {
+			c.live--
+		}
+	}
+	if e.doc == nil && len(e.state.Raw) == 0 {
+		delete(c.docs, id)
+	} else {
+		c.docs[id] = e
+	}
+	if e.doc != nil {
+		c.live++
+	}
+	for _, ix := range c.indexes {
+		if old != nil {
+			ix.remove(id)
+		}
+		if e.doc != nil {
+			ix.add(id, e.doc)
+		}
+	}
+	return old
+}
+
+func (v *view) entry(coll, id string) *docEntry {
+	if c := v.colls[coll]; c != nil {
+		return c.docs[id]
+	}
+	return nil
+}
+
+// setIndex installs or rebuilds an index definition.
+func (v *view) setIndex(coll string, spec IndexSpec) {
+	if v.indexes[coll] == nil {
+		v.indexes[coll] = make(map[string]IndexSpec)
+	}
+	if cur, ok := v.indexes[coll][spec.Name]; ok && cur == spec {
+		return
+	}
+	v.indexes[coll][spec.Name] = spec
+	c := v.coll(coll, true)
+	ix := newIndex(spec)
+	for id, e := range c.docs {
+		if e.doc != nil {
+			ix.add(id, e.doc)
+		}
+	}
+	c.indexes[spec.Name] = ix
+}
+
+func (v *view) dropIndex(coll, name string) {
+	delete(v.indexes[coll], name)
+	if c := v.colls[coll]; c != nil {
+		delete(c.indexes, name)
+	}
+}
+
+// candidates returns the ids an index narrows a filter to, or ok=false when
+// no index applies and the caller must scan. Candidates are a superset of
+// the matches: callers re-check the filter.
+func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
+	// Prefer an index with point bounds (equality, $in) over a range.
+	var best *index
+	var bestBounds query.Bounds
+	names := make([]string, 0, len(c.indexes))
+	for n := range c.indexes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ix := c.indexes[n]
+		b, ok := f.Bounds(ix.spec.Path)
+		if !ok {
+			continue
+		}
+		if best == nil || (len(b.Points) > 0 && len(bestBounds.Points) == 0) {
+			best, bestBounds = ix, b
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	collect := func(it indexItem) bool {
+		if !seen[it.id] {
+			seen[it.id] = true
+			ids = append(ids, it.id)
+		}
+		return true
+	}
+	if len(bestBounds.Points) > 0 {
+		for _, p := range bestBounds.Points {
+			k := query.EncodeKey(p)
+			best.tree.AscendRange(indexItem{key: k}, indexItem{key: append(append([]byte(nil), k...), 0xff)}, func(it indexItem) bool {
+				if bytes.Equal(it.key, k) {
+					collect(it)
+				}
+				return true
+			})
+		}
+		return ids, true
+	}
+	lo, hi := rangeKeys(bestBounds)
+	if hi == nil {
+		best.tree.AscendGreaterOrEqual(indexItem{key: lo}, collect)
+	} else {
+		best.tree.AscendRange(indexItem{key: lo}, indexItem{key: hi}, collect)
+	}
+	return ids, true
+}
+
+// rangeKeys turns interval bounds into a key range [lo, hi) that covers
+// them, staying within the type bracket of the bound given (MongoDB compares
+// $gt/$lt only within one type). Inclusive ends are widened; the filter
+// re-check removes what the widening adds.
+func rangeKeys(b query.Bounds) (lo, hi []byte) {
+	switch {
+	case b.HasMin && b.HasMax:
+		lo = query.EncodeKey(b.Min)
+		hi = append(query.EncodeKey(b.Max), 0xff, 0xff)
+	case b.HasMin:
+		lo = query.EncodeKey(b.Min)
+		hi = []byte{lo[0] + 1}
+	case b.HasMax:
+		hi = append(query.EncodeKey(b.Max), 0xff, 0xff)
+		lo = []byte{hi[0]}
+	default:
+		lo = []byte{0}
+	}
+	return lo, hi
+}

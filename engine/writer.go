@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	ds "github.com/ipfs/go-datastore"
+
+	"github.com/latticedb/lattice/crdt"
+)
+
+// Write path. Every write is a function run against a txn. Writes are group
+// committed: callers queue their functions; whichever caller finds no commit
+// running becomes the leader, runs every queued function in order against
+// one txn and commits them together as one or a few deltas, then wakes the
+// others. Under load many writes share a delta, which is what makes
+// concurrent InsertOne fast; a lone writer pays one delta per write, as it
+// must to be durable when the call returns.
+//
+// Each function is atomic: it stages its mutations in the txn, and if it
+// returns an error its staged mutations are discarded and the rest of the
+// group commits without it.
+
+// maxGroupOps bounds how many write functions share one commit group.
+const maxGroupOps = 1024
+
+// maxDeltaMutations and maxDeltaBytes bound one delta. go-ds-crdt's batch
+// recomputes the size of the whole pending delta on every Put, so deltas
+// are kept small enough for that to stay cheap, and small enough to travel
+// inline in a broadcast.
+const (
+	maxDeltaMutations = 512
+	maxDeltaBytes     = 768 << 10
+)
+
+type writeReq struct {
+	fn   func(*txn) error
+	done chan error
+}
+
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*writeReq
+	active  bool
+}
+
+// txn accumulates the mutations of a commit group.
+type txn struct {
+	db     *Database
+	docs   map[docRef]*crdt.Doc // state after the group's staged mutations
+	muts   map[string]crdt.Mutation
+	order  []string
+	meta   []string // non-document keys written
+	events []docRef // documents written, for refresh after commit
+	// the current function's staging area
+	opDocs  map[docRef]*crdt.Doc
+	opMuts  []crdt.Mutation
+	opMeta  []string
+	written map[docRef]bool
+	colls   map[string]bool // collections written by the whole group
+	opColls map[string]bool
+}
+
+func newTxn(db *Database) *txn {
+	return &txn{
+		db:      db,
+		docs:    make(map[docRef]*crdt.Doc),
+		muts:    make(map[string]crdt.Mutation),
+		written: make(map[docRef]bool),
+		colls:   make(map[string]bool),
+	}
+}
+
+// doc returns a document's state as the running function sees it: with
+// every earlier staged mutation of the group applied.
+func (t *txn) doc(r docRef) *crdt.Doc {
+	if d := t.opDocs[r]; d != nil {
+		return d
+	}
+	if d := t.docs[r]; d != nil {
+		return d
+	}
+	t.db.mat.mu.RLock()
+	e := t.db.mat.view.entry(r.coll, r.id)
+	t.db.mat.mu.RUnlock()
+	if e != nil {
+		return e.state
+	}
+	d, _ := crdt.Assemble(r.coll, r.id, nil)
+	return d
+}
+
+// stage records a planned write of one document.
+func (t *txn) stage(r docRef, muts []crdt.Mutation) {
+	if len(muts) == 0 {
+		return
+	}
+	if t.opDocs == nil {
+		t.opDocs = make(map[docRef]*crdt.Doc)
+		t.opColls = make(map[string]bool)
+	}
+	t.opDocs[r] = t.doc(r).With(muts)
+	t.opMuts = append(t.opMuts, muts...)
+	t.opColls[r.coll] = true
+}
+
+// stageMeta records a write of a non-document key (index, collection, ACL).
+func (t *txn) stageMeta(m crdt.Mutation) {
+	t.opMuts = append(t.opMuts, m)
+	t.opMeta = append(t.opMeta, m.Key)
+}
+
+func (t *txn) commitOp() {
+	for r, d := range t.opDocs {
+		t.docs[r] = d
+		if !t.written[r] {
+			t.written[r] = true
+			t.events = append(t.events, r)
+		}
+	}
+	for c := range t.opColls {
+		t.colls[c] = true
+	}
+	for _, m := range t.opMuts {
+		if _, seen := t.muts[m.Key]; !seen {
+			t.order = append(t.order, m.Key)
+		}
+		t.muts[m.Key] = m // the last write of a key in the group wins
+	}
+	t.meta = append(t.meta, t.opMeta...)
+	t.abortOp()
+}
+
+func (t *txn) abortOp() {
+	t.opDocs, t.opMuts, t.opMeta, t.opColls = nil, nil, nil, nil
+}
+
+// write runs fn as part of a commit group and returns once the group is
+// committed and the view shows it.
+func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
+	if err := db.checkOpen(); err != nil {
+		return err
+	}
+	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	q := &db.wq
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	lead := !q.active
+	if lead {
+		q.active = true
+	}
+	q.mu.Unlock()
+	if lead {
+		db.lead(ctx)
+	}
+	return <-req.done
+}
+
+// lead commits queued groups until the queue is empty.
+func (db *Database) lead(ctx context.Context) {
+	q := &db.wq
+	for {
+		q.mu.Lock()
+		if len(q.pending) == 0 {
+			q.active = false
+			q.mu.Unlock()
+			return
+		}
+		n := min(len(q.pending), maxGroupOps)
+		group := q.pending[:n:n]
+		q.pending = q.pending[n:]
+		q.mu.Unlock()
+		db.commitGroup(ctx, group)
+	}
+}
+
+func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
+	t := newTxn(db)
+	results := make([]error, len(group))
+	ok := 0
+	for i, req := range group {
+		if err := req.fn(t); err != nil {
+			t.abortOp()
+			results[i] = err
+			continue
+		}
+		t.commitOp()
+		ok++
+	}
+	var commitErr error
+	if len(t.order) > 0 {
+		commitErr = db.authorizeLocal(ctx, t)
+		if commitErr == nil {
+			commitErr = db.commit(ctx, t)
+		}
+	}
+	for i, req := range group {
+		if results[i] == nil && commitErr != nil {
+			results[i] = commitErr
+		}
+		req.done <- results[i]
+	}
+}
+
+// commit writes the group's mutations as deltas, then refreshes the view of
+// every document written so the writers read their own writes.
+func (db *Database) commit(ctx context.Context, t *txn) error {
+	store := db.store()
+	if store == nil {
+		return ErrClosed
+	}
+	// Use a context that outlives a caller's cancellation: half a group must
+	// not be abandoned between deltas.
+	cctx := context.WithoutCancel(ctx)
+	var err error
+	b, err := store.Batch(cctx)
+	if err != nil {
+		return err
+	}
+	count, size := 0, 0
+	for _, k := range t.order {
+		m := t.muts[k]
+		if m.Delete {
+			err = b.Delete(cctx, ds.NewKey(k))
+		} else {
+			err = b.Put(cctx, ds.NewKey(k), m.Value)
+		}
+		if err != nil {
+			break
+		}
+		count++
+		size += len(k) + len(m.Value)
+		if count >= maxDeltaMutations || size >= maxDeltaBytes {
+			if err = b.Commit(cctx); err != nil {
+				break
+			}
+			db.stats.commits.Add(1)
+			count, size = 0, 0
+		}
+	}
+	if err == nil && count > 0 {
+		if err = b.Commit(cctx); err == nil {
+			db.stats.commits.Add(1)
+		}
+	}
+	// Refresh even after an error: some deltas may have been committed.
+	for _, r := range t.events {
+		if rerr := db.mat.refresh(cctx, r, true); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if len(t.meta) > 0 {
+		sort.Strings(t.meta)
+		for _, k := range t.meta {
+			db.onMeta(k)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("engine: commit: %w", err)
+	}
+	return nil
+}
