@@ -119,15 +119,21 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		ops := byField[name]
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
-		if has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal)) {
+		single := len(ops) == 1 && ops[0].Path == name
+		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
+		// A re-add to a set changes nothing visible but must still write:
+		// add-wins means it survives a concurrent $pull of the element.
+		readd := single && ops[0].Operator == "$addToSet" && has
+		if unchanged && !readd {
 			continue
 		}
-		p.Modified = true
+		if !unchanged {
+			p.Modified = true
+		}
 		fs := cur.Fields[name]
 		if fs == nil {
 			fs = &FieldState{}
 		}
-		single := len(ops) == 1 && ops[0].Path == name
 		switch {
 		case single && ops[0].Operator == "$inc" && has:
 			muts, err := planIncrement(cur, name, fs, oldVal, newVal, w)
@@ -136,7 +142,7 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 			}
 			p.Mutations = append(p.Mutations, muts...)
 		case single && ops[0].Operator == "$addToSet" && has:
-			muts, err := planSetAdd(cur, name, fs, newVal)
+			muts, err := planSetAdd(cur, name, fs, newVal, ops[0].Value)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -210,7 +216,10 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 	return muts, nil
 }
 
-func planSetAdd(cur *Doc, name string, fs *FieldState, newVal any) ([]Mutation, error) {
+// planSetAdd writes the elements a $addToSet asked for (operand, which is
+// one value or the items of $each), even those already present, and on
+// conversion to a set every element of the new array.
+func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]Mutation, error) {
 	arr, ok := newVal.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: $addToSet produced a non-array", ErrBadValue)
@@ -229,6 +238,12 @@ func planSetAdd(cur *Doc, name string, fs *FieldState, newVal any) ([]Mutation, 
 		}
 		muts = append(muts, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, name), Value: b})
 	}
+	requested := map[string]bool{ValueHash(operand): true}
+	if items, ok := operand.([]any); ok {
+		for _, it := range items {
+			requested[ValueHash(it)] = true
+		}
+	}
 	seen := map[string]bool{}
 	for _, e := range arr {
 		h := ValueHash(e)
@@ -236,7 +251,7 @@ func planSetAdd(cur *Doc, name string, fs *FieldState, newVal any) ([]Mutation, 
 			continue
 		}
 		seen[h] = true
-		if _, ok := existing[h]; ok {
+		if _, ok := existing[h]; ok && !requested[h] {
 			continue
 		}
 		v, err := EncodeValue(e)

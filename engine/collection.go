@@ -360,8 +360,8 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			res.MatchedCount++
 			if p.Modified {
 				res.ModifiedCount++
-				t.stage(r, p.Mutations)
 			}
+			t.stage(r, p.Mutations)
 			if before == nil {
 				before, after = cur.Materialize(), p.Doc
 			}

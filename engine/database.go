@@ -441,6 +441,7 @@ func (db *Database) Stats() Stats {
 		s.QueuedHeads += len(db.bc.queue)
 		db.bc.mu.Unlock()
 	}
+	s.PendingChanges = db.mat.pending()
 	db.mat.mu.RLock()
 	for _, c := range db.mat.view.colls {
 		s.Documents += c.live
@@ -450,6 +451,23 @@ func (db *Database) Stats() Stats {
 		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = bs.BlocksReceived, bs.DataReceived, bs.DataSent
 	}
 	return s
+}
+
+// Heads returns the CIDs of the database's current DAG heads, sorted. Two
+// replicas with the same heads and no pending work (Stats.QueuedHeads and
+// Stats.PendingChanges zero) hold the same state.
+func (db *Database) Heads() []string {
+	store := db.store()
+	if store == nil {
+		return nil
+	}
+	hs := store.InternalStats(db.ctx).Heads
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	sort.Strings(out)
+	return out
 }
 
 // authorizeLocal asks the access controller whether this peer may make the

@@ -113,6 +113,7 @@ type Stats struct {
 	Heads          int    `json:"heads"`          // current DAG heads
 	MaxHeight      uint64 `json:"maxHeight"`      // current DAG height
 	QueuedHeads    int    `json:"queuedHeads"`    // heads waiting for go-ds-crdt
+	PendingChanges int    `json:"pendingChanges"` // merged changes not yet visible to queries
 	Documents      int    `json:"documents"`      // live documents, all collections
 	BlocksFetched  uint64 `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
 	BitswapDataIn  uint64 `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)

@@ -75,12 +75,31 @@ func dump(t testing.TB, c *engine.Collection) string {
 	return string(b)
 }
 
+// settled reports an error unless every replica has the same DAG heads and
+// nothing left to ingest or materialise.
+func settled(cs ...*engine.Collection) error {
+	heads := func(c *engine.Collection) string { return fmt.Sprint(c.Database().Heads()) }
+	first := heads(cs[0])
+	for i, c := range cs {
+		if h := heads(c); h != first {
+			return fmt.Errorf("replica %d heads %s, replica 0 heads %s", i, h, first)
+		}
+		if st := c.Database().Stats(); st.QueuedHeads > 0 || st.PendingChanges > 0 {
+			return fmt.Errorf("replica %d busy: %d queued heads, %d pending changes", i, st.QueuedHeads, st.PendingChanges)
+		}
+	}
+	return nil
+}
+
 // converged waits until every collection handle shows the same documents
 // and at least want of them.
 func converged(t testing.TB, timeout time.Duration, want int, cs ...*engine.Collection) string {
 	t.Helper()
 	var last string
 	eventually(t, timeout, func() error {
+		if err := settled(cs...); err != nil {
+			return err
+		}
 		first := dump(t, cs[0])
 		for i, c := range cs[1:] {
 			if d := dump(t, c); d != first {

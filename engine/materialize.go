@@ -37,6 +37,7 @@ type materializer struct {
 	dirty map[docRef]struct{}
 	meta  map[string]struct{} // dirty non-document keys (indexes, ACL, collections)
 	seq   uint64
+	busy  int // documents being re-read by flush
 
 	wake chan struct{}
 }
@@ -100,16 +101,32 @@ func (m *materializer) flush(ctx context.Context) {
 		metas = append(metas, k)
 	}
 	m.meta = make(map[string]struct{})
+	m.busy += len(refs) + len(metas)
 	m.mu.Unlock()
 	sort.Strings(metas)
 	for _, k := range metas {
 		m.onMeta(k)
+		m.done()
 	}
 	for _, r := range refs {
 		if err := m.refresh(ctx, r, false); err != nil && ctx.Err() == nil {
 			m.log.Warn("materialize document", "collection", r.coll, "id", r.id, "error", err)
 		}
+		m.done()
 	}
+}
+
+func (m *materializer) done() {
+	m.mu.Lock()
+	m.busy--
+	m.mu.Unlock()
+}
+
+// pending counts changes committed to the store but not yet in the view.
+func (m *materializer) pending() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return len(m.dirty) + len(m.meta) + m.busy
 }
 
 // refresh reads one document from the store and installs it. Local writers

@@ -1,0 +1,87 @@
+// Package accesscontrol decides who may write to a Lattice database.
+//
+// A database's manifest names its controller with a Config (a type and JSON
+// parameters), so the database address pins the rules. When a database is
+// opened the engine builds the Controller through a plugins.Registry and asks
+// it, through CanWrite, about every local write before it is stored and every
+// remote delta before it is merged. Reads are not controlled.
+//
+// Four controllers are built in, each with a Config constructor and a
+// factory:
+//
+//   - open (Open, NewOpen): anyone may write. AllowAll is its null object.
+//   - static (Static, NewStatic): a fixed list of writers.
+//   - dynamic (Dynamic, NewDynamic): founding admins grant and revoke the
+//     writer and admin roles with signed entries (NewGrant, NewRevoke)
+//     replicated inside the database; see DynamicController.
+//   - token (Token, NewToken): writers carry capability tokens signed by an
+//     issuer key (IssueToken, ParseToken), bounded in time and optionally
+//     to one collection; see TokenController.
+//
+// Custom controllers implement Controller (and Replicated if their state
+// lives in the database), register a factory with a plugins.Registry and
+// prove themselves with accesscontroltest.Run.
+//
+// # What the engine must do
+//
+// A controller judges a Write; it can only be as honest as the Write it is
+// given. The engine must:
+//
+//   - Fill Write.Author from a signature it verified over the whole delta
+//     (payload, collections, ACL entries, token and time), never from an
+//     unsigned field, and fill Write.Database from the database it is
+//     merging into, not from the message.
+//   - Set Write.Collections to every collection the delta touches and
+//     Write.ACL when it carries access-control entries.
+//   - For a Replicated controller, store each entry under the reserved key
+//     and Apply every entry it sees, local or remote, including those that
+//     arrive inside deltas it merges by DAG sync. Entries in a delta
+//     should be issued by the delta's author.
+//   - Ask CanWrite before storing a local write and before merging a
+//     remote delta, and refuse both on error.
+//
+// # Threat model
+//
+// Access control is about writes. What an attacker can still do:
+//
+//   - Read. Anyone who can reach a peer can fetch the database's blocks by
+//     CID and follow its pubsub topic. Nothing here encrypts; encryption is
+//     out of scope.
+//   - Rebroadcast old heads. Harmless: blocks are content-addressed, so a
+//     rebroadcast head names blocks that were authorised when first written,
+//     and merging them again is a no-op.
+//   - Replay a signed write. The same: a replayed delta is the same block,
+//     already merged or merged once. A write cannot be re-targeted to
+//     another database, since the engine's signature covers it and
+//     Write.Database comes from the receiving database.
+//   - Keep writing after revocation, for a while. Replicas judge a delta by
+//     the controller state they hold when they receive it. A writer revoked
+//     while it (or the replica) is offline is still accepted by any replica
+//     that has not yet received the revocation, and once a delta is merged
+//     it stays merged: revocation is not retroactive and does not undo
+//     writes. Conversely a replica that learns of a grant late refuses the
+//     grantee's deltas until it does, and only a later rebroadcast or DAG
+//     walk brings them back. So replicas agree on the controller state once
+//     they hold the same entries, but may disagree for a while about which
+//     deltas were admitted. Revocation guarantees that once a replica holds
+//     the revocation it refuses every later delta from the revoked peer.
+//   - Backdate. Write.Time is the author's claim. A token holder whose token
+//     expired can sign writes dated before the expiry and still be
+//     accepted, and a holder can date a write in the future to use a token
+//     before its NotBefore.
+//     Expiry bounds honest use, not a malicious holder: issue short tokens
+//     to peers you would not mind writing until then. An engine can narrow
+//     the window by refusing remote writes dated far in its own future, or
+//     earlier than the writes they build on in the DAG.
+//   - Backdate entries. A dynamic admin that is revoked keeps a key that can
+//     still sign entries with a Lamport time below its revocation, and those
+//     take effect. Revocation of an admin stops an honest admin; it does not
+//     contain a stolen admin key. A rogue admin can also sign entries at
+//     MaxLamport that no later entry can override. Founding admins cannot be
+//     revoked, so they keep control of the database; against a stolen
+//     founder key the remedy is a new database.
+//   - Write garbage within its rights. A Byzantine writer may write any
+//     well-formed data to the collections it may write, sign conflicting
+//     deltas (equivocate), or flood. Controllers bound who writes, not what:
+//     validate content in the application.
+package accesscontrol
