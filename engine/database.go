@@ -107,6 +107,9 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		return nil, err
 	}
 	if db := e.lookup(addr); db != nil {
+		if db.addr.Name != addr.Name {
+			return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, db.addr.Name)
+		}
 		return db, nil
 	}
 	blk, err := e.bserv.GetBlock(ctx, addr.Manifest)

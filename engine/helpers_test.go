@@ -118,3 +118,10 @@ func converged(t testing.TB, timeout time.Duration, want int, cs ...*engine.Coll
 	})
 	return last
 }
+
+func toJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}

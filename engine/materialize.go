@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,6 +39,9 @@ type materializer struct {
 	meta  map[string]struct{} // dirty non-document keys (indexes, ACL, collections)
 	seq   uint64
 	busy  int // documents being re-read by flush
+	// expect holds the mutations of the running local commit that no
+	// notification has confirmed yet.
+	expect map[string]crdt.Mutation
 
 	wake chan struct{}
 }
@@ -55,10 +59,17 @@ func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materiali
 }
 
 // notify is the store wrapper's callback: CRDT keys whose visible value
-// changed, already committed.
-func (m *materializer) notify(keys []string) {
+// changed, already committed. A change that is exactly what the running
+// local commit wrote is claimed by that commit (which installs its result
+// itself); anything else is a remote change to re-read.
+func (m *materializer) notify(changes []change) {
 	m.mu.Lock()
-	for _, k := range keys {
+	for _, c := range changes {
+		k := c.key
+		if exp, ok := m.expect[k]; ok && exp.Delete == c.deleted && (c.deleted || bytes.Equal(exp.Value, c.value)) {
+			delete(m.expect, k)
+			continue
+		}
 		if strings.HasPrefix(k, crdt.AllDocsPrefix()+"/") {
 			pk, err := crdt.ParseKey(k)
 			if err != nil {
@@ -127,6 +138,57 @@ func (m *materializer) pending() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.dirty) + len(m.meta) + m.busy
+}
+
+// beginLocal registers a local commit's mutations before it starts.
+func (m *materializer) beginLocal(muts map[string]crdt.Mutation) {
+	m.mu.Lock()
+	m.expect = make(map[string]crdt.Mutation, len(muts))
+	for k, mu := range muts {
+		m.expect[k] = mu
+	}
+	m.mu.Unlock()
+}
+
+// endLocal ends a local commit and returns the documents whose mutations
+// were not all confirmed: a concurrent remote change won, or the mutation
+// was a no-op in the store. Those must be re-read.
+func (m *materializer) endLocal() map[docRef]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[docRef]bool{}
+	for k := range m.expect {
+		if pk, err := crdt.ParseKey(k); err == nil && pk.Kind != crdt.KindUnknown {
+			out[docRef{pk.Coll, pk.ID}] = true
+		}
+	}
+	m.expect = nil
+	return out
+}
+
+// install puts the state a local commit computed for a document into the
+// view, unless anything else changed the document since the commit read it
+// (base is the sequence of the entry it read): then it re-reads the store.
+func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, base uint64, reread bool) error {
+	m.mu.Lock()
+	cur := m.view.entry(r.coll, r.id)
+	var curSeq uint64
+	if cur != nil {
+		curSeq = cur.seq
+	}
+	_, dirty := m.dirty[r]
+	if reread || dirty || curSeq != base || state == nil {
+		m.mu.Unlock()
+		return m.refresh(ctx, r, true)
+	}
+	m.seq++
+	e := &docEntry{state: state, doc: state.Materialize(), seq: m.seq}
+	old := m.view.put(r.coll, r.id, e)
+	m.mu.Unlock()
+	if m.onChange != nil && !jsonEqual(old, e.doc) {
+		m.onChange(r, old, e.doc, true)
+	}
+	return nil
 }
 
 // refresh reads one document from the store and installs it. Local writers

@@ -204,7 +204,7 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 		if !ok {
 			continue
 		}
-		if best == nil || (len(b.Points) > 0 && len(bestBounds.Points) == 0) {
+		if best == nil || (!b.IsRange && bestBounds.IsRange) {
 			best, bestBounds = ix, b
 		}
 	}
@@ -219,7 +219,7 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 		}
 		return true
 	}
-	if len(bestBounds.Points) > 0 {
+	if !bestBounds.IsRange {
 		for _, p := range bestBounds.Points {
 			k := query.EncodeKey(p)
 			best.tree.AscendRange(indexItem{key: k}, indexItem{key: append(append([]byte(nil), k...), 0xff)}, func(it indexItem) bool {
@@ -231,7 +231,7 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 		}
 		return ids, true
 	}
-	lo, hi := rangeKeys(bestBounds)
+	lo, hi := bestBounds.KeyRange()
 	if hi == nil {
 		best.tree.AscendGreaterOrEqual(indexItem{key: lo}, collect)
 	} else {
@@ -240,23 +240,3 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 	return ids, true
 }
 
-// rangeKeys turns interval bounds into a key range [lo, hi) that covers
-// them, staying within the type bracket of the bound given (MongoDB compares
-// $gt/$lt only within one type). Inclusive ends are widened; the filter
-// re-check removes what the widening adds.
-func rangeKeys(b query.Bounds) (lo, hi []byte) {
-	switch {
-	case b.HasMin && b.HasMax:
-		lo = query.EncodeKey(b.Min)
-		hi = append(query.EncodeKey(b.Max), 0xff, 0xff)
-	case b.HasMin:
-		lo = query.EncodeKey(b.Min)
-		hi = []byte{lo[0] + 1}
-	case b.HasMax:
-		hi = append(query.EncodeKey(b.Max), 0xff, 0xff)
-		lo = []byte{hi[0]}
-	default:
-		lo = []byte{0}
-	}
-	return lo, hi
-}

@@ -19,10 +19,17 @@ import (
 type watchStore struct {
 	ds.Batching
 	valuePrefix string              // "<ns>/s/k"
-	notify      func(keys []string) // called after commit with changed CRDT keys
+	notify      func(changes []change) // called after commit with changed CRDT keys
 }
 
-func newWatchStore(base ds.Batching, ns ds.Key, notify func([]string)) *watchStore {
+// change is a committed change of a CRDT key's visible value.
+type change struct {
+	key     string
+	value   []byte // nil when deleted
+	deleted bool
+}
+
+func newWatchStore(base ds.Batching, ns ds.Key, notify func([]change)) *watchStore {
 	return &watchStore{Batching: base, valuePrefix: ns.String() + "/s/k", notify: notify}
 }
 
@@ -44,7 +51,7 @@ func (w *watchStore) Put(ctx context.Context, k ds.Key, v []byte) error {
 		return err
 	}
 	if ck, ok := w.crdtKey(k); ok {
-		w.notify([]string{ck})
+		w.notify([]change{{key: ck, value: v}})
 	}
 	return nil
 }
@@ -54,7 +61,7 @@ func (w *watchStore) Delete(ctx context.Context, k ds.Key) error {
 		return err
 	}
 	if ck, ok := w.crdtKey(k); ok {
-		w.notify([]string{ck})
+		w.notify([]change{{key: ck, deleted: true}})
 	}
 	return nil
 }
@@ -70,15 +77,15 @@ func (w *watchStore) Batch(ctx context.Context) (ds.Batch, error) {
 type watchBatch struct {
 	ds.Batch
 	w    *watchStore
-	mu   sync.Mutex
-	keys []string
+	mu      sync.Mutex
+	changes []change
 }
 
 func (b *watchBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
 	if err := b.Batch.Put(ctx, k, v); err != nil {
 		return err
 	}
-	b.note(k)
+	b.note(k, v, false)
 	return nil
 }
 
@@ -86,14 +93,14 @@ func (b *watchBatch) Delete(ctx context.Context, k ds.Key) error {
 	if err := b.Batch.Delete(ctx, k); err != nil {
 		return err
 	}
-	b.note(k)
+	b.note(k, nil, true)
 	return nil
 }
 
-func (b *watchBatch) note(k ds.Key) {
+func (b *watchBatch) note(k ds.Key, v []byte, deleted bool) {
 	if ck, ok := b.w.crdtKey(k); ok {
 		b.mu.Lock()
-		b.keys = append(b.keys, ck)
+		b.changes = append(b.changes, change{key: ck, value: v, deleted: deleted})
 		b.mu.Unlock()
 	}
 }
@@ -103,11 +110,11 @@ func (b *watchBatch) Commit(ctx context.Context) error {
 		return err
 	}
 	b.mu.Lock()
-	keys := b.keys
-	b.keys = nil
+	changes := b.changes
+	b.changes = nil
 	b.mu.Unlock()
-	if len(keys) > 0 {
-		b.w.notify(keys)
+	if len(changes) > 0 {
+		b.w.notify(changes)
 	}
 	return nil
 }

@@ -50,6 +50,7 @@ type writeQueue struct {
 type txn struct {
 	db     *Database
 	docs   map[docRef]*crdt.Doc // state after the group's staged mutations
+	base   map[docRef]uint64    // view sequence of the state each document was read at
 	muts   map[string]crdt.Mutation
 	order  []string
 	meta   []string // non-document keys written
@@ -67,6 +68,7 @@ func newTxn(db *Database) *txn {
 	return &txn{
 		db:      db,
 		docs:    make(map[docRef]*crdt.Doc),
+		base:    make(map[docRef]uint64),
 		muts:    make(map[string]crdt.Mutation),
 		written: make(map[docRef]bool),
 		colls:   make(map[string]bool),
@@ -85,6 +87,12 @@ func (t *txn) doc(r docRef) *crdt.Doc {
 	t.db.mat.mu.RLock()
 	e := t.db.mat.view.entry(r.coll, r.id)
 	t.db.mat.mu.RUnlock()
+	if _, read := t.base[r]; !read {
+		t.base[r] = 0
+		if e != nil {
+			t.base[r] = e.seq
+		}
+	}
 	if e != nil {
 		return e.state
 	}
@@ -219,6 +227,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	if err != nil {
 		return err
 	}
+	db.mat.beginLocal(t.muts)
 	count, size := 0, 0
 	for _, k := range t.order {
 		m := t.muts[k]
@@ -245,9 +254,10 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 			db.stats.commits.Add(1)
 		}
 	}
-	// Refresh even after an error: some deltas may have been committed.
+	// Install even after an error: some deltas may have been committed.
+	reread := db.mat.endLocal()
 	for _, r := range t.events {
-		if rerr := db.mat.refresh(cctx, r, true); rerr != nil && err == nil {
+		if rerr := db.mat.install(cctx, r, t.docs[r], t.base[r], reread[r] || err != nil); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
