@@ -178,10 +178,21 @@ func ACLPrefix() string { return prefixACL }
 
 // ParseKey parses a database key produced by the functions above.
 func ParseKey(k string) (Key, error) {
-	parts := strings.Split(strings.TrimPrefix(k, "/"), "/")
 	bad := func() (Key, error) { return Key{}, fmt.Errorf("%w: %q", ErrBadKey, k) }
+	if !strings.HasPrefix(k, "/") {
+		return bad()
+	}
+	parts := strings.Split(k[1:], "/")
+	for _, p := range parts {
+		if p == "" {
+			return bad()
+		}
+	}
 	un := func(dst *string, s string) error {
 		v, err := Unescape(s)
+		if err == nil && Escape(v) != s {
+			err = ErrBadKey // not in canonical form
+		}
 		*dst = v
 		return err
 	}

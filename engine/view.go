@@ -239,4 +239,3 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 	}
 	return ids, true
 }
-

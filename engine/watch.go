@@ -18,7 +18,7 @@ import (
 // and deletes of those paths are reported.
 type watchStore struct {
 	ds.Batching
-	valuePrefix string              // "<ns>/s/k"
+	valuePrefix string                 // "<ns>/s/k"
 	notify      func(changes []change) // called after commit with changed CRDT keys
 }
 
@@ -76,7 +76,7 @@ func (w *watchStore) Batch(ctx context.Context) (ds.Batch, error) {
 
 type watchBatch struct {
 	ds.Batch
-	w    *watchStore
+	w       *watchStore
 	mu      sync.Mutex
 	changes []change
 }

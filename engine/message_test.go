@@ -1,0 +1,101 @@
+package engine
+
+import (
+	"bytes"
+	"testing"
+
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+)
+
+func testBlock(t testing.TB, data string) blocks.Block {
+	t.Helper()
+	c, err := cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: mh.SHA2_256, MhLength: -1}.Sum([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := blocks.NewBlockWithCid([]byte(data), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	b1, b2 := testBlock(t, "one"), testBlock(t, "two")
+	m := &message{Heads: []cid.Cid{b1.Cid(), b2.Cid()}, Blocks: []blocks.Block{b1}}
+	data, err := encodeMessage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeMessage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Heads) != 2 || !got.Heads[1].Equals(b2.Cid()) || len(got.Blocks) != 1 || !bytes.Equal(got.Blocks[0].RawData(), []byte("one")) {
+		t.Fatalf("round trip: %+v", got)
+	}
+	// A block that does not hash to its CID is refused.
+	bad := bytes.Replace(data, []byte("one"), []byte("owe"), 1)
+	if _, err := decodeMessage(bad); err == nil {
+		t.Fatal("a forged block was accepted")
+	}
+	for _, junk := range [][]byte{nil, {'L'}, {'L', 1}, {'L', 1, 0, 0}, {'X', 1, 1}, append(data, 0)} {
+		if _, err := decodeMessage(junk); err == nil {
+			t.Fatalf("junk %q accepted", junk)
+		}
+	}
+}
+
+// FuzzDecodeMessage: no broadcast payload may panic the decoder, and what
+// decodes re-encodes to the same bytes.
+func FuzzDecodeMessage(f *testing.F) {
+	b := testBlock(f, "seed")
+	seed, _ := encodeMessage(&message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
+	f.Add(seed)
+	f.Add([]byte{'L', 1, 1, 2, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := decodeMessage(data)
+		if err != nil {
+			return
+		}
+		again, err := encodeMessage(m)
+		if err != nil {
+			t.Fatalf("decoded message does not encode: %v", err)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+// FuzzDecodeManifest: manifests come from the network.
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add([]byte(`{"name":"x","type":"docstore","access":{"type":"open"}}`))
+	f.Add([]byte(`{"name":"","type":"docstore","access":{"type":"open"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := decodeManifest(data)
+		if err != nil {
+			return
+		}
+		if _, err := encodeManifest(m); err != nil {
+			t.Fatalf("decoded manifest does not encode: %v", err)
+		}
+	})
+}
+
+// FuzzParseAddress: addresses come from users and invite links.
+func FuzzParseAddress(f *testing.F) {
+	f.Add("/lattice/bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea/TodoList")
+	f.Add("/lattice//x")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAddress(s)
+		if err != nil {
+			return
+		}
+		if _, err := ParseAddress(a.String()); err != nil {
+			t.Fatalf("formatted address does not parse: %v", err)
+		}
+	})
+}
