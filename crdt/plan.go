@@ -28,23 +28,34 @@ type Plan struct {
 	Doc       map[string]any // the document after the write, nil when deleted
 	Mutations []Mutation
 	Modified  bool // whether the visible document changed
+	// State is the document's CRDT state after the write when the planner
+	// knows it without re-assembling (inserts); nil otherwise.
+	State *Doc
+	// Size is the encoded size of the document's marker for inserts and
+	// replaces, the bound on what a document costs to store.
+	Size int
 }
 
 // PlanInsert plans the insert of a new document (or of a new incarnation
 // when replacing): one marker holding the whole document. doc must already
-// be canonical and carry its _id.
+// be canonical and carry its _id; the plan keeps it (it must not be
+// modified afterwards).
 func PlanInsert(coll, id string, doc map[string]any, w Writer) (Plan, error) {
 	if w.Nonce == "" || Escape(w.Nonce) != w.Nonce {
 		return Plan{}, fmt.Errorf("%w: nonce %q", ErrBadValue, w.Nonce)
 	}
-	v, err := EncodeMarker(Marker{Inc: w.Nonce, Base: doc})
+	m := Marker{Inc: w.Nonce, Base: doc}
+	v, err := EncodeMarker(m)
 	if err != nil {
 		return Plan{}, err
 	}
+	key := DocPrefix(coll, id)
 	return Plan{
-		Doc:       query.Clone(doc).(map[string]any),
-		Mutations: []Mutation{{Key: DocPrefix(coll, id), Value: v}},
+		Doc:       doc,
+		Mutations: []Mutation{{Key: key, Value: v}},
 		Modified:  true,
+		State:     &Doc{Coll: coll, ID: id, Marker: m, Exists: true, Raw: map[string][]byte{key: v}},
+		Size:      len(v),
 	}, nil
 }
 
@@ -63,6 +74,7 @@ func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
 		}
 	}
 	p.Modified = !query.Equal(cur.Materialize(), doc)
+	p.State = nil // the deletes change Raw: re-assemble
 	return p, nil
 }
 

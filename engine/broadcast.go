@@ -53,6 +53,10 @@ type broadcaster struct {
 	ready   chan struct{}        // signalled when queue grows
 
 	lastAnnounce atomic.Int64
+
+	sendMu   sync.Mutex
+	toSend   []cid.Cid     // heads to announce, oldest first
+	sendWake chan struct{} // signalled when toSend grows
 }
 
 func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster, error) {
@@ -66,18 +70,19 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster
 		return nil, err
 	}
 	b := &broadcaster{
-		db:      db,
-		log:     db.log.Named("broadcast"),
-		self:    db.e.host.ID(),
-		topic:   topic,
-		sub:     sub,
-		events:  evts,
-		bstore:  db.e.bstore,
-		dag:     db.e.dag,
-		inline:  inline,
-		fetch:   make(chan struct{}, maxConcurrentFetches),
-		pending: make(map[cid.Cid]struct{}),
-		ready:   make(chan struct{}, 1),
+		db:       db,
+		log:      db.log.Named("broadcast"),
+		self:     db.e.host.ID(),
+		topic:    topic,
+		sub:      sub,
+		events:   evts,
+		bstore:   db.e.bstore,
+		dag:      db.e.dag,
+		inline:   inline,
+		fetch:    make(chan struct{}, maxConcurrentFetches),
+		pending:  make(map[cid.Cid]struct{}),
+		ready:    make(chan struct{}, 1),
+		sendWake: make(chan struct{}, 1),
 	}
 	b.ctx, b.cancel = context.WithCancel(db.ctx)
 	return b, nil
@@ -85,27 +90,82 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster
 
 // start launches the receive and peer-event loops.
 func (b *broadcaster) start() {
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.receiveLoop()
 	go b.peerLoop()
+	go b.sendLoop()
 }
 
-// Broadcast implements dscrdt.Broadcaster: it wraps go-ds-crdt's head
-// announcement into our message, inlining the head blocks when small.
+// Broadcast implements dscrdt.Broadcaster. It only records the heads and
+// wakes the sender: announcements are coalesced, so a burst of local
+// commits costs one signed pubsub message, not one each. Local commits are
+// durable before Broadcast is called; an announcement lost to a crash is
+// made again by the rebroadcast and on peer join.
 func (b *broadcaster) Broadcast(ctx context.Context, data []byte) error {
 	var bc crdtpb.CRDTBroadcast
 	if err := proto.Unmarshal(data, &bc); err != nil {
 		return err
 	}
-	heads := make([]cid.Cid, 0, len(bc.Heads))
+	b.sendMu.Lock()
 	for _, h := range bc.Heads {
 		c, err := cid.Cast(h.Cid)
 		if err != nil {
+			b.sendMu.Unlock()
 			return err
 		}
-		heads = append(heads, c)
+		b.toSend = append(b.toSend, c)
 	}
-	return b.announce(ctx, heads)
+	b.sendMu.Unlock()
+	select {
+	case b.sendWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// minAnnounceInterval spaces announcements: a signed pubsub message costs
+// about as much CPU as a local commit, so under load many heads share one.
+// It adds at most this much to replication latency.
+const minAnnounceInterval = 2 * time.Millisecond
+
+// sendLoop publishes coalesced announcements.
+func (b *broadcaster) sendLoop() {
+	defer b.wg.Done()
+	throttle := time.NewTimer(0)
+	defer throttle.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.sendWake:
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-throttle.C:
+		}
+		throttle.Reset(minAnnounceInterval)
+		b.sendMu.Lock()
+		fresh := b.toSend
+		b.toSend = nil
+		b.sendMu.Unlock()
+		if len(fresh) == 0 {
+			continue
+		}
+		// Announce every fresh head, newest first, so receivers process
+		// the tip and find the older ones already merged.
+		heads := make([]cid.Cid, 0, len(fresh))
+		seen := make(map[cid.Cid]bool, len(fresh))
+		for i := len(fresh) - 1; i >= 0; i-- {
+			if !seen[fresh[i]] {
+				seen[fresh[i]] = true
+				heads = append(heads, fresh[i])
+			}
+		}
+		if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+			b.log.Warn("announce", "error", err)
+		}
+	}
 }
 
 func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {

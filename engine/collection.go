@@ -120,13 +120,6 @@ func (c *Collection) prepare(doc any) (map[string]any, error) {
 	if _, err := idKey(m["_id"]); err != nil {
 		return nil, err
 	}
-	size, err := jsonSize(m)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadDocument, err)
-	}
-	if size > c.db.e.cfg.maxDocumentSize {
-		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, size, c.db.e.cfg.maxDocumentSize)
-	}
 	return m, nil
 }
 
@@ -176,9 +169,12 @@ func (c *Collection) insert(t *txn, doc map[string]any) error {
 	}
 	p, err := crdt.PlanInsert(r.coll, r.id, doc, c.writer())
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrBadDocument, err)
 	}
-	t.stage(r, p.Mutations)
+	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
+	}
+	t.stage(r, p)
 	return nil
 }
 
@@ -361,7 +357,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			if p.Modified {
 				res.ModifiedCount++
 			}
-			t.stage(r, p.Mutations)
+			t.stage(r, p)
 			if before == nil {
 				before, after = cur.Materialize(), p.Doc
 			}
@@ -441,7 +437,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 		res.MatchedCount = 1
 		if p.Modified {
 			res.ModifiedCount = 1
-			t.stage(matches[0], p.Mutations)
+			t.stage(matches[0], p)
 		}
 		return nil
 	})
@@ -497,7 +493,7 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 				first = cur.Materialize()
 			}
 			p := crdt.PlanDelete(cur)
-			t.stage(r, p.Mutations)
+			t.stage(r, p)
 			res.DeletedCount++
 		}
 		return nil

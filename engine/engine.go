@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/boxo/bitswap"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
@@ -103,7 +104,9 @@ func (e *Engine) start(ctx context.Context) error {
 		if cfg.syncWrites {
 			wo = pebble.Sync
 		}
-		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"), pebbleds.WithPebbleWriteOptions(wo))
+		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"),
+			pebbleds.WithPebbleWriteOptions(wo), pebbleds.WithPebbleOpts(pebbleOptions()),
+			pebbleds.WithCacheSize(128<<20))
 		if err != nil {
 			return fmt.Errorf("engine: open store: %w", err)
 		}
@@ -155,6 +158,22 @@ func (e *Engine) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// PebbleOptions returns the pebble options the engine opens its store
+// with, for embedders and benchmarks that open pebble themselves.
+func PebbleOptions() *pebble.Options { return pebbleOptions() }
+
+// pebbleOptions tunes pebble for go-ds-crdt's access pattern: most of its
+// reads are lookups of keys that do not exist (tombstones, processed-block
+// markers, priorities of new keys), which bloom filters answer without
+// touching sstable blocks.
+func pebbleOptions() *pebble.Options {
+	o := &pebble.Options{MemTableSize: 64 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	return o
 }
 
 // loadIdentity reads the Ed25519 key in dir/identity.key, creating it on

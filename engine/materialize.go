@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	dsq "github.com/ipfs/go-datastore/query"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/engine/query"
 )
 
 // docRef names a document in a database.
@@ -185,7 +185,7 @@ func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, b
 	e := &docEntry{state: state, doc: state.Materialize(), seq: m.seq}
 	old := m.view.put(r.coll, r.id, e)
 	m.mu.Unlock()
-	if m.onChange != nil && !jsonEqual(old, e.doc) {
+	if m.onChange != nil && !docEqual(old, e.doc) {
 		m.onChange(r, old, e.doc, true)
 	}
 	return nil
@@ -217,7 +217,7 @@ func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error 
 	}
 	old := m.view.put(r.coll, r.id, e)
 	m.mu.Unlock()
-	if m.onChange != nil && !jsonEqual(old, e.doc) {
+	if m.onChange != nil && !docEqual(old, e.doc) {
 		m.onChange(r, old, e.doc, local)
 	}
 	return nil
@@ -324,15 +324,10 @@ func idKey(id any) (string, error) {
 	return "", fmt.Errorf("%w: _id must be a string or a number, got %T", ErrBadDocument, id)
 }
 
-// jsonEqual compares two materialised documents.
-func jsonEqual(a, b map[string]any) bool {
+// docEqual compares two materialised documents (nil is "absent").
+func docEqual(a, b map[string]any) bool {
 	if (a == nil) != (b == nil) {
 		return false
 	}
-	if a == nil {
-		return true
-	}
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+	return a == nil || query.Equal(a, b)
 }

@@ -101,7 +101,8 @@ func (t *txn) doc(r docRef) *crdt.Doc {
 }
 
 // stage records a planned write of one document.
-func (t *txn) stage(r docRef, muts []crdt.Mutation) {
+func (t *txn) stage(r docRef, p crdt.Plan) {
+	muts := p.Mutations
 	if len(muts) == 0 {
 		return
 	}
@@ -109,7 +110,11 @@ func (t *txn) stage(r docRef, muts []crdt.Mutation) {
 		t.opDocs = make(map[docRef]*crdt.Doc)
 		t.opColls = make(map[string]bool)
 	}
-	t.opDocs[r] = t.doc(r).With(muts)
+	if p.State != nil && len(t.doc(r).Raw) == 0 {
+		t.opDocs[r] = p.State // a fresh insert: nothing to merge with
+	} else {
+		t.opDocs[r] = t.doc(r).With(muts)
+	}
 	t.opMuts = append(t.opMuts, muts...)
 	t.opColls[r.coll] = true
 }
