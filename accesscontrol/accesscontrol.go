@@ -83,6 +83,16 @@ type Replicated interface {
 	Entries() [][]byte
 }
 
+// AnnounceGate is implemented by controllers that can tell from the peer
+// alone whether it may announce new heads: the broadcast gate, applied to
+// the signed author of every pubsub announcement before any of its heads is
+// fetched. A peer the gate refuses also stays silent itself. Controllers
+// that need a per-write credential (tokens) do not implement it; the engine
+// then admits every signed announcement and judges each delta on its own.
+type AnnounceGate interface {
+	CanAnnounce(ctx context.Context, p peer.ID) error
+}
+
 // Env is what a factory receives when a database is opened.
 type Env struct {
 	// Database is the database address.

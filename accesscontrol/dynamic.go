@@ -137,6 +137,24 @@ func (c *DynamicController) CanWrite(_ context.Context, w Write) error {
 	return nil
 }
 
+// CanAnnounce admits current writers and admins. A peer revoked since it
+// wrote stays silent, and others stop relaying it; its existing deltas
+// remain reachable through the heads of peers that merged them.
+func (c *DynamicController) CanAnnounce(_ context.Context, p peer.ID) error {
+	var ok bool
+	c.read(func(s *dynamicState) {
+		_, admin := s.admins[p]
+		_, writer := s.writers[p]
+		ok = admin || writer
+	})
+	if !ok {
+		return denied("peer %s is not a writer of this database", authorString(p))
+	}
+	return nil
+}
+
+var _ AnnounceGate = (*DynamicController)(nil)
+
 // Apply validates an entry and folds it into the state. Entries for another
 // database, badly signed or malformed ones return an error wrapping
 // ErrInvalidEntry. Re-applying a held entry is a no-op.

@@ -68,6 +68,16 @@ func (c *StaticController) CanWrite(_ context.Context, w Write) error {
 	return nil
 }
 
+// CanAnnounce admits the writers: only they have heads worth announcing.
+func (c *StaticController) CanAnnounce(_ context.Context, p peer.ID) error {
+	if _, ok := c.writers[p]; !ok {
+		return denied("peer %s is not a writer of this database", authorString(p))
+	}
+	return nil
+}
+
+var _ AnnounceGate = (*StaticController)(nil)
+
 // authorString renders a possibly empty or invalid peer ID for an error.
 func authorString(id peer.ID) string {
 	if id == "" {

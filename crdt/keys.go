@@ -17,11 +17,13 @@ import (
 //	/c/<coll>                                     collection marker
 //	/x/<coll>/<index name>                        secondary index definition
 //	/a/<entry hash>                               access-control entry
+//	/s/<peer ID>                                  delta signature (one per delta)
 const (
 	prefixDoc        = "/d"
 	prefixCollection = "/c"
 	prefixIndex      = "/x"
 	prefixACL        = "/a"
+	prefixSig        = "/s"
 )
 
 // KeyKind says what a parsed key addresses.
@@ -37,6 +39,7 @@ const (
 	KindCollection         // collection marker
 	KindIndex              // index definition
 	KindACL                // access-control entry
+	KindSig                // delta signature
 )
 
 // Key is a parsed database key.
@@ -176,6 +179,9 @@ func ACLKey(id string) string { return prefixACL + "/" + Escape(id) }
 // ACLPrefix is the prefix of all access-control entries.
 func ACLPrefix() string { return prefixACL }
 
+// SigKey is the key of the signature element a delta by author carries.
+func SigKey(author string) string { return prefixSig + "/" + Escape(author) }
+
 // ParseKey parses a database key produced by the functions above.
 func ParseKey(k string) (Key, error) {
 	bad := func() (Key, error) { return Key{}, fmt.Errorf("%w: %q", ErrBadKey, k) }
@@ -256,6 +262,12 @@ func ParseKey(k string) (Key, error) {
 			return bad()
 		}
 		key.Kind = KindACL
+		return key, nil
+	case "s":
+		if len(parts) != 2 || un(&key.Sub, parts[1]) != nil {
+			return bad()
+		}
+		key.Kind = KindSig
 		return key, nil
 	}
 	return bad()

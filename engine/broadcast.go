@@ -149,7 +149,7 @@ func (b *broadcaster) sendLoop() {
 		fresh := b.toSend
 		b.toSend = nil
 		b.sendMu.Unlock()
-		if len(fresh) == 0 {
+		if len(fresh) == 0 || !b.db.mayAnnounce() {
 			continue
 		}
 		// Announce every fresh head, newest first, so receivers process
@@ -207,7 +207,7 @@ func (b *broadcaster) announceHeads() {
 		return
 	}
 	store := b.db.store()
-	if store == nil {
+	if store == nil || !b.db.mayAnnounce() {
 		return
 	}
 	heads := store.InternalStats(b.ctx).Heads

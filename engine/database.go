@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +44,8 @@ type Database struct {
 	wq        writeQueue
 	hub       eventHub
 	stats     counters
+
+	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -282,7 +286,7 @@ func (db *Database) start(ctx context.Context) error {
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
 	watch := newWatchStore(e.store, db.ns, db.mat.notify)
-	store, err := dscrdt.New(watch, db.ns, e.dag, bc, opts)
+	store, err := dscrdt.New(watch, db.ns, newValidatingDAG(e.dag, db), bc, opts)
 	if err != nil {
 		return fmt.Errorf("engine: crdt: %w", err)
 	}
@@ -476,7 +480,7 @@ func (db *Database) Heads() []string {
 // authorizeLocal asks the access controller whether this peer may make the
 // group's writes. Nothing is stored when it may not.
 func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
-	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: time.Now()}
+	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: time.Now(), Token: db.token()}
 	for c := range t.colls {
 		w.Collections = append(w.Collections, c)
 	}
@@ -490,11 +494,69 @@ func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
 }
 
 // authorizeAnnouncement is the broadcast gate: may this author announce
-// heads at all.
+// heads at all. Controllers that can judge a peer alone implement
+// accesscontrol.AnnounceGate; for the others (tokens) every signed
+// announcement passes and each delta is judged when fetched.
 func (db *Database) authorizeAnnouncement(ctx context.Context, author peer.ID) error {
-	_ = ctx
-	_ = author
+	if g, ok := db.access.(accesscontrol.AnnounceGate); ok {
+		return g.CanAnnounce(ctx, author)
+	}
 	return nil
+}
+
+// mayAnnounce tells whether this peer should announce heads: peers the
+// broadcast gate would refuse stay silent.
+func (db *Database) mayAnnounce() bool {
+	return db.authorizeAnnouncement(db.ctx, db.e.ID()) == nil
+}
+
+// UseToken sets the capability token sent with this peer's writes, for
+// databases whose controller asks for one (accesscontrol.Token).
+func (db *Database) UseToken(token []byte) {
+	t := append([]byte(nil), token...)
+	db.tok.Store(&t)
+}
+
+func (db *Database) token() []byte {
+	if t := db.tok.Load(); t != nil {
+		return *t
+	}
+	return nil
+}
+
+// Grant gives target a role in a database whose controller is dynamic
+// (accesscontrol.Dynamic). Only admins may grant; the entry replicates like
+// any write and takes effect on every replica that receives it.
+func (db *Database) Grant(ctx context.Context, target peer.ID, role accesscontrol.Role) error {
+	return db.aclWrite(ctx, func(d *accesscontrol.DynamicController) ([]byte, error) {
+		return d.Grant(db.e.key, target, role)
+	})
+}
+
+// Revoke takes a role away from target (see Grant). Writes target makes
+// after a replica learns of the revocation are refused there.
+func (db *Database) Revoke(ctx context.Context, target peer.ID, role accesscontrol.Role) error {
+	return db.aclWrite(ctx, func(d *accesscontrol.DynamicController) ([]byte, error) {
+		return d.Revoke(db.e.key, target, role)
+	})
+}
+
+func (db *Database) aclWrite(ctx context.Context, entry func(*accesscontrol.DynamicController) ([]byte, error)) error {
+	d, ok := db.access.(*accesscontrol.DynamicController)
+	if !ok {
+		return fmt.Errorf("%w: database %s has a %q controller; grants need a dynamic one",
+			accesscontrol.ErrBadConfig, db.addr.Name, db.access.Type())
+	}
+	b, err := entry(d)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	key := crdt.ACLKey(hex.EncodeToString(sum[:16]))
+	return db.write(ctx, func(t *txn) error {
+		t.stageMeta(crdt.Mutation{Key: key, Value: b})
+		return nil
+	})
 }
 
 // goLogAdapter lets go-ds-crdt log through the injected hclog logger.

@@ -38,6 +38,7 @@ import (
 type Engine struct {
 	cfg      *config
 	log      hclog.Logger
+	key      crypto.PrivKey
 	store    ds.Batching
 	pebble   *pebbleds.Datastore // nil in memory
 	host     host.Host
@@ -122,6 +123,7 @@ func (e *Engine) start(ctx context.Context) error {
 		}
 	}
 
+	e.key = key
 	hopts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.listen...),

@@ -70,15 +70,18 @@ func (m *materializer) notify(changes []change) {
 			delete(m.expect, k)
 			continue
 		}
-		if strings.HasPrefix(k, crdt.AllDocsPrefix()+"/") {
+		switch {
+		case strings.HasPrefix(k, crdt.AllDocsPrefix()+"/"):
 			pk, err := crdt.ParseKey(k)
 			if err != nil {
 				continue
 			}
 			m.dirty[docRef{pk.Coll, pk.ID}] = struct{}{}
-			continue
+		case strings.HasPrefix(k, "/s/"):
+			// Delta signatures: nothing to show.
+		default:
+			m.meta[k] = struct{}{}
 		}
-		m.meta[k] = struct{}{}
 	}
 	m.mu.Unlock()
 	select {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 
@@ -233,7 +234,24 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		return err
 	}
 	db.mat.beginLocal(t.muts)
-	count, size := 0, 0
+	var chunk []crdt.Mutation
+	size := 0
+	flush := func() error {
+		// Each delta carries its author's signature over its contents.
+		sig, err := signChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), time.Now(), chunk)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(cctx, ds.NewKey(sig.Key), sig.Value); err != nil {
+			return err
+		}
+		if err := b.Commit(cctx); err != nil {
+			return err
+		}
+		db.stats.commits.Add(1)
+		chunk, size = chunk[:0], 0
+		return nil
+	}
 	for _, k := range t.order {
 		m := t.muts[k]
 		if m.Delete {
@@ -244,20 +262,16 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		if err != nil {
 			break
 		}
-		count++
+		chunk = append(chunk, m)
 		size += len(k) + len(m.Value)
-		if count >= maxDeltaMutations || size >= maxDeltaBytes {
-			if err = b.Commit(cctx); err != nil {
+		if len(chunk) >= maxDeltaMutations || size >= maxDeltaBytes {
+			if err = flush(); err != nil {
 				break
 			}
-			db.stats.commits.Add(1)
-			count, size = 0, 0
 		}
 	}
-	if err == nil && count > 0 {
-		if err = b.Commit(cctx); err == nil {
-			db.stats.commits.Add(1)
-		}
+	if err == nil && len(chunk) > 0 {
+		err = flush()
 	}
 	// Install even after an error: some deltas may have been committed.
 	reread := db.mat.endLocal()

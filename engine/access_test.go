@@ -1,0 +1,258 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/plugins"
+)
+
+// rogueDynamic follows the replicated grant/revoke log like an honest peer
+// but lets its own peer write, and announce, whatever the log says.
+type rogueDynamic struct {
+	*accesscontrol.DynamicController
+}
+
+func (rogueDynamic) CanWrite(context.Context, accesscontrol.Write) error { return nil }
+func (rogueDynamic) CanAnnounce(context.Context, peer.ID) error          { return nil }
+
+// rogueRegistry stands for a modified peer that ignores the rules: every
+// controller it builds admits everything.
+func rogueRegistry(t *testing.T) *plugins.Registry {
+	t.Helper()
+	r := plugins.NewRegistry()
+	allow := func(json.RawMessage, accesscontrol.Env) (accesscontrol.Controller, error) {
+		return accesscontrol.AllowAll(), nil
+	}
+	for _, typ := range []string{"open", "static", "token"} {
+		require.NoError(t, r.RegisterAccess(typ, allow))
+	}
+	require.NoError(t, r.RegisterAccess("dynamic", func(p json.RawMessage, env accesscontrol.Env) (accesscontrol.Controller, error) {
+		c, err := accesscontrol.NewDynamic(p, env)
+		if err != nil {
+			return nil, err
+		}
+		return rogueDynamic{c.(*accesscontrol.DynamicController)}, nil
+	}))
+	return r
+}
+
+func openOn(t *testing.T, e *engine.Engine, address string) *engine.Database {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := e.Open(ctx, address)
+	require.NoError(t, err)
+	return db
+}
+
+// has reports whether a replica shows a document.
+func has(c *engine.Collection, id string) bool {
+	return c.FindByID(context.Background(), id).Err() == nil
+}
+
+// settledAmong waits until the honest replicas agree and hold want.
+func settledAmong(t *testing.T, want []string, cs ...*engine.Collection) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() error {
+		if err := settled(cs...); err != nil {
+			return err
+		}
+		for i, c := range cs {
+			for _, id := range want {
+				if !has(c, id) {
+					return fmt.Errorf("replica %d lacks %s", i, id)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func TestStaticNonWritersCannotWrite(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := newEngine(t), newEngine(t), newEngine(t)
+	rogue := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	connectAll(t, a, b, c, rogue)
+
+	dbA, err := a.Create(ctx, "static", engine.WithAccess(accesscontrol.Static(a.ID(), b.ID())))
+	require.NoError(t, err)
+	dbB, dbC, dbR := openOn(t, b, dbA.Address()), openOn(t, c, dbA.Address()), openOn(t, rogue, dbA.Address())
+	ca, cb, cc, cr := dbA.Collection("t"), dbB.Collection("t"), dbC.Collection("t"), dbR.Collection("t")
+
+	// An honest non-writer is refused locally, and stores nothing.
+	_, err = cc.InsertOne(ctx, engine.M{"_id": "from-c"})
+	require.ErrorIs(t, err, accesscontrol.ErrUnauthorized)
+	require.False(t, has(cc, "from-c"))
+
+	// A rogue non-writer stores its write locally, but no honest replica
+	// takes it, while writers keep replicating to everyone.
+	_, err = cr.InsertOne(ctx, engine.M{"_id": "from-rogue"})
+	require.NoError(t, err)
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "from-a"})
+	require.NoError(t, err)
+	_, err = cb.InsertOne(ctx, engine.M{"_id": "from-b"})
+	require.NoError(t, err)
+	settledAmong(t, []string{"from-a", "from-b"}, ca, cb, cc)
+	eventually(t, 10*time.Second, func() error {
+		if !has(cr, "from-a") || !has(cr, "from-b") {
+			return fmt.Errorf("the rogue replica still reads writers' documents")
+		}
+		return nil
+	})
+	for _, col := range []*engine.Collection{ca, cb, cc} {
+		require.False(t, has(col, "from-rogue"))
+	}
+	require.NotZero(t, dbA.Stats().Rejected+dbB.Stats().Rejected+dbC.Stats().Rejected)
+	// Honest peers stay connected to each other.
+	require.NotEmpty(t, a.Host().Network().ConnsToPeer(b.ID()))
+}
+
+func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
+	ctx := context.Background()
+	admin, c := newEngine(t), newEngine(t)
+	writer := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	connectAll(t, admin, c, writer)
+
+	dbA, err := admin.Create(ctx, "dynamic", engine.WithAccess(accesscontrol.Dynamic(admin.ID())))
+	require.NoError(t, err)
+	dbW, dbC := openOn(t, writer, dbA.Address()), openOn(t, c, dbA.Address())
+	ca, cw, cc := dbA.Collection("t"), dbW.Collection("t"), dbC.Collection("t")
+
+	// Only admins grant.
+	require.ErrorIs(t, dbC.Grant(ctx, c.ID(), accesscontrol.RoleWriter), accesscontrol.ErrUnauthorized)
+
+	require.NoError(t, dbA.Grant(ctx, writer.ID(), accesscontrol.RoleWriter))
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "granted"})
+	require.NoError(t, err)
+	// The writer learns of its grant, then its writes replicate.
+	rogueState := dbW.Access().(rogueDynamic)
+	eventually(t, 20*time.Second, func() error {
+		if !slices.Contains(rogueState.Writers(), writer.ID()) {
+			return fmt.Errorf("grant not yet replicated to the writer")
+		}
+		return nil
+	})
+	_, err = cw.InsertOne(ctx, engine.M{"_id": "while-writer"})
+	require.NoError(t, err)
+	settledAmong(t, []string{"granted", "while-writer"}, ca, cc)
+
+	// C goes offline; the admin revokes the writer, which learns of it and
+	// writes anyway.
+	partition(t, c, admin, writer)
+	require.NoError(t, dbA.Revoke(ctx, writer.ID(), accesscontrol.RoleWriter))
+	eventually(t, 20*time.Second, func() error {
+		if slices.Contains(rogueState.Writers(), writer.ID()) {
+			return fmt.Errorf("revocation not yet replicated to the writer")
+		}
+		return nil
+	})
+	_, err = cw.InsertOne(ctx, engine.M{"_id": "after-revoke"})
+	require.NoError(t, err)
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "admin-while-c-offline"})
+	require.NoError(t, err)
+
+	// C comes back and catches up: it takes the admin's write, not the
+	// revoked writer's, like the admin.
+	connectAll(t, c, admin, writer)
+	settledAmong(t, []string{"admin-while-c-offline", "while-writer"}, ca, cc)
+	require.False(t, has(ca, "after-revoke"))
+	require.False(t, has(cc, "after-revoke"))
+	require.True(t, has(cw, "after-revoke"), "the rogue keeps its own write")
+	require.NotZero(t, dbC.Stats().Rejected+dbA.Stats().Rejected)
+}
+
+// partition cuts one engine off from the others until they reconnect.
+func partition(t *testing.T, lone *engine.Engine, others ...*engine.Engine) {
+	t.Helper()
+	for _, o := range others {
+		lone.Host().Peerstore().ClearAddrs(o.ID())
+		o.Host().Peerstore().ClearAddrs(lone.ID())
+		require.NoError(t, lone.Host().Network().ClosePeer(o.ID()))
+		require.NoError(t, o.Host().Network().ClosePeer(lone.ID()))
+	}
+	eventually(t, 5*time.Second, func() error {
+		for _, o := range others {
+			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
+				return fmt.Errorf("still connected to %s", o.ID())
+			}
+		}
+		return nil
+	})
+}
+
+func TestTokens(t *testing.T) {
+	ctx := context.Background()
+	issuer, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	other, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+
+	server, holder, viewer := newEngine(t), newEngine(t), newEngine(t)
+	rogue := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	connectAll(t, server, holder, viewer, rogue)
+	dbS, err := server.Create(ctx, "tokens", engine.WithAccess(accesscontrol.Token(issuer.GetPublic())))
+	require.NoError(t, err)
+	addr := dbS.Address()
+	dbH, dbV, dbR := openOn(t, holder, addr), openOn(t, viewer, addr), openOn(t, rogue, addr)
+
+	issue := func(key crypto.PrivKey, db, coll string, expires time.Time) []byte {
+		tok, err := accesscontrol.IssueToken(key, accesscontrol.TokenClaims{
+			Database: db, Collection: coll, Holder: holder.ID(), Expires: expires,
+		})
+		require.NoError(t, err)
+		return tok
+	}
+	hour := time.Now().Add(time.Hour)
+	cases := []struct {
+		name  string
+		token []byte
+		want  error
+	}{
+		{"no token", nil, accesscontrol.ErrTokenMissing},
+		{"expired", issue(issuer, addr, "", time.Now().Add(-time.Hour)), accesscontrol.ErrTokenExpired},
+		{"wrong issuer", issue(other, addr, "", hour), accesscontrol.ErrTokenIssuer},
+		{"wrong database", issue(issuer, "/lattice/other/db", "", hour), accesscontrol.ErrTokenDatabase},
+		{"wrong collection", issue(issuer, addr, "elsewhere", hour), accesscontrol.ErrTokenCollection},
+	}
+	ch := dbH.Collection("notes")
+	for _, tc := range cases {
+		dbH.UseToken(tc.token)
+		_, err := ch.InsertOne(ctx, engine.M{"case": tc.name})
+		require.ErrorIs(t, err, tc.want, tc.name)
+		require.ErrorIs(t, err, accesscontrol.ErrUnauthorized, tc.name)
+	}
+	n, err := ch.CountDocuments(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n, "refused writes store nothing")
+
+	// A valid token: the holder's writes replicate.
+	dbH.UseToken(issue(issuer, addr, "notes", hour))
+	_, err = ch.InsertOne(ctx, engine.M{"_id": "valid"})
+	require.NoError(t, err)
+	// A rogue without a token writes locally; nobody else takes it.
+	_, err = dbR.Collection("notes").InsertOne(ctx, engine.M{"_id": "rogue"})
+	require.NoError(t, err)
+	_, err = dbR.Collection("notes").InsertOne(ctx, engine.M{"_id": "rogue-2"})
+	require.NoError(t, err)
+	cv := dbV.Collection("notes")
+	settledAmong(t, []string{"valid"}, ch, cv, dbS.Collection("notes"))
+	eventually(t, 20*time.Second, func() error {
+		if dbV.Stats().Rejected == 0 {
+			return fmt.Errorf("the rogue's deltas were not judged yet")
+		}
+		return nil
+	})
+	require.False(t, has(cv, "rogue"))
+	require.False(t, has(cv, "rogue-2"))
+}

@@ -1,0 +1,411 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	dag "github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/go-cid"
+	crdtpb "github.com/ipfs/go-ds-crdt/pb"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/crdt"
+)
+
+// Every delta this engine writes carries one extra element, at
+// crdt.SigKey(author), whose value is a signed envelope: the author, the time
+// it claims, its capability token if any, a digest of every other element of
+// the delta and the list of keys it may tombstone. Receivers verify it before
+// go-ds-crdt merges the delta (see validatingDAG), and only then ask the
+// access controller. The signature covers the database address, so a delta
+// cannot be replayed into another database.
+//
+// What it does not cover: the delta's DAG height and links, and which
+// versions of a signed key a tombstone names. A party replaying a signed
+// envelope in a block of its own can only re-apply the author's own puts and
+// deletes at another height.
+
+const sigDomain = "lattice-delta-v1\x00"
+
+// maxEnvelopeSize bounds a signature element from the network.
+const maxEnvelopeSize = 256 << 10
+
+type envelope struct {
+	Author  string   `json:"a"`
+	Time    int64    `json:"t"`           // Unix milliseconds claimed by the author
+	Token   []byte   `json:"k,omitempty"` // capability token
+	Digest  []byte   `json:"d"`           // sha256 of the delta's other elements
+	Deletes []string `json:"x,omitempty"` // keys the delta may tombstone, sorted
+	Sig     []byte   `json:"s"`
+}
+
+func (env *envelope) signedBytes(db string) []byte {
+	var b bytes.Buffer
+	b.WriteString(sigDomain)
+	writeField := func(p []byte) {
+		var n [binary.MaxVarintLen64]byte
+		b.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+		b.Write(p)
+	}
+	writeField([]byte(db))
+	writeField([]byte(env.Author))
+	var t [8]byte
+	binary.BigEndian.PutUint64(t[:], uint64(env.Time))
+	b.Write(t[:])
+	writeField(env.Token)
+	writeField(env.Digest)
+	for _, k := range env.Deletes {
+		writeField([]byte(k))
+	}
+	return b.Bytes()
+}
+
+// putsDigest hashes the (key, value) pairs a delta puts, in key order.
+func putsDigest(puts []crdt.Mutation) []byte {
+	sort.Slice(puts, func(i, j int) bool {
+		if puts[i].Key != puts[j].Key {
+			return puts[i].Key < puts[j].Key
+		}
+		return bytes.Compare(puts[i].Value, puts[j].Value) < 0
+	})
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range puts {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p.Key)))])
+		h.Write([]byte(p.Key))
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p.Value)))])
+		h.Write(p.Value)
+	}
+	return h.Sum(nil)
+}
+
+// signChunk returns the signature mutation for a delta made of muts.
+func signChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now time.Time, muts []crdt.Mutation) (crdt.Mutation, error) {
+	var puts []crdt.Mutation
+	var dels []string
+	for _, m := range muts {
+		if m.Delete {
+			dels = append(dels, m.Key)
+		} else {
+			puts = append(puts, m)
+		}
+	}
+	sort.Strings(dels)
+	env := &envelope{Author: author.String(), Time: now.UnixMilli(), Token: token, Digest: putsDigest(puts), Deletes: dels}
+	sig, err := key.Sign(env.signedBytes(db))
+	if err != nil {
+		return crdt.Mutation{}, err
+	}
+	env.Sig = sig
+	v, err := json.Marshal(env)
+	if err != nil {
+		return crdt.Mutation{}, err
+	}
+	return crdt.Mutation{Key: crdt.SigKey(author.String()), Value: v}, nil
+}
+
+var errBadDelta = errors.New("engine: delta refused")
+
+// verifyDelta checks a delta's signature and returns the write it stands
+// for, ready for the access controller.
+func verifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
+	w := accesscontrol.Write{Database: db}
+	var env *envelope
+	var puts []crdt.Mutation
+	colls := map[string]bool{}
+	for _, e := range d.GetElements() {
+		k, err := crdt.ParseKey(e.GetKey())
+		if err != nil {
+			return w, fmt.Errorf("%w: %v", errBadDelta, err)
+		}
+		if k.Kind == crdt.KindSig {
+			if env != nil {
+				return w, fmt.Errorf("%w: two signatures", errBadDelta)
+			}
+			if len(e.GetValue()) > maxEnvelopeSize {
+				return w, fmt.Errorf("%w: signature too large", errBadDelta)
+			}
+			env = &envelope{}
+			if err := json.Unmarshal(e.GetValue(), env); err != nil {
+				return w, fmt.Errorf("%w: signature: %v", errBadDelta, err)
+			}
+			if env.Author != k.Sub {
+				return w, fmt.Errorf("%w: signature key names another author", errBadDelta)
+			}
+			continue
+		}
+		noteKey(k, colls, &w)
+		puts = append(puts, crdt.Mutation{Key: e.GetKey(), Value: e.GetValue()})
+	}
+	if env == nil {
+		return w, fmt.Errorf("%w: unsigned", errBadDelta)
+	}
+	if !bytes.Equal(putsDigest(puts), env.Digest) {
+		return w, fmt.Errorf("%w: elements do not match the signature", errBadDelta)
+	}
+	if !sort.StringsAreSorted(env.Deletes) {
+		return w, fmt.Errorf("%w: delete list not sorted", errBadDelta)
+	}
+	for _, t := range d.GetTombstones() {
+		i := sort.SearchStrings(env.Deletes, t.GetKey())
+		if i == len(env.Deletes) || env.Deletes[i] != t.GetKey() {
+			return w, fmt.Errorf("%w: tombstone of %q not signed", errBadDelta, t.GetKey())
+		}
+		k, err := crdt.ParseKey(t.GetKey())
+		if err != nil {
+			return w, fmt.Errorf("%w: %v", errBadDelta, err)
+		}
+		noteKey(k, colls, &w)
+	}
+	author, err := peer.Decode(env.Author)
+	if err != nil {
+		return w, fmt.Errorf("%w: author: %v", errBadDelta, err)
+	}
+	pub, err := author.ExtractPublicKey()
+	if err != nil {
+		return w, fmt.Errorf("%w: author %s does not embed its key", errBadDelta, author)
+	}
+	ok, err := pub.Verify(env.signedBytes(db), env.Sig)
+	if err != nil || !ok {
+		return w, fmt.Errorf("%w: bad signature by %s", errBadDelta, author)
+	}
+	w.Author, w.Token, w.Time = author, env.Token, time.UnixMilli(env.Time)
+	for c := range colls {
+		w.Collections = append(w.Collections, c)
+	}
+	sort.Strings(w.Collections)
+	return w, nil
+}
+
+func noteKey(k crdt.Key, colls map[string]bool, w *accesscontrol.Write) {
+	switch k.Kind {
+	case crdt.KindDoc, crdt.KindField, crdt.KindCounter, crdt.KindSetElem, crdt.KindCollection, crdt.KindIndex:
+		colls[k.Coll] = true
+	case crdt.KindACL:
+		w.ACL = true
+	}
+}
+
+// aclEntries returns the access-control entries a delta puts.
+func aclEntries(d *crdtpb.Delta) [][]byte {
+	var out [][]byte
+	for _, e := range d.GetElements() {
+		if strings.HasPrefix(e.GetKey(), crdt.ACLPrefix()+"/") {
+			out = append(out, e.GetValue())
+		}
+	}
+	return out
+}
+
+// validatingDAG is the DAG service a database's go-ds-crdt instance uses.
+// Every node it hands out has a verified signature whose author the access
+// controller admits; any other node fails to fetch, so go-ds-crdt never
+// merges it (and never walks below it). Writes pass through.
+type validatingDAG struct {
+	ipld.DAGService
+	db *Database
+
+	mu      sync.Mutex
+	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
+	scanned map[cid.Cid]struct{} // nodes whose access-control entries were applied
+}
+
+const maxValidCache = 1 << 17
+
+// maxACLWalk bounds the blocks one validation inspects for access-control
+// entries; a longer unscanned history is covered by later validations.
+const maxACLWalk = 4096
+
+func newValidatingDAG(dagSvc ipld.DAGService, db *Database) *validatingDAG {
+	return &validatingDAG{DAGService: dagSvc, db: db, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
+}
+
+func (v *validatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	nd, err := v.DAGService.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.check(ctx, nd); err != nil {
+		return nil, err
+	}
+	return nd, nil
+}
+
+func (v *validatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	return v.filter(ctx, v.DAGService.GetMany(ctx, cids))
+}
+
+// Session keeps go-ds-crdt's session-based fetching, validated.
+func (v *validatingDAG) Session(ctx context.Context) ipld.NodeGetter {
+	var ng ipld.NodeGetter = v.DAGService
+	if s, ok := v.DAGService.(interface {
+		Session(context.Context) ipld.NodeGetter
+	}); ok {
+		ng = s.Session(ctx)
+	}
+	return &validatingGetter{NodeGetter: ng, v: v}
+}
+
+func (v *validatingDAG) filter(ctx context.Context, in <-chan *ipld.NodeOption) <-chan *ipld.NodeOption {
+	out := make(chan *ipld.NodeOption, 1)
+	go func() {
+		defer close(out)
+		for opt := range in {
+			if opt.Err == nil {
+				if err := v.check(ctx, opt.Node); err != nil {
+					opt = &ipld.NodeOption{Err: err}
+				}
+			}
+			select {
+			case out <- opt:
+			case <-ctx.Done():
+				// Drain so the producer can finish.
+				for range in {
+				}
+				return
+			}
+		}
+	}()
+	return out
+}
+
+type validatingGetter struct {
+	ipld.NodeGetter
+	v *validatingDAG
+}
+
+func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	nd, err := g.NodeGetter.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.v.check(ctx, nd); err != nil {
+		return nil, err
+	}
+	return nd, nil
+}
+
+func (g *validatingGetter) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	return g.v.filter(ctx, g.NodeGetter.GetMany(ctx, cids))
+}
+
+func decodeDelta(nd ipld.Node) (*crdtpb.Delta, error) {
+	pn, ok := nd.(*dag.ProtoNode)
+	if !ok {
+		return nil, fmt.Errorf("%w: not a dag-pb node", errBadDelta)
+	}
+	var d crdtpb.Delta
+	if err := proto.Unmarshal(pn.Data(), &d); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadDelta, err)
+	}
+	return &d, nil
+}
+
+// check verifies a node once; verified nodes are remembered.
+func (v *validatingDAG) check(ctx context.Context, nd ipld.Node) error {
+	c := nd.Cid()
+	v.mu.Lock()
+	_, ok := v.valid[c]
+	v.mu.Unlock()
+	if ok {
+		return nil
+	}
+	d, err := decodeDelta(nd)
+	if err == nil {
+		err = v.authorize(ctx, nd, d)
+	}
+	if err != nil {
+		v.db.stats.rejected.Add(1)
+		v.db.log.Debug("delta refused", "cid", c, "error", err)
+		return err
+	}
+	v.mu.Lock()
+	if len(v.valid) >= maxValidCache {
+		v.valid = make(map[cid.Cid]struct{})
+	}
+	v.valid[c] = struct{}{}
+	v.mu.Unlock()
+	return nil
+}
+
+func (v *validatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) error {
+	w, err := verifyDelta(v.db.addr.String(), d)
+	if err != nil {
+		return err
+	}
+	// A replicated controller is judged with every access-control entry of
+	// the delta's causal past folded in first: go-ds-crdt walks the DAG from
+	// the newest delta down, so without this a replica catching up would
+	// judge a writer's delta before merging the grant (or revocation) that
+	// the writer itself had seen.
+	if rep, ok := v.db.access.(accesscontrol.Replicated); ok {
+		v.applyACLBelow(ctx, rep, nd, d)
+	}
+	return v.db.access.CanWrite(ctx, w)
+}
+
+// applyACLBelow applies the access-control entries of a node and of its
+// ancestors not scanned before (bounded per call).
+func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Replicated, nd ipld.Node, d *crdtpb.Delta) {
+	apply := func(d *crdtpb.Delta) {
+		for _, e := range aclEntries(d) {
+			_ = rep.Apply(e) // invalid entries are refused by the controller
+		}
+	}
+	apply(d)
+	queue := []ipld.Node{nd}
+	walked := 0
+	for len(queue) > 0 && walked < maxACLWalk {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, l := range cur.Links() {
+			if !v.markScanned(l.Cid) {
+				continue
+			}
+			walked++
+			child, err := v.DAGService.Get(ctx, l.Cid)
+			if err != nil {
+				v.unmarkScanned(l.Cid) // try again when it can be fetched
+				continue
+			}
+			if cd, err := decodeDelta(child); err == nil {
+				apply(cd)
+			}
+			queue = append(queue, child)
+		}
+	}
+}
+
+// markScanned records that a block's entries (and, once the walk finishes,
+// its ancestors') were applied; false if it already was.
+func (v *validatingDAG) markScanned(c cid.Cid) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.scanned[c]; ok {
+		return false
+	}
+	if len(v.scanned) >= maxValidCache {
+		v.scanned = make(map[cid.Cid]struct{})
+	}
+	v.scanned[c] = struct{}{}
+	return true
+}
+
+func (v *validatingDAG) unmarkScanned(c cid.Cid) {
+	v.mu.Lock()
+	delete(v.scanned, c)
+	v.mu.Unlock()
+}
