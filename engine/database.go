@@ -42,7 +42,7 @@ type Database struct {
 	bc        *broadcaster
 	mat       *materializer
 	wq        writeQueue
-	hub       eventHub
+	hub       *eventHub
 	stats     counters
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
@@ -233,7 +233,7 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 		log:      e.log.Named("db").With("db", addr.Name),
 		ns:       ds.NewKey("/db/" + key),
 	}
-	db.hub.drops = &db.stats.eventsDropped
+	db.hub = newEventHub(&db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
 	if err := db.start(ctx); err != nil {
 		db.cancel()
@@ -350,8 +350,8 @@ func (db *Database) stop() error {
 		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.topic.String())
 		errs = append(errs, db.bc.close())
 	}
+	db.hub.close() // ends subscriptions, whose goroutines wg counts
 	db.wg.Wait()
-	db.hub.close()
 	return errors.Join(errs...)
 }
 

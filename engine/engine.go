@@ -228,6 +228,23 @@ func (e *Engine) Addrs() []ma.Multiaddr {
 	return out
 }
 
+// PubSub is the engine's gossipsub router. A host has one; protocols built
+// beside the engine (invite topics, presence) join their topics here.
+func (e *Engine) PubSub() *pubsub.PubSub { return e.pubsub }
+
+// Database returns an open database by address, without any network call.
+func (e *Engine) Database(address string) (*Database, bool) {
+	addr, err := ParseAddress(address)
+	if err != nil {
+		return nil, false
+	}
+	db := e.lookup(addr)
+	if db == nil || db.addr.Name != addr.Name {
+		return nil, false
+	}
+	return db, true
+}
+
 // Connect dials a peer. Databases replicate with every connected peer that
 // has them open.
 func (e *Engine) Connect(ctx context.Context, ai peer.AddrInfo) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -337,4 +338,22 @@ func TestClosedDatabaseRefusesWork(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.Collection("c").InsertOne(ctx, engine.M{})
 	require.NoError(t, err)
+}
+
+func TestCloseEndsEventSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t)
+	db, err := e.Create(ctx, "subs")
+	require.NoError(t, err)
+	events := db.Events(ctx) // a context that never ends
+	done := make(chan error, 1)
+	go func() { done <- db.Close() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close blocked on an event subscription")
+	}
+	_, open := <-events
+	require.False(t, open, "the subscription channel is closed")
 }

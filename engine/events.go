@@ -41,7 +41,12 @@ type eventHub struct {
 	mu     sync.Mutex
 	subs   map[chan Event]struct{}
 	closed bool
+	done   chan struct{} // closed by close; ends subscription goroutines
 	drops  *atomic.Uint64
+}
+
+func newEventHub(drops *atomic.Uint64) *eventHub {
+	return &eventHub{done: make(chan struct{}), drops: drops}
 }
 
 func (h *eventHub) subscribe(ctx context.Context, wg *sync.WaitGroup) <-chan Event {
@@ -59,8 +64,11 @@ func (h *eventHub) subscribe(ctx context.Context, wg *sync.WaitGroup) <-chan Eve
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		<-ctx.Done()
-		h.unsubscribe(ch)
+		select {
+		case <-ctx.Done():
+			h.unsubscribe(ch)
+		case <-h.done:
+		}
 	}()
 	return ch
 }
@@ -90,7 +98,11 @@ func (h *eventHub) emit(ev Event) {
 func (h *eventHub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
 	h.closed = true
+	close(h.done)
 	for ch := range h.subs {
 		close(ch)
 	}

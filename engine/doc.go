@@ -1,0 +1,45 @@
+// Package engine is Lattice's peer: it opens replicated document databases
+// and serves them through an API shaped like the MongoDB Go driver.
+//
+// An Engine is one peer: a libp2p host, gossipsub, bitswap for DAG blocks,
+// and a local store (pebble on disk by default). A Database is one
+// Merkle-CRDT (go-ds-crdt) over its own namespace of that store, announced on
+// its own pubsub topic; it is addressed by the content address of its
+// manifest, /lattice/<manifest CID>/<name>, so the address pins its name and
+// its access rules. Databases hold collections of JSON documents; documents
+// are CRDT maps (see package crdt for the merge rules), so replicas that
+// write concurrently converge without coordination.
+//
+// # Using it
+//
+//	e, err := engine.New(ctx, engine.WithDataDir(dir))
+//	db, err := e.Create(ctx, "TodoList", engine.WithAccess(accesscontrol.Open()))
+//	todos := db.Collection("todos")
+//	res, err := todos.InsertOne(ctx, engine.M{"title": "milk", "isDone": false})
+//	cur, err := todos.Find(ctx, engine.M{"isDone": false}, query.Sort("title", 1))
+//
+// On another peer, e.Open(ctx, address) fetches the manifest from connected
+// peers and starts replicating. Connect peers with Engine.Connect, a
+// bootstrap list, or the discovery plugins.
+//
+// # Guarantees
+//
+//   - A write returns once it is committed to the local store (survives a
+//     crash of the process; WithSyncWrites(true) for power loss) and visible
+//     to reads on this peer.
+//   - Each write call is atomic: InsertMany, UpdateMany and DeleteMany change
+//     all their documents or none, and an invalid filter, update or document
+//     changes nothing.
+//   - Replicas that have received the same writes hold the same documents
+//     (strong eventual consistency), whatever the order they received them
+//     in; Database.Heads and Stats tell when two replicas have.
+//   - Only writers the database's access controller admits change it: every
+//     delta is signed and judged before it is merged (see accesscontrol).
+//
+// # Concurrency and lifecycle
+//
+// Engines, databases and collections are safe for concurrent use. Close an
+// Engine to stop every goroutine it started; closing a Database stops
+// replicating it. Concurrent writes on one peer are group-committed: they
+// share deltas, which is what makes concurrent inserts fast.
+package engine
