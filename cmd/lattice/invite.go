@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+)
+
+func newInviteCmd() *cobra.Command {
+	var (
+		f          apiFlags
+		database   string
+		collection string
+		topic      bool
+		invert     bool
+		noQR       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "invite --database ADDRESS",
+		Short: "Print a share link and its QR code for a database",
+		Long: `Ask a running node for an invite link to one of its databases and print
+the link, then its QR code.
+
+The link (lattice://join?peer=...&addr=...&db=...) carries this node's peer
+ID, its dialable addresses and the database address. Give it to the other
+side: "lattice join LINK" on their node, or paste it into "Join a list" in
+their web app. With --topic the link leaves the database out and the invitee
+learns it from this node's invite topic (/lattice/invite/<peer ID>).
+
+The first line of output is the link alone, for scripts.`,
+		Example: `  lattice invite --database /lattice/bagu.../TodoList
+  lattice invite --api http://127.0.0.1:5081 --database "$DB" --no-qr
+  lattice invite --database "$DB" --invert     # for light terminal backgrounds`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if database == "" {
+				return usageErr("--database is required (list them with: curl %s/v1/databases)", f.api)
+			}
+			var res struct {
+				Link string `json:"link"`
+				QR   string `json:"qr"`
+			}
+			body := map[string]any{"database": database, "collection": collection, "topic": topic}
+			if err := f.post(cmd.Context(), "/v1/invites", body, &res); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, res.Link)
+			if noQR {
+				return nil
+			}
+			code, err := terminalQR(res.Link, invert)
+			if err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "(no QR code: %v; the node serves it as a PNG at %s)\n", err, res.QR)
+				return nil
+			}
+			fmt.Fprint(out, "\n"+code)
+			fmt.Fprintf(out, "\nQR code as PNG: %s\n", res.QR)
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().StringVar(&database, "database", "", "address of the database to share (/lattice/<CID>/<name>)")
+	cmd.Flags().StringVar(&collection, "collection", "", "collection hint for the invitee's app (the to-do app uses \"todos\")")
+	cmd.Flags().BoolVar(&topic, "topic", false, "leave the database out of the link; announce it on the invite topic instead")
+	cmd.Flags().BoolVar(&invert, "invert", false, "draw the QR code for a light terminal background")
+	cmd.Flags().BoolVar(&noQR, "no-qr", false, "print the link only")
+	return cmd
+}
+
+func newJoinCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "join LINK",
+		Short: "Join a database shared by an invite link",
+		Long: `Ask a running node to follow an invite link: it dials the inviter, learns the
+database address (from the link, or from the inviter's invite topic), fetches
+the database's manifest and opens it. Replication starts at once.
+
+Prints "joined: <address>" on success.`,
+		Example: `  lattice join 'lattice://join?peer=12D3KooW...&addr=/ip4/192.0.2.7/tcp/4001&db=/lattice/bagu.../TodoList'
+  lattice join --api http://127.0.0.1:5081 "$LINK"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res struct {
+				Address string `json:"address"`
+				Name    string `json:"name"`
+				PeerID  string `json:"peerId"`
+			}
+			stopProgress := progress(cmd.Context(), cmd.ErrOrStderr(), "joining: dialing the inviter and fetching the database")
+			err := f.post(cmd.Context(), "/v1/join", map[string]string{"link": args[0]}, &res)
+			stopProgress()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "joined: %s\n", res.Address)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s is open on the node and replicating with %s.\n", res.Name, res.PeerID)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// progress shows a spinner with msg on w while a long call runs, when w is a
+// terminal; otherwise it prints msg once. The returned func stops it.
+func progress(ctx context.Context, w io.Writer, msg string) func() {
+	file, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(file.Fd()) {
+		fmt.Fprintln(w, msg+"...")
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		frames := []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+		start := time.Now()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "\r%c %s (%ds)", frames[i%len(frames)], msg, int(time.Since(start).Seconds()))
+			select {
+			case <-ctx.Done():
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}

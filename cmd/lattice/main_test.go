@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"rsc.io/qr"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/node"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/writer.(*MirrorWriter).logRoutine"),
+	)
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut syncBuffer
+	code := run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	require.Equal(t, 0, code)
+	for _, c := range []string{"node", "invite", "join", "demo", "relay", "sim", "bench"} {
+		require.Contains(t, out, c)
+	}
+	flags := map[string][]string{
+		"node":   {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token"},
+		"invite": {"--api", "--database"},
+		"join":   {"--api", "LINK"},
+		"demo":   {"--timeout"},
+		"relay":  {"--data", "--listen"},
+		"sim":    {"--scenario", "--seed", "--peers", "--out"},
+		"bench":  {"--quick", "--out"},
+	}
+	for c, want := range flags {
+		code, out, _ := runCLI(t, c, "--help")
+		require.Equal(t, 0, code, c)
+		require.Contains(t, out, "Examples:", c)
+		for _, w := range want {
+			require.Contains(t, out, w, c)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"node", "--no-such-flag"},
+		{"node", "extra-arg"},
+		{"node", "--api", "0.0.0.0:0"}, // non-loopback without a token
+		{"node", "--api", "nonsense"},
+		{"node", "--api", "127.0.0.1:0", "--bootstrap", "/ip4/127.0.0.1/tcp/1"}, // no /p2p/
+		{"node", "--api", "127.0.0.1:0", "--listen", "/bogus"},
+		{"join"},
+		{"invite"},
+	} {
+		code, _, errOut := runCLI(t, args...)
+		require.Equal(t, exitUsage, code, "%v: %s", args, errOut)
+		require.Contains(t, errOut, "lattice:", args)
+	}
+}
+
+func TestNotImplemented(t *testing.T) {
+	for _, c := range []string{"relay", "sim", "bench"} {
+		code, _, errOut := runCLI(t, c)
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, errOut, "not implemented yet")
+	}
+}
+
+func TestDemo(t *testing.T) {
+	start := time.Now()
+	code, out, errOut := runCLI(t, "demo")
+	require.Equal(t, 0, code, "%s\n%s", out, errOut)
+	require.Contains(t, out, "B received A1")
+	require.Contains(t, out, "Converged after")
+	require.Contains(t, out, "[x] A1")
+	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestTerminalQR(t *testing.T) {
+	const text = "lattice://join?peer=12D3KooWGRUVh5ZQ8s5ZArrH4ydW2xVV1dGNF6TUSqQdvD2SxLGT&addr=/ip4/192.0.2.1/tcp/4001"
+	s, err := terminalQR(text, false)
+	require.NoError(t, err)
+	code, err := qr.Encode(text, qr.L)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	size := code.Size + 4
+	require.Len(t, lines, (size+1)/2)
+	// Every cell matches the two modules it draws (light = block).
+	for row, line := range lines {
+		cells := []rune(line)
+		require.Len(t, cells, size)
+		for x, c := range cells {
+			light := func(y int) bool { return !code.Black(x-2, y-2) }
+			want := map[[2]bool]rune{{true, true}: '█', {true, false}: '▀', {false, true}: '▄', {false, false}: ' '}[[2]bool{light(2 * row), light(2*row + 1)}]
+			require.Equal(t, string(want), string(c), "row %d col %d", row, x)
+		}
+	}
+	inv, err := terminalQR(text, true)
+	require.NoError(t, err)
+	require.NotEqual(t, s, inv)
+}
+
+// startTestNode serves a node on loopback for the CLI to talk to.
+func startTestNode(t *testing.T, token string) (*engine.Engine, string) {
+	t.Helper()
+	e, err := engine.New(context.Background(), engine.WithDataDir(t.TempDir()), engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"))
+	require.NoError(t, err)
+	cfg := node.DefaultConfig()
+	cfg.Token = token
+	n, err := node.New(context.Background(), e, cfg)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, n.Close())
+		require.NoError(t, <-done)
+		require.NoError(t, e.Close())
+	})
+	return e, "http://" + ln.Addr().String()
+}
+
+func TestInviteAndJoin(t *testing.T) {
+	const token = "a-token-long-enough-for-the-node"
+	a, apiA := startTestNode(t, token)
+	b, apiB := startTestNode(t, "")
+	db, err := a.Create(context.Background(), "TodoList", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+
+	code, _, errOut := runCLI(t, "invite", "--api", apiA, "--database", db.Address())
+	require.Equal(t, exitFailure, code, "no token: the node refuses")
+	require.Contains(t, errOut, "unauthorized")
+
+	code, out, errOut := runCLI(t, "invite", "--api", apiA, "--api-token", token, "--database", db.Address())
+	require.Equal(t, 0, code, errOut)
+	link := strings.SplitN(out, "\n", 2)[0]
+	require.True(t, strings.HasPrefix(link, "lattice://join?peer="+a.ID().String()), link)
+	require.Contains(t, out, "█", "a QR code follows the link")
+	require.Contains(t, out, "QR code as PNG: "+apiA+"/v1/invites/qr?link=")
+
+	code, out, errOut = runCLI(t, "join", "--api", apiB, link)
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "joined: "+db.Address()+"\n", out)
+	infos, err := b.Databases(context.Background())
+	require.NoError(t, err)
+	require.Len(t, infos, 1)
+	require.True(t, infos[0].Open)
+
+	code, _, errOut = runCLI(t, "join", "--api", apiB, "lattice://join?peer=nope")
+	require.Equal(t, exitUsage, code, errOut)
+
+	// Nothing listens there.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	code, _, _ = runCLI(t, "join", "--api", dead, link)
+	require.Equal(t, exitUnreachable, code)
+}
+
+func TestNodeCommand(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"node", "--data", dir, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "off"}, &out, &errOut)
+	}()
+
+	apiLine := regexp.MustCompile(`(?m)^api: (http://\S+)$`)
+	var api string
+	deadline := time.Now().Add(20 * time.Second)
+	for api == "" {
+		if m := apiLine.FindStringSubmatch(out.String()); m != nil {
+			api = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("node exited with %d: %s %s", code, out.String(), errOut.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "no api line: %s", out.String())
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Regexp(t, `(?m)^peer: 12D3KooW\S+$`, out.String())
+	require.Regexp(t, `(?m)^listen: /ip4/127\.0\.0\.1/tcp/\d+/p2p/12D3KooW\S+$`, out.String())
+	require.Contains(t, out.String(), "app: "+api+"/\n")
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	res, err := client.Get(api + "/v1/id")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+
+	cancel() // as SIGINT would
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("node did not stop")
+	}
+	require.Contains(t, errOut.String(), "stopped.")
+}

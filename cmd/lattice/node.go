@@ -1,0 +1,218 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
+
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/node"
+)
+
+// defaultAPI is the API and web app address of `lattice node`.
+const defaultAPI = "127.0.0.1:5080"
+
+type nodeFlags struct {
+	data      string
+	inMemory  bool
+	api       string
+	listen    []string
+	relays    []string
+	bootstrap []string
+	token     string
+	logLevel  string
+}
+
+func newNodeCmd() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a peer with its HTTP API and the to-do web app",
+		Long: `Run one Lattice peer with an on-disk store, an HTTP/JSON API for databases,
+collections and documents, a server-sent-events change stream, Prometheus
+metrics at /metrics, and the to-do web app at the API address.
+
+At start it prints, one per line:
+  peer: <peer ID>
+  listen: <multiaddr>/p2p/<peer ID>     (one line per address)
+  api: http://HOST:PORT
+  app: http://HOST:PORT/                 (with #token=... when a token is set)
+
+The API listens on loopback by default. Any other address needs --api-token;
+clients then send "Authorization: Bearer <token>". Without a token the node
+answers loopback clients only.
+
+--relay takes circuit relay addresses (with /p2p/<relay ID>); for now the node
+connects to them at start like bootstrap peers. Reservations through relays
+come with the relay support of a later release.
+
+The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+		Example: `  lattice node
+  lattice node --data ./alice --api 127.0.0.1:5081
+  lattice node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
+  lattice node --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
+  lattice node --api 0.0.0.0:5080 --api-token "$(openssl rand -hex 16)"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runNode(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory (store, identity key, node state)")
+	fl.BoolVar(&f.inMemory, "in-memory", false, "keep everything in memory, with a throwaway identity (ignores --data)")
+	fl.StringVar(&f.api, "api", defaultAPI, "HTTP API and web app address, HOST:PORT")
+	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, random ports)")
+	fl.StringArrayVar(&f.relays, "relay", nil, "circuit relay multiaddr with /p2p/<relay ID>, repeatable (connected at start)")
+	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "peer multiaddr with /p2p/<peer ID> to connect to at start, repeatable")
+	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
+	return cmd
+}
+
+// defaultDataDir is <user config dir>/lattice.
+func defaultDataDir() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "lattice-data"
+	}
+	return filepath.Join(dir, "lattice")
+}
+
+func runNode(cmd *cobra.Command, f nodeFlags) error {
+	out := cmd.OutOrStdout()
+	host, _, err := net.SplitHostPort(f.api)
+	if err != nil {
+		return usageErr("--api %q: want HOST:PORT", f.api)
+	}
+	if f.token == "" && !isLoopback(host) {
+		return usageErr("--api %s is not a loopback address: give --api-token (or LATTICE_API_TOKEN) so that only holders of the token can use this node", f.api)
+	}
+	peers, err := parsePeerAddrs("--bootstrap", f.bootstrap)
+	if err != nil {
+		return err
+	}
+	relays, err := parsePeerAddrs("--relay", f.relays)
+	if err != nil {
+		return err
+	}
+	for _, l := range f.listen {
+		if _, err := ma.NewMultiaddr(l); err != nil {
+			return usageErr("--listen %q: %v", l, err)
+		}
+	}
+
+	log := hclog.New(&hclog.LoggerOptions{Name: "lattice", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr()})
+	if f.logLevel == "off" {
+		log = hclog.NewNullLogger()
+	}
+	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(append(peers, relays...)...)}
+	if f.inMemory {
+		opts = append(opts, engine.WithInMemory())
+	} else {
+		opts = append(opts, engine.WithDataDir(f.data))
+	}
+	if len(f.listen) > 0 {
+		opts = append(opts, engine.WithListenAddrs(f.listen...))
+	}
+	cfg := node.DefaultConfig()
+	cfg.Token = f.token
+	cfg.Logger = log.Named("node")
+	if !f.inMemory {
+		cfg.StateDir = f.data
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", f.api)
+	if err != nil {
+		return fmt.Errorf("API address %s: %w", f.api, err)
+	}
+	defer ln.Close()
+	e, err := engine.New(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	n, err := node.New(ctx, e, cfg)
+	if err != nil {
+		_ = e.Close()
+		return err
+	}
+
+	api := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "peer: %s\n", e.ID())
+	for _, a := range e.Addrs() {
+		fmt.Fprintf(out, "listen: %s\n", a)
+	}
+	fmt.Fprintf(out, "api: %s\n", api)
+	if f.token != "" {
+		fmt.Fprintf(out, "app: %s/#token=%s\n", api, f.token)
+	} else {
+		fmt.Fprintf(out, "app: %s/\n", api)
+	}
+	if !f.inMemory {
+		fmt.Fprintf(out, "data: %s\n", f.data)
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "lattice node is running; press Ctrl-C to stop.")
+
+	served := make(chan error, 1)
+	go func() { served <- n.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	stop() // a second Ctrl-C kills at once
+	fmt.Fprintln(cmd.ErrOrStderr(), "stopping...")
+	closeErr := errors.Join(n.Close(), e.Close())
+	if serveErr == nil {
+		serveErr = <-served
+	}
+	if err := errors.Join(serveErr, closeErr); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "stopped.")
+	return nil
+}
+
+// parsePeerAddrs parses multiaddrs ending in /p2p/<peer ID>, merging
+// addresses of the same peer.
+func parsePeerAddrs(flag string, ss []string) ([]peer.AddrInfo, error) {
+	var addrs []ma.Multiaddr
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, usageErr("%s %q: %v", flag, s, err)
+		}
+		if _, id := peer.SplitAddr(a); id == "" {
+			return nil, usageErr("%s %q: must end in /p2p/<peer ID>", flag, s)
+		}
+		addrs = append(addrs, a)
+	}
+	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+	if err != nil {
+		return nil, usageErr("%s: %v", flag, err)
+	}
+	return infos, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

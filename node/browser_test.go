@@ -1,0 +1,171 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+// chromium finds the system Chromium. Outside CI a missing browser skips the
+// test loudly; in CI (CI=true) it fails it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("LATTICE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := "Chromium not found (apt-get install -y chromium, or set LATTICE_CHROMIUM): the end-to-end browser test did NOT run"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip("!!! " + msg + " !!!")
+	return ""
+}
+
+// artifactDir is where screenshots go: $LATTICE_ARTIFACTS, or a temp dir.
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv("LATTICE_ARTIFACTS"); d != "" {
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		return d
+	}
+	return t.TempDir()
+}
+
+// TestWebAppInTwoBrowsers drives the to-do app of two nodes in headless
+// Chromium: page 2 joins page 1's list by its invite link; a to-do added on
+// page 1 appears on page 2, and completing it on page 2 shows on page 1, both
+// through the event streams.
+func TestWebAppInTwoBrowsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	exe := chromium(t)
+	a, b := startNode(t), startNode(t)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1180, 760),
+	}
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer allocCancel()
+	browser, browserCancel := chromedp.NewContext(allocCtx)
+	defer browserCancel()
+	require.NoError(t, chromedp.Do(browser), "start Chromium")
+	page1, cancel1 := chromedp.NewContext(browser)
+	defer cancel1()
+	page2, cancel2 := chromedp.NewContext(browser)
+	defer cancel2()
+	require.NoError(t, chromedp.Do(page1))
+	require.NoError(t, chromedp.Do(page2))
+	// run runs steps on a page within a deadline.
+	run := func(page context.Context, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(page, 30*time.Second)
+		defer cancel()
+		require.NoError(t, chromedp.Do(ctx, steps...))
+	}
+	text := func(page context.Context, a chromedp.Action[string]) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(page, 30*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, a)
+		require.NoError(t, err)
+		return v
+	}
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(25*time.Second))
+	}
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+	// Page 1 opens node A's app, which creates its TodoList, and shares it.
+	run(page1,
+		chromedp.Navigate(a.url+"/"),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		chromedp.Click(css(`#share-btn`)),
+		chromedp.WaitVisible(css(`#invite-qr`)),
+		poll(`document.querySelector("#invite-qr").complete && document.querySelector("#invite-qr").naturalWidth > 0`),
+	)
+	list1 := text(page1, chromedp.TextContent(css(`#db-address`)))
+	link := text(page1, chromedp.Value(css(`#invite-link`)))
+	require.Contains(t, list1, "/TodoList")
+	require.True(t, strings.HasPrefix(link, "lattice://join?"), link)
+
+	// Page 2 opens node B's app and joins with the link.
+	run(page2,
+		chromedp.Navigate(b.url+"/"),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		chromedp.SendKeys(css(`#join-input`), link),
+		chromedp.Click(css(`#join-form button`)),
+		poll(fmt.Sprintf(`document.querySelector("#db-address").textContent === %q`, list1)),
+	)
+
+	// Add on page 1, see it on page 2.
+	hasTodo := func(title string, done bool) chromedp.Action[chromedp.Void] {
+		sel := ".todo"
+		if done {
+			sel = ".todo.done"
+		}
+		return poll(fmt.Sprintf(`[...document.querySelectorAll(%q)].some(li => li.querySelector(".title")?.textContent === %q)`, sel, title))
+	}
+	for _, title := range []string{"Buy oat milk", "Water the plants", "Call the plumber"} {
+		run(page1,
+			chromedp.SendKeys(css(`#new-title`), title),
+			chromedp.Click(css(`#add-form button`)),
+			hasTodo(title, false),
+		)
+	}
+	start := time.Now()
+	run(page2, hasTodo("Buy oat milk", false), hasTodo("Call the plumber", false))
+	t.Logf("page 2 showed page 1's to-dos after %s", time.Since(start))
+
+	// Complete on page 2, see it done on page 1.
+	toggle := fmt.Sprintf(`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === %q).querySelector(".toggle").click()`, "Buy oat milk")
+	run(page2,
+		chromedp.Evaluate[chromedp.Void](toggle),
+		hasTodo("Buy oat milk", true),
+	)
+	start = time.Now()
+	run(page1, hasTodo("Buy oat milk", true))
+	t.Logf("page 1 showed the completion after %s", time.Since(start))
+	for _, page := range []context.Context{page1, page2} {
+		run(page, poll(`document.querySelector("#status").dataset.state === "online"`))
+	}
+
+	// Screenshots, as artifacts.
+	dir := artifactDir(t)
+	for i, page := range []context.Context{page1, page2} {
+		ctx, cancel := context.WithTimeout(page, 30*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		require.NoError(t, err)
+		path := filepath.Join(dir, fmt.Sprintf("todo-page%d.png", i+1))
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+		if i == 0 && os.Getenv("LATTICE_UPDATE_SCREENSHOT") != "" {
+			// The README's screenshot: LATTICE_UPDATE_SCREENSHOT=1 go test ./node -run Browsers
+			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "screenshot.png"), png, 0o644))
+		}
+	}
+}

@@ -1,0 +1,119 @@
+// Package node serves one Lattice peer to people and programs that do not
+// write Go: an HTTP/JSON API shaped like MongoDB's Data API, a
+// server-sent-events change stream, share links (invites) with their QR
+// codes, Prometheus metrics, and the embedded to-do web app.
+//
+// A caller starts an engine, wraps it with New and serves the node's Handler
+// on a listener (Serve does both and enforces the loopback rule):
+//
+//	e, _ := engine.New(ctx, engine.WithDataDir(dir))
+//	n, _ := node.New(ctx, e, node.DefaultConfig())
+//	ln, _ := net.Listen("tcp", "127.0.0.1:5080")
+//	go n.Serve(ln)
+//	...
+//	n.Close() // stops serving and ends every event stream
+//	e.Close()
+//
+// The node does not own the engine: close the node first, then the engine.
+//
+// # Routes
+//
+//	GET  /v1/id                  {"peerId", "addrs"}
+//	GET  /v1/peers               {"peers": [{"peerId", "addrs", "kind", "transport"}]}
+//	POST /v1/connect             {"addr"} -> {"peerId"}
+//	POST /v1/databases           {"name", "access", "meta"} -> 201 {"address", "name"}
+//	POST /v1/databases/open      {"address"} -> {"address", "name"}
+//	GET  /v1/databases           {"databases": [{"address", "name", "open", "access"}]}
+//	POST /v1/action/<name>       MongoDB Data API style actions, see below
+//	GET  /v1/events?database=A   server-sent events of database A
+//	POST /v1/invites             {"database", "collection", "topic"} -> {"link", "qr"}
+//	GET  /v1/invites/qr?link=L   PNG QR code of invite link L
+//	POST /v1/join                {"link"} -> {"address", "name", "peerId"}
+//	GET  /metrics                Prometheus text format
+//	GET  /                       the to-do web app (static, embedded)
+//
+// # Access
+//
+// The access field of POST /v1/databases chooses the access controller:
+//
+//	absent                                   only this peer may write (the engine's default)
+//	{"type": "open"}                         anyone may write
+//	{"type": "static", "writers": [ids]}     the listed peer IDs may write
+//	{"type": "dynamic", "admins": [ids]}     admins grant and revoke writers
+//	{"type": T, "params": {...}}             any registered controller, raw parameters
+//
+// The manifest (name, access, meta) is the database's identity: creating
+// twice with equal fields, on any peer, gives the same address. The web app
+// passes {"creator", "created"} as meta so each new list is a new database,
+// and creates its TodoList with open access so that invitees can write.
+//
+// # Actions
+//
+// POST /v1/action/<name> takes {"database": <address>, "collection": <name>}
+// plus, by action, "document", "documents", "filter", "update",
+// "replacement", "sort" (an object whose key order is the sort order),
+// "limit", "skip", "projection", "upsert" and "field" (distinct):
+//
+//	insertOne       document               -> 201 {"insertedId"}
+//	insertMany      documents              -> 201 {"insertedIds"}
+//	findOne         filter, sort, projection -> {"document"} (null when nothing matches)
+//	find            filter, sort, limit, skip, projection -> {"documents"}
+//	updateOne       filter, update, upsert -> {"matchedCount", "modifiedCount", "upsertedId"}
+//	updateMany      filter, update, upsert -> same
+//	replaceOne      filter, replacement, upsert -> same
+//	deleteOne       filter                 -> {"deletedCount"}
+//	deleteMany      filter                 -> {"deletedCount"}
+//	countDocuments  filter                 -> {"count"}
+//	distinct        field, filter          -> {"values"}
+//
+// Numbers keep their precision: integers that fit an int64 stay integers.
+// Every action is one atomic engine call, so a request that fails (bad JSON,
+// an unknown operator, a duplicate _id in insertMany) changes nothing.
+//
+// # Errors
+//
+// Errors are {"error": {"code", "message"}} with a fitting status:
+// 400 bad_json, bad_request, bad_document, unknown_operator, bad_operand,
+// bad_address; 401 unauthorized; 403 forbidden (the access controller refused
+// the write, or a cross-origin browser request); 404 not_found (route or
+// database); 405 method_not_allowed; 409 duplicate_key; 413 too_large;
+// 502 connect_failed; 504 timeout; 501 not_implemented; 500 internal.
+//
+// # Tokens and loopback
+//
+// Without a token the node serves loopback listeners only, answers only
+// loopback clients, and only for Host headers naming a loopback host (which
+// defeats DNS rebinding). With Config.Token every /v1 route and /metrics
+// needs "Authorization: Bearer <token>"; because browsers cannot set that
+// header on EventSource streams and images, "?token=<token>" is accepted too.
+// The web app's static files are public (they hold no data); the app reads
+// the token from its URL fragment (http://host:port/#token=T, which
+// `lattice node` prints) and keeps it in the browser's localStorage.
+// Unsafe cross-origin browser requests are refused (http.CrossOriginProtection).
+//
+// # Events
+//
+// GET /v1/events?database=A streams engine events as
+//
+//	event: <write|replicated|peer-joined|peer-left>
+//	data: {"type", "collection", "id", "deleted", "peer"}
+//
+// with a ": ping" comment every Config.Heartbeat, until the client goes away,
+// the database closes or the node closes. The stream starts with an
+// "event: ready" carrying {"database"} once the subscription is in place, so
+// a client that reads after "ready" misses nothing.
+//
+// # Invites
+//
+// An invite link is lattice://join?peer=<peer ID>&addr=<multiaddr>&...&db=<address>
+// (see Invite). The invitee's node dials the inviter and opens the database.
+// A link without db uses the seed demo's form: the invitee subscribes to the
+// pubsub topic /lattice/invite/<inviter peer ID>, where the inviter announces
+// the databases it shares. That form needs the engine to expose its pubsub
+// (an engine with a PubSub() *pubsub.PubSub method); without it the node
+// answers 501.
+//
+// In the web app, the share panel shows the link and its QR code; on the
+// other node's app, paste the link into "Join a list", or open
+// http://<that node's API>/#join=<URL-encoded link>, which joins at once.
+package node

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// handleEvents streams a database's events as server-sent events until the
+// client goes away, the database closes or the node closes.
+func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
+	db, err := n.database(r.Context(), r.URL.Query().Get("database"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	// Streams outlive the server's write timeout, if any.
+	_ = rc.SetWriteDeadline(time.Time{})
+
+	ctx := r.Context()
+	events := db.Events(ctx) // subscribed before "ready": nothing is missed
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	ready, _ := json.Marshal(map[string]string{"database": db.Address()})
+	if _, err := fmt.Fprintf(w, "retry: 1000\nevent: ready\ndata: %s\n\n", ready); err != nil {
+		return
+	}
+	if rc.Flush() != nil {
+		return
+	}
+	n.metrics.streams.Inc()
+	defer n.metrics.streams.Dec()
+
+	heartbeat := time.NewTicker(n.cfg.Heartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok { // the database closed
+				return
+			}
+			data, err := json.Marshal(ev)
+			if err != nil {
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {
+				return
+			}
+		case <-heartbeat.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+		}
+		// Flush every event at once: clients show changes within the second.
+		if rc.Flush() != nil {
+			return
+		}
+	}
+}

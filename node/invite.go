@@ -1,0 +1,307 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"rsc.io/qr"
+
+	"github.com/latticedb/lattice/engine"
+)
+
+// InviteScheme is the URL scheme of invite links.
+const InviteScheme = "lattice"
+
+// maxInviteAddrs bounds the addresses a link carries, so its QR code stays
+// scannable.
+const maxInviteAddrs = 8
+
+// Invite is a share link: who to dial (a peer ID and its dialable addresses,
+// relay circuit addresses included once the node has them) and which
+// database to open. Its text form is
+//
+//	lattice://join?peer=<peer ID>&addr=<multiaddr>&addr=...&db=<address>&collection=<name>
+//
+// where each addr is a multiaddr without the /p2p/<peer ID> suffix. Without
+// db, the invitee learns the database from the inviter's invite topic
+// (InviteTopic). collection is a hint for applications (the web app uses
+// "todos").
+type Invite struct {
+	// Peer is the inviter.
+	Peer peer.ID
+	// Addrs are the inviter's dialable addresses, without /p2p/<Peer>.
+	Addrs []ma.Multiaddr
+	// Database is the shared database's address; empty in the topic form.
+	Database string
+	// Collection optionally names the collection the invite is about.
+	Collection string
+}
+
+// InviteTopic is the pubsub topic on which a peer announces the databases it
+// shares by invite: /lattice/invite/<peer ID>.
+func InviteTopic(p peer.ID) string { return "/lattice/invite/" + p.String() }
+
+// String formats the link. Slashes and colons stay unescaped, so the link is
+// readable and its QR code small.
+func (inv Invite) String() string {
+	var b strings.Builder
+	b.WriteString(InviteScheme + "://join?peer=" + inv.Peer.String())
+	for _, a := range inv.Addrs {
+		b.WriteString("&addr=" + linkEscape(a.String()))
+	}
+	if inv.Database != "" {
+		b.WriteString("&db=" + linkEscape(inv.Database))
+	}
+	if inv.Collection != "" {
+		b.WriteString("&collection=" + linkEscape(inv.Collection))
+	}
+	return b.String()
+}
+
+func linkEscape(s string) string {
+	return strings.NewReplacer("%2F", "/", "%3A", ":").Replace(url.QueryEscape(s))
+}
+
+// AddrInfo is the inviter's peer ID and addresses, for dialing.
+func (inv Invite) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: inv.Peer, Addrs: inv.Addrs}
+}
+
+// ParseInvite parses an invite link. Besides lattice://join?..., it accepts
+// a web app URL whose fragment is join=<URL-encoded invite link>. Errors wrap
+// ErrBadLink.
+func ParseInvite(link string) (Invite, error) {
+	link = strings.TrimSpace(link)
+	u, err := url.Parse(link)
+	if err != nil {
+		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && strings.HasPrefix(u.Fragment, "join=") {
+		inner, err := url.QueryUnescape(strings.TrimPrefix(u.Fragment, "join="))
+		if err != nil {
+			return Invite{}, fmt.Errorf("%w: fragment: %v", ErrBadLink, err)
+		}
+		if strings.HasPrefix(inner, "http") {
+			return Invite{}, fmt.Errorf("%w: nested web link", ErrBadLink)
+		}
+		return ParseInvite(inner)
+	}
+	if u.Scheme != InviteScheme || (u.Host != "join" && u.Opaque != "join") {
+		return Invite{}, fmt.Errorf("%w: want %s://join?peer=...&addr=...&db=..., got %q", ErrBadLink, InviteScheme, truncate(link, 80))
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+	}
+	var inv Invite
+	if inv.Peer, err = peer.Decode(q.Get("peer")); err != nil {
+		return Invite{}, fmt.Errorf("%w: bad peer ID %q", ErrBadLink, q.Get("peer"))
+	}
+	for _, s := range q["addr"] {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return Invite{}, fmt.Errorf("%w: bad addr %q: %v", ErrBadLink, s, err)
+		}
+		// Accept addresses with the inviter's /p2p/ suffix too.
+		if tr, id := peer.SplitAddr(a); id != "" {
+			if id != inv.Peer {
+				return Invite{}, fmt.Errorf("%w: addr %q names another peer", ErrBadLink, s)
+			}
+			a = tr
+		}
+		if a == nil {
+			continue
+		}
+		inv.Addrs = append(inv.Addrs, a)
+	}
+	if len(inv.Addrs) == 0 {
+		return Invite{}, fmt.Errorf("%w: no addr to dial", ErrBadLink)
+	}
+	if inv.Database = q.Get("db"); inv.Database != "" {
+		if _, err := engine.ParseAddress(inv.Database); err != nil {
+			return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+		}
+	}
+	inv.Collection = q.Get("collection")
+	return inv, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// inviteAddrs chooses the addresses a link carries: public first, then
+// private, then loopback; link-local ones are dropped.
+func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
+	rank := func(a ma.Multiaddr) int {
+		switch {
+		case manet.IsIPLoopback(a):
+			return 2
+		case manet.IsPrivateAddr(a):
+			return 1
+		}
+		return 0
+	}
+	var out []ma.Multiaddr
+	for _, a := range as {
+		tr, _ := peer.SplitAddr(a)
+		if tr == nil || manet.IsIP6LinkLocal(tr) {
+			continue
+		}
+		out = append(out, tr)
+	}
+	slices.SortStableFunc(out, func(a, b ma.Multiaddr) int { return rank(a) - rank(b) })
+	if len(out) > maxInviteAddrs {
+		out = out[:maxInviteAddrs]
+	}
+	return out
+}
+
+// inviteResponse is the result of POST /v1/invites.
+type inviteResponse struct {
+	Link     string `json:"link"`
+	QR       string `json:"qr"`
+	PeerID   string `json:"peerId"`
+	Database string `json:"database"`
+}
+
+func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Database   string `json:"database"`
+		Collection string `json:"collection"`
+		// Topic leaves the database out of the link: the invitee learns it
+		// from the inviter's invite topic.
+		Topic bool `json:"topic"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	db, err := n.database(r.Context(), req.Database)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	inv := Invite{Peer: n.e.ID(), Addrs: inviteAddrs(n.e.Addrs()), Database: db.Address(), Collection: req.Collection}
+	if len(inv.Addrs) == 0 {
+		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
+		return
+	}
+	if n.invites != nil {
+		n.invites.share(db.Address(), db.Name(), req.Collection)
+	}
+	if req.Topic {
+		if n.invites == nil {
+			writeError(w, ErrNoPubSub)
+			return
+		}
+		inv.Database = ""
+	}
+	link := inv.String()
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	qrURL := scheme + "://" + r.Host + "/v1/invites/qr?link=" + url.QueryEscape(link)
+	writeJSON(w, http.StatusOK, inviteResponse{Link: link, QR: qrURL, PeerID: inv.Peer.String(), Database: db.Address()})
+}
+
+func (n *Node) handleInviteQR(w http.ResponseWriter, r *http.Request) {
+	link := r.URL.Query().Get("link")
+	if _, err := ParseInvite(link); err != nil {
+		writeError(w, err)
+		return
+	}
+	png, err := QRPNG(link)
+	if err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "bad_request", "%v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	_, _ = w.Write(png)
+}
+
+// QRPNG renders text as a QR code PNG (error correction level M, 6 pixels
+// per module, with the standard quiet zone).
+func QRPNG(text string) ([]byte, error) {
+	c, err := qr.Encode(text, qr.M)
+	if err != nil {
+		return nil, err
+	}
+	c.Scale = 6
+	return c.PNG(), nil
+}
+
+func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Link string `json:"link"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := requireField("link", req.Link != ""); err != nil {
+		writeError(w, err)
+		return
+	}
+	db, inv, err := n.Join(r.Context(), req.Link)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, databaseResponse{Address: db.Address(), Name: db.Name(), PeerID: inv.Peer.String()})
+}
+
+// Join follows an invite link: it dials the inviter, learns the database
+// address (from the link, or from the inviter's invite topic), and opens the
+// database, fetching its manifest from the inviter.
+func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite, error) {
+	inv, err := ParseInvite(link)
+	if err != nil {
+		return nil, inv, err
+	}
+	if inv.Peer == n.e.ID() {
+		// Our own link: nothing to dial.
+		if inv.Database == "" {
+			return nil, inv, errorf(http.StatusBadRequest, "bad_request", "this is this node's own invite link")
+		}
+		db, err := n.open(ctx, inv.Database)
+		return db, inv, err
+	}
+	address := inv.Database
+	if address == "" {
+		if n.invites == nil {
+			return nil, inv, ErrNoPubSub
+		}
+		// Subscribe before dialing so the inviter sees us join the topic as
+		// soon as we connect.
+		ctx, cancel := context.WithTimeout(ctx, n.cfg.OpenTimeout)
+		defer cancel()
+		wait, err := n.invites.await(ctx, inv.Peer)
+		if err != nil {
+			return nil, inv, err
+		}
+		if err := n.connect(ctx, inv.AddrInfo()); err != nil {
+			wait.cancel()
+			return nil, inv, err
+		}
+		if address, err = wait.result(); err != nil {
+			return nil, inv, err
+		}
+	} else if err := n.connect(ctx, inv.AddrInfo()); err != nil {
+		return nil, inv, err
+	}
+	db, err := n.open(ctx, address)
+	return db, inv, err
+}

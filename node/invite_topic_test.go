@@ -1,0 +1,88 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+	"github.com/stretchr/testify/require"
+)
+
+// newPubSubHost starts a loopback host with gossipsub, as the engine does,
+// closed when the test ends.
+func newPubSubHost(t *testing.T) (host.Host, *pubsub.PubSub) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign), pubsub.WithFloodPublish(true))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, h.Close())
+	})
+	return h, ps
+}
+
+// TestInviteTopic checks the seed demo's invite form on bare hosts, until
+// the engine exposes its pubsub: the inviter announces its shared database
+// on /lattice/invite/<its peer ID>; an invitee that subscribes, then dials,
+// learns the address; messages from anyone but the inviter are ignored.
+func TestInviteTopic(t *testing.T) {
+	ha, psA := newPubSubHost(t)
+	hb, psB := newPubSubHost(t)
+	hm, psM := newPubSubHost(t) // a third peer that tries to spoof the inviter
+
+	inviter, err := startInviteTopic(ha.ID(), psA, time.Hour, hclog.NewNullLogger())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, inviter.close()) }()
+	h, err := mh.Sum([]byte("manifest"), mh.SHA2_256, -1)
+	require.NoError(t, err)
+	want := "/lattice/" + cid.NewCidV1(cid.DagJSON, h).String() + "/TodoList"
+	h, err = mh.Sum([]byte("fake"), mh.SHA2_256, -1)
+	require.NoError(t, err)
+	fake := "/lattice/" + cid.NewCidV1(cid.DagJSON, h).String() + "/TodoList"
+	inviter.share(want, "TodoList", "todos")
+
+	invitee, err := startInviteTopic(hb.ID(), psB, time.Hour, hclog.NewNullLogger())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, invitee.close()) }()
+
+	// The spoofer publishes a fake announcement on the inviter's topic.
+	spoofTopic, err := psM.Join(InviteTopic(ha.ID()))
+	require.NoError(t, err)
+	defer spoofTopic.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := invitee.await(ctx, ha.ID())
+	require.NoError(t, err)
+	require.NoError(t, hb.Connect(ctx, peer.AddrInfo{ID: hm.ID(), Addrs: hm.Addrs()}))
+	for !slices.Contains(spoofTopic.ListPeers(), hb.ID()) {
+		require.NoError(t, ctx.Err(), "the spoofer never saw the invitee subscribe")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, spoofTopic.Publish(ctx, []byte(`{"inviter":"`+ha.ID().String()+`","databases":[{"address":"`+fake+`"}]}`)))
+	require.NoError(t, hb.Connect(ctx, peer.AddrInfo{ID: ha.ID(), Addrs: ha.Addrs()}))
+	got, err := w.result()
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+
+	// A second wait works (the topic was left), and times out cleanly when
+	// nothing is announced.
+	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	w, err = invitee.await(short, hm.ID())
+	require.NoError(t, err)
+	_, err = w.result()
+	require.Error(t, err)
+	require.Equal(t, 504, classify(err).status)
+}

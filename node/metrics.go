@@ -1,0 +1,182 @@
+package node
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latticedb/lattice/engine"
+)
+
+// metrics holds the node's Prometheus registry: HTTP counters, event
+// streams, and a collector that reads the engine's replication counters at
+// scrape time.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	streams  prometheus.Gauge
+}
+
+func newMetrics(n *Node) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lattice_http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"route", "code"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lattice_event_streams",
+			Help: "Open server-sent event streams.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.streams, &engineCollector{n: n},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// instrument counts a route's requests by status code.
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+	})
+}
+
+// statusWriter records the status code; Unwrap lets http.ResponseController
+// reach the underlying writer's Flush.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// engineCollector reports the engine's peers and each open database's
+// replication counters.
+type engineCollector struct{ n *Node }
+
+var _ prometheus.Collector = (*engineCollector)(nil)
+
+// statsView is engine.Stats, named locally for the table below.
+type statsView = engine.Stats
+
+var (
+	descPeers = prometheus.NewDesc("lattice_peers", "Connected peers, by connection kind (direct or relayed) and transport.", []string{"kind", "transport"}, nil)
+	descDBs   = prometheus.NewDesc("lattice_databases_open", "Databases open on this node.", nil, nil)
+
+	descBlocksFetched = prometheus.NewDesc("lattice_blocks_fetched_total", "Blocks received by bitswap (whole engine).", nil, nil)
+	descBitswapIn     = prometheus.NewDesc("lattice_bitswap_received_bytes_total", "Bytes received by bitswap (whole engine).", nil, nil)
+	descBitswapOut    = prometheus.NewDesc("lattice_bitswap_sent_bytes_total", "Bytes sent by bitswap (whole engine).", nil, nil)
+
+	dbLabels = []string{"database"}
+	descLag  = prometheus.NewDesc("lattice_replication_lag", "Replication backlog of a database: heads waiting for go-ds-crdt plus merged changes not yet visible to queries. Zero when caught up.", dbLabels, nil)
+
+	dbGauges = []struct {
+		desc *prometheus.Desc
+		get  func(s statsView) float64
+	}{
+		{prometheus.NewDesc("lattice_db_heads", "Current DAG heads.", dbLabels, nil), func(s statsView) float64 { return float64(s.Heads) }},
+		{prometheus.NewDesc("lattice_db_height", "Current DAG height.", dbLabels, nil), func(s statsView) float64 { return float64(s.MaxHeight) }},
+		{prometheus.NewDesc("lattice_db_queued_heads", "Heads waiting for go-ds-crdt.", dbLabels, nil), func(s statsView) float64 { return float64(s.QueuedHeads) }},
+		{prometheus.NewDesc("lattice_db_pending_changes", "Merged changes not yet visible to queries.", dbLabels, nil), func(s statsView) float64 { return float64(s.PendingChanges) }},
+		{prometheus.NewDesc("lattice_db_documents", "Live documents, all collections.", dbLabels, nil), func(s statsView) float64 { return float64(s.Documents) }},
+	}
+	dbCounters = []struct {
+		desc *prometheus.Desc
+		get  func(s statsView) float64
+	}{
+		{prometheus.NewDesc("lattice_db_local_writes_total", "Documents changed by local writes.", dbLabels, nil), func(s statsView) float64 { return float64(s.LocalWrites) }},
+		{prometheus.NewDesc("lattice_db_remote_applied_total", "Documents changed by remote writes.", dbLabels, nil), func(s statsView) float64 { return float64(s.RemoteApplied) }},
+		{prometheus.NewDesc("lattice_db_commits_total", "Deltas written locally.", dbLabels, nil), func(s statsView) float64 { return float64(s.Commits) }},
+		{prometheus.NewDesc("lattice_db_heads_sent_total", "Heads announced.", dbLabels, nil), func(s statsView) float64 { return float64(s.HeadsSent) }},
+		{prometheus.NewDesc("lattice_db_heads_received_total", "Heads received in valid messages.", dbLabels, nil), func(s statsView) float64 { return float64(s.HeadsReceived) }},
+		{prometheus.NewDesc("lattice_db_heads_dropped_total", "Heads dropped because the queue was full.", dbLabels, nil), func(s statsView) float64 { return float64(s.HeadsDropped) }},
+		{prometheus.NewDesc("lattice_db_fetch_failures_total", "Announced heads whose block could not be fetched.", dbLabels, nil), func(s statsView) float64 { return float64(s.FetchFailures) }},
+		{prometheus.NewDesc("lattice_db_rejected_total", "Messages or blocks refused (malformed or unauthorised).", dbLabels, nil), func(s statsView) float64 { return float64(s.Rejected) }},
+		{prometheus.NewDesc("lattice_db_broadcast_received_bytes_total", "Broadcast bytes received.", dbLabels, nil), func(s statsView) float64 { return float64(s.BytesIn) }},
+		{prometheus.NewDesc("lattice_db_broadcast_sent_bytes_total", "Broadcast bytes sent.", dbLabels, nil), func(s statsView) float64 { return float64(s.BytesOut) }},
+		{prometheus.NewDesc("lattice_db_events_dropped_total", "Events a slow subscriber missed.", dbLabels, nil), func(s statsView) float64 { return float64(s.EventsDropped) }},
+	}
+)
+
+// Describe implements prometheus.Collector.
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPeers, descDBs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
+		ch <- d
+	}
+	for _, g := range dbGauges {
+		ch <- g.desc
+	}
+	for _, g := range dbCounters {
+		ch <- g.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	e := c.n.e
+	type kt struct{ kind, transport string }
+	counts := map[kt]int{}
+	for _, p := range e.Peers() {
+		conns := e.Host().Network().ConnsToPeer(p)
+		if len(conns) == 0 {
+			continue
+		}
+		k := kt{"relayed", connTransport(conns[0])}
+		for _, cn := range conns {
+			if !connRelayed(cn) {
+				k = kt{"direct", connTransport(cn)}
+				break
+			}
+		}
+		counts[k]++
+	}
+	for _, k := range []kt{{"direct", "tcp"}, {"direct", "quic"}, {"relayed", "relay"}} {
+		if _, ok := counts[k]; !ok {
+			counts[k] = 0
+		}
+	}
+	for k, v := range counts {
+		ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(v), k.kind, k.transport)
+	}
+
+	dbs := c.n.openDatabases()
+	ch <- prometheus.MustNewConstMetric(descDBs, prometheus.GaugeValue, float64(len(dbs)))
+	var engineWide statsView
+	for _, db := range dbs {
+		s := db.Stats()
+		addr := db.Address()
+		engineWide = s
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(s.QueuedHeads+s.PendingChanges), addr)
+		for _, g := range dbGauges {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.get(s), addr)
+		}
+		for _, g := range dbCounters {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.get(s), addr)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descBlocksFetched, prometheus.CounterValue, float64(engineWide.BlocksFetched))
+	ch <- prometheus.MustNewConstMetric(descBitswapIn, prometheus.CounterValue, float64(engineWide.BitswapDataIn))
+	ch <- prometheus.MustNewConstMetric(descBitswapOut, prometheus.CounterValue, float64(engineWide.BitswapDataOut))
+}

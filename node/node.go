@@ -1,0 +1,271 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/latticedb/lattice/engine"
+)
+
+// Node serves one engine over HTTP. Create it with New; it is safe for
+// concurrent use. It does not own the engine: Close the node, then the engine.
+type Node struct {
+	e       *engine.Engine
+	cfg     Config
+	log     hclog.Logger
+	handler http.Handler
+	metrics *metrics
+	invites *inviteTopic // nil when the engine does not expose pubsub
+
+	ctx    context.Context // ends when the node closes; parent of every request
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	servers []*http.Server
+	dbs     map[string]*engine.Database // open databases, by address
+	recent  []string                    // addresses, most recently used first
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New wraps an engine. It reopens every database stored on the engine (a node
+// restarts with the databases it had), and, when the engine exposes its
+// pubsub, starts announcing shared databases on its invite topic.
+func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: nil engine", ErrBadConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{e: e, cfg: cfg, log: cfg.Logger, dbs: make(map[string]*engine.Database)}
+	if n.log == nil {
+		n.log = hclog.NewNullLogger()
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.loadState()
+
+	infos, err := e.Databases(ctx)
+	if err != nil {
+		n.cancel()
+		return nil, fmt.Errorf("node: list databases: %w", err)
+	}
+	for _, info := range infos {
+		db, err := e.Open(ctx, info.Address)
+		if err != nil {
+			n.log.Warn("cannot reopen database", "address", info.Address, "error", err)
+			continue
+		}
+		n.dbs[db.Address()] = db
+	}
+
+	if ps := enginePubSub(e); ps != nil {
+		inv, err := startInviteTopic(e.ID(), ps, cfg.AnnounceInterval, n.log.Named("invites"))
+		if err != nil {
+			n.cancel()
+			return nil, err
+		}
+		n.invites = inv
+	}
+	n.metrics = newMetrics(n)
+	n.handler = n.routes()
+	return n, nil
+}
+
+// Engine is the engine the node serves.
+func (n *Node) Engine() *engine.Engine { return n.e }
+
+// Handler is the node's HTTP handler: the API, the event streams, the
+// metrics and the web app. It applies the token, loopback, body-size and
+// cross-origin rules itself, so it can be mounted on any server; Serve also
+// refuses a non-loopback listener without a token.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// Serve serves the node on ln until Close, then returns nil. Without a token
+// it refuses (ErrTokenRequired) a listener whose address is not loopback.
+func (n *Node) Serve(ln net.Listener) error {
+	if n.cfg.Token == "" && !isLoopbackAddr(ln.Addr()) {
+		return fmt.Errorf("%w (listener %s)", ErrTokenRequired, ln.Addr())
+	}
+	srv := &http.Server{
+		Handler:           n.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return n.ctx },
+		ErrorLog:          n.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
+	n.servers = append(n.servers, srv)
+	n.mu.Unlock()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close stops every server started by Serve, ends the event streams and
+// stops the invite announcer. Databases stay open on the engine. Idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		servers := n.servers
+		n.mu.Unlock()
+		n.cancel() // ends event streams, which are requests on n.ctx
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		for _, srv := range servers {
+			if err := srv.Shutdown(ctx); err != nil {
+				errs = append(errs, srv.Close())
+			}
+		}
+		if n.invites != nil {
+			errs = append(errs, n.invites.close())
+		}
+		n.wg.Wait()
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// database returns the open database at address. A database stored on the
+// engine but not open is opened (its manifest is local, so this is fast);
+// an unknown one is ErrNoDatabase: use create, open or join first.
+func (n *Node) database(ctx context.Context, address string) (*engine.Database, error) {
+	if address == "" {
+		return nil, errorf(http.StatusBadRequest, "bad_request", "missing field \"database\"")
+	}
+	if _, err := engine.ParseAddress(address); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	db := n.dbs[address]
+	n.mu.Unlock()
+	if db != nil {
+		return db, nil
+	}
+	infos, err := n.e.Databases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, info := range infos {
+		if info.Address == address {
+			db, err := n.e.Open(ctx, address)
+			if err != nil {
+				return nil, err
+			}
+			n.remember(db, false)
+			return db, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s (create, open or join it first)", engine.ErrNoDatabase, address)
+}
+
+// remember records an open database and, when used is set, moves it to the
+// front of the recently used list.
+func (n *Node) remember(db *engine.Database, used bool) {
+	n.mu.Lock()
+	n.dbs[db.Address()] = db
+	if used {
+		n.recent = slices.DeleteFunc(n.recent, func(a string) bool { return a == db.Address() })
+		n.recent = slices.Insert(n.recent, 0, db.Address())
+		if len(n.recent) > 100 {
+			n.recent = n.recent[:100]
+		}
+	}
+	recent := slices.Clone(n.recent)
+	n.mu.Unlock()
+	if used {
+		n.saveState(recent)
+	}
+}
+
+// openDatabases returns the databases the node has open.
+func (n *Node) openDatabases() []*engine.Database {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*engine.Database, 0, len(n.dbs))
+	for _, db := range n.dbs {
+		out = append(out, db)
+	}
+	return out
+}
+
+// nodeState is node.json.
+type nodeState struct {
+	Recent []string `json:"recent"`
+}
+
+func (n *Node) loadState() {
+	if n.cfg.StateDir == "" {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(n.cfg.StateDir, "node.json"))
+	if err != nil {
+		return
+	}
+	var st nodeState
+	if err := json.Unmarshal(b, &st); err != nil {
+		n.log.Warn("ignoring unreadable node.json", "error", err)
+		return
+	}
+	n.recent = st.Recent
+}
+
+func (n *Node) saveState(recent []string) {
+	if n.cfg.StateDir == "" {
+		return
+	}
+	b, _ := json.MarshalIndent(nodeState{Recent: recent}, "", "  ")
+	path := filepath.Join(n.cfg.StateDir, "node.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		n.log.Warn("cannot save node state", "error", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		n.log.Warn("cannot save node state", "error", err)
+	}
+}
+
+// isLoopbackAddr reports whether a listener address is on loopback.
+func isLoopbackAddr(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	return isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether a host name or IP is loopback.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

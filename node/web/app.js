@@ -1,0 +1,405 @@
+// Lattice to-do app: talks to the node that serves it through the HTTP API
+// and follows changes through the server-sent event stream (never polls).
+"use strict";
+
+(() => {
+  const LIST_NAME = "TodoList";
+  const COLLECTION = "todos";
+  const $ = (id) => document.getElementById(id);
+
+  const state = {
+    token: null,
+    peerId: "",
+    address: "",
+    todos: [],
+    peers: [],
+    events: null,
+    streamUp: false,
+    reloading: false,
+    reloadAgain: false,
+    editing: null, // _id of the to-do being edited
+  };
+
+  // ---- URL fragment: #token=..., #join=<link> ------------------------------
+  function readFragment() {
+    const params = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
+    let join = null;
+    if (params.get("token")) {
+      localStorage.setItem("lattice.token", params.get("token"));
+    }
+    if (params.get("join")) {
+      join = params.get("join");
+    }
+    if (location.hash) {
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    state.token = localStorage.getItem("lattice.token");
+    return join;
+  }
+
+  // ---- API ------------------------------------------------------------------
+  async function api(method, path, body) {
+    const headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (state.token) headers["Authorization"] = "Bearer " + state.token;
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      setStatus("offline", "Node unreachable");
+      throw new Error("cannot reach the node: " + e.message);
+    }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const msg = (data.error && data.error.message) || res.statusText;
+      const err = new Error(msg);
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+  const action = (name, body) =>
+    api("POST", "/v1/action/" + name, Object.assign({ database: state.address, collection: COLLECTION }, body));
+  const withToken = (url) => state.token ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(state.token) : url;
+
+  // ---- choosing the list ----------------------------------------------------
+  async function chooseList(joinLink) {
+    if (joinLink) {
+      try {
+        const res = await join(joinLink);
+        return res.address;
+      } catch (e) {
+        toast("Could not join: " + e.message, true);
+      }
+    }
+    const { databases } = await api("GET", "/v1/databases");
+    const lists = databases.filter((d) => d.name === LIST_NAME);
+    const saved = localStorage.getItem("lattice.list");
+    if (saved && lists.some((d) => d.address === saved)) return saved;
+    if (lists.length > 0) return lists[0].address; // most recently used first
+    const created = await api("POST", "/v1/databases", {
+      name: LIST_NAME,
+      access: { type: "open" },
+      meta: { creator: state.peerId, created: new Date().toISOString() },
+    });
+    return created.address;
+  }
+
+  async function useList(address) {
+    await api("POST", "/v1/databases/open", { address });
+    state.address = address;
+    localStorage.setItem("lattice.list", address);
+    $("db-address").textContent = address;
+    $("share-out").hidden = true;
+    state.todos = [];
+    render();
+    subscribe();
+    await reload();
+    await refreshLists();
+  }
+
+  async function refreshLists() {
+    const { databases } = await api("GET", "/v1/databases");
+    const lists = databases.filter((d) => d.name === LIST_NAME);
+    const sel = $("list-select");
+    sel.hidden = lists.length < 2;
+    sel.replaceChildren(...lists.map((d, i) => {
+      const o = document.createElement("option");
+      o.value = d.address;
+      const who = d.meta && d.meta.creator === state.peerId ? "my list" : "shared list";
+      o.textContent = `${who} · ${d.address.split("/")[2].slice(-6)}`;
+      o.selected = d.address === state.address;
+      return o;
+    }));
+  }
+
+  // ---- event stream ---------------------------------------------------------
+  function subscribe() {
+    if (state.events) state.events.close();
+    const es = new EventSource(withToken("/v1/events?database=" + encodeURIComponent(state.address)));
+    state.events = es;
+    es.addEventListener("ready", () => {
+      state.streamUp = true;
+      // Catch up on anything missed while the stream was down.
+      reload();
+      refreshPeers();
+    });
+    const onChange = (ev) => {
+      const data = JSON.parse(ev.data);
+      if (data.collection === COLLECTION) reload();
+    };
+    es.addEventListener("write", onChange);
+    es.addEventListener("replicated", onChange);
+    es.addEventListener("peer-joined", refreshPeers);
+    es.addEventListener("peer-left", refreshPeers);
+    es.onerror = () => {
+      state.streamUp = false;
+      setStatus("offline", "Reconnecting to node…");
+    };
+  }
+
+  // reload fetches the list; calls that arrive while one runs are coalesced
+  // into one more run.
+  async function reload() {
+    if (state.reloading) { state.reloadAgain = true; return; }
+    state.reloading = true;
+    try {
+      do {
+        state.reloadAgain = false;
+        const { documents } = await action("find", { filter: {}, sort: { createdAt: 1, _id: 1 } });
+        state.todos = documents;
+        render();
+      } while (state.reloadAgain);
+    } catch (e) {
+      toast(e.message, true);
+    } finally {
+      state.reloading = false;
+    }
+  }
+
+  async function refreshPeers() {
+    try {
+      const { peers } = await api("GET", "/v1/peers");
+      state.peers = peers;
+    } catch (e) {
+      return;
+    }
+    renderPeers();
+  }
+
+  // ---- rendering ------------------------------------------------------------
+  function setStatus(kind, text) {
+    $("status").dataset.state = kind;
+    $("status-text").textContent = text;
+  }
+
+  function renderPeers() {
+    const n = state.peers.length;
+    if (!state.streamUp) {
+      setStatus("offline", "Reconnecting to node…");
+    } else if (n === 0) {
+      setStatus("alone", "Online · no peers yet");
+    } else {
+      setStatus("online", `Online · ${n} peer${n === 1 ? "" : "s"}`);
+    }
+    const box = $("peer-list");
+    if (n === 0) { box.textContent = "none yet"; return; }
+    box.replaceChildren(...state.peers.map((p) => {
+      const row = document.createElement("div");
+      row.className = "peer";
+      const code = document.createElement("code");
+      code.textContent = "…" + p.peerId.slice(-10);
+      code.title = p.peerId;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = `${p.kind} · ${p.transport}`;
+      row.append(code, badge);
+      return row;
+    }));
+  }
+
+  function render() {
+    const ul = $("todos");
+    const items = state.todos.map((t) => renderTodo(t));
+    ul.replaceChildren(...items);
+    $("empty").hidden = state.todos.length > 0;
+    const left = state.todos.filter((t) => !t.isDone).length;
+    const done = state.todos.length - left;
+    $("remaining").textContent = state.todos.length ? `${left} left · ${done} done` : "";
+    $("clear-done").hidden = done === 0;
+    if (state.editing) {
+      const input = ul.querySelector(".edit");
+      if (input) input.focus();
+    }
+  }
+
+  function renderTodo(t) {
+    const li = document.createElement("li");
+    li.className = "todo" + (t.isDone ? " done" : "");
+    li.dataset.id = String(t._id);
+
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "toggle";
+    box.checked = !!t.isDone;
+    box.setAttribute("aria-label", "Done");
+    box.addEventListener("change", () => update(t._id, { isDone: box.checked }));
+
+    let title;
+    if (state.editing === t._id) {
+      title = document.createElement("input");
+      title.type = "text";
+      title.className = "edit";
+      title.value = t.title || "";
+      title.maxLength = 500;
+      let finished = false;
+      const finish = (save) => {
+        if (finished) return;
+        finished = true;
+        state.editing = null;
+        const v = title.value.trim();
+        if (save && v && v !== t.title) update(t._id, { title: v });
+        render();
+      };
+      title.addEventListener("keydown", (e) => {
+        if (e.key === "Enter") finish(true);
+        if (e.key === "Escape") finish(false);
+      });
+      title.addEventListener("blur", () => finish(true));
+    } else {
+      title = document.createElement("span");
+      title.className = "title";
+      title.textContent = t.title || "";
+      title.title = "Click to edit";
+      title.addEventListener("click", () => { state.editing = t._id; render(); });
+    }
+
+    const del = document.createElement("button");
+    del.type = "button";
+    del.className = "delete";
+    del.setAttribute("aria-label", "Delete");
+    del.textContent = "×";
+    del.addEventListener("click", () => remove(t._id));
+
+    li.append(box, title, del);
+    return li;
+  }
+
+  // ---- actions --------------------------------------------------------------
+  async function add(title) {
+    await action("insertOne", { document: { title, isDone: false, createdAt: Date.now() } });
+    reload();
+  }
+  async function update(id, fields) {
+    try {
+      await action("updateOne", { filter: { _id: id }, update: { $set: fields } });
+    } catch (e) {
+      toast(e.message, true);
+    }
+    reload();
+  }
+  async function remove(id) {
+    try {
+      await action("deleteOne", { filter: { _id: id } });
+    } catch (e) {
+      toast(e.message, true);
+    }
+    reload();
+  }
+  async function join(link) {
+    $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
+    try {
+      const res = await api("POST", "/v1/join", { link });
+      $("join-msg").textContent = "Joined.";
+      await useList(res.address);
+      return res;
+    } catch (e) {
+      $("join-msg").textContent = "";
+      throw e;
+    }
+  }
+
+  let toastTimer = null;
+  function toast(msg, isError) {
+    const el = $("toast");
+    el.textContent = msg;
+    el.className = "toast" + (isError ? " error" : "");
+    el.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast("Copied");
+    } catch (e) {
+      toast("Select the text and copy it by hand", true);
+    }
+  }
+
+  // ---- wiring ---------------------------------------------------------------
+  function wire() {
+    $("add-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const input = $("new-title");
+      const title = input.value.trim();
+      if (!title) return;
+      input.value = "";
+      try {
+        await add(title);
+      } catch (err) {
+        input.value = title;
+        toast(err.message, true);
+      }
+    });
+    $("clear-done").addEventListener("click", async () => {
+      try {
+        await action("deleteMany", { filter: { isDone: true } });
+      } catch (e) {
+        toast(e.message, true);
+      }
+      reload();
+    });
+    $("share-btn").addEventListener("click", async () => {
+      const btn = $("share-btn");
+      btn.disabled = true;
+      try {
+        const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION });
+        $("invite-link").value = inv.link;
+        $("invite-qr").src = withToken(new URL(inv.qr).pathname + new URL(inv.qr).search);
+        $("share-out").hidden = false;
+      } catch (e) {
+        toast(e.message, true);
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    $("copy-btn").addEventListener("click", () => copy($("invite-link").value));
+    $("invite-link").addEventListener("focus", (e) => e.target.select());
+    $("peer-id").addEventListener("click", () => copy(state.peerId));
+    $("join-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const link = $("join-input").value.trim();
+      if (!link) return;
+      const btn = e.target.querySelector("button");
+      btn.disabled = true;
+      try {
+        await join(link);
+        $("join-input").value = "";
+        toast("Joined the list");
+      } catch (err) {
+        toast("Could not join: " + err.message, true);
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => toast(err.message, true)));
+    window.addEventListener("hashchange", () => {
+      const link = readFragment();
+      if (link) join(link).catch((err) => toast("Could not join: " + err.message, true));
+    });
+  }
+
+  async function start() {
+    wire();
+    const joinLink = readFragment();
+    try {
+      const id = await api("GET", "/v1/id");
+      state.peerId = id.peerId;
+      $("peer-id").textContent = id.peerId;
+      const address = await chooseList(joinLink);
+      if (address !== state.address) await useList(address);
+      document.body.dataset.ready = "true";
+    } catch (e) {
+      if (e.status === 401) {
+        setStatus("offline", "Token needed");
+        toast("This node needs its API token: open the address `lattice node` printed (it ends in #token=…).", true);
+      } else {
+        toast(e.message, true);
+      }
+    }
+  }
+
+  start();
+})();
