@@ -631,7 +631,11 @@ func (c *Collection) candidateIDs(f *query.Filter) []string {
 	if cv == nil {
 		return nil
 	}
-	if ids, ok := cv.candidates(f); ok {
+	if cands, _, ok := cv.candidates(f); ok {
+		ids := make([]string, len(cands))
+		for i, c := range cands {
+			ids[i] = c.id
+		}
 		return ids
 	}
 	ids := make([]string, 0, len(cv.docs))

@@ -25,10 +25,10 @@ func (c *Collection) snapshot(f *query.Filter) []map[string]any {
 		doc map[string]any
 	}
 	var hits []hit
-	if ids, ok := cv.candidates(f); ok {
-		for _, id := range ids {
-			if e := cv.docs[id]; e != nil && e.doc != nil && f.Match(e.doc) {
-				hits = append(hits, hit{id, e.doc})
+	if cands, exact, ok := cv.candidates(f); ok {
+		for _, c := range cands {
+			if c.e.doc != nil && (exact || f.Match(c.e.doc)) {
+				hits = append(hits, hit{c.id, c.e.doc})
 			}
 		}
 	} else {

@@ -42,6 +42,7 @@ type IndexSpec struct {
 type indexItem struct {
 	key []byte // query.EncodeKey of a value
 	id  string
+	e   *docEntry // the entry indexed (replaced with the entry on every put)
 }
 
 func lessItem(a, b indexItem) bool {
@@ -115,10 +116,10 @@ func (ix *index) remove(id string) {
 	delete(ix.byID, id)
 }
 
-func (ix *index) add(id string, doc map[string]any) {
-	keys := indexKeys(doc, ix.spec.Path)
+func (ix *index) add(id string, e *docEntry) {
+	keys := indexKeys(e.doc, ix.spec.Path)
 	for _, k := range keys {
-		ix.tree.ReplaceOrInsert(indexItem{key: k, id: id})
+		ix.tree.ReplaceOrInsert(indexItem{key: k, id: id, e: e})
 	}
 	ix.byID[id] = keys
 }
@@ -147,7 +148,7 @@ func (v *view) put(coll, id string, e *docEntry) (old map[string]any) {
 			ix.remove(id)
 		}
 		if e.doc != nil {
-			ix.add(id, e.doc)
+			ix.add(id, e)
 		}
 	}
 	return old
@@ -173,7 +174,7 @@ func (v *view) setIndex(coll string, spec IndexSpec) {
 	ix := newIndex(spec)
 	for id, e := range c.docs {
 		if e.doc != nil {
-			ix.add(id, e.doc)
+			ix.add(id, e)
 		}
 	}
 	c.indexes[spec.Name] = ix
@@ -186,10 +187,18 @@ func (v *view) dropIndex(coll, name string) {
 	}
 }
 
-// candidates returns the ids an index narrows a filter to, or ok=false when
-// no index applies and the caller must scan. Candidates are a superset of
-// the matches: callers re-check the filter.
-func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
+// candidate is a document an index lookup found.
+type candidate struct {
+	id string
+	e  *docEntry
+}
+
+// candidates returns the documents an index narrows a filter to, or
+// ok=false when no index applies and the caller must scan. Candidates are a
+// superset of the matches, and exactly the matches when exact is true (a
+// point lookup answering a filter that is one scalar equality on the
+// indexed field); otherwise callers re-check the filter.
+func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool) {
 	// Prefer an index with point bounds (equality, $in) over a range.
 	var best *index
 	var bestBounds query.Bounds
@@ -209,27 +218,41 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 		}
 	}
 	if best == nil {
-		return nil, false
+		return nil, false, false
 	}
-	seen := map[string]bool{}
+	// One key holds each document at most once; several keys (several
+	// points, a range over an array field's elements) may repeat one.
+	single := !bestBounds.IsRange && len(bestBounds.Points) == 1
+	var seen map[string]bool
+	if !single {
+		seen = map[string]bool{}
+	}
+	out = make([]candidate, 0, 16)
 	collect := func(it indexItem) bool {
-		if !seen[it.id] {
+		if single {
+			out = append(out, candidate{it.id, it.e})
+		} else if !seen[it.id] {
 			seen[it.id] = true
-			ids = append(ids, it.id)
+			out = append(out, candidate{it.id, it.e})
 		}
 		return true
 	}
 	if !bestBounds.IsRange {
+		path, _, eq := f.Equality()
+		exact = eq && path == best.spec.Path && len(bestBounds.Points) == 1
 		for _, p := range bestBounds.Points {
 			k := query.EncodeKey(p)
-			best.tree.AscendRange(indexItem{key: k}, indexItem{key: append(append([]byte(nil), k...), 0xff)}, func(it indexItem) bool {
+			hi := make([]byte, len(k)+1)
+			copy(hi, k)
+			hi[len(k)] = 0xff
+			best.tree.AscendRange(indexItem{key: k}, indexItem{key: hi}, func(it indexItem) bool {
 				if bytes.Equal(it.key, k) {
 					collect(it)
 				}
 				return true
 			})
 		}
-		return ids, true
+		return out, exact, true
 	}
 	lo, hi := bestBounds.KeyRange()
 	if hi == nil {
@@ -237,5 +260,5 @@ func (c *collView) candidates(f *query.Filter) (ids []string, ok bool) {
 	} else {
 		best.tree.AscendRange(indexItem{key: lo}, indexItem{key: hi}, collect)
 	}
-	return ids, true
+	return out, false, true
 }

@@ -288,3 +288,23 @@ func filterPoints(pts, r Bounds) Bounds {
 	}
 	return Bounds{Points: out}
 }
+
+// Equality reports whether the whole filter is one equality condition
+// ({path: v} or {path: {"$eq": v}}) on a top-level field with a scalar,
+// non-null v. For such a filter a document matches exactly when the field
+// equals v or is an array holding v, so an index keyed by the field's value
+// and its array elements answers it without re-checking Match.
+func (f *Filter) Equality() (path string, v any, ok bool) {
+	if f == nil || len(f.conj) != 1 || len(f.root) != 1 {
+		return "", nil, false
+	}
+	n := f.conj[0]
+	if node(n) != f.root[0] || len(n.parts) != 1 || len(n.ops) != 1 || n.ops[0].op != "$eq" {
+		return "", nil, false
+	}
+	switch n.ops[0].arg.(type) {
+	case string, int64, float64, bool:
+		return n.path, n.ops[0].arg, true
+	}
+	return "", nil, false
+}

@@ -259,3 +259,33 @@ func TestBoundsProperty(t *testing.T) {
 		}
 	}
 }
+
+func TestEquality(t *testing.T) {
+	cases := []struct {
+		filter map[string]any
+		path   string
+		ok     bool
+	}{
+		{map[string]any{"a": 5}, "a", true},
+		{map[string]any{"a": map[string]any{"$eq": "x"}}, "a", true},
+		{map[string]any{"a": nil}, "", false},
+		{map[string]any{"a": []any{1}}, "", false},
+		{map[string]any{"a.b": 1}, "", false},
+		{map[string]any{"a": 1, "b": 2}, "", false},
+		{map[string]any{"a": map[string]any{"$gt": 1}}, "", false},
+		{map[string]any{"a": map[string]any{"$eq": 1, "$ne": 2}}, "", false},
+		{map[string]any{"$or": []any{map[string]any{"a": 1}}}, "", false},
+		{map[string]any{"$and": []any{map[string]any{"a": 1}}}, "", false},
+		{map[string]any{}, "", false},
+	}
+	for _, c := range cases {
+		f, err := ParseFilter(c.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, _, ok := f.Equality()
+		if ok != c.ok || path != c.path {
+			t.Errorf("%v: got %q %v", c.filter, path, ok)
+		}
+	}
+}

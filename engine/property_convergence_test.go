@@ -1,0 +1,648 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"pgregory.net/rapid"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/internal/faultnet"
+)
+
+// Budgets of the property test over real engines. CI runs propCIChecks
+// cases of about propCISteps actions each (~60 s on 2 cores). The long run:
+//
+//	LATTICE_LONG=1 go test -run TestPropertyConvergence -timeout 0 ./engine/
+//
+// or any -rapid.checks / -rapid.steps given on the command line, which win.
+const (
+	propCIChecks   = 12
+	propCISteps    = 30
+	propLongChecks = 2000
+	propLongSteps  = 50
+)
+
+// rapidBudget sets rapid's case and step counts for this test unless the
+// command line set them, and restores them afterwards.
+func rapidBudget(t *testing.T, checks, steps, longChecks, longSteps int) {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if os.Getenv("LATTICE_LONG") != "" {
+		checks, steps = longChecks, longSteps
+	}
+	for name, v := range map[string]int{"rapid.checks": checks, "rapid.steps": steps} {
+		if set[name] || os.Getenv("RAPID_"+map[string]string{"rapid.checks": "CHECKS", "rapid.steps": "STEPS"}[name]) != "" {
+			continue
+		}
+		f := flag.Lookup(name)
+		old := f.Value.String()
+		if err := flag.Set(name, strconv.Itoa(v)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = flag.Set(name, old) })
+	}
+}
+
+// TestPropertyConvergence issues random writes on random replicas of one
+// database (3 real engines on loopback TCP with pebble stores, plus a late
+// joiner), interleaved with partitions, heals and crash-restarts from disk,
+// and checks after every step, and after a final heal, that:
+//   - connected replicas settle on identical documents;
+//   - the documents are one of the states the reference model (a plain Go
+//     model of go-ds-crdt's rules and crdt/doc.go's semantics) admits;
+//   - indexed Find agrees with a full scan.
+//
+// rapid prints the seed of a failing case and shrinks it; replay with
+// -rapid.seed=N.
+func TestPropertyConvergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real engines; skipped in -short")
+	}
+	rapidBudget(t, propCIChecks, propCISteps, propLongChecks, propLongSteps)
+	cases, steps, worlds := 0, 0, 0
+	start := time.Now()
+	rapid.Check(t, func(rt *rapid.T) {
+		cases++
+		s := newPropSystem(t, rt)
+		defer s.close()
+		rt.Repeat(map[string]func(*rapid.T){
+			"insert":    s.insert,
+			"update":    s.update,
+			"update2":   s.update,
+			"replace":   s.replace,
+			"delete":    s.delete,
+			"index":     s.index,
+			"partition": s.partition,
+			"heal":      s.heal,
+			"crash":     s.crash,
+			"join":      s.join,
+			"":          func(*rapid.T) {},
+		})
+		s.final(rt)
+		steps += len(s.m.history)
+		worlds = max(worlds, s.m.maxWorld)
+	})
+	t.Logf("%d cases, %d steps, at most %d admissible model states, in %s",
+		cases, steps, worlds, time.Since(start).Round(time.Millisecond))
+}
+
+type propReplica struct {
+	dir      string
+	gater    *faultnet.Gater
+	e        *engine.Engine
+	db       *engine.Database
+	c        *engine.Collection
+	id       peer.ID
+	up       bool
+	isolated bool
+}
+
+type propSystem struct {
+	t    *testing.T
+	reps []*propReplica
+	addr string
+	m    *model
+	ids  []string
+}
+
+const propMaxReplicas = 4
+
+func (s *propSystem) startEngine(rt *rapid.T, r *propReplica) {
+	r.gater = faultnet.NewGater()
+	e, err := engine.New(context.Background(),
+		engine.WithDataDir(r.dir),
+		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+		engine.WithRebroadcastInterval(500*time.Millisecond),
+		engine.WithLibp2pOptions(libp2p.ConnectionGater(r.gater)),
+	)
+	if err != nil {
+		rt.Fatalf("engine.New: %v", err)
+	}
+	r.e, r.id, r.up = e, e.ID(), true
+}
+
+func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
+	s := &propSystem{t: t, m: newModel(3), ids: []string{"d0", "d1", "d2", "d3"}}
+	for i := 0; i < 3; i++ {
+		dir, err := os.MkdirTemp(t.TempDir(), "rep")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		r := &propReplica{dir: dir}
+		s.reps = append(s.reps, r)
+		s.startEngine(rt, r)
+	}
+	s.topology(rt)
+	db, err := s.reps[0].e.Create(context.Background(), "prop", engine.WithAccess(accesscontrol.Open()))
+	if err != nil {
+		rt.Fatal(err)
+	}
+	s.addr = db.Address()
+	s.reps[0].db, s.reps[0].c = db, db.Collection("c")
+	for _, r := range s.reps[1:] {
+		s.open(rt, r)
+	}
+	return s
+}
+
+func (s *propSystem) open(rt *rapid.T, r *propReplica) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	db, err := r.e.Open(ctx, s.addr)
+	if err != nil {
+		rt.Fatalf("open: %v", err)
+	}
+	r.db, r.c = db, db.Collection("c")
+}
+
+func (s *propSystem) close() {
+	for _, r := range s.reps {
+		if r.up {
+			_ = r.e.Close()
+			r.up = false
+		}
+	}
+}
+
+// topology makes the connections match the partition state: isolated
+// replicas talk to nobody, the others form one fully connected group.
+func (s *propSystem) topology(rt *rapid.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, a := range s.reps {
+		for _, b := range s.reps[i+1:] {
+			if !a.up || !b.up {
+				continue
+			}
+			if a.isolated || b.isolated {
+				a.gater.Block(b.id)
+				b.gater.Block(a.id)
+				_ = a.e.Host().Network().ClosePeer(b.id)
+				_ = b.e.Host().Network().ClosePeer(a.id)
+				continue
+			}
+			a.gater.Unblock(b.id)
+			b.gater.Unblock(a.id)
+			if len(a.e.Host().Network().ConnsToPeer(b.id)) == 0 {
+				if err := a.e.Connect(ctx, peer.AddrInfo{ID: b.id, Addrs: b.e.Host().Addrs()}); err != nil {
+					rt.Fatalf("connect: %v", err)
+				}
+			}
+		}
+	}
+}
+
+// group is the replicas r shares a partition with (r included).
+func (s *propSystem) group(r int) []int {
+	if s.reps[r].isolated {
+		return []int{r}
+	}
+	var g []int
+	for i, x := range s.reps {
+		if x.up && x.db != nil && !x.isolated {
+			g = append(g, i)
+		}
+	}
+	return g
+}
+
+// settle waits until the replicas of g hold the same DAG with nothing left
+// to process, tells the model they share everything, and checks each
+// against it.
+//
+// Same heads and empty queues are not proof of quiescence: go-ds-crdt
+// records a branch's head as soon as the branch meets a node another worker
+// has reserved, while that worker may still be fetching below it, and its
+// in-flight jobs are not counted in QueuedJobs (a late joiner showed this:
+// same heads, no queued jobs, documents still missing). So settle also
+// waits for the replicas to show identical documents, twice in a row at
+// least settleQuiet apart with unchanged heads and bitswap traffic. A real
+// divergence then fails as "never settled" with the differing documents.
+func (s *propSystem) settle(rt *rapid.T, g []int) {
+	const settleQuiet = 100 * time.Millisecond
+	deadline := time.Now().Add(45 * time.Second)
+	var docs []map[string]string
+	var mark string
+	var since time.Time
+	for {
+		var err error
+		docs, err = s.settledDocs(rt, g)
+		if err == nil {
+			m := s.quietMark(g)
+			if m == mark && time.Since(since) >= settleQuiet {
+				break
+			}
+			if m != mark {
+				mark, since = m, time.Now()
+			}
+		} else {
+			mark = ""
+		}
+		if time.Now().After(deadline) {
+			rt.Fatalf("replicas %v never settled: %v\nhistory:\n%s", g, err, strings.Join(s.m.history, "\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.m.sync(g)
+	for i, r := range g {
+		if err := s.m.observe(r, docs[i]); err != nil {
+			rt.Fatal(err)
+		}
+	}
+}
+
+// settledDocs returns the documents of every replica of g once they have
+// the same heads, nothing queued and identical documents.
+func (s *propSystem) settledDocs(rt *rapid.T, g []int) ([]map[string]string, error) {
+	if err := s.settled(g); err != nil {
+		return nil, err
+	}
+	var out []map[string]string
+	for _, r := range g {
+		d := s.docs(rt, r)
+		if len(out) > 0 && !equalDocs(out[0], d) {
+			return nil, fmt.Errorf("replicas %d and %d differ:\n%s\nvs\n%s", g[0], r, fmtDocs(out[0]), fmtDocs(d))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// quietMark changes whenever a replica of g changes heads or receives
+// blocks.
+func (s *propSystem) quietMark(g []int) string {
+	var b strings.Builder
+	for _, r := range g {
+		st := s.reps[r].db.Stats()
+		fmt.Fprint(&b, s.reps[r].db.Heads(), st.BitswapDataIn, st.RemoteApplied, ";")
+	}
+	return b.String()
+}
+
+func (s *propSystem) settled(g []int) error {
+	var heads string
+	for i, r := range g {
+		db := s.reps[r].db
+		h := fmt.Sprint(db.Heads())
+		if i == 0 {
+			heads = h
+		} else if h != heads {
+			return fmt.Errorf("replica %d heads %s, replica %d heads %s", r, h, g[0], heads)
+		}
+		if st := db.Stats(); st.QueuedHeads > 0 || st.PendingChanges > 0 {
+			return fmt.Errorf("replica %d busy", r)
+		}
+	}
+	return nil
+}
+
+func (s *propSystem) docs(rt *rapid.T, r int) map[string]string {
+	cur, err := s.reps[r].c.Find(context.Background(), nil)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	var all []map[string]any
+	if err := cur.All(context.Background(), &all); err != nil {
+		rt.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range all {
+		out[fmt.Sprint(d["_id"])] = canonJSON(d)
+	}
+	return out
+}
+
+// live picks a replica that is up and has the database open.
+func (s *propSystem) live(rt *rapid.T) int {
+	var ok []int
+	for i, r := range s.reps {
+		if r.up && r.db != nil {
+			ok = append(ok, i)
+		}
+	}
+	if len(ok) == 0 {
+		rt.Skip("no live replica")
+	}
+	return rapid.SampledFrom(ok).Draw(rt, "replica")
+}
+
+// exec runs a write on replica r, feeds its outcome to the model and
+// settles r's group.
+func (s *propSystem) exec(rt *rapid.T, op mop, run func(c *engine.Collection) (string, error)) {
+	r := s.reps[op.replica]
+	before := r.db.Stats().Commits
+	id, err := run(r.c)
+	if id != "" {
+		op.id = id
+	}
+	got := outcome{wrote: r.db.Stats().Commits > before}
+	switch {
+	case err == nil:
+	case errors.Is(err, engine.ErrDuplicateKey):
+		got.err = "dup"
+	default:
+		got.err = "op"
+	}
+	if d := r.db.Stats().Commits - before; d > 1 {
+		rt.Fatalf("%s wrote %d deltas, the model expects at most one", op, d)
+	}
+	if err := s.m.apply(op, got); err != nil {
+		rt.Fatalf("%v\nhistory: %v", err, s.m.history)
+	}
+	s.settle(rt, s.group(op.replica))
+}
+
+var propFields = []string{"a", "n", "t", "k"}
+
+func genScalar(rt *rapid.T, label string) any {
+	if rapid.Bool().Draw(rt, label+"-isnum") {
+		return int64(rapid.IntRange(-3, 3).Draw(rt, label))
+	}
+	return rapid.SampledFrom([]string{"x", "y", "z"}).Draw(rt, label)
+}
+
+func genValue(rt *rapid.T, label string) any {
+	if rapid.IntRange(0, 3).Draw(rt, label+"-arr") == 0 {
+		n := rapid.IntRange(0, 3).Draw(rt, label+"-len")
+		arr := make([]any, n)
+		for i := range arr {
+			arr[i] = genScalar(rt, label+"-el")
+		}
+		return arr
+	}
+	return genScalar(rt, label)
+}
+
+func genDoc(rt *rapid.T) map[string]any {
+	d := map[string]any{}
+	for _, f := range propFields {
+		if rapid.Bool().Draw(rt, "has-"+f) {
+			d[f] = genValue(rt, f)
+		}
+	}
+	return d
+}
+
+func (s *propSystem) insert(rt *rapid.T) {
+	r := s.live(rt)
+	doc := genDoc(rt)
+	op := mop{kind: "insert", replica: r, doc: doc}
+	if rapid.IntRange(0, 4).Draw(rt, "gen-id") > 0 {
+		op.id = rapid.SampledFrom(s.ids).Draw(rt, "id")
+		doc["_id"] = op.id
+	}
+	s.exec(rt, op, func(c *engine.Collection) (string, error) {
+		res, err := c.InsertOne(context.Background(), query.Clone(doc))
+		if err != nil {
+			return "", err
+		}
+		id := fmt.Sprint(res.InsertedID)
+		doc["_id"] = id
+		return id, nil
+	})
+}
+
+func (s *propSystem) pickID(rt *rapid.T) string {
+	return rapid.SampledFrom(s.ids).Draw(rt, "id")
+}
+
+func genUpdate(rt *rapid.T) map[string]any {
+	f := rapid.SampledFrom(propFields).Draw(rt, "field")
+	switch op := rapid.SampledFrom([]string{"$set", "$unset", "$inc", "$inc", "$addToSet", "$addToSet", "$pull", "$push", "$rename", "$max"}).Draw(rt, "op"); op {
+	case "$set":
+		return engine.M{op: engine.M{f: genValue(rt, "v")}}
+	case "$unset":
+		return engine.M{op: engine.M{f: ""}}
+	case "$inc":
+		return engine.M{op: engine.M{f: int64(rapid.IntRange(-3, 5).Draw(rt, "by"))}}
+	case "$max":
+		return engine.M{op: engine.M{f: int64(rapid.IntRange(-3, 5).Draw(rt, "max"))}}
+	case "$addToSet":
+		if rapid.Bool().Draw(rt, "each") {
+			n := rapid.IntRange(1, 3).Draw(rt, "n")
+			items := make([]any, n)
+			for i := range items {
+				items[i] = genScalar(rt, "item")
+			}
+			return engine.M{op: engine.M{f: engine.M{"$each": items}}}
+		}
+		return engine.M{op: engine.M{f: genScalar(rt, "item")}}
+	case "$pull", "$push":
+		return engine.M{op: engine.M{f: genScalar(rt, "item")}}
+	default: // $rename
+		to := rapid.SampledFrom(propFields).Filter(func(g string) bool { return g != f }).Draw(rt, "to")
+		return engine.M{op: engine.M{f: to}}
+	}
+}
+
+func (s *propSystem) update(rt *rapid.T) {
+	r := s.live(rt)
+	id := s.pickID(rt)
+	u := genUpdate(rt)
+	s.exec(rt, mop{kind: "update", replica: r, id: id, update: u}, func(c *engine.Collection) (string, error) {
+		_, err := c.UpdateOne(context.Background(), engine.M{"_id": id}, query.Clone(u))
+		return "", err
+	})
+}
+
+func (s *propSystem) replace(rt *rapid.T) {
+	r := s.live(rt)
+	id := s.pickID(rt)
+	doc := genDoc(rt)
+	mdoc := query.Clone(doc).(map[string]any)
+	mdoc["_id"] = id
+	s.exec(rt, mop{kind: "replace", replica: r, id: id, doc: mdoc}, func(c *engine.Collection) (string, error) {
+		_, err := c.ReplaceOne(context.Background(), engine.M{"_id": id}, query.Clone(doc))
+		return "", err
+	})
+}
+
+func (s *propSystem) delete(rt *rapid.T) {
+	r := s.live(rt)
+	id := s.pickID(rt)
+	s.exec(rt, mop{kind: "delete", replica: r, id: id}, func(c *engine.Collection) (string, error) {
+		_, err := c.DeleteOne(context.Background(), engine.M{"_id": id})
+		return "", err
+	})
+}
+
+func (s *propSystem) index(rt *rapid.T) {
+	r := s.live(rt)
+	path := rapid.SampledFrom([]string{"k", "a", "n"}).Draw(rt, "path")
+	s.exec(rt, mop{kind: "index", replica: r, path: path}, func(c *engine.Collection) (string, error) {
+		_, err := c.CreateIndex(context.Background(), path)
+		return "", err
+	})
+}
+
+func (s *propSystem) partition(rt *rapid.T) {
+	var cand []int
+	for i, r := range s.reps {
+		if r.up && r.db != nil && !r.isolated {
+			cand = append(cand, i)
+		}
+	}
+	if len(cand) < 2 {
+		rt.Skip("nothing to partition")
+	}
+	r := rapid.SampledFrom(cand).Draw(rt, "isolate")
+	s.reps[r].isolated = true
+	s.m.history = append(s.m.history, fmt.Sprintf("partition r%d", r))
+	s.topology(rt)
+}
+
+func (s *propSystem) heal(rt *rapid.T) {
+	cut := false
+	for _, r := range s.reps {
+		cut = cut || r.isolated
+		r.isolated = false
+	}
+	if !cut {
+		rt.Skip("nothing to heal")
+	}
+	s.m.history = append(s.m.history, "heal")
+	s.topology(rt)
+	s.settle(rt, s.group(s.live(rt)))
+}
+
+// crash closes a replica's engine and restarts it on the same data
+// directory, opening the database by address.
+func (s *propSystem) crash(rt *rapid.T) {
+	r := s.live(rt)
+	rep := s.reps[r]
+	s.m.history = append(s.m.history, fmt.Sprintf("restart r%d", r))
+	if err := rep.e.Close(); err != nil {
+		rt.Fatalf("close: %v", err)
+	}
+	rep.up = false
+	s.startEngine(rt, rep)
+	s.open(rt, rep)
+	// The restarted replica must show exactly what it held before.
+	if err := s.m.observe(r, s.docs(rt, r)); err != nil {
+		rt.Fatalf("after restart: %v", err)
+	}
+	s.topology(rt)
+	s.settle(rt, s.group(r))
+}
+
+// join adds a fourth replica that opens the database late.
+func (s *propSystem) join(rt *rapid.T) {
+	if len(s.reps) >= propMaxReplicas {
+		rt.Skip("already joined")
+	}
+	g := -1
+	for i, r := range s.reps {
+		if r.up && r.db != nil && !r.isolated {
+			g = i
+		}
+	}
+	if g < 0 {
+		rt.Skip("nobody to join")
+	}
+	dir, err := os.MkdirTemp(s.t.TempDir(), "rep")
+	if err != nil {
+		rt.Fatal(err)
+	}
+	rep := &propReplica{dir: dir}
+	s.reps = append(s.reps, rep)
+	r := len(s.reps) - 1
+	s.m.addReplica(r)
+	s.m.history = append(s.m.history, fmt.Sprintf("join r%d", r))
+	s.startEngine(rt, rep)
+	s.topology(rt)
+	s.open(rt, rep)
+	s.settle(rt, s.group(r))
+}
+
+// final heals everything, restarts nothing (every replica is up), waits
+// for all replicas to settle and checks indexes against full scans.
+func (s *propSystem) final(rt *rapid.T) {
+	for _, r := range s.reps {
+		r.isolated = false
+	}
+	s.m.history = append(s.m.history, "final heal")
+	s.topology(rt)
+	g := s.group(0)
+	if len(g) != len(s.reps) {
+		rt.Fatalf("final group %v misses replicas", g)
+	}
+	s.settle(rt, g)
+	for _, r := range g {
+		s.checkIndexes(rt, r)
+	}
+}
+
+// checkIndexes compares Find through every index with a scan filtered in Go.
+func (s *propSystem) checkIndexes(rt *rapid.T, r int) {
+	ctx := context.Background()
+	c := s.reps[r].c
+	specs, err := c.Indexes(ctx)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	cur, err := c.Find(ctx, nil)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	var all []map[string]any
+	if err := cur.All(ctx, &all); err != nil {
+		rt.Fatal(err)
+	}
+	filters := func(p string) []engine.M {
+		var fs []engine.M
+		for _, v := range []any{int64(0), int64(1), int64(3), "x", "y", nil} {
+			fs = append(fs, engine.M{p: v})
+		}
+		fs = append(fs,
+			engine.M{p: engine.M{"$gt": 0}}, engine.M{p: engine.M{"$lte": 1}},
+			engine.M{p: engine.M{"$in": []any{"x", int64(2)}}}, engine.M{p: engine.M{"$gte": "y"}})
+		return fs
+	}
+	for _, spec := range specs {
+		for _, f := range filters(spec.Path) {
+			pf, err := query.ParseFilter(f)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			want := []string{}
+			for _, d := range all {
+				if pf.Match(d) {
+					want = append(want, canonJSON(d))
+				}
+			}
+			cur, err := c.Find(ctx, f)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			var got []map[string]any
+			if err := cur.All(ctx, &got); err != nil {
+				rt.Fatal(err)
+			}
+			gotS := []string{}
+			for _, d := range got {
+				gotS = append(gotS, canonJSON(d))
+			}
+			if a, b := toJSONString(want), toJSONString(gotS); a != b {
+				rt.Fatalf("replica %d: Find(%v) through index %s = %s, scan = %s", r, f, spec.Name, b, a)
+			}
+		}
+	}
+}
+
+func toJSONString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

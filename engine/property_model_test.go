@@ -1,0 +1,645 @@
+package engine_test
+
+// A reference model of Lattice's documented merge semantics (crdt/doc.go)
+// over a plain Go model of go-ds-crdt's key rules, used by the property
+// tests. It shares no code with package crdt: it keeps abstract keys and
+// values, and re-derives every conflict from the rules alone:
+//
+//   - every key is a set of versions, one per delta that put it; a delete
+//     tombstones the versions the deleting replica had seen;
+//   - the visible version is the live one with the highest priority, the
+//     DAG height of its delta (1 + the highest height the writer knew);
+//     on equal height the byte-wise larger encoding wins. Encodings carry
+//     random nonces, so where two different values tie the model cannot
+//     know the winner: it forks into one world per candidate, and worlds
+//     that disagree with what the replicas show are pruned. The real state
+//     must always be one of the surviving worlds.
+//   - documents: a marker (incarnation + base), field registers (value,
+//     unset, counter, set) under the incarnation, per-replica counter
+//     contributions and add-wins set elements under an epoch named after
+//     the register state the field was converted from.
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// aval is an abstract stored value. ident is equal for two values exactly
+// when their encodings are equal.
+type aval struct {
+	ident string
+	kind  byte // 'm' marker; registers: 'c' counter, 's' set, 'u' unset, 'v' value; 'n' number; 'e' element; 'x' index
+	inc   string
+	base  map[string]any
+	epoch string
+	value any // register value, counter base, contribution, element
+}
+
+type mevent struct {
+	id      int
+	replica int
+	height  int
+	puts    map[string]*aval
+	dels    map[string][]int // key -> event ids of the versions tombstoned
+	desc    string
+}
+
+// world is one possible state of the whole system.
+type world struct {
+	events    []*mevent
+	known     map[int]map[int]bool // replica -> event ids it holds
+	decisions map[string]int       // tie -> winning event id
+}
+
+func (w *world) clone() *world {
+	c := &world{events: append([]*mevent(nil), w.events...), known: map[int]map[int]bool{}, decisions: map[string]int{}}
+	for r, k := range w.known {
+		m := make(map[int]bool, len(k))
+		for e := range k {
+			m[e] = true
+		}
+		c.known[r] = m
+	}
+	for k, v := range w.decisions {
+		c.decisions[k] = v
+	}
+	return c
+}
+
+// fork is raised (as an error) when evaluating needs a tie decision the
+// world has not made yet.
+type fork struct {
+	key     string
+	options []int
+}
+
+func (f *fork) Error() string { return "fork " + f.key }
+
+type version struct {
+	ev  *mevent
+	val *aval
+}
+
+// view is the live visible state of one replica: key -> winning value.
+type view map[string]*aval
+
+func (w *world) view(r int) (view, error) {
+	known := w.known[r]
+	tomb := map[string]map[int]bool{}
+	for _, e := range w.events {
+		if !known[e.id] {
+			continue
+		}
+		for k, ids := range e.dels {
+			if tomb[k] == nil {
+				tomb[k] = map[int]bool{}
+			}
+			for _, id := range ids {
+				tomb[k][id] = true
+			}
+		}
+	}
+	live := map[string][]version{}
+	for _, e := range w.events {
+		if !known[e.id] {
+			continue
+		}
+		for k, v := range e.puts {
+			if !tomb[k][e.id] {
+				live[k] = append(live[k], version{e, v})
+			}
+		}
+	}
+	out := view{}
+	for k, vs := range live {
+		best := 0
+		for _, v := range vs {
+			best = max(best, v.ev.height)
+		}
+		var top []version
+		for _, v := range vs {
+			if v.ev.height == best {
+				top = append(top, v)
+			}
+		}
+		win, err := w.pick(k, top)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = win
+	}
+	return out, nil
+}
+
+// pick chooses among versions of equal height: identical encodings need no
+// choice, register kinds order by their kind byte, the rest is a decision.
+func (w *world) pick(key string, top []version) (*aval, error) {
+	maxKind := byte(0)
+	for _, v := range top {
+		maxKind = max(maxKind, v.val.kind)
+	}
+	idents := map[string]version{}
+	for _, v := range top {
+		if v.val.kind == maxKind {
+			idents[v.val.ident] = v
+		}
+	}
+	if len(idents) == 1 {
+		for _, v := range idents {
+			return v.val, nil
+		}
+	}
+	var ids []int
+	for _, v := range idents {
+		ids = append(ids, v.ev.id)
+	}
+	sort.Ints(ids)
+	dk := fmt.Sprint(key, ids)
+	if id, ok := w.decisions[dk]; ok {
+		for _, v := range idents {
+			if v.ev.id == id {
+				return v.val, nil
+			}
+		}
+	}
+	return nil, &fork{key: dk, options: ids}
+}
+
+// Abstract keys.
+func mMarker(id string) string        { return "d/" + id }
+func mDocPrefix(id string) string     { return "d/" + id + "/" }
+func mField(id, inc, f string) string { return "d/" + id + "/" + inc + "/f/" + f }
+func mCounter(id, inc, f, ep string, r int) string {
+	return fmt.Sprintf("d/%s/%s/n/%s/%s/%d", id, inc, f, ep, r)
+}
+func mElemPrefix(id, inc, f, ep string) string {
+	return "d/" + id + "/" + inc + "/s/" + f + "/" + ep + "/"
+}
+func mIndex(path string) string { return "x/" + path }
+
+func canonJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// doc materialises one document of a view, nil when absent.
+func (v view) doc(id string) map[string]any {
+	m := v[mMarker(id)]
+	if m == nil {
+		return nil
+	}
+	out := query.Clone(m.base).(map[string]any)
+	prefix := mDocPrefix(id) + m.inc + "/f/"
+	for k, reg := range v {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		f := strings.TrimPrefix(k, prefix)
+		if f == "_id" {
+			continue
+		}
+		switch reg.kind {
+		case 'v':
+			out[f] = query.Clone(reg.value)
+		case 'u':
+			delete(out, f)
+		case 'c':
+			sum := reg.value.(int64)
+			cp := fmt.Sprintf("d/%s/%s/n/%s/%s/", id, m.inc, f, reg.epoch)
+			for k2, c := range v {
+				if strings.HasPrefix(k2, cp) {
+					sum += c.value.(int64)
+				}
+			}
+			out[f] = sum
+		case 's':
+			ep := mElemPrefix(id, m.inc, f, reg.epoch)
+			elems := []any{}
+			for k2, e := range v {
+				if strings.HasPrefix(k2, ep) {
+					elems = append(elems, query.Clone(e.value))
+				}
+			}
+			sort.Slice(elems, func(i, j int) bool {
+				if c := query.Compare(elems[i], elems[j]); c != 0 {
+					return c < 0
+				}
+				return canonJSON(elems[i]) < canonJSON(elems[j])
+			})
+			out[f] = elems
+		}
+	}
+	return out
+}
+
+// docs materialises every document of a view, as canonical JSON by _id.
+func (v view) docs() map[string]string {
+	out := map[string]string{}
+	for k := range v {
+		if strings.HasPrefix(k, "d/") && strings.Count(k, "/") == 1 {
+			id := strings.TrimPrefix(k, "d/")
+			out[id] = canonJSON(v.doc(id))
+		}
+	}
+	return out
+}
+
+// mop is one operation issued on a replica.
+type mop struct {
+	kind    string // insert, update, replace, delete, index
+	id      string
+	doc     map[string]any // insert, replace
+	update  map[string]any
+	path    string // index
+	replica int
+}
+
+func (o mop) String() string {
+	switch o.kind {
+	case "insert", "replace":
+		return fmt.Sprintf("r%d %s %s %s", o.replica, o.kind, o.id, canonJSON(o.doc))
+	case "update":
+		return fmt.Sprintf("r%d update %s %s", o.replica, o.id, canonJSON(o.update))
+	case "index":
+		return fmt.Sprintf("r%d index %s", o.replica, o.path)
+	}
+	return fmt.Sprintf("r%d %s %s", o.replica, o.kind, o.id)
+}
+
+// outcome is what an operation returns: whether it wrote a delta and
+// whether it failed (duplicate _id or a bad update for the document).
+type outcome struct {
+	wrote bool
+	err   string // "", "dup", "op"
+}
+
+// apply runs op on replica op.replica of world w, appending its event.
+func (w *world) apply(op mop) (outcome, error) {
+	if op.kind == "update" {
+		if _, err := query.ParseUpdate(op.update); err != nil {
+			return outcome{err: "op"}, nil // refused before reading anything
+		}
+	}
+	v, err := w.view(op.replica)
+	if err != nil {
+		return outcome{}, err
+	}
+	ev := &mevent{id: len(w.events), replica: op.replica, puts: map[string]*aval{}, dels: map[string][]int{}, desc: op.String()}
+	for id := range w.known[op.replica] {
+		ev.height = max(ev.height, w.events[id].height)
+	}
+	ev.height++
+	inc := fmt.Sprintf("i%d", ev.id)
+	cur := v.doc(op.id)
+	// tombstone every live key under the document (all incarnations),
+	// except the marker when keep is set.
+	delDoc := func(keepMarker bool) {
+		for k := range v {
+			if k == mMarker(op.id) && !keepMarker || strings.HasPrefix(k, mDocPrefix(op.id)) {
+				ev.dels[k] = w.liveIDs(op.replica, k)
+			}
+		}
+	}
+	switch op.kind {
+	case "index":
+		ev.puts[mIndex(op.path)] = &aval{ident: "x" + op.path, kind: 'x'}
+	case "insert":
+		if cur != nil {
+			return outcome{err: "dup"}, nil
+		}
+		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
+	case "replace":
+		if cur == nil {
+			return outcome{}, nil
+		}
+		if query.Equal(cur, op.doc) {
+			return outcome{}, nil
+		}
+		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
+		delDoc(true)
+	case "delete":
+		if cur == nil {
+			return outcome{}, nil
+		}
+		delDoc(false)
+	case "update":
+		if cur == nil {
+			return outcome{}, nil
+		}
+		if err := w.planUpdate(v, op, cur, ev); err != nil {
+			return outcome{err: "op"}, nil
+		}
+	}
+	if len(ev.puts) == 0 && len(ev.dels) == 0 {
+		return outcome{}, nil
+	}
+	w.events = append(w.events, ev)
+	w.known[op.replica][ev.id] = true
+	return outcome{wrote: true}, nil
+}
+
+// liveIDs lists the event ids of the versions of k that replica r holds
+// and has not tombstoned: what a go-ds-crdt delete of k tombstones.
+func (w *world) liveIDs(r int, k string) []int {
+	tomb := map[int]bool{}
+	for id := range w.known[r] {
+		for _, t := range w.events[id].dels[k] {
+			tomb[t] = true
+		}
+	}
+	var out []int
+	for id := range w.known[r] {
+		if _, ok := w.events[id].puts[k]; ok && !tomb[id] {
+			out = append(out, id)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+var modelNow = time.Unix(1700000000, 0)
+
+func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error {
+	u, err := query.ParseUpdate(op.update)
+	if err != nil {
+		return err
+	}
+	next, err := u.Apply(old, modelNow)
+	if err != nil {
+		return err
+	}
+	ops := u.Ops()
+	byField := map[string][]query.Op{}
+	for _, o := range ops {
+		byField[topOf(o.Path)] = append(byField[topOf(o.Path)], o)
+		if o.Operator == "$rename" {
+			byField[topOf(o.Value.(string))] = append(byField[topOf(o.Value.(string))], o)
+		}
+	}
+	m := v[mMarker(op.id)]
+	inc := m.inc
+	for name, fops := range byField {
+		newVal, has := next[name]
+		oldVal, hadOld := old[name]
+		single := len(fops) == 1 && fops[0].Path == name
+		_, oi := oldVal.(int64)
+		_, ni := newVal.(int64)
+		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && oi == ni)
+		readd := single && fops[0].Operator == "$addToSet" && has
+		if unchanged && !readd {
+			continue
+		}
+		regKey := mField(op.id, inc, name)
+		reg := v[regKey]
+		prev := "base:" + inc
+		if reg != nil {
+			prev = "reg:" + reg.ident
+		}
+		epochFrom := "E(" + prev + ")"
+		switch {
+		case single && fops[0].Operator == "$inc" && has:
+			epoch := epochFrom
+			if reg != nil && reg.kind == 'c' {
+				epoch = reg.epoch
+			} else {
+				base := int64(0)
+				if n, ok := oldVal.(int64); ok {
+					base = n
+				}
+				ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base}
+			}
+			before := int64(0)
+			if n, ok := oldVal.(int64); ok {
+				before = n
+			}
+			mine := int64(0)
+			ck := mCounter(op.id, inc, name, epoch, op.replica)
+			if c := v[ck]; c != nil {
+				mine = c.value.(int64)
+			}
+			total := mine + newVal.(int64) - before
+			ev.puts[ck] = &aval{ident: "n" + canonJSON(total), kind: 'n', value: total}
+		case single && fops[0].Operator == "$addToSet" && has:
+			epoch := epochFrom
+			if reg != nil && reg.kind == 's' {
+				epoch = reg.epoch
+			} else {
+				ev.puts[regKey] = &aval{ident: "s:" + epoch, kind: 's', epoch: epoch}
+			}
+			requested := map[string]bool{canonJSON(fops[0].Value): true}
+			if items, ok := fops[0].Value.([]any); ok {
+				for _, it := range items {
+					requested[canonJSON(it)] = true
+				}
+			}
+			for _, e := range newVal.([]any) {
+				h := canonJSON(e)
+				ek := mElemPrefix(op.id, inc, name, epoch) + h
+				if v[ek] != nil && !requested[h] {
+					continue
+				}
+				ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: query.Clone(e)}
+			}
+		case single && fops[0].Operator == "$pull" && has && reg != nil && reg.kind == 's':
+			keep := map[string]bool{}
+			for _, e := range newVal.([]any) {
+				keep[canonJSON(e)] = true
+			}
+			ep := mElemPrefix(op.id, inc, name, reg.epoch)
+			for k := range v {
+				if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
+					ev.dels[k] = w.liveIDs(op.replica, k)
+				}
+			}
+		default:
+			r := &aval{ident: fmt.Sprintf("u%d", ev.id), kind: 'u'}
+			if has {
+				r = &aval{ident: fmt.Sprintf("v%d", ev.id), kind: 'v', value: query.Clone(newVal)}
+			}
+			ev.puts[regKey] = r
+			for _, p := range []string{"/n/", "/s/"} {
+				gp := mDocPrefix(op.id) + inc + p + name + "/"
+				for k := range v {
+					if strings.HasPrefix(k, gp) {
+						ev.dels[k] = w.liveIDs(op.replica, k)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func topOf(p string) string {
+	if i := strings.IndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return p
+}
+
+// model is the set of worlds still consistent with what was observed.
+type model struct {
+	worlds   []*world
+	history  []string
+	maxWorld int
+}
+
+func newModel(replicas int) *model {
+	w := &world{known: map[int]map[int]bool{}, decisions: map[string]int{}}
+	for r := 0; r < replicas; r++ {
+		w.known[r] = map[int]bool{}
+	}
+	return &model{worlds: []*world{w}, maxWorld: 1}
+}
+
+const maxWorlds = 512
+
+// expand runs f on every world, forking worlds on undecided ties, and
+// returns the worlds with f's result.
+func expand[T any](m *model, f func(*world) (T, error)) ([]*world, []T, error) {
+	var ws []*world
+	var rs []T
+	queue := append([]*world(nil), m.worlds...)
+	for len(queue) > 0 {
+		w := queue[0]
+		queue = queue[1:]
+		try := w.clone()
+		r, err := f(try)
+		if fk, ok := err.(*fork); ok {
+			for _, o := range fk.options {
+				c := w.clone()
+				c.decisions[fk.key] = o
+				queue = append(queue, c)
+			}
+			if len(queue)+len(ws) > maxWorlds {
+				return nil, nil, fmt.Errorf("model: more than %d possible worlds", maxWorlds)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		ws = append(ws, try)
+		rs = append(rs, r)
+	}
+	return ws, rs, nil
+}
+
+// apply applies op and keeps the worlds predicting the observed outcome.
+func (m *model) apply(op mop, got outcome) error {
+	m.history = append(m.history, fmt.Sprintf("%s -> wrote=%v err=%q", op, got.wrote, got.err))
+	ws, rs, err := expand(m, func(w *world) (outcome, error) { return w.apply(op) })
+	if err != nil {
+		return err
+	}
+	var keep []*world
+	var seen []string
+	for i, w := range ws {
+		if rs[i] == got {
+			keep = append(keep, w)
+		}
+		seen = append(seen, fmt.Sprintf("%+v", rs[i]))
+	}
+	if len(keep) == 0 {
+		return fmt.Errorf("model: %s: replica returned %+v, the model allows %v", op, got, seen)
+	}
+	m.worlds = keep
+	m.maxWorld = max(m.maxWorld, len(keep))
+	return nil
+}
+
+// sync makes every replica in group hold the union of what they hold.
+func (m *model) sync(group []int) {
+	for _, w := range m.worlds {
+		u := map[int]bool{}
+		for _, r := range group {
+			for e := range w.known[r] {
+				u[e] = true
+			}
+		}
+		for _, r := range group {
+			k := map[int]bool{}
+			for e := range u {
+				k[e] = true
+			}
+			w.known[r] = k
+		}
+	}
+}
+
+// addReplica starts replica r with nothing.
+func (m *model) addReplica(r int) {
+	for _, w := range m.worlds {
+		w.known[r] = map[int]bool{}
+	}
+}
+
+// observe keeps the worlds in which replica r shows exactly docs (_id ->
+// canonical JSON).
+func (m *model) observe(r int, docs map[string]string) error {
+	ws, rs, err := expand(m, func(w *world) (map[string]string, error) {
+		v, err := w.view(r)
+		if err != nil {
+			return nil, err
+		}
+		return v.docs(), nil
+	})
+	if err != nil {
+		return err
+	}
+	var keep []*world
+	for i, w := range ws {
+		if equalDocs(rs[i], docs) {
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) == 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "model: replica %d diverges from every admissible state\nhistory:\n", r)
+		for _, h := range m.history {
+			fmt.Fprintf(&b, "  %s\n", h)
+		}
+		fmt.Fprintf(&b, "replica %d shows:\n%s", r, fmtDocs(docs))
+		for i := range ws {
+			if i == 3 {
+				fmt.Fprintf(&b, "... and %d more admissible states\n", len(ws)-3)
+				break
+			}
+			fmt.Fprintf(&b, "admissible state %d:\n%s", i, fmtDocs(rs[i]))
+		}
+		return fmt.Errorf("%s", b.String())
+	}
+	m.worlds = keep
+	m.maxWorld = max(m.maxWorld, len(keep))
+	return nil
+}
+
+func equalDocs(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func fmtDocs(d map[string]string) string {
+	ids := make([]string, 0, len(d))
+	for id := range d {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var b strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&b, "    %s\n", d[id])
+	}
+	return b.String()
+}
