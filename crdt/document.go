@@ -144,10 +144,15 @@ func hasPathPrefix(k, prefix string) bool {
 }
 
 // Materialize returns the JSON document a Doc stands for, or nil when the
-// document does not exist. The result is freshly allocated.
+// document does not exist. The result may share memory with the Doc (a
+// document never updated since its insert is its base): callers must not
+// modify it; query.Clone it first.
 func (d *Doc) Materialize() map[string]any {
 	if !d.Exists {
 		return nil
+	}
+	if len(d.Fields) == 0 {
+		return d.Marker.Base
 	}
 	out := query.Clone(d.Marker.Base).(map[string]any)
 	for name, f := range d.Fields {

@@ -101,7 +101,7 @@ func (c *Collection) ref(id any) (docRef, error) {
 }
 
 func (c *Collection) writer() crdt.Writer {
-	return crdt.Writer{Replica: c.db.e.ID().String(), Nonce: crdt.NewNonce(), Now: time.Now()}
+	return crdt.Writer{Replica: c.db.e.self, Nonce: crdt.NewNonce(), Now: time.Now()}
 }
 
 // prepare turns a caller's document into a canonical, valid document with

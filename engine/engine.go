@@ -39,6 +39,7 @@ type Engine struct {
 	cfg      *config
 	log      hclog.Logger
 	key      crypto.PrivKey
+	self     string // this peer's ID, encoded once
 	store    ds.Batching
 	pebble   *pebbleds.Datastore // nil in memory
 	host     host.Host
@@ -134,6 +135,7 @@ func (e *Engine) start(ctx context.Context) error {
 		return fmt.Errorf("engine: libp2p host: %w", err)
 	}
 	e.host = h
+	e.self = h.ID().String()
 
 	ps, err := pubsub.NewGossipSub(e.ctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
