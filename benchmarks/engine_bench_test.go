@@ -304,3 +304,67 @@ func BenchmarkReplicate10k(b *testing.B) {
 		b.ReportMetric(n/time.Since(start).Seconds(), "docs/s")
 	}
 }
+
+// BenchmarkConverge5x1000 is DESIGN.md's raw go-ds-crdt scenario through
+// the engine: 5 replicas in a full mesh over loopback TCP, each making 1,000
+// single InsertOne calls at once, timed until every replica holds all 5,000.
+func BenchmarkConverge5x1000(b *testing.B) {
+	const replicas, writes = 5, 1000
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ctx := context.Background()
+		es := make([]*engine.Engine, replicas)
+		for j := range es {
+			es[j] = newEngine(b)
+		}
+		for j, a := range es {
+			for _, o := range es[j+1:] {
+				if err := a.Connect(ctx, peer.AddrInfo{ID: o.ID(), Addrs: o.Host().Addrs()}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		cs := make([]*engine.Collection, replicas)
+		cs[0] = newCollection(b, es[0])
+		for j := 1; j < replicas; j++ {
+			db, err := es[j].Open(ctx, cs[0].Database().Address())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cs[j] = db.Collection("docs")
+		}
+		b.StartTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for j, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < writes; k++ {
+					if _, err := c.InsertOne(ctx, todo(j*writes+k)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		deadline := time.Now().Add(5 * time.Minute)
+		for _, c := range cs {
+			for {
+				n, err := c.CountDocuments(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n == replicas*writes {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatalf("a replica has %d of %d documents after 5 minutes", n, replicas*writes)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-converge")
+	}
+}
