@@ -69,17 +69,23 @@ func BenchmarkInsertOne(b *testing.B) {
 func BenchmarkInsertOneConcurrent16(b *testing.B) {
 	c := newCollection(b, newEngine(b))
 	ctx := context.Background()
-	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	insertConcurrently(b, ctx, c, b.N, 16)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// insertConcurrently inserts n documents from workers concurrent callers.
+func insertConcurrently(b *testing.B, ctx context.Context, c *engine.Collection, n, workers int) {
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := next.Add(1)
-				if i > int64(b.N) {
+				if i > int64(n) {
 					return
 				}
 				if _, err := c.InsertOne(ctx, todo(int(i))); err != nil {
@@ -90,7 +96,6 @@ func BenchmarkInsertOneConcurrent16(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
 
 // BenchmarkInsertMany: batches of 1,000 documents.
@@ -268,25 +273,7 @@ func BenchmarkReplicate10k(b *testing.B) {
 		cb := dbB.Collection("docs")
 		b.StartTimer()
 		start := time.Now()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < 16; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					j := next.Add(1)
-					if j > n {
-						return
-					}
-					if _, err := ca.InsertOne(ctx, todo(int(j))); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		insertConcurrently(b, ctx, ca, n, 16)
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
 			got, err := cb.CountDocuments(ctx, nil)

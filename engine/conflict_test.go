@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -41,16 +40,7 @@ func newPair(t *testing.T, doc engine.M) *pair {
 // partition disconnects the replicas; nothing dials them back until heal.
 func (p *pair) partition(t *testing.T) {
 	t.Helper()
-	p.a.Host().Peerstore().ClearAddrs(p.b.ID())
-	p.b.Host().Peerstore().ClearAddrs(p.a.ID())
-	require.NoError(t, p.a.Host().Network().ClosePeer(p.b.ID()))
-	require.NoError(t, p.b.Host().Network().ClosePeer(p.a.ID()))
-	eventually(t, 5*time.Second, func() error {
-		if len(p.a.Host().Network().ConnsToPeer(p.b.ID())) > 0 {
-			return fmt.Errorf("still connected")
-		}
-		return nil
-	})
+	partition(t, p.a, p.b)
 }
 
 // heal reconnects the replicas and waits until they agree.
