@@ -357,3 +357,32 @@ func TestCloseEndsEventSubscriptions(t *testing.T) {
 	_, open := <-events
 	require.False(t, open, "the subscription channel is closed")
 }
+
+func TestDropDeletesLocalData(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t)
+	db, err := e.Create(ctx, "dropme")
+	require.NoError(t, err)
+	addr := db.Address()
+	_, err = db.Collection("c").InsertOne(ctx, engine.M{"_id": "x"})
+	require.NoError(t, err)
+	keep, err := e.Create(ctx, "keep")
+	require.NoError(t, err)
+	_, err = keep.Collection("c").InsertOne(ctx, engine.M{"_id": "y"})
+	require.NoError(t, err)
+
+	require.NoError(t, e.Drop(ctx, addr))
+	dbs, err := e.Databases(ctx)
+	require.NoError(t, err)
+	require.Len(t, dbs, 1)
+	require.Equal(t, keep.Address(), dbs[0].Address)
+	require.ErrorIs(t, e.Drop(ctx, addr), engine.ErrNoDatabase)
+
+	// The manifest is still known: opening again starts from nothing.
+	db, err = e.Open(ctx, addr)
+	require.NoError(t, err)
+	n, err := db.Collection("c").CountDocuments(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.True(t, has(keep.Collection("c"), "y"), "other databases are untouched")
+}
