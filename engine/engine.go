@@ -102,12 +102,11 @@ func (e *Engine) start(ctx context.Context) error {
 		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 			return fmt.Errorf("engine: data directory: %w", err)
 		}
-		wo := pebble.NoSync
-		if cfg.syncWrites {
-			wo = pebble.Sync
-		}
+		// Individual writes do not sync (go-ds-crdt makes several per
+		// delta); each local commit group ends with one WAL sync instead
+		// (see syncWAL).
 		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"),
-			pebbleds.WithPebbleWriteOptions(wo), pebbleds.WithPebbleOpts(pebbleOptions()),
+			pebbleds.WithPebbleWriteOptions(pebble.NoSync), pebbleds.WithPebbleOpts(pebbleOptions()),
 			pebbleds.WithCacheSize(128<<20))
 		if err != nil {
 			return fmt.Errorf("engine: open store: %w", err)
@@ -178,6 +177,16 @@ func pebbleOptions() *pebble.Options {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return o
+}
+
+// syncWAL makes every write made so far durable: pebble buffers
+// write-ahead-log records in user space when writes do not sync, so without
+// this a killed process loses the writes still in that buffer.
+func (e *Engine) syncWAL() error {
+	if e.pebble == nil || !e.cfg.syncWrites {
+		return nil
+	}
+	return e.pebble.DB.LogData(nil, pebble.Sync)
 }
 
 // loadIdentity reads the Ed25519 key in dir/identity.key, creating it on

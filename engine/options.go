@@ -35,6 +35,7 @@ type config struct {
 
 func defaultConfig() *config {
 	return &config{
+		syncWrites:          true,
 		logger:              hclog.NewNullLogger(),
 		listen:              []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
 		rebroadcastInterval: 30 * time.Second,
@@ -75,9 +76,13 @@ func WithInMemory() Option {
 	return func(c *config) error { c.inMemory = true; return nil }
 }
 
-// WithSyncWrites makes every write fsync the pebble write-ahead log before
-// it returns, so that acknowledged writes survive power loss, not only a
-// process crash. It costs one fsync per commit group.
+// WithSyncWrites sets whether a write waits for the pebble write-ahead log
+// to be fsynced before it returns. On (the default), an acknowledged write
+// survives a crash of the process and, on a disk that honours fsync, of the
+// machine; it costs one fsync per commit group, shared by every write that
+// group-commits with it. Off, writes return once in pebble's buffers: a
+// crash may lose the last acknowledged writes (they are still replicated if
+// they were announced before it).
 func WithSyncWrites(sync bool) Option {
 	return func(c *config) error { c.syncWrites = sync; return nil }
 }

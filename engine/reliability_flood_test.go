@@ -205,11 +205,12 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	}()
 	start := time.Now()
 	sent := 0
-	big := make([]byte, floodBigSize)
 	for i := 0; i < floodSmall+floodOversized+floodFramed; i++ {
 		var msg []byte
 		switch k := rng.IntN(floodSmall + floodOversized + floodFramed); {
 		case k < floodOversized:
+			// A fresh buffer each time: pubsub keeps the published slice.
+			big := make([]byte, floodBigSize)
 			_, _ = rand.Read(big)
 			big[0] = 'L' // looks like ours, fails later
 			msg = big

@@ -273,6 +273,10 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	if err == nil && len(chunk) > 0 {
 		err = flush()
 	}
+	if err == nil {
+		// One fsync for the whole group, before any caller is told.
+		err = db.e.syncWAL()
+	}
 	// Install even after an error: some deltas may have been committed.
 	reread := db.mat.endLocal()
 	for _, r := range t.events {
