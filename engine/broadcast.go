@@ -22,6 +22,10 @@ import (
 // announcement on peer join bring them back.
 const maxQueuedHeads = 1 << 16
 
+// maxFetchesPerPeer bounds the fetches one announcer can have queued or in
+// flight; its further heads are dropped until those complete.
+const maxFetchesPerPeer = 16
+
 // maxConcurrentFetches bounds background fetches of announced heads.
 const maxConcurrentFetches = 8
 
@@ -42,10 +46,13 @@ type broadcaster struct {
 	dag    ipld.DAGService
 	inline int // max bytes of blocks to inline in one message
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	fetch  chan struct{} // semaphore for fetches
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	fetchWake  chan struct{}         // signalled when a fetch is queued
+	fetchQ     map[peer.ID][]cid.Cid // heads to fetch, per announcer
+	fetchOrder []peer.ID             // announcers with queued fetches, round-robin
+	fetching   map[peer.ID]int       // fetches in flight, per announcer
 
 	mu      sync.Mutex
 	queue   []cid.Cid
@@ -70,19 +77,21 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster
 		return nil, err
 	}
 	b := &broadcaster{
-		db:       db,
-		log:      db.log.Named("broadcast"),
-		self:     db.e.host.ID(),
-		topic:    topic,
-		sub:      sub,
-		events:   evts,
-		bstore:   db.e.bstore,
-		dag:      db.e.dag,
-		inline:   inline,
-		fetch:    make(chan struct{}, maxConcurrentFetches),
-		pending:  make(map[cid.Cid]struct{}),
-		ready:    make(chan struct{}, 1),
-		sendWake: make(chan struct{}, 1),
+		db:        db,
+		log:       db.log.Named("broadcast"),
+		self:      db.e.host.ID(),
+		topic:     topic,
+		sub:       sub,
+		events:    evts,
+		bstore:    db.e.bstore,
+		dag:       db.e.dag,
+		inline:    inline,
+		fetchWake: make(chan struct{}, 1),
+		fetchQ:    make(map[peer.ID][]cid.Cid),
+		fetching:  make(map[peer.ID]int),
+		pending:   make(map[cid.Cid]struct{}),
+		ready:     make(chan struct{}, 1),
+		sendWake:  make(chan struct{}, 1),
 	}
 	b.ctx, b.cancel = context.WithCancel(db.ctx)
 	return b, nil
@@ -90,10 +99,13 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster
 
 // start launches the receive and peer-event loops.
 func (b *broadcaster) start() {
-	b.wg.Add(3)
+	b.wg.Add(3 + maxConcurrentFetches)
 	go b.receiveLoop()
 	go b.peerLoop()
 	go b.sendLoop()
+	for i := 0; i < maxConcurrentFetches; i++ {
+		go b.fetchLoop()
+	}
 }
 
 // Broadcast implements dscrdt.Broadcaster. It only records the heads and
@@ -280,13 +292,15 @@ func (b *broadcaster) receiveLoop() {
 			}
 		}
 		for _, h := range m.Heads {
-			b.offer(h)
+			b.offer(h, msg.GetFrom())
 		}
 	}
 }
 
-// offer queues a head for go-ds-crdt, fetching its block first if needed.
-func (b *broadcaster) offer(h cid.Cid) {
+// offer queues a head for go-ds-crdt, or, when its block is missing, for
+// a fetch. It never blocks: the receive loop must keep draining the
+// subscription whatever announcers do.
+func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
 	b.mu.Lock()
 	if _, dup := b.pending[h]; dup {
 		b.mu.Unlock()
@@ -304,29 +318,89 @@ func (b *broadcaster) offer(h cid.Cid) {
 		b.enqueue(h)
 		return
 	}
-	select {
-	case b.fetch <- struct{}{}:
-	case <-b.ctx.Done():
+	b.mu.Lock()
+	q := b.fetchQ[from]
+	if len(q)+b.fetching[from] >= maxFetchesPerPeer {
+		// This announcer already has its share of fetches waiting: drop the
+		// head. If it is real, the next announcement brings it back.
+		delete(b.pending, h)
+		b.mu.Unlock()
+		b.db.stats.headsDropped.Add(1)
 		return
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer func() { <-b.fetch }()
-		ctx, cancel := context.WithTimeout(b.ctx, b.db.e.cfg.fetchTimeout)
-		defer cancel()
-		if _, err := b.dag.Get(ctx, h); err != nil {
-			b.mu.Lock()
-			delete(b.pending, h)
-			b.mu.Unlock()
-			if b.ctx.Err() == nil {
-				b.db.stats.fetchFailures.Add(1)
-				b.log.Debug("fetch announced head", "head", h, "error", err)
+	if len(q) == 0 {
+		b.fetchOrder = append(b.fetchOrder, from)
+	}
+	b.fetchQ[from] = append(q, h)
+	b.mu.Unlock()
+	select {
+	case b.fetchWake <- struct{}{}:
+	default:
+	}
+}
+
+// nextFetch takes the next head to fetch, round-robin across announcers so
+// that one announcer's unfetchable heads cannot starve the others.
+func (b *broadcaster) nextFetch() (cid.Cid, peer.ID, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.fetchOrder) == 0 {
+		return cid.Undef, "", false
+	}
+	from := b.fetchOrder[0]
+	b.fetchOrder = b.fetchOrder[1:]
+	q := b.fetchQ[from]
+	h := q[0]
+	if len(q) > 1 {
+		b.fetchQ[from] = q[1:]
+		b.fetchOrder = append(b.fetchOrder, from)
+	} else {
+		delete(b.fetchQ, from)
+	}
+	b.fetching[from]++
+	return h, from, true
+}
+
+// fetchLoop is one of maxConcurrentFetches workers fetching announced
+// heads' blocks, each bounded by the fetch timeout.
+func (b *broadcaster) fetchLoop() {
+	defer b.wg.Done()
+	for {
+		h, from, ok := b.nextFetch()
+		if !ok {
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-b.fetchWake:
 			}
-			return
+			continue
+		}
+		// Wake another worker in case more is queued.
+		select {
+		case b.fetchWake <- struct{}{}:
+		default:
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, b.db.e.cfg.fetchTimeout)
+		_, err := b.dag.Get(ctx, h)
+		cancel()
+		b.mu.Lock()
+		if b.fetching[from]--; b.fetching[from] == 0 {
+			delete(b.fetching, from)
+		}
+		if err != nil {
+			delete(b.pending, h)
+		}
+		b.mu.Unlock()
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			b.db.stats.fetchFailures.Add(1)
+			b.log.Debug("fetch announced head", "head", h, "error", err)
+			continue
 		}
 		b.enqueue(h)
-	}()
+	}
 }
 
 func (b *broadcaster) enqueue(h cid.Cid) {

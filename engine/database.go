@@ -445,7 +445,7 @@ func (db *Database) Stats() Stats {
 	}
 	if db.bc != nil {
 		db.bc.mu.Lock()
-		s.QueuedHeads += len(db.bc.queue)
+		s.QueuedHeads += len(db.bc.pending) // waiting for go-ds-crdt or for their block
 		db.bc.mu.Unlock()
 	}
 	s.PendingChanges = db.mat.pending()
