@@ -460,9 +460,12 @@ func (db *Database) Stats() Stats {
 	return s
 }
 
-// Heads returns the CIDs of the database's current DAG heads, sorted. Two
-// replicas with the same heads and no pending work (Stats.QueuedHeads and
-// Stats.PendingChanges zero) hold the same state.
+// Heads returns the CIDs of the database's current DAG heads, sorted.
+// Replicas whose heads differ have not seen the same writes. Equal heads
+// with no queued or pending work (Stats.QueuedHeads, Stats.PendingChanges)
+// are a strong sign of agreement but not a proof: go-ds-crdt records a head
+// before it finishes walking a branch another of its workers is merging, so
+// for a moment the documents may still differ. Compare documents to be sure.
 func (db *Database) Heads() []string {
 	store := db.store()
 	if store == nil {
