@@ -22,12 +22,12 @@ import (
 	"github.com/latticedb/lattice/engine"
 )
 
-func newEngine(b *testing.B) *engine.Engine {
+func newEngine(b *testing.B, opts ...engine.Option) *engine.Engine {
 	b.Helper()
-	e, err := engine.New(context.Background(),
+	e, err := engine.New(context.Background(), append([]engine.Option{
 		engine.WithDataDir(b.TempDir()),
 		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
-	)
+	}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,6 +53,22 @@ func todo(i int) engine.M {
 // WAL written, no fsync) when it returns.
 func BenchmarkInsertOne(b *testing.B) {
 	c := newCollection(b, newEngine(b))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// BenchmarkInsertOneNoSync is InsertOne without the per-commit WAL fsync:
+// the engine's own cost, to set against BenchmarkRawCRDTPut (which does not
+// fsync either).
+func BenchmarkInsertOneNoSync(b *testing.B) {
+	c := newCollection(b, newEngine(b, engine.WithSyncWrites(false)))
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
