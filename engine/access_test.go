@@ -256,3 +256,21 @@ func TestTokens(t *testing.T) {
 	require.False(t, has(cv, "rogue"))
 	require.False(t, has(cv, "rogue-2"))
 }
+
+func TestUnregisteredControllerTypeFails(t *testing.T) {
+	ctx := context.Background()
+	creator := newEngine(t)
+	db, err := creator.Create(ctx, "custom", engine.WithAccess(accesscontrol.Config{Type: "ethsig", Params: json.RawMessage(`{}`)}))
+	require.ErrorIs(t, err, plugins.ErrUnknownPlugin, "the creator has no ethsig plugin either")
+	require.Nil(t, db)
+
+	// A peer whose registry lacks a type cannot open a database naming it.
+	withStatic := newEngine(t)
+	bare := newEngine(t, engine.WithRegistry(plugins.NewRegistry()))
+	connectAll(t, withStatic, bare)
+	db, err = withStatic.Create(ctx, "static-db")
+	require.NoError(t, err)
+	_, err = bare.Open(ctx, db.Address())
+	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)
+	require.Contains(t, err.Error(), `"static"`)
+}
