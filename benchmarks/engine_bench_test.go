@@ -51,24 +51,18 @@ func todo(i int) engine.M {
 
 // BenchmarkInsertOne: one sequential caller, each insert durable (pebble
 // WAL written, no fsync) when it returns.
-func BenchmarkInsertOne(b *testing.B) {
-	c := newCollection(b, newEngine(b))
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
-}
+func BenchmarkInsertOne(b *testing.B) { insertSequentially(b, newEngine(b)) }
 
 // BenchmarkInsertOneNoSync is InsertOne without the per-commit WAL fsync:
 // the engine's own cost, to set against BenchmarkRawCRDTPut (which does not
 // fsync either).
 func BenchmarkInsertOneNoSync(b *testing.B) {
-	c := newCollection(b, newEngine(b, engine.WithSyncWrites(false)))
+	insertSequentially(b, newEngine(b, engine.WithSyncWrites(false)))
+}
+
+// insertSequentially times b.N InsertOne calls from one caller.
+func insertSequentially(b *testing.B, e *engine.Engine) {
+	c := newCollection(b, e)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

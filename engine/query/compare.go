@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -104,7 +105,7 @@ func Compare(a, b any) int {
 				return c
 			}
 		}
-		return cmpInt(len(x), len(y))
+		return cmp.Compare(len(x), len(y))
 	case classBool:
 		x, y := a.(bool), b.(bool)
 		switch {
@@ -122,16 +123,6 @@ func Compare(a, b any) int {
 // that is Compare(a, b) == 0. int64(2) and float64(2) are equal.
 func Equal(a, b any) bool {
 	return Compare(a, b) == 0
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sortedKeys(m map[string]any) []string {
@@ -153,7 +144,7 @@ func compareObjects(a, b map[string]any) int {
 			return c
 		}
 	}
-	return cmpInt(len(ka), len(kb))
+	return cmp.Compare(len(ka), len(kb))
 }
 
 // toNumber returns v as an int64 (isInt) or a float64.
@@ -195,23 +186,13 @@ func compareNumbers(a, b any) int {
 	bi, bf, bInt := toNumber(b)
 	switch {
 	case aInt && bInt:
-		return cmpInt64(ai, bi)
+		return cmp.Compare(ai, bi)
 	case aInt:
 		return compareIntFloat(ai, bf)
 	case bInt:
 		return -compareIntFloat(bi, af)
 	}
 	return compareFloats(af, bf)
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // compareFloats orders NaN before every other number, as MongoDB does.
@@ -243,7 +224,7 @@ func compareIntFloat(i int64, f float64) int {
 		return 1
 	}
 	t := math.Trunc(f)
-	if c := cmpInt64(i, int64(t)); c != 0 {
+	if c := cmp.Compare(i, int64(t)); c != 0 {
 		return c
 	}
 	switch frac := f - t; {

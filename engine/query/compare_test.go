@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"math"
 	"math/rand"
@@ -68,7 +69,7 @@ func TestCompareOrder(t *testing.T) {
 	}
 	for i := range vals {
 		for j := range vals {
-			want := cmpInt(i, j)
+			want := cmp.Compare(i, j)
 			if got := Compare(vals[i], vals[j]); got != want {
 				t.Errorf("Compare(%s, %s) = %d, want %d", ordered[i], ordered[j], got, want)
 			}
