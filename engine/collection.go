@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -646,6 +645,3 @@ func (c *Collection) candidateIDs(f *query.Filter) []string {
 	}
 	return ids
 }
-
-// errStop ends an iteration early.
-var errStop = errors.New("stop")

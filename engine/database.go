@@ -138,11 +138,11 @@ func (e *Engine) lookup(addr Address) *Database {
 
 // DatabaseInfo describes a database known to this engine.
 type DatabaseInfo struct {
-	Address string   `json:"address"`
-	Name    string   `json:"name"`
-	Open    bool     `json:"open"`
-	Access  string   `json:"access"`
-	Meta    Manifest `json:"-"`
+	Address  string   `json:"address"`
+	Name     string   `json:"name"`
+	Open     bool     `json:"open"`
+	Access   string   `json:"access"` // the access controller's type
+	Manifest Manifest `json:"manifest"`
 }
 
 // Databases lists the databases stored on this engine, open or not, sorted
@@ -170,7 +170,7 @@ func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
 		}
 		out = append(out, DatabaseInfo{
 			Address: addr.String(), Name: addr.Name, Open: e.lookup(addr) != nil,
-			Access: m.Access.Type, Meta: m,
+			Access: m.Access.Type, Manifest: m,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })

@@ -299,7 +299,7 @@ func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
 	n.mu.Unlock()
 	out := make([]databaseInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Meta.Meta})
+		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta})
 	}
 	// Most recently used first, then the others by address.
 	slices.SortStableFunc(out, func(a, b databaseInfo) int {
