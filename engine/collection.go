@@ -150,6 +150,8 @@ func toMap(v any, what string) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s must be a JSON object, got %T", ErrBadDocument, what, out)
 	}
+	// Numbers as storage will give them back (1.0 is stored as 1).
+	crdt.CanonicalNumbers(m)
 	return m, nil
 }
 

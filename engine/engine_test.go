@@ -386,3 +386,19 @@ func TestDropDeletesLocalData(t *testing.T) {
 	require.Zero(t, n)
 	require.True(t, has(keep.Collection("c"), "y"), "other databases are untouched")
 }
+
+func TestIntegralFloatsAreStoredAsIntegers(t *testing.T) {
+	ctx := context.Background()
+	e := newEngine(t)
+	db, err := e.Create(ctx, "floats")
+	require.NoError(t, err)
+	c := db.Collection("c")
+	res, err := c.InsertOne(ctx, engine.M{"_id": 1.0, "n": 2.0, "f": 2.5})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), res.InsertedID)
+	for _, id := range []any{1, 1.0, int64(1)} {
+		var d engine.M
+		require.NoError(t, c.FindByID(ctx, id).Decode(&d), "%T", id)
+		require.Equal(t, engine.M{"_id": int64(1), "n": int64(2), "f": 2.5}, d)
+	}
+}

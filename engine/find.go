@@ -96,7 +96,7 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err != nil {
 		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
 	}
-	r, err := c.ref(nid)
+	r, err := c.ref(crdt.CanonicalNumbers(nid))
 	if err != nil {
 		return &SingleResult{err: err}
 	}
