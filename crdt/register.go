@@ -178,25 +178,35 @@ func decodeJSON(b []byte) (any, error) {
 
 // canonical converts json.Number into int64 or float64, recursively.
 func canonical(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
+	return mapLeaves(v, func(x any) any {
+		n, ok := x.(json.Number)
+		if !ok {
+			return x
+		}
+		if i, err := n.Int64(); err == nil {
 			return i
 		}
-		f, _ := x.Float64()
+		f, _ := n.Float64()
 		return f
+	})
+}
+
+// mapLeaves replaces, in place, every non-container value of a JSON value
+// by leaf(value), and returns the result.
+func mapLeaves(v any, leaf func(any) any) any {
+	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = canonical(e)
+			x[k] = mapLeaves(e, leaf)
 		}
 		return x
 	case []any:
 		for i, e := range x {
-			x[i] = canonical(e)
+			x[i] = mapLeaves(e, leaf)
 		}
 		return x
 	}
-	return v
+	return leaf(v)
 }
 
 // CanonicalNumbers rewrites v in place (and returns it) into the form it
@@ -205,24 +215,12 @@ func canonical(v any) any {
 // it back as an int64 when it fits. Callers canonicalise documents before
 // planning, so a writer's own state equals what every replica decodes.
 func CanonicalNumbers(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if x == math.Trunc(x) && x >= -(1<<63) && x < 1<<63 {
-			return int64(x)
+	return mapLeaves(v, func(x any) any {
+		if f, ok := x.(float64); ok && f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+			return int64(f)
 		}
 		return x
-	case map[string]any:
-		for k, e := range x {
-			x[k] = CanonicalNumbers(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = CanonicalNumbers(e)
-		}
-		return x
-	}
-	return v
+	})
 }
 
 // ValueHash is the identity of a set element: a hash of its canonical JSON.
