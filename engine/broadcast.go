@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -59,7 +58,7 @@ type broadcaster struct {
 	pending map[cid.Cid]struct{} // queued or being fetched
 	ready   chan struct{}        // signalled when queue grows
 
-	lastAnnounce atomic.Int64
+	announceWake chan struct{} // signalled when a peer joins
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -99,10 +98,11 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster
 
 // start launches the receive and peer-event loops.
 func (b *broadcaster) start() {
-	b.wg.Add(3 + maxConcurrentFetches)
+	b.wg.Add(4 + maxConcurrentFetches)
 	go b.receiveLoop()
 	go b.peerLoop()
 	go b.sendLoop()
+	go b.announceLoop()
 	for i := 0; i < maxConcurrentFetches; i++ {
 		go b.fetchLoop()
 	}
@@ -209,22 +209,34 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 	return b.topic.Publish(ctx, data)
 }
 
-// announceHeads publishes the database's current heads, at most once a
-// second. Called when a peer joins so it need not wait for a new write or
-// the periodic rebroadcast to learn where the DAG is.
-func (b *broadcaster) announceHeads() {
-	now := time.Now().UnixNano()
-	last := b.lastAnnounce.Load()
-	if now-last < int64(time.Second) || !b.lastAnnounce.CompareAndSwap(last, now) {
-		return
-	}
-	store := b.db.store()
-	if store == nil || !b.db.mayAnnounce() {
-		return
-	}
-	heads := store.InternalStats(b.ctx).Heads
-	if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
-		b.log.Debug("announce heads", "error", err)
+// announceLoop publishes the database's current heads when a peer joins,
+// so it need not wait for a new write or the periodic rebroadcast to learn
+// where the DAG is. Joins are coalesced: at most one announcement a second,
+// and a join during that second gets one once it is over.
+func (b *broadcaster) announceLoop() {
+	defer b.wg.Done()
+	pause := time.NewTimer(0)
+	defer pause.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.announceWake:
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-pause.C:
+		}
+		pause.Reset(time.Second)
+		store := b.db.store()
+		if store == nil || !b.db.mayAnnounce() {
+			continue
+		}
+		heads := store.InternalStats(b.ctx).Heads
+		if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+			b.log.Debug("announce heads", "error", err)
+		}
 	}
 }
 
@@ -423,7 +435,10 @@ func (b *broadcaster) peerLoop() {
 		switch ev.Type {
 		case pubsub.PeerJoin:
 			b.db.emit(Event{Type: EventPeerJoined, Peer: ev.Peer})
-			b.announceHeads()
+			select {
+			case b.announceWake <- struct{}{}:
+			default:
+			}
 		case pubsub.PeerLeave:
 			b.db.emit(Event{Type: EventPeerLeft, Peer: ev.Peer})
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,11 +36,22 @@ const (
 	propLongSteps  = 50
 )
 
+var (
+	userFlagsOnce sync.Once
+	userFlags     = map[string]bool{}
+)
+
 // rapidBudget sets rapid's case and step counts for this test unless the
 // command line set them, and restores them afterwards.
 func rapidBudget(t *testing.T, checks, steps, longChecks, longSteps int) {
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// flag.Visit also reports flags this function set itself, so record the
+	// command line's choices once, before the first flag.Set: otherwise a
+	// second run in the process (-count=2) took rapid's defaults of 100
+	// cases x 100 steps for the user's.
+	userFlagsOnce.Do(func() {
+		flag.Visit(func(f *flag.Flag) { userFlags[f.Name] = true })
+	})
+	set := userFlags
 	if os.Getenv("LATTICE_LONG") != "" {
 		checks, steps = longChecks, longSteps
 	}
