@@ -25,10 +25,7 @@ func newPair(t *testing.T, doc engine.M) *pair {
 	connectAll(t, p.a, p.b)
 	dbA, err := p.a.Create(ctx, "conflicts", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	dbB, err := p.b.Open(octx, dbA.Address())
-	require.NoError(t, err)
+	dbB := openOn(t, p.b, dbA.Address())
 	p.ca, p.cb = dbA.Collection("c"), dbB.Collection("c")
 	doc["_id"] = "doc"
 	_, err = p.ca.InsertOne(ctx, doc)

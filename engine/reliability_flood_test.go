@@ -158,10 +158,7 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	connectAll(t, a, b)
 	dbA, err := a.Create(ctx, "flood", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	dbB, err := b.Open(octx, dbA.Address())
-	require.NoError(t, err)
+	dbB := openOn(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	base := heapAfterGC()
 
@@ -263,10 +260,7 @@ func TestFloodPhantomHeads(t *testing.T) {
 	connectAll(t, a, b)
 	dbA, err := a.Create(ctx, "phantom", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	dbB, err := b.Open(octx, dbA.Address())
-	require.NoError(t, err)
+	dbB := openOn(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	f := newFlooder(t, dbA.Address(), a)
 
