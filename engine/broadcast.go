@@ -65,38 +65,45 @@ type broadcaster struct {
 	sendWake chan struct{} // signalled when toSend grows
 }
 
-func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) (*broadcaster, error) {
-	sub, err := topic.Subscribe(pubsub.WithBufferSize(4096))
-	if err != nil {
-		return nil, err
-	}
-	evts, err := topic.EventHandler()
-	if err != nil {
-		sub.Cancel()
-		return nil, err
-	}
+// newBroadcaster prepares a broadcaster on topic. It does not subscribe:
+// the caller registers b.validate as the topic validator first, then calls
+// subscribe, so no message is ever delivered unvalidated.
+func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) *broadcaster {
 	b := &broadcaster{
-		db:        db,
-		log:       db.log.Named("broadcast"),
-		self:      db.e.host.ID(),
-		topic:     topic,
-		sub:       sub,
-		events:    evts,
-		bstore:    db.e.bstore,
-		dag:       db.e.dag,
-		inline:    inline,
-		fetchWake: make(chan struct{}, 1),
-		fetchQ:    make(map[peer.ID][]cid.Cid),
-		fetching:  make(map[peer.ID]int),
-		pending:   make(map[cid.Cid]struct{}),
-		ready:     make(chan struct{}, 1),
-		sendWake:  make(chan struct{}, 1),
+		db:           db,
+		log:          db.log.Named("broadcast"),
+		self:         db.e.host.ID(),
+		topic:        topic,
+		bstore:       db.e.bstore,
+		dag:          db.e.dag,
+		inline:       inline,
+		fetchWake:    make(chan struct{}, 1),
+		fetchQ:       make(map[peer.ID][]cid.Cid),
+		fetching:     make(map[peer.ID]int),
+		pending:      make(map[cid.Cid]struct{}),
+		ready:        make(chan struct{}, 1),
+		announceWake: make(chan struct{}, 1),
+		sendWake:     make(chan struct{}, 1),
 	}
 	b.ctx, b.cancel = context.WithCancel(db.ctx)
-	return b, nil
+	return b
 }
 
-// start launches the receive and peer-event loops.
+// subscribe joins the topic's message stream and peer events.
+func (b *broadcaster) subscribe() error {
+	sub, err := b.topic.Subscribe(pubsub.WithBufferSize(4096))
+	if err != nil {
+		return err
+	}
+	evts, err := b.topic.EventHandler()
+	if err != nil {
+		sub.Cancel()
+		return err
+	}
+	b.sub, b.events = sub, evts
+	return nil
+}
+
 func (b *broadcaster) start() {
 	b.wg.Add(4 + maxConcurrentFetches)
 	go b.receiveLoop()
@@ -294,7 +301,12 @@ func (b *broadcaster) receiveLoop() {
 		}
 		m, ok := msg.ValidatorData.(*message)
 		if !ok {
-			continue
+			// Not seen by our validator (it is registered before we
+			// subscribe, so this should not happen): judge it here.
+			if b.validate(b.ctx, msg.ReceivedFrom, msg) != pubsub.ValidationAccept {
+				continue
+			}
+			m = msg.ValidatorData.(*message)
 		}
 		b.db.stats.bytesIn.Add(uint64(len(msg.Data)))
 		b.db.stats.headsReceived.Add(uint64(len(m.Heads)))
@@ -448,8 +460,10 @@ func (b *broadcaster) peerLoop() {
 // close stops the loops and waits for them and every fetch.
 func (b *broadcaster) close() error {
 	b.cancel()
-	b.sub.Cancel()
-	b.events.Cancel()
+	if b.sub != nil {
+		b.sub.Cancel()
+		b.events.Cancel()
+	}
 	b.wg.Wait()
 	return b.topic.Close()
 }

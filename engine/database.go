@@ -270,14 +270,15 @@ func (db *Database) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: join topic: %w", err)
 	}
-	bc, err := newBroadcaster(db, topic, e.cfg.inlineBlockLimit)
-	if err != nil {
-		_ = topic.Close()
-		return fmt.Errorf("engine: subscribe: %w", err)
-	}
-	db.bc = bc
+	bc := newBroadcaster(db, topic, e.cfg.inlineBlockLimit)
+	db.bc = bc // stop closes the topic and unregisters the validator
+	// The validator goes in before the subscription: a message delivered
+	// in between would reach the receive loop unvalidated.
 	if err := e.pubsub.RegisterTopicValidator(topicName, bc.validate); err != nil {
 		return fmt.Errorf("engine: topic validator: %w", err)
+	}
+	if err := bc.subscribe(); err != nil {
+		return fmt.Errorf("engine: subscribe: %w", err)
 	}
 
 	opts := dscrdt.DefaultOptions()

@@ -59,3 +59,44 @@ func TestThreeReplicasConverge(t *testing.T) {
 		require.EqualValues(t, 27, n)
 	}
 }
+
+// A replica that opens a database late learns its heads from the
+// announcement its peers make when it joins the topic, without a new write
+// and without the periodic rebroadcast (set far away here).
+func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
+	ctx := context.Background()
+	noRebroadcast := engine.WithRebroadcastInterval(time.Hour)
+	a := newEngine(t, noRebroadcast)
+	dbA, err := a.Create(ctx, "notes", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	ta := dbA.Collection("notes")
+	for i := 0; i < 5; i++ {
+		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
+		require.NoError(t, err)
+	}
+
+	b := newEngine(t, noRebroadcast)
+	connectAll(t, a, b)
+	dbB := openOn(t, b, dbA.Address())
+	converged(t, 10*time.Second, 5, ta, dbB.Collection("notes"))
+}
+
+// A write made the moment a replica has opened the database reaches it:
+// neither the write's own announcement (sent before or after the writer
+// learns of the new subscriber) nor the join announcement may be lost.
+func TestWriteRightAfterOpenArrives(t *testing.T) {
+	ctx := context.Background()
+	noRebroadcast := engine.WithRebroadcastInterval(time.Hour)
+	a := newEngine(t, noRebroadcast)
+	dbA, err := a.Create(ctx, "notes", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	ta := dbA.Collection("notes")
+	for i := 0; i < 5; i++ {
+		b := newEngine(t, noRebroadcast, engine.WithInMemory())
+		connectAll(t, a, b)
+		dbB := openOn(t, b, dbA.Address())
+		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
+		require.NoError(t, err)
+		converged(t, 10*time.Second, i+1, ta, dbB.Collection("notes"))
+	}
+}
