@@ -24,11 +24,11 @@
 //
 // # Guarantees
 //
-//   - A write returns once it is committed to the local store and its
-//     write-ahead log is fsynced (it survives a crash of the process or of
-//     the machine; one fsync per commit group, shared by concurrent writes;
-//     WithSyncWrites(false) trades that for speed) and visible to reads on
-//     this peer.
+//   - A write returns once it is committed to the local store, its
+//     write-ahead-log records are handed to the operating system (it
+//     survives the process being killed; the log is fsynced every 100 ms,
+//     or before the write returns with WithSyncWrites(true), which makes it
+//     survive power loss too) and it is visible to reads on this peer.
 //   - Each write call is atomic: InsertMany, UpdateMany and DeleteMany change
 //     all their documents or none, and an invalid filter, update or document
 //     changes nothing.

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/boxo/bitswap"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
@@ -42,6 +44,7 @@ type Engine struct {
 	self     string // this peer's ID, encoded once
 	store    ds.Batching
 	pebble   *pebbleds.Datastore // nil in memory
+	wal      *walFS              // pebble's WAL files; nil in memory
 	host     host.Host
 	pubsub   *pubsub.PubSub
 	bitswap  *bitswap.Bitswap
@@ -53,6 +56,7 @@ type Engine struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	wg     sync.WaitGroup // the engine's own loops
 
 	mu        sync.Mutex
 	closed    bool
@@ -103,13 +107,20 @@ func (e *Engine) start(ctx context.Context) error {
 			return fmt.Errorf("engine: data directory: %w", err)
 		}
 		// Individual writes do not sync (go-ds-crdt makes several per
-		// delta); each local commit group ends with one WAL sync instead
-		// (see syncWAL).
+		// delta); each local commit group ends with one WAL sync instead,
+		// real or deferred by the walFS (see durability.go).
+		e.wal = newWALFS(vfs.Default, cfg.syncWrites)
+		opts := pebbleOptions()
+		opts.FS = e.wal
 		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"),
-			pebbleds.WithPebbleWriteOptions(pebble.NoSync), pebbleds.WithPebbleOpts(pebbleOptions()),
+			pebbleds.WithPebbleWriteOptions(pebble.NoSync), pebbleds.WithPebbleOpts(opts),
 			pebbleds.WithCacheSize(128<<20))
 		if err != nil {
 			return fmt.Errorf("engine: open store: %w", err)
+		}
+		if !cfg.syncWrites {
+			e.wg.Add(1)
+			go e.walSyncLoop()
 		}
 		e.pebble, e.store = p, p
 	}
@@ -179,14 +190,33 @@ func pebbleOptions() *pebble.Options {
 	return o
 }
 
-// syncWAL makes every write made so far durable: pebble buffers
+// syncWAL makes every write made so far durable, as far as the engine's
+// durability level promises (see durability.go): pebble buffers
 // write-ahead-log records in user space when writes do not sync, so without
 // this a killed process loses the writes still in that buffer.
 func (e *Engine) syncWAL() error {
-	if e.pebble == nil || !e.cfg.syncWrites {
+	if e.pebble == nil {
 		return nil
 	}
 	return e.pebble.DB.LogData(nil, pebble.Sync)
+}
+
+// walSyncLoop fsyncs the write-ahead log in the background when writes do
+// not wait for it, bounding what a power loss can take.
+func (e *Engine) walSyncLoop() {
+	defer e.wg.Done()
+	t := time.NewTicker(walSyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-t.C:
+			if err := e.wal.syncDirty(); err != nil {
+				e.log.Error("fsync write-ahead log", "error", err)
+			}
+		}
+	}
 }
 
 // loadIdentity reads the Ed25519 key in dir/identity.key, creating it on
@@ -288,6 +318,7 @@ func (e *Engine) Close() error {
 			errs = append(errs, db.Close())
 		}
 		e.cancel()
+		e.wg.Wait()
 		if e.bitswap != nil {
 			errs = append(errs, e.bitswap.Close())
 		}

@@ -35,7 +35,6 @@ type config struct {
 
 func defaultConfig() *config {
 	return &config{
-		syncWrites:          true,
 		logger:              hclog.NewNullLogger(),
 		listen:              []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
 		rebroadcastInterval: 30 * time.Second,
@@ -77,12 +76,18 @@ func WithInMemory() Option {
 }
 
 // WithSyncWrites sets whether a write waits for the pebble write-ahead log
-// to be fsynced before it returns. On (the default), an acknowledged write
-// survives a crash of the process and, on a disk that honours fsync, of the
-// machine; it costs one fsync per commit group, shared by every write that
-// group-commits with it. Off, writes return once in pebble's buffers: a
-// crash may lose the last acknowledged writes (they are still replicated if
-// they were announced before it).
+// to be fsynced before it returns.
+//
+// Off (the default), a returned write's log records are in the operating
+// system's hands: the write survives the process dying in any way (kill
+// -9, panic, OOM kill), and the log is fsynced in the background every
+// 100 ms, so a power loss or kernel crash can lose the writes of about the
+// last 100 ms (those announced before it are still on other replicas).
+//
+// On, a returned write also survives power loss, on a disk that honours
+// fsync: it costs one fsync per commit group, shared by every write that
+// group-commits with it (about 0.5 ms each on a cloud VM's disk, which caps
+// one sequential caller near 2,000 writes/s).
 func WithSyncWrites(sync bool) Option {
 	return func(c *config) error { c.syncWrites = sync; return nil }
 }

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/stretchr/testify/require"
+)
+
+// countingFS counts the fsyncs that reach the real file system and can be
+// told to fail them.
+type countingFS struct {
+	vfs.FS
+	syncs atomic.Int64
+	fail  atomic.Bool
+}
+
+func (fs *countingFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, c)
+	if err != nil {
+		return nil, err
+	}
+	return &countingFile{File: f, fs: fs}, nil
+}
+
+type countingFile struct {
+	vfs.File
+	fs *countingFS
+}
+
+func (f *countingFile) sync() error {
+	if f.fs.fail.Load() {
+		return errors.New("EIO")
+	}
+	f.fs.syncs.Add(1)
+	return nil
+}
+func (f *countingFile) Sync() error     { return f.sync() }
+func (f *countingFile) SyncData() error { return f.sync() }
+
+func TestWALFSDefersSyncsOfLogFilesOnly(t *testing.T) {
+	inner := &countingFS{FS: vfs.NewMem()}
+	fs := newWALFS(inner, false)
+
+	wal, err := fs.Create("000002.log", walCategory)
+	require.NoError(t, err)
+	_, err = wal.Write([]byte("record"))
+	require.NoError(t, err)
+	require.NoError(t, wal.Sync())
+	require.Zero(t, inner.syncs.Load(), "a WAL sync must be deferred")
+
+	require.NoError(t, fs.syncDirty())
+	require.EqualValues(t, 1, inner.syncs.Load(), "the background sync must reach the disk")
+	require.NoError(t, fs.syncDirty())
+	require.EqualValues(t, 1, inner.syncs.Load(), "nothing written since: no fsync")
+
+	// Other files sync as pebble asks.
+	sst, err := fs.Create("000003.sst", "pebble-compaction")
+	require.NoError(t, err)
+	require.NoError(t, sst.Sync())
+	require.EqualValues(t, 2, inner.syncs.Load())
+	require.NoError(t, sst.Close())
+
+	// Closing a log syncs what was deferred.
+	_, err = wal.Write([]byte("more"))
+	require.NoError(t, err)
+	require.NoError(t, wal.Sync())
+	require.EqualValues(t, 2, inner.syncs.Load())
+	require.NoError(t, wal.Close())
+	require.EqualValues(t, 3, inner.syncs.Load())
+	require.NoError(t, fs.syncDirty(), "a closed log is no longer tracked")
+}
+
+func TestWALFSSyncEachIsReal(t *testing.T) {
+	inner := &countingFS{FS: vfs.NewMem()}
+	fs := newWALFS(inner, true)
+	wal, err := fs.Create("000002.log", walCategory)
+	require.NoError(t, err)
+	require.NoError(t, wal.Sync())
+	require.NoError(t, wal.SyncData())
+	require.EqualValues(t, 2, inner.syncs.Load())
+	require.NoError(t, wal.Close())
+}
+
+// A failed background fsync must not be forgotten: the kernel may have
+// dropped the pages, and pebble must see the error on its next sync.
+func TestWALFSBackgroundSyncErrorIsReported(t *testing.T) {
+	inner := &countingFS{FS: vfs.NewMem()}
+	fs := newWALFS(inner, false)
+	wal, err := fs.Create("000002.log", walCategory)
+	require.NoError(t, err)
+	require.NoError(t, wal.Sync())
+	inner.fail.Store(true)
+	require.Error(t, fs.syncDirty())
+	require.Error(t, wal.Sync(), "the next sync must report the failed fsync")
+	inner.fail.Store(false)
+	_ = wal.Close()
+}
+
+// With the default durability, an engine on pebble leaves no WAL write
+// unsynced for long after writes stop.
+func TestEngineSyncsWALInBackground(t *testing.T) {
+	ctx := context.Background()
+	e, err := New(ctx, WithDataDir(t.TempDir()), WithListenAddrs("/ip4/127.0.0.1/tcp/0"))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, e.Close()) }()
+	db, err := e.Create(ctx, "d")
+	require.NoError(t, err)
+	for i := 0; i < 20; i++ {
+		_, err := db.Collection("c").InsertOne(ctx, M{"i": i})
+		require.NoError(t, err)
+	}
+	state := func() (files, dirty int) {
+		e.wal.mu.Lock()
+		defer e.wal.mu.Unlock()
+		for f := range e.wal.files {
+			files++
+			if f.dirty.Load() {
+				dirty++
+			}
+		}
+		return files, dirty
+	}
+	files, _ := state()
+	require.NotZero(t, files, "pebble's log must be opened through the walFS")
+	require.NotZero(t, e.wal.deferred.Load(), "writes must not wait for fsync by default")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, dirty := state(); dirty == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "WAL still unsynced")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
