@@ -120,10 +120,12 @@ func (f *walFile) deferSync() error {
 }
 
 // Sync implements vfs.File. pebble has written the records it syncs, so
-// they are in the operating system's page cache by now.
+// they are in the operating system's page cache by now. A real sync is a
+// data sync (fdatasync): it persists the metadata needed to read the data
+// back, which is all a log needs, and skips timestamps.
 func (f *walFile) Sync() error {
 	if f.fs.syncEach {
-		return f.File.Sync()
+		return f.File.SyncData()
 	}
 	return f.deferSync()
 }

@@ -163,7 +163,10 @@ func (e *Engine) start(ctx context.Context) error {
 	e.bstore = blockstore.NewBlockstore(e.store)
 	net := bsnet.NewFromIpfsHost(h)
 	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore)
-	e.bserv = blockservice.New(e.bstore, e.bitswap)
+	// Write-through: every block the engine adds is a new delta, so the
+	// existence check before each write is a wasted store lookup (a
+	// duplicate write of a content-addressed block is harmless).
+	e.bserv = blockservice.New(e.bstore, e.bitswap, blockservice.WriteThrough(true))
 	e.dag = merkledag.NewDAGService(e.bserv)
 
 	for _, ai := range cfg.bootstrap {
