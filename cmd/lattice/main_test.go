@@ -59,7 +59,7 @@ func TestHelp(t *testing.T) {
 		require.Contains(t, out, c)
 	}
 	flags := map[string][]string{
-		"node":   {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token"},
+		"node":   {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
