@@ -188,7 +188,9 @@ func (b *broadcaster) sendLoop() {
 }
 
 func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
-	if len(heads) == 0 {
+	if len(heads) == 0 || len(b.topic.ListPeers()) == 0 {
+		// Nobody to tell: a peer that subscribes later gets the heads in
+		// the announcement its join triggers.
 		return nil
 	}
 	if len(heads) > maxMessageHeads {
@@ -274,6 +276,11 @@ func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
 // their sender penalised by gossipsub), messages whose author may not write
 // are rejected before any of their heads is queued.
 func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	if msg.GetFrom() == b.self && from == b.self {
+		// Our own announcement, validated by pubsub before it leaves: the
+		// receive loop skips it, so there is nothing to decode.
+		return pubsub.ValidationAccept
+	}
 	m, err := decodeMessage(msg.Data)
 	if err != nil {
 		b.db.stats.rejected.Add(1)

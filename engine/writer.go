@@ -137,6 +137,10 @@ func (t *txn) commitOp() {
 	for c := range t.opColls {
 		t.colls[c] = true
 	}
+	if len(t.muts) == 0 && len(t.opMuts) > 8 {
+		t.muts = make(map[string]crdt.Mutation, len(t.opMuts))
+		t.order = make([]string, 0, len(t.opMuts))
+	}
 	for _, m := range t.opMuts {
 		if _, seen := t.muts[m.Key]; !seen {
 			t.order = append(t.order, m.Key)
