@@ -79,6 +79,13 @@ func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 	connectAll(t, a, b)
 	dbB := openOn(t, b, dbA.Address())
 	converged(t, 10*time.Second, 5, ta, dbB.Collection("notes"))
+
+	// A second joiner inside the one-second pause after that announcement
+	// gets its own once the pause is over.
+	c := newEngine(t, noRebroadcast)
+	connectAll(t, a, c)
+	dbC := openOn(t, c, dbA.Address())
+	converged(t, 10*time.Second, 5, ta, dbC.Collection("notes"))
 }
 
 // A write made the moment a replica has opened the database reaches it:
