@@ -60,16 +60,25 @@ func TestThreeReplicasConverge(t *testing.T) {
 	}
 }
 
+// noRebroadcast leaves replication to announcements alone: the periodic
+// rebroadcast is an hour away.
+var noRebroadcast = engine.WithRebroadcastInterval(time.Hour)
+
+// notesOn creates an open "notes" database on e.
+func notesOn(t *testing.T, e *engine.Engine) (*engine.Database, *engine.Collection) {
+	t.Helper()
+	db, err := e.Create(context.Background(), "notes", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	return db, db.Collection("notes")
+}
+
 // A replica that opens a database late learns its heads from the
 // announcement its peers make when it joins the topic, without a new write
 // and without the periodic rebroadcast (set far away here).
 func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 	ctx := context.Background()
-	noRebroadcast := engine.WithRebroadcastInterval(time.Hour)
 	a := newEngine(t, noRebroadcast)
-	dbA, err := a.Create(ctx, "notes", engine.WithAccess(accesscontrol.Open()))
-	require.NoError(t, err)
-	ta := dbA.Collection("notes")
+	dbA, ta := notesOn(t, a)
 	for i := 0; i < 5; i++ {
 		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
 		require.NoError(t, err)
@@ -93,11 +102,8 @@ func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 // learns of the new subscriber) nor the join announcement may be lost.
 func TestWriteRightAfterOpenArrives(t *testing.T) {
 	ctx := context.Background()
-	noRebroadcast := engine.WithRebroadcastInterval(time.Hour)
 	a := newEngine(t, noRebroadcast)
-	dbA, err := a.Create(ctx, "notes", engine.WithAccess(accesscontrol.Open()))
-	require.NoError(t, err)
-	ta := dbA.Collection("notes")
+	dbA, ta := notesOn(t, a)
 	for i := 0; i < 5; i++ {
 		b := newEngine(t, noRebroadcast, engine.WithInMemory())
 		connectAll(t, a, b)
