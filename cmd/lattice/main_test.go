@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/benchmarks"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/node"
 )
@@ -65,7 +69,7 @@ func TestHelp(t *testing.T) {
 		"demo":   {"--timeout"},
 		"relay":  {"--data", "--listen"},
 		"sim":    {"--scenario", "--seed", "--peers", "--out"},
-		"bench":  {"--quick", "--out"},
+		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
 	for c, want := range flags {
 		code, out, _ := runCLI(t, c, "--help")
@@ -88,6 +92,8 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--listen", "/bogus"},
 		{"join"},
 		{"invite"},
+		{"bench", "--run", "("},
+		{"bench", "--run", "NoSuchScenario"},
 	} {
 		code, _, errOut := runCLI(t, args...)
 		require.Equal(t, exitUsage, code, "%v: %s", args, errOut)
@@ -96,11 +102,28 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNotImplemented(t *testing.T) {
-	for _, c := range []string{"relay", "sim", "bench"} {
+	for _, c := range []string{"relay", "sim"} {
 		code, _, errOut := runCLI(t, c)
 		require.Equal(t, exitUsage, code)
 		require.Contains(t, errOut, "not implemented yet")
 	}
+}
+
+// lattice bench runs a real scenario and writes its report; JSON here so
+// the test can read the numbers back.
+func TestBench(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "bench.json")
+	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms", "--out", out)
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Regexp(t, `(?m)^FindByID\s+\d+\.\d+ queries/s\s+goal 100000: (met|MISSED)$`, stdout)
+	require.Contains(t, stdout, "report: "+out)
+	b, err := os.ReadFile(out)
+	require.NoError(t, err)
+	var rep benchmarks.Report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	require.Len(t, rep.Results, 1)
+	require.Equal(t, "FindByID", rep.Results[0].Name)
+	require.Positive(t, rep.Results[0].Value)
 }
 
 func TestDemo(t *testing.T) {

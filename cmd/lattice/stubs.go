@@ -47,19 +47,3 @@ Not implemented yet: exits with status 2.`,
 	cmd.Flags().String("out", "sim-report", "output directory")
 	return cmd
 }
-
-func newBenchCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Run the benchmarks and write BENCHMARKS.md (not implemented yet)",
-		Long: `Run Lattice's benchmark suites and write their results.
-
-Not implemented yet: exits with status 2.`,
-		Example: `  lattice bench --quick --out BENCHMARKS.md`,
-		Args:    cobra.NoArgs,
-		RunE:    notImplemented,
-	}
-	cmd.Flags().Bool("quick", false, "run the short suite")
-	cmd.Flags().String("out", "BENCHMARKS.md", "output file")
-	return cmd
-}

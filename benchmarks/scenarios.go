@@ -49,14 +49,14 @@ func todo(i int) engine.M {
 	return engine.M{"title": fmt.Sprintf("buy item number %d", i), "isDone": i%2 == 0, "n": i, "tags": []any{"home", "shop"}}
 }
 
-// BenchmarkInsertOne: one sequential caller with the default durability:
+// InsertOne times one sequential caller with the default durability:
 // each insert's WAL records are written to the operating system when it
 // returns (it survives kill -9); the WAL is fsynced in the background.
-func BenchmarkInsertOne(b *testing.B) { insertSequentially(b, newEngine(b)) }
+func InsertOne(b *testing.B) { insertSequentially(b, newEngine(b)) }
 
-// BenchmarkInsertOneSyncWrites is InsertOne with WithSyncWrites(true): the
+// InsertOneSyncWrites is InsertOne with WithSyncWrites(true): the
 // WAL is fsynced before each insert returns (it survives power loss).
-func BenchmarkInsertOneSyncWrites(b *testing.B) {
+func InsertOneSyncWrites(b *testing.B) {
 	insertSequentially(b, newEngine(b, engine.WithSyncWrites(true)))
 }
 
@@ -74,9 +74,9 @@ func insertSequentially(b *testing.B, e *engine.Engine) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
 
-// BenchmarkInsertOneConcurrent16: 16 concurrent callers; group commit
+// InsertOneConcurrent16 times 16 concurrent callers; group commit
 // shares deltas between them.
-func BenchmarkInsertOneConcurrent16(b *testing.B) {
+func InsertOneConcurrent16(b *testing.B) {
 	c := newCollection(b, newEngine(b))
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -108,8 +108,8 @@ func insertConcurrently(b *testing.B, ctx context.Context, c *engine.Collection,
 	wg.Wait()
 }
 
-// BenchmarkInsertMany: batches of 1,000 documents.
-func BenchmarkInsertMany(b *testing.B) {
+// InsertMany times InsertMany in batches of 1,000 documents.
+func InsertMany(b *testing.B) {
 	c := newCollection(b, newEngine(b))
 	ctx := context.Background()
 	const batch = 1000
@@ -127,10 +127,10 @@ func BenchmarkInsertMany(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "docs/s")
 }
 
-// BenchmarkRawCRDTPut is the baseline for InsertOne: a bare go-ds-crdt Put
+// RawCRDTPut is the baseline for InsertOne: a bare go-ds-crdt Put
 // of the same JSON bytes on pebble tuned as the engine tunes it, with no
 // broadcaster (the engine's announcements run off the write path).
-func BenchmarkRawCRDTPut(b *testing.B) {
+func RawCRDTPut(b *testing.B) {
 	store := rawStore(b)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -146,9 +146,9 @@ func BenchmarkRawCRDTPut(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 }
 
-// BenchmarkRawCRDTBatch is the baseline for InsertMany: go-ds-crdt batches
+// RawCRDTBatch is the baseline for InsertMany: go-ds-crdt batches
 // of the same JSON bytes, committed every 512 Puts as the engine does.
-func BenchmarkRawCRDTBatch(b *testing.B) {
+func RawCRDTBatch(b *testing.B) {
 	store := rawStore(b)
 	ctx := context.Background()
 	const batch = 1000
@@ -225,8 +225,8 @@ func filled(b *testing.B, n int) *engine.Collection {
 	return c
 }
 
-// BenchmarkFindByID over 10,000 documents, decoding into a map.
-func BenchmarkFindByID(b *testing.B) {
+// FindByID times FindByID over 10,000 documents, decoding into a map.
+func FindByID(b *testing.B) {
 	const n = 10000
 	c := filled(b, n)
 	ctx := context.Background()
@@ -241,9 +241,9 @@ func BenchmarkFindByID(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 }
 
-// BenchmarkIndexedFind: equality on an indexed field over 100,000
+// IndexedFind times equality on an indexed field over 100,000
 // documents, 100 matches per query.
-func BenchmarkIndexedFind(b *testing.B) {
+func IndexedFind(b *testing.B) {
 	const n = 100000
 	c := filled(b, n)
 	ctx := context.Background()
@@ -264,9 +264,9 @@ func BenchmarkIndexedFind(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "queries/s")
 }
 
-// BenchmarkReplicate10k: 10,000 InsertOne calls from 16 concurrent callers
+// Replicate10k times 10,000 InsertOne calls from 16 concurrent callers
 // on A, timed until B (over loopback TCP) holds all of them.
-func BenchmarkReplicate10k(b *testing.B) {
+func Replicate10k(b *testing.B) {
 	const n = 10000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -302,10 +302,10 @@ func BenchmarkReplicate10k(b *testing.B) {
 	}
 }
 
-// BenchmarkConverge5x1000 is DESIGN.md's raw go-ds-crdt scenario through
+// Converge5x1000 is DESIGN.md's raw go-ds-crdt scenario through
 // the engine: 5 replicas in a full mesh over loopback TCP, each making 1,000
 // single InsertOne calls at once, timed until every replica holds all 5,000.
-func BenchmarkConverge5x1000(b *testing.B) {
+func Converge5x1000(b *testing.B) {
 	const replicas, writes = 5, 1000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

@@ -1,0 +1,18 @@
+package benchmarks
+
+import "testing"
+
+// Each scenario of the suite as a go test benchmark:
+//
+//	go test -run '^$' -bench . -benchtime 3s ./benchmarks/
+
+func BenchmarkInsertOne(b *testing.B)             { InsertOne(b) }
+func BenchmarkInsertOneSyncWrites(b *testing.B)   { InsertOneSyncWrites(b) }
+func BenchmarkInsertOneConcurrent16(b *testing.B) { InsertOneConcurrent16(b) }
+func BenchmarkInsertMany(b *testing.B)            { InsertMany(b) }
+func BenchmarkRawCRDTPut(b *testing.B)            { RawCRDTPut(b) }
+func BenchmarkRawCRDTBatch(b *testing.B)          { RawCRDTBatch(b) }
+func BenchmarkFindByID(b *testing.B)              { FindByID(b) }
+func BenchmarkIndexedFind(b *testing.B)           { IndexedFind(b) }
+func BenchmarkReplicate10k(b *testing.B)          { Replicate10k(b) }
+func BenchmarkConverge5x1000(b *testing.B)        { Converge5x1000(b) }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latticedb/lattice/benchmarks"
+)
+
+type benchFlags struct {
+	quick     bool
+	out       string
+	run       string
+	benchTime time.Duration
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run the benchmark suite and write its results into BENCHMARKS.md",
+		Long: `Run Lattice's benchmark suite (package benchmarks: the engine's writes,
+reads and replication over loopback, and raw go-ds-crdt baselines) on this
+machine, print each result as it comes, and write the report.
+
+A Markdown --out file keeps its hand-written text: the command replaces only
+the section between its "lattice bench" markers, or appends one. An --out
+ending in .json gets the report as JSON.
+
+The same scenarios run under go test, which is the way to profile them:
+  go test -run '^$' -bench . -benchtime 3s ./benchmarks/
+
+Exit status 1 when a scenario fails to run; a missed goal is reported, not
+an error.`,
+		Example: `  lattice bench
+  lattice bench --quick --out bench.json
+  lattice bench --run 'Insert' --benchtime 3s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBench(cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.quick, "quick", false, "leave out the slow replication scenarios and run each benchmark for 200ms")
+	fl.StringVar(&f.out, "out", "BENCHMARKS.md", "report file: Markdown (generated section replaced in place) or .json")
+	fl.StringVar(&f.run, "run", "", "run only the scenarios whose name matches this regular expression")
+	fl.DurationVar(&f.benchTime, "benchtime", 0, "how long each benchmark runs (default 1s, 200ms with --quick)")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	opts := benchmarks.Options{Quick: f.quick, BenchTime: f.benchTime}
+	if f.run != "" {
+		re, err := regexp.Compile(f.run)
+		if err != nil {
+			return usageErr("--run %q: %v", f.run, err)
+		}
+		opts.Filter = re
+	}
+	if f.benchTime < 0 {
+		return usageErr("--benchtime %s: must be positive", f.benchTime)
+	}
+	out := cmd.OutOrStdout()
+	opts.Progress = func(s benchmarks.Scenario, r *benchmarks.Result) {
+		if r == nil {
+			fmt.Fprintf(out, "%-22s ", s.Name)
+			return
+		}
+		if r.Error != "" {
+			fmt.Fprintf(out, "FAILED: %s\n", r.Error)
+			return
+		}
+		line := fmt.Sprintf("%12.2f %-14s", r.Value, r.Metric)
+		if r.Met != nil {
+			if *r.Met {
+				line += fmt.Sprintf(" goal %g: met", r.Goal)
+			} else {
+				line += fmt.Sprintf(" goal %g: MISSED", r.Goal)
+			}
+		}
+		fmt.Fprintln(out, line)
+	}
+	rep, err := benchmarks.Run(opts)
+	if err != nil {
+		return err
+	}
+	if len(rep.Results) == 0 {
+		return usageErr("--run %q matches no scenario", f.run)
+	}
+	for _, q := range rep.Ratios {
+		fmt.Fprintf(out, "%s: %.2fx (goal <= %.1fx)\n", q.Name, q.Value, q.Goal)
+	}
+	if err := rep.WriteFile(f.out); err != nil {
+		return fmt.Errorf("write %s: %w", f.out, err)
+	}
+	fmt.Fprintf(out, "report: %s\n", f.out)
+	if rep.Failed() {
+		return fmt.Errorf("some scenarios failed to run")
+	}
+	return nil
+}
