@@ -39,6 +39,11 @@ type materializer struct {
 	meta  map[string]struct{} // dirty non-document keys (indexes, ACL, collections)
 	seq   uint64
 	busy  int // documents being re-read by flush
+	// reading counts the store reads of a document in flight: a local
+	// commit must not install its own result over a read that started
+	// before it (that read may hold a remote change the commit never saw,
+	// and it would then be discarded as older).
+	reading map[docRef]int
 	// expect holds the mutations of the running local commit that no
 	// notification has confirmed yet.
 	expect map[string]crdt.Mutation
@@ -53,6 +58,7 @@ func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materiali
 		valuesNs: ns.String() + "/s/k",
 		view:     newView(),
 		dirty:    make(map[docRef]struct{}),
+		reading:  make(map[docRef]int),
 		meta:     make(map[string]struct{}),
 		wake:     make(chan struct{}, 1),
 	}
@@ -180,7 +186,7 @@ func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, b
 		curSeq = cur.seq
 	}
 	_, dirty := m.dirty[r]
-	if reread || dirty || curSeq != base || state == nil {
+	if reread || dirty || m.reading[r] > 0 || curSeq != base || state == nil {
 		m.mu.Unlock()
 		return m.refresh(ctx, r, true)
 	}
@@ -201,7 +207,15 @@ func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error 
 	delete(m.dirty, r)
 	m.seq++
 	seq := m.seq
+	m.reading[r]++
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.reading[r]--; m.reading[r] == 0 {
+			delete(m.reading, r)
+		}
+		m.mu.Unlock()
+	}()
 
 	raw, err := m.readDoc(ctx, r)
 	if err != nil {
