@@ -47,7 +47,11 @@ type Database struct {
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
-	closed    atomic.Bool
+	closed atomic.Bool
+	// writing is held (read-locked) by every write call from admission to
+	// its result; Close takes it to let writes in flight finish and to
+	// refuse later ones, so no commit runs on a closing store.
+	writing   sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -87,6 +91,11 @@ const dbRegistryPrefix = "/lattice/dbs"
 // returns it open. Its address is /lattice/<manifest CID>/<name>: creating
 // twice with the same name and options gives the same address.
 func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption) (*Database, error) {
+	ctx, leave, err := e.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID())}
 	for _, o := range opts {
 		if err := o(m); err != nil {
@@ -110,6 +119,11 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, leave, err := e.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	if db := e.lookup(addr); db != nil {
 		if db.addr.Name != addr.Name {
 			return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, db.addr.Name)
@@ -148,6 +162,11 @@ type DatabaseInfo struct {
 // Databases lists the databases stored on this engine, open or not, sorted
 // by address.
 func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
+	ctx, leave, err := e.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	res, err := e.store.Query(ctx, dsq.Query{Prefix: dbRegistryPrefix})
 	if err != nil {
 		return nil, err
@@ -184,6 +203,11 @@ func (e *Engine) Drop(ctx context.Context, address string) error {
 	if err != nil {
 		return err
 	}
+	ctx, leave, err := e.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	if db := e.lookup(addr); db != nil {
 		if err := db.Close(); err != nil {
 			return err
@@ -241,8 +265,10 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 		return nil, err
 	}
 	if err := e.store.Put(ctx, ds.NewKey(dbRegistryPrefix+"/"+key), []byte(addr.String())); err != nil {
-		_ = db.Close()
-		return nil, err
+		// Not db.Close: it takes e.mu, which this goroutine holds.
+		db.cancel()
+		_ = db.stop()
+		return nil, fmt.Errorf("engine: record database %s: %w", addr, err)
 	}
 	e.databases[key] = db
 	return db, nil
@@ -328,9 +354,10 @@ func (db *Database) checkOpen() error {
 // data stays on disk; Open it again by address. Idempotent.
 func (db *Database) Close() error {
 	db.closeOnce.Do(func() {
-		// Let queued writes finish, then refuse new ones.
-		_ = db.write(context.Background(), func(*txn) error { return nil })
+		// Let writes in flight finish, then refuse new ones.
+		db.writing.Lock()
 		db.closed.Store(true)
+		db.writing.Unlock()
 		db.cancel()
 		db.closeErr = db.stop()
 		db.e.mu.Lock()

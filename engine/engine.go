@@ -58,6 +58,13 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the engine's own loops
 
+	// calls is read-locked by the calls enter admits; Close takes it once
+	// closing (cancelled first, to cut their network waits short) so that
+	// none of them touches the store after it is closed.
+	calls   sync.RWMutex
+	closing context.Context
+	abort   context.CancelFunc
+
 	mu        sync.Mutex
 	closed    bool
 	databases map[string]*Database // by manifest CID string
@@ -91,6 +98,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		e.registry = plugins.NewDefaultRegistry()
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.closing, e.abort = context.WithCancel(context.Background())
 	if err := e.start(ctx); err != nil {
 		_ = e.Close()
 		return nil, err
@@ -309,6 +317,8 @@ func (e *Engine) Peers() []peer.ID {
 // store, and waits for every goroutine the engine started. It is idempotent.
 func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
+		e.abort()
+		e.calls.Lock() // waits for the calls enter admitted
 		e.mu.Lock()
 		e.closed = true
 		dbs := make([]*Database, 0, len(e.databases))
@@ -332,6 +342,25 @@ func (e *Engine) Close() error {
 			errs = append(errs, e.store.Close())
 		}
 		e.closeErr = errors.Join(errs...)
+		e.calls.Unlock()
 	})
 	return e.closeErr
+}
+
+// enter admits a call that uses the store or the network. It fails with
+// ErrClosed once Close has begun; otherwise the call runs with a context
+// that Close cancels, and must call leave when done.
+func (e *Engine) enter(ctx context.Context) (_ context.Context, leave func(), _ error) {
+	e.calls.RLock()
+	if e.closing.Err() != nil {
+		e.calls.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(e.closing, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		e.calls.RUnlock()
+	}, nil
 }

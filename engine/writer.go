@@ -158,6 +158,8 @@ func (t *txn) abortOp() {
 // write runs fn as part of a commit group and returns once the group is
 // committed and the view shows it.
 func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
+	db.writing.RLock()
+	defer db.writing.RUnlock()
 	if err := db.checkOpen(); err != nil {
 		return err
 	}
