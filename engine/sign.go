@@ -221,13 +221,22 @@ type validatingDAG struct {
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
 	scanned map[cid.Cid]struct{} // nodes whose access-control entries were applied
+	// frontier holds scanned nodes whose parents a bounded walk did not
+	// reach: the next walk starts with them, so no part of the history is
+	// skipped because a walk stopped above it.
+	frontier []cid.Cid
 }
 
 const maxValidCache = 1 << 17
 
 // maxACLWalk bounds the blocks one validation inspects for access-control
-// entries; a longer unscanned history is covered by later validations.
-const maxACLWalk = 4096
+// entries; a longer unscanned history is covered by later validations,
+// which resume from the frontier where the last one stopped.
+var maxACLWalk = 4096
+
+// maxACLFrontier bounds the frontier; nodes beyond it are forgotten as
+// scanned, so a later walk reaches them again from above.
+const maxACLFrontier = 4096
 
 func newValidatingDAG(dagSvc ipld.DAGService, db *Database) *validatingDAG {
 	return &validatingDAG{DAGService: dagSvc, db: db, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
@@ -366,11 +375,25 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 		}
 	}
 	apply(d)
-	queue := []ipld.Node{nd}
+	// The queue holds scanned nodes whose links are still to follow: this
+	// node, then where earlier walks stopped.
+	v.mu.Lock()
+	queue := append([]cid.Cid{nd.Cid()}, v.frontier...)
+	v.frontier = nil
+	v.mu.Unlock()
 	walked := 0
+	var retry []cid.Cid // frontier nodes that could not be read this time
 	for len(queue) > 0 && walked < maxACLWalk {
-		cur := queue[0]
+		c := queue[0]
 		queue = queue[1:]
+		cur := nd
+		if c != nd.Cid() {
+			var err error
+			if cur, err = v.DAGService.Get(ctx, c); err != nil {
+				retry = append(retry, c)
+				continue
+			}
+		}
 		for _, l := range cur.Links() {
 			if !v.markScanned(l.Cid) {
 				continue
@@ -384,9 +407,22 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 			if cd, err := decodeDelta(child); err == nil {
 				apply(cd)
 			}
-			queue = append(queue, child)
+			queue = append(queue, l.Cid)
 		}
 	}
+	queue = append(queue, retry...)
+	if len(queue) == 0 {
+		return
+	}
+	v.mu.Lock()
+	v.frontier = append(v.frontier, queue...)
+	if over := len(v.frontier) - maxACLFrontier; over > 0 {
+		for _, c := range v.frontier[maxACLFrontier:] {
+			delete(v.scanned, c)
+		}
+		v.frontier = v.frontier[:maxACLFrontier]
+	}
+	v.mu.Unlock()
 }
 
 // markScanned records that a block's entries (and, once the walk finishes,

@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ipfs/boxo/blockservice"
+	"github.com/ipfs/boxo/blockstore"
+	"github.com/ipfs/boxo/exchange/offline"
+	dag "github.com/ipfs/boxo/ipld/merkledag"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
+	crdtpb "github.com/ipfs/go-ds-crdt/pb"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/crdt"
+)
+
+// recordingACL is a Replicated controller that records the entries fed to
+// it.
+type recordingACL struct {
+	mu      sync.Mutex
+	entries [][]byte
+}
+
+func (r *recordingACL) Type() string                                        { return "recording" }
+func (r *recordingACL) CanWrite(context.Context, accesscontrol.Write) error { return nil }
+func (r *recordingACL) Apply(e []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.entries = append(r.entries, e)
+	return nil
+}
+func (r *recordingACL) Entries() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.entries...)
+}
+
+// The walk for access-control entries below a delta is bounded per
+// validation; when it stops, the next one must resume where it stopped.
+// Before the frontier, the nodes left in the queue were marked scanned but
+// never expanded, so an entry deeper than one walk was never found: a
+// writer granted far below its head stayed refused on a catching-up
+// replica forever.
+func TestACLWalkResumesWhereItStopped(t *testing.T) {
+	defer func(n int) { maxACLWalk = n }(maxACLWalk)
+	maxACLWalk = 2
+
+	ctx := context.Background()
+	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))
+	dagSvc := dag.NewDAGService(blockservice.New(bs, offline.Exchange(bs)))
+	node := func(key, value string, parent *dag.ProtoNode) *dag.ProtoNode {
+		b, err := proto.Marshal(&crdtpb.Delta{Elements: []*crdtpb.Element{{Key: key, Value: []byte(value)}}, Priority: 1})
+		require.NoError(t, err)
+		nd := dag.NodeWithData(b)
+		if parent != nil {
+			require.NoError(t, nd.AddNodeLink("", parent))
+		}
+		require.NoError(t, dagSvc.Add(ctx, nd))
+		return nd
+	}
+	// grant <- 9 ordinary deltas <- head
+	cur := node(crdt.ACLPrefix()+"/grant", "the grant", nil)
+	for i := 0; i < 9; i++ {
+		cur = node(fmt.Sprintf("/d/c/s%d", i), "{}", cur)
+	}
+	head := node("/d/c/head", "{}", cur)
+	headDelta, err := decodeDelta(head)
+	require.NoError(t, err)
+
+	v := newValidatingDAG(dagSvc, nil)
+	acl := &recordingACL{}
+	found := func() bool {
+		for _, e := range acl.Entries() {
+			if string(e) == "the grant" {
+				return true
+			}
+		}
+		return false
+	}
+	// Each validation of the head (go-ds-crdt retries a refused head on
+	// every announcement) walks at most two more blocks.
+	for i := 0; i < 10 && !found(); i++ {
+		v.applyACLBelow(ctx, acl, head, headDelta)
+	}
+	require.True(t, found(), "the grant 10 blocks down was never applied")
+	v.applyACLBelow(ctx, acl, head, headDelta)
+	require.Empty(t, v.frontier, "the whole history is scanned")
+}
