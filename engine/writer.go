@@ -16,7 +16,7 @@ import (
 // committed: callers queue their functions; whichever caller finds no commit
 // running becomes the leader, runs every queued function in order against
 // one txn and commits them together as one or a few deltas, then wakes the
-// others. Under load many writes share a delta, which is what makes
+// others and hands leadership to the first caller queued since. Under load many writes share a delta, which is what makes
 // concurrent InsertOne fast; a lone writer pays one delta per write, as it
 // must to be durable when the call returns.
 //
@@ -39,6 +39,7 @@ const (
 type writeReq struct {
 	fn   func(*txn) error
 	done chan error
+	lead chan struct{} // closed when its caller is to commit the next group
 }
 
 type writeQueue struct {
@@ -163,7 +164,7 @@ func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 	if err := db.checkOpen(); err != nil {
 		return err
 	}
-	req := &writeReq{fn: fn, done: make(chan error, 1)}
+	req := &writeReq{fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
 	q := &db.wq
 	q.mu.Lock()
 	q.pending = append(q.pending, req)
@@ -172,28 +173,35 @@ func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 		q.active = true
 	}
 	q.mu.Unlock()
-	if lead {
-		db.lead(ctx)
+	if !lead {
+		select {
+		case err := <-req.done:
+			return err
+		case <-req.lead:
+		}
 	}
+	db.lead(ctx)
 	return <-req.done
 }
 
-// lead commits queued groups until the queue is empty.
+// lead commits the next group, which holds the leader's own request, then
+// hands leadership to the first request still queued: each caller commits
+// at most one group, so none waits on a stream of later writers.
 func (db *Database) lead(ctx context.Context) {
 	q := &db.wq
-	for {
-		q.mu.Lock()
-		if len(q.pending) == 0 {
-			q.active = false
-			q.mu.Unlock()
-			return
-		}
-		n := min(len(q.pending), maxGroupOps)
-		group := q.pending[:n:n]
-		q.pending = q.pending[n:]
-		q.mu.Unlock()
-		db.commitGroup(ctx, group)
+	q.mu.Lock()
+	n := min(len(q.pending), maxGroupOps)
+	group := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+	db.commitGroup(ctx, group)
+	q.mu.Lock()
+	if len(q.pending) == 0 {
+		q.active = false
+	} else {
+		close(q.pending[0].lead)
 	}
+	q.mu.Unlock()
 }
 
 func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
