@@ -84,4 +84,13 @@
 //     well-formed data to the collections it may write, sign conflicting
 //     deltas (equivocate), or flood. Controllers bound who writes, not what:
 //     validate content in the application.
+//   - Fill a replica's disk with blocks that are never merged. A peer the
+//     broadcast gate admits (any signer, for the open and token
+//     controllers) can announce heads with inline blocks, and any peer can
+//     answer a bitswap request; the engine stores those blocks before the
+//     delta they carry is judged, and a refused delta's blocks stay in the
+//     block store (they are never merged, walked or served as data). Each
+//     message is bounded (RELIABILITY.md, "Limits"); the total is not yet:
+//     the fix is to hold unjudged blocks in a bounded cache and store them
+//     only once their delta is admitted.
 package accesscontrol
