@@ -89,7 +89,7 @@
 //     controllers) can announce heads with inline blocks, and any peer can
 //     answer a bitswap request; the engine stores those blocks before the
 //     delta they carry is judged, and a refused delta's blocks stay in the
-//     block store (they are never merged, walked or served as data). Each
+//     block store (never merged or walked, though bitswap serves them). Each
 //     message is bounded (RELIABILITY.md, "Limits"); the total is not yet:
 //     the fix is to hold unjudged blocks in a bounded cache and store them
 //     only once their delta is admitted.
