@@ -62,7 +62,9 @@ type inviteTopic struct {
 	mu     sync.Mutex
 	shared []announcedDB // most recently shared first
 
-	joinMu sync.Mutex // one wait on another inviter's topic at a time
+	// joinSlot admits one wait on another inviter's topic at a time; a
+	// second join waits for it only as long as its own context allows.
+	joinSlot chan struct{}
 }
 
 // startInviteTopic joins self's invite topic on ps and starts announcing.
@@ -76,7 +78,7 @@ func startInviteTopic(self peer.ID, ps *pubsub.PubSub, interval time.Duration, l
 		_ = t.Close()
 		return nil, fmt.Errorf("node: invite topic events: %w", err)
 	}
-	it := &inviteTopic{self: self, log: log, ps: ps, topic: t, events: h}
+	it := &inviteTopic{self: self, log: log, ps: ps, topic: t, events: h, joinSlot: make(chan struct{}, 1)}
 	it.ctx, it.cancel = context.WithCancel(context.Background())
 	it.wg.Add(2)
 	go func() {
@@ -178,16 +180,24 @@ type inviteWait struct {
 // await subscribes to inviter's topic. The caller dials the inviter, then
 // calls result (or cancel).
 func (it *inviteTopic) await(ctx context.Context, inviter peer.ID) (*inviteWait, error) {
-	it.joinMu.Lock()
+	select {
+	case it.joinSlot <- struct{}{}:
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, errorf(http.StatusGatewayTimeout, "timeout",
+				"another join was waiting on an invite topic until the deadline; try again")
+		}
+		return nil, ctx.Err()
+	}
 	t, err := it.ps.Join(InviteTopic(inviter))
 	if err != nil {
-		it.joinMu.Unlock()
+		<-it.joinSlot
 		return nil, fmt.Errorf("node: join %s: %w", InviteTopic(inviter), err)
 	}
 	sub, err := t.Subscribe()
 	if err != nil {
 		_ = t.Close()
-		it.joinMu.Unlock()
+		<-it.joinSlot
 		return nil, fmt.Errorf("node: subscribe %s: %w", InviteTopic(inviter), err)
 	}
 	return &inviteWait{it: it, ctx: ctx, inviter: inviter, topic: t, sub: sub}, nil
@@ -225,6 +235,6 @@ func (w *inviteWait) cancel() {
 	w.once.Do(func() {
 		w.sub.Cancel()
 		_ = w.topic.Close()
-		w.it.joinMu.Unlock()
+		<-w.it.joinSlot
 	})
 }

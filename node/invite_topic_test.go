@@ -86,3 +86,40 @@ func TestInviteTopic(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, 504, classify(err).status)
 }
+
+// Joins wait on invite topics one at a time, but a second join gives up
+// when its own deadline passes instead of waiting for the first to end.
+func TestSecondJoinHonoursItsDeadline(t *testing.T) {
+	ha, psA := newPubSubHost(t)
+	it, err := startInviteTopic(ha.ID(), psA, time.Hour, hclog.NewNullLogger())
+	require.NoError(t, err)
+	defer func() { require.NoError(t, it.close()) }()
+
+	inviter1, inviter2 := peer.ID("inviter-one"), peer.ID("inviter-two")
+	first, err := it.await(context.Background(), inviter1)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	gaveUp := make(chan error, 1)
+	go func() {
+		w, err := it.await(ctx, inviter2)
+		if err == nil {
+			w.cancel()
+		}
+		gaveUp <- err
+	}()
+	select {
+	case err = <-gaveUp:
+	case <-time.After(10 * time.Second):
+		first.cancel()
+		t.Fatal("the second join waited past its deadline for the first")
+	}
+	var ae *apiError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, 504, ae.status)
+
+	first.cancel() // frees the slot for the next join
+	second, err := it.await(context.Background(), inviter2)
+	require.NoError(t, err)
+	second.cancel()
+}
