@@ -14,20 +14,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/leaktest"
 	"github.com/latticedb/lattice/node"
 )
 
 // TestMain fails the package if any goroutine outlives the tests: nodes,
 // engines and event streams must release what they started on Close.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Process-wide singletons started by dependencies on first use.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/writer.(*MirrorWriter).logRoutine"),
-	)
+	leaktest.VerifyTestMain(m)
 }
 
 // testNode is a real engine (pebble in a temp dir, loopback TCP) served by a

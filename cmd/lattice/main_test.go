@@ -15,20 +15,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"rsc.io/qr"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/benchmarks"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/leaktest"
 	"github.com/latticedb/lattice/node"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/ipfs/go-log/writer.(*MirrorWriter).logRoutine"),
-	)
+	leaktest.VerifyTestMain(m)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a polling reader.
