@@ -220,8 +220,13 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 
 // announceLoop publishes the database's current heads when a peer joins,
 // so it need not wait for a new write or the periodic rebroadcast to learn
-// where the DAG is. Joins are coalesced: at most one announcement a second,
-// and a join during that second gets one once it is over.
+// where the DAG is. Joins are coalesced: at most one announcement a second.
+//
+// Each join gets two announcements, a second apart. Pubsub reports a join
+// when the peer's subscription arrives, which can be before it has set up
+// its queue to that peer, and drops what is published to it meanwhile
+// (rarely, but then the joiner waits for the rebroadcast). The second
+// announcement also covers joins that arrive while the first is sent.
 func (b *broadcaster) announceLoop() {
 	defer b.wg.Done()
 	pause := time.NewTimer(0)
@@ -232,20 +237,34 @@ func (b *broadcaster) announceLoop() {
 			return
 		case <-b.announceWake:
 		}
-		select {
-		case <-b.ctx.Done():
-			return
-		case <-pause.C:
+		for round := 0; round < 2; round++ {
+			select {
+			case <-b.ctx.Done():
+				return
+			case <-pause.C:
+			}
+			pause.Reset(time.Second)
+			if round == 0 {
+				// Joins from now until the second announcement share it.
+				select {
+				case <-b.announceWake:
+				default:
+				}
+			}
+			b.announceHeads()
 		}
-		pause.Reset(time.Second)
-		store := b.db.store()
-		if store == nil || !b.db.mayAnnounce() {
-			continue
-		}
-		heads := store.InternalStats(b.ctx).Heads
-		if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
-			b.log.Debug("announce heads", "error", err)
-		}
+	}
+}
+
+// announceHeads publishes the current heads, if this peer may announce.
+func (b *broadcaster) announceHeads() {
+	store := b.db.store()
+	if store == nil || !b.db.mayAnnounce() {
+		return
+	}
+	heads := store.InternalStats(b.ctx).Heads
+	if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+		b.log.Debug("announce heads", "error", err)
 	}
 }
 
