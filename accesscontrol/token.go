@@ -12,6 +12,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/internal/wire"
 )
 
 // TypeToken is the type of the token controller.
@@ -202,7 +204,7 @@ func (r *tokenReader) bytes(what string) []byte {
 	if r.err != nil {
 		return nil
 	}
-	n, k := binary.Uvarint(r.b[r.off:])
+	n, k := wire.Uvarint(r.b[r.off:])
 	if k <= 0 || n > uint64(len(r.b)-r.off-k) {
 		r.err = badToken("truncated %s", what)
 		return nil
@@ -217,7 +219,7 @@ func (r *tokenReader) varint(what string) int64 {
 	if r.err != nil {
 		return 0
 	}
-	v, k := binary.Varint(r.b[r.off:])
+	v, k := wire.Varint(r.b[r.off:])
 	if k <= 0 {
 		r.err = badToken("truncated %s", what)
 		return 0

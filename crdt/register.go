@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/latticedb/lattice/internal/wire"
 )
 
 // formatVersion is the first byte of every encoded marker and register.
@@ -44,7 +46,7 @@ func appendString(b []byte, s string) []byte {
 }
 
 func readString(b []byte) (string, []byte, error) {
-	n, k := binary.Uvarint(b)
+	n, k := wire.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
 		return "", nil, fmt.Errorf("%w: truncated string", ErrBadValue)
 	}

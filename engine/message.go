@@ -7,6 +7,8 @@ import (
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+
+	"github.com/latticedb/lattice/internal/wire"
 )
 
 // The broadcast message is the engine's own wire type; pubsub moves it as
@@ -71,7 +73,7 @@ func decodeMessage(data []byte) (*message, error) {
 	}
 	r := data[2:]
 	readBytes := func(max int) ([]byte, error) {
-		n, k := binary.Uvarint(r)
+		n, k := wire.Uvarint(r)
 		if k <= 0 || n > uint64(len(r)-k) || n > uint64(max) {
 			return nil, fmt.Errorf("%w: bad length", errBadMessage)
 		}
@@ -91,7 +93,7 @@ func decodeMessage(data []byte) (*message, error) {
 		return c, nil
 	}
 	readCount := func(max uint64) (int, error) {
-		n, k := binary.Uvarint(r)
+		n, k := wire.Uvarint(r)
 		if k <= 0 || n > max {
 			return 0, fmt.Errorf("%w: bad count", errBadMessage)
 		}

@@ -41,7 +41,11 @@ func TestMessageRoundTrip(t *testing.T) {
 	if _, err := decodeMessage(bad); err == nil {
 		t.Fatal("a forged block was accepted")
 	}
-	for _, junk := range [][]byte{nil, {'L'}, {'L', 1}, {'L', 1, 0, 0}, {'X', 1, 1}, append(data, 0)} {
+	// An overlong varint (0x80 0x00 for 0) would give one message two
+	// encodings; only the shortest is accepted.
+	overlong := append(append([]byte(nil), data[:len(data)-len("one")-1]...), 0x83, 0x00)
+	overlong = append(overlong, "one"...)
+	for _, junk := range [][]byte{nil, {'L'}, {'L', 1}, {'L', 1, 0, 0}, {'X', 1, 1}, append(data, 0), overlong} {
 		if _, err := decodeMessage(junk); err == nil {
 			t.Fatalf("junk %q accepted", junk)
 		}
