@@ -84,13 +84,14 @@
 //     well-formed data to the collections it may write, sign conflicting
 //     deltas (equivocate), or flood. Controllers bound who writes, not what:
 //     validate content in the application.
-//   - Fill a replica's disk with blocks that are never merged. A peer the
-//     broadcast gate admits (any signer, for the open and token
+//   - Make a replica hold blocks that are never merged, but not on disk.
+//     A peer the broadcast gate admits (any signer, for the open and token
 //     controllers) can announce heads with inline blocks, and any peer can
-//     answer a bitswap request; the engine stores those blocks before the
-//     delta they carry is judged, and a refused delta's blocks stay in the
-//     block store (never merged or walked, though bitswap serves them). Each
-//     message is bounded (RELIABILITY.md, "Limits"); the total is not yet:
-//     the fix is to hold unjudged blocks in a bounded cache and store them
-//     only once their delta is admitted.
+//     answer a bitswap request. The engine holds such blocks in memory, in
+//     a quarantine bounded to 32 MiB and evicted oldest first, and writes a
+//     block to disk only once the delta it holds has a valid signature
+//     whose author the controller admits. A refused block is dropped at
+//     once. Quarantined blocks are not served over bitswap. The cost an
+//     attacker can impose is bandwidth and the CPU to verify a signature
+//     per block, not storage.
 package accesscontrol

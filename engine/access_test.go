@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
@@ -200,11 +201,14 @@ func TestTokens(t *testing.T) {
 
 	server, holder, viewer := newEngine(t), newEngine(t), newEngine(t)
 	rogue := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
-	connectAll(t, server, holder, viewer, rogue)
+	// A second rogue sends no blocks inline: they travel over bitswap.
+	rogueB := newEngine(t, engine.WithRegistry(rogueRegistry(t)), engine.WithoutInlineBlocks())
+	connectAll(t, server, holder, viewer, rogue, rogueB)
 	dbS, err := server.Create(ctx, "tokens", engine.WithAccess(accesscontrol.Token(issuer.GetPublic())))
 	require.NoError(t, err)
 	addr := dbS.Address()
 	dbH, dbV, dbR := openOn(t, holder, addr), openOn(t, viewer, addr), openOn(t, rogue, addr)
+	dbRB := openOn(t, rogueB, addr)
 
 	issue := func(key crypto.PrivKey, db, coll string, expires time.Time) []byte {
 		tok, err := accesscontrol.IssueToken(key, accesscontrol.TokenClaims{
@@ -240,21 +244,40 @@ func TestTokens(t *testing.T) {
 	dbH.UseToken(issue(issuer, addr, "notes", hour))
 	_, err = ch.InsertOne(ctx, engine.M{"_id": "valid"})
 	require.NoError(t, err)
-	// A rogue without a token writes locally; nobody else takes it.
-	_, err = dbR.Collection("notes").InsertOne(ctx, engine.M{"_id": "rogue"})
-	require.NoError(t, err)
-	_, err = dbR.Collection("notes").InsertOne(ctx, engine.M{"_id": "rogue-2"})
-	require.NoError(t, err)
+	// Rogues without a token write locally (one delta each); nobody else
+	// takes it.
+	var rogueHeads []cid.Cid
+	for i, db := range []*engine.Database{dbR, dbRB} {
+		_, err = db.Collection("notes").InsertMany(ctx, []any{engine.M{"_id": fmt.Sprint("rogue-", i)}, engine.M{"_id": fmt.Sprint("rogue-", i, "b")}})
+		require.NoError(t, err)
+		n := len(rogueHeads)
+		for _, h := range engine.HeadsOf(db) {
+			if !slices.ContainsFunc(engine.HeadsOf(dbH), h.Equals) {
+				rogueHeads = append(rogueHeads, h)
+			}
+		}
+		require.Greater(t, len(rogueHeads), n, "the rogue's delta is its head")
+	}
 	cv := dbV.Collection("notes")
 	settledAmong(t, []string{"valid"}, ch, cv, dbS.Collection("notes"))
 	eventually(t, 20*time.Second, func() error {
-		if dbV.Stats().Rejected == 0 {
-			return fmt.Errorf("the rogue's deltas were not judged yet")
+		if r := dbV.Stats().Rejected; r < 2 {
+			return fmt.Errorf("%d of the rogues' 2 deltas judged", r)
 		}
 		return nil
 	})
-	require.False(t, has(cv, "rogue"))
-	require.False(t, has(cv, "rogue-2"))
+	for _, id := range []string{"rogue-0", "rogue-0b", "rogue-1", "rogue-1b"} {
+		require.False(t, has(cv, id))
+	}
+	// The refused deltas' blocks came to the viewer (inline in the
+	// announcement, or over bitswap) but never reached its disk, nor any
+	// honest peer's.
+	for _, h := range rogueHeads {
+		for _, e := range []*engine.Engine{viewer, server, holder} {
+			require.False(t, engine.StoresBlock(e, h), "a refused block was stored")
+		}
+	}
+	require.Less(t, engine.QuarantinedBytes(viewer), 1<<20)
 }
 
 func TestUnregisteredControllerTypeFails(t *testing.T) {

@@ -74,8 +74,8 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) *broadcaster 
 		log:          db.log.Named("broadcast"),
 		self:         db.e.host.ID(),
 		topic:        topic,
-		bstore:       db.e.bstore,
-		dag:          db.e.dag,
+		bstore:       db.e.held,     // inline blocks wait there to be judged
+		dag:          db.e.fetchDAG, // fetched heads wait in the quarantine
 		inline:       inline,
 		fetchWake:    make(chan struct{}, 1),
 		fetchQ:       make(map[peer.ID][]cid.Cid),

@@ -313,7 +313,7 @@ func (db *Database) start(ctx context.Context) error {
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
 	watch := newWatchStore(e.store, db.ns, db.mat.notify)
-	store, err := dscrdt.New(watch, db.ns, newValidatingDAG(e.dag, db), bc, opts)
+	store, err := dscrdt.New(watch, db.ns, newValidatingDAG(e.dag, e.fetchDAG, e.held, db), bc, opts)
 	if err != nil {
 		return fmt.Errorf("engine: crdt: %w", err)
 	}

@@ -50,7 +50,9 @@ type Engine struct {
 	bitswap  *bitswap.Bitswap
 	bstore   blockstore.Blockstore
 	bserv    blockservice.BlockService
-	dag      ipld.DAGService
+	dag      ipld.DAGService // our own blocks: written straight to the store
+	held     *quarantine     // remote blocks not yet judged
+	fetchDAG ipld.DAGService // remote blocks: fetched into the quarantine
 	registry *plugins.Registry
 	ids      *crdt.IDGenerator
 
@@ -176,6 +178,10 @@ func (e *Engine) start(ctx context.Context) error {
 	// duplicate write of a content-addressed block is harmless).
 	e.bserv = blockservice.New(e.bstore, e.bitswap, blockservice.WriteThrough(true))
 	e.dag = merkledag.NewDAGService(e.bserv)
+	// Blocks from the network wait in memory until their delta is judged
+	// (see quarantine): the fetch path has its own blockservice over it.
+	e.held = newQuarantine(e.bstore, maxQuarantineBytes)
+	e.fetchDAG = merkledag.NewDAGService(blockservice.New(e.held, e.bitswap))
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {

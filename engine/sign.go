@@ -213,10 +213,14 @@ func aclEntries(d *crdtpb.Delta) [][]byte {
 // validatingDAG is the DAG service a database's go-ds-crdt instance uses.
 // Every node it hands out has a verified signature whose author the access
 // controller admits; any other node fails to fetch, so go-ds-crdt never
-// merges it (and never walks below it). Writes pass through.
+// merges it (and never walks below it). Reads go through the quarantine,
+// and a node is written to disk only once admitted; writes of our own
+// nodes pass straight through to the store.
 type validatingDAG struct {
-	ipld.DAGService
-	db *Database
+	ipld.DAGService                 // writes
+	read            ipld.DAGService // reads, fetching into held
+	held            *quarantine
+	db              *Database
 
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
@@ -238,12 +242,14 @@ var maxACLWalk = 4096
 // scanned, so a later walk reaches them again from above.
 const maxACLFrontier = 4096
 
-func newValidatingDAG(dagSvc ipld.DAGService, db *Database) *validatingDAG {
-	return &validatingDAG{DAGService: dagSvc, db: db, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
+// newValidatingDAG returns the validating DAG service of db: write stores
+// our own nodes, read fetches remote ones into held.
+func newValidatingDAG(write, read ipld.DAGService, held *quarantine, db *Database) *validatingDAG {
+	return &validatingDAG{DAGService: write, read: read, held: held, db: db, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
 }
 
 func (v *validatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
-	nd, err := v.DAGService.Get(ctx, c)
+	nd, err := v.read.Get(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -254,13 +260,13 @@ func (v *validatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 }
 
 func (v *validatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
-	return v.filter(ctx, v.DAGService.GetMany(ctx, cids))
+	return v.filter(ctx, v.read.GetMany(ctx, cids))
 }
 
 // Session keeps go-ds-crdt's session-based fetching, validated.
 func (v *validatingDAG) Session(ctx context.Context) ipld.NodeGetter {
-	var ng ipld.NodeGetter = v.DAGService
-	if s, ok := v.DAGService.(interface {
+	var ng ipld.NodeGetter = v.read
+	if s, ok := v.read.(interface {
 		Session(context.Context) ipld.NodeGetter
 	}); ok {
 		ng = s.Session(ctx)
@@ -337,9 +343,15 @@ func (v *validatingDAG) check(ctx context.Context, nd ipld.Node) error {
 		err = v.authorize(ctx, nd, d)
 	}
 	if err != nil {
+		v.held.reject(c)
 		v.db.stats.rejected.Add(1)
 		v.db.log.Debug("delta refused", "cid", c, "error", err)
 		return err
+	}
+	// Admitted: only now does the block reach the disk, before go-ds-crdt
+	// merges it and records it as a head.
+	if err := v.held.admit(ctx, nd); err != nil {
+		return fmt.Errorf("engine: store admitted block %s: %w", c, err)
 	}
 	v.mu.Lock()
 	if len(v.valid) >= maxValidCache {
@@ -389,7 +401,7 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 		cur := nd
 		if c != nd.Cid() {
 			var err error
-			if cur, err = v.DAGService.Get(ctx, c); err != nil {
+			if cur, err = v.read.Get(ctx, c); err != nil {
 				retry = append(retry, c)
 				continue
 			}
@@ -399,7 +411,7 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 				continue
 			}
 			walked++
-			child, err := v.DAGService.Get(ctx, l.Cid)
+			child, err := v.read.Get(ctx, l.Cid)
 			if err != nil {
 				v.unmarkScanned(l.Cid) // try again when it can be fetched
 				continue

@@ -73,7 +73,7 @@ func TestACLWalkResumesWhereItStopped(t *testing.T) {
 	headDelta, err := decodeDelta(head)
 	require.NoError(t, err)
 
-	v := newValidatingDAG(dagSvc, nil)
+	v := newValidatingDAG(dagSvc, dagSvc, nil, nil)
 	acl := &recordingACL{}
 	found := func() bool {
 		for _, e := range acl.Entries() {

@@ -1,0 +1,34 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/ipfs/go-cid"
+)
+
+// Test hooks for the engine_test package.
+
+// HeadsOf returns the heads of db's DAG.
+func HeadsOf(db *Database) []cid.Cid {
+	s := db.store()
+	if s == nil {
+		return nil
+	}
+	return s.InternalStats(context.Background()).Heads
+}
+
+// StoresBlock reports whether e's block store on disk holds c (the
+// quarantine of unjudged blocks is not looked at).
+func StoresBlock(e *Engine, c cid.Cid) bool {
+	has, err := e.bstore.Has(context.Background(), c)
+	return err == nil && has
+}
+
+// QuarantinedBytes reports the memory e holds in unjudged blocks.
+func QuarantinedBytes(e *Engine) int { return e.held.heldBytes() }
+
+// WithoutInlineBlocks makes an engine announce heads without their
+// blocks, so receivers fetch them over bitswap.
+func WithoutInlineBlocks() Option {
+	return func(c *config) error { c.inlineBlockLimit = 0; return nil }
+}
