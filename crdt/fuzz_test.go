@@ -1,10 +1,32 @@
 package crdt_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/latticedb/lattice/crdt"
 )
+
+// outOfRange are values whose numbers overflow float64: they decoded as
+// infinities, which no replica could encode again.
+var outOfRange = []string{"\x01c\x01e\x01e7e777", "\x01v\x00\x001e400", "\x01\x01i{\"a\":-1e999}"}
+
+func TestDecodeRefusesOutOfRangeNumbers(t *testing.T) {
+	for _, b := range outOfRange {
+		_, errR := crdt.DecodeRegister([]byte(b))
+		_, errM := crdt.DecodeMarker([]byte(b))
+		if !errors.Is(errR, crdt.ErrBadValue) || !errors.Is(errM, crdt.ErrBadValue) {
+			t.Errorf("%q: register error %v, marker error %v; want ErrBadValue", b, errR, errM)
+		}
+	}
+	if _, err := crdt.DecodeValue([]byte(`[1, {"x": 2e308}]`)); !errors.Is(err, crdt.ErrBadValue) || !strings.Contains(err.Error(), "2e308") {
+		t.Errorf("nested overflow: %v", err)
+	}
+	if v, err := crdt.DecodeValue([]byte(`1.5e308`)); err != nil || v != 1.5e308 {
+		t.Errorf("a large finite number: %v, %v", v, err)
+	}
+}
 
 // FuzzDecode feeds arbitrary bytes to every decoder of stored or replicated
 // values and keys: none may panic, and what decodes must re-encode.
@@ -14,6 +36,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(r, "/d/c/i/inc/f/a")
 	f.Add(m, "/d/c/i")
 	f.Add([]byte{1, 'c', 1, 'e', 1, 'e', '7'}, "/d/c/i/inc/n/f/e/r")
+	for _, b := range outOfRange {
+		f.Add([]byte(b), "/d/c/i")
+	}
 	f.Fuzz(func(t *testing.T, b []byte, key string) {
 		if reg, err := crdt.DecodeRegister(b); err == nil {
 			if _, err := crdt.EncodeRegister(reg); err != nil {

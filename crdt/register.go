@@ -175,12 +175,15 @@ func decodeJSON(b []byte) (any, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data", ErrBadValue)
 	}
-	return canonical(v), nil
+	return canonical(v)
 }
 
-// canonical converts json.Number into int64 or float64, recursively.
-func canonical(v any) any {
-	return mapLeaves(v, func(x any) any {
+// canonical converts json.Number into int64 or float64, recursively. A
+// number beyond float64's range is refused: it would decode as an infinity,
+// which JSON cannot carry back out (no replica could re-encode it).
+func canonical(v any) (any, error) {
+	var bad json.Number
+	out := mapLeaves(v, func(x any) any {
 		n, ok := x.(json.Number)
 		if !ok {
 			return x
@@ -188,9 +191,19 @@ func canonical(v any) any {
 		if i, err := n.Int64(); err == nil {
 			return i
 		}
-		f, _ := n.Float64()
+		f, err := n.Float64()
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			if bad == "" {
+				bad = n
+			}
+			return nil
+		}
 		return f
 	})
+	if bad != "" {
+		return nil, fmt.Errorf("%w: number %.40s is out of range", ErrBadValue, bad)
+	}
+	return out, nil
 }
 
 // mapLeaves replaces, in place, every non-container value of a JSON value
