@@ -218,38 +218,42 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 	return b.topic.Publish(ctx, data)
 }
 
+// announceBackoff is when, after a peer joins, the heads are announced.
+var announceBackoff = []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second}
+
 // announceLoop publishes the database's current heads when a peer joins,
 // so it need not wait for a new write or the periodic rebroadcast to learn
-// where the DAG is. Joins are coalesced: at most one announcement a second.
+// where the DAG is.
 //
-// Each join gets two announcements, a second apart. Pubsub reports a join
-// when the peer's subscription arrives, which can be before it has set up
-// its queue to that peer, and drops what is published to it meanwhile
-// (rarely, but then the joiner waits for the rebroadcast). The second
-// announcement also covers joins that arrive while the first is sent.
+// Each join gets several announcements, at 0, 1, 3 and 7 seconds. Pubsub
+// reports a join when the peer's subscription arrives, which can be before
+// it has set up its queue to that peer, and drops what is published to it
+// meanwhile; on a loaded machine that window can last a while, and a
+// joiner that misses every announcement waits for the rebroadcast. Joins
+// are coalesced: one during the schedule starts it over, so a busy mesh
+// gets at most about one announcement a second.
 func (b *broadcaster) announceLoop() {
 	defer b.wg.Done()
-	pause := time.NewTimer(0)
-	defer pause.Stop()
 	for {
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-b.announceWake:
 		}
-		for round := 0; round < 2; round++ {
-			select {
-			case <-b.ctx.Done():
-				return
-			case <-pause.C:
-			}
-			pause.Reset(time.Second)
-			if round == 0 {
-				// Joins from now until the second announcement share it.
+		for round := 0; round < len(announceBackoff); round++ {
+			if d := announceBackoff[round]; d > 0 {
+				t := time.NewTimer(d)
 				select {
-				case <-b.announceWake:
-				default:
+				case <-b.ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
 				}
+			}
+			select {
+			case <-b.announceWake:
+				round = 0 // a new joiner: its schedule starts now
+			default:
 			}
 			b.announceHeads()
 		}
