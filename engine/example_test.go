@@ -84,7 +84,10 @@ func ExampleEngine_Open() {
 	if err != nil {
 		panic(err)
 	}
-	dbP, err := phone.Open(ctx, dbL.Address())
+	// Open fetches the manifest from connected peers: bound the wait.
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dbP, err := phone.Open(openCtx, dbL.Address())
 	if err != nil {
 		panic(err)
 	}
@@ -93,7 +96,7 @@ func ExampleEngine_Open() {
 		panic(err)
 	}
 	// Wait for the replicated write to arrive on the phone.
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(60 * time.Second)
 	for {
 		select {
 		case ev := <-events:
