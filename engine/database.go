@@ -54,6 +54,7 @@ type Database struct {
 	writing   sync.RWMutex
 	closeOnce sync.Once
 	closeErr  error
+	done      chan struct{} // closed once Close has finished
 }
 
 // DatabaseOption configures Create.
@@ -124,7 +125,11 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		return nil, err
 	}
 	defer leave()
-	if db := e.lookup(addr); db != nil {
+	db, err := e.openDatabase(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if db != nil {
 		if db.addr.Name != addr.Name {
 			return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, db.addr.Name)
 		}
@@ -148,6 +153,49 @@ func (e *Engine) lookup(addr Address) *Database {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.databases[addr.Manifest.String()]
+}
+
+func isOpen(db *Database) bool { return db != nil && !db.closed.Load() }
+
+// openDatabase returns the open database at addr, or nil if there is none.
+// A database being closed or dropped is waited for, then reported absent:
+// its caller must not get an instance that is shutting down.
+func (e *Engine) openDatabase(ctx context.Context, addr Address) (*Database, error) {
+	key := addr.Manifest.String()
+	for {
+		e.mu.Lock()
+		db, busy := e.databases[key], e.busy[key]
+		e.mu.Unlock()
+		if busy == nil && (db == nil || !db.closed.Load()) {
+			return db, nil
+		}
+		if busy == nil {
+			busy = db.done
+		}
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// markBusy records that the database at key is being closed or dropped
+// and returns the function that ends that; false if it already is busy.
+func (e *Engine) markBusy(key string) (release func(), ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.busy[key] != nil {
+		return nil, false
+	}
+	ch := make(chan struct{})
+	e.busy[key] = ch
+	return func() {
+		e.mu.Lock()
+		delete(e.busy, key)
+		e.mu.Unlock()
+		close(ch)
+	}, true
 }
 
 // DatabaseInfo describes a database known to this engine.
@@ -188,7 +236,7 @@ func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
 			}
 		}
 		out = append(out, DatabaseInfo{
-			Address: addr.String(), Name: addr.Name, Open: e.lookup(addr) != nil,
+			Address: addr.String(), Name: addr.Name, Open: isOpen(e.lookup(addr)),
 			Access: m.Access.Type, Manifest: m,
 		})
 	}
@@ -208,6 +256,20 @@ func (e *Engine) Drop(ctx context.Context, address string) error {
 		return err
 	}
 	defer leave()
+	key := addr.Manifest.String()
+	var release func()
+	for {
+		var ok bool
+		if release, ok = e.markBusy(key); ok {
+			break
+		}
+		// Another Drop of it is under way: wait for it, then try (and
+		// find nothing to drop).
+		if _, err := e.openDatabase(ctx, addr); err != nil {
+			return err
+		}
+	}
+	defer release()
 	if db := e.lookup(addr); db != nil {
 		if err := db.Close(); err != nil {
 			return err
@@ -241,21 +303,41 @@ func (e *Engine) Drop(ctx context.Context, address string) error {
 }
 
 func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, ErrClosed
-	}
 	key := addr.Manifest.String()
-	if db := e.databases[key]; db != nil {
-		return db, nil
+	e.mu.Lock()
+	for {
+		if e.closed {
+			e.mu.Unlock()
+			return nil, ErrClosed
+		}
+		db, busy := e.databases[key], e.busy[key]
+		if busy == nil && db != nil && !db.closed.Load() {
+			e.mu.Unlock()
+			return db, nil
+		}
+		if busy == nil && db == nil {
+			break
+		}
+		// Closing or being dropped: open anew once that is done.
+		if busy == nil {
+			busy = db.done
+		}
+		e.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		e.mu.Lock()
 	}
+	defer e.mu.Unlock()
 	db := &Database{
 		e:        e,
 		addr:     addr,
 		manifest: m,
 		log:      e.log.Named("db").With("db", addr.Name),
 		ns:       ds.NewKey("/db/" + key),
+		done:     make(chan struct{}),
 	}
 	db.hub = newEventHub(&db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
@@ -365,6 +447,7 @@ func (db *Database) Close() error {
 			delete(db.e.databases, db.addr.Manifest.String())
 		}
 		db.e.mu.Unlock()
+		close(db.done)
 	})
 	return db.closeErr
 }

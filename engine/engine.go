@@ -70,6 +70,10 @@ type Engine struct {
 	mu        sync.Mutex
 	closed    bool
 	databases map[string]*Database // by manifest CID string
+	// busy holds, by manifest CID string, the databases being closed or
+	// dropped: the channel closes when that is done. open waits on it, so
+	// no second instance starts on a namespace still in use.
+	busy      map[string]chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -95,6 +99,7 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 		registry:  cfg.registry,
 		ids:       crdt.NewIDGenerator(),
 		databases: make(map[string]*Database),
+		busy:      make(map[string]chan struct{}),
 	}
 	if e.registry == nil {
 		e.registry = plugins.NewDefaultRegistry()
@@ -297,7 +302,7 @@ func (e *Engine) Database(address string) (*Database, bool) {
 		return nil, false
 	}
 	db := e.lookup(addr)
-	if db == nil || db.addr.Name != addr.Name {
+	if db == nil || db.addr.Name != addr.Name || db.closed.Load() {
 		return nil, false
 	}
 	return db, true
