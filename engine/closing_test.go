@@ -3,8 +3,13 @@ package engine
 import (
 	"context"
 	"testing"
+	"time"
 
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
@@ -94,4 +99,38 @@ func TestOpenWaitsForDrop(t *testing.T) {
 	infos, err = e.Databases(ctx)
 	require.NoError(t, err)
 	require.Empty(t, infos)
+}
+
+// Open of an address whose CID names a block that is no manifest fails
+// with a clear error, and the fetched block is not kept on disk.
+func TestOpenOfANonManifestStoresNothing(t *testing.T) {
+	ctx := context.Background()
+	newPeer := func() *Engine {
+		e, err := New(ctx, WithInMemory(), WithListenAddrs("/ip4/127.0.0.1/tcp/0"))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	a, b := newPeer(), newPeer()
+	require.NoError(t, b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}))
+	db, err := a.Create(ctx, "notes", WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	// A dag-json block that A serves but that is no manifest.
+	data := []byte(`{"name":"notes","type":"not-a-database"}`)
+	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum(data)
+	require.NoError(t, err)
+	junk, err := blocks.NewBlockWithCid(data, c)
+	require.NoError(t, err)
+	require.NoError(t, a.bstore.Put(ctx, junk))
+
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = b.Open(octx, "/lattice/"+c.String()+"/notes")
+	require.ErrorIs(t, err, ErrBadManifest)
+	require.False(t, StoresBlock(b, c), "the non-manifest block was stored")
+
+	// The real manifest is stored once opened.
+	_, err = b.Open(octx, db.Address())
+	require.NoError(t, err)
+	require.True(t, StoresBlock(b, db.addr.Manifest))
 }

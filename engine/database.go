@@ -135,16 +135,22 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		}
 		return db, nil
 	}
-	blk, err := e.bserv.GetBlock(ctx, addr.Manifest)
+	// The manifest comes through the quarantine: a block that is no
+	// manifest (a wrong address) is never written to disk.
+	blk, err := e.fetchServ.GetBlock(ctx, addr.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
 	}
 	m, err := decodeManifest(blk.RawData())
 	if err != nil {
+		e.held.reject(blk.Cid())
 		return nil, err
 	}
 	if m.Name != addr.Name {
 		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
+	}
+	if err := e.held.admit(ctx, blk); err != nil {
+		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
 	}
 	return e.open(ctx, addr, m)
 }

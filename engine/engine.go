@@ -38,23 +38,24 @@ import (
 // (bitswap over the same host), a local datastore, and the databases open on
 // it. It is safe for concurrent use. Close releases everything it started.
 type Engine struct {
-	cfg      *config
-	log      hclog.Logger
-	key      crypto.PrivKey
-	self     string // this peer's ID, encoded once
-	store    ds.Batching
-	pebble   *pebbleds.Datastore // nil in memory
-	wal      *walFS              // pebble's WAL files; nil in memory
-	host     host.Host
-	pubsub   *pubsub.PubSub
-	bitswap  *bitswap.Bitswap
-	bstore   blockstore.Blockstore
-	bserv    blockservice.BlockService
-	dag      ipld.DAGService // our own blocks: written straight to the store
-	held     *quarantine     // remote blocks not yet judged
-	fetchDAG ipld.DAGService // remote blocks: fetched into the quarantine
-	registry *plugins.Registry
-	ids      *crdt.IDGenerator
+	cfg       *config
+	log       hclog.Logger
+	key       crypto.PrivKey
+	self      string // this peer's ID, encoded once
+	store     ds.Batching
+	pebble    *pebbleds.Datastore // nil in memory
+	wal       *walFS              // pebble's WAL files; nil in memory
+	host      host.Host
+	pubsub    *pubsub.PubSub
+	bitswap   *bitswap.Bitswap
+	bstore    blockstore.Blockstore
+	bserv     blockservice.BlockService
+	dag       ipld.DAGService           // our own blocks: written straight to the store
+	held      *quarantine               // remote blocks not yet judged
+	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
+	fetchDAG  ipld.DAGService
+	registry  *plugins.Registry
+	ids       *crdt.IDGenerator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -186,7 +187,8 @@ func (e *Engine) start(ctx context.Context) error {
 	// Blocks from the network wait in memory until their delta is judged
 	// (see quarantine): the fetch path has its own blockservice over it.
 	e.held = newQuarantine(e.bstore, maxQuarantineBytes)
-	e.fetchDAG = merkledag.NewDAGService(blockservice.New(e.held, e.bitswap))
+	e.fetchServ = blockservice.New(e.held, e.bitswap)
+	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {
