@@ -143,8 +143,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	}
 	m, err := decodeManifest(blk.RawData())
 	if err != nil {
-		e.held.reject(blk.Cid())
-		return nil, err
+		return nil, err // the block stays in memory until evicted
 	}
 	if m.Name != addr.Name {
 		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)

@@ -19,6 +19,7 @@ import (
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
+	blocks "github.com/ipfs/go-block-format"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
@@ -187,7 +188,13 @@ func (e *Engine) start(ctx context.Context) error {
 	// Blocks from the network wait in memory until their delta is judged
 	// (see quarantine): the fetch path has its own blockservice over it.
 	e.held = newQuarantine(e.bstore, maxQuarantineBytes)
-	e.fetchServ = blockservice.New(e.held, e.bitswap)
+	e.held.onAdmit = func(ctx context.Context, b blocks.Block) {
+		_ = e.bitswap.NotifyNewBlocks(ctx, b) // serve it to peers waiting for it
+	}
+	// The fetch path tells only bitswap's client of a new block (other
+	// sessions may want it); its server would advertise a block it cannot
+	// serve until the block is admitted.
+	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 
 	for _, ai := range cfg.bootstrap {
@@ -376,4 +383,12 @@ func (e *Engine) enter(ctx context.Context) (_ context.Context, leave func(), _ 
 		cancel()
 		e.calls.RUnlock()
 	}, nil
+}
+
+// clientOnly is bitswap as the exchange of the fetch path: new blocks are
+// announced to its client only (see quarantine).
+type clientOnly struct{ *bitswap.Bitswap }
+
+func (c clientOnly) NotifyNewBlocks(ctx context.Context, blks ...blocks.Block) error {
+	return c.Client.NotifyNewBlocks(ctx, blks...)
 }

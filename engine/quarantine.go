@@ -29,6 +29,10 @@ const maxQuarantineBytes = 32 << 20
 type quarantine struct {
 	blockstore.Blockstore // the persistent store, for reads and admitted blocks
 
+	// onAdmit, if set, is told of each block admitted to the store (the
+	// engine tells bitswap, which can then serve it to peers that want it).
+	onAdmit func(context.Context, blocks.Block)
+
 	mu    sync.Mutex
 	held  map[cid.Cid]*list.Element // of blocks.Block
 	order *list.List                // oldest first
@@ -40,19 +44,25 @@ func newQuarantine(store blockstore.Blockstore, max int) *quarantine {
 	return &quarantine{Blockstore: store, held: make(map[cid.Cid]*list.Element), order: list.New(), max: max}
 }
 
-// Put holds a block from the network until it is admitted.
-func (q *quarantine) Put(_ context.Context, b blocks.Block) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.hold(b)
-	return nil
+// Put holds a block from the network until it is admitted. A block
+// already stored is not held again: rebroadcasts resend stored heads with
+// their blocks, and go-ds-crdt skips those without judging them anew.
+func (q *quarantine) Put(ctx context.Context, b blocks.Block) error {
+	return q.PutMany(ctx, []blocks.Block{b})
 }
 
 // PutMany holds blocks from the network until they are admitted.
-func (q *quarantine) PutMany(_ context.Context, bs []blocks.Block) error {
+func (q *quarantine) PutMany(ctx context.Context, bs []blocks.Block) error {
+	fresh := make([]blocks.Block, 0, len(bs))
+	for _, b := range bs {
+		if has, err := q.Blockstore.Has(ctx, b.Cid()); err == nil && has {
+			continue
+		}
+		fresh = append(fresh, b)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, b := range bs {
+	for _, b := range fresh {
 		q.hold(b)
 	}
 	return nil
@@ -143,6 +153,9 @@ func (q *quarantine) admit(ctx context.Context, b blocks.Block) error {
 		return err
 	}
 	q.forget(c)
+	if q.onAdmit != nil {
+		q.onAdmit(ctx, b)
+	}
 	return nil
 }
 
