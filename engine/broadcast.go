@@ -54,7 +54,7 @@ type broadcaster struct {
 	fetching   map[peer.ID]int       // fetches in flight, per announcer
 
 	mu      sync.Mutex
-	queue   []cid.Cid
+	queue   []queuedHead
 	pending map[cid.Cid]struct{} // queued or being fetched
 	ready   chan struct{}        // signalled when queue grows
 
@@ -218,44 +218,50 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 	return b.topic.Publish(ctx, data)
 }
 
-// announceBackoff is when, after a peer joins, the heads are announced.
-var announceBackoff = []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second}
+// announceGaps are the pauses between the announcements a join triggers:
+// the heads go out at once, then 1, 3 and 7 seconds after the join.
+var announceGaps = []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second}
+
+// minAnnounceGap is the least time between two join announcements.
+const minAnnounceGap = time.Second
 
 // announceLoop publishes the database's current heads when a peer joins,
 // so it need not wait for a new write or the periodic rebroadcast to learn
 // where the DAG is.
 //
-// Each join gets several announcements, at 0, 1, 3 and 7 seconds. Pubsub
-// reports a join when the peer's subscription arrives, which can be before
-// it has set up its queue to that peer, and drops what is published to it
-// meanwhile; on a loaded machine that window can last a while, and a
-// joiner that misses every announcement waits for the rebroadcast. Joins
-// are coalesced: one during the schedule starts it over, so a busy mesh
-// gets at most about one announcement a second.
+// Each join gets several announcements (see announceGaps). Pubsub reports a
+// join when the peer's subscription arrives, which can be before it has set
+// up its queue to that peer, and drops what is published to it meanwhile;
+// on a loaded machine that window can last a while, and a joiner that
+// misses every announcement waits for the rebroadcast. A join during the
+// schedule starts it over, no sooner than a second after the last
+// announcement, so a busy mesh gets at most one announcement a second.
 func (b *broadcaster) announceLoop() {
 	defer b.wg.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	var last time.Time
+	round := -1 // index into announceGaps of the pending announcement; -1: none
 	for {
+		var fire <-chan time.Time
+		if round >= 0 {
+			fire = timer.C
+		}
 		select {
 		case <-b.ctx.Done():
 			return
 		case <-b.announceWake:
-		}
-		for round := 0; round < len(announceBackoff); round++ {
-			if d := announceBackoff[round]; d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-b.ctx.Done():
-					t.Stop()
-					return
-				case <-t.C:
-				}
-			}
-			select {
-			case <-b.announceWake:
-				round = 0 // a new joiner: its schedule starts now
-			default:
-			}
+			round = 0
+			timer.Reset(max(0, minAnnounceGap-time.Since(last)))
+		case <-fire:
 			b.announceHeads()
+			last = time.Now()
+			if round++; round < len(announceGaps) {
+				timer.Reset(announceGaps[round])
+			} else {
+				round = -1
+			}
 		}
 	}
 }
@@ -277,12 +283,20 @@ func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
 	for {
 		b.mu.Lock()
 		if len(b.queue) > 0 {
-			h := b.queue[0]
-			b.queue[0] = cid.Undef
+			q := b.queue[0]
+			b.queue[0] = queuedHead{}
 			b.queue = b.queue[1:]
-			delete(b.pending, h)
+			delete(b.pending, q.h)
 			b.mu.Unlock()
-			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: h.Bytes()}}})
+			// A remote block waits in the quarantine, which may have
+			// evicted it since it was queued: go-ds-crdt would then fetch
+			// it itself, holding up every head behind it. Fetch it in the
+			// background again instead.
+			if has, err := b.bstore.Has(b.ctx, q.h); err == nil && !has {
+				b.offer(q.h, q.from)
+				continue
+			}
+			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: q.h.Bytes()}}})
 		}
 		b.mu.Unlock()
 		select {
@@ -369,7 +383,7 @@ func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
 	b.mu.Unlock()
 
 	if has, _ := b.bstore.Has(b.ctx, h); has {
-		b.enqueue(h)
+		b.enqueue(h, from)
 		return
 	}
 	b.mu.Lock()
@@ -453,13 +467,20 @@ func (b *broadcaster) fetchLoop() {
 			b.log.Debug("fetch announced head", "head", h, "error", err)
 			continue
 		}
-		b.enqueue(h)
+		b.enqueue(h, from)
 	}
 }
 
-func (b *broadcaster) enqueue(h cid.Cid) {
+// queuedHead is a head ready for go-ds-crdt, with the peer that announced
+// it (to fetch it from again if its block goes missing).
+type queuedHead struct {
+	h    cid.Cid
+	from peer.ID
+}
+
+func (b *broadcaster) enqueue(h cid.Cid, from peer.ID) {
 	b.mu.Lock()
-	b.queue = append(b.queue, h)
+	b.queue = append(b.queue, queuedHead{h, from})
 	b.mu.Unlock()
 	select {
 	case b.ready <- struct{}{}:

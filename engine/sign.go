@@ -400,8 +400,12 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 		queue = queue[1:]
 		cur := nd
 		if c != nd.Cid() {
+			// A frontier node was read by an earlier walk: it is local
+			// unless the quarantine evicted it. Never wait on the network
+			// for it (its announcer may be gone); go-ds-crdt fetches it in
+			// time, and a later walk resumes from it.
 			var err error
-			if cur, err = v.read.Get(ctx, c); err != nil {
+			if cur, err = v.localNode(ctx, c); err != nil {
 				retry = append(retry, c)
 				continue
 			}
@@ -418,6 +422,7 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 			}
 			if cd, err := decodeDelta(child); err == nil {
 				apply(cd)
+				v.keepAncestor(ctx, child, cd)
 			}
 			queue = append(queue, l.Cid)
 		}
@@ -435,6 +440,36 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 		v.frontier = v.frontier[:maxACLFrontier]
 	}
 	v.mu.Unlock()
+}
+
+// localNode reads a node from the quarantine or the store, never the
+// network.
+func (v *validatingDAG) localNode(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	if v.held == nil {
+		return v.read.Get(ctx, c)
+	}
+	blk, err := v.held.Get(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return dag.DecodeProtobufBlock(blk)
+}
+
+// keepAncestor stores a block the access-control walk read, if it is a
+// delta with a valid signature whose author the controller admits now:
+// go-ds-crdt is about to walk down to it, and the walk may read more than
+// the quarantine holds. Blocks it cannot vouch for stay in the quarantine,
+// judged when go-ds-crdt gets to them. (Storing is not merging: the full
+// judgment, with the entries below the block applied, is check's.)
+func (v *validatingDAG) keepAncestor(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) {
+	if v.held == nil || v.db == nil {
+		return
+	}
+	w, err := verifyDelta(v.db.addr.String(), d)
+	if err != nil || v.db.access.CanWrite(ctx, w) != nil {
+		return
+	}
+	_ = v.held.admit(ctx, nd)
 }
 
 // markScanned records that a block's entries (and, once the walk finishes,
