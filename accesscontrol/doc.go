@@ -47,6 +47,12 @@
 //   - Read. Anyone who can reach a peer can fetch the database's blocks by
 //     CID and follow its pubsub topic. Nothing here encrypts; encryption is
 //     out of scope.
+//   - Flood the topic with junk. The engine's validator rejects malformed
+//     broadcasts, and gossipsub's peer score for their sender falls with
+//     each; past a threshold its traffic is dropped unread. Well-formed
+//     announcements from an author the controller refuses are ignored, not
+//     scored: replicas may disagree about the controller's state for a
+//     while, and an honest peer that relays them is not punished.
 //   - Rebroadcast old heads. Harmless: blocks are content-addressed, so a
 //     rebroadcast head names blocks that were authorised when first written,
 //     and merging them again is a no-op.

@@ -115,8 +115,28 @@ func TestStaticNonWritersCannotWrite(t *testing.T) {
 		require.False(t, has(col, "from-rogue"))
 	}
 	require.NotZero(t, dbA.Stats().Rejected+dbB.Stats().Rejected+dbC.Stats().Rejected)
-	// Honest peers stay connected to each other.
+	// Honest peers stay connected to each other and do not penalise each
+	// other (gossipsub scores stay at zero or above), even though they
+	// relayed the rogue's announcements.
 	require.NotEmpty(t, a.Host().Network().ConnsToPeer(b.ID()))
+	honest := []*engine.Engine{a, b, c}
+	eventually(t, 10*time.Second, func() error { // scores are reported every second
+		for _, e := range honest {
+			for _, p := range honest {
+				if _, ok := e.PeerScore(p.ID()); !ok && e != p {
+					return fmt.Errorf("no score for %s at %s yet", p.ID(), e.ID())
+				}
+			}
+		}
+		return nil
+	})
+	for _, e := range honest {
+		for _, p := range honest {
+			if score, _ := e.PeerScore(p.ID()); e != p {
+				require.GreaterOrEqual(t, score, 0.0, "an honest peer penalised another")
+			}
+		}
+	}
 }
 
 func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
@@ -296,4 +316,48 @@ func TestUnregisteredControllerTypeFails(t *testing.T) {
 	_, err = bare.Open(ctx, db.Address())
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin)
 	require.Contains(t, err.Error(), `"static"`)
+}
+
+// A replica that relays an announcement another replica's controller
+// refuses (their controller states differ for a while, say a grant or a
+// revocation still travelling) is not penalised for it: the refusing
+// replica ignores the message rather than scoring it invalid. Here the
+// relay runs a permissive controller; the author reaches the judge only
+// through it.
+func TestRelayOfRefusedAnnouncementIsNotPenalised(t *testing.T) {
+	ctx := context.Background()
+	judge := newEngine(t)
+	relay := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	author := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	connectAll(t, judge, relay)
+	connectAll(t, relay, author)
+	dbJ, err := judge.Create(ctx, "judged") // static: only the judge writes
+	require.NoError(t, err)
+	openOn(t, relay, dbJ.Address())
+	dbA := openOn(t, author, dbJ.Address())
+
+	// The author's announcements reach the judge only as relayed messages.
+	i := 0
+	eventually(t, 30*time.Second, func() error {
+		i++
+		if _, err := dbA.Collection("c").InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)}); err != nil {
+			return err
+		}
+		if r := dbJ.Stats().Rejected; r < 5 {
+			return fmt.Errorf("the judge refused %d relayed announcements", r)
+		}
+		return nil
+	})
+	require.Empty(t, judge.Host().Network().ConnsToPeer(author.ID()), "the author reached the judge directly")
+	eventually(t, 10*time.Second, func() error {
+		if _, ok := judge.PeerScore(relay.ID()); !ok {
+			return fmt.Errorf("no score for the relay yet")
+		}
+		return nil
+	})
+	score, _ := judge.PeerScore(relay.ID())
+	require.GreaterOrEqual(t, score, 0.0, "the judge penalised the relaying peer")
+	n, err := dbJ.Collection("c").CountDocuments(ctx, nil)
+	require.NoError(t, err)
+	require.Zero(t, n, "the judge merged a refused write")
 }

@@ -310,8 +310,10 @@ func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
 }
 
 // validate is the topic validator: malformed messages are rejected (and
-// their sender penalised by gossipsub), messages whose author may not write
-// are rejected before any of their heads is queued.
+// their sender penalised by gossipsub, see score.go); messages whose
+// author may not write are ignored, before any of their heads is queued,
+// without penalising the peer that relayed them (replicas may disagree
+// about the controller's state for a while).
 func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	if msg.GetFrom() == b.self && from == b.self {
 		// Our own announcement, validated by pubsub before it leaves: the
@@ -326,7 +328,7 @@ func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Me
 	if author := msg.GetFrom(); author != b.self {
 		if err := b.db.authorizeAnnouncement(ctx, author); err != nil {
 			b.db.stats.rejected.Add(1)
-			return pubsub.ValidationReject
+			return pubsub.ValidationIgnore
 		}
 	}
 	msg.ValidatorData = m

@@ -383,6 +383,10 @@ func (db *Database) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: join topic: %w", err)
 	}
+	if err := topic.SetScoreParams(topicScoreParams()); err != nil {
+		_ = topic.Close()
+		return fmt.Errorf("engine: topic score: %w", err)
+	}
 	bc := newBroadcaster(db, topic, e.cfg.inlineBlockLimit)
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered

@@ -56,6 +56,7 @@ type Engine struct {
 	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
 	fetchDAG  ipld.DAGService
 	registry  *plugins.Registry
+	scores    scores // gossipsub's, refreshed every second
 	ids       *crdt.IDGenerator
 
 	ctx    context.Context
@@ -169,6 +170,8 @@ func (e *Engine) start(ctx context.Context) error {
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
 		pubsub.WithMaxMessageSize(maxMessageSize),
+		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(e.scores.update, time.Second),
 		pubsub.WithValidateQueueSize(1024),
 		pubsub.WithPeerOutboundQueueSize(1024),
 	)

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"maps"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Gossipsub peer scoring. Lattice scores one thing: delivering broadcasts
+// that are objectively malformed (they do not decode, a block does not
+// hash to its CID, the pubsub signature is bad). Every honest peer runs
+// the same decoder, so an honest peer never relays one, and a peer that
+// sends them is a flooder: its score falls with the square of the count
+// and, past the graylist threshold, gossipsub drops its traffic before
+// validation costs anything.
+//
+// What is deliberately not scored:
+//   - Announcements from authors the access controller refuses. Replicas
+//     can disagree about the controller's state for a while (a grant or
+//     revocation still travelling), and an honest peer that relays such an
+//     announcement must not be punished for it: the validator ignores it
+//     instead of rejecting it.
+//   - Mesh delivery rates, time in mesh, IP colocation. Local-first peers
+//     come and go, sit behind one NAT address, and are quiet most of the
+//     time; these terms would penalise exactly them.
+const (
+	scoreGossipThreshold   = -10
+	scorePublishThreshold  = -50
+	scoreGraylistThreshold = -80
+)
+
+func peerScoreParams() *pubsub.PeerScoreParams {
+	return &pubsub.PeerScoreParams{
+		SkipAtomicValidation: true,
+		Topics:               make(map[string]*pubsub.TopicScoreParams), // set per database topic
+		AppSpecificScore:     func(peer.ID) float64 { return 0 },
+		DecayInterval:        time.Second,
+		DecayToZero:          0.01,
+		RetainScore:          10 * time.Minute, // a flooder that reconnects keeps its score
+	}
+}
+
+func peerScoreThresholds() *pubsub.PeerScoreThresholds {
+	return &pubsub.PeerScoreThresholds{
+		SkipAtomicValidation: true,
+		GossipThreshold:      scoreGossipThreshold,
+		PublishThreshold:     scorePublishThreshold,
+		GraylistThreshold:    scoreGraylistThreshold,
+	}
+}
+
+// topicScoreParams are set on every database topic: one malformed message
+// costs 1 point, ten cost 100 (graylisted); the count decays by 10% a
+// second, so a peer that stops recovers within a minute or so.
+func topicScoreParams() *pubsub.TopicScoreParams {
+	return &pubsub.TopicScoreParams{
+		SkipAtomicValidation:           true,
+		TopicWeight:                    1,
+		TimeInMeshQuantum:              time.Second, // unweighted, but pubsub divides by it
+		InvalidMessageDeliveriesWeight: -1,
+		InvalidMessageDeliveriesDecay:  0.9,
+	}
+}
+
+// scores keeps the latest gossipsub peer scores, which pubsub reports
+// every second.
+type scores struct {
+	mu sync.Mutex
+	m  map[peer.ID]float64
+}
+
+func (s *scores) update(m map[peer.ID]float64) {
+	s.mu.Lock()
+	s.m = maps.Clone(m)
+	s.mu.Unlock()
+}
+
+func (s *scores) get(p peer.ID) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[p]
+	return v, ok
+}
+
+// PeerScore reports the gossipsub score this engine gives a connected peer,
+// as of the last second: 0 for a well-behaved peer, negative for one that
+// sent malformed broadcasts (below -80 its traffic is dropped unread).
+// ok is false for a peer pubsub has no score for.
+func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.scores.get(p) }
