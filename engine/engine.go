@@ -32,7 +32,9 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/plugins"
+	"github.com/latticedb/lattice/transports/relay"
 )
 
 // Engine is one Lattice peer: a libp2p host, gossipsub, a DAG syncer
@@ -56,7 +58,8 @@ type Engine struct {
 	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
 	fetchDAG  ipld.DAGService
 	registry  *plugins.Registry
-	scores    scores // gossipsub's, refreshed every second
+	scores    scores              // gossipsub's, refreshed every second
+	relays    *relay.Reservations // nil without WithRelays
 	ids       *crdt.IDGenerator
 
 	ctx    context.Context
@@ -157,12 +160,19 @@ func (e *Engine) start(ctx context.Context) error {
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.listen...),
 	}
+	if len(cfg.relays) > 0 {
+		e.relays = relay.NewReservations(cfg.relays, e.log.Named("relay"))
+		hopts = append(hopts, libp2p.AddrsFactory(e.relays.AddrsFactory))
+	}
 	hopts = append(hopts, cfg.libp2pOpts...)
 	h, err := libp2p.New(hopts...)
 	if err != nil {
 		return fmt.Errorf("engine: libp2p host: %w", err)
 	}
 	e.host = h
+	if e.relays != nil {
+		e.relays.Start(h)
+	}
 	e.self = h.ID().String()
 
 	ps, err := pubsub.NewGossipSub(e.ctx, h,
@@ -253,39 +263,16 @@ func (e *Engine) walSyncLoop() {
 	}
 }
 
-// loadIdentity reads the Ed25519 key in dir/identity.key, creating it on
-// first use with permissions 0600.
+// loadIdentity returns the engine's key: kept in dir (see package
+// identity), or a throwaway one in memory.
 func loadIdentity(dir string, inMemory bool) (crypto.PrivKey, error) {
 	if inMemory {
 		k, _, err := crypto.GenerateEd25519Key(nil)
 		return k, err
 	}
-	path := filepath.Join(dir, "identity.key")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, err := crypto.UnmarshalPrivateKey(b)
-		if err != nil {
-			return nil, fmt.Errorf("engine: identity key %s: %w", path, err)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("engine: identity key: %w", err)
-	}
-	k, _, err := crypto.GenerateEd25519Key(nil)
+	k, err := identity.Load(dir)
 	if err != nil {
-		return nil, err
-	}
-	b, err = crypto.MarshalPrivateKey(k)
-	if err != nil {
-		return nil, err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, fmt.Errorf("engine: identity key: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return nil, fmt.Errorf("engine: identity key: %w", err)
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	return k, nil
 }
@@ -355,6 +342,9 @@ func (e *Engine) Close() error {
 		}
 		e.cancel()
 		e.wg.Wait()
+		if e.relays != nil {
+			e.relays.Close()
+		}
 		if e.bitswap != nil {
 			errs = append(errs, e.bitswap.Close())
 		}

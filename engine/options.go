@@ -23,6 +23,7 @@ type config struct {
 	logger              hclog.Logger
 	listen              []string
 	bootstrap           []peer.AddrInfo
+	relays              []peer.AddrInfo
 	identity            crypto.PrivKey
 	registry            *plugins.Registry
 	libp2pOpts          []libp2p.Option
@@ -113,6 +114,17 @@ func WithListenAddrs(addrs ...string) Option {
 // WithBootstrap names peers to connect to at start.
 func WithBootstrap(peers ...peer.AddrInfo) Option {
 	return func(c *config) error { c.bootstrap = append(c.bootstrap, peers...); return nil }
+}
+
+// WithRelays names circuit relays (v2) to keep reservations on, for a
+// peer that others cannot dial directly (behind a NAT or a firewall). The
+// engine reserves with each explicitly, renews the reservations, and
+// advertises their circuit addresses (<relay>/p2p/<relay ID>/p2p-circuit)
+// with its own, so they appear in Addrs and in invite links. The relays
+// must grant circuits without a per-circuit limit, as transports/relay's
+// does; over a limited circuit gossipsub and bitswap do not run.
+func WithRelays(relays ...peer.AddrInfo) Option {
+	return func(c *config) error { c.relays = append(c.relays, relays...); return nil }
 }
 
 // WithIdentity sets the peer's private key instead of the one persisted in

@@ -1,0 +1,133 @@
+// Package relay runs a libp2p circuit relay (v2) sized for Lattice, and
+// holds the client side: reservations a peer behind a NAT keeps on the
+// relays it is given, whose circuit addresses it then advertises.
+//
+// Two things differ from go-libp2p's defaults, and both are needed for
+// replication to work through a relay at all:
+//
+//   - The relay grants circuits without a per-circuit limit. libp2p's
+//     default limits (2 minutes, 128 KiB) mark every relayed connection
+//     "limited", and neither gossipsub nor bitswap opens streams on a
+//     limited connection: peers would connect and never replicate. The
+//     relay is bounded instead by how many reservations and circuits it
+//     keeps (Resources).
+//   - A peer reserves explicitly with each relay it is configured with,
+//     rather than through autorelay, which ignores relays whose addresses
+//     are not public (a relay on a LAN or on loopback).
+package relay
+
+import (
+	"fmt"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/latticedb/lattice/internal/identity"
+)
+
+// Config configures a relay service.
+type Config struct {
+	// DataDir keeps the relay's identity key, so its address survives a
+	// restart. Empty means a throwaway identity.
+	DataDir string
+	// Listen are the multiaddrs to listen on; empty means TCP and QUIC on
+	// all interfaces, port 4002.
+	Listen []string
+	// Resources bounds the relay; nil means DefaultResources().
+	Resources *relayv2.Resources
+	// Options are extra libp2p options for the relay's host.
+	Options []libp2p.Option
+}
+
+// DefaultListen are the relay's listen addresses when none are given.
+var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"}
+
+// DefaultResources are libp2p's relay resources without the per-circuit
+// limit (see the package doc), with room for more peers and circuits and
+// larger buffers, since Lattice peers move DAG blocks through circuits.
+func DefaultResources() relayv2.Resources {
+	rc := relayv2.DefaultResources()
+	rc.Limit = nil
+	rc.MaxReservations = 1024
+	rc.MaxCircuits = 64
+	rc.BufferSize = 32 << 10
+	rc.MaxReservationsPerIP = 64
+	return rc
+}
+
+// Service is a running relay.
+type Service struct {
+	host  host.Host
+	relay *relayv2.Relay
+}
+
+// Start starts a relay. Close stops it.
+func Start(cfg Config) (*Service, error) {
+	var key crypto.PrivKey
+	var err error
+	if cfg.DataDir != "" {
+		key, err = identity.Load(cfg.DataDir)
+	} else {
+		key, _, err = crypto.GenerateEd25519Key(nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = DefaultListen
+	}
+	opts := append([]libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(listen...),
+		// A relay needs no relay of its own.
+		libp2p.DisableRelay(),
+	}, cfg.Options...)
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("relay: host: %w", err)
+	}
+	rc := DefaultResources()
+	if cfg.Resources != nil {
+		rc = *cfg.Resources
+	}
+	// Started directly: libp2p.EnableRelayService would wait for AutoNAT
+	// to call this host public, which never happens on a LAN.
+	r, err := relayv2.New(h, relayv2.WithResources(rc))
+	if err != nil {
+		_ = h.Close()
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return &Service{host: h, relay: r}, nil
+}
+
+// ID is the relay's peer ID.
+func (s *Service) ID() peer.ID { return s.host.ID() }
+
+// Host is the relay's libp2p host.
+func (s *Service) Host() host.Host { return s.host }
+
+// Addrs are the relay's addresses, each ending in /p2p/<relay ID>: what a
+// peer passes to engine.WithRelays (or lattice node --relay).
+func (s *Service) Addrs() []ma.Multiaddr {
+	out, _ := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: s.host.ID(), Addrs: s.host.Addrs()})
+	return out
+}
+
+// AddrInfo is the relay's peer ID and addresses.
+func (s *Service) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: s.host.ID(), Addrs: s.host.Addrs()}
+}
+
+// Close stops the relay and its host.
+func (s *Service) Close() error {
+	err := s.relay.Close()
+	if herr := s.host.Close(); err == nil {
+		err = herr
+	}
+	return err
+}

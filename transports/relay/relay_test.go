@@ -1,0 +1,164 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/transports/relay"
+)
+
+// natGater stands for a NAT or firewall between two peers: it refuses
+// every connection between its host and the peers in blocked except those
+// through a relay.
+type natGater struct{ blocked map[peer.ID]bool }
+
+func relayed(a ma.Multiaddr) bool { return strings.Contains(a.String(), "/p2p-circuit") }
+
+func (g natGater) InterceptPeerDial(peer.ID) bool { return true }
+func (g natGater) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+	return !g.blocked[p] || relayed(a)
+}
+func (g natGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (g natGater) InterceptSecured(_ network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+	return !g.blocked[p] || relayed(c.RemoteMultiaddr())
+}
+func (g natGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", timeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newKey(t *testing.T) (crypto.PrivKey, peer.ID) {
+	k, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	id, err := peer.IDFromPrivateKey(k)
+	require.NoError(t, err)
+	return k, id
+}
+
+// Two peers that cannot reach each other directly replicate a database
+// through a relay: the laptop-and-phone demo. The laptop keeps a
+// reservation on the relay and advertises its circuit address; the phone
+// dials that address and opens the database; writes flow both ways, and
+// every connection between the two goes through the relay.
+func TestReplicationThroughRelay(t *testing.T) {
+	ctx := context.Background()
+	r, err := relay.Start(relay.Config{DataDir: t.TempDir(), Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	require.NoError(t, err)
+	defer r.Close()
+
+	laptopKey, laptopID := newKey(t)
+	phoneKey, phoneID := newKey(t)
+	newPeer := func(key crypto.PrivKey, other peer.ID, opts ...engine.Option) *engine.Engine {
+		e, err := engine.New(ctx, append([]engine.Option{
+			engine.WithInMemory(),
+			engine.WithIdentity(key),
+			engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+			engine.WithRebroadcastInterval(time.Second),
+			engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: map[peer.ID]bool{other: true}})),
+		}, opts...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	laptop := newPeer(laptopKey, phoneID, engine.WithRelays(r.AddrInfo()))
+	phone := newPeer(phoneKey, laptopID)
+
+	// The laptop advertises a circuit address once its reservation holds.
+	var circuit ma.Multiaddr
+	eventually(t, 30*time.Second, func() error {
+		for _, a := range laptop.Addrs() {
+			if relayed(a) {
+				circuit = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no circuit address among %v", laptop.Addrs())
+	})
+	require.Contains(t, circuit.String(), r.ID().String())
+
+	// A direct dial is refused (the NAT); the circuit address works.
+	ai, err := peer.AddrInfoFromP2pAddr(circuit)
+	require.NoError(t, err)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var direct []ma.Multiaddr
+	for _, a := range laptop.Host().Addrs() {
+		if !relayed(a) {
+			direct = append(direct, a)
+		}
+	}
+	require.NotEmpty(t, direct)
+	require.Error(t, phone.Connect(cctx, peer.AddrInfo{ID: laptopID, Addrs: direct}), "the NAT let a direct dial through")
+	phone.Host().Peerstore().ClearAddrs(laptopID) // forget the refused addresses
+	require.NoError(t, phone.Connect(cctx, *ai))
+
+	dbL, err := laptop.Create(ctx, "TodoList", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	dbP, err := phone.Open(cctx, dbL.Address())
+	require.NoError(t, err, "the manifest came through the relay")
+	_, err = dbL.Collection("todos").InsertOne(ctx, engine.M{"_id": "milk", "title": "buy milk"})
+	require.NoError(t, err)
+	_, err = dbP.Collection("todos").InsertOne(ctx, engine.M{"_id": "bread", "title": "buy bread"})
+	require.NoError(t, err)
+	for _, db := range []*engine.Database{dbL, dbP} {
+		eventually(t, 60*time.Second, func() error {
+			n, err := db.Collection("todos").CountDocuments(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if n != 2 {
+				return fmt.Errorf("%d of 2 to-dos on %s", n, db.Address())
+			}
+			return nil
+		})
+	}
+
+	conns := laptop.Host().Network().ConnsToPeer(phoneID)
+	require.NotEmpty(t, conns)
+	for _, c := range conns {
+		require.True(t, relayed(c.RemoteMultiaddr()), "a direct connection: %s", c.RemoteMultiaddr())
+		require.False(t, c.Stat().Limited, "the relay limited the circuit: pubsub and bitswap would not run")
+	}
+}
+
+func TestRelayKeepsItsIdentity(t *testing.T) {
+	dir := t.TempDir()
+	r1, err := relay.Start(relay.Config{DataDir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	require.NoError(t, err)
+	id := r1.ID()
+	require.NotEmpty(t, r1.Addrs())
+	for _, a := range r1.Addrs() {
+		require.True(t, strings.HasSuffix(a.String(), "/p2p/"+id.String()), a.String())
+	}
+	require.NoError(t, r1.Close())
+	r2, err := relay.Start(relay.Config{DataDir: dir, Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	require.NoError(t, err)
+	defer r2.Close()
+	require.Equal(t, id, r2.ID())
+}
