@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,7 +100,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNotImplemented(t *testing.T) {
-	for _, c := range []string{"relay", "sim"} {
+	for _, c := range []string{"sim"} {
 		code, _, errOut := runCLI(t, c)
 		require.Equal(t, exitUsage, code)
 		require.Contains(t, errOut, "not implemented yet")
@@ -256,4 +257,75 @@ func TestNodeCommand(t *testing.T) {
 		t.Fatal("node did not stop")
 	}
 	require.Contains(t, errOut.String(), "stopped.")
+}
+
+// startCLI runs a long-running command in-process until the test ends (as
+// SIGINT would end it) and returns its output buffers and exit code.
+func startCLI(t *testing.T, args ...string) (out, errOut *syncBuffer, done <-chan int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errOut = &syncBuffer{}, &syncBuffer{}
+	ch := make(chan int, 1)
+	go func() { ch <- run(ctx, args, out, errOut) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ch:
+		case <-time.After(20 * time.Second):
+			t.Errorf("%v did not stop", args)
+		}
+	})
+	return out, errOut, ch
+}
+
+// waitLine waits for a line of out matching re and returns its first group.
+func waitLine(t *testing.T, out *syncBuffer, done <-chan int, re *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("exited with %d: %s", code, out.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "no line %s in: %s", re, out.String())
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// lattice relay prints its addresses in the contract's form, and a node
+// started with --relay on one of them advertises a circuit address through
+// it in /v1/id (and so in its share links).
+func TestRelayCommand(t *testing.T) {
+	relayOut, _, relayDone := startCLI(t, "relay", "--data", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
+	relayAddr := waitLine(t, relayOut, relayDone, regexp.MustCompile(`(?m)^relay: (/ip4/127\.0\.0\.1/tcp/\d+/p2p/12D3KooW\S+)$`))
+
+	nodeOut, _, nodeDone := startCLI(t, "node", "--in-memory", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--relay", relayAddr, "--log-level", "off")
+	api := waitLine(t, nodeOut, nodeDone, regexp.MustCompile(`(?m)^api: (http://\S+)$`))
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := client.Get(api + "/v1/id")
+		require.NoError(t, err)
+		var id struct {
+			PeerID string   `json:"peerId"`
+			Addrs  []string `json:"addrs"`
+		}
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&id))
+		res.Body.Close()
+		circuit := relayAddr + "/p2p-circuit/p2p/" + id.PeerID
+		if slices.Contains(id.Addrs, circuit) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no circuit address %s in %v", circuit, id.Addrs)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	code, _, errOut := runCLI(t, "relay", "--listen", "not-a-multiaddr")
+	require.Equal(t, exitUsage, code, errOut)
 }

@@ -53,9 +53,11 @@ The API listens on loopback by default. Any other address needs --api-token;
 clients then send "Authorization: Bearer <token>". Without a token the node
 answers loopback clients only.
 
---relay takes circuit relay addresses (with /p2p/<relay ID>); for now the node
-connects to them at start like bootstrap peers. Reservations through relays
-come with the relay support of a later release.
+--relay takes circuit relay addresses (with /p2p/<relay ID>), as printed by
+lattice relay. The node keeps a reservation on each and advertises its circuit
+address (<relay>/p2p/<relay ID>/p2p-circuit/p2p/<peer ID>) with its own, so
+peers that cannot dial it directly (it is behind a NAT) reach it through the
+relay, and share links carry that address.
 
 A write the API acknowledged survives the node being killed (kill -9); the
 store's log is fsynced every 100 ms. With --sync-writes it is fsynced before
@@ -67,6 +69,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
   lattice node --data ./alice --api 127.0.0.1:5081
   lattice node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
   lattice node --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
+  lattice node --relay /ip4/203.0.113.7/tcp/4002/p2p/12D3KooW...
   lattice node --api 0.0.0.0:5080 --api-token "$(openssl rand -hex 16)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -78,7 +81,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.BoolVar(&f.inMemory, "in-memory", false, "keep everything in memory, with a throwaway identity (ignores --data)")
 	fl.StringVar(&f.api, "api", defaultAPI, "HTTP API and web app address, HOST:PORT")
 	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, random ports)")
-	fl.StringArrayVar(&f.relays, "relay", nil, "circuit relay multiaddr with /p2p/<relay ID>, repeatable (connected at start)")
+	fl.StringArrayVar(&f.relays, "relay", nil, "circuit relay multiaddr with /p2p/<relay ID> to keep a reservation on, repeatable")
 	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "peer multiaddr with /p2p/<peer ID> to connect to at start, repeatable")
 	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
@@ -122,7 +125,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if f.logLevel == "off" {
 		log = hclog.NewNullLogger()
 	}
-	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(append(peers, relays...)...), engine.WithSyncWrites(f.sync)}
+	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync)}
 	if f.inMemory {
 		opts = append(opts, engine.WithInMemory())
 	} else {

@@ -12,23 +12,6 @@ func notImplemented(cmd *cobra.Command, _ []string) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf("%s: not implemented yet", cmd.CommandPath())}
 }
 
-func newRelayCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "relay",
-		Short: "Run a circuit relay for peers behind NATs (not implemented yet)",
-		Long: `Run a libp2p circuit relay (v2) sized for Lattice's replication traffic.
-Prints one line "relay: <multiaddr>/p2p/<peer ID>" per address.
-
-Not implemented yet: exits with status 2.`,
-		Example: `  lattice relay --listen /ip4/0.0.0.0/tcp/4002`,
-		Args:    cobra.NoArgs,
-		RunE:    notImplemented,
-	}
-	cmd.Flags().String("data", defaultDataDir(), "data directory (identity key)")
-	cmd.Flags().StringArray("listen", nil, "listen multiaddr, repeatable")
-	return cmd
-}
-
 func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
+
+	"github.com/latticedb/lattice/transports/relay"
+)
+
+func newRelayCmd() *cobra.Command {
+	var data string
+	var listen []string
+	var inMemory bool
+	cmd := &cobra.Command{
+		Use:   "relay",
+		Short: "Run a circuit relay for peers behind NATs",
+		Long: `Run a libp2p circuit relay (v2) sized for Lattice's replication traffic.
+Peers behind NATs keep a reservation on it (lattice node --relay ADDR) and
+other peers reach them through it.
+
+At start it prints one line per address:
+  relay: <multiaddr>/p2p/<peer ID>
+Give one of those to lattice node --relay. The identity key is kept in
+--data, so the addresses stay the same across restarts.
+
+Circuits carry no per-circuit time or data limit: libp2p's default limits
+mark relayed connections "limited", and Lattice's protocols (gossipsub,
+bitswap) do not run over those. The relay is bounded by the number of
+reservations (1,024) and circuits (64) it holds instead.
+
+It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+		Example: `  lattice relay
+  lattice relay --data ./relay --listen /ip4/0.0.0.0/tcp/4002 --listen /ip4/0.0.0.0/udp/4002/quic-v1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, l := range listen {
+				if _, err := ma.NewMultiaddr(l); err != nil {
+					return usageErr("--listen %q: %v", l, err)
+				}
+			}
+			cfg := relay.Config{DataDir: data, Listen: listen}
+			if inMemory {
+				cfg.DataDir = ""
+			}
+			r, err := relay.Start(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out := cmd.OutOrStdout()
+			for _, a := range r.Addrs() {
+				fmt.Fprintf(out, "relay: %s\n", a)
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "lattice relay is running; press Ctrl-C to stop.")
+			<-ctx.Done()
+			stop()
+			fmt.Fprintln(cmd.ErrOrStderr(), "stopping...")
+			if err := r.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "stopped.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", defaultRelayDir(), "data directory (identity key)")
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002)")
+	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "use a throwaway identity (ignores --data)")
+	return cmd
+}
+
+// defaultRelayDir is <user config dir>/lattice-relay: apart from a node's
+// data directory, so a relay and a node on one machine have two identities.
+func defaultRelayDir() string { return defaultDataDir() + "-relay" }
