@@ -40,11 +40,17 @@ type testNode struct {
 // startNode starts a node; mod may adjust its configuration.
 func startNode(t testing.TB, mod ...func(*node.Config)) *testNode {
 	t.Helper()
-	e, err := engine.New(context.Background(),
+	return startNodeWith(t, nil, mod...)
+}
+
+// startNodeWith starts a node whose engine gets extra options.
+func startNodeWith(t testing.TB, eopts []engine.Option, mod ...func(*node.Config)) *testNode {
+	t.Helper()
+	e, err := engine.New(context.Background(), append([]engine.Option{
 		engine.WithDataDir(t.TempDir()),
 		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
-		engine.WithRebroadcastInterval(2*time.Second),
-	)
+		engine.WithRebroadcastInterval(2 * time.Second),
+	}, eopts...)...)
 	require.NoError(t, err)
 	cfg := node.DefaultConfig()
 	for _, m := range mod {

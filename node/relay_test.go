@@ -1,0 +1,81 @@
+package node_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/transports/relay"
+)
+
+// natGater keeps its host from connecting to the blocked peers except
+// through a relay, as NATs on both sides would.
+type natGater struct{ blocked peer.ID }
+
+func viaRelay(a ma.Multiaddr) bool { return strings.Contains(a.String(), "/p2p-circuit") }
+
+func (g natGater) InterceptPeerDial(peer.ID) bool { return true }
+func (g natGater) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+	return p != g.blocked || viaRelay(a)
+}
+func (g natGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
+func (g natGater) InterceptSecured(_ network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
+	return p != g.blocked || viaRelay(c.RemoteMultiaddr())
+}
+func (g natGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+
+// The seed's demo: two nodes that cannot dial each other share a to-do list
+// by invite link through a relay. The inviter keeps a reservation, its link
+// carries the circuit address, and the invitee joins and replicates.
+func TestInviteThroughRelay(t *testing.T) {
+	r, err := relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	require.NoError(t, err)
+	defer r.Close()
+	keyA, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	keyB, _, err := crypto.GenerateEd25519Key(nil)
+	require.NoError(t, err)
+	idA, _ := peer.IDFromPrivateKey(keyA)
+	idB, _ := peer.IDFromPrivateKey(keyB)
+	a := startNodeWith(t, []engine.Option{
+		engine.WithIdentity(keyA), engine.WithRelays(r.AddrInfo()),
+		engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: idB})),
+	})
+	b := startNodeWith(t, []engine.Option{
+		engine.WithIdentity(keyB),
+		engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: idA})),
+	})
+
+	list := a.createDB("TodoList")
+	a.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "t1", "title": "milk"}})
+	// Once the reservation holds, the link carries the circuit address.
+	var link string
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(link, "/p2p-circuit") {
+		require.True(t, time.Now().Before(deadline), "no circuit address in %s", link)
+		time.Sleep(20 * time.Millisecond)
+		link = a.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+	}
+
+	joined := b.ok(200, "POST", "/v1/join", map[string]any{"link": link})
+	require.Equal(t, list, joined["address"])
+	waitDoc(t, b, list, "t1", func(d map[string]any) bool { return d["title"] == "milk" })
+	b.act("updateOne", list, map[string]any{"filter": map[string]any{"_id": "t1"}, "update": map[string]any{"$set": map[string]any{"isDone": true}}})
+	waitDoc(t, a, list, "t1", func(d map[string]any) bool { return d["isDone"] == true })
+
+	peers := b.ok(200, "GET", "/v1/peers", nil)["peers"].([]any)
+	kinds := map[string]string{}
+	for _, p := range peers {
+		kinds[p.(map[string]any)["peerId"].(string)] = p.(map[string]any)["kind"].(string)
+	}
+	require.Equal(t, "relayed", kinds[idA.String()], "B reaches A only through the relay: %v", peers)
+}
