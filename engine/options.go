@@ -122,9 +122,19 @@ func WithBootstrap(peers ...peer.AddrInfo) Option {
 // advertises their circuit addresses (<relay>/p2p/<relay ID>/p2p-circuit)
 // with its own, so they appear in Addrs and in invite links. The relays
 // must grant circuits without a per-circuit limit, as transports/relay's
-// does; over a limited circuit gossipsub and bitswap do not run.
+// does; over a limited circuit gossipsub and bitswap do not run. The
+// engine sets the host's libp2p.AddrsFactory for this, so WithRelays cannot
+// be combined with one passed in WithLibp2pOptions.
 func WithRelays(relays ...peer.AddrInfo) Option {
-	return func(c *config) error { c.relays = append(c.relays, relays...); return nil }
+	return func(c *config) error {
+		for _, r := range relays {
+			if len(r.Addrs) == 0 {
+				return fmt.Errorf("%w: relay %s has no address", ErrBadOption, r.ID)
+			}
+		}
+		c.relays = append(c.relays, relays...)
+		return nil
+	}
 }
 
 // WithIdentity sets the peer's private key instead of the one persisted in

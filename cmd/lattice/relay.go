@@ -30,8 +30,9 @@ Give one of those to lattice node --relay. The identity key is kept in
 
 Circuits carry no per-circuit time or data limit: libp2p's default limits
 mark relayed connections "limited", and Lattice's protocols (gossipsub,
-bitswap) do not run over those. The relay is bounded by the number of
-reservations (1,024) and circuits (64) it holds instead.
+bitswap) do not run over those. The relay is bounded instead by libp2p's
+other defaults: 128 reservations (8 per IP address), 16 circuits per peer,
+and its resource manager's connection and stream limits.
 
 It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		Example: `  lattice relay

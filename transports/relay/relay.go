@@ -47,15 +47,15 @@ type Config struct {
 var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"}
 
 // DefaultResources are libp2p's relay resources without the per-circuit
-// limit (see the package doc), with room for more peers and circuits and
-// larger buffers, since Lattice peers move DAG blocks through circuits.
+// limit (see the package doc), and with larger circuit buffers, since
+// Lattice peers move DAG blocks through circuits. The other bounds are
+// libp2p's: 128 reservations (8 per IP address, 32 per ASN), each renewed
+// hourly, and 16 circuits per peer; the host's resource manager bounds
+// connections and relay streams overall.
 func DefaultResources() relayv2.Resources {
 	rc := relayv2.DefaultResources()
 	rc.Limit = nil
-	rc.MaxReservations = 1024
-	rc.MaxCircuits = 64
 	rc.BufferSize = 32 << 10
-	rc.MaxReservationsPerIP = 64
 	return rc
 }
 
@@ -102,7 +102,12 @@ func Start(cfg Config) (*Service, error) {
 		_ = h.Close()
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	return &Service{host: h, relay: r}, nil
+	s := &Service{host: h, relay: r}
+	if len(s.Addrs()) == 0 {
+		_ = s.Close()
+		return nil, fmt.Errorf("relay: no address to listen on among %v", listen)
+	}
+	return s, nil
 }
 
 // ID is the relay's peer ID.

@@ -128,14 +128,28 @@ func (r *Reservations) keep(ctx context.Context, h host.Host, ai peer.AddrInfo) 
 		}
 		r.set(ai.ID, circuits)
 		r.log.Info("relay reservation", "relay", ai.ID, "expires", rsvp.Expiration)
-		// Hold it until it is due for renewal or the relay drops.
-		renew := rsvp.Expiration.Add(-renewBefore)
-		for time.Now().Before(renew) && h.Network().Connectedness(ai.ID) == network.Connected {
+		// Hold it until it is due for renewal or the relay drops. The
+		// expiry is by the relay's clock and its TTL is the relay's choice
+		// (see renewAfter).
+		renew := time.Now().Add(renewAfter(time.Until(rsvp.Expiration)))
+		for time.Now().Before(renew) {
+			if h.Network().Connectedness(ai.ID) != network.Connected {
+				r.set(ai.ID, nil) // stop advertising a circuit that is gone
+				break
+			}
 			if !sleep(ctx, min(checkEvery, time.Until(renew))) {
 				return
 			}
 		}
 	}
+}
+
+// renewAfter is how long to hold a reservation that expires in ttl before
+// renewing it: renewBefore ahead of expiry, or halfway through if that is
+// later (a short TTL), and never sooner than retryMin (a relay with a tiny
+// TTL, or a clock far off, must not make the loop spin).
+func renewAfter(ttl time.Duration) time.Duration {
+	return max(retryMin, ttl-renewBefore, ttl/2)
 }
 
 func (r *Reservations) reserve(ctx context.Context, h host.Host, ai peer.AddrInfo) (*client.Reservation, error) {
