@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -323,6 +324,10 @@ func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Me
 	m, err := decodeMessage(msg.Data)
 	if err != nil {
 		b.db.stats.rejected.Add(1)
+		if errors.Is(err, errUnsupportedMessage) {
+			// Perhaps a newer Lattice: drop it without penalty.
+			return pubsub.ValidationIgnore
+		}
 		return pubsub.ValidationReject
 	}
 	if author := msg.GetFrom(); author != b.self {

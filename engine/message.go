@@ -31,6 +31,11 @@ const (
 
 var errBadMessage = errors.New("engine: malformed broadcast message")
 
+// errUnsupportedMessage marks a message this version cannot read but a
+// newer one might write (another format version, a hash function we do
+// not know): not evidence of a malicious sender, so not scored as one.
+var errUnsupportedMessage = fmt.Errorf("%w: unsupported", errBadMessage)
+
 type message struct {
 	Heads  []cid.Cid
 	Blocks []blocks.Block
@@ -68,8 +73,11 @@ func decodeMessage(data []byte) (*message, error) {
 	if len(data) > maxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes", errBadMessage, len(data))
 	}
-	if len(data) < 2 || data[0] != msgMagic || data[1] != msgVersion {
+	if len(data) < 2 || data[0] != msgMagic {
 		return nil, fmt.Errorf("%w: bad header", errBadMessage)
+	}
+	if data[1] != msgVersion {
+		return nil, fmt.Errorf("%w: format version %d", errUnsupportedMessage, data[1])
 	}
 	r := data[2:]
 	readBytes := func(max int) ([]byte, error) {
@@ -128,7 +136,10 @@ func decodeMessage(data []byte) (*message, error) {
 			return nil, err
 		}
 		sum, err := c.Prefix().Sum(data)
-		if err != nil || !sum.Equals(c) {
+		if err != nil {
+			return nil, fmt.Errorf("%w: block %s: %v", errUnsupportedMessage, c, err)
+		}
+		if !sum.Equals(c) {
 			return nil, fmt.Errorf("%w: block does not match its CID %s", errBadMessage, c)
 		}
 		blk, err := blocks.NewBlockWithCid(append([]byte(nil), data...), c)

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
+	"github.com/stretchr/testify/require"
 )
 
 func testBlock(t testing.TB, data string) blocks.Block {
@@ -50,6 +52,39 @@ func TestMessageRoundTrip(t *testing.T) {
 			t.Fatalf("junk %q accepted", junk)
 		}
 	}
+}
+
+// A message in another format version, or with a block under a hash
+// function we do not know, is unsupported (perhaps from a newer peer), not
+// malformed: the validator drops it without penalising the sender.
+func TestUnsupportedMessages(t *testing.T) {
+	b := testBlock(t, "one")
+	data, err := encodeMessage(&message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
+	require.NoError(t, err)
+	v2 := append([]byte(nil), data...)
+	v2[1] = 2
+	_, err = decodeMessage(v2)
+	require.ErrorIs(t, err, errUnsupportedMessage)
+
+	unknown, err := cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: 0x1f00ff, MhLength: 32}.Sum([]byte("x"))
+	if err == nil {
+		m := []byte{'L', 1}
+		m = binary.AppendUvarint(m, 1)
+		m = binary.AppendUvarint(m, uint64(len(unknown.Bytes())))
+		m = append(m, unknown.Bytes()...)
+		m = binary.AppendUvarint(m, 1)
+		m = binary.AppendUvarint(m, uint64(len(unknown.Bytes())))
+		m = append(m, unknown.Bytes()...)
+		m = binary.AppendUvarint(m, 1)
+		m = append(m, 'x')
+		_, err = decodeMessage(m)
+		require.ErrorIs(t, err, errUnsupportedMessage)
+	}
+
+	// A forged block is malformed, not unsupported.
+	_, err = decodeMessage(bytes.Replace(data, []byte("one"), []byte("owe"), 1))
+	require.ErrorIs(t, err, errBadMessage)
+	require.NotErrorIs(t, err, errUnsupportedMessage)
 }
 
 // FuzzDecodeMessage: no broadcast payload may panic the decoder, and what

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"maps"
 	"sync"
 	"time"
 
@@ -11,7 +10,9 @@ import (
 
 // Gossipsub peer scoring. Lattice scores one thing: delivering broadcasts
 // that are objectively malformed (they do not decode, a block does not
-// hash to its CID, the pubsub signature is bad). Every honest peer runs
+// hash to its CID, the pubsub signature is bad). A message in a format
+// version or with a hash function this version does not know is ignored,
+// not scored: a newer peer may have sent it. Every honest peer runs
 // the same decoder, so an honest peer never relays one, and a peer that
 // sends them is a flooder: its score falls with the square of the count
 // and, past the graylist threshold, gossipsub drops its traffic before
@@ -52,16 +53,23 @@ func peerScoreThresholds() *pubsub.PeerScoreThresholds {
 	}
 }
 
-// topicScoreParams are set on every database topic: one malformed message
-// costs 1 point, ten cost 100 (graylisted); the count decays by 10% a
-// second, so a peer that stops recovers within a minute or so.
+// topicScoreParams are set on every database topic. The penalty is the
+// square of the count of invalid deliveries times 0.1: 29 malformed
+// messages in quick succession graylist their sender (-84). The count
+// decays by 20% a second, so a peer that stops recovers within seconds.
+//
+// The headroom is for pubsub's own rejections of honest traffic: a node
+// restarted with the same key can be offered its own earlier messages by
+// gossip, and pubsub counts each against the peer that relays it.
+// Announcements come at most about one a second per database on a quiet
+// node, so an honest relay stays far from the threshold.
 func topicScoreParams() *pubsub.TopicScoreParams {
 	return &pubsub.TopicScoreParams{
 		SkipAtomicValidation:           true,
 		TopicWeight:                    1,
 		TimeInMeshQuantum:              time.Second, // unweighted, but pubsub divides by it
-		InvalidMessageDeliveriesWeight: -1,
-		InvalidMessageDeliveriesDecay:  0.9,
+		InvalidMessageDeliveriesWeight: -0.1,
+		InvalidMessageDeliveriesDecay:  0.8,
 	}
 }
 
@@ -74,7 +82,7 @@ type scores struct {
 
 func (s *scores) update(m map[peer.ID]float64) {
 	s.mu.Lock()
-	s.m = maps.Clone(m)
+	s.m = m // pubsub hands each inspection a fresh map
 	s.mu.Unlock()
 }
 
@@ -85,8 +93,9 @@ func (s *scores) get(p peer.ID) (float64, bool) {
 	return v, ok
 }
 
-// PeerScore reports the gossipsub score this engine gives a connected peer,
-// as of the last second: 0 for a well-behaved peer, negative for one that
-// sent malformed broadcasts (below -80 its traffic is dropped unread).
-// ok is false for a peer pubsub has no score for.
+// PeerScore reports the gossipsub score this engine gives a peer, as of the
+// last second: 0 for a well-behaved peer, negative for one that sent
+// malformed broadcasts (below -80 its traffic is dropped unread). Scores of
+// peers that disconnected are kept for 10 minutes. ok is false for a peer
+// pubsub has no score for.
 func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.scores.get(p) }
