@@ -140,11 +140,16 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// inviteAddrs chooses the addresses a link carries: public first, then
-// private, then loopback; link-local ones are dropped.
+// inviteAddrs chooses the addresses a link carries: relay circuits first
+// (for a node behind a NAT they are the ones that work from elsewhere, and
+// must not be cut by the limit), then public, private and loopback ones;
+// link-local ones are dropped. The invitee's libp2p dials direct addresses
+// before relayed ones whatever their order.
 func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
 	rank := func(a ma.Multiaddr) int {
 		switch {
+		case isCircuit(a):
+			return -1
 		case manet.IsIPLoopback(a):
 			return 2
 		case manet.IsPrivateAddr(a):
@@ -304,4 +309,10 @@ func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite,
 	}
 	db, err := n.open(ctx, address)
 	return db, inv, err
+}
+
+// isCircuit reports whether a is a relay circuit address.
+func isCircuit(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
 }
