@@ -6,32 +6,14 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/natgate"
 	"github.com/latticedb/lattice/transports/relay"
 )
-
-// natGater keeps its host from connecting to the blocked peers except
-// through a relay, as NATs on both sides would.
-type natGater struct{ blocked peer.ID }
-
-func viaRelay(a ma.Multiaddr) bool { return strings.Contains(a.String(), "/p2p-circuit") }
-
-func (g natGater) InterceptPeerDial(peer.ID) bool { return true }
-func (g natGater) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
-	return p != g.blocked || viaRelay(a)
-}
-func (g natGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
-func (g natGater) InterceptSecured(_ network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
-	return p != g.blocked || viaRelay(c.RemoteMultiaddr())
-}
-func (g natGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
 
 // The seed's demo: two nodes that cannot dial each other share a to-do list
 // by invite link through a relay. The inviter keeps a reservation, its link
@@ -48,11 +30,11 @@ func TestInviteThroughRelay(t *testing.T) {
 	idB, _ := peer.IDFromPrivateKey(keyB)
 	a := startNodeWith(t, []engine.Option{
 		engine.WithIdentity(keyA), engine.WithRelays(r.AddrInfo()),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: idB})),
+		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idB))),
 	})
 	b := startNodeWith(t, []engine.Option{
 		engine.WithIdentity(keyB),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: idA})),
+		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idA))),
 	})
 
 	list := a.createDB("TodoList")

@@ -8,34 +8,18 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/natgate"
 	"github.com/latticedb/lattice/transports/relay"
 )
 
-// natGater stands for a NAT or firewall between two peers: it refuses
-// every connection between its host and the peers in blocked except those
-// through a relay.
-type natGater struct{ blocked map[peer.ID]bool }
-
-func relayed(a ma.Multiaddr) bool { return strings.Contains(a.String(), "/p2p-circuit") }
-
-func (g natGater) InterceptPeerDial(peer.ID) bool { return true }
-func (g natGater) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
-	return !g.blocked[p] || relayed(a)
-}
-func (g natGater) InterceptAccept(network.ConnMultiaddrs) bool { return true }
-func (g natGater) InterceptSecured(_ network.Direction, p peer.ID, c network.ConnMultiaddrs) bool {
-	return !g.blocked[p] || relayed(c.RemoteMultiaddr())
-}
-func (g natGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
+func relayed(a ma.Multiaddr) bool { return natgate.Relayed(a) }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, timeout time.Duration, cond func() error) {
@@ -80,7 +64,7 @@ func TestReplicationThroughRelay(t *testing.T) {
 			engine.WithIdentity(key),
 			engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 			engine.WithRebroadcastInterval(time.Second),
-			engine.WithLibp2pOptions(libp2p.ConnectionGater(natGater{blocked: map[peer.ID]bool{other: true}})),
+			engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(other))),
 		}, opts...)...)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = e.Close() })
