@@ -169,20 +169,31 @@ func (e *Engine) openDatabase(ctx context.Context, addr Address) (*Database, err
 	key := addr.Manifest.String()
 	for {
 		e.mu.Lock()
-		db, busy := e.databases[key], e.busy[key]
+		db, wait := e.stateOf(key)
 		e.mu.Unlock()
-		if busy == nil && (db == nil || !db.closed.Load()) {
+		if wait == nil {
 			return db, nil
 		}
-		if busy == nil {
-			busy = db.done
-		}
 		select {
-		case <-busy:
+		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// stateOf tells, with e.mu held, what is at key: an open database, nothing
+// (nil, nil), or a database being closed or dropped (a channel closed when
+// that is done).
+func (e *Engine) stateOf(key string) (db *Database, wait <-chan struct{}) {
+	db, busy := e.databases[key], e.busy[key]
+	switch {
+	case busy != nil:
+		return nil, busy
+	case db != nil && db.closed.Load():
+		return nil, db.done
+	}
+	return db, nil
 }
 
 // markBusy records that the database at key is being closed or dropped
@@ -315,21 +326,18 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 			e.mu.Unlock()
 			return nil, ErrClosed
 		}
-		db, busy := e.databases[key], e.busy[key]
-		if busy == nil && db != nil && !db.closed.Load() {
+		db, wait := e.stateOf(key)
+		if wait == nil && db != nil {
 			e.mu.Unlock()
 			return db, nil
 		}
-		if busy == nil && db == nil {
+		if wait == nil {
 			break
 		}
 		// Closing or being dropped: open anew once that is done.
-		if busy == nil {
-			busy = db.done
-		}
 		e.mu.Unlock()
 		select {
-		case <-busy:
+		case <-wait:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
