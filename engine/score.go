@@ -56,7 +56,7 @@ func peerScoreThresholds() *pubsub.PeerScoreThresholds {
 // topicScoreParams are set on every database topic. The penalty is the
 // square of the count of invalid deliveries times 0.1: 29 malformed
 // messages in quick succession graylist their sender (-84). The count
-// decays by 20% a second, so a peer that stops recovers within seconds.
+// decays by 10% a second, so a peer that stops recovers within seconds.
 //
 // The headroom is for pubsub's own rejections of honest traffic: a node
 // restarted with the same key can be offered its own earlier messages by
@@ -69,7 +69,7 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 		TopicWeight:                    1,
 		TimeInMeshQuantum:              time.Second, // unweighted, but pubsub divides by it
 		InvalidMessageDeliveriesWeight: -0.1,
-		InvalidMessageDeliveriesDecay:  0.8,
+		InvalidMessageDeliveriesDecay:  0.9,
 	}
 }
 
