@@ -14,7 +14,7 @@ import (
 
 func newRelayCmd() *cobra.Command {
 	var data string
-	var listen []string
+	var listen, announce []string
 	var inMemory bool
 	cmd := &cobra.Command{
 		Use:   "relay",
@@ -26,7 +26,8 @@ other peers reach them through it.
 At start it prints one line per address:
   relay: <multiaddr>/p2p/<peer ID>
 Give one of those to lattice node --relay. The identity key is kept in
---data, so the addresses stay the same across restarts.
+--data, so the addresses stay the same across restarts. Behind a NAT (a
+cloud VM, say), --announce gives the public address to print and advertise.
 
 Circuits carry no per-circuit time or data limit: libp2p's default limits
 mark relayed connections "limited", and Lattice's protocols (gossipsub,
@@ -36,7 +37,8 @@ and its resource manager's connection and stream limits.
 
 It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		Example: `  lattice relay
-  lattice relay --data ./relay --listen /ip4/0.0.0.0/tcp/4002 --listen /ip4/0.0.0.0/udp/4002/quic-v1`,
+  lattice relay --data ./relay --listen /ip4/0.0.0.0/tcp/4002 --listen /ip4/0.0.0.0/udp/4002/quic-v1
+  lattice relay --listen /ip4/0.0.0.0/tcp/4002 --announce /ip4/203.0.113.7/tcp/4002`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, l := range listen {
@@ -44,7 +46,12 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 					return usageErr("--listen %q: %v", l, err)
 				}
 			}
-			cfg := relay.Config{DataDir: data, Listen: listen}
+			for _, a := range announce {
+				if _, err := ma.NewMultiaddr(a); err != nil {
+					return usageErr("--announce %q: %v", a, err)
+				}
+			}
+			cfg := relay.Config{DataDir: data, Listen: listen, Announce: announce}
 			if inMemory {
 				cfg.DataDir = ""
 			}
@@ -71,6 +78,7 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	}
 	cmd.Flags().StringVar(&data, "data", defaultRelayDir(), "data directory (identity key)")
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002)")
+	cmd.Flags().StringArrayVar(&announce, "announce", nil, "address to advertise and print instead of the listen addresses (its public address behind a NAT), repeatable")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "use a throwaway identity (ignores --data)")
 	return cmd
 }

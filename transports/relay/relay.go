@@ -37,6 +37,10 @@ type Config struct {
 	// Listen are the multiaddrs to listen on; empty means TCP and QUIC on
 	// all interfaces, port 4002.
 	Listen []string
+	// Announce, if set, are the addresses the relay advertises (and Addrs
+	// returns) instead of its listen addresses: its public addresses when
+	// it runs behind a NAT or a cloud provider's address translation.
+	Announce []string
 	// Resources bounds the relay; nil means DefaultResources().
 	Resources *relayv2.Resources
 	// Options are extra libp2p options for the relay's host.
@@ -81,12 +85,24 @@ func Start(cfg Config) (*Service, error) {
 	if len(listen) == 0 {
 		listen = DefaultListen
 	}
-	opts := append([]libp2p.Option{
+	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(listen...),
 		// A relay needs no relay of its own.
 		libp2p.DisableRelay(),
-	}, cfg.Options...)
+	}
+	if len(cfg.Announce) > 0 {
+		announce := make([]ma.Multiaddr, 0, len(cfg.Announce))
+		for _, a := range cfg.Announce {
+			m, err := ma.NewMultiaddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("relay: announce address %q: %w", a, err)
+			}
+			announce = append(announce, m)
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+	}
+	opts = append(opts, cfg.Options...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("relay: host: %w", err)

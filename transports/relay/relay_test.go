@@ -146,3 +146,14 @@ func TestRelayKeepsItsIdentity(t *testing.T) {
 	defer r2.Close()
 	require.Equal(t, id, r2.ID())
 }
+
+func TestRelayAnnouncesGivenAddresses(t *testing.T) {
+	r, err := relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Announce: []string{"/ip4/203.0.113.7/tcp/4002"}})
+	require.NoError(t, err)
+	defer r.Close()
+	require.Len(t, r.Addrs(), 1)
+	require.Equal(t, "/ip4/203.0.113.7/tcp/4002/p2p/"+r.ID().String(), r.Addrs()[0].String())
+
+	_, err = relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Announce: []string{"not-an-addr"}})
+	require.ErrorContains(t, err, "not-an-addr")
+}
