@@ -19,8 +19,10 @@
 //	cur, err := todos.Find(ctx, engine.M{"isDone": false}, query.Sort("title", 1))
 //
 // On another peer, e.Open(ctx, address) fetches the manifest from connected
-// peers and starts replicating. Connect peers with Engine.Connect, a
-// bootstrap list, or the discovery plugins.
+// peers and starts replicating. Connect peers with Engine.Connect or a
+// bootstrap list (WithBootstrap); a peer behind a NAT keeps reservations on
+// circuit relays (WithRelays, and package transports/relay for the relay)
+// and is reached through them.
 //
 // # Guarantees
 //
@@ -36,7 +38,12 @@
 //     (strong eventual consistency), whatever the order they received them
 //     in; Database.Heads and Stats tell when two replicas have.
 //   - Only writers the database's access controller admits change it: every
-//     delta is signed and judged before it is merged (see accesscontrol).
+//     delta is signed and judged before it is merged (see accesscontrol),
+//     and blocks from the network wait in a bounded memory quarantine until
+//     their delta is admitted, so nothing refused reaches the disk.
+//   - A peer that sends malformed broadcasts loses gossipsub score and is
+//     soon ignored (Engine.PeerScore); honest peers are never penalised for
+//     relaying announcements another replica's controller refuses.
 //
 // # Concurrency and lifecycle
 //
