@@ -24,17 +24,17 @@ import (
 	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 	ipld "github.com/ipfs/go-ipld-format"
-	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/plugins"
-	"github.com/latticedb/lattice/transports/relay"
+	"github.com/latticedb/lattice/transports"
 )
 
 // Engine is one Lattice peer: a libp2p host, gossipsub, a DAG syncer
@@ -58,9 +58,12 @@ type Engine struct {
 	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
 	fetchDAG  ipld.DAGService
 	registry  *plugins.Registry
-	scores    scores              // gossipsub's, refreshed every second
-	relays    *relay.Reservations // nil without WithRelays
-	ids       *crdt.IDGenerator
+	scores    scores // gossipsub's, refreshed every second
+	ownsHost  bool   // built by the engine (not WithHost): Close closes it
+	// hostProtos are the protocols a host given with WithHost served
+	// before the engine started: Close removes the handlers it added.
+	hostProtos map[protocol.ID]bool
+	ids        *crdt.IDGenerator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -146,32 +149,14 @@ func (e *Engine) start(ctx context.Context) error {
 		e.pebble, e.store = p, p
 	}
 
-	key := cfg.identity
-	if key == nil {
-		var err error
-		key, err = loadIdentity(cfg.dataDir, cfg.inMemory)
-		if err != nil {
-			return err
-		}
-	}
-
-	e.key = key
-	hopts := []libp2p.Option{
-		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(cfg.listen...),
-	}
-	if len(cfg.relays) > 0 {
-		e.relays = relay.NewReservations(cfg.relays, e.log.Named("relay"))
-		hopts = append(hopts, libp2p.AddrsFactory(e.relays.AddrsFactory))
-	}
-	hopts = append(hopts, cfg.libp2pOpts...)
-	h, err := libp2p.New(hopts...)
+	h, err := e.hostFor(cfg)
 	if err != nil {
-		return fmt.Errorf("engine: libp2p host: %w", err)
+		return err
 	}
 	e.host = h
-	if e.relays != nil {
-		e.relays.Start(h)
+	e.key = h.Peerstore().PrivKey(h.ID())
+	if e.key == nil {
+		return fmt.Errorf("%w: the host's peerstore lacks its private key", ErrBadOption)
 	}
 	e.self = h.ID().String()
 
@@ -216,6 +201,37 @@ func (e *Engine) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// hostFor returns the host given with WithHost, or builds one from the
+// engine's network options with package transports.
+func (e *Engine) hostFor(cfg *config) (host.Host, error) {
+	if cfg.host != nil {
+		e.hostProtos = make(map[protocol.ID]bool)
+		for _, p := range cfg.host.Mux().Protocols() {
+			e.hostProtos[p] = true
+		}
+		return cfg.host, nil
+	}
+	key := cfg.identity
+	if key == nil {
+		var err error
+		if key, err = loadIdentity(cfg.dataDir, cfg.inMemory); err != nil {
+			return nil, err
+		}
+	}
+	h, err := transports.New(transports.Config{
+		Identity:    key,
+		ListenAddrs: cfg.listen,
+		Relays:      cfg.relays,
+		Options:     cfg.libp2pOpts,
+		Logger:      e.log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	e.ownsHost = true
+	return h, nil
 }
 
 // PebbleOptions returns the pebble options the engine opens its store
@@ -342,14 +358,20 @@ func (e *Engine) Close() error {
 		}
 		e.cancel()
 		e.wg.Wait()
-		if e.relays != nil {
-			e.relays.Close()
-		}
 		if e.bitswap != nil {
 			errs = append(errs, e.bitswap.Close())
 		}
-		if e.host != nil {
+		switch {
+		case e.host != nil && e.ownsHost:
 			errs = append(errs, e.host.Close())
+		case e.host != nil:
+			// Not ours to close: leave it as it was given, without the
+			// handlers of protocols that no longer run.
+			for _, p := range e.host.Mux().Protocols() {
+				if !e.hostProtos[p] {
+					e.host.RemoveStreamHandler(p)
+				}
+			}
 		}
 		if e.store != nil {
 			errs = append(errs, e.store.Close())

@@ -7,9 +7,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/plugins"
+	"github.com/latticedb/lattice/transports"
 )
 
 // Option configures an Engine.
@@ -27,6 +29,8 @@ type config struct {
 	identity            crypto.PrivKey
 	registry            *plugins.Registry
 	libp2pOpts          []libp2p.Option
+	host                host.Host
+	listenSet           bool
 	rebroadcastInterval time.Duration
 	dagSyncTimeout      time.Duration
 	fetchTimeout        time.Duration
@@ -37,7 +41,7 @@ type config struct {
 func defaultConfig() *config {
 	return &config{
 		logger:              hclog.NewNullLogger(),
-		listen:              []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"},
+		listen:              transports.DefaultListenAddrs,
 		rebroadcastInterval: 30 * time.Second,
 		dagSyncTimeout:      2 * time.Minute,
 		fetchTimeout:        30 * time.Second,
@@ -60,6 +64,9 @@ func (c *config) validate() error {
 	}
 	if c.maxDocumentSize <= 0 || c.maxDocumentSize > 1<<20 {
 		return fmt.Errorf("%w: max document size must be in (0, 1 MiB]", ErrBadOption)
+	}
+	if c.host != nil && (c.identity != nil || c.relays != nil || c.libp2pOpts != nil || c.listenSet) {
+		return fmt.Errorf("%w: WithHost cannot be combined with WithIdentity, WithListenAddrs, WithRelays or WithLibp2pOptions: configure the host instead", ErrBadOption)
 	}
 	return nil
 }
@@ -108,7 +115,7 @@ func WithLogger(l hclog.Logger) Option {
 // WithListenAddrs sets the multiaddrs the host listens on (default: TCP and
 // QUIC on all interfaces, random ports).
 func WithListenAddrs(addrs ...string) Option {
-	return func(c *config) error { c.listen = addrs; return nil }
+	return func(c *config) error { c.listen, c.listenSet = addrs, true; return nil }
 }
 
 // WithBootstrap names peers to connect to at start.
@@ -147,6 +154,23 @@ func WithIdentity(k crypto.PrivKey) Option {
 // named in manifests. The default is plugins.NewDefaultRegistry().
 func WithRegistry(r *plugins.Registry) Option {
 	return func(c *config) error { c.registry = r; return nil }
+}
+
+// WithHost runs the engine on h instead of a host it builds itself: one
+// from transports.New, one on a simulated network, or one an embedder
+// configured. The engine uses h's identity (its peerstore must hold h's
+// private key, as libp2p.New's hosts do) and never closes h: the caller
+// closes it after the engine. One host serves one engine. WithHost cannot
+// be combined with the options that configure a host (WithIdentity,
+// WithListenAddrs, WithRelays, WithLibp2pOptions).
+func WithHost(h host.Host) Option {
+	return func(c *config) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil host", ErrBadOption)
+		}
+		c.host = h
+		return nil
+	}
 }
 
 // WithLibp2pOptions appends options to the libp2p host constructor

@@ -1,0 +1,157 @@
+// Package enginetest is the test harness every Lattice package shares:
+// polling for a condition, engines preset for tests (loopback TCP, real
+// pebble in a temporary directory), connecting them, and checking that
+// replicas converged. It is for tests only; production code never
+// imports it.
+package enginetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/engine/query"
+)
+
+// PollInterval is how often Eventually checks its condition.
+const PollInterval = 20 * time.Millisecond
+
+// Eventually polls cond until it returns nil, failing the test with cond's
+// last error when timeout passes first. The timeout is a deadline for a
+// condition, never a measurement: keep it generous.
+func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %v", timeout, err)
+		}
+		time.Sleep(PollInterval)
+	}
+}
+
+// Wait is Eventually for a condition that may be checked until ctx ends:
+// it returns nil once cond holds, or cond's last error (wrapping ctx's)
+// when ctx ends first. For goroutines and examples that cannot fail a
+// test directly.
+func Wait(ctx context.Context, cond func() error) error {
+	t := time.NewTicker(PollInterval)
+	defer t.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// Options are the settings of a test engine before the caller's own: TCP
+// on loopback and a 2 s rebroadcast, so a lost announcement is repaired
+// within a test's patience.
+func Options(dir string) []engine.Option {
+	return []engine.Option{
+		engine.WithDataDir(dir),
+		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+		engine.WithRebroadcastInterval(2 * time.Second),
+	}
+}
+
+// NewEngine starts a test engine with its data in a fresh temporary
+// directory (real pebble), closed when the test ends.
+func NewEngine(t testing.TB, opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	return NewEngineAt(t, t.TempDir(), opts...)
+}
+
+// NewEngineAt is NewEngine over dir, for restarts on the same data.
+func NewEngineAt(t testing.TB, dir string, opts ...engine.Option) *engine.Engine {
+	t.Helper()
+	e, err := engine.New(context.Background(), append(Options(dir), opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, e.Close()) })
+	return e
+}
+
+// ConnectAll connects every pair of engines.
+func ConnectAll(t testing.TB, es ...*engine.Engine) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, a := range es {
+		for _, b := range es[i+1:] {
+			require.NoError(t, a.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}))
+		}
+	}
+}
+
+// Dump returns a collection's documents as canonical JSON sorted by _id,
+// for comparing replicas.
+func Dump(t testing.TB, c *engine.Collection) string {
+	t.Helper()
+	cur, err := c.Find(context.Background(), nil, query.Sort("_id", 1))
+	require.NoError(t, err)
+	var docs []map[string]any
+	require.NoError(t, cur.All(context.Background(), &docs))
+	b, err := json.Marshal(docs)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// Settled reports an error unless every replica has the same DAG heads and
+// nothing left to ingest or materialise.
+func Settled(cs ...*engine.Collection) error {
+	heads := func(c *engine.Collection) string { return fmt.Sprint(c.Database().Heads()) }
+	first := heads(cs[0])
+	for i, c := range cs {
+		if h := heads(c); h != first {
+			return fmt.Errorf("replica %d heads %s, replica 0 heads %s", i, h, first)
+		}
+		if st := c.Database().Stats(); st.QueuedHeads > 0 || st.PendingChanges > 0 {
+			return fmt.Errorf("replica %d busy: %d queued heads, %d pending changes", i, st.QueuedHeads, st.PendingChanges)
+		}
+	}
+	return nil
+}
+
+// Converged waits until every collection handle is settled and shows the
+// same documents, at least want of them, and returns them (as Dump).
+func Converged(t testing.TB, timeout time.Duration, want int, cs ...*engine.Collection) string {
+	t.Helper()
+	var last string
+	Eventually(t, timeout, func() error {
+		if err := Settled(cs...); err != nil {
+			return err
+		}
+		first := Dump(t, cs[0])
+		for i, c := range cs[1:] {
+			if d := Dump(t, c); d != first {
+				return fmt.Errorf("replica %d differs:\n%s\nvs\n%s", i+1, d, first)
+			}
+		}
+		n, err := cs[0].CountDocuments(context.Background(), nil)
+		if err != nil {
+			return err
+		}
+		if int(n) < want {
+			return fmt.Errorf("%d documents, want %d", n, want)
+		}
+		last = first
+		return nil
+	})
+	return last
+}
