@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
 	dscrdt "github.com/ipfs/go-ds-crdt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // Database is one replicated database: a go-ds-crdt instance over its own
@@ -39,7 +41,7 @@ type Database struct {
 	wg     sync.WaitGroup
 
 	crdtStore atomic.Pointer[dscrdt.Datastore]
-	bc        *broadcaster
+	bc        *replication.Broadcaster
 	mat       *materializer
 	wq        writeQueue
 	hub       *eventHub
@@ -148,7 +150,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	if m.Name != addr.Name {
 		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
 	}
-	if err := e.held.admit(ctx, blk); err != nil {
+	if err := e.held.Admit(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
 	}
 	return e.open(ctx, addr, m)
@@ -391,18 +393,28 @@ func (db *Database) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: join topic: %w", err)
 	}
-	if err := topic.SetScoreParams(topicScoreParams()); err != nil {
+	if err := topic.SetScoreParams(replication.TopicScoreParams()); err != nil {
 		_ = topic.Close()
 		return fmt.Errorf("engine: topic score: %w", err)
 	}
-	bc := newBroadcaster(db, topic, e.cfg.inlineBlockLimit)
+	bc := replication.NewBroadcaster(db.ctx, replication.Config{
+		Topic:        topic,
+		Self:         e.host.ID(),
+		Blocks:       e.held,     // inline blocks wait there to be judged
+		DAG:          e.fetchDAG, // fetched heads wait in the quarantine
+		InlineLimit:  e.cfg.inlineBlockLimit,
+		FetchTimeout: e.cfg.fetchTimeout,
+		Counters:     &db.stats.Counters,
+		Log:          db.log.Named("broadcast"),
+		Delegate:     delegate{db},
+	})
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered
 	// in between would reach the receive loop unvalidated.
-	if err := e.pubsub.RegisterTopicValidator(topicName, bc.validate); err != nil {
+	if err := e.pubsub.RegisterTopicValidator(topicName, bc.Validate); err != nil {
 		return fmt.Errorf("engine: topic validator: %w", err)
 	}
-	if err := bc.subscribe(); err != nil {
+	if err := bc.Subscribe(); err != nil {
 		return fmt.Errorf("engine: subscribe: %w", err)
 	}
 
@@ -411,8 +423,14 @@ func (db *Database) start(ctx context.Context) error {
 	opts.RebroadcastInterval = e.cfg.rebroadcastInterval
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
-	watch := newWatchStore(e.store, db.ns, db.mat.notify)
-	store, err := dscrdt.New(watch, db.ns, newValidatingDAG(e.dag, e.fetchDAG, e.held, db), bc, opts)
+	watch := replication.NewWatchStore(e.store, db.ns, db.mat.notify)
+	dag := replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, replication.ValidatorConfig{
+		Database: db.addr.String(),
+		Access:   db.access,
+		Counters: &db.stats.Counters,
+		Log:      db.log,
+	})
+	store, err := dscrdt.New(watch, db.ns, dag, bc, opts)
 	if err != nil {
 		return fmt.Errorf("engine: crdt: %w", err)
 	}
@@ -423,7 +441,7 @@ func (db *Database) start(ctx context.Context) error {
 		defer db.wg.Done()
 		db.mat.run(db.ctx)
 	}()
-	bc.start()
+	bc.Start()
 	return nil
 }
 
@@ -475,8 +493,8 @@ func (db *Database) stop() error {
 		errs = append(errs, s.Close())
 	}
 	if db.bc != nil {
-		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.topic.String())
-		errs = append(errs, db.bc.close())
+		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.Topic())
+		errs = append(errs, db.bc.Close())
 	}
 	db.hub.close() // ends subscriptions, whose goroutines wg counts
 	db.wg.Wait()
@@ -558,13 +576,13 @@ func (db *Database) Stats() Stats {
 		LocalWrites:   db.stats.localWrites.Load(),
 		RemoteApplied: db.stats.remoteApplied.Load(),
 		Commits:       db.stats.commits.Load(),
-		HeadsSent:     db.stats.headsSent.Load(),
-		HeadsReceived: db.stats.headsReceived.Load(),
-		HeadsDropped:  db.stats.headsDropped.Load(),
-		FetchFailures: db.stats.fetchFailures.Load(),
-		Rejected:      db.stats.rejected.Load(),
-		BytesIn:       db.stats.bytesIn.Load(),
-		BytesOut:      db.stats.bytesOut.Load(),
+		HeadsSent:     db.stats.HeadsSent.Load(),
+		HeadsReceived: db.stats.HeadsReceived.Load(),
+		HeadsDropped:  db.stats.HeadsDropped.Load(),
+		FetchFailures: db.stats.FetchFailures.Load(),
+		Rejected:      db.stats.Rejected.Load(),
+		BytesIn:       db.stats.BytesIn.Load(),
+		BytesOut:      db.stats.BytesOut.Load(),
 		EventsDropped: db.stats.eventsDropped.Load(),
 	}
 	if store := db.store(); store != nil {
@@ -572,9 +590,7 @@ func (db *Database) Stats() Stats {
 		s.Heads, s.MaxHeight, s.QueuedHeads = len(is.Heads), is.MaxHeight, is.QueuedJobs
 	}
 	if db.bc != nil {
-		db.bc.mu.Lock()
-		s.QueuedHeads += len(db.bc.pending) // waiting for go-ds-crdt or for their block
-		db.bc.mu.Unlock()
+		s.QueuedHeads += db.bc.Queued() // waiting for go-ds-crdt or for their block
 	}
 	s.PendingChanges = db.mat.pending()
 	db.mat.mu.RLock()
@@ -635,11 +651,24 @@ func (db *Database) authorizeAnnouncement(ctx context.Context, author peer.ID) e
 	return nil
 }
 
-// mayAnnounce tells whether this peer should announce heads: peers the
-// broadcast gate would refuse stay silent.
-func (db *Database) mayAnnounce() bool {
-	return db.authorizeAnnouncement(db.ctx, db.e.ID()) == nil
+// delegate is what the database's broadcaster asks of it.
+type delegate struct{ db *Database }
+
+func (d delegate) Heads(ctx context.Context) []cid.Cid {
+	if store := d.db.store(); store != nil {
+		return store.InternalStats(ctx).Heads
+	}
+	return nil
 }
+
+func (d delegate) CanAnnounce(ctx context.Context, author peer.ID) error {
+	return d.db.authorizeAnnouncement(ctx, author)
+}
+
+func (d delegate) PeerJoined(p peer.ID) { d.db.emit(Event{Type: EventPeerJoined, Peer: p}) }
+func (d delegate) PeerLeft(p peer.ID)   { d.db.emit(Event{Type: EventPeerLeft, Peer: p}) }
+
+var _ replication.Delegate = delegate{}
 
 // UseToken sets the capability token sent with this peer's writes, for
 // databases whose controller asks for one (accesscontrol.Token).

@@ -33,6 +33,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/identity"
+	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -54,12 +55,12 @@ type Engine struct {
 	bstore    blockstore.Blockstore
 	bserv     blockservice.BlockService
 	dag       ipld.DAGService           // our own blocks: written straight to the store
-	held      *quarantine               // remote blocks not yet judged
+	held      *replication.Quarantine   // remote blocks not yet judged
 	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
 	fetchDAG  ipld.DAGService
 	registry  *plugins.Registry
-	scores    scores // gossipsub's, refreshed every second
-	ownsHost  bool   // built by the engine (not WithHost): Close closes it
+	scores    replication.Scores // gossipsub's, refreshed every second
+	ownsHost  bool               // built by the engine (not WithHost): Close closes it
 	// hostProtos are the protocols a host given with WithHost served
 	// before the engine started: Close removes the handlers it added.
 	hostProtos map[protocol.ID]bool
@@ -164,9 +165,9 @@ func (e *Engine) start(ctx context.Context) error {
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
-		pubsub.WithMaxMessageSize(maxMessageSize),
-		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
-		pubsub.WithPeerScoreInspect(e.scores.update, time.Second),
+		pubsub.WithMaxMessageSize(replication.MaxMessageSize),
+		pubsub.WithPeerScore(replication.PeerScoreParams(), replication.PeerScoreThresholds()),
+		pubsub.WithPeerScoreInspect(e.scores.Update, time.Second),
 		pubsub.WithValidateQueueSize(1024),
 		pubsub.WithPeerOutboundQueueSize(1024),
 	)
@@ -185,10 +186,9 @@ func (e *Engine) start(ctx context.Context) error {
 	e.dag = merkledag.NewDAGService(e.bserv)
 	// Blocks from the network wait in memory until their delta is judged
 	// (see quarantine): the fetch path has its own blockservice over it.
-	e.held = newQuarantine(e.bstore, maxQuarantineBytes)
-	e.held.onAdmit = func(ctx context.Context, b blocks.Block) {
+	e.held = replication.NewQuarantine(e.bstore, replication.MaxQuarantineBytes, func(ctx context.Context, b blocks.Block) {
 		_ = e.bitswap.NotifyNewBlocks(ctx, b) // serve it to peers waiting for it
-	}
+	})
 	// The fetch path tells only bitswap's client of a new block (other
 	// sessions may want it); its server would advertise a block it cannot
 	// serve until the block is admitted.
@@ -381,6 +381,13 @@ func (e *Engine) Close() error {
 	})
 	return e.closeErr
 }
+
+// PeerScore reports the gossipsub score this engine gives a peer, as of the
+// last second: 0 for a well-behaved peer, negative for one that sent
+// malformed broadcasts (below -80 its traffic is dropped unread). Scores of
+// peers that disconnected are kept for 10 minutes. ok is false for a peer
+// pubsub has no score for.
+func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.scores.Get(p) }
 
 // enter admits a call that uses the store or the network. It fails with
 // ErrClosed once Close has begun; otherwise the call runs with a context

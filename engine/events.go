@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // EventType says what happened in a database.
@@ -133,8 +135,7 @@ type Stats struct {
 }
 
 type counters struct {
-	localWrites, remoteApplied, commits        atomic.Uint64
-	headsSent, headsReceived, headsDropped     atomic.Uint64
-	fetchFailures, rejected, bytesIn, bytesOut atomic.Uint64
-	eventsDropped                              atomic.Uint64
+	replication.Counters
+	localWrites, remoteApplied, commits atomic.Uint64
+	eventsDropped                       atomic.Uint64
 }

@@ -25,10 +25,13 @@ func StoresBlock(e *Engine, c cid.Cid) bool {
 }
 
 // QuarantinedBytes reports the memory e holds in unjudged blocks.
-func QuarantinedBytes(e *Engine) int { return e.held.heldBytes() }
+func QuarantinedBytes(e *Engine) int { return e.held.HeldBytes() }
 
 // WithoutInlineBlocks makes an engine announce heads without their
 // blocks, so receivers fetch them over bitswap.
 func WithoutInlineBlocks() Option {
 	return func(c *config) error { c.inlineBlockLimit = 0; return nil }
 }
+
+// EnqueueHead hands db's go-ds-crdt a head as if its block were local.
+func EnqueueHead(db *Database, c cid.Cid) { db.bc.Enqueue(c, db.e.ID()) }

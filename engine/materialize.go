@@ -15,6 +15,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // docRef names a document in a database.
@@ -68,11 +69,11 @@ func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materiali
 // changed, already committed. A change that is exactly what the running
 // local commit wrote is claimed by that commit (which installs its result
 // itself); anything else is a remote change to re-read.
-func (m *materializer) notify(changes []change) {
+func (m *materializer) notify(changes []replication.Change) {
 	m.mu.Lock()
 	for _, c := range changes {
-		k := c.key
-		if exp, ok := m.expect[k]; ok && exp.Delete == c.deleted && (c.deleted || bytes.Equal(exp.Value, c.value)) {
+		k := c.Key
+		if exp, ok := m.expect[k]; ok && exp.Delete == c.Deleted && (c.Deleted || bytes.Equal(exp.Value, c.Value)) {
 			delete(m.expect, k)
 			continue
 		}

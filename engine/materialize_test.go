@@ -14,6 +14,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // pausingStore holds the first query under prefix after it has read the
@@ -84,7 +85,7 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	ps := &pausingStore{Datastore: base, prefix: m.valuesNs + crdt.DocPrefix(r.coll, r.id),
 		read: make(chan struct{}), release: make(chan struct{})}
 	m.store = ps
-	m.notify([]change{{key: remote[0].Key, value: remote[0].Value}})
+	m.notify([]replication.Change{{Key: remote[0].Key, Value: remote[0].Value}})
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)

@@ -10,6 +10,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // Write path. Every write is a function run against a txn. Writes are group
@@ -252,7 +253,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	size := 0
 	flush := func() error {
 		// Each delta carries its author's signature over its contents.
-		sig, err := signChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), time.Now(), chunk)
+		sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), time.Now(), chunk)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"encoding/binary"
@@ -11,7 +11,7 @@ import (
 	"github.com/latticedb/lattice/internal/wire"
 )
 
-// The broadcast message is the engine's own wire type; pubsub moves it as
+// The broadcast message is Lattice's own wire type; pubsub moves it as
 // opaque bytes. Layout (version 1):
 //
 //	'L' 0x01
@@ -23,27 +23,34 @@ import (
 const (
 	msgMagic         = 'L'
 	msgVersion       = 1
-	maxMessageSize   = 1 << 20
 	maxMessageHeads  = 256
 	maxMessageBlocks = 64
 	maxCIDLen        = 128
 )
 
-var errBadMessage = errors.New("engine: malformed broadcast message")
+// MaxMessageSize bounds an encoded broadcast message; pubsub is set to
+// refuse larger ones before they are read.
+const MaxMessageSize = 1 << 20
 
-// errUnsupportedMessage marks a message this version cannot read but a
+// ErrBadMessage marks a broadcast message that does not decode.
+var ErrBadMessage = errors.New("replication: malformed broadcast message")
+
+// ErrUnsupportedMessage marks a message this version cannot read but a
 // newer one might write (another format version, a hash function we do
 // not know): not evidence of a malicious sender, so not scored as one.
-var errUnsupportedMessage = fmt.Errorf("%w: unsupported", errBadMessage)
+var ErrUnsupportedMessage = fmt.Errorf("%w: unsupported", ErrBadMessage)
 
-type message struct {
+// Message is one broadcast: heads, and the blocks of some of them inline.
+type Message struct {
 	Heads  []cid.Cid
 	Blocks []blocks.Block
 }
 
-func encodeMessage(m *message) ([]byte, error) {
+// EncodeMessage encodes m; it fails on more heads or blocks than a message
+// may carry.
+func EncodeMessage(m *Message) ([]byte, error) {
 	if len(m.Heads) > maxMessageHeads || len(m.Blocks) > maxMessageBlocks {
-		return nil, fmt.Errorf("%w: too many heads or blocks", errBadMessage)
+		return nil, fmt.Errorf("%w: too many heads or blocks", ErrBadMessage)
 	}
 	b := []byte{msgMagic, msgVersion}
 	b = binary.AppendUvarint(b, uint64(len(m.Heads)))
@@ -60,30 +67,31 @@ func encodeMessage(m *message) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(blk.RawData())))
 		b = append(b, blk.RawData()...)
 	}
-	if len(b) > maxMessageSize {
-		return nil, fmt.Errorf("%w: %d bytes", errBadMessage, len(b))
+	if len(b) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadMessage, len(b))
 	}
 	return b, nil
 }
 
-// decodeMessage parses and verifies a broadcast message. Every block must
-// hash to its CID. It never panics and allocates at most len(data) bytes
-// plus small per-item overhead.
-func decodeMessage(data []byte) (*message, error) {
-	if len(data) > maxMessageSize {
-		return nil, fmt.Errorf("%w: %d bytes", errBadMessage, len(data))
+// DecodeMessage parses and verifies a broadcast message from the network.
+// Every block must hash to its CID; counts and lengths are bounded and
+// varints must be canonical. It never panics and allocates at most
+// len(data) bytes plus small per-item overhead.
+func DecodeMessage(data []byte) (*Message, error) {
+	if len(data) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: %d bytes", ErrBadMessage, len(data))
 	}
 	if len(data) < 2 || data[0] != msgMagic {
-		return nil, fmt.Errorf("%w: bad header", errBadMessage)
+		return nil, fmt.Errorf("%w: bad header", ErrBadMessage)
 	}
 	if data[1] != msgVersion {
-		return nil, fmt.Errorf("%w: format version %d", errUnsupportedMessage, data[1])
+		return nil, fmt.Errorf("%w: format version %d", ErrUnsupportedMessage, data[1])
 	}
 	r := data[2:]
 	readBytes := func(max int) ([]byte, error) {
 		n, k := wire.Uvarint(r)
 		if k <= 0 || n > uint64(len(r)-k) || n > uint64(max) {
-			return nil, fmt.Errorf("%w: bad length", errBadMessage)
+			return nil, fmt.Errorf("%w: bad length", ErrBadMessage)
 		}
 		out := r[k : k+int(n)]
 		r = r[k+int(n):]
@@ -96,25 +104,25 @@ func decodeMessage(data []byte) (*message, error) {
 		}
 		c, err := cid.Cast(cb)
 		if err != nil {
-			return cid.Undef, fmt.Errorf("%w: bad CID: %v", errBadMessage, err)
+			return cid.Undef, fmt.Errorf("%w: bad CID: %v", ErrBadMessage, err)
 		}
 		return c, nil
 	}
 	readCount := func(max uint64) (int, error) {
 		n, k := wire.Uvarint(r)
 		if k <= 0 || n > max {
-			return 0, fmt.Errorf("%w: bad count", errBadMessage)
+			return 0, fmt.Errorf("%w: bad count", ErrBadMessage)
 		}
 		r = r[k:]
 		return int(n), nil
 	}
-	m := &message{}
+	m := &Message{}
 	n, err := readCount(maxMessageHeads)
 	if err != nil {
 		return nil, err
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: no heads", errBadMessage)
+		return nil, fmt.Errorf("%w: no heads", ErrBadMessage)
 	}
 	for i := 0; i < n; i++ {
 		c, err := readCID()
@@ -131,25 +139,25 @@ func decodeMessage(data []byte) (*message, error) {
 		if err != nil {
 			return nil, err
 		}
-		data, err := readBytes(maxMessageSize)
+		data, err := readBytes(MaxMessageSize)
 		if err != nil {
 			return nil, err
 		}
 		sum, err := c.Prefix().Sum(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: block %s: %v", errUnsupportedMessage, c, err)
+			return nil, fmt.Errorf("%w: block %s: %v", ErrUnsupportedMessage, c, err)
 		}
 		if !sum.Equals(c) {
-			return nil, fmt.Errorf("%w: block does not match its CID %s", errBadMessage, c)
+			return nil, fmt.Errorf("%w: block does not match its CID %s", ErrBadMessage, c)
 		}
 		blk, err := blocks.NewBlockWithCid(append([]byte(nil), data...), c)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+			return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
 		}
 		m.Blocks = append(m.Blocks, blk)
 	}
 	if len(r) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errBadMessage, len(r))
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadMessage, len(r))
 	}
 	return m, nil
 }

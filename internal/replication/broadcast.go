@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"context"
@@ -29,14 +29,45 @@ const maxFetchesPerPeer = 16
 // maxConcurrentFetches bounds background fetches of announced heads.
 const maxConcurrentFetches = 8
 
-// broadcaster is a go-ds-crdt Broadcaster over one gossipsub topic. Unlike
+// Delegate is what a Broadcaster asks of the database it replicates. Its
+// methods are called from the broadcaster's goroutines, concurrently, and
+// must not block for long nor call back into the broadcaster.
+type Delegate interface {
+	// Heads returns the database's current DAG heads; nil while it has
+	// none or is closing.
+	Heads(ctx context.Context) []cid.Cid
+	// CanAnnounce is the broadcast gate: whether author may announce heads
+	// at all (this peer too: a peer the gate refuses stays silent).
+	CanAnnounce(ctx context.Context, author peer.ID) error
+	// PeerJoined and PeerLeft report peers joining and leaving the topic.
+	PeerJoined(p peer.ID)
+	PeerLeft(p peer.ID)
+}
+
+// Config is what a Broadcaster runs on.
+type Config struct {
+	Topic *pubsub.Topic // the database's topic; the broadcaster closes it
+	Self  peer.ID       // this peer
+	// Blocks is where inline blocks go and where heads are looked for:
+	// the quarantine, so that nothing unjudged reaches the disk.
+	Blocks blockstore.Blockstore
+	// DAG fetches announced heads' blocks (into the quarantine).
+	DAG          ipld.DAGService
+	InlineLimit  int           // max bytes of blocks to inline in one message
+	FetchTimeout time.Duration // bounds fetching one announced head
+	Counters     *Counters     // required
+	Log          hclog.Logger  // nil is silent
+	Delegate     Delegate      // required
+}
+
+// Broadcaster is a go-ds-crdt Broadcaster over one gossipsub topic. Unlike
 // the stock PubSubBroadcaster it never drops a head because go-ds-crdt is
 // busy: a goroutine drains the subscription into an unbounded (but capped)
 // queue. Announced heads whose blocks are missing are fetched concurrently
 // in the background and handed to go-ds-crdt only once present, so one head
 // that cannot be fetched never stalls the others.
-type broadcaster struct {
-	db     *Database
+type Broadcaster struct {
+	cfg    Config
 	log    hclog.Logger
 	self   peer.ID
 	topic  *pubsub.Topic
@@ -44,6 +75,7 @@ type broadcaster struct {
 	events *pubsub.TopicEventHandler
 	bstore blockstore.Blockstore
 	dag    ipld.DAGService
+	stats  *Counters
 	inline int // max bytes of blocks to inline in one message
 
 	ctx        context.Context
@@ -66,18 +98,23 @@ type broadcaster struct {
 	sendWake chan struct{} // signalled when toSend grows
 }
 
-// newBroadcaster prepares a broadcaster on topic. It does not subscribe:
-// the caller registers b.validate as the topic validator first, then calls
-// subscribe, so no message is ever delivered unvalidated.
-func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) *broadcaster {
-	b := &broadcaster{
-		db:           db,
-		log:          db.log.Named("broadcast"),
-		self:         db.e.host.ID(),
-		topic:        topic,
-		bstore:       db.e.held,     // inline blocks wait there to be judged
-		dag:          db.e.fetchDAG, // fetched heads wait in the quarantine
-		inline:       inline,
+// NewBroadcaster prepares a broadcaster; it ends when ctx does or on
+// Close. It does not subscribe: the caller registers Validate as the
+// topic validator first, then calls Subscribe and Start, so no message is
+// ever delivered unvalidated.
+func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	b := &Broadcaster{
+		cfg:          cfg,
+		log:          cfg.Log,
+		self:         cfg.Self,
+		topic:        cfg.Topic,
+		bstore:       cfg.Blocks,
+		dag:          cfg.DAG,
+		stats:        cfg.Counters,
+		inline:       cfg.InlineLimit,
 		fetchWake:    make(chan struct{}, 1),
 		fetchQ:       make(map[peer.ID][]cid.Cid),
 		fetching:     make(map[peer.ID]int),
@@ -86,12 +123,12 @@ func newBroadcaster(db *Database, topic *pubsub.Topic, inline int) *broadcaster 
 		announceWake: make(chan struct{}, 1),
 		sendWake:     make(chan struct{}, 1),
 	}
-	b.ctx, b.cancel = context.WithCancel(db.ctx)
+	b.ctx, b.cancel = context.WithCancel(ctx)
 	return b
 }
 
-// subscribe joins the topic's message stream and peer events.
-func (b *broadcaster) subscribe() error {
+// Subscribe joins the topic's message stream and peer events.
+func (b *Broadcaster) Subscribe() error {
 	sub, err := b.topic.Subscribe(pubsub.WithBufferSize(4096))
 	if err != nil {
 		return err
@@ -105,7 +142,8 @@ func (b *broadcaster) subscribe() error {
 	return nil
 }
 
-func (b *broadcaster) start() {
+// Start starts the broadcaster's goroutines; Close ends them.
+func (b *Broadcaster) Start() {
 	b.wg.Add(4 + maxConcurrentFetches)
 	go b.receiveLoop()
 	go b.peerLoop()
@@ -121,7 +159,7 @@ func (b *broadcaster) start() {
 // commits costs one signed pubsub message, not one each. Local commits are
 // durable before Broadcast is called; an announcement lost to a crash is
 // made again by the rebroadcast and on peer join.
-func (b *broadcaster) Broadcast(ctx context.Context, data []byte) error {
+func (b *Broadcaster) Broadcast(ctx context.Context, data []byte) error {
 	var bc crdtpb.CRDTBroadcast
 	if err := proto.Unmarshal(data, &bc); err != nil {
 		return err
@@ -149,7 +187,7 @@ func (b *broadcaster) Broadcast(ctx context.Context, data []byte) error {
 const minAnnounceInterval = 2 * time.Millisecond
 
 // sendLoop publishes coalesced announcements.
-func (b *broadcaster) sendLoop() {
+func (b *Broadcaster) sendLoop() {
 	defer b.wg.Done()
 	throttle := time.NewTimer(0)
 	defer throttle.Stop()
@@ -169,7 +207,7 @@ func (b *broadcaster) sendLoop() {
 		fresh := b.toSend
 		b.toSend = nil
 		b.sendMu.Unlock()
-		if len(fresh) == 0 || !b.db.mayAnnounce() {
+		if len(fresh) == 0 || !b.mayAnnounce() {
 			continue
 		}
 		// Announce every fresh head, newest first, so receivers process
@@ -188,7 +226,7 @@ func (b *broadcaster) sendLoop() {
 	}
 }
 
-func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
+func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 	if len(heads) == 0 || len(b.topic.ListPeers()) == 0 {
 		// Nobody to tell: a peer that subscribes later gets the heads in
 		// the announcement its join triggers.
@@ -197,7 +235,7 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 	if len(heads) > maxMessageHeads {
 		heads = heads[:maxMessageHeads]
 	}
-	m := &message{Heads: heads}
+	m := &Message{Heads: heads}
 	budget := b.inline
 	for _, h := range heads {
 		if len(m.Blocks) == maxMessageBlocks {
@@ -210,12 +248,12 @@ func (b *broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 		budget -= len(blk.RawData())
 		m.Blocks = append(m.Blocks, blk)
 	}
-	data, err := encodeMessage(m)
+	data, err := EncodeMessage(m)
 	if err != nil {
 		return err
 	}
-	b.db.stats.bytesOut.Add(uint64(len(data)))
-	b.db.stats.headsSent.Add(uint64(len(heads)))
+	b.stats.BytesOut.Add(uint64(len(data)))
+	b.stats.HeadsSent.Add(uint64(len(heads)))
 	return b.topic.Publish(ctx, data)
 }
 
@@ -237,7 +275,7 @@ const minAnnounceGap = time.Second
 // misses every announcement waits for the rebroadcast. A join during the
 // schedule starts it over, no sooner than a second after the last
 // announcement, so a busy mesh gets at most one announcement a second.
-func (b *broadcaster) announceLoop() {
+func (b *Broadcaster) announceLoop() {
 	defer b.wg.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -268,19 +306,18 @@ func (b *broadcaster) announceLoop() {
 }
 
 // announceHeads publishes the current heads, if this peer may announce.
-func (b *broadcaster) announceHeads() {
-	store := b.db.store()
-	if store == nil || !b.db.mayAnnounce() {
+func (b *Broadcaster) announceHeads() {
+	if !b.mayAnnounce() {
 		return
 	}
-	heads := store.InternalStats(b.ctx).Heads
+	heads := b.cfg.Delegate.Heads(b.ctx)
 	if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
 		b.log.Debug("announce heads", "error", err)
 	}
 }
 
 // Next implements dscrdt.Broadcaster: the next head whose block is local.
-func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
+func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 	for {
 		b.mu.Lock()
 		if len(b.queue) > 0 {
@@ -310,29 +347,34 @@ func (b *broadcaster) Next(ctx context.Context) ([]byte, error) {
 	}
 }
 
-// validate is the topic validator: malformed messages are rejected (and
+// mayAnnounce tells whether this peer should announce heads.
+func (b *Broadcaster) mayAnnounce() bool {
+	return b.cfg.Delegate.CanAnnounce(b.ctx, b.self) == nil
+}
+
+// Validate is the topic validator: malformed messages are rejected (and
 // their sender penalised by gossipsub, see score.go); messages whose
 // author may not write are ignored, before any of their heads is queued,
 // without penalising the peer that relayed them (replicas may disagree
 // about the controller's state for a while).
-func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+func (b *Broadcaster) Validate(ctx context.Context, from peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
 	if msg.GetFrom() == b.self && from == b.self {
 		// Our own announcement, validated by pubsub before it leaves: the
 		// receive loop skips it, so there is nothing to decode.
 		return pubsub.ValidationAccept
 	}
-	m, err := decodeMessage(msg.Data)
+	m, err := DecodeMessage(msg.Data)
 	if err != nil {
-		b.db.stats.rejected.Add(1)
-		if errors.Is(err, errUnsupportedMessage) {
+		b.stats.Rejected.Add(1)
+		if errors.Is(err, ErrUnsupportedMessage) {
 			// Perhaps a newer Lattice: drop it without penalty.
 			return pubsub.ValidationIgnore
 		}
 		return pubsub.ValidationReject
 	}
 	if author := msg.GetFrom(); author != b.self {
-		if err := b.db.authorizeAnnouncement(ctx, author); err != nil {
-			b.db.stats.rejected.Add(1)
+		if err := b.cfg.Delegate.CanAnnounce(ctx, author); err != nil {
+			b.stats.Rejected.Add(1)
 			return pubsub.ValidationIgnore
 		}
 	}
@@ -340,7 +382,7 @@ func (b *broadcaster) validate(ctx context.Context, from peer.ID, msg *pubsub.Me
 	return pubsub.ValidationAccept
 }
 
-func (b *broadcaster) receiveLoop() {
+func (b *Broadcaster) receiveLoop() {
 	defer b.wg.Done()
 	for {
 		msg, err := b.sub.Next(b.ctx)
@@ -350,17 +392,17 @@ func (b *broadcaster) receiveLoop() {
 		if msg.GetFrom() == b.self {
 			continue
 		}
-		m, ok := msg.ValidatorData.(*message)
+		m, ok := msg.ValidatorData.(*Message)
 		if !ok {
 			// Not seen by our validator (it is registered before we
 			// subscribe, so this should not happen): judge it here.
-			if b.validate(b.ctx, msg.ReceivedFrom, msg) != pubsub.ValidationAccept {
+			if b.Validate(b.ctx, msg.ReceivedFrom, msg) != pubsub.ValidationAccept {
 				continue
 			}
-			m = msg.ValidatorData.(*message)
+			m = msg.ValidatorData.(*Message)
 		}
-		b.db.stats.bytesIn.Add(uint64(len(msg.Data)))
-		b.db.stats.headsReceived.Add(uint64(len(m.Heads)))
+		b.stats.BytesIn.Add(uint64(len(msg.Data)))
+		b.stats.HeadsReceived.Add(uint64(len(m.Heads)))
 		if len(m.Blocks) > 0 {
 			if err := b.bstore.PutMany(b.ctx, m.Blocks); err != nil {
 				b.log.Warn("store inline blocks", "error", err)
@@ -375,7 +417,7 @@ func (b *broadcaster) receiveLoop() {
 // offer queues a head for go-ds-crdt, or, when its block is missing, for
 // a fetch. It never blocks: the receive loop must keep draining the
 // subscription whatever announcers do.
-func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
+func (b *Broadcaster) offer(h cid.Cid, from peer.ID) {
 	b.mu.Lock()
 	if _, dup := b.pending[h]; dup {
 		b.mu.Unlock()
@@ -383,14 +425,14 @@ func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
 	}
 	if len(b.pending) >= maxQueuedHeads {
 		b.mu.Unlock()
-		b.db.stats.headsDropped.Add(1)
+		b.stats.HeadsDropped.Add(1)
 		return
 	}
 	b.pending[h] = struct{}{}
 	b.mu.Unlock()
 
 	if has, _ := b.bstore.Has(b.ctx, h); has {
-		b.enqueue(h, from)
+		b.Enqueue(h, from)
 		return
 	}
 	b.mu.Lock()
@@ -400,7 +442,7 @@ func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
 		// head. If it is real, the next announcement brings it back.
 		delete(b.pending, h)
 		b.mu.Unlock()
-		b.db.stats.headsDropped.Add(1)
+		b.stats.HeadsDropped.Add(1)
 		return
 	}
 	if len(q) == 0 {
@@ -416,7 +458,7 @@ func (b *broadcaster) offer(h cid.Cid, from peer.ID) {
 
 // nextFetch takes the next head to fetch, round-robin across announcers so
 // that one announcer's unfetchable heads cannot starve the others.
-func (b *broadcaster) nextFetch() (cid.Cid, peer.ID, bool) {
+func (b *Broadcaster) nextFetch() (cid.Cid, peer.ID, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.fetchOrder) == 0 {
@@ -438,7 +480,7 @@ func (b *broadcaster) nextFetch() (cid.Cid, peer.ID, bool) {
 
 // fetchLoop is one of maxConcurrentFetches workers fetching announced
 // heads' blocks, each bounded by the fetch timeout.
-func (b *broadcaster) fetchLoop() {
+func (b *Broadcaster) fetchLoop() {
 	defer b.wg.Done()
 	for {
 		h, from, ok := b.nextFetch()
@@ -455,7 +497,7 @@ func (b *broadcaster) fetchLoop() {
 		case b.fetchWake <- struct{}{}:
 		default:
 		}
-		ctx, cancel := context.WithTimeout(b.ctx, b.db.e.cfg.fetchTimeout)
+		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.FetchTimeout)
 		_, err := b.dag.Get(ctx, h)
 		cancel()
 		b.mu.Lock()
@@ -470,11 +512,11 @@ func (b *broadcaster) fetchLoop() {
 			if b.ctx.Err() != nil {
 				return
 			}
-			b.db.stats.fetchFailures.Add(1)
+			b.stats.FetchFailures.Add(1)
 			b.log.Debug("fetch announced head", "head", h, "error", err)
 			continue
 		}
-		b.enqueue(h, from)
+		b.Enqueue(h, from)
 	}
 }
 
@@ -485,7 +527,9 @@ type queuedHead struct {
 	from peer.ID
 }
 
-func (b *broadcaster) enqueue(h cid.Cid, from peer.ID) {
+// Enqueue hands go-ds-crdt a head whose block is local, with the peer
+// to fetch it from again should the quarantine evict it first.
+func (b *Broadcaster) Enqueue(h cid.Cid, from peer.ID) {
 	b.mu.Lock()
 	b.queue = append(b.queue, queuedHead{h, from})
 	b.mu.Unlock()
@@ -495,7 +539,7 @@ func (b *broadcaster) enqueue(h cid.Cid, from peer.ID) {
 	}
 }
 
-func (b *broadcaster) peerLoop() {
+func (b *Broadcaster) peerLoop() {
 	defer b.wg.Done()
 	for {
 		ev, err := b.events.NextPeerEvent(b.ctx)
@@ -504,19 +548,31 @@ func (b *broadcaster) peerLoop() {
 		}
 		switch ev.Type {
 		case pubsub.PeerJoin:
-			b.db.emit(Event{Type: EventPeerJoined, Peer: ev.Peer})
+			b.cfg.Delegate.PeerJoined(ev.Peer)
 			select {
 			case b.announceWake <- struct{}{}:
 			default:
 			}
 		case pubsub.PeerLeave:
-			b.db.emit(Event{Type: EventPeerLeft, Peer: ev.Peer})
+			b.cfg.Delegate.PeerLeft(ev.Peer)
 		}
 	}
 }
 
-// close stops the loops and waits for them and every fetch.
-func (b *broadcaster) close() error {
+// Queued is the number of heads waiting for go-ds-crdt or for their
+// block.
+func (b *Broadcaster) Queued() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
+
+// Topic is the name of the broadcaster's topic.
+func (b *Broadcaster) Topic() string { return b.topic.String() }
+
+// Close stops the loops, waits for them and every fetch, and closes the
+// topic.
+func (b *Broadcaster) Close() error {
 	b.cancel()
 	if b.sub != nil {
 		b.sub.Cancel()
@@ -526,4 +582,4 @@ func (b *broadcaster) close() error {
 	return b.topic.Close()
 }
 
-var _ dscrdt.Broadcaster = (*broadcaster)(nil)
+var _ dscrdt.Broadcaster = (*Broadcaster)(nil)

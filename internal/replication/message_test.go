@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"bytes"
@@ -26,12 +26,12 @@ func testBlock(t testing.TB, data string) blocks.Block {
 
 func TestMessageRoundTrip(t *testing.T) {
 	b1, b2 := testBlock(t, "one"), testBlock(t, "two")
-	m := &message{Heads: []cid.Cid{b1.Cid(), b2.Cid()}, Blocks: []blocks.Block{b1}}
-	data, err := encodeMessage(m)
+	m := &Message{Heads: []cid.Cid{b1.Cid(), b2.Cid()}, Blocks: []blocks.Block{b1}}
+	data, err := EncodeMessage(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeMessage(data)
+	got, err := DecodeMessage(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	}
 	// A block that does not hash to its CID is refused.
 	bad := bytes.Replace(data, []byte("one"), []byte("owe"), 1)
-	if _, err := decodeMessage(bad); err == nil {
+	if _, err := DecodeMessage(bad); err == nil {
 		t.Fatal("a forged block was accepted")
 	}
 	// An overlong varint (0x80 0x00 for 0) would give one message two
@@ -48,7 +48,7 @@ func TestMessageRoundTrip(t *testing.T) {
 	overlong := append(append([]byte(nil), data[:len(data)-len("one")-1]...), 0x83, 0x00)
 	overlong = append(overlong, "one"...)
 	for _, junk := range [][]byte{nil, {'L'}, {'L', 1}, {'L', 1, 0, 0}, {'X', 1, 1}, append(data, 0), overlong} {
-		if _, err := decodeMessage(junk); err == nil {
+		if _, err := DecodeMessage(junk); err == nil {
 			t.Fatalf("junk %q accepted", junk)
 		}
 	}
@@ -59,12 +59,12 @@ func TestMessageRoundTrip(t *testing.T) {
 // malformed: the validator drops it without penalising the sender.
 func TestUnsupportedMessages(t *testing.T) {
 	b := testBlock(t, "one")
-	data, err := encodeMessage(&message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
+	data, err := EncodeMessage(&Message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
 	require.NoError(t, err)
 	v2 := append([]byte(nil), data...)
 	v2[1] = 2
-	_, err = decodeMessage(v2)
-	require.ErrorIs(t, err, errUnsupportedMessage)
+	_, err = DecodeMessage(v2)
+	require.ErrorIs(t, err, ErrUnsupportedMessage)
 
 	unknown, err := cid.Prefix{Version: 1, Codec: cid.DagProtobuf, MhType: 0x1f00ff, MhLength: 32}.Sum([]byte("x"))
 	if err == nil {
@@ -77,64 +77,34 @@ func TestUnsupportedMessages(t *testing.T) {
 		m = append(m, unknown.Bytes()...)
 		m = binary.AppendUvarint(m, 1)
 		m = append(m, 'x')
-		_, err = decodeMessage(m)
-		require.ErrorIs(t, err, errUnsupportedMessage)
+		_, err = DecodeMessage(m)
+		require.ErrorIs(t, err, ErrUnsupportedMessage)
 	}
 
 	// A forged block is malformed, not unsupported.
-	_, err = decodeMessage(bytes.Replace(data, []byte("one"), []byte("owe"), 1))
-	require.ErrorIs(t, err, errBadMessage)
-	require.NotErrorIs(t, err, errUnsupportedMessage)
+	_, err = DecodeMessage(bytes.Replace(data, []byte("one"), []byte("owe"), 1))
+	require.ErrorIs(t, err, ErrBadMessage)
+	require.NotErrorIs(t, err, ErrUnsupportedMessage)
 }
 
 // FuzzDecodeMessage: no broadcast payload may panic the decoder, and what
 // decodes re-encodes to the same bytes.
 func FuzzDecodeMessage(f *testing.F) {
 	b := testBlock(f, "seed")
-	seed, _ := encodeMessage(&message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
+	seed, _ := EncodeMessage(&Message{Heads: []cid.Cid{b.Cid()}, Blocks: []blocks.Block{b}})
 	f.Add(seed)
 	f.Add([]byte{'L', 1, 1, 2, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := decodeMessage(data)
+		m, err := DecodeMessage(data)
 		if err != nil {
 			return
 		}
-		again, err := encodeMessage(m)
+		again, err := EncodeMessage(m)
 		if err != nil {
 			t.Fatalf("decoded message does not encode: %v", err)
 		}
 		if !bytes.Equal(again, data) {
 			t.Fatalf("re-encoding differs")
-		}
-	})
-}
-
-// FuzzDecodeManifest: manifests come from the network.
-func FuzzDecodeManifest(f *testing.F) {
-	f.Add([]byte(`{"name":"x","type":"docstore","access":{"type":"open"}}`))
-	f.Add([]byte(`{"name":"","type":"docstore","access":{"type":"open"}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := decodeManifest(data)
-		if err != nil {
-			return
-		}
-		if _, err := encodeManifest(m); err != nil {
-			t.Fatalf("decoded manifest does not encode: %v", err)
-		}
-	})
-}
-
-// FuzzParseAddress: addresses come from users and invite links.
-func FuzzParseAddress(f *testing.F) {
-	f.Add("/lattice/bagaaierasords4njcts6vs7qvdjfcvgnume4hqohf65zsfguprqphs3icwea/TodoList")
-	f.Add("/lattice//x")
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := ParseAddress(s)
-		if err != nil {
-			return
-		}
-		if _, err := ParseAddress(a.String()); err != nil {
-			t.Fatalf("formatted address does not parse: %v", err)
 		}
 	})
 }

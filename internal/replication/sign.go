@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	dag "github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
 	crdtpb "github.com/ipfs/go-ds-crdt/pb"
@@ -25,11 +26,11 @@ import (
 	"github.com/latticedb/lattice/crdt"
 )
 
-// Every delta this engine writes carries one extra element, at
+// Every delta a Lattice engine writes carries one extra element, at
 // crdt.SigKey(author), whose value is a signed envelope: the author, the time
 // it claims, its capability token if any, a digest of every other element of
 // the delta and the list of keys it may tombstone. Receivers verify it before
-// go-ds-crdt merges the delta (see validatingDAG), and only then ask the
+// go-ds-crdt merges the delta (see ValidatingDAG), and only then ask the
 // access controller. The signature covers the database address, so a delta
 // cannot be replayed into another database.
 //
@@ -92,8 +93,10 @@ func putsDigest(puts []crdt.Mutation) []byte {
 	return h.Sum(nil)
 }
 
-// signChunk returns the signature mutation for a delta made of muts.
-func signChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now time.Time, muts []crdt.Mutation) (crdt.Mutation, error) {
+// SignChunk returns the signature element for a delta made of muts,
+// written by author (whose key is key) into database db at now, with the
+// author's capability token if any. It sorts the puts of muts in place.
+func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now time.Time, muts []crdt.Mutation) (crdt.Mutation, error) {
 	var puts []crdt.Mutation
 	var dels []string
 	for _, m := range muts {
@@ -117,11 +120,14 @@ func signChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now 
 	return crdt.Mutation{Key: crdt.SigKey(author.String()), Value: v}, nil
 }
 
-var errBadDelta = errors.New("engine: delta refused")
+// ErrBadDelta marks a delta whose signature is missing, malformed or
+// wrong, or whose elements it does not cover.
+var ErrBadDelta = errors.New("replication: delta refused")
 
-// verifyDelta checks a delta's signature and returns the write it stands
-// for, ready for the access controller.
-func verifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
+// VerifyDelta checks a delta's signature for database db and returns the
+// write it stands for, ready for the access controller. Errors wrap
+// ErrBadDelta.
+func VerifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 	w := accesscontrol.Write{Database: db}
 	var env *envelope
 	var puts []crdt.Mutation
@@ -129,21 +135,21 @@ func verifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 	for _, e := range d.GetElements() {
 		k, err := crdt.ParseKey(e.GetKey())
 		if err != nil {
-			return w, fmt.Errorf("%w: %v", errBadDelta, err)
+			return w, fmt.Errorf("%w: %v", ErrBadDelta, err)
 		}
 		if k.Kind == crdt.KindSig {
 			if env != nil {
-				return w, fmt.Errorf("%w: two signatures", errBadDelta)
+				return w, fmt.Errorf("%w: two signatures", ErrBadDelta)
 			}
 			if len(e.GetValue()) > maxEnvelopeSize {
-				return w, fmt.Errorf("%w: signature too large", errBadDelta)
+				return w, fmt.Errorf("%w: signature too large", ErrBadDelta)
 			}
 			env = &envelope{}
 			if err := json.Unmarshal(e.GetValue(), env); err != nil {
-				return w, fmt.Errorf("%w: signature: %v", errBadDelta, err)
+				return w, fmt.Errorf("%w: signature: %v", ErrBadDelta, err)
 			}
 			if env.Author != k.Sub {
-				return w, fmt.Errorf("%w: signature key names another author", errBadDelta)
+				return w, fmt.Errorf("%w: signature key names another author", ErrBadDelta)
 			}
 			continue
 		}
@@ -151,36 +157,36 @@ func verifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 		puts = append(puts, crdt.Mutation{Key: e.GetKey(), Value: e.GetValue()})
 	}
 	if env == nil {
-		return w, fmt.Errorf("%w: unsigned", errBadDelta)
+		return w, fmt.Errorf("%w: unsigned", ErrBadDelta)
 	}
 	if !bytes.Equal(putsDigest(puts), env.Digest) {
-		return w, fmt.Errorf("%w: elements do not match the signature", errBadDelta)
+		return w, fmt.Errorf("%w: elements do not match the signature", ErrBadDelta)
 	}
 	if !sort.StringsAreSorted(env.Deletes) {
-		return w, fmt.Errorf("%w: delete list not sorted", errBadDelta)
+		return w, fmt.Errorf("%w: delete list not sorted", ErrBadDelta)
 	}
 	for _, t := range d.GetTombstones() {
 		i := sort.SearchStrings(env.Deletes, t.GetKey())
 		if i == len(env.Deletes) || env.Deletes[i] != t.GetKey() {
-			return w, fmt.Errorf("%w: tombstone of %q not signed", errBadDelta, t.GetKey())
+			return w, fmt.Errorf("%w: tombstone of %q not signed", ErrBadDelta, t.GetKey())
 		}
 		k, err := crdt.ParseKey(t.GetKey())
 		if err != nil {
-			return w, fmt.Errorf("%w: %v", errBadDelta, err)
+			return w, fmt.Errorf("%w: %v", ErrBadDelta, err)
 		}
 		noteKey(k, colls, &w)
 	}
 	author, err := peer.Decode(env.Author)
 	if err != nil {
-		return w, fmt.Errorf("%w: author: %v", errBadDelta, err)
+		return w, fmt.Errorf("%w: author: %v", ErrBadDelta, err)
 	}
 	pub, err := author.ExtractPublicKey()
 	if err != nil {
-		return w, fmt.Errorf("%w: author %s does not embed its key", errBadDelta, author)
+		return w, fmt.Errorf("%w: author %s does not embed its key", ErrBadDelta, author)
 	}
 	ok, err := pub.Verify(env.signedBytes(db), env.Sig)
 	if err != nil || !ok {
-		return w, fmt.Errorf("%w: bad signature by %s", errBadDelta, author)
+		return w, fmt.Errorf("%w: bad signature by %s", ErrBadDelta, author)
 	}
 	w.Author, w.Token, w.Time = author, env.Token, time.UnixMilli(env.Time)
 	for c := range colls {
@@ -210,17 +216,17 @@ func aclEntries(d *crdtpb.Delta) [][]byte {
 	return out
 }
 
-// validatingDAG is the DAG service a database's go-ds-crdt instance uses.
+// ValidatingDAG is the DAG service a database's go-ds-crdt instance uses.
 // Every node it hands out has a verified signature whose author the access
 // controller admits; any other node fails to fetch, so go-ds-crdt never
 // merges it (and never walks below it). Reads go through the quarantine,
 // and a node is written to disk only once admitted; writes of our own
 // nodes pass straight through to the store.
-type validatingDAG struct {
+type ValidatingDAG struct {
 	ipld.DAGService                 // writes
 	read            ipld.DAGService // reads, fetching into held
-	held            *quarantine
-	db              *Database
+	held            *Quarantine
+	cfg             ValidatorConfig
 
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
@@ -233,22 +239,48 @@ type validatingDAG struct {
 
 const maxValidCache = 1 << 17
 
-// maxACLWalk bounds the blocks one validation inspects for access-control
-// entries; a longer unscanned history is covered by later validations,
-// which resume from the frontier where the last one stopped.
-var maxACLWalk = 4096
+// DefaultMaxACLWalk bounds the blocks one validation inspects for
+// access-control entries; a longer unscanned history is covered by later
+// validations, which resume from the frontier where the last one stopped.
+const DefaultMaxACLWalk = 4096
+
+// ValidatorConfig is what a ValidatingDAG judges deltas by.
+type ValidatorConfig struct {
+	// Database is the database's address, which signatures bind.
+	Database string
+	// Access is the database's access controller. Required.
+	Access accesscontrol.Controller
+	// Counters, if not nil, count refused deltas.
+	Counters *Counters
+	// Log receives a debug line for each refused delta; nil is silent.
+	Log hclog.Logger
+	// MaxACLWalk bounds one validation's walk for access-control entries
+	// below a delta; 0 means DefaultMaxACLWalk.
+	MaxACLWalk int
+}
 
 // maxACLFrontier bounds the frontier; nodes beyond it are forgotten as
 // scanned, so a later walk reaches them again from above.
 const maxACLFrontier = 4096
 
-// newValidatingDAG returns the validating DAG service of db: write stores
-// our own nodes, read fetches remote ones into held.
-func newValidatingDAG(write, read ipld.DAGService, held *quarantine, db *Database) *validatingDAG {
-	return &validatingDAG{DAGService: write, read: read, held: held, db: db, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
+// NewValidatingDAG returns a validating DAG service: write stores this
+// peer's own nodes, read fetches remote ones into held, the quarantine
+// read is backed by.
+func NewValidatingDAG(write, read ipld.DAGService, held *Quarantine, cfg ValidatorConfig) *ValidatingDAG {
+	if cfg.Log == nil {
+		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = new(Counters)
+	}
+	if cfg.MaxACLWalk <= 0 {
+		cfg.MaxACLWalk = DefaultMaxACLWalk
+	}
+	return &ValidatingDAG{DAGService: write, read: read, held: held, cfg: cfg, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
 }
 
-func (v *validatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+// Get returns a node, verified and admitted, or an error.
+func (v *ValidatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	nd, err := v.read.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -259,12 +291,13 @@ func (v *validatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	return nd, nil
 }
 
-func (v *validatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+// GetMany is Get for many nodes, streamed.
+func (v *ValidatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
 	return v.filter(ctx, v.read.GetMany(ctx, cids))
 }
 
 // Session keeps go-ds-crdt's session-based fetching, validated.
-func (v *validatingDAG) Session(ctx context.Context) ipld.NodeGetter {
+func (v *ValidatingDAG) Session(ctx context.Context) ipld.NodeGetter {
 	var ng ipld.NodeGetter = v.read
 	if s, ok := v.read.(interface {
 		Session(context.Context) ipld.NodeGetter
@@ -274,7 +307,7 @@ func (v *validatingDAG) Session(ctx context.Context) ipld.NodeGetter {
 	return &validatingGetter{NodeGetter: ng, v: v}
 }
 
-func (v *validatingDAG) filter(ctx context.Context, in <-chan *ipld.NodeOption) <-chan *ipld.NodeOption {
+func (v *ValidatingDAG) filter(ctx context.Context, in <-chan *ipld.NodeOption) <-chan *ipld.NodeOption {
 	out := make(chan *ipld.NodeOption, 1)
 	go func() {
 		defer close(out)
@@ -299,7 +332,7 @@ func (v *validatingDAG) filter(ctx context.Context, in <-chan *ipld.NodeOption) 
 
 type validatingGetter struct {
 	ipld.NodeGetter
-	v *validatingDAG
+	v *ValidatingDAG
 }
 
 func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
@@ -320,17 +353,17 @@ func (g *validatingGetter) GetMany(ctx context.Context, cids []cid.Cid) <-chan *
 func decodeDelta(nd ipld.Node) (*crdtpb.Delta, error) {
 	pn, ok := nd.(*dag.ProtoNode)
 	if !ok {
-		return nil, fmt.Errorf("%w: not a dag-pb node", errBadDelta)
+		return nil, fmt.Errorf("%w: not a dag-pb node", ErrBadDelta)
 	}
 	var d crdtpb.Delta
 	if err := proto.Unmarshal(pn.Data(), &d); err != nil {
-		return nil, fmt.Errorf("%w: %v", errBadDelta, err)
+		return nil, fmt.Errorf("%w: %v", ErrBadDelta, err)
 	}
 	return &d, nil
 }
 
 // check verifies a node once; verified nodes are remembered.
-func (v *validatingDAG) check(ctx context.Context, nd ipld.Node) error {
+func (v *ValidatingDAG) check(ctx context.Context, nd ipld.Node) error {
 	c := nd.Cid()
 	v.mu.Lock()
 	_, ok := v.valid[c]
@@ -343,15 +376,15 @@ func (v *validatingDAG) check(ctx context.Context, nd ipld.Node) error {
 		err = v.authorize(ctx, nd, d)
 	}
 	if err != nil {
-		v.held.reject(c)
-		v.db.stats.rejected.Add(1)
-		v.db.log.Debug("delta refused", "cid", c, "error", err)
+		v.held.Reject(c)
+		v.cfg.Counters.Rejected.Add(1)
+		v.cfg.Log.Debug("delta refused", "cid", c, "error", err)
 		return err
 	}
 	// Admitted: only now does the block reach the disk, before go-ds-crdt
 	// merges it and records it as a head.
-	if err := v.held.admit(ctx, nd); err != nil {
-		return fmt.Errorf("engine: store admitted block %s: %w", c, err)
+	if err := v.held.Admit(ctx, nd); err != nil {
+		return fmt.Errorf("replication: store admitted block %s: %w", c, err)
 	}
 	v.mu.Lock()
 	if len(v.valid) >= maxValidCache {
@@ -362,8 +395,8 @@ func (v *validatingDAG) check(ctx context.Context, nd ipld.Node) error {
 	return nil
 }
 
-func (v *validatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) error {
-	w, err := verifyDelta(v.db.addr.String(), d)
+func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) error {
+	w, err := VerifyDelta(v.cfg.Database, d)
 	if err != nil {
 		return err
 	}
@@ -372,15 +405,15 @@ func (v *validatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.D
 	// the newest delta down, so without this a replica catching up would
 	// judge a writer's delta before merging the grant (or revocation) that
 	// the writer itself had seen.
-	if rep, ok := v.db.access.(accesscontrol.Replicated); ok {
+	if rep, ok := v.cfg.Access.(accesscontrol.Replicated); ok {
 		v.applyACLBelow(ctx, rep, nd, d)
 	}
-	return v.db.access.CanWrite(ctx, w)
+	return v.cfg.Access.CanWrite(ctx, w)
 }
 
 // applyACLBelow applies the access-control entries of a node and of its
 // ancestors not scanned before (bounded per call).
-func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Replicated, nd ipld.Node, d *crdtpb.Delta) {
+func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Replicated, nd ipld.Node, d *crdtpb.Delta) {
 	apply := func(d *crdtpb.Delta) {
 		for _, e := range aclEntries(d) {
 			_ = rep.Apply(e) // invalid entries are refused by the controller
@@ -395,7 +428,7 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 	v.mu.Unlock()
 	walked := 0
 	var retry []cid.Cid // frontier nodes that could not be read this time
-	for len(queue) > 0 && walked < maxACLWalk {
+	for len(queue) > 0 && walked < v.cfg.MaxACLWalk {
 		c := queue[0]
 		queue = queue[1:]
 		cur := nd
@@ -444,10 +477,7 @@ func (v *validatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 
 // localNode reads a node from the quarantine or the store, never the
 // network.
-func (v *validatingDAG) localNode(ctx context.Context, c cid.Cid) (ipld.Node, error) {
-	if v.held == nil {
-		return v.read.Get(ctx, c)
-	}
+func (v *ValidatingDAG) localNode(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 	blk, err := v.held.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -461,20 +491,17 @@ func (v *validatingDAG) localNode(ctx context.Context, c cid.Cid) (ipld.Node, er
 // the quarantine holds. Blocks it cannot vouch for stay in the quarantine,
 // judged when go-ds-crdt gets to them. (Storing is not merging: the full
 // judgment, with the entries below the block applied, is check's.)
-func (v *validatingDAG) keepAncestor(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) {
-	if v.held == nil || v.db == nil {
+func (v *ValidatingDAG) keepAncestor(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) {
+	w, err := VerifyDelta(v.cfg.Database, d)
+	if err != nil || v.cfg.Access.CanWrite(ctx, w) != nil {
 		return
 	}
-	w, err := verifyDelta(v.db.addr.String(), d)
-	if err != nil || v.db.access.CanWrite(ctx, w) != nil {
-		return
-	}
-	_ = v.held.admit(ctx, nd)
+	_ = v.held.Admit(ctx, nd)
 }
 
 // markScanned records that a block's entries (and, once the walk finishes,
 // its ancestors') were applied; false if it already was.
-func (v *validatingDAG) markScanned(c cid.Cid) bool {
+func (v *ValidatingDAG) markScanned(c cid.Cid) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if _, ok := v.scanned[c]; ok {
@@ -487,7 +514,7 @@ func (v *validatingDAG) markScanned(c cid.Cid) bool {
 	return true
 }
 
-func (v *validatingDAG) unmarkScanned(c cid.Cid) {
+func (v *ValidatingDAG) unmarkScanned(c cid.Cid) {
 	v.mu.Lock()
 	delete(v.scanned, c)
 	v.mu.Unlock()

@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 )
 
-// watchStore wraps the datastore one go-ds-crdt instance writes to and
+// WatchStore wraps the datastore one go-ds-crdt instance writes to and
 // reports, after each write is durable in the underlying store, which CRDT
 // keys changed their visible value. go-ds-crdt's own Put/Delete hooks fire
 // before its batches commit, so a reader woken by them could read the old
@@ -16,25 +16,29 @@ import (
 //
 // go-ds-crdt keeps the visible value of key K at <ns>/s/k/K/v; only writes
 // and deletes of those paths are reported.
-type watchStore struct {
+type WatchStore struct {
 	ds.Batching
 	valuePrefix string                 // "<ns>/s/k"
-	notify      func(changes []change) // called after commit with changed CRDT keys
+	notify      func(changes []Change) // called after commit with changed CRDT keys
 }
 
-// change is a committed change of a CRDT key's visible value.
-type change struct {
-	key     string
-	value   []byte // nil when deleted
-	deleted bool
+// Change is a committed change of a CRDT key's visible value.
+type Change struct {
+	Key     string // the CRDT key
+	Value   []byte // the new value; nil when deleted
+	Deleted bool
 }
 
-func newWatchStore(base ds.Batching, ns ds.Key, notify func([]change)) *watchStore {
-	return &watchStore{Batching: base, valuePrefix: ns.String() + "/s/k", notify: notify}
+// NewWatchStore wraps base, the store of the go-ds-crdt instance at ns.
+// notify is called, on the committing goroutine and after the commit, with
+// the CRDT keys whose visible value the commit changed; it must not block
+// for long nor write to the store.
+func NewWatchStore(base ds.Batching, ns ds.Key, notify func([]Change)) *WatchStore {
+	return &WatchStore{Batching: base, valuePrefix: ns.String() + "/s/k", notify: notify}
 }
 
 // crdtKey maps a datastore key to the CRDT key whose value it holds.
-func (w *watchStore) crdtKey(k ds.Key) (string, bool) {
+func (w *WatchStore) crdtKey(k ds.Key) (string, bool) {
 	s := k.String()
 	if !strings.HasPrefix(s, w.valuePrefix) || !strings.HasSuffix(s, "/v") {
 		return "", false
@@ -46,27 +50,30 @@ func (w *watchStore) crdtKey(k ds.Key) (string, bool) {
 	return inner, true
 }
 
-func (w *watchStore) Put(ctx context.Context, k ds.Key, v []byte) error {
+// Put writes, then reports the change.
+func (w *WatchStore) Put(ctx context.Context, k ds.Key, v []byte) error {
 	if err := w.Batching.Put(ctx, k, v); err != nil {
 		return err
 	}
 	if ck, ok := w.crdtKey(k); ok {
-		w.notify([]change{{key: ck, value: v}})
+		w.notify([]Change{{Key: ck, Value: v}})
 	}
 	return nil
 }
 
-func (w *watchStore) Delete(ctx context.Context, k ds.Key) error {
+// Delete deletes, then reports the change.
+func (w *WatchStore) Delete(ctx context.Context, k ds.Key) error {
 	if err := w.Batching.Delete(ctx, k); err != nil {
 		return err
 	}
 	if ck, ok := w.crdtKey(k); ok {
-		w.notify([]change{{key: ck, deleted: true}})
+		w.notify([]Change{{Key: ck, Deleted: true}})
 	}
 	return nil
 }
 
-func (w *watchStore) Batch(ctx context.Context) (ds.Batch, error) {
+// Batch returns a batch that reports its changes once committed.
+func (w *WatchStore) Batch(ctx context.Context) (ds.Batch, error) {
 	b, err := w.Batching.Batch(ctx)
 	if err != nil {
 		return nil, err
@@ -76,9 +83,9 @@ func (w *watchStore) Batch(ctx context.Context) (ds.Batch, error) {
 
 type watchBatch struct {
 	ds.Batch
-	w       *watchStore
+	w       *WatchStore
 	mu      sync.Mutex
-	changes []change
+	changes []Change
 }
 
 func (b *watchBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
@@ -100,7 +107,7 @@ func (b *watchBatch) Delete(ctx context.Context, k ds.Key) error {
 func (b *watchBatch) note(k ds.Key, v []byte, deleted bool) {
 	if ck, ok := b.w.crdtKey(k); ok {
 		b.mu.Lock()
-		b.changes = append(b.changes, change{key: ck, value: v, deleted: deleted})
+		b.changes = append(b.changes, Change{Key: ck, Value: v, Deleted: deleted})
 		b.mu.Unlock()
 	}
 }

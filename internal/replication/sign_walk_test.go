@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"context"
@@ -48,9 +48,6 @@ func (r *recordingACL) Entries() [][]byte {
 // writer granted far below its head stayed refused on a catching-up
 // replica forever.
 func TestACLWalkResumesWhereItStopped(t *testing.T) {
-	defer func(n int) { maxACLWalk = n }(maxACLWalk)
-	maxACLWalk = 2
-
 	ctx := context.Background()
 	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))
 	dagSvc := dag.NewDAGService(blockservice.New(bs, offline.Exchange(bs)))
@@ -73,8 +70,8 @@ func TestACLWalkResumesWhereItStopped(t *testing.T) {
 	headDelta, err := decodeDelta(head)
 	require.NoError(t, err)
 
-	v := newValidatingDAG(dagSvc, dagSvc, nil, nil)
 	acl := &recordingACL{}
+	v := NewValidatingDAG(dagSvc, dagSvc, NewQuarantine(bs, 1<<20, nil), ValidatorConfig{Database: "/lattice/x/walk", Access: acl, MaxACLWalk: 2})
 	found := func() bool {
 		for _, e := range acl.Entries() {
 			if string(e) == "the grant" {

@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ func signedDelta(t *testing.T, key crypto.PrivKey, db string, muts []crdt.Mutati
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := signChunk(key, id, db, []byte("tok"), time.UnixMilli(1700000000000), muts)
+	sig, err := SignChunk(key, id, db, []byte("tok"), time.UnixMilli(1700000000000), muts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestVerifyDelta(t *testing.T) {
 		{Key: crdt.FieldKey("notes", "sb", "inc", "f"), Delete: true},
 		{Key: crdt.ACLKey("e1"), Value: []byte("entry")},
 	}
-	w, err := verifyDelta(db, signedDelta(t, key, db, muts))
+	w, err := VerifyDelta(db, signedDelta(t, key, db, muts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestVerifyDelta(t *testing.T) {
 	for _, tc := range tamper {
 		d := signedDelta(t, key, db, muts)
 		tc.edit(d)
-		if _, err := verifyDelta(tc.db, d); !errors.Is(err, errBadDelta) {
+		if _, err := VerifyDelta(tc.db, d); !errors.Is(err, ErrBadDelta) {
 			t.Errorf("%s: accepted (%v)", tc.name, err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestVerifyDelta(t *testing.T) {
 	forged := signedDelta(t, other, db, muts)
 	good := signedDelta(t, key, db, muts)
 	forged.Elements[len(forged.Elements)-1].Key = good.Elements[len(good.Elements)-1].Key
-	if _, err := verifyDelta(db, forged); !errors.Is(err, errBadDelta) {
+	if _, err := VerifyDelta(db, forged); !errors.Is(err, ErrBadDelta) {
 		t.Errorf("forged author accepted: %v", err)
 	}
 }
@@ -102,6 +102,6 @@ func FuzzVerifyDelta(f *testing.F) {
 		if proto.Unmarshal(b, &d) != nil {
 			return
 		}
-		_, _ = verifyDelta("/lattice/x/db", &d)
+		_, _ = VerifyDelta("/lattice/x/db", &d)
 	})
 }

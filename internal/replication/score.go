@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"sync"
@@ -33,7 +33,8 @@ const (
 	scoreGraylistThreshold = -80
 )
 
-func peerScoreParams() *pubsub.PeerScoreParams {
+// PeerScoreParams are the gossipsub scoring parameters of a Lattice host.
+func PeerScoreParams() *pubsub.PeerScoreParams {
 	return &pubsub.PeerScoreParams{
 		SkipAtomicValidation: true,
 		Topics:               make(map[string]*pubsub.TopicScoreParams), // set per database topic
@@ -44,7 +45,8 @@ func peerScoreParams() *pubsub.PeerScoreParams {
 	}
 }
 
-func peerScoreThresholds() *pubsub.PeerScoreThresholds {
+// PeerScoreThresholds are the gossipsub score thresholds of a Lattice host.
+func PeerScoreThresholds() *pubsub.PeerScoreThresholds {
 	return &pubsub.PeerScoreThresholds{
 		SkipAtomicValidation: true,
 		GossipThreshold:      scoreGossipThreshold,
@@ -53,7 +55,7 @@ func peerScoreThresholds() *pubsub.PeerScoreThresholds {
 	}
 }
 
-// topicScoreParams are set on every database topic. The penalty is the
+// TopicScoreParams are set on every database topic. The penalty is the
 // square of the count of invalid deliveries times 0.1: 29 malformed
 // messages in quick succession graylist their sender (-84). The count
 // decays by 10% a second, so a peer that stops recovers within seconds.
@@ -63,7 +65,7 @@ func peerScoreThresholds() *pubsub.PeerScoreThresholds {
 // gossip, and pubsub counts each against the peer that relays it.
 // Announcements come at most about one a second per database on a quiet
 // node, so an honest relay stays far from the threshold.
-func topicScoreParams() *pubsub.TopicScoreParams {
+func TopicScoreParams() *pubsub.TopicScoreParams {
 	return &pubsub.TopicScoreParams{
 		SkipAtomicValidation:           true,
 		TopicWeight:                    1,
@@ -73,29 +75,25 @@ func topicScoreParams() *pubsub.TopicScoreParams {
 	}
 }
 
-// scores keeps the latest gossipsub peer scores, which pubsub reports
-// every second.
-type scores struct {
+// Scores keeps the latest gossipsub peer scores: pass Update to
+// pubsub.WithPeerScoreInspect. It is safe for concurrent use.
+type Scores struct {
 	mu sync.Mutex
 	m  map[peer.ID]float64
 }
 
-func (s *scores) update(m map[peer.ID]float64) {
+// Update records an inspection's scores.
+func (s *Scores) Update(m map[peer.ID]float64) {
 	s.mu.Lock()
 	s.m = m // pubsub hands each inspection a fresh map
 	s.mu.Unlock()
 }
 
-func (s *scores) get(p peer.ID) (float64, bool) {
+// Get returns p's score as of the last inspection; ok is false for a
+// peer pubsub has no score for.
+func (s *Scores) Get(p peer.ID) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[p]
 	return v, ok
 }
-
-// PeerScore reports the gossipsub score this engine gives a peer, as of the
-// last second: 0 for a well-behaved peer, negative for one that sent
-// malformed broadcasts (below -80 its traffic is dropped unread). Scores of
-// peers that disconnected are kept for 10 minutes. ok is false for a peer
-// pubsub has no score for.
-func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.scores.get(p) }

@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"container/list"
@@ -11,27 +11,25 @@ import (
 	ipld "github.com/ipfs/go-ipld-format"
 )
 
-// maxQuarantineBytes bounds the memory held by blocks from the network
+// MaxQuarantineBytes is the default bound of the memory held by blocks from the network
 // that no access controller has judged yet.
-const maxQuarantineBytes = 32 << 20
+const MaxQuarantineBytes = 32 << 20
 
-// quarantine is the blockstore the engine fetches remote blocks through.
+// Quarantine is the blockstore an engine fetches remote blocks through.
 // A block that arrives from the network (inline in a broadcast, or from
-// bitswap) is held in memory, not written to disk, until validatingDAG has
+// bitswap) is held in memory, not written to disk, until ValidatingDAG has
 // verified the delta it holds and its author's right to write; admit then
 // stores it. Blocks that are never admitted (refused deltas, junk) are
-// evicted oldest first once the quarantine holds maxQuarantineBytes, so a
+// evicted oldest first once the quarantine holds its maximum, so a
 // peer that may not write cannot fill a replica's disk or its memory.
 //
 // Reads see both the quarantine and the store beneath it. Writes of the
 // engine's own blocks do not come through here: they go straight to the
 // store.
-type quarantine struct {
+type Quarantine struct {
 	blockstore.Blockstore // the persistent store, for reads and admitted blocks
 
-	// onAdmit, if set, is told of each block admitted to the store (the
-	// engine tells bitswap, which can then serve it to peers that want it).
-	onAdmit func(context.Context, blocks.Block)
+	onAdmit func(context.Context, blocks.Block) // nil: nobody is told
 
 	mu    sync.Mutex
 	held  map[cid.Cid]*list.Element // of blocks.Block
@@ -40,19 +38,23 @@ type quarantine struct {
 	max   int
 }
 
-func newQuarantine(store blockstore.Blockstore, max int) *quarantine {
-	return &quarantine{Blockstore: store, held: make(map[cid.Cid]*list.Element), order: list.New(), max: max}
+// NewQuarantine holds at most max bytes of unjudged blocks over store.
+// onAdmit, if not nil, is told of each block admitted to the store (an
+// engine tells bitswap, which can then serve it to peers that want it); it
+// is called on the admitting goroutine and must not block for long.
+func NewQuarantine(store blockstore.Blockstore, max int, onAdmit func(context.Context, blocks.Block)) *Quarantine {
+	return &Quarantine{Blockstore: store, held: make(map[cid.Cid]*list.Element), order: list.New(), max: max, onAdmit: onAdmit}
 }
 
 // Put holds a block from the network until it is admitted. A block
 // already stored is not held again: rebroadcasts resend stored heads with
 // their blocks, and go-ds-crdt skips those without judging them anew.
-func (q *quarantine) Put(ctx context.Context, b blocks.Block) error {
+func (q *Quarantine) Put(ctx context.Context, b blocks.Block) error {
 	return q.PutMany(ctx, []blocks.Block{b})
 }
 
 // PutMany holds blocks from the network until they are admitted.
-func (q *quarantine) PutMany(ctx context.Context, bs []blocks.Block) error {
+func (q *Quarantine) PutMany(ctx context.Context, bs []blocks.Block) error {
 	fresh := make([]blocks.Block, 0, len(bs))
 	for _, b := range bs {
 		if has, err := q.Blockstore.Has(ctx, b.Cid()); err == nil && has {
@@ -68,7 +70,7 @@ func (q *quarantine) PutMany(ctx context.Context, bs []blocks.Block) error {
 	return nil
 }
 
-func (q *quarantine) hold(b blocks.Block) {
+func (q *Quarantine) hold(b blocks.Block) {
 	c := b.Cid()
 	if _, ok := q.held[c]; ok {
 		return
@@ -84,13 +86,13 @@ func (q *quarantine) hold(b blocks.Block) {
 	q.size += n
 }
 
-func (q *quarantine) drop(el *list.Element) {
+func (q *Quarantine) drop(el *list.Element) {
 	b := q.order.Remove(el).(blocks.Block)
 	delete(q.held, b.Cid())
 	q.size -= len(b.RawData())
 }
 
-func (q *quarantine) peek(c cid.Cid) (blocks.Block, bool) {
+func (q *Quarantine) peek(c cid.Cid) (blocks.Block, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if el, ok := q.held[c]; ok {
@@ -100,7 +102,7 @@ func (q *quarantine) peek(c cid.Cid) (blocks.Block, bool) {
 }
 
 // Get returns a held block, or the stored one.
-func (q *quarantine) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
+func (q *Quarantine) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	if b, ok := q.peek(c); ok {
 		return b, nil
 	}
@@ -108,7 +110,7 @@ func (q *quarantine) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 }
 
 // Has reports whether a block is held or stored.
-func (q *quarantine) Has(ctx context.Context, c cid.Cid) (bool, error) {
+func (q *Quarantine) Has(ctx context.Context, c cid.Cid) (bool, error) {
 	if _, ok := q.peek(c); ok {
 		return true, nil
 	}
@@ -116,7 +118,7 @@ func (q *quarantine) Has(ctx context.Context, c cid.Cid) (bool, error) {
 }
 
 // GetSize returns the size of a held or stored block.
-func (q *quarantine) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+func (q *Quarantine) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 	if b, ok := q.peek(c); ok {
 		return len(b.RawData()), nil
 	}
@@ -124,12 +126,12 @@ func (q *quarantine) GetSize(ctx context.Context, c cid.Cid) (int, error) {
 }
 
 // DeleteBlock forgets a block, held or stored.
-func (q *quarantine) DeleteBlock(ctx context.Context, c cid.Cid) error {
+func (q *Quarantine) DeleteBlock(ctx context.Context, c cid.Cid) error {
 	q.forget(c)
 	return q.Blockstore.DeleteBlock(ctx, c)
 }
 
-func (q *quarantine) forget(c cid.Cid) {
+func (q *Quarantine) forget(c cid.Cid) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if el, ok := q.held[c]; ok {
@@ -137,9 +139,9 @@ func (q *quarantine) forget(c cid.Cid) {
 	}
 }
 
-// admit stores a judged block and releases it from the quarantine. The
+// Admit stores a judged block and releases it from the quarantine. The
 // caller passes the block it judged: it may have been evicted meanwhile.
-func (q *quarantine) admit(ctx context.Context, b blocks.Block) error {
+func (q *Quarantine) Admit(ctx context.Context, b blocks.Block) error {
 	c := b.Cid()
 	_, held := q.peek(c)
 	if !held {
@@ -159,17 +161,17 @@ func (q *quarantine) admit(ctx context.Context, b blocks.Block) error {
 	return nil
 }
 
-// reject drops a block whose delta was refused.
-func (q *quarantine) reject(c cid.Cid) { q.forget(c) }
+// Reject drops a block whose delta was refused.
+func (q *Quarantine) Reject(c cid.Cid) { q.forget(c) }
 
-// heldBytes reports the memory held, for stats and tests.
-func (q *quarantine) heldBytes() int {
+// HeldBytes reports the memory held, for stats and tests.
+func (q *Quarantine) HeldBytes() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.size
 }
 
-var _ blockstore.Blockstore = (*quarantine)(nil)
+var _ blockstore.Blockstore = (*Quarantine)(nil)
 
-// ipld.Node is a blocks.Block: validatingDAG admits the nodes it judged.
+// ipld.Node is a blocks.Block: ValidatingDAG admits the nodes it judged.
 var _ blocks.Block = ipld.Node(nil)
