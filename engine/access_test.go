@@ -15,6 +15,8 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/plugins"
 )
 
@@ -65,8 +67,8 @@ func has(c *engine.Collection, id string) bool {
 // settledAmong waits until the honest replicas agree and hold want.
 func settledAmong(t *testing.T, want []string, cs ...*engine.Collection) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() error {
-		if err := settled(cs...); err != nil {
+	poll.Eventually(t, 30*time.Second, func() error {
+		if err := enginetest.Settled(cs...); err != nil {
 			return err
 		}
 		for i, c := range cs {
@@ -82,9 +84,9 @@ func settledAmong(t *testing.T, want []string, cs ...*engine.Collection) {
 
 func TestStaticNonWritersCannotWrite(t *testing.T) {
 	ctx := context.Background()
-	a, b, c := newEngine(t), newEngine(t), newEngine(t)
-	rogue := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
-	connectAll(t, a, b, c, rogue)
+	a, b, c := enginetest.NewEngine(t), enginetest.NewEngine(t), enginetest.NewEngine(t)
+	rogue := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	enginetest.ConnectAll(t, a, b, c, rogue)
 
 	dbA, err := a.Create(ctx, "static", engine.WithAccess(accesscontrol.Static(a.ID(), b.ID())))
 	require.NoError(t, err)
@@ -105,7 +107,7 @@ func TestStaticNonWritersCannotWrite(t *testing.T) {
 	_, err = cb.InsertOne(ctx, engine.M{"_id": "from-b"})
 	require.NoError(t, err)
 	settledAmong(t, []string{"from-a", "from-b"}, ca, cb, cc)
-	eventually(t, 10*time.Second, func() error {
+	poll.Eventually(t, 10*time.Second, func() error {
 		if !has(cr, "from-a") || !has(cr, "from-b") {
 			return fmt.Errorf("the rogue replica still reads writers' documents")
 		}
@@ -120,7 +122,7 @@ func TestStaticNonWritersCannotWrite(t *testing.T) {
 	// relayed the rogue's announcements.
 	require.NotEmpty(t, a.Host().Network().ConnsToPeer(b.ID()))
 	honest := []*engine.Engine{a, b, c}
-	eventually(t, 10*time.Second, func() error { // scores are reported every second
+	poll.Eventually(t, 10*time.Second, func() error { // scores are reported every second
 		for _, e := range honest {
 			for _, p := range honest {
 				if _, ok := e.PeerScore(p.ID()); !ok && e != p {
@@ -141,9 +143,9 @@ func TestStaticNonWritersCannotWrite(t *testing.T) {
 
 func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 	ctx := context.Background()
-	admin, c := newEngine(t), newEngine(t)
-	writer := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
-	connectAll(t, admin, c, writer)
+	admin, c := enginetest.NewEngine(t), enginetest.NewEngine(t)
+	writer := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	enginetest.ConnectAll(t, admin, c, writer)
 
 	dbA, err := admin.Create(ctx, "dynamic", engine.WithAccess(accesscontrol.Dynamic(admin.ID())))
 	require.NoError(t, err)
@@ -158,7 +160,7 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 	require.NoError(t, err)
 	// The writer learns of its grant, then its writes replicate.
 	rogueState := dbW.Access().(rogueDynamic)
-	eventually(t, 20*time.Second, func() error {
+	poll.Eventually(t, 20*time.Second, func() error {
 		if !slices.Contains(rogueState.Writers(), writer.ID()) {
 			return fmt.Errorf("grant not yet replicated to the writer")
 		}
@@ -172,7 +174,7 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 	// writes anyway.
 	partition(t, c, admin, writer)
 	require.NoError(t, dbA.Revoke(ctx, writer.ID(), accesscontrol.RoleWriter))
-	eventually(t, 20*time.Second, func() error {
+	poll.Eventually(t, 20*time.Second, func() error {
 		if slices.Contains(rogueState.Writers(), writer.ID()) {
 			return fmt.Errorf("revocation not yet replicated to the writer")
 		}
@@ -185,7 +187,7 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 
 	// C comes back and catches up: it takes the admin's write, not the
 	// revoked writer's, like the admin.
-	connectAll(t, c, admin, writer)
+	enginetest.ConnectAll(t, c, admin, writer)
 	settledAmong(t, []string{"admin-while-c-offline", "while-writer"}, ca, cc)
 	require.False(t, has(ca, "after-revoke"))
 	require.False(t, has(cc, "after-revoke"))
@@ -202,7 +204,7 @@ func partition(t *testing.T, lone *engine.Engine, others ...*engine.Engine) {
 		require.NoError(t, lone.Host().Network().ClosePeer(o.ID()))
 		require.NoError(t, o.Host().Network().ClosePeer(lone.ID()))
 	}
-	eventually(t, 5*time.Second, func() error {
+	poll.Eventually(t, 5*time.Second, func() error {
 		for _, o := range others {
 			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
 				return fmt.Errorf("still connected to %s", o.ID())
@@ -219,11 +221,11 @@ func TestTokens(t *testing.T) {
 	other, _, err := crypto.GenerateEd25519Key(nil)
 	require.NoError(t, err)
 
-	server, holder, viewer := newEngine(t), newEngine(t), newEngine(t)
-	rogue := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	server, holder, viewer := enginetest.NewEngine(t), enginetest.NewEngine(t), enginetest.NewEngine(t)
+	rogue := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)))
 	// A second rogue sends no blocks inline: they travel over bitswap.
-	rogueB := newEngine(t, engine.WithRegistry(rogueRegistry(t)), engine.WithoutInlineBlocks())
-	connectAll(t, server, holder, viewer, rogue, rogueB)
+	rogueB := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)), engine.WithoutInlineBlocks())
+	enginetest.ConnectAll(t, server, holder, viewer, rogue, rogueB)
 	dbS, err := server.Create(ctx, "tokens", engine.WithAccess(accesscontrol.Token(issuer.GetPublic())))
 	require.NoError(t, err)
 	addr := dbS.Address()
@@ -280,7 +282,7 @@ func TestTokens(t *testing.T) {
 	}
 	cv := dbV.Collection("notes")
 	settledAmong(t, []string{"valid"}, ch, cv, dbS.Collection("notes"))
-	eventually(t, 20*time.Second, func() error {
+	poll.Eventually(t, 20*time.Second, func() error {
 		if r := dbV.Stats().Rejected; r < 2 {
 			return fmt.Errorf("%d of the rogues' 2 deltas judged", r)
 		}
@@ -302,15 +304,15 @@ func TestTokens(t *testing.T) {
 
 func TestUnregisteredControllerTypeFails(t *testing.T) {
 	ctx := context.Background()
-	creator := newEngine(t)
+	creator := enginetest.NewEngine(t)
 	db, err := creator.Create(ctx, "custom", engine.WithAccess(accesscontrol.Config{Type: "ethsig", Params: json.RawMessage(`{}`)}))
 	require.ErrorIs(t, err, plugins.ErrUnknownPlugin, "the creator has no ethsig plugin either")
 	require.Nil(t, db)
 
 	// A peer whose registry lacks a type cannot open a database naming it.
-	withStatic := newEngine(t)
-	bare := newEngine(t, engine.WithRegistry(plugins.NewRegistry()))
-	connectAll(t, withStatic, bare)
+	withStatic := enginetest.NewEngine(t)
+	bare := enginetest.NewEngine(t, engine.WithRegistry(plugins.NewRegistry()))
+	enginetest.ConnectAll(t, withStatic, bare)
 	db, err = withStatic.Create(ctx, "static-db")
 	require.NoError(t, err)
 	_, err = bare.Open(ctx, db.Address())
@@ -326,11 +328,11 @@ func TestUnregisteredControllerTypeFails(t *testing.T) {
 // through it.
 func TestRelayOfRefusedAnnouncementIsNotPenalised(t *testing.T) {
 	ctx := context.Background()
-	judge := newEngine(t)
-	relay := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
-	author := newEngine(t, engine.WithRegistry(rogueRegistry(t)))
-	connectAll(t, judge, relay)
-	connectAll(t, relay, author)
+	judge := enginetest.NewEngine(t)
+	relay := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	author := enginetest.NewEngine(t, engine.WithRegistry(rogueRegistry(t)))
+	enginetest.ConnectAll(t, judge, relay)
+	enginetest.ConnectAll(t, relay, author)
 	dbJ, err := judge.Create(ctx, "judged") // static: only the judge writes
 	require.NoError(t, err)
 	openOn(t, relay, dbJ.Address())
@@ -338,7 +340,7 @@ func TestRelayOfRefusedAnnouncementIsNotPenalised(t *testing.T) {
 
 	// The author's announcements reach the judge only as relayed messages.
 	i := 0
-	eventually(t, 30*time.Second, func() error {
+	poll.Eventually(t, 30*time.Second, func() error {
 		i++
 		if _, err := dbA.Collection("c").InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)}); err != nil {
 			return err
@@ -349,7 +351,7 @@ func TestRelayOfRefusedAnnouncementIsNotPenalised(t *testing.T) {
 		return nil
 	})
 	require.Empty(t, judge.Host().Network().ConnsToPeer(author.ID()), "the author reached the judge directly")
-	eventually(t, 10*time.Second, func() error {
+	poll.Eventually(t, 10*time.Second, func() error {
 		if _, ok := judge.PeerScore(relay.ID()); !ok {
 			return fmt.Errorf("no score for the relay yet")
 		}

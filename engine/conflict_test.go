@@ -9,6 +9,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 )
 
 // pair is two replicas of one database that can be partitioned and healed,
@@ -21,8 +22,8 @@ type pair struct {
 func newPair(t *testing.T, doc engine.M) *pair {
 	t.Helper()
 	ctx := context.Background()
-	p := &pair{a: newEngine(t), b: newEngine(t)}
-	connectAll(t, p.a, p.b)
+	p := &pair{a: enginetest.NewEngine(t), b: enginetest.NewEngine(t)}
+	enginetest.ConnectAll(t, p.a, p.b)
 	dbA, err := p.a.Create(ctx, "conflicts", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	dbB := openOn(t, p.b, dbA.Address())
@@ -30,7 +31,7 @@ func newPair(t *testing.T, doc engine.M) *pair {
 	doc["_id"] = "doc"
 	_, err = p.ca.InsertOne(ctx, doc)
 	require.NoError(t, err)
-	converged(t, 20*time.Second, 1, p.ca, p.cb)
+	enginetest.Converged(t, 20*time.Second, 1, p.ca, p.cb)
 	return p
 }
 
@@ -43,8 +44,8 @@ func (p *pair) partition(t *testing.T) {
 // heal reconnects the replicas and waits until they agree.
 func (p *pair) heal(t *testing.T) engine.M {
 	t.Helper()
-	connectAll(t, p.a, p.b)
-	converged(t, 30*time.Second, 0, p.ca, p.cb)
+	enginetest.ConnectAll(t, p.a, p.b)
+	enginetest.Converged(t, 30*time.Second, 0, p.ca, p.cb)
 	var doc engine.M
 	if err := p.ca.FindByID(context.Background(), "doc").Decode(&doc); err != nil {
 		return nil
@@ -97,7 +98,7 @@ func TestConflictIncrementOfMissingFieldAdds(t *testing.T) {
 func TestConflictSetWinsOverConcurrentIncrementOfCounter(t *testing.T) {
 	p := newPair(t, engine.M{"n": 1})
 	p.update(t, p.ca, engine.M{"$inc": engine.M{"n": 1}}) // n is a counter now
-	converged(t, 20*time.Second, 1, p.ca, p.cb)
+	enginetest.Converged(t, 20*time.Second, 1, p.ca, p.cb)
 	p.partition(t)
 	p.update(t, p.ca, engine.M{"$set": engine.M{"n": 100}})
 	p.update(t, p.cb, engine.M{"$inc": engine.M{"n": 5}})
@@ -134,7 +135,7 @@ func TestConflictDeleteWinsOverUpdate(t *testing.T) {
 	// Re-inserting the _id starts afresh: the concurrent update stays gone.
 	_, err = p.cb.InsertOne(context.Background(), engine.M{"_id": "doc", "fresh": true})
 	require.NoError(t, err)
-	converged(t, 20*time.Second, 1, p.ca, p.cb)
+	enginetest.Converged(t, 20*time.Second, 1, p.ca, p.cb)
 	var got engine.M
 	require.NoError(t, p.ca.FindByID(context.Background(), "doc").Decode(&got))
 	require.Equal(t, engine.M{"_id": "doc", "fresh": true}, got)

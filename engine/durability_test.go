@@ -3,11 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/stretchr/testify/require"
 )
 
@@ -128,12 +130,10 @@ func TestEngineSyncsWALInBackground(t *testing.T) {
 	files, _ := state()
 	require.NotZero(t, files, "pebble's log must be opened through the walFS")
 	require.NotZero(t, e.wal.deferred.Load(), "writes must not wait for fsync by default")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, dirty := state(); dirty == 0 {
-			break
+	poll.Eventually(t, 10*time.Second, func() error {
+		if _, dirty := state(); dirty != 0 {
+			return fmt.Errorf("WAL still unsynced: %d dirty files", dirty)
 		}
-		require.True(t, time.Now().Before(deadline), "WAL still unsynced")
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/internal/enginetest"
 )
 
 func TestRestartKeepsDataAndIdentity(t *testing.T) {
@@ -30,7 +31,7 @@ func TestRestartKeepsDataAndIdentity(t *testing.T) {
 	require.NoError(t, err)
 	_, err = notes.CreateIndex(ctx, "text")
 	require.NoError(t, err)
-	before := dump(t, notes)
+	before := enginetest.Dump(t, notes)
 	require.NoError(t, e.Close())
 	require.NoError(t, e.Close(), "Close is idempotent")
 
@@ -47,7 +48,7 @@ func TestRestartKeepsDataAndIdentity(t *testing.T) {
 	db2, err := e2.Open(ctx, addr)
 	require.NoError(t, err)
 	notes2 := db2.Collection("notes")
-	require.Equal(t, before, dump(t, notes2))
+	require.Equal(t, before, enginetest.Dump(t, notes2))
 	idx, err := notes2.Indexes(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []engine.IndexSpec{{Name: "text_1", Path: "text"}}, idx)
@@ -63,7 +64,7 @@ func TestRestartKeepsDataAndIdentity(t *testing.T) {
 
 func TestCreateIsDeterministicAndOpenValidates(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db1, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	db2, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()))
@@ -98,7 +99,7 @@ func TestCreateIsDeterministicAndOpenValidates(t *testing.T) {
 
 func TestBadDocumentsStoreNothing(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t, engine.WithMaxDocumentSize(1024))
+	e := enginetest.NewEngine(t, engine.WithMaxDocumentSize(1024))
 	db, err := e.Create(ctx, "bad")
 	require.NoError(t, err)
 	c := db.Collection("c")
@@ -156,7 +157,7 @@ func TestBadDocumentsStoreNothing(t *testing.T) {
 
 func TestCRUDAndQueries(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "crud")
 	require.NoError(t, err)
 	c := db.Collection("people")
@@ -251,7 +252,7 @@ func TestCRUDAndQueries(t *testing.T) {
 
 func TestIndexesAnswerLikeScans(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "idx")
 	require.NoError(t, err)
 	c := db.Collection("items")
@@ -310,7 +311,7 @@ func TestIndexesAnswerLikeScans(t *testing.T) {
 func TestEventsReportLocalWrites(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "ev")
 	require.NoError(t, err)
 	events := db.Events(ctx)
@@ -327,7 +328,7 @@ func TestEventsReportLocalWrites(t *testing.T) {
 
 func TestClosedDatabaseRefusesWork(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "closing")
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
@@ -342,7 +343,7 @@ func TestClosedDatabaseRefusesWork(t *testing.T) {
 
 func TestCloseEndsEventSubscriptions(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "subs")
 	require.NoError(t, err)
 	events := db.Events(ctx) // a context that never ends
@@ -360,7 +361,7 @@ func TestCloseEndsEventSubscriptions(t *testing.T) {
 
 func TestDropDeletesLocalData(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "dropme")
 	require.NoError(t, err)
 	addr := db.Address()
@@ -389,7 +390,7 @@ func TestDropDeletesLocalData(t *testing.T) {
 
 func TestIntegralFloatsAreStoredAsIntegers(t *testing.T) {
 	ctx := context.Background()
-	e := newEngine(t)
+	e := enginetest.NewEngine(t)
 	db, err := e.Create(ctx, "floats")
 	require.NoError(t, err)
 	c := db.Collection("c")

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 // A queued head whose block the quarantine evicted before go-ds-crdt took
@@ -29,7 +29,7 @@ func TestEvictedQueuedHeadIsFetchedAgain(t *testing.T) {
 	blk := blocks.NewBlock([]byte("a head nobody serves"))
 	engine.EnqueueHead(db, blk.Cid())
 
-	enginetest.Eventually(t, 30*time.Second, func() error {
+	poll.Eventually(t, 30*time.Second, func() error {
 		if db.Stats().FetchFailures == 0 {
 			return errors.New("the evicted head was not fetched again")
 		}

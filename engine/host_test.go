@@ -13,6 +13,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/transports"
 )
 
@@ -55,7 +56,7 @@ func TestEnginesOnGivenHosts(t *testing.T) {
 		_, err = cb.InsertOne(ctx, engine.M{"_id": fmt.Sprintf("b%d", i)})
 		require.NoError(t, err)
 	}
-	converged(t, 30*time.Second, 20, ca, cb)
+	enginetest.Converged(t, 30*time.Second, 20, ca, cb)
 
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())

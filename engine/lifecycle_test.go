@@ -14,6 +14,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 )
 
 // Every call on a closed engine returns ErrClosed; none touches the closed
@@ -82,7 +83,7 @@ func TestCloseDuringWrites(t *testing.T) {
 	require.NoError(t, e.Close())
 	wg.Wait()
 
-	e2 := newEngineAt(t, dir)
+	e2 := enginetest.NewEngineAt(t, dir)
 	db2 := openOn(t, e2, db.Address())
 	n, err := db2.Collection("c").CountDocuments(ctx, nil)
 	require.NoError(t, err)

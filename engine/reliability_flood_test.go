@@ -23,6 +23,8 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 // Resource bounds under a flood of junk broadcasts.
@@ -64,7 +66,7 @@ func newFlooder(t *testing.T, dbAddr string, target *engine.Engine) *flooder {
 	defer ccancel()
 	require.NoError(t, h.Connect(cctx, peer.AddrInfo{ID: target.ID(), Addrs: target.Host().Addrs()}))
 	// Wait until the target is a topic peer, so publishes reach it.
-	eventually(t, 10*time.Second, func() error {
+	poll.Eventually(t, 10*time.Second, func() error {
 		for _, p := range topic.ListPeers() {
 			if p == target.ID() {
 				return nil
@@ -154,8 +156,8 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := mrand.New(mrand.NewPCG(seed, 1))
 	ctx := context.Background()
-	a, b := newEngine(t), newEngine(t)
-	connectAll(t, a, b)
+	a, b := enginetest.NewEngine(t), enginetest.NewEngine(t)
+	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "flood", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	dbB := openOn(t, b, dbA.Address())
@@ -222,7 +224,7 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	}
 	floodTime := time.Since(start)
 	require.NoError(t, <-honest)
-	converged(t, 60*time.Second, honestDocs, ca, cb)
+	enginetest.Converged(t, 60*time.Second, honestDocs, ca, cb)
 	honestTime := time.Since(start)
 
 	// The junk that reached A's validator was rejected, and gossipsub's
@@ -231,7 +233,7 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	// A loaded machine validates fewer of the messages (pubsub drops what
 	// its validation queue cannot take, unscored), so the flooder keeps
 	// sending junk until its score crosses the threshold.
-	eventually(t, 120*time.Second, func() error {
+	poll.Eventually(t, 120*time.Second, func() error {
 		score, _ := a.PeerScore(f.h.ID())
 		if score > -80 {
 			for i := 0; i < 10; i++ {
@@ -268,9 +270,9 @@ func TestFloodPhantomHeads(t *testing.T) {
 		t.Skip("floods loopback; skipped in -short")
 	}
 	ctx := context.Background()
-	a := newEngine(t, engine.WithFetchTimeout(2*time.Second))
-	b := newEngine(t, engine.WithFetchTimeout(2*time.Second))
-	connectAll(t, a, b)
+	a := enginetest.NewEngine(t, engine.WithFetchTimeout(2*time.Second))
+	b := enginetest.NewEngine(t, engine.WithFetchTimeout(2*time.Second))
+	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "phantom", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	dbB := openOn(t, b, dbA.Address())
@@ -287,7 +289,7 @@ func TestFloodPhantomHeads(t *testing.T) {
 		msg = binary.AppendUvarint(msg, 0)
 		f.publish(t, msg)
 	}
-	eventually(t, 10*time.Second, func() error {
+	poll.Eventually(t, 10*time.Second, func() error {
 		if st := dbA.Stats(); st.HeadsReceived+st.Rejected < phantoms/2 {
 			return fmt.Errorf("%d of %d phantom heads received", st.HeadsReceived+st.Rejected, phantoms)
 		}
@@ -298,7 +300,7 @@ func TestFloodPhantomHeads(t *testing.T) {
 	require.NoError(t, err)
 	// Wait for the document itself: the queues only empty once the phantom
 	// fetches time out.
-	eventually(t, 120*time.Second, func() error {
+	poll.Eventually(t, 120*time.Second, func() error {
 		if !has(ca, "honest") {
 			return fmt.Errorf("the honest write has not reached the flooded replica")
 		}

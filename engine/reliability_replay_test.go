@@ -10,6 +10,8 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 // TestReplayedAnnouncements captures a writer's real announcements and
@@ -27,8 +29,8 @@ func TestReplayedAnnouncements(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			a, b := newEngine(t), newEngine(t)
-			connectAll(t, a, b)
+			a, b := enginetest.NewEngine(t), enginetest.NewEngine(t)
+			enginetest.ConnectAll(t, a, b)
 			dbA, err := a.Create(ctx, "replay", engine.WithAccess(tc.access(a, b)))
 			require.NoError(t, err)
 			dbB := openOn(t, b, dbA.Address())
@@ -53,8 +55,8 @@ func TestReplayedAnnouncements(t *testing.T) {
 					captured = append(captured, msg.Data)
 				}
 			}
-			converged(t, 20*time.Second, 5, ca, cb)
-			before := dump(t, cb)
+			enginetest.Converged(t, 20*time.Second, 5, ca, cb)
+			before := enginetest.Dump(t, cb)
 			rejectedBefore := dbB.Stats().Rejected
 
 			for i := 0; i < 200; i++ {
@@ -63,18 +65,18 @@ func TestReplayedAnnouncements(t *testing.T) {
 			// Honest replication goes on, and the replays changed nothing.
 			_, err = ca.InsertOne(ctx, engine.M{"_id": "after"})
 			require.NoError(t, err)
-			eventually(t, 20*time.Second, func() error {
+			poll.Eventually(t, 20*time.Second, func() error {
 				if !has(cb, "after") {
 					return fmt.Errorf("the honest write after the replays has not arrived")
 				}
 				return nil
 			})
-			converged(t, 20*time.Second, 6, ca, cb)
+			enginetest.Converged(t, 20*time.Second, 6, ca, cb)
 			require.NoError(t, cb.FindOneAndDelete(ctx, engine.M{"_id": "after"}).Err())
-			converged(t, 20*time.Second, 5, ca, cb)
-			require.Equal(t, before, dump(t, cb))
+			enginetest.Converged(t, 20*time.Second, 5, ca, cb)
+			require.Equal(t, before, enginetest.Dump(t, cb))
 			if tc.refuse {
-				eventually(t, 10*time.Second, func() error {
+				poll.Eventually(t, 10*time.Second, func() error {
 					if dbB.Stats().Rejected == rejectedBefore {
 						return fmt.Errorf("replays not refused yet")
 					}

@@ -10,12 +10,13 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 )
 
 func TestThreeReplicasConverge(t *testing.T) {
 	ctx := context.Background()
-	a, b, c := newEngine(t), newEngine(t), newEngine(t)
-	connectAll(t, a, b, c)
+	a, b, c := enginetest.NewEngine(t), enginetest.NewEngine(t), enginetest.NewEngine(t)
+	enginetest.ConnectAll(t, a, b, c)
 
 	dbA, err := a.Create(ctx, "TodoList", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
@@ -36,7 +37,7 @@ func TestThreeReplicasConverge(t *testing.T) {
 		}
 	}
 	// Every write reaches every replica.
-	converged(t, 30*time.Second, 30, ta, tb, tc)
+	enginetest.Converged(t, 30*time.Second, 30, ta, tb, tc)
 
 	// Updates and deletes made on different replicas then reach the others.
 	_, err = tb.UpdateMany(ctx, engine.M{"n": engine.M{"$lt": 3}}, engine.M{"$set": engine.M{"isDone": true}})
@@ -44,7 +45,7 @@ func TestThreeReplicasConverge(t *testing.T) {
 	_, err = tc.DeleteMany(ctx, engine.M{"n": 9})
 	require.NoError(t, err)
 
-	converged(t, 30*time.Second, 27, ta, tb, tc)
+	enginetest.Converged(t, 30*time.Second, 27, ta, tb, tc)
 
 	// Every replica agrees on what was deleted and updated.
 	for _, col := range []*engine.Collection{ta, tb, tc} {
@@ -77,24 +78,24 @@ func notesOn(t *testing.T, e *engine.Engine) (*engine.Database, *engine.Collecti
 // and without the periodic rebroadcast (set far away here).
 func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 	ctx := context.Background()
-	a := newEngine(t, noRebroadcast)
+	a := enginetest.NewEngine(t, noRebroadcast)
 	dbA, ta := notesOn(t, a)
 	for i := 0; i < 5; i++ {
 		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
 		require.NoError(t, err)
 	}
 
-	b := newEngine(t, noRebroadcast)
-	connectAll(t, a, b)
+	b := enginetest.NewEngine(t, noRebroadcast)
+	enginetest.ConnectAll(t, a, b)
 	dbB := openOn(t, b, dbA.Address())
-	converged(t, 10*time.Second, 5, ta, dbB.Collection("notes"))
+	enginetest.Converged(t, 10*time.Second, 5, ta, dbB.Collection("notes"))
 
 	// A second joiner inside the one-second pause after that announcement
 	// gets its own once the pause is over.
-	c := newEngine(t, noRebroadcast)
-	connectAll(t, a, c)
+	c := enginetest.NewEngine(t, noRebroadcast)
+	enginetest.ConnectAll(t, a, c)
 	dbC := openOn(t, c, dbA.Address())
-	converged(t, 10*time.Second, 5, ta, dbC.Collection("notes"))
+	enginetest.Converged(t, 10*time.Second, 5, ta, dbC.Collection("notes"))
 }
 
 // A write made the moment a replica has opened the database reaches it:
@@ -102,14 +103,14 @@ func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 // learns of the new subscriber) nor the join announcement may be lost.
 func TestWriteRightAfterOpenArrives(t *testing.T) {
 	ctx := context.Background()
-	a := newEngine(t, noRebroadcast)
+	a := enginetest.NewEngine(t, noRebroadcast)
 	dbA, ta := notesOn(t, a)
 	for i := 0; i < 5; i++ {
-		b := newEngine(t, noRebroadcast, engine.WithInMemory())
-		connectAll(t, a, b)
+		b := enginetest.NewEngine(t, noRebroadcast, engine.WithInMemory())
+		enginetest.ConnectAll(t, a, b)
 		dbB := openOn(t, b, dbA.Address())
 		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
 		require.NoError(t, err)
-		converged(t, 10*time.Second, i+1, ta, dbB.Collection("notes"))
+		enginetest.Converged(t, 10*time.Second, i+1, ta, dbB.Collection("notes"))
 	}
 }

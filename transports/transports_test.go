@@ -8,9 +8,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
-	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/leaktest"
 	"github.com/latticedb/lattice/internal/natgate"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/transports"
 	"github.com/latticedb/lattice/transports/relay"
 )
@@ -65,7 +65,7 @@ func TestNewKeepsRelayReservations(t *testing.T) {
 		Relays:      []peer.AddrInfo{r.AddrInfo()},
 	})
 	require.NoError(t, err)
-	enginetest.Eventually(t, 30*time.Second, func() error {
+	poll.Eventually(t, 30*time.Second, func() error {
 		for _, a := range h.Addrs() {
 			if natgate.Relayed(a) {
 				return nil

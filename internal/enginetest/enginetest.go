@@ -1,7 +1,8 @@
 // Package enginetest is the test harness every Lattice package shares:
-// polling for a condition, engines preset for tests (loopback TCP, real
-// pebble in a temporary directory), connecting them, and checking that
-// replicas converged. It is for tests only; production code never
+// engines preset for tests (loopback TCP, real pebble in a temporary
+// directory), connecting them, and checking that replicas converged.
+// Waiting for a condition is package poll's, which tests inside package
+// engine can import too. It is for tests only; production code never
 // imports it.
 package enginetest
 
@@ -17,48 +18,8 @@ import (
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/internal/poll"
 )
-
-// PollInterval is how often Eventually checks its condition.
-const PollInterval = 20 * time.Millisecond
-
-// Eventually polls cond until it returns nil, failing the test with cond's
-// last error when timeout passes first. The timeout is a deadline for a
-// condition, never a measurement: keep it generous.
-func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s: %v", timeout, err)
-		}
-		time.Sleep(PollInterval)
-	}
-}
-
-// Wait is Eventually for a condition that may be checked until ctx ends:
-// it returns nil once cond holds, or cond's last error (wrapping ctx's)
-// when ctx ends first. For goroutines and examples that cannot fail a
-// test directly.
-func Wait(ctx context.Context, cond func() error) error {
-	t := time.NewTicker(PollInterval)
-	defer t.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %v", ctx.Err(), err)
-		case <-t.C:
-		}
-	}
-}
 
 // Options are the settings of a test engine before the caller's own: TCP
 // on loopback and a 2 s rebroadcast, so a lost announcement is repaired
@@ -133,7 +94,7 @@ func Settled(cs ...*engine.Collection) error {
 func Converged(t testing.TB, timeout time.Duration, want int, cs ...*engine.Collection) string {
 	t.Helper()
 	var last string
-	Eventually(t, timeout, func() error {
+	poll.Eventually(t, timeout, func() error {
 		if err := Settled(cs...); err != nil {
 			return err
 		}

@@ -16,26 +16,9 @@ import (
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/natgate"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/transports/relay"
 )
-
-func relayed(a ma.Multiaddr) bool { return natgate.Relayed(a) }
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func newKey(t *testing.T) (crypto.PrivKey, peer.ID) {
 	k, _, err := crypto.GenerateEd25519Key(nil)
@@ -75,9 +58,9 @@ func TestReplicationThroughRelay(t *testing.T) {
 
 	// The laptop advertises a circuit address once its reservation holds.
 	var circuit ma.Multiaddr
-	eventually(t, 30*time.Second, func() error {
+	poll.Eventually(t, 30*time.Second, func() error {
 		for _, a := range laptop.Addrs() {
-			if relayed(a) {
+			if natgate.Relayed(a) {
 				circuit = a
 				return nil
 			}
@@ -93,7 +76,7 @@ func TestReplicationThroughRelay(t *testing.T) {
 	defer cancel()
 	var direct []ma.Multiaddr
 	for _, a := range laptop.Host().Addrs() {
-		if !relayed(a) {
+		if !natgate.Relayed(a) {
 			direct = append(direct, a)
 		}
 	}
@@ -111,7 +94,7 @@ func TestReplicationThroughRelay(t *testing.T) {
 	_, err = dbP.Collection("todos").InsertOne(ctx, engine.M{"_id": "bread", "title": "buy bread"})
 	require.NoError(t, err)
 	for _, db := range []*engine.Database{dbL, dbP} {
-		eventually(t, 60*time.Second, func() error {
+		poll.Eventually(t, 60*time.Second, func() error {
 			n, err := db.Collection("todos").CountDocuments(ctx, nil)
 			if err != nil {
 				return err
@@ -126,7 +109,7 @@ func TestReplicationThroughRelay(t *testing.T) {
 	conns := laptop.Host().Network().ConnsToPeer(phoneID)
 	require.NotEmpty(t, conns)
 	for _, c := range conns {
-		require.True(t, relayed(c.RemoteMultiaddr()), "a direct connection: %s", c.RemoteMultiaddr())
+		require.True(t, natgate.Relayed(c.RemoteMultiaddr()), "a direct connection: %s", c.RemoteMultiaddr())
 		require.False(t, c.Stat().Limited, "the relay limited the circuit: pubsub and bitswap would not run")
 	}
 }
