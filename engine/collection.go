@@ -34,21 +34,7 @@ func (db *Database) Collections(ctx context.Context) ([]string, error) {
 	if err := db.checkOpen(); err != nil {
 		return nil, err
 	}
-	db.mat.mu.RLock()
-	defer db.mat.mu.RUnlock()
-	var out []string
-	for name, c := range db.mat.view.colls {
-		if c.live > 0 || db.mat.view.markers[name] {
-			out = append(out, name)
-		}
-	}
-	for name := range db.mat.view.markers {
-		if db.mat.view.colls[name] == nil {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return db.mat.collections(), nil
 }
 
 // CreateCollection records an empty collection so it is listed before its
@@ -514,17 +500,10 @@ func (c *Collection) Drop(ctx context.Context) error {
 		return err
 	}
 	return c.db.write(ctx, func(t *txn) error {
-		c.db.mat.mu.RLock()
-		var names []string
-		for n := range c.db.mat.view.indexes[c.name] {
-			names = append(names, n)
+		for _, spec := range c.db.mat.indexes(c.name) {
+			t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, spec.Name), Delete: true})
 		}
-		marker := c.db.mat.view.markers[c.name]
-		c.db.mat.mu.RUnlock()
-		for _, n := range names {
-			t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, n), Delete: true})
-		}
-		if marker {
+		if c.db.mat.marked(c.name) {
 			t.stageMeta(crdt.Mutation{Key: crdt.CollectionKey(c.name), Delete: true})
 		}
 		return nil

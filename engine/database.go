@@ -540,25 +540,19 @@ func (db *Database) onMeta(key string) {
 	if err != nil {
 		return
 	}
-	db.mat.mu.Lock()
-	defer db.mat.mu.Unlock()
 	switch pk.Kind {
 	case crdt.KindIndex:
 		if !ok {
-			db.mat.view.dropIndex(pk.Coll, pk.Sub)
+			db.mat.applyIndex(pk.Coll, pk.Sub, nil)
 			return
 		}
 		var spec IndexSpec
 		if json.Unmarshal(val, &spec) != nil || spec.Name != pk.Sub || validateIndexPath(spec.Path) != nil {
 			return
 		}
-		db.mat.view.setIndex(pk.Coll, spec)
+		db.mat.applyIndex(pk.Coll, pk.Sub, &spec)
 	case crdt.KindCollection:
-		if ok {
-			db.mat.view.markers[pk.Coll] = true
-		} else {
-			delete(db.mat.view.markers, pk.Coll)
-		}
+		db.mat.applyMarker(pk.Coll, ok)
 	case crdt.KindACL:
 		if ok {
 			if r, isRep := db.access.(accesscontrol.Replicated); isRep {
@@ -593,11 +587,7 @@ func (db *Database) Stats() Stats {
 		s.QueuedHeads += db.bc.Queued() // waiting for go-ds-crdt or for their block
 	}
 	s.PendingChanges = db.mat.pending()
-	db.mat.mu.RLock()
-	for _, c := range db.mat.view.colls {
-		s.Documents += c.live
-	}
-	db.mat.mu.RUnlock()
+	s.Documents = db.mat.liveDocuments()
 	if bs, err := db.e.bitswap.Stat(); err == nil {
 		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = bs.BlocksReceived, bs.DataReceived, bs.DataSent
 	}

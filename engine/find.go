@@ -100,9 +100,7 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err != nil {
 		return &SingleResult{err: err}
 	}
-	c.db.mat.mu.RLock()
-	e := c.db.mat.view.entry(r.coll, r.id)
-	c.db.mat.mu.RUnlock()
+	e := c.db.mat.entry(r)
 	if e == nil || e.doc == nil {
 		return &SingleResult{err: ErrNoDocuments}
 	}
@@ -195,10 +193,7 @@ func (c *Collection) DropIndex(ctx context.Context, name string) error {
 	if c.err != nil {
 		return c.err
 	}
-	c.db.mat.mu.RLock()
-	_, ok := c.db.mat.view.indexes[c.name][name]
-	c.db.mat.mu.RUnlock()
-	if !ok {
+	if !c.db.mat.hasIndex(c.name, name) {
 		return fmt.Errorf("%w: no index %q on collection %q", ErrBadName, name, c.name)
 	}
 	return c.db.write(ctx, func(t *txn) error {
@@ -212,14 +207,7 @@ func (c *Collection) Indexes(ctx context.Context) ([]IndexSpec, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	c.db.mat.mu.RLock()
-	defer c.db.mat.mu.RUnlock()
-	var out []IndexSpec
-	for _, s := range c.db.mat.view.indexes[c.name] {
-		out = append(out, s)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return c.db.mat.indexes(c.name), nil
 }
 
 func validateIndexPath(p string) error {

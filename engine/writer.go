@@ -87,9 +87,7 @@ func (t *txn) doc(r docRef) *crdt.Doc {
 	if d := t.docs[r]; d != nil {
 		return d
 	}
-	t.db.mat.mu.RLock()
-	e := t.db.mat.view.entry(r.coll, r.id)
-	t.db.mat.mu.RUnlock()
+	e := t.db.mat.entry(r)
 	if _, read := t.base[r]; !read {
 		t.base[r] = 0
 		if e != nil {

@@ -1,0 +1,97 @@
+package engine
+
+import "sort"
+
+// The read model's accessors. The materializer owns the view and its lock:
+// the API (collections, find, writes, stats) reads and changes the view
+// through these methods only, each taking the lock for as long as it
+// needs and returning values that stay valid after it is released (the
+// view's documents are never mutated in place).
+
+// entry returns the document's view entry, nil when the view has none.
+func (m *materializer) entry(r docRef) *docEntry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.view.entry(r.coll, r.id)
+}
+
+// collections lists, sorted, the collections that hold a live document or
+// were created explicitly.
+func (m *materializer) collections() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []string
+	for name, c := range m.view.colls {
+		if c.live > 0 || m.view.markers[name] {
+			out = append(out, name)
+		}
+	}
+	for name := range m.view.markers {
+		if m.view.colls[name] == nil {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// liveDocuments counts the live documents of every collection.
+func (m *materializer) liveDocuments() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, c := range m.view.colls {
+		n += c.live
+	}
+	return n
+}
+
+// indexes returns a collection's index definitions, sorted by name.
+func (m *materializer) indexes(coll string) []IndexSpec {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]IndexSpec, 0, len(m.view.indexes[coll]))
+	for _, s := range m.view.indexes[coll] {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// hasIndex tells whether a collection has an index of that name.
+func (m *materializer) hasIndex(coll, name string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	_, ok := m.view.indexes[coll][name]
+	return ok
+}
+
+// marked tells whether a collection was created explicitly.
+func (m *materializer) marked(coll string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.view.markers[coll]
+}
+
+// applyIndex installs (spec non-nil) or drops a replicated index
+// definition.
+func (m *materializer) applyIndex(coll, name string, spec *IndexSpec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if spec == nil {
+		m.view.dropIndex(coll, name)
+		return
+	}
+	m.view.setIndex(coll, *spec)
+}
+
+// applyMarker records or forgets that a collection was created explicitly.
+func (m *materializer) applyMarker(coll string, present bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if present {
+		m.view.markers[coll] = true
+	} else {
+		delete(m.view.markers, coll)
+	}
+}
