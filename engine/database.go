@@ -384,6 +384,7 @@ func (db *Database) start(ctx context.Context) error {
 	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
 	db.mat.onChange = db.onDocChange
 	db.mat.onMeta = db.onMeta
+	db.mat.durable = e.syncWAL
 	if err := db.mat.rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
 	}
@@ -397,6 +398,13 @@ func (db *Database) start(ctx context.Context) error {
 		_ = topic.Close()
 		return fmt.Errorf("engine: topic score: %w", err)
 	}
+	// Repair what a crash left of a remote merge before go-ds-crdt opens
+	// the store (see replication.Journal).
+	journal := replication.NewJournal(e.store, db.ns)
+	retry, err := journal.Recover(ctx, e.bstore)
+	if err != nil {
+		return fmt.Errorf("engine: open %s: %w", db.addr, err)
+	}
 	bc := replication.NewBroadcaster(db.ctx, replication.Config{
 		Topic:        topic,
 		Self:         e.host.ID(),
@@ -407,6 +415,7 @@ func (db *Database) start(ctx context.Context) error {
 		Counters:     &db.stats.Counters,
 		Log:          db.log.Named("broadcast"),
 		Delegate:     delegate{db},
+		Journal:      journal,
 	})
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered
@@ -442,6 +451,9 @@ func (db *Database) start(ctx context.Context) error {
 		db.mat.run(db.ctx)
 	}()
 	bc.Start()
+	for _, h := range retry {
+		bc.Enqueue(h, "") // fetched from any peer if it is not local
+	}
 	return nil
 }
 

@@ -31,6 +31,16 @@
 //     survives the process being killed; the log is fsynced every 100 ms,
 //     or before the write returns with WithSyncWrites(true), which makes it
 //     survive power loss too) and it is visible to reads on this peer.
+//   - What a replica shows of remote writes (reads, events) is as durable
+//     as a local write: the merged changes' log records are handed to the
+//     operating system before the view shows them, so a replica killed
+//     while it receives keeps everything it showed. The rule for the
+//     markers go-ds-crdt keeps (heads, processed blocks): they may reach
+//     the disk ahead of the branch below them, so the head being merged is
+//     journaled first, and at the next start an interrupted merge becomes
+//     a head again and go-ds-crdt's repair merges the rest of its branch
+//     (see internal/replication's Journal). A restarted replica then takes
+//     the rest of the history like any other.
 //   - Each write call is atomic: InsertMany, UpdateMany and DeleteMany change
 //     all their documents or none, and an invalid filter, update or document
 //     changes nothing.

@@ -33,6 +33,10 @@ type materializer struct {
 	valuesNs string       // "<ns>/s/k"
 	onChange func(ref docRef, old, new map[string]any, local bool)
 	onMeta   func(key string)
+	// durable, if set, makes what the store holds survive the process
+	// being killed; flush calls it before it shows remote changes, so
+	// nothing a read or an event showed is lost to a crash.
+	durable func() error
 
 	mu    sync.RWMutex // guards view, dirty, seq
 	view  *view
@@ -124,6 +128,11 @@ func (m *materializer) flush(ctx context.Context) {
 	m.meta = make(map[string]struct{})
 	m.busy += len(refs) + len(metas)
 	m.mu.Unlock()
+	if m.durable != nil && len(refs)+len(metas) > 0 {
+		if err := m.durable(); err != nil {
+			m.log.Error("make merged changes durable", "error", err)
+		}
+	}
 	sort.Strings(metas)
 	for _, k := range metas {
 		m.onMeta(k)

@@ -58,6 +58,10 @@ type Config struct {
 	Counters     *Counters     // required
 	Log          hclog.Logger  // nil is silent
 	Delegate     Delegate      // required
+	// Journal, if not nil, records the head go-ds-crdt is merging, so that
+	// a merge a crash interrupts is repaired at the next start (see
+	// Journal).
+	Journal *Journal
 }
 
 // Broadcaster is a go-ds-crdt Broadcaster over one gossipsub topic. Unlike
@@ -92,6 +96,8 @@ type Broadcaster struct {
 	ready   chan struct{}        // signalled when queue grows
 
 	announceWake chan struct{} // signalled when a peer joins
+
+	handed cid.Cid // the head Next last returned (only Next's goroutine uses it)
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -318,6 +324,13 @@ func (b *Broadcaster) announceHeads() {
 
 // Next implements dscrdt.Broadcaster: the next head whose block is local.
 func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
+	// go-ds-crdt asks for the next head once it is done with the last.
+	if b.cfg.Journal != nil && b.handed.Defined() {
+		if err := b.cfg.Journal.End(b.ctx, b.handed); err != nil && b.ctx.Err() == nil {
+			b.log.Warn("journal", "error", err)
+		}
+		b.handed = cid.Undef
+	}
 	for {
 		b.mu.Lock()
 		if len(b.queue) > 0 {
@@ -333,6 +346,14 @@ func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 			if has, err := b.bstore.Has(b.ctx, q.h); err == nil && !has {
 				b.offer(q.h, q.from)
 				continue
+			}
+			if b.cfg.Journal != nil {
+				if err := b.cfg.Journal.Begin(b.ctx, q.h); err != nil {
+					// Not merged unjournaled: the head is announced again.
+					b.log.Warn("journal", "error", err)
+					continue
+				}
+				b.handed = q.h
 			}
 			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: q.h.Bytes()}}})
 		}
