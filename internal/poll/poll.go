@@ -51,4 +51,3 @@ func Wait(ctx context.Context, cond func() error) error {
 		}
 	}
 }
-
