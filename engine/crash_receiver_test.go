@@ -40,7 +40,7 @@ import (
 // CI: recvCIKills kills. Long: LATTICE_LONG=1, or LATTICE_CRASH_KILLS=N.
 // Replay with LATTICE_SEED=<seed it logged>.
 const (
-	recvCIKills   = 10
+	recvCIKills   = 8
 	recvLongKills = 100
 	recvChildEnv  = "LATTICE_RECV_CHILD_DIR"
 	recvDBEnv     = "LATTICE_RECV_DB"

@@ -49,6 +49,9 @@ type Database struct {
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
+	book   *replication.AddressBook // peers it replicated with (reconnect.go)
+	lonely chan struct{}            // signalled when a peer leaves
+
 	closed atomic.Bool
 	// writing is held (read-locked) by every write call from admission to
 	// its result; Close takes it to let writes in flight finish and to
@@ -353,6 +356,7 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 		log:      e.log.Named("db").With("db", addr.Name),
 		ns:       ds.NewKey("/db/" + key),
 		done:     make(chan struct{}),
+		lonely:   make(chan struct{}, 1),
 	}
 	db.hub = newEventHub(&db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
@@ -380,6 +384,7 @@ func (db *Database) start(ctx context.Context) error {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
 	db.access = ac
+	db.book = replication.NewAddressBook(e.store, db.ns.ChildString("l").ChildString("peers"))
 
 	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
 	db.mat.onChange = db.onDocChange
@@ -451,6 +456,10 @@ func (db *Database) start(ctx context.Context) error {
 		db.mat.run(db.ctx)
 	}()
 	bc.Start()
+	if e.cfg.reconnect {
+		db.wg.Add(1)
+		go db.reconnectLoop()
+	}
 	for _, h := range retry {
 		bc.Enqueue(h, "") // fetched from any peer if it is not local
 	}
@@ -590,6 +599,7 @@ func (db *Database) Stats() Stats {
 		BytesIn:       db.stats.BytesIn.Load(),
 		BytesOut:      db.stats.BytesOut.Load(),
 		EventsDropped: db.stats.eventsDropped.Load(),
+		Reconnects:    db.stats.reconnects.Load(),
 	}
 	if store := db.store(); store != nil {
 		is := store.InternalStats(db.ctx)
@@ -667,8 +677,18 @@ func (d delegate) CanAnnounce(ctx context.Context, author peer.ID) error {
 	return d.db.authorizeAnnouncement(ctx, author)
 }
 
-func (d delegate) PeerJoined(p peer.ID) { d.db.emit(Event{Type: EventPeerJoined, Peer: p}) }
-func (d delegate) PeerLeft(p peer.ID)   { d.db.emit(Event{Type: EventPeerLeft, Peer: p}) }
+func (d delegate) PeerJoined(p peer.ID) {
+	d.db.recordPeer(p)
+	d.db.emit(Event{Type: EventPeerJoined, Peer: p})
+}
+
+func (d delegate) PeerLeft(p peer.ID) {
+	d.db.emit(Event{Type: EventPeerLeft, Peer: p})
+	select {
+	case d.db.lonely <- struct{}{}:
+	default:
+	}
+}
 
 var _ replication.Delegate = delegate{}
 

@@ -124,6 +124,7 @@ type Stats struct {
 	BytesIn        uint64 `json:"bytesIn"`        // broadcast bytes received
 	BytesOut       uint64 `json:"bytesOut"`       // broadcast bytes sent
 	EventsDropped  uint64 `json:"eventsDropped"`  // events a slow subscriber missed
+	Reconnects     uint64 `json:"reconnects"`     // peers of the address book redialled successfully
 	Heads          int    `json:"heads"`          // current DAG heads
 	MaxHeight      uint64 `json:"maxHeight"`      // current DAG height
 	QueuedHeads    int    `json:"queuedHeads"`    // heads waiting for go-ds-crdt
@@ -137,5 +138,5 @@ type Stats struct {
 type counters struct {
 	replication.Counters
 	localWrites, remoteApplied, commits atomic.Uint64
-	eventsDropped                       atomic.Uint64
+	eventsDropped, reconnects           atomic.Uint64
 }

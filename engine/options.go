@@ -36,6 +36,7 @@ type config struct {
 	fetchTimeout        time.Duration
 	maxDocumentSize     int
 	inlineBlockLimit    int
+	reconnect           bool
 }
 
 func defaultConfig() *config {
@@ -47,6 +48,7 @@ func defaultConfig() *config {
 		fetchTimeout:        30 * time.Second,
 		maxDocumentSize:     DefaultMaxDocumentSize,
 		inlineBlockLimit:    256 << 10,
+		reconnect:           true,
 	}
 }
 
@@ -190,6 +192,15 @@ func WithRebroadcastInterval(d time.Duration) Option {
 // never holds up other heads.
 func WithFetchTimeout(d time.Duration) Option {
 	return func(c *config) error { c.fetchTimeout = d; return nil }
+}
+
+// WithReconnect sets whether each open database redials the peers it
+// replicated with, kept in its address book in the store, while it has no
+// peer: at open and after its last peer leaves, with jittered backoff from
+// 1 s to 1 min (default on). Tests that partition peers by closing their
+// connections turn it off.
+func WithReconnect(on bool) Option {
+	return func(c *config) error { c.reconnect = on; return nil }
 }
 
 // WithMaxDocumentSize sets the largest accepted document, in bytes of JSON.

@@ -139,6 +139,8 @@ func (s *propSystem) startEngine(rt *rapid.T, r *propReplica) {
 		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 		engine.WithRebroadcastInterval(500*time.Millisecond),
 		engine.WithLibp2pOptions(libp2p.ConnectionGater(r.gater)),
+		engine.WithReconnect(false), // topology decides who is connected
+
 	)
 	if err != nil {
 		rt.Fatalf("engine.New: %v", err)

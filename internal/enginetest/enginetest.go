@@ -22,13 +22,16 @@ import (
 )
 
 // Options are the settings of a test engine before the caller's own: TCP
-// on loopback and a 2 s rebroadcast, so a lost announcement is repaired
-// within a test's patience.
+// on loopback, a 2 s rebroadcast, so a lost announcement is repaired
+// within a test's patience, and no automatic reconnect, so a partition a
+// test makes by closing connections holds until the test heals it (tests
+// of reconnecting pass engine.WithReconnect(true)).
 func Options(dir string) []engine.Option {
 	return []engine.Option{
 		engine.WithDataDir(dir),
 		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 		engine.WithRebroadcastInterval(2 * time.Second),
+		engine.WithReconnect(false),
 	}
 }
 

@@ -588,6 +588,9 @@ func (b *Broadcaster) Queued() int {
 	return len(b.pending)
 }
 
+// Peers is the number of peers subscribed to the topic now.
+func (b *Broadcaster) Peers() int { return len(b.topic.ListPeers()) }
+
 // Topic is the name of the broadcaster's topic.
 func (b *Broadcaster) Topic() string { return b.topic.String() }
 
