@@ -15,8 +15,17 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	release, err := n.streams.acquire(clientKey(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
-	// Streams outlive the server's write timeout, if any.
+	// Streams outlive the server's read and write timeouts: an expired read
+	// deadline would end the request's context, an expired write deadline
+	// the stream. The heartbeat detects dead clients instead.
+	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
 
 	ctx := r.Context()
@@ -65,4 +74,22 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// ticketResponse is the result of POST /v1/events/ticket.
+type ticketResponse struct {
+	Ticket    string `json:"ticket"`
+	ExpiresIn int    `json:"expiresIn"` // seconds
+}
+
+// handleTicket issues a single-use ticket that admits one GET /v1/events
+// within ticketTTL: for browsers, whose EventSource cannot send the
+// Authorization header.
+func (n *Node) handleTicket(w http.ResponseWriter, r *http.Request) {
+	t, err := n.tickets.issue(time.Now())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ticketResponse{Ticket: t, ExpiresIn: int(ticketTTL / time.Second)})
 }

@@ -227,6 +227,12 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		opts = append(opts, engine.WithMeta(k, req.Meta[k]))
 	}
+	done, err := n.admitDatabase("")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer done()
 	db, err := n.e.Create(r.Context(), req.Name, opts...)
 	if err != nil {
 		writeError(w, err)
@@ -262,6 +268,11 @@ func (n *Node) open(ctx context.Context, address string) (*engine.Database, erro
 	if _, err := engine.ParseAddress(address); err != nil {
 		return nil, err
 	}
+	done, err := n.admitDatabase(address)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OpenTimeout)
 	defer cancel()
 	db, err := n.e.Open(ctx, address)

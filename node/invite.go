@@ -248,6 +248,44 @@ func QRPNG(text string) ([]byte, error) {
 	return c.PNG(), nil
 }
 
+// inspectResponse is the result of POST /v1/invites/inspect.
+type inspectResponse struct {
+	PeerID     string   `json:"peerId"`
+	Addrs      []string `json:"addrs"`
+	Database   string   `json:"database,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Collection string   `json:"collection,omitempty"`
+	Own        bool     `json:"own"` // the link is this node's own
+}
+
+// handleInspect parses an invite link without dialing anything, so that an
+// application can show what the link would join, and who shares it, before
+// the user agrees to join.
+func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Link string `json:"link"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := requireField("link", req.Link != ""); err != nil {
+		writeError(w, err)
+		return
+	}
+	inv, err := ParseInvite(req.Link)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := inspectResponse{PeerID: inv.Peer.String(), Addrs: addrStrings(inv.Addrs), Database: inv.Database,
+		Collection: inv.Collection, Own: inv.Peer == n.e.ID()}
+	if a, err := engine.ParseAddress(inv.Database); err == nil {
+		out.Name = a.Name
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Link string `json:"link"`

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -32,6 +33,9 @@ type nodeFlags struct {
 	token     string
 	logLevel  string
 	sync      bool
+
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
+	maxStreams, maxStreamsPerClient, maxDatabases                           int
 }
 
 func newNodeCmd() *cobra.Command {
@@ -86,6 +90,15 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
+	def := node.DefaultConfig()
+	fl.DurationVar(&f.readHeaderTimeout, "http-read-header-timeout", def.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fl.DurationVar(&f.readTimeout, "http-read-timeout", def.ReadTimeout, "time a client has to send a whole request, body included")
+	fl.DurationVar(&f.writeTimeout, "http-write-timeout", def.WriteTimeout, "time to answer a request (event streams are exempt)")
+	fl.DurationVar(&f.idleTimeout, "http-idle-timeout", def.IdleTimeout, "time a keep-alive connection may wait for its next request")
+	fl.DurationVar(&f.queryTimeout, "query-timeout", def.QueryTimeout, "time limit of find, findOne, countDocuments and distinct, and the largest maxTimeMS a request may ask for")
+	fl.IntVar(&f.maxStreams, "max-streams", def.MaxStreams, "event streams open at once, overall")
+	fl.IntVar(&f.maxStreamsPerClient, "max-streams-per-client", def.MaxStreamsPerClient, "event streams open at once per client IP address")
+	fl.IntVar(&f.maxDatabases, "max-databases", def.MaxDatabases, "databases the node keeps open")
 	return cmd
 }
 
@@ -137,6 +150,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	cfg := node.DefaultConfig()
 	cfg.Token = f.token
 	cfg.Logger = log.Named("node")
+	cfg.ReadHeaderTimeout, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = f.readHeaderTimeout, f.readTimeout, f.writeTimeout, f.idleTimeout
+	cfg.QueryTimeout = f.queryTimeout
+	cfg.MaxStreams, cfg.MaxStreamsPerClient, cfg.MaxDatabases = f.maxStreams, f.maxStreamsPerClient, f.maxDatabases
 	if !f.inMemory {
 		cfg.StateDir = f.data
 	}
