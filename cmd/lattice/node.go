@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/dialpolicy"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -36,6 +38,7 @@ type nodeFlags struct {
 
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
 	maxStreams, maxStreamsPerClient, maxDatabases                           int
+	allowLocalDials                                                         bool
 }
 
 func newNodeCmd() *cobra.Command {
@@ -68,6 +71,18 @@ store's log is fsynced every 100 ms. With --sync-writes it is fsynced before
 each write is acknowledged, so writes survive power loss too, at the cost of
 one fsync per commit group.
 
+Addresses that come from outside (invite links, peers' announcements) pass
+a dial policy: the node does not dial loopback, link-local or unspecified
+addresses unless it listens on loopback (link-local) itself or
+--allow-local-dials is given; private (LAN) ranges are allowed. Peers named
+by --bootstrap and --relay are trusted. A failed join says only "could not
+reach the inviter"; the reason is logged (--log-level info).
+
+The HTTP server closes connections that send headers or bodies too slowly
+or idle too long (--http-*-timeout), bounds event streams (--max-streams,
+--max-streams-per-client) and open databases (--max-databases), and gives
+find-like actions a time limit (--query-timeout, or maxTimeMS per request).
+
 The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		Example: `  lattice node
   lattice node --data ./alice --api 127.0.0.1:5081
@@ -99,6 +114,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.IntVar(&f.maxStreams, "max-streams", def.MaxStreams, "event streams open at once, overall")
 	fl.IntVar(&f.maxStreamsPerClient, "max-streams-per-client", def.MaxStreamsPerClient, "event streams open at once per client IP address")
 	fl.IntVar(&f.maxDatabases, "max-databases", def.MaxDatabases, "databases the node keeps open")
+	fl.BoolVar(&f.allowLocalDials, "allow-local-dials", false, "let invite links and peers make this node dial loopback, link-local and unspecified addresses (by default only a node listening on loopback dials loopback)")
 	return cmd
 }
 
@@ -128,17 +144,27 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if err != nil {
 		return err
 	}
+	var listen []ma.Multiaddr
 	for _, l := range f.listen {
-		if _, err := ma.NewMultiaddr(l); err != nil {
+		a, err := ma.NewMultiaddr(l)
+		if err != nil {
 			return usageErr("--listen %q: %v", l, err)
 		}
+		listen = append(listen, a)
+	}
+	// Addresses from outside (invite links, peers) pass the dial policy;
+	// the peers named on the command line are trusted.
+	pol := dialpolicy.Config{Listen: listen, AllowLocal: f.allowLocalDials}
+	for _, p := range append(slices.Clone(peers), relays...) {
+		pol.Trusted = append(pol.Trusted, p.ID)
 	}
 
 	log := hclog.New(&hclog.LoggerOptions{Name: "lattice", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr()})
 	if f.logLevel == "off" {
 		log = hclog.NewNullLogger()
 	}
-	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync)}
+	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync),
+		node.DialPolicy(pol)}
 	if f.inMemory {
 		opts = append(opts, engine.WithInMemory())
 	} else {
