@@ -141,6 +141,18 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
 		chromedp.WaitVisible(css(`#confirm`)),
 	)
+	dir := artifactDir(t)
+	shot := func(page context.Context, name string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(page, 30*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+	shot(page2, "todo-join-confirm.png")
 	shown := text(page2, chromedp.TextContent(css(`#confirm-body`)))
 	require.Contains(t, shown, "TodoList", "the dialog names the list")
 	require.Contains(t, shown, a.e.ID().String(), "the dialog names who shares it")
@@ -199,7 +211,6 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 	}
 
 	// Screenshots, as artifacts.
-	dir := artifactDir(t)
 	for i, page := range []context.Context{page1, page2} {
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -8,6 +8,11 @@ import (
 	"github.com/latticedb/lattice/internal/dialpolicy"
 )
 
+// DialPolicyConfig configures DialPolicy: the node's listen addresses,
+// whether local dials are allowed, and the trusted peers (see
+// internal/dialpolicy for the rules).
+type DialPolicyConfig = dialpolicy.Config
+
 // DialPolicy returns the engine option that puts the dial policy for
 // addresses from outside (invite links, peers' announcements; see
 // internal/dialpolicy) on the engine's libp2p host, composed with any
@@ -17,7 +22,7 @@ import (
 //
 // The node cannot install the policy itself: New receives an engine whose
 // host is already built.
-func DialPolicy(c dialpolicy.Config, others ...connmgr.ConnectionGater) engine.Option {
+func DialPolicy(c DialPolicyConfig, others ...connmgr.ConnectionGater) engine.Option {
 	gs := append([]connmgr.ConnectionGater{dialpolicy.New(c)}, others...)
 	return engine.WithLibp2pOptions(libp2p.ConnectionGater(dialpolicy.Chain(gs...)))
 }

@@ -46,9 +46,10 @@
 
   // confirmBox shows the confirmation panel and resolves to true when the
   // user clicks its confirm button, false on cancel.
-  function confirmBox(title, rows, yes) {
+  function confirmBox(title, rows, yes, hint) {
     const box = $("confirm");
     $("confirm-title").textContent = title;
+    $("confirm-hint").textContent = hint || "";
     $("confirm-body").replaceChildren(...rows.map(([k, v]) => {
       const dt = document.createElement("dt");
       dt.textContent = k;
@@ -78,7 +79,8 @@
     if (!t) return false;
     const ok = await confirmBox("Use a different API token?",
       [["Link's token", t.slice(0, 4) + "…"], ["Stored token", (state.token || "").slice(0, 4) + "…"]],
-      "Replace the stored token");
+      "Replace the stored token",
+      "A link opened this page with another token. Replace the stored one only if you opened that link yourself.");
     if (!ok) return false;
     localStorage.setItem("lattice.token", t);
     state.token = t;
@@ -97,7 +99,8 @@
     }
     const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
     if (inv.database) rows.push(["Address", inv.database]);
-    if (!(await confirmBox("Join this list?", rows, "Join"))) {
+    const hint = "Join only lists from people you know: your node connects to theirs, and what you add is shared with everyone on the list.";
+    if (!(await confirmBox("Join this list?", rows, "Join", hint))) {
       toast("Not joined");
       return;
     }
