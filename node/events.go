@@ -24,9 +24,11 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	// Streams outlive the server's read and write timeouts: an expired read
 	// deadline would end the request's context, an expired write deadline
-	// the stream. The heartbeat detects dead clients instead.
+	// the stream. Instead each write (event or heartbeat) must finish within
+	// WriteTimeout, so a client that stops reading is dropped.
 	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
+	writeDeadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)) }
+	writeDeadline()
 
 	ctx := r.Context()
 	events := db.Events(ctx) // subscribed before "ready": nothing is missed
@@ -61,10 +63,12 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue
 			}
+			writeDeadline()
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {
 				return
 			}
 		case <-heartbeat.C:
+			writeDeadline()
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}

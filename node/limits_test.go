@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -103,6 +102,11 @@ func TestNosniffAndJSONErrors(t *testing.T) {
 	var out map[string]any
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
 	require.Equal(t, "forbidden", errCode(out))
+
+	// The web app's missing files too.
+	status, out := a.do("GET", "/no-such-file.js", nil)
+	require.Equal(t, 404, status)
+	require.Equal(t, "not_found", errCode(out))
 }
 
 // openStream opens an event stream from a given loopback source address
@@ -336,5 +340,3 @@ func TestTimeoutsValidated(t *testing.T) {
 		require.ErrorIs(t, cfg.Validate(), node.ErrBadConfig)
 	}
 }
-
-var _ = httptest.NewRecorder
