@@ -35,8 +35,9 @@ type Config struct {
 
 	// ReadHeaderTimeout bounds reading a request's headers, ReadTimeout
 	// the whole request with its body, WriteTimeout the time from the end
-	// of the request's headers to the end of the response (event streams
-	// are exempt: they lift both deadlines once admitted), and IdleTimeout
+	// of the request's headers to the end of the response (event streams,
+	// once admitted, lift the read deadline and bound each of their writes
+	// by WriteTimeout instead of the whole stream), and IdleTimeout
 	// how long a keep-alive connection may wait for its next request.
 	// They apply to servers started by Serve.
 	ReadHeaderTimeout time.Duration

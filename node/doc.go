@@ -102,7 +102,7 @@
 //
 //	ReadHeaderTimeout    10 s   to send a request's headers
 //	ReadTimeout          60 s   to send a whole request, body included
-//	WriteTimeout          2 min to answer (event streams lift it, and the read deadline, once admitted)
+//	WriteTimeout          2 min to answer (for an event stream: to write each event or heartbeat)
 //	IdleTimeout          60 s   between requests on a keep-alive connection
 //	MaxStreams           256    event streams open at once (503 past it)
 //	MaxStreamsPerClient   16    per client IP address (429 past it)

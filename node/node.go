@@ -113,7 +113,7 @@ func (n *Node) Serve(ln net.Listener) error {
 		Handler:           n.handler,
 		ReadHeaderTimeout: n.cfg.ReadHeaderTimeout,
 		ReadTimeout:       n.cfg.ReadTimeout,
-		WriteTimeout:      n.cfg.WriteTimeout, // lifted by event streams
+		WriteTimeout:      n.cfg.WriteTimeout, // per write for event streams
 		IdleTimeout:       n.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          n.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
