@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/engine/query"
@@ -30,6 +31,10 @@ type actionRequest struct {
 	Projection  json.RawMessage `json:"projection"`
 	Upsert      bool            `json:"upsert"`
 	Field       string          `json:"field"`
+	// MaxTimeMS is the time limit of a read (find, findOne,
+	// countDocuments, distinct) in milliseconds, at most the node's
+	// QueryTimeout, which applies without it.
+	MaxTimeMS json.RawMessage `json:"maxTimeMS"`
 }
 
 // action runs one action on a collection and returns its status and result.
@@ -47,6 +52,32 @@ var actions = map[string]action{
 	"deleteMany":     actDelete(true),
 	"countDocuments": actCount,
 	"distinct":       actDistinct,
+}
+
+// reads are the find-like actions: they take maxTimeMS and run under a
+// time limit.
+var reads = map[string]bool{"find": true, "findOne": true, "countDocuments": true, "distinct": true}
+
+// timeLimit is the time limit of a read: maxTimeMS when given (a positive
+// integer no larger than max), else max.
+func timeLimit(raw json.RawMessage, max time.Duration) (time.Duration, error) {
+	if isNull(raw) {
+		return max, nil
+	}
+	bad := errorf(http.StatusBadRequest, "bad_request",
+		"field \"maxTimeMS\" must be an integer number of milliseconds from 1 to %d (this node's query time limit)", max.Milliseconds())
+	raw = bytes.TrimSpace(raw)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var num json.Number
+	if raw[0] == '"' || dec.Decode(&num) != nil { // json.Number takes "10" too
+		return 0, bad
+	}
+	ms, err := num.Int64()
+	if err != nil || ms < 1 || ms > max.Milliseconds() {
+		return 0, bad
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 func (n *Node) handleAction(w http.ResponseWriter, r *http.Request) {
@@ -69,12 +100,33 @@ func (n *Node) handleAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	db, err := n.database(r.Context(), req.Database)
+	ctx := r.Context()
+	if reads[name] {
+		limit, err := timeLimit(req.MaxTimeMS, n.cfg.QueryTimeout)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	} else if !isNull(req.MaxTimeMS) {
+		writeError(w, errorf(http.StatusBadRequest, "bad_request", "maxTimeMS applies to find, findOne, countDocuments and distinct, not %s", name))
+		return
+	}
+	db, err := n.database(ctx, req.Database)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	status, res, err := act(r.Context(), db.Collection(req.Collection), &req)
+	status, res, err := act(ctx, db.Collection(req.Collection), &req)
+	// A read that ran past its limit fails even when the engine finished
+	// it without looking at its context: the limit is what the client
+	// asked for.
+	if reads[name] && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+		err = errorf(http.StatusGatewayTimeout, "timeout",
+			"%s ran past its time limit (maxTimeMS, or this node's query time limit of %s)", name, n.cfg.QueryTimeout)
+	}
 	if err != nil {
 		writeError(w, err)
 		return

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/node"
 )
 
 // chromium finds the system Chromium. Outside CI a missing browser skips the
@@ -44,15 +47,21 @@ func artifactDir(t *testing.T) string {
 }
 
 // TestWebAppInTwoBrowsers drives the to-do app of two nodes in headless
-// Chromium: page 2 joins page 1's list by its invite link; a to-do added on
-// page 1 appears on page 2, and completing it on page 2 shows on page 1, both
-// through the event streams.
+// Chromium: node A runs in token mode (the app gets the token from its
+// #token= fragment, loads the QR code and the event stream without it in
+// any URL); a second #token= does not replace the stored one without
+// consent; a drive-by navigation to node B's app with #join=<link> shows
+// the list and who shares it but joins nothing (no dial, no database)
+// until the user clicks Join; a to-do added on page 1 appears on page 2,
+// and completing it on page 2 shows on page 1, both through the event
+// streams.
 func TestWebAppInTwoBrowsers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
 	exe := chromium(t)
-	a, b := startNode(t), startNode(t)
+	a := startNode(t, func(c *node.Config) { c.Token = testToken })
+	b := startNode(t)
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -98,10 +107,12 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 	}
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
-	// Page 1 opens node A's app, which creates its TodoList, and shares it.
+	// Page 1 opens node A's app with the token, which creates its
+	// TodoList, and shares it.
 	run(page1,
-		chromedp.Navigate(a.url+"/"),
+		chromedp.Navigate(a.url+"/#token="+testToken),
 		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		poll(`location.hash === ""`),
 		chromedp.Click(css(`#share-btn`)),
 		chromedp.WaitVisible(css(`#invite-qr`)),
 		poll(`document.querySelector("#invite-qr").complete && document.querySelector("#invite-qr").naturalWidth > 0`),
@@ -111,12 +122,59 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 	require.Contains(t, list1, "/TodoList")
 	require.True(t, strings.HasPrefix(link, "lattice://join?"), link)
 
-	// Page 2 opens node B's app and joins with the link.
-	run(page2,
-		chromedp.Navigate(b.url+"/"),
+	// Another #token= asks before replacing the stored token; declining
+	// keeps the app working with the one it had.
+	run(page1,
+		chromedp.Navigate(a.url+"/?again#token=not-the-token-of-this-node"),
+		chromedp.WaitVisible(css(`#confirm`)),
+		chromedp.Click(css(`#confirm-no`)),
 		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
-		chromedp.SendKeys(css(`#join-input`), link),
-		chromedp.Click(css(`#join-form button`)),
+		poll(fmt.Sprintf(`document.querySelector("#db-address").textContent === %q`, list1)),
+		poll(fmt.Sprintf(`localStorage.getItem("lattice.token") === %q`, testToken)),
+	)
+
+	// A drive-by navigation to B's app with #join=: the app shows what it
+	// would join and waits. Cancel joins nothing.
+	joinURL := b.url + "/#join=" + url.QueryEscape(link)
+	run(page2,
+		chromedp.Navigate(joinURL),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		chromedp.WaitVisible(css(`#confirm`)),
+	)
+	dir := artifactDir(t)
+	shot := func(page context.Context, name string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(page, 30*time.Second)
+		defer cancel()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, png, 0o644))
+		t.Logf("screenshot: %s", path)
+	}
+	shot(page2, "todo-join-confirm.png")
+	shown := text(page2, chromedp.TextContent(css(`#confirm-body`)))
+	require.Contains(t, shown, "TodoList", "the dialog names the list")
+	require.Contains(t, shown, a.e.ID().String(), "the dialog names who shares it")
+	notJoined := func() {
+		t.Helper()
+		require.NotEqual(t, list1, text(page2, chromedp.TextContent(css(`#db-address`))))
+		require.Empty(t, b.e.Peers(), "B dialed the inviter before the user agreed")
+		dbs := b.ok(200, "GET", "/v1/databases", nil)["databases"].([]any)
+		for _, d := range dbs {
+			require.NotEqual(t, list1, d.(map[string]any)["address"], "B joined before the user agreed")
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // what would have joined has had its chance
+	notJoined()
+	run(page2, chromedp.Click(css(`#confirm-no`)), poll(`document.querySelector("#confirm").hidden`))
+	notJoined()
+
+	// The same link again, and this time the user clicks Join.
+	run(page2,
+		chromedp.Navigate(b.url+"/?again"+"#join="+url.QueryEscape(link)),
+		chromedp.WaitVisible(css(`#confirm`)),
+		chromedp.Click(css(`#confirm-yes`)),
 		poll(fmt.Sprintf(`document.querySelector("#db-address").textContent === %q`, list1)),
 	)
 
@@ -153,7 +211,6 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 	}
 
 	// Screenshots, as artifacts.
-	dir := artifactDir(t)
 	for i, page := range []context.Context{page1, page2} {
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

@@ -6,7 +6,8 @@
 // A caller starts an engine, wraps it with New and serves the node's Handler
 // on a listener (Serve does both and enforces the loopback rule):
 //
-//	e, _ := engine.New(ctx, engine.WithDataDir(dir))
+//	e, _ := engine.New(ctx, engine.WithDataDir(dir), engine.WithListenAddrs(listen),
+//		node.DialPolicy(node.DialPolicyConfig{Listen: listenAddrs})) // what links may make it dial
 //	n, _ := node.New(ctx, e, node.DefaultConfig())
 //	ln, _ := net.Listen("tcp", "127.0.0.1:5080")
 //	go n.Serve(ln)
@@ -25,8 +26,10 @@
 //	POST /v1/databases/open      {"address"} -> {"address", "name"}
 //	GET  /v1/databases           {"databases": [{"address", "name", "open", "access"}]}
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
-//	GET  /v1/events?database=A   server-sent events of database A
+//	GET  /v1/events?database=A   server-sent events of database A (&ticket=T in token mode, for browsers)
+//	POST /v1/events/ticket       -> {"ticket", "expiresIn"}: a single-use ticket for one event stream
 //	POST /v1/invites             {"database", "collection", "topic"} -> {"link", "qr"}
+//	POST /v1/invites/inspect     {"link"} -> {"peerId", "addrs", "database", "name", "collection", "own"}, dials nothing
 //	GET  /v1/invites/qr?link=L   PNG QR code of invite link L
 //	POST /v1/join                {"link"} -> {"address", "name", "peerId"}
 //	GET  /metrics                Prometheus text format
@@ -52,7 +55,8 @@
 // POST /v1/action/<name> takes {"database": <address>, "collection": <name>}
 // plus, by action, "document", "documents", "filter", "update",
 // "replacement", "sort" (an object whose key order is the sort order),
-// "limit", "skip", "projection", "upsert" and "field" (distinct):
+// "limit", "skip", "projection", "upsert", "field" (distinct) and
+// "maxTimeMS" (find, findOne, countDocuments, distinct):
 //
 //	insertOne       document               -> 201 {"insertedId"}
 //	insertMany      documents              -> 201 {"insertedIds"}
@@ -66,30 +70,65 @@
 //	countDocuments  filter                 -> {"count"}
 //	distinct        field, filter          -> {"values"}
 //
+// Reads (find, findOne, countDocuments, distinct) run under a time limit:
+// Config.QueryTimeout (30 s), or "maxTimeMS", an integer from 1 to that
+// limit (a request may shorten it, not lengthen it; other actions refuse
+// the field). Past it the answer is 504 timeout, even when the engine
+// finished the read without noticing its context.
+//
 // Numbers keep their precision: integers that fit an int64 stay integers.
 // Every action is one atomic engine call, so a request that fails (bad JSON,
 // an unknown operator, a duplicate _id in insertMany) changes nothing.
 //
 // # Errors
 //
-// Errors are {"error": {"code", "message"}} with a fitting status:
+// Every error, the refusals of the guard and of cross-origin protection
+// included, is {"error": {"code", "message"}} with a fitting status:
 // 400 bad_json, bad_request, bad_document, unknown_operator, bad_operand,
 // bad_address; 401 unauthorized; 403 forbidden (the access controller refused
-// the write, or a cross-origin browser request); 404 not_found (route or
-// database); 405 method_not_allowed; 409 duplicate_key; 413 too_large;
-// 502 connect_failed; 504 timeout; 501 not_implemented; 500 internal.
+// the write, a non-loopback client or Host without a token, or a
+// cross-origin browser request); 404 not_found (route or database); 405
+// method_not_allowed; 409 duplicate_key; 413 too_large; 429
+// too_many_streams (this client's); 502 connect_failed ("could not reach
+// the inviter" or "the peer", nothing more: the reason is logged, so that a
+// link cannot be used to scan ports); 503 too_many_streams (the node's),
+// too_many_databases, too_many_tickets, unavailable; 504 timeout; 501
+// not_implemented; 500 internal. Every response carries
+// X-Content-Type-Options: nosniff.
+//
+// # Limits
+//
+// Config bounds what a client can hold (lattice node has a flag for each):
+//
+//	ReadHeaderTimeout    10 s   to send a request's headers
+//	ReadTimeout          60 s   to send a whole request, body included
+//	WriteTimeout          2 min to answer (for an event stream: to write each event or heartbeat)
+//	IdleTimeout          60 s   between requests on a keep-alive connection
+//	MaxStreams           256    event streams open at once (503 past it)
+//	MaxStreamsPerClient   16    per client IP address (429 past it)
+//	MaxDatabases         256    databases open (503 too_many_databases past it)
+//	QueryTimeout         30 s   per read, and the largest maxTimeMS
+//	MaxBodyBytes         4 MiB  per request body (413 past it)
+//
+// A client refused by the guard (401, 403) has its connection closed after
+// the answer.
 //
 // # Tokens and loopback
 //
 // Without a token the node serves loopback listeners only, answers only
 // loopback clients, and only for Host headers naming a loopback host (which
 // defeats DNS rebinding). With Config.Token every /v1 route and /metrics
-// needs "Authorization: Bearer <token>"; because browsers cannot set that
-// header on EventSource streams and images, "?token=<token>" is accepted too.
-// The web app's static files are public (they hold no data); the app reads
-// the token from its URL fragment (http://host:port/#token=T, which
-// `lattice node` prints) and keeps it in the browser's localStorage.
-// Unsafe cross-origin browser requests are refused (http.CrossOriginProtection).
+// needs "Authorization: Bearer <token>", from that header only: a token in
+// a URL ends up in histories, logs and Referer headers. Browsers cannot set
+// the header on an EventSource, so GET /v1/events also takes
+// ?ticket=<ticket>, a single-use ticket valid for 30 s from POST
+// /v1/events/ticket (which needs the token); the web app loads QR codes
+// with fetch and the header. The web app's static files are public (they
+// hold no data); the app reads the token from its URL fragment
+// (http://host:port/#token=T, which `lattice node` prints), keeps it in the
+// browser's localStorage, drops the fragment from the address bar, and asks
+// before a later #token= replaces a stored token. Unsafe cross-origin
+// browser requests are refused (http.CrossOriginProtection).
 //
 // # Events
 //
@@ -113,7 +152,16 @@
 // (an engine with a PubSub() *pubsub.PubSub method); without it the node
 // answers 501.
 //
+// Links are bounded: at most MaxLinkLen bytes and MaxLinkAddrs addresses,
+// each at most dialpolicy.MaxAddrLen bytes. What the node dials is decided
+// by its dial policy (internal/dialpolicy, put on the engine by
+// DialPolicy): no loopback, link-local or unspecified targets unless the
+// node listens on loopback (link-local) itself or allows local dials;
+// private ranges are allowed, for LAN sync.
+//
 // In the web app, the share panel shows the link and its QR code; on the
 // other node's app, paste the link into "Join a list", or open
-// http://<that node's API>/#join=<URL-encoded link>, which joins at once.
+// http://<that node's API>/#join=<URL-encoded link>, which shows the list
+// and who shares it (POST /v1/invites/inspect) and joins only when the
+// user clicks Join: nothing changes state from a URL alone.
 package node

@@ -15,9 +15,20 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	release, err := n.streams.acquire(clientKey(r))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer release()
 	rc := http.NewResponseController(w)
-	// Streams outlive the server's write timeout, if any.
-	_ = rc.SetWriteDeadline(time.Time{})
+	// Streams outlive the server's read and write timeouts: an expired read
+	// deadline would end the request's context, an expired write deadline
+	// the stream. Instead each write (event or heartbeat) must finish within
+	// WriteTimeout, so a client that stops reading is dropped.
+	_ = rc.SetReadDeadline(time.Time{})
+	writeDeadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(n.cfg.WriteTimeout)) }
+	writeDeadline()
 
 	ctx := r.Context()
 	events := db.Events(ctx) // subscribed before "ready": nothing is missed
@@ -52,10 +63,12 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 			if err != nil {
 				continue
 			}
+			writeDeadline()
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", ev.Type, data); err != nil {
 				return
 			}
 		case <-heartbeat.C:
+			writeDeadline()
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}
@@ -65,4 +78,22 @@ func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// ticketResponse is the result of POST /v1/events/ticket.
+type ticketResponse struct {
+	Ticket    string `json:"ticket"`
+	ExpiresIn int    `json:"expiresIn"` // seconds
+}
+
+// handleTicket issues a single-use ticket that admits one GET /v1/events
+// within ticketTTL: for browsers, whose EventSource cannot send the
+// Authorization header.
+func (n *Node) handleTicket(w http.ResponseWriter, r *http.Request) {
+	t, err := n.tickets.issue(time.Now())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ticketResponse{Ticket: t, ExpiresIn: int(ticketTTL / time.Second)})
 }

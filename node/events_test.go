@@ -30,6 +30,9 @@ func (tn *testNode) stream(t testing.TB, db string) (<-chan sseEvent, context.Ca
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, "GET", tn.url+"/v1/events?database="+url.QueryEscape(db), nil)
 	require.NoError(t, err)
+	if tn.token != "" {
+		req.Header.Set("Authorization", "Bearer "+tn.token)
+	}
 	res, err := tn.client.Do(req)
 	require.NoError(t, err)
 	require.Equal(t, 200, res.StatusCode)

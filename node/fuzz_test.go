@@ -11,18 +11,30 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/dialpolicy"
 	"github.com/latticedb/lattice/node"
 )
 
 // FuzzParseInvite: invite links come from strangers (pasted, scanned).
+// Whatever parses is within the bounds, and formats back to a link that
+// parses to the same peer.
 func FuzzParseInvite(f *testing.F) {
 	f.Add("lattice://join?peer=12D3KooWJ1v6W2hhhD7C5CF2a4hz5Rt3kzqLn5B7fj6W6xBAtTDM&addr=/ip4/127.0.0.1/tcp/4001&db=/lattice/bafy/x")
+	f.Add("lattice://join?peer=12D3KooWJ1v6W2hhhD7C5CF2a4hz5Rt3kzqLn5B7fj6W6xBAtTDM&addr=/ip4/127.0.0.1/tcp/4001&addr=/ip4/127.0.0.1/tcp/4002&addr=/ip4/127.0.0.1/tcp/4003&addr=/ip4/127.0.0.1/tcp/4004&addr=/ip4/127.0.0.1/tcp/4005&addr=/ip4/127.0.0.1/tcp/4006&addr=/ip4/127.0.0.1/tcp/4007&addr=/ip4/127.0.0.1/tcp/4008&addr=/ip4/127.0.0.1/tcp/4009")
 	f.Add("http://127.0.0.1:5080/#join=lattice%3A%2F%2Fjoin%3Fpeer%3Dx")
 	f.Add("lattice://join?")
 	f.Fuzz(func(t *testing.T, link string) {
 		inv, err := node.ParseInvite(link)
 		if err != nil {
 			return
+		}
+		if len(inv.Addrs) > node.MaxLinkAddrs || len(inv.Addrs) == 0 {
+			t.Fatalf("%d addresses parsed, the bounds are 1..%d", len(inv.Addrs), node.MaxLinkAddrs)
+		}
+		for _, a := range inv.Addrs {
+			if len(a.Bytes()) > dialpolicy.MaxAddrLen {
+				t.Fatalf("a %d-byte address parsed", len(a.Bytes()))
+			}
 		}
 		// What parses formats back to a link that parses to the same peer.
 		again, err := node.ParseInvite(inv.String())

@@ -102,22 +102,27 @@ func (n *Node) handleConnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := n.connect(r.Context(), *ai); err != nil {
+	if err := n.connect(r.Context(), *ai, "the peer"); err != nil {
 		writeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"peerId": ai.ID.String()})
 }
 
-// connect dials a peer within ConnectTimeout.
-func (n *Node) connect(ctx context.Context, ai peer.AddrInfo) error {
+// connect dials a peer within ConnectTimeout. Whatever went wrong (the
+// dial policy refused the addresses, nothing listens, a handshake failed,
+// a timeout), API clients learn one thing, that the peer could not be
+// reached: telling the cases apart would make the node a port scanner for
+// whoever can post an invite link. The details go to the log.
+func (n *Node) connect(ctx context.Context, ai peer.AddrInfo, who string) error {
 	if ai.ID == n.e.ID() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ConnectTimeout)
 	defer cancel()
 	if err := n.e.Connect(ctx, ai); err != nil {
-		return errorf(http.StatusBadGateway, "connect_failed", "%v", err)
+		n.log.Info("dial failed", "peer", ai.ID, "addrs", ai.Addrs, "error", err)
+		return errorf(http.StatusBadGateway, "connect_failed", "could not reach %s", who)
 	}
 	return nil
 }
@@ -227,6 +232,12 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 	for _, k := range keys {
 		opts = append(opts, engine.WithMeta(k, req.Meta[k]))
 	}
+	done, err := n.admitDatabase("")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer done()
 	db, err := n.e.Create(r.Context(), req.Name, opts...)
 	if err != nil {
 		writeError(w, err)
@@ -262,6 +273,11 @@ func (n *Node) open(ctx context.Context, address string) (*engine.Database, erro
 	if _, err := engine.ParseAddress(address); err != nil {
 		return nil, err
 	}
+	done, err := n.admitDatabase(address)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.OpenTimeout)
 	defer cancel()
 	db, err := n.e.Open(ctx, address)

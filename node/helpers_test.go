@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/dialpolicy"
 	"github.com/latticedb/lattice/internal/leaktest"
 	"github.com/latticedb/lattice/node"
 )
@@ -46,10 +49,23 @@ func startNode(t testing.TB, mod ...func(*node.Config)) *testNode {
 // startNodeWith starts a node whose engine gets extra options.
 func startNodeWith(t testing.TB, eopts []engine.Option, mod ...func(*node.Config)) *testNode {
 	t.Helper()
+	return startNodeGated(t, nil, eopts, mod...)
+}
+
+// testListen is where test engines listen: loopback, which is also why the
+// dial policy lets them dial each other on loopback.
+const testListen = "/ip4/127.0.0.1/tcp/0"
+
+// startNodeGated starts a node whose engine has the node's dial policy
+// (as lattice node's has) composed with the given gaters, and extra
+// options.
+func startNodeGated(t testing.TB, gaters []connmgr.ConnectionGater, eopts []engine.Option, mod ...func(*node.Config)) *testNode {
+	t.Helper()
 	e, err := engine.New(context.Background(), append([]engine.Option{
 		engine.WithDataDir(t.TempDir()),
-		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+		engine.WithListenAddrs(testListen),
 		engine.WithRebroadcastInterval(2 * time.Second),
+		node.DialPolicy(dialpolicy.Config{Listen: []ma.Multiaddr{ma.StringCast(testListen)}}, gaters...),
 	}, eopts...)...)
 	require.NoError(t, err)
 	cfg := node.DefaultConfig()

@@ -14,14 +14,21 @@ import (
 	"rsc.io/qr"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/dialpolicy"
 )
 
 // InviteScheme is the URL scheme of invite links.
 const InviteScheme = "lattice"
 
-// maxInviteAddrs bounds the addresses a link carries, so its QR code stays
-// scannable.
-const maxInviteAddrs = 8
+// Bounds of invite links, which come from strangers: a link is at most
+// MaxLinkLen bytes (a web app URL carrying one may be longer by its
+// escaping) and carries at most MaxLinkAddrs addresses, each at most
+// dialpolicy.MaxAddrLen bytes in binary form. Links this node makes stay
+// within them, and their QR codes scannable.
+const (
+	MaxLinkLen   = 2048
+	MaxLinkAddrs = 8
+)
 
 // Invite is a share link: who to dial (a peer ID and its dialable addresses,
 // relay circuit addresses included once the node has them) and which
@@ -79,6 +86,9 @@ func (inv Invite) AddrInfo() peer.AddrInfo {
 // ErrBadLink.
 func ParseInvite(link string) (Invite, error) {
 	link = strings.TrimSpace(link)
+	if len(link) > 3*MaxLinkLen {
+		return Invite{}, fmt.Errorf("%w: %d bytes long, the limit is %d", ErrBadLink, len(link), MaxLinkLen)
+	}
 	u, err := url.Parse(link)
 	if err != nil {
 		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
@@ -96,18 +106,27 @@ func ParseInvite(link string) (Invite, error) {
 	if u.Scheme != InviteScheme || (u.Host != "join" && u.Opaque != "join") {
 		return Invite{}, fmt.Errorf("%w: want %s://join?peer=...&addr=...&db=..., got %q", ErrBadLink, InviteScheme, truncate(link, 80))
 	}
+	if len(link) > MaxLinkLen {
+		return Invite{}, fmt.Errorf("%w: %d bytes long, the limit is %d", ErrBadLink, len(link), MaxLinkLen)
+	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
 		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
 	}
+	if len(q["addr"]) > MaxLinkAddrs {
+		return Invite{}, fmt.Errorf("%w: %d addresses, the limit is %d", ErrBadLink, len(q["addr"]), MaxLinkAddrs)
+	}
 	var inv Invite
 	if inv.Peer, err = peer.Decode(q.Get("peer")); err != nil {
-		return Invite{}, fmt.Errorf("%w: bad peer ID %q", ErrBadLink, q.Get("peer"))
+		return Invite{}, fmt.Errorf("%w: bad peer ID %q", ErrBadLink, truncate(q.Get("peer"), 80))
 	}
 	for _, s := range q["addr"] {
 		a, err := ma.NewMultiaddr(s)
 		if err != nil {
-			return Invite{}, fmt.Errorf("%w: bad addr %q: %v", ErrBadLink, s, err)
+			return Invite{}, fmt.Errorf("%w: bad addr %q: %v", ErrBadLink, truncate(s, 80), err)
+		}
+		if len(a.Bytes()) > dialpolicy.MaxAddrLen {
+			return Invite{}, fmt.Errorf("%w: an address of %d bytes, the limit is %d", ErrBadLink, len(a.Bytes()), dialpolicy.MaxAddrLen)
 		}
 		// Accept addresses with the inviter's /p2p/ suffix too.
 		if tr, id := peer.SplitAddr(a); id != "" {
@@ -166,8 +185,8 @@ func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
 		out = append(out, tr)
 	}
 	slices.SortStableFunc(out, func(a, b ma.Multiaddr) int { return rank(a) - rank(b) })
-	if len(out) > maxInviteAddrs {
-		out = out[:maxInviteAddrs]
+	if len(out) > MaxLinkAddrs {
+		out = out[:MaxLinkAddrs]
 	}
 	return out
 }
@@ -248,6 +267,44 @@ func QRPNG(text string) ([]byte, error) {
 	return c.PNG(), nil
 }
 
+// inspectResponse is the result of POST /v1/invites/inspect.
+type inspectResponse struct {
+	PeerID     string   `json:"peerId"`
+	Addrs      []string `json:"addrs"`
+	Database   string   `json:"database,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Collection string   `json:"collection,omitempty"`
+	Own        bool     `json:"own"` // the link is this node's own
+}
+
+// handleInspect parses an invite link without dialing anything, so that an
+// application can show what the link would join, and who shares it, before
+// the user agrees to join.
+func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Link string `json:"link"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := requireField("link", req.Link != ""); err != nil {
+		writeError(w, err)
+		return
+	}
+	inv, err := ParseInvite(req.Link)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	out := inspectResponse{PeerID: inv.Peer.String(), Addrs: addrStrings(inv.Addrs), Database: inv.Database,
+		Collection: inv.Collection, Own: inv.Peer == n.e.ID()}
+	if a, err := engine.ParseAddress(inv.Database); err == nil {
+		out.Name = a.Name
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Link string `json:"link"`
@@ -297,14 +354,14 @@ func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite,
 		if err != nil {
 			return nil, inv, err
 		}
-		if err := n.connect(ctx, inv.AddrInfo()); err != nil {
+		if err := n.connect(ctx, inv.AddrInfo(), "the inviter"); err != nil {
 			wait.cancel()
 			return nil, inv, err
 		}
 		if address, err = wait.result(); err != nil {
 			return nil, inv, err
 		}
-	} else if err := n.connect(ctx, inv.AddrInfo()); err != nil {
+	} else if err := n.connect(ctx, inv.AddrInfo(), "the inviter"); err != nil {
 		return nil, inv, err
 	}
 	db, err := n.open(ctx, address)

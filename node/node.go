@@ -27,6 +27,8 @@ type Node struct {
 	handler http.Handler
 	metrics *metrics
 	invites *inviteTopic // nil when the engine does not expose pubsub
+	streams *streamLimiter
+	tickets *tickets
 
 	ctx    context.Context // ends when the node closes; parent of every request
 	cancel context.CancelFunc
@@ -36,6 +38,7 @@ type Node struct {
 	closed  bool
 	servers []*http.Server
 	dbs     map[string]*engine.Database // open databases, by address
+	opening int                         // databases being opened, admitted by admitDatabase
 	recent  []string                    // addresses, most recently used first
 
 	closeOnce sync.Once
@@ -52,7 +55,8 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{e: e, cfg: cfg, log: cfg.Logger, dbs: make(map[string]*engine.Database)}
+	n := &Node{e: e, cfg: cfg, log: cfg.Logger, dbs: make(map[string]*engine.Database),
+		streams: newStreamLimiter(cfg.MaxStreams, cfg.MaxStreamsPerClient), tickets: newTickets()}
 	if n.log == nil {
 		n.log = hclog.NewNullLogger()
 	}
@@ -65,6 +69,10 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: list databases: %w", err)
 	}
 	for _, info := range infos {
+		if len(n.dbs) >= cfg.MaxDatabases {
+			n.log.Warn("not reopening every stored database: MaxDatabases reached", "limit", cfg.MaxDatabases, "stored", len(infos))
+			break
+		}
 		db, err := e.Open(ctx, info.Address)
 		if err != nil {
 			n.log.Warn("cannot reopen database", "address", info.Address, "error", err)
@@ -103,7 +111,10 @@ func (n *Node) Serve(ln net.Listener) error {
 	}
 	srv := &http.Server{
 		Handler:           n.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: n.cfg.ReadHeaderTimeout,
+		ReadTimeout:       n.cfg.ReadTimeout,
+		WriteTimeout:      n.cfg.WriteTimeout, // per write for event streams
+		IdleTimeout:       n.cfg.IdleTimeout,
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          n.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
@@ -168,6 +179,11 @@ func (n *Node) database(ctx context.Context, address string) (*engine.Database, 
 	}
 	for _, info := range infos {
 		if info.Address == address {
+			done, err := n.admitDatabase(address)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
 			db, err := n.e.Open(ctx, address)
 			if err != nil {
 				return nil, err
@@ -177,6 +193,32 @@ func (n *Node) database(ctx context.Context, address string) (*engine.Database, 
 		}
 	}
 	return nil, fmt.Errorf("%w: %s (create, open or join it first)", engine.ErrNoDatabase, address)
+}
+
+// admitDatabase admits opening (or creating) the database at address,
+// which may be empty when it is not known yet: one already open is always
+// admitted; another only while fewer than MaxDatabases are open or being
+// opened. The caller calls done once the database is open (and
+// remembered) or has failed to open.
+func (n *Node) admitDatabase(address string) (done func(), err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.dbs[address]; ok && address != "" {
+		return func() {}, nil
+	}
+	if len(n.dbs)+n.opening >= n.cfg.MaxDatabases {
+		return nil, errorf(http.StatusServiceUnavailable, "too_many_databases",
+			"this node has %d databases open, the most it keeps open (--max-databases)", n.cfg.MaxDatabases)
+	}
+	n.opening++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			n.mu.Lock()
+			n.opening--
+			n.mu.Unlock()
+		})
+	}, nil
 }
 
 // remember records an open database and, when used is set, moves it to the

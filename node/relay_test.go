@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
@@ -28,13 +28,11 @@ func TestInviteThroughRelay(t *testing.T) {
 	require.NoError(t, err)
 	idA, _ := peer.IDFromPrivateKey(keyA)
 	idB, _ := peer.IDFromPrivateKey(keyB)
-	a := startNodeWith(t, []engine.Option{
+	a := startNodeGated(t, []connmgr.ConnectionGater{natgate.BlockDirect(idB)}, []engine.Option{
 		engine.WithIdentity(keyA), engine.WithRelays(r.AddrInfo()),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idB))),
 	})
-	b := startNodeWith(t, []engine.Option{
+	b := startNodeGated(t, []connmgr.ConnectionGater{natgate.BlockDirect(idA)}, []engine.Option{
 		engine.WithIdentity(keyB),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idA))),
 	})
 
 	list := a.createDB("TodoList")

@@ -37,7 +37,7 @@ func TestTokenRequired(t *testing.T) {
 	require.Equal(t, 401, get("/metrics", ""))
 	require.Equal(t, 401, get("/v1/nothing", ""), "unknown routes do not tell what exists")
 	require.Equal(t, 200, get("/v1/id", "Bearer "+testToken))
-	require.Equal(t, 200, get("/v1/id?token="+testToken, ""), "EventSource and <img> pass the token in the query")
+	require.Equal(t, 401, get("/v1/id?token="+testToken, ""), "the token is never taken from a URL")
 	require.Equal(t, 200, get("/metrics", "Bearer "+testToken))
 	require.Equal(t, 200, get("/", ""), "the web app's files are public")
 	require.Equal(t, 200, get("/app.js", ""))

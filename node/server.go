@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // route is one API path with a handler per method.
@@ -29,7 +30,9 @@ func (n *Node) routes() http.Handler {
 		{"/v1/databases/open", map[string]http.HandlerFunc{http.MethodPost: n.handleOpenDatabase}},
 		{"/v1/action/{name}", map[string]http.HandlerFunc{http.MethodPost: n.handleAction}},
 		{"/v1/events", map[string]http.HandlerFunc{http.MethodGet: n.handleEvents}},
+		{"/v1/events/ticket", map[string]http.HandlerFunc{http.MethodPost: n.handleTicket}},
 		{"/v1/invites", map[string]http.HandlerFunc{http.MethodPost: n.handleInvite}},
+		{"/v1/invites/inspect", map[string]http.HandlerFunc{http.MethodPost: n.handleInspect}},
 		{"/v1/invites/qr", map[string]http.HandlerFunc{http.MethodGet: n.handleInviteQR}},
 		{"/v1/join", map[string]http.HandlerFunc{http.MethodPost: n.handleJoin}},
 		{"/metrics", map[string]http.HandlerFunc{http.MethodGet: n.metrics.handler().ServeHTTP}},
@@ -43,7 +46,11 @@ func (n *Node) routes() http.Handler {
 	mux.Handle("/", n.metrics.instrument("web", webHandler()))
 
 	var h http.Handler = mux
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errorf(http.StatusForbidden, "forbidden", "cross-origin request refused: %s %s may only come from this node's own pages", r.Method, r.URL.Path))
+	}))
+	h = cop.Handler(h)
 	h = n.guard(h)
 	return h
 }
@@ -72,20 +79,26 @@ func methodDispatch(methods map[string]http.HandlerFunc) http.Handler {
 
 // guard applies the access rules before any route: the bearer token on the
 // API and metrics, or, without a token, loopback clients and loopback Host
-// headers only; and the body size limit.
+// headers only; and the body size limit. Every response gets
+// X-Content-Type-Options: nosniff. A refused client's connection is closed
+// after the answer, so that unauthenticated clients cannot hold it.
 func (n *Node) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		protected := strings.HasPrefix(r.URL.Path, "/v1/") || r.URL.Path == "/metrics"
 		if n.cfg.Token == "" {
 			if !remoteIsLoopback(r) {
+				w.Header().Set("Connection", "close")
 				writeError(w, errorf(http.StatusForbidden, "forbidden", "this node answers loopback clients only; start it with --api-token to serve others"))
 				return
 			}
 			if !hostIsLoopback(r.Host) {
+				w.Header().Set("Connection", "close")
 				writeError(w, errorf(http.StatusForbidden, "forbidden", "Host %q is not a loopback name; start the node with --api-token to serve other names", r.Host))
 				return
 			}
-		} else if protected && !n.tokenOK(r) {
+		} else if protected && !n.tokenOK(r) && !n.ticketOK(r) {
+			w.Header().Set("Connection", "close")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lattice"`)
 			writeError(w, errorf(http.StatusUnauthorized, "unauthorized", "missing or wrong API token: send \"Authorization: Bearer <token>\""))
 			return
@@ -97,20 +110,25 @@ func (n *Node) guard(next http.Handler) http.Handler {
 	})
 }
 
-// tokenOK checks the bearer token from the Authorization header or, for
-// browsers' EventSource and <img>, the token query parameter.
+// tokenOK checks the bearer token, from the Authorization header only: a
+// token in a URL ends up in histories, logs and Referer headers.
 func (n *Node) tokenOK(r *http.Request) bool {
-	got := ""
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return false
-		}
-		got = strings.TrimSpace(tok)
-	} else {
-		got = r.URL.Query().Get("token")
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
 	}
+	got := strings.TrimSpace(tok)
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(n.cfg.Token)) == 1
+}
+
+// ticketOK admits GET /v1/events with a ticket from POST
+// /v1/events/ticket (browsers' EventSource cannot send headers), and
+// spends the ticket.
+func (n *Node) ticketOK(r *http.Request) bool {
+	if r.URL.Path != "/v1/events" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	return n.tickets.redeem(r.URL.Query().Get("ticket"), time.Now())
 }
 
 func remoteIsLoopback(r *http.Request) bool {

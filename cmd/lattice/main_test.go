@@ -61,7 +61,9 @@ func TestHelp(t *testing.T) {
 		require.Contains(t, out, c)
 	}
 	flags := map[string][]string{
-		"node":   {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes"},
+		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
+			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
+			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
@@ -88,6 +90,9 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "nonsense"},
 		{"node", "--api", "127.0.0.1:0", "--bootstrap", "/ip4/127.0.0.1/tcp/1"}, // no /p2p/
 		{"node", "--api", "127.0.0.1:0", "--listen", "/bogus"},
+		{"node", "--api", "127.0.0.1:0", "--http-idle-timeout", "0s"},     // nothing holds a connection forever
+		{"node", "--api", "127.0.0.1:0", "--query-timeout", "10m"},        // longer than the write timeout
+		{"node", "--api", "127.0.0.1:0", "--max-streams-per-client", "0"}, // a bound must bound
 		{"join"},
 		{"invite"},
 		{"bench", "--run", "("},

@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/dialpolicy"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -32,6 +35,10 @@ type nodeFlags struct {
 	token     string
 	logLevel  string
 	sync      bool
+
+	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
+	maxStreams, maxStreamsPerClient, maxDatabases                           int
+	allowLocalDials                                                         bool
 }
 
 func newNodeCmd() *cobra.Command {
@@ -64,6 +71,18 @@ store's log is fsynced every 100 ms. With --sync-writes it is fsynced before
 each write is acknowledged, so writes survive power loss too, at the cost of
 one fsync per commit group.
 
+Addresses that come from outside (invite links, peers' announcements) pass
+a dial policy: the node does not dial loopback, link-local or unspecified
+addresses unless it listens on loopback (link-local) itself or
+--allow-local-dials is given; private (LAN) ranges are allowed. Peers named
+by --bootstrap and --relay are trusted. A failed join says only "could not
+reach the inviter"; the reason is logged (--log-level info).
+
+The HTTP server closes connections that send headers or bodies too slowly
+or idle too long (--http-*-timeout), bounds event streams (--max-streams,
+--max-streams-per-client) and open databases (--max-databases), and gives
+find-like actions a time limit (--query-timeout, or maxTimeMS per request).
+
 The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		Example: `  lattice node
   lattice node --data ./alice --api 127.0.0.1:5081
@@ -86,6 +105,16 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
+	def := node.DefaultConfig()
+	fl.DurationVar(&f.readHeaderTimeout, "http-read-header-timeout", def.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fl.DurationVar(&f.readTimeout, "http-read-timeout", def.ReadTimeout, "time a client has to send a whole request, body included")
+	fl.DurationVar(&f.writeTimeout, "http-write-timeout", def.WriteTimeout, "time to answer a request (event streams are exempt)")
+	fl.DurationVar(&f.idleTimeout, "http-idle-timeout", def.IdleTimeout, "time a keep-alive connection may wait for its next request")
+	fl.DurationVar(&f.queryTimeout, "query-timeout", def.QueryTimeout, "time limit of find, findOne, countDocuments and distinct, and the largest maxTimeMS a request may ask for")
+	fl.IntVar(&f.maxStreams, "max-streams", def.MaxStreams, "event streams open at once, overall")
+	fl.IntVar(&f.maxStreamsPerClient, "max-streams-per-client", def.MaxStreamsPerClient, "event streams open at once per client IP address")
+	fl.IntVar(&f.maxDatabases, "max-databases", def.MaxDatabases, "databases the node keeps open")
+	fl.BoolVar(&f.allowLocalDials, "allow-local-dials", false, "let invite links and peers make this node dial loopback, link-local and unspecified addresses (by default only a node listening on loopback dials loopback)")
 	return cmd
 }
 
@@ -115,17 +144,27 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if err != nil {
 		return err
 	}
+	var listen []ma.Multiaddr
 	for _, l := range f.listen {
-		if _, err := ma.NewMultiaddr(l); err != nil {
+		a, err := ma.NewMultiaddr(l)
+		if err != nil {
 			return usageErr("--listen %q: %v", l, err)
 		}
+		listen = append(listen, a)
+	}
+	// Addresses from outside (invite links, peers) pass the dial policy;
+	// the peers named on the command line are trusted.
+	pol := dialpolicy.Config{Listen: listen, AllowLocal: f.allowLocalDials}
+	for _, p := range append(slices.Clone(peers), relays...) {
+		pol.Trusted = append(pol.Trusted, p.ID)
 	}
 
 	log := hclog.New(&hclog.LoggerOptions{Name: "lattice", Level: hclog.LevelFromString(f.logLevel), Output: cmd.ErrOrStderr()})
 	if f.logLevel == "off" {
 		log = hclog.NewNullLogger()
 	}
-	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync)}
+	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync),
+		node.DialPolicy(pol)}
 	if f.inMemory {
 		opts = append(opts, engine.WithInMemory())
 	} else {
@@ -137,6 +176,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	cfg := node.DefaultConfig()
 	cfg.Token = f.token
 	cfg.Logger = log.Named("node")
+	cfg.ReadHeaderTimeout, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = f.readHeaderTimeout, f.readTimeout, f.writeTimeout, f.idleTimeout
+	cfg.QueryTimeout = f.queryTimeout
+	cfg.MaxStreams, cfg.MaxStreamsPerClient, cfg.MaxDatabases = f.maxStreams, f.maxStreamsPerClient, f.maxDatabases
 	if !f.inMemory {
 		cfg.StateDir = f.data
 	}

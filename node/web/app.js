@@ -18,23 +18,98 @@
     reloading: false,
     reloadAgain: false,
     editing: null, // _id of the to-do being edited
+    pendingToken: null, // a token from #token= waiting for the user's consent
   };
 
   // ---- URL fragment: #token=..., #join=<link> ------------------------------
+  // Nothing changes state from a URL alone: any web page can send the
+  // browser here with a fragment. A token replaces a stored one only after
+  // the user agrees; a join link only shows what it would join, and joins
+  // when the user clicks Join. The fragment is dropped from the address bar
+  // once read.
   function readFragment() {
     const params = new URLSearchParams(location.hash.replace(/^#\/?/, ""));
-    let join = null;
-    if (params.get("token")) {
-      localStorage.setItem("lattice.token", params.get("token"));
-    }
-    if (params.get("join")) {
-      join = params.get("join");
-    }
     if (location.hash) {
       history.replaceState(null, "", location.pathname + location.search);
     }
-    state.token = localStorage.getItem("lattice.token");
-    return join;
+    const stored = localStorage.getItem("lattice.token");
+    const offered = params.get("token");
+    state.token = stored;
+    if (offered && !stored) {
+      localStorage.setItem("lattice.token", offered);
+      state.token = offered;
+    } else if (offered && offered !== stored) {
+      state.pendingToken = offered;
+    }
+    return params.get("join");
+  }
+
+  // confirmBox shows the confirmation panel and resolves to true when the
+  // user clicks its confirm button, false on cancel.
+  function confirmBox(title, rows, yes, hint) {
+    const box = $("confirm");
+    $("confirm-title").textContent = title;
+    $("confirm-hint").textContent = hint || "";
+    $("confirm-body").replaceChildren(...rows.map(([k, v]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      const code = document.createElement("code");
+      code.textContent = v;
+      dd.append(code);
+      return [dt, dd];
+    }).flat());
+    $("confirm-yes").textContent = yes;
+    box.hidden = false;
+    $("confirm-no").focus();
+    return new Promise((resolve) => {
+      const done = (ok) => {
+        box.hidden = true;
+        $("confirm-yes").onclick = $("confirm-no").onclick = null;
+        resolve(ok);
+      };
+      $("confirm-yes").onclick = () => done(true);
+      $("confirm-no").onclick = () => done(false);
+    });
+  }
+
+  async function offerToken() {
+    const t = state.pendingToken;
+    state.pendingToken = null;
+    if (!t) return false;
+    const ok = await confirmBox("Use a different API token?",
+      [["Link's token", t.slice(0, 4) + "…"], ["Stored token", (state.token || "").slice(0, 4) + "…"]],
+      "Replace the stored token",
+      "A link opened this page with another token. Replace the stored one only if you opened that link yourself.");
+    if (!ok) return false;
+    localStorage.setItem("lattice.token", t);
+    state.token = t;
+    return true;
+  }
+
+  // offerJoin shows the list a link would join and who shares it, and joins
+  // only if the user confirms.
+  async function offerJoin(link) {
+    let inv;
+    try {
+      inv = await api("POST", "/v1/invites/inspect", { link });
+    } catch (e) {
+      toast("This invite link is damaged: " + e.message, true);
+      return;
+    }
+    const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
+    if (inv.database) rows.push(["Address", inv.database]);
+    const hint = "Join only lists from people you know: your node connects to theirs, and what you add is shared with everyone on the list.";
+    if (!(await confirmBox("Join this list?", rows, "Join", hint))) {
+      toast("Not joined");
+      return;
+    }
+    try {
+      await join(link);
+      toast("Joined the list");
+    } catch (e) {
+      toast("Could not join: " + e.message, true);
+    }
   }
 
   // ---- API ------------------------------------------------------------------
@@ -60,18 +135,28 @@
   }
   const action = (name, body) =>
     api("POST", "/v1/action/" + name, Object.assign({ database: state.address, collection: COLLECTION }, body));
-  const withToken = (url) => state.token ? url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(state.token) : url;
+
+  // eventsURL is the event stream's URL. EventSource cannot send the
+  // Authorization header, so with a token the app gets a short-lived,
+  // single-use ticket first; the token itself never goes into a URL.
+  async function eventsURL() {
+    const url = "/v1/events?database=" + encodeURIComponent(state.address);
+    if (!state.token) return url;
+    const { ticket } = await api("POST", "/v1/events/ticket");
+    return url + "&ticket=" + encodeURIComponent(ticket);
+  }
+
+  // showQR loads the QR code with the token in the header, not the URL.
+  async function showQR(img, path) {
+    const headers = state.token ? { "Authorization": "Bearer " + state.token } : {};
+    const res = await fetch(path, { headers });
+    if (!res.ok) throw new Error("cannot load the QR code");
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(await res.blob());
+  }
 
   // ---- choosing the list ----------------------------------------------------
-  async function chooseList(joinLink) {
-    if (joinLink) {
-      try {
-        const res = await join(joinLink);
-        return res.address;
-      } catch (e) {
-        toast("Could not join: " + e.message, true);
-      }
-    }
+  async function chooseList() {
     const { databases } = await api("GET", "/v1/databases");
     const lists = databases.filter((d) => d.name === LIST_NAME);
     const saved = localStorage.getItem("lattice.list");
@@ -114,9 +199,20 @@
   }
 
   // ---- event stream ---------------------------------------------------------
-  function subscribe() {
+  async function subscribe() {
     if (state.events) state.events.close();
-    const es = new EventSource(withToken("/v1/events?database=" + encodeURIComponent(state.address)));
+    state.events = null;
+    const address = state.address;
+    let url;
+    try {
+      url = await eventsURL();
+    } catch (e) {
+      setStatus("offline", "Reconnecting to node…");
+      setTimeout(() => { if (state.address === address && !state.events) subscribe(); }, 2000);
+      return;
+    }
+    if (state.address !== address) return;
+    const es = new EventSource(url);
     state.events = es;
     es.addEventListener("ready", () => {
       state.streamUp = true;
@@ -135,6 +231,12 @@
     es.onerror = () => {
       state.streamUp = false;
       setStatus("offline", "Reconnecting to node…");
+      // The browser retries by itself unless the node refused the stream
+      // (a spent ticket, a restart, too many streams): then start over.
+      if (es.readyState === EventSource.CLOSED && state.events === es) {
+        state.events = null;
+        setTimeout(() => { if (!state.events) subscribe(); }, 1000);
+      }
     };
   }
 
@@ -347,8 +449,8 @@
       try {
         const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION });
         $("invite-link").value = inv.link;
-        $("invite-qr").src = withToken(new URL(inv.qr).pathname + new URL(inv.qr).search);
         $("share-out").hidden = false;
+        await showQR($("invite-qr"), new URL(inv.qr).pathname + new URL(inv.qr).search);
       } catch (e) {
         toast(e.message, true);
       } finally {
@@ -375,9 +477,10 @@
       }
     });
     $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => toast(err.message, true)));
-    window.addEventListener("hashchange", () => {
+    window.addEventListener("hashchange", async () => {
       const link = readFragment();
-      if (link) join(link).catch((err) => toast("Could not join: " + err.message, true));
+      if (await offerToken()) location.reload();
+      if (link) offerJoin(link);
     });
   }
 
@@ -385,12 +488,14 @@
     wire();
     const joinLink = readFragment();
     try {
+      await offerToken();
       const id = await api("GET", "/v1/id");
       state.peerId = id.peerId;
       $("peer-id").textContent = id.peerId;
-      const address = await chooseList(joinLink);
+      const address = await chooseList();
       if (address !== state.address) await useList(address);
       document.body.dataset.ready = "true";
+      if (joinLink) offerJoin(joinLink);
     } catch (e) {
       if (e.status === 401) {
         setStatus("offline", "Token needed");
