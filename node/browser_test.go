@@ -165,8 +165,7 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 			require.NotEqual(t, list1, d.(map[string]any)["address"], "B joined before the user agreed")
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // what would have joined has had its chance
-	notJoined()
+	notJoined() // the app has read the link (the dialog shows it) and waits
 	run(page2, chromedp.Click(css(`#confirm-no`)), poll(`document.querySelector("#confirm").hidden`))
 	notJoined()
 

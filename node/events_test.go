@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -121,7 +122,7 @@ func TestEventStream(t *testing.T) {
 
 	// The client going away ends the handler (goleak checks the rest).
 	stop()
-	eventually(t, 5*time.Second, func() error {
+	poll.Eventually(t, 5*time.Second, func() error {
 		res, err := a.client.Get(a.url + "/metrics")
 		if err != nil {
 			return err

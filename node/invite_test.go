@@ -15,6 +15,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 	"github.com/stretchr/testify/require"
 
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -142,7 +143,7 @@ func dagJSONCid(t testing.TB, data string) string {
 // waitDoc polls findOne on tn until the document exists and ok accepts it.
 func waitDoc(t testing.TB, tn *testNode, db string, id string, ok func(map[string]any) bool) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	poll.Eventually(t, 20*time.Second, func() error {
 		status, out := tn.do("POST", "/v1/action/findOne", map[string]any{"database": db, "collection": "todos", "filter": map[string]any{"_id": id}})
 		if status != 200 {
 			return fmt.Errorf("status %d: %v", status, out)

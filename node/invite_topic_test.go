@@ -2,12 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/go-cid"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -66,10 +68,12 @@ func TestInviteTopic(t *testing.T) {
 	w, err := invitee.await(ctx, ha.ID())
 	require.NoError(t, err)
 	require.NoError(t, hb.Connect(ctx, peer.AddrInfo{ID: hm.ID(), Addrs: hm.Addrs()}))
-	for !slices.Contains(spoofTopic.ListPeers(), hb.ID()) {
-		require.NoError(t, ctx.Err(), "the spoofer never saw the invitee subscribe")
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Eventually(t, 20*time.Second, func() error {
+		if !slices.Contains(spoofTopic.ListPeers(), hb.ID()) {
+			return errors.New("the spoofer never saw the invitee subscribe")
+		}
+		return nil
+	})
 	require.NoError(t, spoofTopic.Publish(ctx, []byte(`{"inviter":"`+ha.ID().String()+`","databases":[{"address":"`+fake+`"}]}`)))
 	require.NoError(t, hb.Connect(ctx, peer.AddrInfo{ID: ha.ID(), Addrs: ha.Addrs()}))
 	got, err := w.result()

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/natgate"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/transports/relay"
 )
 
@@ -39,12 +41,13 @@ func TestInviteThroughRelay(t *testing.T) {
 	a.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "t1", "title": "milk"}})
 	// Once the reservation holds, the link carries the circuit address.
 	var link string
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(link, "/p2p-circuit") {
-		require.True(t, time.Now().Before(deadline), "no circuit address in %s", link)
-		time.Sleep(20 * time.Millisecond)
+	poll.Eventually(t, 30*time.Second, func() error {
 		link = a.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
-	}
+		if !strings.Contains(link, "/p2p-circuit") {
+			return fmt.Errorf("no circuit address in %s", link)
+		}
+		return nil
+	})
 
 	joined := b.ok(200, "POST", "/v1/join", map[string]any{"link": link})
 	require.Equal(t, list, joined["address"])

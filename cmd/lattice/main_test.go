@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/latticedb/lattice/benchmarks"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/leaktest"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -228,21 +230,7 @@ func TestNodeCommand(t *testing.T) {
 	}()
 
 	apiLine := regexp.MustCompile(`(?m)^api: (http://\S+)$`)
-	var api string
-	deadline := time.Now().Add(20 * time.Second)
-	for api == "" {
-		if m := apiLine.FindStringSubmatch(out.String()); m != nil {
-			api = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("node exited with %d: %s %s", code, out.String(), errOut.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "no api line: %s", out.String())
-		time.Sleep(20 * time.Millisecond)
-	}
+	api := waitLine(t, &out, done, apiLine)
 	require.Regexp(t, `(?m)^peer: 12D3KooW\S+$`, out.String())
 	require.Regexp(t, `(?m)^listen: /ip4/127\.0\.0\.1/tcp/\d+/p2p/12D3KooW\S+$`, out.String())
 	require.Contains(t, out.String(), "app: "+api+"/\n")
@@ -286,19 +274,21 @@ func startCLI(t *testing.T, args ...string) (out, errOut *syncBuffer, done <-cha
 // waitLine waits for a line of out matching re and returns its first group.
 func waitLine(t *testing.T, out *syncBuffer, done <-chan int, re *regexp.Regexp) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
+	var found string
+	poll.Eventually(t, 30*time.Second, func() error {
 		select {
 		case code := <-done:
 			t.Fatalf("exited with %d: %s", code, out.String())
 		default:
 		}
-		require.True(t, time.Now().Before(deadline), "no line %s in: %s", re, out.String())
-		time.Sleep(20 * time.Millisecond)
-	}
+		m := re.FindStringSubmatch(out.String())
+		if m == nil {
+			return fmt.Errorf("no line %s in: %s", re, out.String())
+		}
+		found = m[1]
+		return nil
+	})
+	return found
 }
 
 // lattice relay prints its addresses in the contract's form, and a node
@@ -313,8 +303,7 @@ func TestRelayCommand(t *testing.T) {
 
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.Eventually(t, 30*time.Second, func() error {
 		res, err := client.Get(api + "/v1/id")
 		require.NoError(t, err)
 		var id struct {
@@ -324,12 +313,11 @@ func TestRelayCommand(t *testing.T) {
 		require.NoError(t, json.NewDecoder(res.Body).Decode(&id))
 		res.Body.Close()
 		circuit := relayAddr + "/p2p-circuit/p2p/" + id.PeerID
-		if slices.Contains(id.Addrs, circuit) {
-			break
+		if !slices.Contains(id.Addrs, circuit) {
+			return fmt.Errorf("no circuit address %s in %v", circuit, id.Addrs)
 		}
-		require.True(t, time.Now().Before(deadline), "no circuit address %s in %v", circuit, id.Addrs)
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 
 	code, _, errOut := runCLI(t, "relay", "--listen", "not-a-multiaddr")
 	require.Equal(t, exitUsage, code, errOut)
