@@ -21,9 +21,6 @@ var (
 	ErrBadConfig = errors.New("node: invalid configuration")
 	// ErrBadLink is returned by ParseInvite for a link that is not an invite.
 	ErrBadLink = errors.New("node: malformed invite link")
-	// ErrNoPubSub is returned when the topic form of invites is used with an
-	// engine that does not expose its pubsub.
-	ErrNoPubSub = errors.New("node: the engine does not expose pubsub; invites by topic are unavailable")
 	// ErrClosed is returned by Serve after Close.
 	ErrClosed = errors.New("node: closed")
 )
@@ -84,8 +81,6 @@ func classify(err error) *apiError {
 	case errors.Is(err, engine.ErrBadName), errors.Is(err, engine.ErrBadManifest),
 		errors.Is(err, accesscontrol.ErrBadConfig), errors.Is(err, ErrBadLink):
 		return errorf(http.StatusBadRequest, "bad_request", "%v", err)
-	case errors.Is(err, ErrNoPubSub):
-		return errorf(http.StatusNotImplemented, "not_implemented", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusGatewayTimeout, "timeout", "%v", err)
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, ErrClosed):

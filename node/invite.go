@@ -15,6 +15,7 @@ import (
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/dialpolicy"
+	"github.com/latticedb/lattice/internal/natgate"
 )
 
 // InviteScheme is the URL scheme of invite links.
@@ -167,7 +168,7 @@ func truncate(s string, n int) string {
 func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
 	rank := func(a ma.Multiaddr) int {
 		switch {
-		case isCircuit(a):
+		case natgate.Relayed(a):
 			return -1
 		case manet.IsIPLoopback(a):
 			return 2
@@ -221,14 +222,8 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
 		return
 	}
-	if n.invites != nil {
-		n.invites.share(db.Address(), db.Name(), req.Collection)
-	}
+	n.invites.share(db.Address(), db.Name(), req.Collection)
 	if req.Topic {
-		if n.invites == nil {
-			writeError(w, ErrNoPubSub)
-			return
-		}
 		inv.Database = ""
 	}
 	link := inv.String()
@@ -343,9 +338,6 @@ func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite,
 	}
 	address := inv.Database
 	if address == "" {
-		if n.invites == nil {
-			return nil, inv, ErrNoPubSub
-		}
 		// Subscribe before dialing so the inviter sees us join the topic as
 		// soon as we connect.
 		ctx, cancel := context.WithTimeout(ctx, n.cfg.OpenTimeout)
@@ -366,10 +358,4 @@ func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite,
 	}
 	db, err := n.open(ctx, address)
 	return db, inv, err
-}
-
-// isCircuit reports whether a is a relay circuit address.
-func isCircuit(a ma.Multiaddr) bool {
-	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
-	return err == nil
 }

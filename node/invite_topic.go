@@ -17,22 +17,6 @@ import (
 	"github.com/latticedb/lattice/engine"
 )
 
-// pubSubber is implemented by an engine that exposes its gossipsub
-// instance. libp2p allows one pubsub per host, so the invite topic must use
-// the engine's own.
-type pubSubber interface {
-	PubSub() *pubsub.PubSub
-}
-
-// enginePubSub returns the engine's pubsub, or nil when the engine does not
-// expose it.
-func enginePubSub(e *engine.Engine) *pubsub.PubSub {
-	if p, ok := any(e).(pubSubber); ok {
-		return p.PubSub()
-	}
-	return nil
-}
-
 // announcement is what an inviter publishes on its invite topic.
 type announcement struct {
 	Inviter   string        `json:"inviter"`

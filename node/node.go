@@ -26,7 +26,7 @@ type Node struct {
 	log     hclog.Logger
 	handler http.Handler
 	metrics *metrics
-	invites *inviteTopic // nil when the engine does not expose pubsub
+	invites *inviteTopic
 	streams *streamLimiter
 	tickets *tickets
 
@@ -81,14 +81,14 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 		n.dbs[db.Address()] = db
 	}
 
-	if ps := enginePubSub(e); ps != nil {
-		inv, err := startInviteTopic(e.ID(), ps, cfg.AnnounceInterval, n.log.Named("invites"))
-		if err != nil {
-			n.cancel()
-			return nil, err
-		}
-		n.invites = inv
+	// libp2p allows one pubsub per host: the invite topic uses the
+	// engine's.
+	inv, err := startInviteTopic(e.ID(), e.PubSub(), cfg.AnnounceInterval, n.log.Named("invites"))
+	if err != nil {
+		n.cancel()
+		return nil, err
 	}
+	n.invites = inv
 	n.metrics = newMetrics(n)
 	n.handler = n.routes()
 	return n, nil
@@ -148,9 +148,7 @@ func (n *Node) Close() error {
 				errs = append(errs, srv.Close())
 			}
 		}
-		if n.invites != nil {
-			errs = append(errs, n.invites.close())
-		}
+		errs = append(errs, n.invites.close())
 		n.wg.Wait()
 		n.closeErr = errors.Join(errs...)
 	})
