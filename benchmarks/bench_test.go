@@ -16,3 +16,6 @@ func BenchmarkFindByID(b *testing.B)              { FindByID(b) }
 func BenchmarkIndexedFind(b *testing.B)           { IndexedFind(b) }
 func BenchmarkReplicate10k(b *testing.B)          { Replicate10k(b) }
 func BenchmarkConverge5x1000(b *testing.B)        { Converge5x1000(b) }
+func BenchmarkLateJoin2k(b *testing.B)            { LateJoin2k(b) }
+func BenchmarkLateJoin2kBitswap(b *testing.B)     { LateJoin2kBitswap(b) }
+func BenchmarkLateJoin10k(b *testing.B)           { LateJoin10k(b) }

@@ -42,6 +42,9 @@ func Suite() []Scenario {
 		{Name: "FindByID", About: "over 10,000 documents", Bench: FindByID, Metric: "queries/s", Goal: 100000},
 		{Name: "IndexedFind", About: "indexed equality over 100,000 documents", Bench: IndexedFind, Metric: "queries/s", Goal: 20000},
 		{Name: "Replicate10k", About: "10,000 writes on A visible on B", Bench: Replicate10k, Metric: "docs/s", Goal: 5000, Slow: true},
+		{Name: "LateJoin2k", About: "fresh replica joins a 2,000-delta history (catch-up stream)", Bench: LateJoin2k, Metric: "s-to-join", Lower: true, Goal: 1, Slow: true},
+		{Name: "LateJoin2kBitswap", About: "baseline: the same join walked with bitswap", Bench: LateJoin2kBitswap, Metric: "s-to-join", Lower: true, Slow: true},
+		{Name: "LateJoin10k", About: "fresh replica joins a 10,000-delta history", Bench: LateJoin10k, Metric: "s-to-join", Lower: true, Slow: true},
 		{Name: "Converge5x1000", About: "5 replicas x 1,000 single writes (raw go-ds-crdt: ~56 s)", Bench: Converge5x1000, Metric: "s-to-converge", Lower: true, Slow: true},
 	}
 }

@@ -365,3 +365,59 @@ func Converge5x1000(b *testing.B) {
 		b.ReportMetric(time.Since(start).Seconds(), "s-to-converge")
 	}
 }
+
+// lateJoin writes a history of n single-write deltas (sequential
+// InsertOne calls, one delta each, as an app writes) on A, then times a
+// fresh replica B from opening the database to holding all n documents.
+func lateJoin(b *testing.B, n int, joiner ...engine.Option) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ctx := context.Background()
+		ea := newEngine(b)
+		ca := newCollection(b, ea)
+		for k := 0; k < n; k++ {
+			if _, err := ca.InsertOne(ctx, todo(k)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		eb := newEngine(b, joiner...)
+		if err := eb.Connect(ctx, peer.AddrInfo{ID: ea.ID(), Addrs: ea.Host().Addrs()}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		dbB, err := eb.Open(ctx, ca.Database().Address())
+		if err != nil {
+			b.Fatal(err)
+		}
+		cb := dbB.Collection("docs")
+		deadline := time.Now().Add(10 * time.Minute)
+		for {
+			got, err := cb.CountDocuments(ctx, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if int(got) == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("B has %d of %d documents after 10 minutes", got, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-join")
+		st := dbB.Stats()
+		b.ReportMetric(float64(st.Catchup.Bytes+st.BitswapDataIn), "bytes-in")
+	}
+}
+
+// LateJoin2k is a fresh replica joining a 2,000-delta history through
+// catch-up (one stream from the announcer).
+func LateJoin2k(b *testing.B) { lateJoin(b, 2000) }
+
+// LateJoin2kBitswap is the baseline: the same join walking the history
+// with bitswap, one round trip per DAG level.
+func LateJoin2kBitswap(b *testing.B) { lateJoin(b, 2000, engine.WithCatchup(false)) }
+
+// LateJoin10k is LateJoin2k with a 10,000-delta history.
+func LateJoin10k(b *testing.B) { lateJoin(b, 10000) }

@@ -410,6 +410,10 @@ func (db *Database) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
+	var catchup *replication.CatchupConfig
+	if e.cfg.catchup {
+		catchup = &replication.CatchupConfig{Host: e.host, Manifest: db.addr.Manifest, Sink: catchupSink{e}}
+	}
 	bc := replication.NewBroadcaster(db.ctx, replication.Config{
 		Topic:        topic,
 		Self:         e.host.ID(),
@@ -421,6 +425,7 @@ func (db *Database) start(ctx context.Context) error {
 		Log:          db.log.Named("broadcast"),
 		Delegate:     delegate{db},
 		Journal:      journal,
+		Catchup:      catchup,
 	})
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered
@@ -600,6 +605,13 @@ func (db *Database) Stats() Stats {
 		BytesOut:      db.stats.BytesOut.Load(),
 		EventsDropped: db.stats.eventsDropped.Load(),
 		Reconnects:    db.stats.reconnects.Load(),
+		Catchup: CatchupStats{
+			Runs:      db.stats.Catchup.Runs.Load(),
+			Failures:  db.stats.Catchup.Failures.Load(),
+			Blocks:    db.stats.Catchup.Blocks.Load(),
+			Bytes:     db.stats.Catchup.Bytes.Load(),
+			Remaining: db.stats.Catchup.Remaining.Load(),
+		},
 	}
 	if store := db.store(); store != nil {
 		is := store.InternalStats(db.ctx)

@@ -194,6 +194,7 @@ func (e *Engine) start(ctx context.Context) error {
 	// serve until the block is admitted.
 	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
+	e.serveCatchup()
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {

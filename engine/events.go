@@ -113,26 +113,37 @@ func (h *eventHub) close() {
 
 // Stats are a database's replication counters since it was opened.
 type Stats struct {
-	LocalWrites    uint64 `json:"localWrites"`    // documents changed by local writes
-	RemoteApplied  uint64 `json:"remoteApplied"`  // documents changed by remote writes
-	Commits        uint64 `json:"commits"`        // deltas written locally
-	HeadsSent      uint64 `json:"headsSent"`      // heads announced
-	HeadsReceived  uint64 `json:"headsReceived"`  // heads received in valid messages
-	HeadsDropped   uint64 `json:"headsDropped"`   // heads dropped because the queue was full
-	FetchFailures  uint64 `json:"fetchFailures"`  // announced heads whose block could not be fetched
-	Rejected       uint64 `json:"rejected"`       // messages or blocks refused (malformed or unauthorised)
-	BytesIn        uint64 `json:"bytesIn"`        // broadcast bytes received
-	BytesOut       uint64 `json:"bytesOut"`       // broadcast bytes sent
-	EventsDropped  uint64 `json:"eventsDropped"`  // events a slow subscriber missed
-	Reconnects     uint64 `json:"reconnects"`     // peers of the address book redialled successfully
-	Heads          int    `json:"heads"`          // current DAG heads
-	MaxHeight      uint64 `json:"maxHeight"`      // current DAG height
-	QueuedHeads    int    `json:"queuedHeads"`    // heads waiting for go-ds-crdt
-	PendingChanges int    `json:"pendingChanges"` // merged changes not yet visible to queries
-	Documents      int    `json:"documents"`      // live documents, all collections
-	BlocksFetched  uint64 `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
-	BitswapDataIn  uint64 `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
-	BitswapDataOut uint64 `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+	LocalWrites    uint64       `json:"localWrites"`   // documents changed by local writes
+	RemoteApplied  uint64       `json:"remoteApplied"` // documents changed by remote writes
+	Commits        uint64       `json:"commits"`       // deltas written locally
+	HeadsSent      uint64       `json:"headsSent"`     // heads announced
+	HeadsReceived  uint64       `json:"headsReceived"` // heads received in valid messages
+	HeadsDropped   uint64       `json:"headsDropped"`  // heads dropped because the queue was full
+	FetchFailures  uint64       `json:"fetchFailures"` // announced heads whose block could not be fetched
+	Rejected       uint64       `json:"rejected"`      // messages or blocks refused (malformed or unauthorised)
+	BytesIn        uint64       `json:"bytesIn"`       // broadcast bytes received
+	BytesOut       uint64       `json:"bytesOut"`      // broadcast bytes sent
+	EventsDropped  uint64       `json:"eventsDropped"` // events a slow subscriber missed
+	Reconnects     uint64       `json:"reconnects"`    // peers of the address book redialled successfully
+	Catchup        CatchupStats `json:"catchup"`
+	Heads          int          `json:"heads"`          // current DAG heads
+	MaxHeight      uint64       `json:"maxHeight"`      // current DAG height
+	QueuedHeads    int          `json:"queuedHeads"`    // heads waiting for go-ds-crdt
+	PendingChanges int          `json:"pendingChanges"` // merged changes not yet visible to queries
+	Documents      int          `json:"documents"`      // live documents, all collections
+	BlocksFetched  uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
+	BitswapDataIn  uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
+	BitswapDataOut uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+}
+
+// CatchupStats report catch-up: streams of a missing history from one
+// peer, used when a replica learns a head whose past it lacks.
+type CatchupStats struct {
+	Runs      uint64 `json:"runs"`      // catch-up streams started
+	Failures  uint64 `json:"failures"`  // refused or broken streams (another peer is asked)
+	Blocks    uint64 `json:"blocks"`    // missing blocks received
+	Bytes     uint64 `json:"bytes"`     // bytes of those blocks
+	Remaining int64  `json:"remaining"` // blocks known missing and not yet received (an estimate: the history below them is not known yet)
 }
 
 type counters struct {

@@ -37,6 +37,7 @@ type config struct {
 	maxDocumentSize     int
 	inlineBlockLimit    int
 	reconnect           bool
+	catchup             bool
 }
 
 func defaultConfig() *config {
@@ -49,6 +50,7 @@ func defaultConfig() *config {
 		maxDocumentSize:     DefaultMaxDocumentSize,
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
+		catchup:             true,
 	}
 }
 
@@ -201,6 +203,14 @@ func WithFetchTimeout(d time.Duration) Option {
 // connections turn it off.
 func WithReconnect(on bool) Option {
 	return func(c *config) error { c.reconnect = on; return nil }
+}
+
+// WithCatchup sets whether a database that learns a head whose history
+// it lacks streams that history from the peer that announced it, on one
+// catch-up stream (default on). Off, the history is walked with bitswap,
+// one round trip per DAG level: the baseline benchmarks compare against.
+func WithCatchup(on bool) Option {
+	return func(c *config) error { c.catchup = on; return nil }
 }
 
 // WithMaxDocumentSize sets the largest accepted document, in bytes of JSON.

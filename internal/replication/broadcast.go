@@ -3,16 +3,20 @@ package replication
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/boxo/blockstore"
+	dag "github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
 	dscrdt "github.com/ipfs/go-ds-crdt"
 	crdtpb "github.com/ipfs/go-ds-crdt/pb"
 	ipld "github.com/ipfs/go-ipld-format"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 )
@@ -62,6 +66,17 @@ type Config struct {
 	// a merge a crash interrupts is repaired at the next start (see
 	// Journal).
 	Journal *Journal
+	// Catchup, if not nil, streams a head's missing history from its
+	// announcer when go-ds-crdt is handed a head whose parents are not
+	// local (see CatchUp).
+	Catchup *CatchupConfig
+}
+
+// CatchupConfig is what a broadcaster's catch-ups run on.
+type CatchupConfig struct {
+	Host     host.Host
+	Manifest cid.Cid // the database's manifest, which names it to the sender
+	Sink     CatchupSink
 }
 
 // Broadcaster is a go-ds-crdt Broadcaster over one gossipsub topic. Unlike
@@ -98,6 +113,10 @@ type Broadcaster struct {
 	announceWake chan struct{} // signalled when a peer joins
 
 	handed cid.Cid // the head Next last returned (only Next's goroutine uses it)
+
+	catching atomic.Bool // a catch-up is running
+	banMu    sync.Mutex
+	banned   map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -355,6 +374,7 @@ func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 				}
 				b.handed = q.h
 			}
+			b.maybeCatchUp(q.h, q.from)
 			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: q.h.Bytes()}}})
 		}
 		b.mu.Unlock()
@@ -607,3 +627,117 @@ func (b *Broadcaster) Close() error {
 }
 
 var _ dscrdt.Broadcaster = (*Broadcaster)(nil)
+
+// catchupBan is how long a peer whose catch-up stream broke the protocol
+// is not asked again.
+const catchupBan = 10 * time.Minute
+
+// maxCatchupTries bounds the peers one catch-up asks in turn.
+const maxCatchupTries = 3
+
+// maybeCatchUp starts a catch-up when a head handed to go-ds-crdt has a
+// parent that is not local: go-ds-crdt is about to walk a history this
+// replica lacks. One runs at a time; heads handed meanwhile are covered by
+// it or fetched by bitswap.
+func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
+	cc := b.cfg.Catchup
+	if cc == nil || b.catching.Load() {
+		return
+	}
+	blk, err := b.bstore.Get(b.ctx, h)
+	if err != nil {
+		return
+	}
+	nd, err := dag.DecodeProtobufBlock(blk)
+	if err != nil {
+		return
+	}
+	lacks := false
+	for _, l := range nd.Links() {
+		if !cc.Sink.Has(b.ctx, l.Cid) {
+			lacks = true
+			break
+		}
+	}
+	if !lacks || !b.catching.CompareAndSwap(false, true) {
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer b.catching.Store(false)
+		b.catchUp(h, from)
+	}()
+}
+
+// catchUp asks the announcer, then other peers of the topic, for the
+// history below h, each time for what is still missing.
+func (b *Broadcaster) catchUp(h cid.Cid, from peer.ID) {
+	cc, ctr := b.cfg.Catchup, &b.stats.Catchup
+	wanted := []cid.Cid{h}
+	tried := map[peer.ID]bool{}
+	for try := 0; try < maxCatchupTries && len(wanted) > 0 && b.ctx.Err() == nil; try++ {
+		p := b.catchupPeer(from, tried)
+		if p == "" {
+			return
+		}
+		tried[p] = true
+		var have []cid.Cid
+		for _, c := range b.cfg.Delegate.Heads(b.ctx) {
+			if len(have) < maxCatchupHeads && !slices.Contains(wanted, c) {
+				have = append(have, c)
+			}
+		}
+		ctr.Runs.Add(1)
+		left, err := CatchUp(b.ctx, cc.Host, p, CatchupRequest{Manifest: cc.Manifest, Wanted: wanted, Have: have}, cc.Sink, ctr)
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			ctr.Failures.Add(1)
+			b.log.Debug("catch-up", "peer", p, "error", err)
+			if !errors.Is(err, errCatchupRefused) {
+				b.ban(p)
+			}
+			continue // the same heads, from another peer
+		}
+		wanted = left
+	}
+}
+
+// catchupPeer picks whom to ask: the announcer first, then any other peer
+// of the topic not tried or banned.
+func (b *Broadcaster) catchupPeer(from peer.ID, tried map[peer.ID]bool) peer.ID {
+	ok := func(p peer.ID) bool { return p != "" && p != b.self && !tried[p] && !b.isBanned(p) }
+	if ok(from) {
+		return from
+	}
+	for _, p := range b.topic.ListPeers() {
+		if ok(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func (b *Broadcaster) ban(p peer.ID) {
+	b.banMu.Lock()
+	defer b.banMu.Unlock()
+	if b.banned == nil {
+		b.banned = make(map[peer.ID]time.Time)
+	}
+	now := time.Now()
+	for q, until := range b.banned { // bounded: expired bans go
+		if now.After(until) {
+			delete(b.banned, q)
+		}
+	}
+	b.banned[p] = now.Add(catchupBan)
+}
+
+func (b *Broadcaster) isBanned(p peer.ID) bool {
+	b.banMu.Lock()
+	defer b.banMu.Unlock()
+	until, ok := b.banned[p]
+	return ok && time.Now().Before(until)
+}

@@ -13,4 +13,5 @@ type Counters struct {
 	Rejected      atomic.Uint64 // malformed messages and refused deltas or authors
 	BytesIn       atomic.Uint64 // broadcast bytes received
 	BytesOut      atomic.Uint64 // broadcast bytes sent
+	Catchup       CatchupCounters
 }

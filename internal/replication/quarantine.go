@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/ipfs/boxo/blockstore"
 	blocks "github.com/ipfs/go-block-format"
@@ -32,6 +33,7 @@ type Quarantine struct {
 	onAdmit func(context.Context, blocks.Block) // nil: nobody is told
 
 	mu    sync.Mutex
+	freed chan struct{}             // closed (and replaced) when size shrinks
 	held  map[cid.Cid]*list.Element // of blocks.Block
 	order *list.List                // oldest first
 	size  int
@@ -90,7 +92,45 @@ func (q *Quarantine) drop(el *list.Element) {
 	b := q.order.Remove(el).(blocks.Block)
 	delete(q.held, b.Cid())
 	q.size -= len(b.RawData())
+	if q.freed != nil {
+		close(q.freed)
+		q.freed = nil
+	}
 }
+
+// WaitBelow returns once the quarantine holds at most n bytes, when ctx
+// ends (with its error), or after patience without the quarantine
+// shrinking (nil: the caller goes on, and eviction bounds the memory).
+func (q *Quarantine) WaitBelow(ctx context.Context, n int, patience time.Duration) error {
+	timer := time.NewTimer(patience)
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		if q.size <= n {
+			q.mu.Unlock()
+			return nil
+		}
+		if q.freed == nil {
+			q.freed = make(chan struct{})
+		}
+		freed := q.freed
+		q.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		case <-freed:
+			if !timer.Stop() {
+				<-timer.C
+			}
+			timer.Reset(patience)
+		}
+	}
+}
+
+// Max is the most the quarantine holds, in bytes.
+func (q *Quarantine) Max() int { return q.max }
 
 func (q *Quarantine) peek(c cid.Cid) (blocks.Block, bool) {
 	q.mu.Lock()
