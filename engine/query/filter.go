@@ -201,14 +201,33 @@ func eqFunc(x any) func(any) bool {
 	return func(v any) bool { return Equal(v, x) }
 }
 
+// inHashMin is the size from which $in and $nin look values up in a hashed
+// set instead of comparing with each member.
+const inHashMin = 8
+
+// inFunc implements the membership test of $in and $nin. Small lists are
+// scanned; larger ones become a set keyed by EncodeKey, whose bytes are
+// equal exactly when Compare reports equality (int64(1) and float64(1)
+// share a key, null and a missing field too), so both forms agree.
 func inFunc(xs []any) func(any) bool {
-	return func(v any) bool {
-		for _, x := range xs {
-			if Equal(v, x) {
-				return true
+	if len(xs) < inHashMin {
+		return func(v any) bool {
+			for _, x := range xs {
+				if Equal(v, x) {
+					return true
+				}
 			}
+			return false
 		}
-		return false
+	}
+	set := make(map[string]struct{}, len(xs))
+	for _, x := range xs {
+		set[string(EncodeKey(x))] = struct{}{}
+	}
+	return func(v any) bool {
+		var buf [32]byte
+		_, ok := set[string(appendKey(buf[:0], v))]
+		return ok
 	}
 }
 
