@@ -20,6 +20,9 @@ type Collection struct {
 	db   *Database
 	name string
 	err  error // invalid name: every call returns it
+	// scanHook, when set (by tests only, see export_test.go), runs before
+	// Find's filter looks at each candidate document.
+	scanHook func(ctx context.Context)
 }
 
 // Collection returns a handle on the named collection. An invalid name is

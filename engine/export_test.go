@@ -32,3 +32,7 @@ func QuarantinedBytes(e *Engine) int { return e.held.heldBytes() }
 func WithoutInlineBlocks() Option {
 	return func(c *config) error { c.inlineBlockLimit = 0; return nil }
 }
+
+// SetScanHook makes c's finds call hook with the scan's context (MaxTime
+// included) before filtering each candidate document.
+func SetScanHook(c *Collection, hook func(ctx context.Context)) { c.scanHook = hook }
