@@ -107,3 +107,31 @@ func TestAddToSetKeepsExistingElements(t *testing.T) {
 		}
 	}
 }
+
+// TestSortEmptyArrayBeforeNull pins MongoDB's sort order of an empty
+// array: before null and missing fields ascending, after them descending;
+// a path through an empty array reaches nothing and sorts as null.
+func TestSortEmptyArrayBeforeNull(t *testing.T) {
+	in := docs(t, `{"_id":1,"a":null}`, `{"_id":2,"a":[]}`, `{"_id":3}`, `{"_id":4,"a":[0]}`, `{"_id":5,"a":[[]]}`)
+	for _, tc := range []struct {
+		sort []Option
+		want []any
+	}{
+		{[]Option{Sort("a", 1)}, []any{int64(2), int64(1), int64(3), int64(4), int64(5)}},
+		{[]Option{Sort("a", -1)}, []any{int64(5), int64(4), int64(1), int64(3), int64(2)}},
+		{[]Option{Sort("a.x", 1)}, []any{int64(1), int64(2), int64(3), int64(4), int64(5)}},
+		{[]Option{Sort("a", 1), Limit(2)}, []any{int64(2), int64(1)}},
+	} {
+		o, err := NewOptions(tc.sort...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := o.Apply(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(out); !slices.Equal(got, tc.want) {
+			t.Errorf("%+v: got %v, want %v", o.Sort, got, tc.want)
+		}
+	}
+}

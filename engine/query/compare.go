@@ -9,9 +9,11 @@ import (
 	"strings"
 )
 
-// Type classes in MongoDB's BSON comparison order.
+// Type classes in MongoDB's BSON comparison order. classEmptyArray is the
+// sort key of an empty array (emptyArrayKey), below null.
 const (
-	classNull = iota + 1
+	classEmptyArray = iota
+	classNull
 	classNumber
 	classString
 	classObject
@@ -35,6 +37,8 @@ const (
 
 func classOf(v any) int {
 	switch v.(type) {
+	case emptyArrayT:
+		return classEmptyArray
 	case nil, missingT:
 		return classNull
 	case int64, float64, int, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32:
@@ -90,7 +94,7 @@ func Compare(a, b any) int {
 		return 1
 	}
 	switch ca {
-	case classNull:
+	case classNull, classEmptyArray:
 		return 0
 	case classNumber:
 		return compareNumbers(a, b)

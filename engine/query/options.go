@@ -138,8 +138,8 @@ func (o *Options) projection() (*Projection, error) {
 // docs itself is not reordered. Without a projection the returned maps are
 // the input maps; with one they are new maps sharing nothing with the input.
 //
-// Sorting compares with Compare; a missing field, null and an empty array
-// sort as null. When the path reaches an array (or several values through
+// Sorting compares with Compare; a missing field sorts as null and an
+// empty array before null, as in MongoDB. When the path reaches an array (or several values through
 // arrays), the document sorts by the smallest of the values and array
 // elements for an ascending key and by the largest for a descending key,
 // as MongoDB does.
@@ -307,6 +307,13 @@ func (h *entryHeap) Pop() any {
 	return e
 }
 
+// emptyArrayKey is the sort value of an empty array: MongoDB sorts it
+// before null and missing fields (its key is "undefined"). It only ever
+// appears in sort keys.
+var emptyArrayKey any = emptyArrayT{}
+
+type emptyArrayT struct{}
+
 // sortValue returns the value doc sorts by for key k: the smallest (for an
 // ascending key) or largest (descending) of the values the path reaches
 // and of the elements of arrays among them; nil when there is none.
@@ -332,7 +339,7 @@ func sortValueParts(doc map[string]any, parts []string, dir int) any {
 			continue
 		}
 		if len(arr) == 0 {
-			consider(nil)
+			consider(emptyArrayKey)
 		}
 		for _, e := range arr {
 			consider(e)
