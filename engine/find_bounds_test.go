@@ -178,3 +178,29 @@ func TestFindMaxTime(t *testing.T) {
 	require.Len(t, got, 2)
 	require.EqualValues(t, 999, got[0]["i"])
 }
+
+// TestWriteSortFollowsFindSort checks that a write with a sort picks the
+// document Find would return first: arrays sort by their smallest element
+// ascending (MongoDB's rule), and ties go to the smallest _id.
+func TestWriteSortFollowsFindSort(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	db, err := e.Create(ctx, "wsort")
+	require.NoError(t, err)
+	c := db.Collection("c")
+	for _, d := range []engine.M{{"_id": "b", "n": 3}, {"_id": "a", "n": []any{5, 1}}, {"_id": "d", "n": 2, "t": 1}, {"_id": "c", "n": 2, "t": 1}} {
+		_, err := c.InsertOne(ctx, d)
+		require.NoError(t, err)
+	}
+	var got map[string]any
+	require.NoError(t, c.FindOneAndUpdate(ctx, nil, engine.M{"$set": engine.M{"hit": true}}, engine.SortBy("n", 1)).Decode(&got))
+	require.Equal(t, "a", got["_id"], "[5, 1] sorts as 1, before 2 and 3")
+	require.NoError(t, c.FindOneAndDelete(ctx, engine.M{"t": 1}, engine.SortBy("n", -1)).Decode(&got))
+	require.Equal(t, "c", got["_id"], "a tie goes to the smallest _id")
+	var opts []engine.UpdateOption
+	for i := range query.MaxSortKeys + 1 {
+		opts = append(opts, engine.SortBy(fmt.Sprintf("k%d", i), 1))
+	}
+	_, err = c.UpdateOne(ctx, nil, engine.M{"$set": engine.M{"x": 1}}, opts...)
+	require.ErrorIs(t, err, query.ErrBadOption)
+}

@@ -166,13 +166,22 @@ func (o *Options) Apply(docs []map[string]any) ([]map[string]any, error) {
 	return out, nil
 }
 
-// Order is Apply without the projection: the documents Apply would return,
-// sorted, skipped and limited, as the input maps. It validates o first.
-func (o *Options) Order(docs []map[string]any) ([]map[string]any, error) {
+// Permutation returns the positions in docs of the documents Apply would
+// return, in Apply's order (sorted, skipped and limited), without
+// projecting. It validates o first.
+func (o *Options) Permutation(docs []map[string]any) ([]int, error) {
 	if _, err := o.projection(); err != nil {
 		return nil, err
 	}
-	return o.order(docs)
+	entries, err := o.entries(docs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int, len(entries))
+	for i, e := range entries {
+		out[i] = e.idx
+	}
+	return out, nil
 }
 
 // sortEntryBytes estimates the memory of one sorted entry with n keys: the
@@ -190,27 +199,47 @@ func (o *Options) order(docs []map[string]any) ([]map[string]any, error) {
 		}
 		return out, nil
 	}
-	s := newSorter(o.Sort)
-	keep := int64(len(docs))
-	if o.Limit > 0 && o.Skip < int64(len(docs)) && o.Limit < int64(len(docs))-o.Skip {
-		keep = o.Skip + o.Limit
+	entries, err := o.entries(docs)
+	if err != nil {
+		return nil, err
 	}
-	limit := o.MaxSortBytes
-	if limit == 0 {
-		limit = DefaultMaxSortBytes
+	out := make([]map[string]any, len(entries))
+	for i, e := range entries {
+		out[i] = e.doc
 	}
-	if need := keep * sortEntryBytes(len(o.Sort)); need > limit {
-		return nil, fmt.Errorf("%w: sorting %d documents on %d keys needs about %d bytes, the limit is %d; add a limit or narrow the filter", ErrSortTooLarge, keep, len(o.Sort), need, limit)
-	}
+	return out, nil
+}
+
+// entries sorts, skips and limits docs.
+func (o *Options) entries(docs []map[string]any) ([]sortEntry, error) {
 	var entries []sortEntry
-	if keep < int64(len(docs)) {
-		entries = s.top(docs, int(keep))
-	} else {
+	if len(o.Sort) == 0 {
 		entries = make([]sortEntry, len(docs))
 		for i, d := range docs {
-			entries[i] = sortEntry{d, i, s.keys(d, nil)}
+			entries[i] = sortEntry{doc: d, idx: i}
 		}
-		slices.SortFunc(entries, s.compare)
+	} else {
+		s := newSorter(o.Sort)
+		keep := int64(len(docs))
+		if o.Limit > 0 && o.Skip < int64(len(docs)) && o.Limit < int64(len(docs))-o.Skip {
+			keep = o.Skip + o.Limit
+		}
+		limit := o.MaxSortBytes
+		if limit == 0 {
+			limit = DefaultMaxSortBytes
+		}
+		if need := keep * sortEntryBytes(len(o.Sort)); need > limit {
+			return nil, fmt.Errorf("%w: sorting %d documents on %d keys needs about %d bytes, the limit is %d; add a limit or narrow the filter", ErrSortTooLarge, keep, len(o.Sort), need, limit)
+		}
+		if keep < int64(len(docs)) {
+			entries = s.top(docs, int(keep))
+		} else {
+			entries = make([]sortEntry, len(docs))
+			for i, d := range docs {
+				entries[i] = sortEntry{d, i, s.keys(d, nil)}
+			}
+			slices.SortFunc(entries, s.compare)
+		}
 	}
 	if o.Skip > 0 {
 		entries = entries[min(o.Skip, int64(len(entries))):]
@@ -218,11 +247,7 @@ func (o *Options) order(docs []map[string]any) ([]map[string]any, error) {
 	if o.Limit > 0 && o.Limit < int64(len(entries)) {
 		entries = entries[:o.Limit]
 	}
-	out := make([]map[string]any, len(entries))
-	for i, e := range entries {
-		out[i] = e.doc
-	}
-	return out, nil
+	return entries, nil
 }
 
 // sortEntry is a document with its position in the input (the tie-break
