@@ -359,10 +359,13 @@ func mingoDeviates(filter map[string]any, doc map[string]any) string {
 			why = "$all on a value that is not an array"
 		case op == "$all":
 			// MongoDB's $all is the $and of equalities, so {$all: [""]}
-			// matches "" and {$all: [null]} a missing field; mingo needs
-			// an array.
+			// matches "" and {$all: [null]} a missing field, and an array
+			// member may equal the whole field ({$all: [[null]]} holds for
+			// [null]); mingo needs an array and tests only its elements.
 			if v, ok := Get(doc, path); !ok || !isArray(v) {
 				why = "$all on a value that is not an array"
+			} else if list, ok := arg.([]any); ok && slices.ContainsFunc(list, isArray) {
+				why = "whole-array member of $all"
 			}
 		case op == "$elemMatch":
 			// MongoDB's $elemMatch with a query only matches object
