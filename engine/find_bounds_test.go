@@ -228,3 +228,23 @@ func BenchmarkFindInIndexed(b *testing.B) {
 		require.Equal(b, 10000, cur.RemainingBatchLength())
 	}
 }
+
+// TestFindSortMemoryBound checks that Find refuses an unlimited sort past
+// its memory bound and that a limit (a top-k sort) needs no bound.
+func TestFindSortMemoryBound(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	db, err := e.Create(ctx, "sortmem")
+	require.NoError(t, err)
+	c := db.Collection("c")
+	fillColl(t, c, 300)
+	_, err = c.Find(ctx, nil, query.Sort("s", 1), query.MaxSortBytes(4096))
+	require.ErrorIs(t, err, query.ErrSortTooLarge)
+	require.ErrorContains(t, err, "add a limit")
+	cur, err := c.Find(ctx, nil, query.Sort("i", -1), query.Limit(3), query.MaxSortBytes(4096))
+	require.NoError(t, err)
+	var got []map[string]any
+	require.NoError(t, cur.All(ctx, &got))
+	require.Len(t, got, 3)
+	require.EqualValues(t, 299, got[0]["i"])
+}
