@@ -48,7 +48,7 @@ func genMixed(depth int) *rapid.Generator[any] {
 func TestInHashedMatchesLinear(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		members := rapid.SliceOfN(genMixed(2), inHashMin, 3*inHashMin).Draw(t, "members")
-		hashed := inFunc(members)
+		hashed := inFunc(members, nil)
 		for _, v := range append(rapid.SliceOfN(genMixed(2), 1, 10).Draw(t, "probes"), missing) {
 			want := slices.ContainsFunc(members, func(x any) bool { return Equal(v, x) })
 			if got := hashed(v); got != want {

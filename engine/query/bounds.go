@@ -165,6 +165,9 @@ func opBounds(o opArg) (Bounds, bool) {
 		arr := o.arg.([]any)
 		pts := make([]any, 0, len(arr))
 		for _, x := range arr {
+			if isRegexMember(x) { // matches strings no point set covers
+				return Bounds{}, false
+			}
 			var ok bool
 			if pts, ok = eqPoints(pts, x); !ok {
 				return Bounds{}, false

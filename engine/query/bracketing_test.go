@@ -135,3 +135,49 @@ func TestSortEmptyArrayBeforeNull(t *testing.T) {
 		}
 	}
 }
+
+// TestInRegexMembers pins $in and $nin with regular expression members
+// ({"$regex": ...} where MongoDB takes /re/): a member matches strings and
+// string elements of arrays, beside the value members, in the scanned and
+// the hashed form alike; such a filter is never planned as index points.
+func TestInRegexMembers(t *testing.T) {
+	corpus := []string{`{}`, `{"a":"xy"}`, `{"a":"Xy"}`, `{"a":"zz"}`, `{"a":1}`, `{"a":["q","xa"]}`, `{"a":null}`, `{"a":{"$x":1}}`}
+	many := `,2,3,4,5,6,7,8,9`
+	for _, tc := range []struct {
+		filter string
+		want   []int
+	}{
+		{`{"a":{"$in":[{"$regex":"^x"},1]}}`, []int{1, 4, 5}},
+		{`{"a":{"$in":[{"$regex":"^x","$options":"i"},null]}}`, []int{0, 1, 2, 5, 6}},
+		{`{"a":{"$in":[{"$regex":"^x"},1` + many + `]}}`, []int{1, 4, 5}},
+		{`{"a":{"$nin":[{"$regex":"^x"},1]}}`, []int{0, 2, 3, 6, 7}},
+		{`{"a":{"$nin":[{"$regex":"y$"},null` + many + `]}}`, []int{3, 4, 5, 7}},
+		{`{"a":{"$not":{"$in":[{"$regex":"z"}]}}}`, []int{0, 1, 2, 4, 5, 6, 7}},
+	} {
+		f, err := ParseFilter(obj(t, tc.filter))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		var got []int
+		for i, s := range corpus {
+			if f.Match(obj(t, s)) {
+				got = append(got, i)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s matches %v, want %v", tc.filter, names(corpus, got), names(corpus, tc.want))
+		}
+		if _, ok := f.Bounds("a"); ok {
+			t.Errorf("%s: planned as index bounds", tc.filter)
+		}
+	}
+	for _, bad := range []string{
+		`{"a":{"$in":[{"$regex":"("}]}}`,
+		`{"a":{"$in":[{"$regex":"x","$foo":1}]}}`,
+		`{"a":{"$all":[{"$regex":"x"}]}}`,
+		`{"a":{"$in":[{"$regex":"x","$options":"x"}]}}`,
+	} {
+		_, err := ParseFilter(obj(t, bad))
+		checkErr(t, err, ErrBadOperand, "$")
+	}
+}

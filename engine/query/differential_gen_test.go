@@ -91,12 +91,12 @@ func (g *diffGen) opExpr(depth int) map[string]any {
 			m[[]string{"$gt", "$gte", "$lt", "$lte"}[g.pick(4)]] = g.value(1)
 		case 4:
 			if g.chance(0.3) {
-				m["$in"] = g.list(inHashMin, inHashMin+6) // the hashed path
+				m["$in"] = g.withRegex(g.list(inHashMin, inHashMin+6)) // the hashed path
 			} else {
-				m["$in"] = g.list(0, 4)
+				m["$in"] = g.withRegex(g.list(0, 4))
 			}
 		case 5:
-			m["$nin"] = g.list(0, inHashMin+4)
+			m["$nin"] = g.withRegex(g.list(0, inHashMin+4))
 		case 6:
 			m["$all"] = g.list(1, 3)
 		case 7:
@@ -133,6 +133,18 @@ func (g *diffGen) opExpr(depth int) map[string]any {
 		m["$eq"] = g.value(1)
 	}
 	return m
+}
+
+// withRegex sometimes adds a regular expression member to an $in list.
+func (g *diffGen) withRegex(list []any) []any {
+	if g.chance(0.25) {
+		re := map[string]any{"$regex": []string{"^a", "b$", "A", "^$"}[g.pick(4)]}
+		if g.chance(0.3) {
+			re["$options"] = "i"
+		}
+		list = append(list, re)
+	}
+	return list
 }
 
 // cond returns a field condition: a value (implicit equality) or an

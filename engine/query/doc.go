@@ -42,7 +42,10 @@
 //     an array field; $gte and $lte null match null and missing;
 //   - $in (array of values), $all (the field contains every value); lists
 //     of 8 or more values are looked up in a hashed set (by EncodeKey,
-//     whose equality is Compare's), with the same answers as a scan;
+//     whose equality is Compare's), with the same answers as a scan; $in
+//     and $nin members may be regular expressions, {"$regex": p} or
+//     {"$regex": p, "$options": o}, which match strings as MongoDB's /p/o
+//     members do;
 //   - $exists (true or false; numbers are accepted as truth values);
 //   - $regex with a string pattern, alone or with $options ("i", "m", "s");
 //   - $not with an operator expression, including {"$regex": ...};
@@ -98,7 +101,8 @@
 //     name, then the value.
 //   - Regular expressions are Go's RE2: no backreferences or lookaround,
 //     and the "x" option is rejected. There is no regex literal type: use
-//     {"$regex": ...} wherever MongoDB takes /re/ (but not inside $in).
+//     {"$regex": ...} wherever MongoDB takes /re/ (inside $in and $nin
+//     too, but not in $all or as an equality value).
 //   - A dot path skips array elements that are not objects, and does not
 //     descend into arrays nested directly in arrays.
 //   - $elemMatch and $pull operator expressions test each element as a

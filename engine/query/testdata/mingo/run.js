@@ -14,10 +14,31 @@ const readline = require("node:readline");
 const mingo = require("mingo");
 const { update } = require("mingo/updater");
 
+// regexMembers turns {"$regex": p, "$options": o} members of $in and $nin
+// (Lattice's spelling, JSON has no regex literal) into RegExp objects.
+function regexMembers(v) {
+  if (Array.isArray(v)) return v.map(regexMembers);
+  if (v === null || typeof v !== "object") return v;
+  const out = {};
+  for (const [k, e] of Object.entries(v)) {
+    if ((k === "$in" || k === "$nin") && Array.isArray(e)) {
+      out[k] = e.map((m) => {
+        if (m !== null && typeof m === "object" && !Array.isArray(m) && "$regex" in m) {
+          return new RegExp(m.$regex, m.$options || "");
+        }
+        return regexMembers(m);
+      });
+    } else {
+      out[k] = regexMembers(e);
+    }
+  }
+  return out;
+}
+
 function answer(c) {
   switch (c.kind) {
     case "filter": {
-      const q = new mingo.Query(c.filter);
+      const q = new mingo.Query(regexMembers(c.filter));
       return { match: c.docs.map((d) => q.test(d)) };
     }
     case "update": {
