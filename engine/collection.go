@@ -20,6 +20,9 @@ type Collection struct {
 	db   *Database
 	name string
 	err  error // invalid name: every call returns it
+	// scanHook, when set (by tests only, see export_test.go), runs before
+	// Find's filter looks at each candidate document.
+	scanHook func(ctx context.Context)
 }
 
 // Collection returns a handle on the named collection. An invalid name is
@@ -555,23 +558,27 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 	for _, id := range c.candidateIDs(f) {
 		consider(docRef{c.name, id})
 	}
+	// _id order first, so that documents tied on the sort keys come in _id
+	// order, as Find returns them.
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
 	if len(sortKeys) > 0 {
 		docs := make([]map[string]any, len(hits))
 		for i, h := range hits {
 			docs[i] = h.doc
 		}
 		opts := &query.Options{Sort: sortKeys}
-		if err := opts.Validate(); err != nil {
+		if !many {
+			opts.Limit = 1 // a top-1 sort
+		}
+		order, err := opts.Permutation(docs)
+		if err != nil {
 			return nil, err
 		}
-		order := sortIndex(docs, opts)
-		sorted := make([]hit, len(hits))
+		sorted := make([]hit, len(order))
 		for i, j := range order {
 			sorted[i] = hits[j]
 		}
 		hits = sorted
-	} else {
-		sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
 	}
 	if !many && len(hits) > 1 {
 		hits = hits[:1]
@@ -581,25 +588,6 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 		out[i] = h.ref
 	}
 	return out, nil
-}
-
-// sortIndex returns the permutation that sorts docs by opts.Sort.
-func sortIndex(docs []map[string]any, opts *query.Options) []int {
-	order := make([]int, len(docs))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		for _, k := range opts.Sort {
-			va, _ := query.Get(docs[order[a]], k.Path)
-			vb, _ := query.Get(docs[order[b]], k.Path)
-			if c := query.Compare(va, vb); c != 0 {
-				return c*k.Dir < 0
-			}
-		}
-		return false
-	})
-	return order
 }
 
 // candidateIDs returns the ids of documents that may match f: from an

@@ -27,6 +27,9 @@ var (
 	ErrNoDocuments = errors.New("engine: no documents in result")
 	// ErrBadName is returned for an invalid database, collection or index name.
 	ErrBadName = errors.New("engine: invalid name")
+	// ErrMaxTime is returned by a find that ran past its query.MaxTime
+	// (MongoDB's MaxTimeMSExpired); it also wraps context.DeadlineExceeded.
+	ErrMaxTime = errors.New("engine: operation exceeded its time limit")
 	// ErrCursorClosed is returned by a cursor used after Close.
 	ErrCursorClosed = errors.New("engine: cursor closed")
 )

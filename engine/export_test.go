@@ -35,3 +35,7 @@ func WithoutInlineBlocks() Option {
 
 // EnqueueHead hands db's go-ds-crdt a head as if its block were local.
 func EnqueueHead(db *Database, c cid.Cid) { db.bc.Enqueue(c, db.e.ID()) }
+
+// SetScanHook makes c's finds call hook with the scan's context (MaxTime
+// included) before filtering each candidate document.
+func SetScanHook(c *Collection, hook func(ctx context.Context)) { c.scanHook = hook }

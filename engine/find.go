@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -11,31 +12,59 @@ import (
 	"github.com/latticedb/lattice/engine/query"
 )
 
+// scanCheckEvery is how many documents a scan filters between two looks at
+// its context.
+const scanCheckEvery = 256
+
 // snapshot returns the documents of the collection matching f, in _id key
 // order, sharing the view's immutable maps (callers must not mutate them).
-func (c *Collection) snapshot(f *query.Filter) []map[string]any {
-	c.db.mat.mu.RLock()
-	defer c.db.mat.mu.RUnlock()
-	cv := c.db.mat.view.colls[c.name]
-	if cv == nil {
-		return nil
+//
+// Only the candidate set (ids and pointers to immutable entries) is copied
+// under the view's read lock; the filter runs after the lock is released,
+// so a long filter never holds up writers of the database. The scan looks
+// at ctx every scanCheckEvery documents and stops with ctx.Err().
+func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[string]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	type hit struct {
 		id  string
 		doc map[string]any
 	}
-	var hits []hit
-	if cands, exact, ok := cv.candidates(f); ok {
-		for _, c := range cands {
-			if c.e.doc != nil && (exact || f.Match(c.e.doc)) {
-				hits = append(hits, hit{c.id, c.e.doc})
+	var cands []hit
+	exact := false
+	c.db.mat.mu.RLock()
+	if cv := c.db.mat.view.colls[c.name]; cv != nil {
+		if ics, ex, ok := cv.candidates(f); ok {
+			exact = ex
+			cands = make([]hit, 0, len(ics))
+			for _, ic := range ics {
+				if ic.e.doc != nil {
+					cands = append(cands, hit{ic.id, ic.e.doc})
+				}
+			}
+		} else {
+			cands = make([]hit, 0, cv.live)
+			for id, e := range cv.docs {
+				if e.doc != nil {
+					cands = append(cands, hit{id, e.doc})
+				}
 			}
 		}
-	} else {
-		for id, e := range cv.docs {
-			if e.doc != nil && f.Match(e.doc) {
-				hits = append(hits, hit{id, e.doc})
+	}
+	c.db.mat.mu.RUnlock()
+	hits := cands[:0]
+	for i, h := range cands {
+		if i%scanCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
+		}
+		if c.scanHook != nil {
+			c.scanHook(ctx)
+		}
+		if exact || f.Match(h.doc) {
+			hits = append(hits, h)
 		}
 	}
 	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
@@ -43,13 +72,19 @@ func (c *Collection) snapshot(f *query.Filter) []map[string]any {
 	for i, h := range hits {
 		out[i] = h.doc
 	}
-	return out
+	return out, nil
 }
 
 // Find returns a cursor over the documents matching filter (nil matches
 // all). Options sort, skip, limit and project (engine/query). Without a
 // sort, documents come in _id order. The cursor holds a consistent snapshot
 // taken when Find returns.
+//
+// The scan stops when ctx ends, returning ctx.Err(). query.MaxTime(d)
+// bounds the find itself (MongoDB's maxTimeMS): past d it fails with an
+// error wrapping ErrMaxTime and context.DeadlineExceeded. A sort without
+// a limit fails with query.ErrSortTooLarge when its keys would exceed the
+// sort memory bound; with a limit only skip+limit documents are held.
 func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option) (*Cursor, error) {
 	if c.err != nil {
 		return nil, c.err
@@ -65,7 +100,23 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 	if err != nil {
 		return nil, err
 	}
-	docs, err := o.Apply(c.snapshot(f))
+	sctx := ctx
+	if o.MaxTime > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, o.MaxTime)
+		defer cancel()
+	}
+	matched, err := c.snapshot(sctx, f)
+	if err == nil {
+		err = sctx.Err() // the sort below is bounded; a deadline already past fails
+	}
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w (%v): %w", ErrMaxTime, o.MaxTime, err)
+		}
+		return nil, err
+	}
+	docs, err := o.Apply(matched)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +170,11 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	return int64(len(c.snapshot(f))), nil
+	docs, err := c.snapshot(ctx, f)
+	if err != nil {
+		return 0, err
+	}
+	return int64(len(docs)), nil
 }
 
 // Distinct returns the distinct values of a field path among the documents
@@ -148,7 +203,11 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 			out = append(out, query.Clone(v))
 		}
 	}
-	for _, d := range c.snapshot(f) {
+	docs, err := c.snapshot(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
 		for _, v := range query.Lookup(d, field) {
 			if arr, ok := v.([]any); ok {
 				for _, e := range arr {

@@ -163,8 +163,11 @@ func opBounds(o opArg) (Bounds, bool) {
 		return Bounds{Points: sortPoints(pts)}, ok
 	case "$in":
 		arr := o.arg.([]any)
-		var pts []any
+		pts := make([]any, 0, len(arr))
 		for _, x := range arr {
+			if isRegexMember(x) { // matches strings no point set covers
+				return Bounds{}, false
+			}
 			var ok bool
 			if pts, ok = eqPoints(pts, x); !ok {
 				return Bounds{}, false
@@ -198,23 +201,17 @@ func eqPoints(pts []any, x any) ([]any, bool) {
 		if len(a) == 0 {
 			return nil, false
 		}
-		return addPoint(addPoint(pts, a[0]), a), true
+		return append(pts, a[0], a), true
 	}
-	return addPoint(pts, x), true
+	return append(pts, x), true
 }
 
-func addPoint(pts []any, p any) []any {
-	for _, q := range pts {
-		if Equal(p, q) {
-			return pts
-		}
-	}
-	return append(pts, p)
-}
-
+// sortPoints sorts points by Compare and drops repeated ones, in
+// O(n log n): a large $in must not plan in quadratic time (it runs under
+// the view's read lock).
 func sortPoints(pts []any) []any {
 	slices.SortFunc(pts, Compare)
-	return pts
+	return slices.CompactFunc(pts, Equal)
 }
 
 func rangeClass(b Bounds) int {

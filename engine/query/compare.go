@@ -9,9 +9,11 @@ import (
 	"strings"
 )
 
-// Type classes in MongoDB's BSON comparison order.
+// Type classes in MongoDB's BSON comparison order. classEmptyArray is the
+// sort key of an empty array (emptyArrayKey), below null.
 const (
-	classNull = iota + 1
+	classEmptyArray = iota
+	classNull
 	classNumber
 	classString
 	classObject
@@ -35,6 +37,8 @@ const (
 
 func classOf(v any) int {
 	switch v.(type) {
+	case emptyArrayT:
+		return classEmptyArray
 	case nil, missingT:
 		return classNull
 	case int64, float64, int, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32:
@@ -76,9 +80,9 @@ func classTag(class int) byte {
 // Numbers compare by exact numeric value whatever their Go type, so
 // int64(1) equals float64(1) and int64(1<<53+1) is greater than
 // float64(1<<53). Strings compare byte-wise. Objects compare entry by entry
-// in sorted key order, first the key and then the value, and a shorter
-// object that is a prefix of a longer one sorts first (MongoDB uses stored
-// field order instead; maps have none). Arrays compare element-wise, then
+// in sorted key order, as MongoDB does in stored field order (maps have
+// none): first the type class of the values, then the keys, then the
+// values; a shorter object that is a prefix of a longer one sorts first. Arrays compare element-wise, then
 // by length. false < true. Non-canonical values of other types sort after
 // everything else.
 func Compare(a, b any) int {
@@ -90,7 +94,7 @@ func Compare(a, b any) int {
 		return 1
 	}
 	switch ca {
-	case classNull:
+	case classNull, classEmptyArray:
 		return 0
 	case classNumber:
 		return compareNumbers(a, b)
@@ -134,9 +138,14 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
+// compareObjects compares entry by entry as MongoDB does: first the type
+// class of the values, then the field names, then the values.
 func compareObjects(a, b map[string]any) int {
 	ka, kb := sortedKeys(a), sortedKeys(b)
 	for i := 0; i < len(ka) && i < len(kb); i++ {
+		if c := cmp.Compare(classOf(a[ka[i]]), classOf(b[kb[i]])); c != 0 {
+			return c
+		}
 		if c := strings.Compare(ka[i], kb[i]); c != 0 {
 			return c
 		}
@@ -248,8 +257,8 @@ func compareIntFloat(i int64, f float64) int {
 // then a two-byte correction that keeps int64 values exact beyond 2^53.
 // Strings are their bytes with 0x00 escaped as 0x00 0xFF, terminated by
 // 0x00 0x01. Arrays are their encoded elements followed by 0x00; objects
-// are, for each key in sorted order, 0x02, the encoded key string and the
-// encoded value, followed by 0x00. Booleans are one byte, 0 or 1.
+// are, for each key in sorted order, 0x02, the value's class tag, the
+// encoded key string and the encoded value, followed by 0x00. Booleans are one byte, 0 or 1.
 // Non-canonical values of other types get tag 0x60 and a textual form.
 func EncodeKey(v any) []byte {
 	return appendKey(nil, v)
@@ -264,7 +273,7 @@ func appendKey(b []byte, v any) []byte {
 	case map[string]any:
 		b = append(b, tagObject)
 		for _, k := range sortedKeys(x) {
-			b = append(b, tagEntry)
+			b = append(b, tagEntry, classTag(classOf(x[k])))
 			b = appendString(b, k)
 			b = appendKey(b, x[k])
 		}

@@ -51,8 +51,10 @@ func TestCompareOrder(t *testing.T) {
 		`{"a":1}`,
 		`{"a":1,"b":1}`,
 		`{"a":2}`,
-		`{"a":"x"}`,
-		`{"b":0}`,
+		`{"b":0}`,   // MongoDB compares the values' types before the keys:
+		`{"a":"x"}`, // a number field sorts before a string field
+		`{"a":[1]}`,
+		`{"a":true}`,
 		`[]`,
 		`[null]`,
 		`[1]`,

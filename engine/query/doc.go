@@ -40,7 +40,12 @@
 //   - $gt, $gte, $lt, $lte: only values of the operand's type class
 //     (numbers with numbers, strings with strings, ...), or an element of
 //     an array field; $gte and $lte null match null and missing;
-//   - $in (array of values), $all (the field contains every value);
+//   - $in (array of values), $all (the field contains every value); lists
+//     of 8 or more values are looked up in a hashed set (by EncodeKey,
+//     whose equality is Compare's), with the same answers as a scan; $in
+//     and $nin members may be regular expressions, {"$regex": p} or
+//     {"$regex": p, "$options": o}, which match strings as MongoDB's /p/o
+//     members do;
 //   - $exists (true or false; numbers are accepted as truth values);
 //   - $regex with a string pattern, alone or with $options ("i", "m", "s");
 //   - $not with an operator expression, including {"$regex": ...};
@@ -72,13 +77,32 @@
 // sorts (stably, multi-key), skips, limits and projects a slice of
 // documents. ParseProjection parses inclusion or exclusion projections.
 //
+// Finds are bounded: at most MaxSortKeys (32) sort keys; with a limit,
+// Apply keeps only the best skip+limit documents in a heap (a top-k sort),
+// so its memory does not grow with the input; without one, the sort keys
+// of every document must fit in MaxSortBytes (DefaultMaxSortBytes, 100
+// MiB) or Apply fails with ErrSortTooLarge. MaxTime carries a per-request
+// time limit (MongoDB's maxTimeMS) for the caller that scans to enforce:
+// engine.Collection.Find turns it into a context deadline.
+//
+// # Checked against MongoDB
+//
+// TestDifferentialMingo runs generated filters, updates and sorts through
+// this package and through mingo (npm), an independent implementation,
+// under node; see differential_test.go for how to install and replay it.
+// Where mingo itself departs from MongoDB's documented semantics, the test
+// says which rule and why, and does not count the case.
+//
 // # Differences from MongoDB
 //
 //   - Objects compare entry by entry in sorted key order (maps have no
-//     field order), so {"a": 1, "b": 2} equals {"b": 2, "a": 1}.
+//     field order), so {"a": 1, "b": 2} equals {"b": 2, "a": 1}. Within
+//     an entry the order is MongoDB's: the value's type, then the field
+//     name, then the value.
 //   - Regular expressions are Go's RE2: no backreferences or lookaround,
 //     and the "x" option is rejected. There is no regex literal type: use
-//     {"$regex": ...} wherever MongoDB takes /re/ (but not inside $in).
+//     {"$regex": ...} wherever MongoDB takes /re/ (inside $in and $nin
+//     too, but not in $all or as an equality value).
 //   - A dot path skips array elements that are not objects, and does not
 //     descend into arrays nested directly in arrays.
 //   - $elemMatch and $pull operator expressions test each element as a
@@ -92,7 +116,9 @@
 //     overflows, which yields float64; a non-finite result is an error.
 //   - Writing more than 10000 elements past the end of an array is an
 //     error instead of padding.
-//   - A missing field, null and an empty array sort alike (as null).
+//   - The in-memory sort bound counts the sort entries held (about 40 +
+//     16 bytes per key per document), not the documents' BSON size as
+//     MongoDB's 100 MB limit does; with a limit, no bound applies.
 //   - Not supported: $where, $expr, $text, $mod, $type, geo and bitwise
 //     operators, positional updates ($, $[], $[id]), $setOnInsert, $pop,
 //     $pullAll, $bit and projection operators ($slice, $elemMatch, $meta).

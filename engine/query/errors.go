@@ -60,7 +60,12 @@ var (
 	// ErrBadProjection reports an invalid projection document.
 	ErrBadProjection = errors.New("query: bad projection")
 
-	// ErrBadOption reports an invalid find option (sort direction, negative
-	// skip or limit, bad sort path).
+	// ErrBadOption reports an invalid find option (sort direction, more
+	// than MaxSortKeys sort keys, negative skip, limit or time, bad sort
+	// path).
 	ErrBadOption = errors.New("query: bad option")
+
+	// ErrSortTooLarge reports an in-memory sort without a limit whose sort
+	// keys would take more than Options.MaxSortBytes.
+	ErrSortTooLarge = errors.New("query: sort exceeds the memory limit")
 )

@@ -201,14 +201,56 @@ func eqFunc(x any) func(any) bool {
 	return func(v any) bool { return Equal(v, x) }
 }
 
-func inFunc(xs []any) func(any) bool {
+// inHashMin is the size from which $in and $nin look values up in a hashed
+// set instead of comparing with each member.
+const inHashMin = 8
+
+// inFunc implements the membership test of $in and $nin: a value equal to
+// one of xs or a string matched by one of res. Small lists are scanned;
+// larger ones become a set keyed by EncodeKey, whose bytes are equal
+// exactly when Compare reports equality (int64(1) and float64(1) share a
+// key, null and a missing field too), so both forms agree.
+func inFunc(xs []any, res []*regexp.Regexp) func(any) bool {
+	eq := inValues(xs)
+	if len(res) == 0 {
+		return eq
+	}
 	return func(v any) bool {
-		for _, x := range xs {
-			if Equal(v, x) {
+		if eq(v) {
+			return true
+		}
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for _, re := range res {
+			if re.MatchString(s) {
 				return true
 			}
 		}
 		return false
+	}
+}
+
+func inValues(xs []any) func(any) bool {
+	if len(xs) < inHashMin {
+		return func(v any) bool {
+			for _, x := range xs {
+				if Equal(v, x) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	set := make(map[string]struct{}, len(xs))
+	for _, x := range xs {
+		set[string(EncodeKey(x))] = struct{}{}
+	}
+	return func(v any) bool {
+		var buf [32]byte
+		_, ok := set[string(appendKey(buf[:0], v))]
+		return ok
 	}
 }
 
@@ -379,10 +421,16 @@ func parseOp(op string, arg any, m map[string]any, path string, expand bool) (pr
 			return nil, err
 		}
 		switch op {
-		case "$in":
-			return valuePred{inFunc(arr), expand}, nil
-		case "$nin":
-			return notPred{valuePred{inFunc(arr), expand}}, nil
+		case "$in", "$nin":
+			vals, res, err := splitRegexMembers(op, arr, path)
+			if err != nil {
+				return nil, err
+			}
+			in := valuePred{inFunc(vals, res), expand}
+			if op == "$nin" {
+				return notPred{in}, nil
+			}
+			return in, nil
 		}
 		if len(arr) == 0 {
 			return allPred{valuePred{f: func(any) bool { return false }}}, nil
@@ -482,6 +530,9 @@ func valueList(op string, arg any, path string) ([]any, error) {
 	}
 	for _, x := range arr {
 		if m, ok := x.(map[string]any); ok {
+			if op != "$all" && isRegexMember(m) {
+				continue
+			}
 			for k := range m {
 				if strings.HasPrefix(k, "$") {
 					return nil, fmt.Errorf("%w: %s cannot contain operator %q at %q", ErrBadOperand, op, k, path)
@@ -490,6 +541,39 @@ func valueList(op string, arg any, path string) ([]any, error) {
 		}
 	}
 	return arr, nil
+}
+
+// isRegexMember reports whether x is a regular expression member of $in
+// or $nin, written {"$regex": pattern} or {"$regex": pattern, "$options":
+// flags} where MongoDB takes /pattern/flags.
+func isRegexMember(x any) bool {
+	m, ok := x.(map[string]any)
+	if !ok {
+		return false
+	}
+	_, re := m["$regex"]
+	_, opts := m["$options"]
+	return re && (len(m) == 1 || (len(m) == 2 && opts))
+}
+
+// splitRegexMembers separates the values of an $in or $nin list from its
+// regular expressions, compiled.
+func splitRegexMembers(op string, arr []any, path string) ([]any, []*regexp.Regexp, error) {
+	var vals []any
+	var res []*regexp.Regexp
+	for _, x := range arr {
+		if !isRegexMember(x) {
+			vals = append(vals, x)
+			continue
+		}
+		m := x.(map[string]any)
+		re, err := compileRegex(m["$regex"], m["$options"], path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (in %s)", err, op)
+		}
+		res = append(res, re)
+	}
+	return vals, res, nil
 }
 
 // compileRegex compiles a $regex pattern with $options i, m and s. The x

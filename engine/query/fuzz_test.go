@@ -19,6 +19,7 @@ func FuzzParseFilter(f *testing.F) {
 		`{}`, `{"a":1}`, `{"a":{"$gt":1,"$lt":"z"}}`, `{"$or":[{"a":null},{"b":{"$exists":false}}]}`,
 		`{"tags":{"$elemMatch":{"$regex":"^x","$options":"i"}}}`, `{"a.b":{"$not":{"$in":[1,[2]]}}}`,
 		`{"$nor":[{"a":{"$size":2}}],"n.m.k.a":{"$all":[2,3]}}`,
+		`{"tags":{"$in":[{"$regex":"^x","$options":"i"},1,2,3,4,5,6,7,8,null]},"a":{"$nin":[{"$regex":"y"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}
