@@ -593,24 +593,10 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 // candidateIDs returns the ids of documents that may match f: from an
 // index when one applies, else every document of the collection.
 func (c *Collection) candidateIDs(f *query.Filter) []string {
-	c.db.mat.mu.RLock()
-	defer c.db.mat.mu.RUnlock()
-	cv := c.db.mat.view.colls[c.name]
-	if cv == nil {
-		return nil
-	}
-	if cands, _, ok := cv.candidates(f); ok {
-		ids := make([]string, len(cands))
-		for i, c := range cands {
-			ids[i] = c.id
-		}
-		return ids
-	}
-	ids := make([]string, 0, len(cv.docs))
-	for id, e := range cv.docs {
-		if e.doc != nil {
-			ids = append(ids, id)
-		}
+	cands, _ := c.db.mat.candidates(c.name, f)
+	ids := make([]string, len(cands))
+	for i, cand := range cands {
+		ids[i] = cand.id
 	}
 	return ids
 }

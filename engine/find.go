@@ -27,34 +27,12 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	type hit struct {
-		id  string
-		doc map[string]any
-	}
-	var cands []hit
-	exact := false
-	c.db.mat.mu.RLock()
-	if cv := c.db.mat.view.colls[c.name]; cv != nil {
-		if ics, ex, ok := cv.candidates(f); ok {
-			exact = ex
-			cands = make([]hit, 0, len(ics))
-			for _, ic := range ics {
-				if ic.e.doc != nil {
-					cands = append(cands, hit{ic.id, ic.e.doc})
-				}
-			}
-		} else {
-			cands = make([]hit, 0, cv.live)
-			for id, e := range cv.docs {
-				if e.doc != nil {
-					cands = append(cands, hit{id, e.doc})
-				}
-			}
-		}
-	}
-	c.db.mat.mu.RUnlock()
+	cands, exact := c.db.mat.candidates(c.name, f)
 	hits := cands[:0]
 	for i, h := range cands {
+		if h.doc == nil {
+			continue
+		}
 		if i%scanCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err

@@ -1,6 +1,10 @@
 package engine
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/latticedb/lattice/engine/query"
+)
 
 // The read model's accessors. The materializer owns the view and its lock:
 // the API (collections, find, writes, stats) reads and changes the view
@@ -94,4 +98,40 @@ func (m *materializer) applyMarker(coll string, present bool) {
 	} else {
 		delete(m.view.markers, coll)
 	}
+}
+
+// match is a candidate document for a filter: its id key and its
+// immutable materialised form (nil for an indexed entry of a deleted
+// document).
+type match struct {
+	id  string
+	doc map[string]any
+}
+
+// candidates returns the documents of a collection that may match f, from
+// an index when one applies (exact: every candidate matches), else every
+// live document. Only this copy of ids and pointers is made under the
+// view's read lock: callers filter after it is released, so a long filter
+// never holds up writers.
+func (m *materializer) candidates(coll string, f *query.Filter) (cands []match, exact bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	cv := m.view.colls[coll]
+	if cv == nil {
+		return nil, false
+	}
+	if ics, ex, ok := cv.candidates(f); ok {
+		cands = make([]match, len(ics))
+		for i, ic := range ics {
+			cands[i] = match{ic.id, ic.e.doc}
+		}
+		return cands, ex
+	}
+	cands = make([]match, 0, cv.live)
+	for id, e := range cv.docs {
+		if e.doc != nil {
+			cands = append(cands, match{id, e.doc})
+		}
+	}
+	return cands, false
 }
