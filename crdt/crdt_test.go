@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 func TestEscapeRoundTrip(t *testing.T) {
@@ -149,7 +150,7 @@ func TestPlanUpdateMatchesApply(t *testing.T) {
 		if tags, ok := got["tags"].([]any); ok {
 			// Sets list elements in comparison order.
 			sort.Slice(want["tags"].([]any), func(i, j int) bool {
-				return query.Compare(want["tags"].([]any)[i], want["tags"].([]any)[j]) < 0
+				return value.Compare(want["tags"].([]any)[i], want["tags"].([]any)[j]) < 0
 			})
 			require.Equal(t, want["tags"], tags, "%v", u)
 			want["tags"] = tags

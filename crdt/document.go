@@ -4,7 +4,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // Entry is one live key of a database and its current value, as go-ds-crdt
@@ -146,7 +146,7 @@ func hasPathPrefix(k, prefix string) bool {
 // Materialize returns the JSON document a Doc stands for, or nil when the
 // document does not exist. The result may share memory with the Doc (a
 // document never updated since its insert is its base): callers must not
-// modify it; query.Clone it first.
+// modify it; value.Clone it first.
 func (d *Doc) Materialize() map[string]any {
 	if !d.Exists {
 		return nil
@@ -154,14 +154,14 @@ func (d *Doc) Materialize() map[string]any {
 	if len(d.Fields) == 0 {
 		return d.Marker.Base
 	}
-	out := query.Clone(d.Marker.Base).(map[string]any)
+	out := value.Clone(d.Marker.Base).(map[string]any)
 	for name, f := range d.Fields {
 		if name == "_id" || f.Reg == nil {
 			continue
 		}
 		switch f.Reg.Kind {
 		case RegValue:
-			out[name] = query.Clone(f.Reg.Value)
+			out[name] = value.Clone(f.Reg.Value)
 		case RegUnset:
 			delete(out, name)
 		case RegCounter:
@@ -196,14 +196,14 @@ func setElements(elems map[string]any) []any {
 		items = append(items, item{h, v})
 	}
 	sort.Slice(items, func(i, j int) bool {
-		if c := query.Compare(items[i].v, items[j].v); c != 0 {
+		if c := value.Compare(items[i].v, items[j].v); c != 0 {
 			return c < 0
 		}
 		return items[i].hash < items[j].hash
 	})
 	out := make([]any, len(items))
 	for i, it := range items {
-		out[i] = query.Clone(it.v)
+		out[i] = value.Clone(it.v)
 	}
 	return out
 }

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // Mutation is one key change a write makes: a Put of Value, or a Delete.
@@ -73,7 +74,7 @@ func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
 			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
 		}
 	}
-	p.Modified = !query.Equal(cur.Materialize(), doc)
+	p.Modified = !value.Equal(cur.Materialize(), doc)
 	p.State = nil // the deletes change Raw: re-assemble
 	return p, nil
 }
@@ -132,7 +133,7 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
 		single := len(ops) == 1 && ops[0].Path == name
-		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
+		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
 		// A re-add to a set changes nothing visible but must still write:
 		// add-wins means it survives a concurrent $pull of the element.
 		readd := single && ops[0].Operator == "$addToSet" && has

@@ -14,7 +14,8 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // Budget of TestPropertyCRDT when neither the command line nor the
@@ -531,7 +532,7 @@ func classify(cur *crdt.Doc, upd *query.Update, next map[string]any) map[string]
 		single := len(ops) == 1 && ops[0].Path == name
 		_, oi := oldVal.(int64)
 		_, ni := newVal.(int64)
-		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && oi == ni)
+		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && oi == ni)
 		readd := single && ops[0].Operator == "$addToSet" && has
 		isSet := false
 		if fs := cur.Fields[name]; fs != nil && fs.Reg != nil && fs.Reg.Kind == crdt.RegSet {
@@ -596,7 +597,7 @@ func asSets(doc map[string]any, st *crdt.Doc) map[string]any {
 	if doc == nil {
 		return nil
 	}
-	out := query.Clone(doc).(map[string]any)
+	out := value.Clone(doc).(map[string]any)
 	for name, fs := range st.Fields {
 		arr, ok := out[name].([]any)
 		if !ok || fs.Reg == nil || fs.Reg.Kind != crdt.RegSet {
@@ -617,7 +618,7 @@ func sortedSet(arr []any) []any {
 		}
 	}
 	sort.SliceStable(set, func(i, j int) bool {
-		if c := query.Compare(set[i], set[j]); c != 0 {
+		if c := value.Compare(set[i], set[j]); c != 0 {
 			return c < 0
 		}
 		return crdt.ValueHash(set[i]) < crdt.ValueHash(set[j])
@@ -886,7 +887,7 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 		}
 	}
 	delete(fields, "_id")
-	if !query.Equal(doc["_id"], base["_id"]) {
+	if !value.Equal(doc["_id"], base["_id"]) {
 		rt.Fatalf("%s: _id is %v, inserted as %v", key, doc["_id"], base["_id"])
 	}
 	for _, f := range sortedKeys(fields) {
@@ -929,7 +930,7 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 			if len(authors) > 1 {
 				s.st.counters2++
 			}
-			if !has || query.Compare(got, want) != 0 || !isNumber(got) {
+			if !has || value.Compare(got, want) != 0 || !isNumber(got) {
 				fail("only $inc touched it: base %s + %v = %v", canon(base[f]), incs, want)
 			}
 		case !kinds["inc"] && !kinds["assign"]:

@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // M is a JSON document or filter, like the MongoDB driver's bson.M.
@@ -99,7 +100,7 @@ func (c *Collection) prepare(doc any) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := query.ValidateDocument(m); err != nil {
+	if err := value.ValidateDocument(m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadDocument, err)
 	}
 	if _, ok := m["_id"]; !ok {
@@ -120,16 +121,16 @@ func toMap(v any, what string) (map[string]any, error) {
 	case nil:
 		return map[string]any{}, nil
 	case map[string]any:
-		out, err = query.Normalize(x)
+		out, err = value.Normalize(x)
 	case json.RawMessage:
-		out, err = query.DecodeJSON(x)
+		out, err = value.DecodeJSON(x)
 	case []byte:
-		out, err = query.DecodeJSON(x)
+		out, err = value.DecodeJSON(x)
 	default:
 		var b []byte
 		b, err = json.Marshal(v)
 		if err == nil {
-			out, err = query.DecodeJSON(b)
+			out, err = value.DecodeJSON(b)
 		}
 	}
 	if err != nil {
@@ -386,7 +387,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 	if err != nil {
 		return nil, err
 	}
-	if err := query.ValidateDocument(repl); err != nil {
+	if err := value.ValidateDocument(repl); err != nil {
 		return nil, fmt.Errorf("%w: replacement: %w", ErrBadDocument, err)
 	}
 	res := &UpdateResult{}
@@ -400,7 +401,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 			if !o.Upsert {
 				return nil
 			}
-			m, err := c.prepare(query.Clone(repl))
+			m, err := c.prepare(value.Clone(repl))
 			if err != nil {
 				return err
 			}
@@ -411,9 +412,9 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 			return nil
 		}
 		cur := t.doc(matches[0])
-		doc := query.Clone(repl).(map[string]any)
+		doc := value.Clone(repl).(map[string]any)
 		id := cur.Materialize()["_id"]
-		if rid, ok := doc["_id"]; ok && !query.Equal(rid, id) {
+		if rid, ok := doc["_id"]; ok && !value.Equal(rid, id) {
 			return fmt.Errorf("%w: replacement changes _id", ErrBadDocument)
 		}
 		doc["_id"] = id

@@ -11,8 +11,8 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/query"
 )
 
 func TestRestartKeepsDataAndIdentity(t *testing.T) {

@@ -3,7 +3,7 @@ package engine
 import "errors"
 
 // Errors returned by the engine; match them with errors.Is. Errors from the
-// query language (engine/query) and from access control (accesscontrol) are
+// query language (query) and from access control (accesscontrol) are
 // wrapped, not replaced, so their own sentinels match too.
 var (
 	// ErrClosed is returned by calls on a closed engine or database.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
 )
 
 // A database with one collection, used like the MongoDB Go driver.

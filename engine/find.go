@@ -9,7 +9,8 @@ import (
 	"strings"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // scanCheckEvery is how many documents a scan filters between two looks at
@@ -54,7 +55,7 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 }
 
 // Find returns a cursor over the documents matching filter (nil matches
-// all). Options sort, skip, limit and project (engine/query). Without a
+// all). Options sort, skip, limit and project (query). Without a
 // sort, documents come in _id order. The cursor holds a consistent snapshot
 // taken when Find returns.
 //
@@ -121,7 +122,7 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err := c.db.checkOpen(); err != nil {
 		return &SingleResult{err: err}
 	}
-	nid, err := query.Normalize(id)
+	nid, err := value.Normalize(id)
 	if err != nil {
 		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
 	}
@@ -175,10 +176,10 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 	var out []any
 	seen := map[string]bool{}
 	add := func(v any) {
-		k := string(query.EncodeKey(v))
+		k := string(value.EncodeKey(v))
 		if !seen[k] {
 			seen[k] = true
-			out = append(out, query.Clone(v))
+			out = append(out, value.Clone(v))
 		}
 	}
 	docs, err := c.snapshot(ctx, f)
@@ -186,7 +187,7 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 		return nil, err
 	}
 	for _, d := range docs {
-		for _, v := range query.Lookup(d, field) {
+		for _, v := range value.Lookup(d, field) {
 			if arr, ok := v.([]any); ok {
 				for _, e := range arr {
 					add(e)
@@ -196,7 +197,7 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 			add(v)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return query.Compare(out[i], out[j]) < 0 })
+	sort.SliceStable(out, func(i, j int) bool { return value.Compare(out[i], out[j]) < 0 })
 	return out, nil
 }
 
@@ -295,7 +296,7 @@ func (cur *Cursor) All(ctx context.Context, results any) error {
 	if p, ok := results.(*[]map[string]any); ok {
 		out := make([]map[string]any, len(rest))
 		for i, d := range rest {
-			out[i] = query.Clone(d).(map[string]any)
+			out[i] = value.Clone(d).(map[string]any)
 		}
 		*p = out
 		return nil
@@ -344,16 +345,16 @@ func (r *SingleResult) Raw() (M, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return query.Clone(r.doc).(map[string]any), nil
+	return value.Clone(r.doc).(map[string]any), nil
 }
 
 func decodeInto(doc map[string]any, v any) error {
 	switch p := v.(type) {
 	case *map[string]any:
-		*p = query.Clone(doc).(map[string]any)
+		*p = value.Clone(doc).(map[string]any)
 		return nil
 	case *any:
-		*p = query.Clone(doc)
+		*p = value.Clone(doc)
 		return nil
 	}
 	b, err := json.Marshal(doc)

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/query"
 )
 
 // fillColl inserts n documents {"_id": "d<i>", "i": i, "s": "s<i%97>"}.

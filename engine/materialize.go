@@ -14,8 +14,8 @@ import (
 	dsq "github.com/ipfs/go-datastore/query"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/value"
 )
 
 // docRef names a document in a database.
@@ -356,5 +356,5 @@ func docEqual(a, b map[string]any) bool {
 	if (a == nil) != (b == nil) {
 		return false
 	}
-	return a == nil || query.Equal(a, b)
+	return a == nil || value.Equal(a, b)
 }

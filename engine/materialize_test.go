@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/query"
 )
 
 // pausingStore holds the first query under prefix after it has read the

@@ -19,8 +19,9 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/faultnet"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // Budgets of the property test over real engines. CI runs propCIChecks
@@ -419,7 +420,7 @@ func (s *propSystem) insert(rt *rapid.T) {
 		doc["_id"] = op.id
 	}
 	s.exec(rt, op, func(c *engine.Collection) (string, error) {
-		res, err := c.InsertOne(context.Background(), query.Clone(doc))
+		res, err := c.InsertOne(context.Background(), value.Clone(doc))
 		if err != nil {
 			return "", err
 		}
@@ -467,7 +468,7 @@ func (s *propSystem) update(rt *rapid.T) {
 	id := s.pickID(rt)
 	u := genUpdate(rt)
 	s.exec(rt, mop{kind: "update", replica: r, id: id, update: u}, func(c *engine.Collection) (string, error) {
-		_, err := c.UpdateOne(context.Background(), engine.M{"_id": id}, query.Clone(u))
+		_, err := c.UpdateOne(context.Background(), engine.M{"_id": id}, value.Clone(u))
 		return "", err
 	})
 }
@@ -476,10 +477,10 @@ func (s *propSystem) replace(rt *rapid.T) {
 	r := s.live(rt)
 	id := s.pickID(rt)
 	doc := genDoc(rt)
-	mdoc := query.Clone(doc).(map[string]any)
+	mdoc := value.Clone(doc).(map[string]any)
 	mdoc["_id"] = id
 	s.exec(rt, mop{kind: "replace", replica: r, id: id, doc: mdoc}, func(c *engine.Collection) (string, error) {
-		_, err := c.ReplaceOne(context.Background(), engine.M{"_id": id}, query.Clone(doc))
+		_, err := c.ReplaceOne(context.Background(), engine.M{"_id": id}, value.Clone(doc))
 		return "", err
 	})
 }

@@ -26,7 +26,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // aval is an abstract stored value. ident is equal for two values exactly
@@ -193,7 +194,7 @@ func (v view) doc(id string) map[string]any {
 	if m == nil {
 		return nil
 	}
-	out := query.Clone(m.base).(map[string]any)
+	out := value.Clone(m.base).(map[string]any)
 	prefix := mDocPrefix(id) + m.inc + "/f/"
 	for k, reg := range v {
 		if !strings.HasPrefix(k, prefix) {
@@ -205,7 +206,7 @@ func (v view) doc(id string) map[string]any {
 		}
 		switch reg.kind {
 		case 'v':
-			out[f] = query.Clone(reg.value)
+			out[f] = value.Clone(reg.value)
 		case 'u':
 			delete(out, f)
 		case 'c':
@@ -222,11 +223,11 @@ func (v view) doc(id string) map[string]any {
 			elems := []any{}
 			for k2, e := range v {
 				if strings.HasPrefix(k2, ep) {
-					elems = append(elems, query.Clone(e.value))
+					elems = append(elems, value.Clone(e.value))
 				}
 			}
 			sort.Slice(elems, func(i, j int) bool {
-				if c := query.Compare(elems[i], elems[j]); c != 0 {
+				if c := value.Compare(elems[i], elems[j]); c != 0 {
 					return c < 0
 				}
 				return canonJSON(elems[i]) < canonJSON(elems[j])
@@ -317,7 +318,7 @@ func (w *world) apply(op mop) (outcome, error) {
 		if cur == nil {
 			return outcome{}, nil
 		}
-		if query.Equal(cur, op.doc) {
+		if value.Equal(cur, op.doc) {
 			return outcome{}, nil
 		}
 		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
@@ -389,7 +390,7 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 		single := len(fops) == 1 && fops[0].Path == name
 		_, oi := oldVal.(int64)
 		_, ni := newVal.(int64)
-		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && oi == ni)
+		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && oi == ni)
 		readd := single && fops[0].Operator == "$addToSet" && has
 		if unchanged && !readd {
 			continue
@@ -443,7 +444,7 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 				if v[ek] != nil && !requested[h] {
 					continue
 				}
-				ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: query.Clone(e)}
+				ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: value.Clone(e)}
 			}
 		case single && fops[0].Operator == "$pull" && has && reg != nil && reg.kind == 's':
 			keep := map[string]bool{}
@@ -459,7 +460,7 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 		default:
 			r := &aval{ident: fmt.Sprintf("u%d", ev.id), kind: 'u'}
 			if has {
-				r = &aval{ident: fmt.Sprintf("v%d", ev.id), kind: 'v', value: query.Clone(newVal)}
+				r = &aval{ident: fmt.Sprintf("v%d", ev.id), kind: 'v', value: value.Clone(newVal)}
 			}
 			ev.puts[regKey] = r
 			for _, p := range []string{"/n/", "/s/"} {

@@ -3,7 +3,7 @@ package engine
 import (
 	"sort"
 
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
 )
 
 // The read model's accessors. The materializer owns the view and its lock:

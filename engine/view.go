@@ -7,7 +7,8 @@ import (
 	"github.com/google/btree"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // view is the materialised state of one database: every document's CRDT
@@ -40,7 +41,7 @@ type IndexSpec struct {
 }
 
 type indexItem struct {
-	key []byte // query.EncodeKey of a value
+	key []byte // value.EncodeKey of a value
 	id  string
 	e   *docEntry // the entry indexed (replaced with the entry on every put)
 }
@@ -85,14 +86,14 @@ func newIndex(spec IndexSpec) *index {
 // indexKeys are the keys a document is indexed under for a path: each value
 // the path reaches and, for arrays, each element; null when it reaches none.
 func indexKeys(doc map[string]any, path string) [][]byte {
-	vals := query.Lookup(doc, path)
+	vals := value.Lookup(doc, path)
 	if len(vals) == 0 {
-		return [][]byte{query.EncodeKey(nil)}
+		return [][]byte{value.EncodeKey(nil)}
 	}
 	seen := map[string]bool{}
 	var out [][]byte
 	add := func(x any) {
-		k := query.EncodeKey(x)
+		k := value.EncodeKey(x)
 		if !seen[string(k)] {
 			seen[string(k)] = true
 			out = append(out, k)
@@ -241,7 +242,7 @@ func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool)
 		path, _, eq := f.Equality()
 		exact = eq && path == best.spec.Path && len(bestBounds.Points) == 1
 		for _, p := range bestBounds.Points {
-			k := query.EncodeKey(p)
+			k := value.EncodeKey(p)
 			hi := make([]byte, len(k)+1)
 			copy(hi, k)
 			hi[len(k)] = 0xff

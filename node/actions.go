@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/value"
 )
 
 // actionRequest is the body of POST /v1/action/<name>. Raw fields are
-// decoded into canonical values by query.DecodeJSON, so integers keep their
+// decoded into canonical values by value.DecodeJSON, so integers keep their
 // precision.
 type actionRequest struct {
 	Database    string          `json:"database"`
@@ -139,7 +140,7 @@ func object(field string, raw json.RawMessage) (map[string]any, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
-	v, err := query.DecodeJSON(raw)
+	v, err := value.DecodeJSON(raw)
 	if err != nil {
 		return nil, errorf(http.StatusBadRequest, "bad_json", "field %q: %v", field, err)
 	}
@@ -256,7 +257,7 @@ func actInsertMany(ctx context.Context, c *engine.Collection, req *actionRequest
 	if isNull(req.Documents) {
 		return 0, nil, requireField("documents", false)
 	}
-	v, err := query.DecodeJSON(req.Documents)
+	v, err := value.DecodeJSON(req.Documents)
 	if err != nil {
 		return 0, nil, errorf(http.StatusBadRequest, "bad_json", "field \"documents\": %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
+	"github.com/latticedb/lattice/query"
 )
 
 func newDemoCmd() *cobra.Command {

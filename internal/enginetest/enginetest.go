@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
-	"github.com/latticedb/lattice/engine/query"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/query"
 )
 
 // Options are the settings of a test engine before the caller's own: TCP
