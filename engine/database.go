@@ -50,7 +50,7 @@ type Database struct {
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
 	book   *replication.AddressBook // peers it replicated with (reconnect.go)
-	lonely chan struct{}            // signalled when a peer leaves
+	redial *replication.Redialer    // records peers; redials them with WithReconnect
 
 	closed atomic.Bool
 	// writing is held (read-locked) by every write call from admission to
@@ -356,7 +356,6 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 		log:      e.log.Named("db").With("db", addr.Name),
 		ns:       ds.NewKey("/db/" + key),
 		done:     make(chan struct{}),
-		lonely:   make(chan struct{}, 1),
 	}
 	db.hub = newEventHub(&db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
@@ -389,7 +388,7 @@ func (db *Database) start(ctx context.Context) error {
 	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
 	db.mat.onChange = db.onDocChange
 	db.mat.onMeta = db.onMeta
-	db.mat.durable = e.syncWAL
+	db.mat.durable = e.store.SyncWAL
 	if err := db.mat.rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
 	}
@@ -460,11 +459,8 @@ func (db *Database) start(ctx context.Context) error {
 		defer db.wg.Done()
 		db.mat.run(db.ctx)
 	}()
+	db.startRedial(e.cfg.reconnect) // before the broadcaster reports peers to it
 	bc.Start()
-	if e.cfg.reconnect {
-		db.wg.Add(1)
-		go db.reconnectLoop()
-	}
 	for _, h := range retry {
 		bc.Enqueue(h, "") // fetched from any peer if it is not local
 	}
@@ -690,16 +686,13 @@ func (d delegate) CanAnnounce(ctx context.Context, author peer.ID) error {
 }
 
 func (d delegate) PeerJoined(p peer.ID) {
-	d.db.recordPeer(p)
+	d.db.redial.Record(d.db.ctx, p)
 	d.db.emit(Event{Type: EventPeerJoined, Peer: p})
 }
 
 func (d delegate) PeerLeft(p peer.ID) {
 	d.db.emit(Event{Type: EventPeerLeft, Peer: p})
-	select {
-	case d.db.lonely <- struct{}{}:
-	default:
-	}
+	d.db.redial.Lonely()
 }
 
 var _ replication.Delegate = delegate{}

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/boxo/bitswap"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
@@ -20,9 +17,6 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
-	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
-	pebbleds "github.com/ipfs/go-ds-pebble"
 	ipld "github.com/ipfs/go-ipld-format"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -34,6 +28,7 @@ import (
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -46,9 +41,7 @@ type Engine struct {
 	log       hclog.Logger
 	key       crypto.PrivKey
 	self      string // this peer's ID, encoded once
-	store     ds.Batching
-	pebble    *pebbleds.Datastore // nil in memory
-	wal       *walFS              // pebble's WAL files; nil in memory
+	store     *store.Store
 	host      host.Host
 	pubsub    *pubsub.PubSub
 	bitswap   *bitswap.Bitswap
@@ -126,28 +119,13 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 func (e *Engine) start(ctx context.Context) error {
 	cfg := e.cfg
 	if cfg.inMemory {
-		e.store = dssync.MutexWrap(ds.NewMapDatastore())
+		e.store = store.InMemory()
 	} else {
-		if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-			return fmt.Errorf("engine: data directory: %w", err)
-		}
-		// Individual writes do not sync (go-ds-crdt makes several per
-		// delta); each local commit group ends with one WAL sync instead,
-		// real or deferred by the walFS (see durability.go).
-		e.wal = newWALFS(vfs.Default, cfg.syncWrites)
-		opts := pebbleOptions()
-		opts.FS = e.wal
-		p, err := pebbleds.NewDatastore(filepath.Join(cfg.dataDir, "pebble"),
-			pebbleds.WithPebbleWriteOptions(pebble.NoSync), pebbleds.WithPebbleOpts(opts),
-			pebbleds.WithCacheSize(128<<20))
+		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"))
 		if err != nil {
-			return fmt.Errorf("engine: open store: %w", err)
+			return fmt.Errorf("engine: %w", err)
 		}
-		if !cfg.syncWrites {
-			e.wg.Add(1)
-			go e.walSyncLoop()
-		}
-		e.pebble, e.store = p, p
+		e.store = st
 	}
 
 	h, err := e.hostFor(cfg)
@@ -237,48 +215,7 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 
 // PebbleOptions returns the pebble options the engine opens its store
 // with, for embedders and benchmarks that open pebble themselves.
-func PebbleOptions() *pebble.Options { return pebbleOptions() }
-
-// pebbleOptions tunes pebble for go-ds-crdt's access pattern: most of its
-// reads are lookups of keys that do not exist (tombstones, processed-block
-// markers, priorities of new keys), which bloom filters answer without
-// touching sstable blocks.
-func pebbleOptions() *pebble.Options {
-	o := &pebble.Options{MemTableSize: 64 << 20}
-	for i := range o.Levels {
-		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	return o
-}
-
-// syncWAL makes every write made so far durable, as far as the engine's
-// durability level promises (see durability.go): pebble buffers
-// write-ahead-log records in user space when writes do not sync, so without
-// this a killed process loses the writes still in that buffer.
-func (e *Engine) syncWAL() error {
-	if e.pebble == nil {
-		return nil
-	}
-	return e.pebble.DB.LogData(nil, pebble.Sync)
-}
-
-// walSyncLoop fsyncs the write-ahead log in the background when writes do
-// not wait for it, bounding what a power loss can take.
-func (e *Engine) walSyncLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(walSyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.ctx.Done():
-			return
-		case <-t.C:
-			if err := e.wal.syncDirty(); err != nil {
-				e.log.Error("fsync write-ahead log", "error", err)
-			}
-		}
-	}
-}
+func PebbleOptions() *pebble.Options { return store.PebbleOptions() }
 
 // loadIdentity returns the engine's key: kept in dir (see package
 // identity), or a throwaway one in memory.

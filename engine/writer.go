@@ -288,7 +288,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	}
 	if err == nil {
 		// One fsync for the whole group, before any caller is told.
-		err = db.e.syncWAL()
+		err = db.e.store.SyncWAL()
 	}
 	// Install even after an error: some deltas may have been committed.
 	reread := db.mat.endLocal()

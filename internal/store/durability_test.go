@@ -1,12 +1,15 @@
-package engine
+package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	ds "github.com/ipfs/go-datastore"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/latticedb/lattice/internal/poll"
@@ -103,23 +106,21 @@ func TestWALFSBackgroundSyncErrorIsReported(t *testing.T) {
 	_ = wal.Close()
 }
 
-// With the default durability, an engine on pebble leaves no WAL write
+// With the default durability, a pebble store leaves no WAL write
 // unsynced for long after writes stop.
-func TestEngineSyncsWALInBackground(t *testing.T) {
+func TestStoreSyncsWALInBackground(t *testing.T) {
 	ctx := context.Background()
-	e, err := New(ctx, WithDataDir(t.TempDir()), WithListenAddrs("/ip4/127.0.0.1/tcp/0"))
+	st, err := Open(filepath.Join(t.TempDir(), "pebble"), false, nil)
 	require.NoError(t, err)
-	defer func() { require.NoError(t, e.Close()) }()
-	db, err := e.Create(ctx, "d")
-	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
 	for i := 0; i < 20; i++ {
-		_, err := db.Collection("c").InsertOne(ctx, M{"i": i})
-		require.NoError(t, err)
+		require.NoError(t, st.Put(ctx, ds.NewKey(fmt.Sprintf("/k/%d", i)), []byte("v")))
+		require.NoError(t, st.SyncWAL()) // as each commit group does
 	}
 	state := func() (files, dirty int) {
-		e.wal.mu.Lock()
-		defer e.wal.mu.Unlock()
-		for f := range e.wal.files {
+		st.wal.mu.Lock()
+		defer st.wal.mu.Unlock()
+		for f := range st.wal.files {
 			files++
 			if f.dirty.Load() {
 				dirty++
@@ -129,7 +130,7 @@ func TestEngineSyncsWALInBackground(t *testing.T) {
 	}
 	files, _ := state()
 	require.NotZero(t, files, "pebble's log must be opened through the walFS")
-	require.NotZero(t, e.wal.deferred.Load(), "writes must not wait for fsync by default")
+	require.NotZero(t, st.wal.deferred.Load(), "writes must not wait for fsync by default")
 	poll.Eventually(t, 10*time.Second, func() error {
 		if _, dirty := state(); dirty != 0 {
 			return fmt.Errorf("WAL still unsynced: %d dirty files", dirty)
