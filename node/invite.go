@@ -276,18 +276,11 @@ type inspectResponse struct {
 // application can show what the link would join, and who shares it, before
 // the user agrees to join.
 func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Link string `json:"link"`
-	}
-	if err := decodeBody(r, &req); err != nil {
-		writeError(w, err)
+	link, ok := linkBody(w, r)
+	if !ok {
 		return
 	}
-	if err := requireField("link", req.Link != ""); err != nil {
-		writeError(w, err)
-		return
-	}
-	inv, err := ParseInvite(req.Link)
+	inv, err := ParseInvite(link)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -300,19 +293,29 @@ func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+// linkBody reads the {"link": ...} body of the inspect and join routes,
+// answering the client itself when it is bad.
+func linkBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var req struct {
 		Link string `json:"link"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
-		return
+		return "", false
 	}
 	if err := requireField("link", req.Link != ""); err != nil {
 		writeError(w, err)
+		return "", false
+	}
+	return req.Link, true
+}
+
+func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
+	link, ok := linkBody(w, r)
+	if !ok {
 		return
 	}
-	db, inv, err := n.Join(r.Context(), req.Link)
+	db, inv, err := n.Join(r.Context(), link)
 	if err != nil {
 		writeError(w, err)
 		return
