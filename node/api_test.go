@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -89,6 +90,12 @@ func TestActions(t *testing.T) {
 	require.Equal(t, "open", dbs[1].(map[string]any)["access"])
 	out = a.ok(200, "POST", "/v1/databases/open", map[string]any{"address": db})
 	require.Equal(t, "Things", out["name"])
+
+	// Its counters, catch-up progress included.
+	out = a.ok(200, "GET", "/v1/databases/stats?database="+url.QueryEscape(db), nil)
+	require.Equal(t, json.Number("1"), out["documents"])
+	require.Contains(t, out, "catchup")
+	require.Contains(t, out["catchup"], "remaining")
 }
 
 func TestErrors(t *testing.T) {

@@ -25,6 +25,8 @@
 //	POST /v1/databases           {"name", "access", "meta"} -> 201 {"address", "name"}
 //	POST /v1/databases/open      {"address"} -> {"address", "name"}
 //	GET  /v1/databases           {"databases": [{"address", "name", "open", "access"}]}
+//	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
+//	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}}
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
 //	GET  /v1/events?database=A   server-sent events of database A (&ticket=T in token mode, for browsers)
 //	POST /v1/events/ticket       -> {"ticket", "expiresIn"}: a single-use ticket for one event stream

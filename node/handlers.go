@@ -341,3 +341,15 @@ func addrStrings(as []ma.Multiaddr) []string {
 	}
 	return out
 }
+
+// handleStats answers a database's replication counters, catch-up
+// progress included, for dashboards and for clients that show "catching
+// up" while a history arrives.
+func (n *Node) handleStats(w http.ResponseWriter, r *http.Request) {
+	db, err := n.database(r.Context(), r.URL.Query().Get("database"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, db.Stats())
+}

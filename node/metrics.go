@@ -101,6 +101,7 @@ var (
 		{prometheus.NewDesc("lattice_db_queued_heads", "Heads waiting for go-ds-crdt.", dbLabels, nil), func(s statsView) float64 { return float64(s.QueuedHeads) }},
 		{prometheus.NewDesc("lattice_db_pending_changes", "Merged changes not yet visible to queries.", dbLabels, nil), func(s statsView) float64 { return float64(s.PendingChanges) }},
 		{prometheus.NewDesc("lattice_db_documents", "Live documents, all collections.", dbLabels, nil), func(s statsView) float64 { return float64(s.Documents) }},
+		{prometheus.NewDesc("lattice_db_catchup_remaining_blocks", "Blocks a running catch-up knows are missing (an estimate).", dbLabels, nil), func(s statsView) float64 { return float64(s.Catchup.Remaining) }},
 	}
 	dbCounters = []struct {
 		desc *prometheus.Desc
@@ -117,6 +118,11 @@ var (
 		{prometheus.NewDesc("lattice_db_broadcast_received_bytes_total", "Broadcast bytes received.", dbLabels, nil), func(s statsView) float64 { return float64(s.BytesIn) }},
 		{prometheus.NewDesc("lattice_db_broadcast_sent_bytes_total", "Broadcast bytes sent.", dbLabels, nil), func(s statsView) float64 { return float64(s.BytesOut) }},
 		{prometheus.NewDesc("lattice_db_events_dropped_total", "Events a slow subscriber missed.", dbLabels, nil), func(s statsView) float64 { return float64(s.EventsDropped) }},
+		{prometheus.NewDesc("lattice_db_reconnects_total", "Peers of the address book redialled successfully.", dbLabels, nil), func(s statsView) float64 { return float64(s.Reconnects) }},
+		{prometheus.NewDesc("lattice_db_catchup_runs_total", "Catch-up streams started.", dbLabels, nil), func(s statsView) float64 { return float64(s.Catchup.Runs) }},
+		{prometheus.NewDesc("lattice_db_catchup_failures_total", "Catch-up streams refused or broken.", dbLabels, nil), func(s statsView) float64 { return float64(s.Catchup.Failures) }},
+		{prometheus.NewDesc("lattice_db_catchup_blocks_total", "Missing blocks received by catch-up.", dbLabels, nil), func(s statsView) float64 { return float64(s.Catchup.Blocks) }},
+		{prometheus.NewDesc("lattice_db_catchup_bytes_total", "Bytes of the blocks received by catch-up.", dbLabels, nil), func(s statsView) float64 { return float64(s.Catchup.Bytes) }},
 	}
 )
 
