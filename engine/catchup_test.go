@@ -11,6 +11,7 @@ import (
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 // history writes n single-write deltas (one InsertOne at a time, as an app
@@ -44,4 +45,35 @@ func TestLateJoinerCatchesUp(t *testing.T) {
 	require.Greater(t, st.Catchup.Blocks, uint64(n/2), "most of the history should come by catch-up: %+v", st.Catchup)
 	require.Zero(t, st.Catchup.Failures)
 	require.Zero(t, st.Catchup.Remaining, "nothing is left to fetch")
+
+	// Back from an absence of 300 writes, it catches up again, and its
+	// event stream reports the progress, ending with Done.
+	events := dbb.Events(context.Background())
+	partition(t, a, b)
+	ctx := context.Background()
+	for i := 0; i < 300; i++ {
+		_, err := dba.Collection("todos").InsertOne(ctx, engine.M{"_id": fmt.Sprintf("away%03d", i)})
+		require.NoError(t, err)
+	}
+	enginetest.ConnectAll(t, a, b)
+	enginetest.Converged(t, 60*time.Second, n+300, dba.Collection("todos"), dbb.Collection("todos"))
+	require.Greater(t, dbb.Stats().Catchup.Runs, st.Catchup.Runs, "the second absence was caught up too")
+	var last *engine.CatchupProgress
+	poll.Eventually(t, 10*time.Second, func() error {
+		for {
+			select {
+			case ev := <-events:
+				if ev.Type == engine.EventCatchup {
+					last = ev.Catchup
+				}
+				continue
+			default:
+			}
+			if last == nil || !last.Done {
+				return fmt.Errorf("no final catch-up event yet (last %+v)", last)
+			}
+			return nil
+		}
+	})
+	require.NotZero(t, last.Received, "the final event counts what arrived")
 }

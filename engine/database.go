@@ -690,6 +690,10 @@ func (d delegate) PeerJoined(p peer.ID) {
 	d.db.emit(Event{Type: EventPeerJoined, Peer: p})
 }
 
+func (d delegate) CatchingUp(received uint64, remaining int64, done bool) {
+	d.db.emit(Event{Type: EventCatchup, Catchup: &CatchupProgress{Received: received, Remaining: remaining, Done: done}})
+}
+
 func (d delegate) PeerLeft(p peer.ID) {
 	d.db.emit(Event{Type: EventPeerLeft, Peer: p})
 	d.db.redial.Lonely()

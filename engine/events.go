@@ -23,6 +23,10 @@ const (
 	EventPeerJoined EventType = "peer-joined"
 	// EventPeerLeft is a peer that left the database's topic.
 	EventPeerLeft EventType = "peer-left"
+	// EventCatchup is the progress of a catch-up: a history this replica
+	// lacked arriving on one stream (a few times a second while it runs,
+	// and once with Done when it ends).
+	EventCatchup EventType = "catchup"
 )
 
 // Event is one change observed in a database.
@@ -32,6 +36,15 @@ type Event struct {
 	ID         any       `json:"id,omitempty"`      // the document's _id
 	Deleted    bool      `json:"deleted,omitempty"` // the document no longer exists
 	Peer       peer.ID   `json:"peer,omitempty"`    // for peer events
+	// Catchup is the progress of EventCatchup events.
+	Catchup *CatchupProgress `json:"catchup,omitempty"`
+}
+
+// CatchupProgress is where a catch-up stands.
+type CatchupProgress struct {
+	Received  uint64 `json:"received"`  // blocks received so far
+	Remaining int64  `json:"remaining"` // blocks known missing (an estimate: what lies below them is not known yet)
+	Done      bool   `json:"done"`
 }
 
 // eventBuffer is each subscriber's channel capacity. A subscriber that falls

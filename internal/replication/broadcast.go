@@ -46,6 +46,9 @@ type Delegate interface {
 	// PeerJoined and PeerLeft report peers joining and leaving the topic.
 	PeerJoined(p peer.ID)
 	PeerLeft(p peer.ID)
+	// CatchingUp reports a running catch-up's progress, at most every
+	// catchupReportEvery and once more when it ends (done).
+	CatchingUp(received uint64, remaining int64, done bool)
 }
 
 // Config is what a Broadcaster runs on.
@@ -670,10 +673,40 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	}()
 }
 
+// catchupReportEvery spaces catch-up progress reports.
+const catchupReportEvery = 250 * time.Millisecond
+
 // catchUp asks the announcer, then other peers of the topic, for the
 // history below h, each time for what is still missing.
 func (b *Broadcaster) catchUp(h cid.Cid, from peer.ID) {
 	cc, ctr := b.cfg.Catchup, &b.stats.Catchup
+	start := ctr.Blocks.Load()
+	report := func(done bool) {
+		b.cfg.Delegate.CatchingUp(ctr.Blocks.Load()-start, ctr.Remaining.Load(), done)
+	}
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	reporter.Add(1)
+	go func() {
+		defer reporter.Done()
+		t := time.NewTicker(catchupReportEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-b.ctx.Done():
+				return
+			case <-t.C:
+				report(false)
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		reporter.Wait()
+		report(true)
+	}()
 	wanted := []cid.Cid{h}
 	tried := map[peer.ID]bool{}
 	for try := 0; try < maxCatchupTries && len(wanted) > 0 && b.ctx.Err() == nil; try++ {

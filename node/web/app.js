@@ -228,6 +228,20 @@
     es.addEventListener("replicated", onChange);
     es.addEventListener("peer-joined", refreshPeers);
     es.addEventListener("peer-left", refreshPeers);
+    // A list with a long history arrives on one catch-up stream: say so,
+    // rather than show a half-filled list as if it were all.
+    es.addEventListener("catchup", (ev) => {
+      const p = JSON.parse(ev.data).catchup || {};
+      if (p.done) {
+        state.catchingUp = false;
+        reload();
+        renderPeers();
+        return;
+      }
+      state.catchingUp = true;
+      const total = (p.received || 0) + Math.max(0, p.remaining || 0);
+      setStatus("busy", `Catching up… ${p.received || 0} of ${total}`);
+    });
     es.onerror = () => {
       state.streamUp = false;
       setStatus("offline", "Reconnecting to node…");
@@ -277,6 +291,7 @@
 
   function renderPeers() {
     const n = state.peers.length;
+    if (state.catchingUp) return; // the catch-up status stays until it ends
     if (!state.streamUp) {
       setStatus("offline", "Reconnecting to node…");
     } else if (n === 0) {
