@@ -38,9 +38,9 @@ import (
 // requester's heads. The requester accepts only blocks reachable from what
 // it asked for, verifies each against its CID, and puts it in the
 // quarantine, where the access controller judges it when go-ds-crdt reads
-// it, as for any remote block: nothing refused reaches the disk. It closes
-// the stream as soon as nothing it lacks is left, and waits while the
-// quarantine is full, so memory stays bounded on both sides. go-ds-crdt
+// it, as for any remote block: nothing refused reaches the disk. It waits
+// while the quarantine is half full, so memory stays bounded on both
+// sides (the sender's only state is the set of blocks it has walked). go-ds-crdt
 // merges while blocks arrive; any block the stream has not brought yet is
 // fetched by bitswap as before, so catch-up only ever makes sync faster.
 
@@ -283,7 +283,8 @@ type CatchupCounters struct {
 }
 
 // CatchUp runs one catch-up from p: it streams the history below
-// req.Wanted into sink until nothing it lacks is left, and returns the
+// req.Wanted into sink until the sender reaches req.Have or the roots,
+// and returns the
 // CIDs still missing (those the sender did not have) in breadth-first
 // order, at most maxCatchupHeads of them. A sender that breaks the
 // protocol gets an error wrapping ErrCatchup.
@@ -316,13 +317,14 @@ func CatchUp(ctx context.Context, h host.Host, p peer.ID, req CatchupRequest, si
 
 	// reachable: what the sender may send (linked from what we asked for);
 	// missing: what of it we lack and have not received.
-	// The wanted heads themselves are usually local (they came inline in
-	// the announcement): they are expanded when the sender sends them.
-	reachable, missing, expand := cid.NewSet(), cid.NewSet(), cid.NewSet()
+	// The sender decides where the history ends (at our heads, or at the
+	// roots): a block we hold already may be one the quarantine got from
+	// bitswap meanwhile, with its past still missing, so every block it
+	// sends is followed, and only the ones we lack are kept.
+	reachable, missing := cid.NewSet(), cid.NewSet()
 	var order []cid.Cid // missing, in the order they became known
 	for _, w := range req.Wanted {
 		reachable.Add(w)
-		expand.Add(w)
 		if !sink.Has(ctx, w) {
 			missing.Add(w)
 			order = append(order, w)
@@ -330,7 +332,7 @@ func CatchUp(ctx context.Context, h host.Host, p peer.ID, req CatchupRequest, si
 	}
 	track := func() { ctr.Remaining.Store(int64(missing.Len())) }
 	defer ctr.Remaining.Store(0)
-	for missing.Len() > 0 || expand.Len() > 0 {
+	for {
 		_ = st.SetDeadline(time.Now().Add(catchupIdle))
 		cb, err := readBytes(br, maxCIDLen)
 		if err != nil {
@@ -358,22 +360,17 @@ func CatchUp(ctx context.Context, h host.Host, p peer.ID, req CatchupRequest, si
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s sent %s, not a DAG node: %v", ErrCatchup, p, c, err)
 		}
-		lacked := missing.Has(c)
-		if expand.Has(c) {
-			expand.Remove(c)
-			lacked = true // its parents are what we asked for
-		}
-		if missing.Has(c) {
+		if !sink.Has(ctx, c) {
 			if err := sink.Wait(ctx); err != nil {
 				return nil, err
 			}
 			if err := sink.Put(ctx, blk); err != nil {
 				return nil, fmt.Errorf("%w: hold block: %v", ErrCatchup, err)
 			}
-			missing.Remove(c)
 			ctr.Blocks.Add(1)
 			ctr.Bytes.Add(uint64(len(data)))
 		}
+		missing.Remove(c)
 		for _, l := range nd.Links() {
 			if reachable.Len() >= MaxCatchupBlocks {
 				return nil, fmt.Errorf("%w: %s sent a history beyond %d blocks", ErrCatchup, p, MaxCatchupBlocks)
@@ -381,8 +378,7 @@ func CatchUp(ctx context.Context, h host.Host, p peer.ID, req CatchupRequest, si
 			if !reachable.Visit(l.Cid) {
 				continue
 			}
-			// Below a block we already had, the history is ours too.
-			if lacked && !sink.Has(ctx, l.Cid) {
+			if !sink.Has(ctx, l.Cid) {
 				missing.Add(l.Cid)
 				order = append(order, l.Cid)
 			}
