@@ -19,3 +19,4 @@ func BenchmarkConverge5x1000(b *testing.B)        { Converge5x1000(b) }
 func BenchmarkLateJoin2k(b *testing.B)            { LateJoin2k(b) }
 func BenchmarkLateJoin2kBitswap(b *testing.B)     { LateJoin2kBitswap(b) }
 func BenchmarkLateJoin10k(b *testing.B)           { LateJoin10k(b) }
+func BenchmarkLateJoin100k(b *testing.B)          { LateJoin100k(b) }

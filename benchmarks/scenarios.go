@@ -421,3 +421,7 @@ func LateJoin2kBitswap(b *testing.B) { lateJoin(b, 2000, engine.WithCatchup(fals
 
 // LateJoin10k is LateJoin2k with a 10,000-delta history.
 func LateJoin10k(b *testing.B) { lateJoin(b, 10000) }
+
+// LateJoin100k is LateJoin2k with a 100,000-delta history (about 20 s to
+// write, then the join).
+func LateJoin100k(b *testing.B) { lateJoin(b, 100000) }
