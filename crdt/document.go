@@ -1,6 +1,8 @@
 package crdt
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"sort"
 
@@ -14,15 +16,22 @@ type Entry struct {
 	Value []byte
 }
 
-// Doc is the CRDT state of one document: its marker and every key below it.
-// It is built from entries with Assemble and turned into JSON with
+// Doc is the CRDT state of one document: its incarnation and every key
+// below it. It is built from entries with Assemble and turned into JSON with
 // Materialize. A Doc is immutable once assembled.
 type Doc struct {
 	Coll, ID string
-	Marker   Marker
-	Exists   bool                   // a live marker is present
-	Fields   map[string]*FieldState // keys of the current incarnation, by top-level field
-	Raw      map[string][]byte      // every live key of the document (any incarnation) and its value
+	// Marker is the incarnation shown (the live one of highest Gen, ties to
+	// the larger Inc) and its base: every live creator's base of that
+	// incarnation merged field by field.
+	Marker Marker
+	Exists bool                   // a live base (or legacy marker) is present
+	Fields map[string]*FieldState // keys of the current incarnation, by top-level field
+	// Graves are the deleted incarnations a replica has seen buried and not
+	// yet superseded, by incarnation: their lineage length. An insert
+	// derives its incarnation from them.
+	Graves map[string]uint64
+	Raw    map[string][]byte // every live key of the document (any incarnation) and its value
 }
 
 // FieldState is what a document holds for one top-level field beyond its
@@ -46,33 +55,88 @@ func (d *Doc) field(name string) *FieldState {
 	return f
 }
 
-// Assemble builds a document's state from its live keys: the marker (if
-// present) and every key below it, with their values. Keys that do not decode
-// are kept in Raw (so a delete removes them) but otherwise skipped, and
-// counted in the second result: a corrupt or hostile key never hides the rest
-// of the document.
+// creation is one creator's base of an incarnation.
+type creation struct {
+	gen  uint64
+	base map[string]any
+}
+
+type parsedEntry struct {
+	k   Key
+	val []byte
+}
+
+// Assemble builds a document's state from its live keys: its bases (and a
+// legacy marker, if present), graves, and every other key below it, with
+// their values. Keys that do not decode are kept in Raw (so a delete removes
+// them) but otherwise skipped, and counted in the second result: a corrupt
+// or hostile key never hides the rest of the document.
 func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
 	d := &Doc{Coll: coll, ID: id, Raw: raw}
 	if d.Raw == nil {
 		d.Raw = map[string][]byte{}
 	}
 	bad := 0
-	if mv, ok := raw[DocPrefix(coll, id)]; ok {
-		m, err := DecodeMarker(mv)
-		if err == nil {
-			d.Marker, d.Exists = m, true
-		} else {
-			bad++
+	var incs map[string][]creation
+	addBase := func(inc string, c creation) {
+		if incs == nil {
+			incs = make(map[string][]creation, 1)
 		}
+		incs[inc] = append(incs[inc], c)
 	}
+	var rest []parsedEntry
 	for key, val := range raw {
 		k, err := ParseKey(key)
 		if err != nil || k.Coll != coll || k.ID != id {
 			bad++
 			continue
 		}
-		if k.Kind == KindDoc || !d.Exists || k.Inc != d.Marker.Inc {
-			continue // the marker, or another incarnation's garbage
+		switch k.Kind {
+		case KindDoc:
+			m, err := DecodeMarker(val)
+			if err != nil {
+				bad++
+				continue
+			}
+			addBase(m.Inc, creation{gen: m.Gen, base: m.Base})
+		case KindBase:
+			gen, base, err := DecodeBase(val)
+			if err != nil || k.Inc == "" {
+				bad++
+				continue
+			}
+			addBase(k.Inc, creation{gen: gen, base: base})
+		case KindGrave:
+			gen, err := DecodeGrave(val)
+			if err != nil {
+				bad++
+				continue
+			}
+			if d.Graves == nil {
+				d.Graves = make(map[string]uint64, 1)
+			}
+			d.Graves[k.Inc] = gen
+		default:
+			rest = append(rest, parsedEntry{k, val})
+		}
+	}
+	for inc, cs := range incs {
+		gen := cs[0].gen
+		for _, c := range cs[1:] {
+			gen = max(gen, c.gen)
+		}
+		if !d.Exists || gen > d.Marker.Gen || gen == d.Marker.Gen && inc > d.Marker.Inc {
+			d.Marker, d.Exists = Marker{Inc: inc, Gen: gen}, true
+		}
+	}
+	if !d.Exists {
+		return d, bad
+	}
+	d.Marker.Base = mergeBases(incs[d.Marker.Inc])
+	for _, e := range rest {
+		k, val := e.k, e.val
+		if k.Inc != d.Marker.Inc {
+			continue // another incarnation's garbage
 		}
 		switch k.Kind {
 		case KindField:
@@ -114,6 +178,31 @@ func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
 		}
 	}
 	return d, bad
+}
+
+// mergeBases merges the bases concurrent creators wrote for one
+// incarnation: every field any of them has, and for a field several have,
+// the value whose JSON encoding is byte-wise larger (the register rule's
+// tie-break: a creation carries no DAG height of its own). A single base is
+// returned as is.
+func mergeBases(cs []creation) map[string]any {
+	if len(cs) == 1 {
+		return cs[0].base
+	}
+	out := map[string]any{}
+	enc := map[string][]byte{}
+	for _, c := range cs {
+		for k, v := range c.base {
+			e, err := json.Marshal(v)
+			if err != nil {
+				continue
+			}
+			if cur, ok := enc[k]; !ok || bytes.Compare(e, cur) > 0 {
+				out[k], enc[k] = v, e
+			}
+		}
+	}
+	return out
 }
 
 // With returns the state the document has after mutations are applied
@@ -166,6 +255,13 @@ func (d *Doc) Materialize() map[string]any {
 			delete(out, name)
 		case RegCounter:
 			sum := f.Reg.Value
+			if sum == nil {
+				// Counted from the base, whichever creators' it merges.
+				sum = int64(0)
+				if _, ok := asNumber(d.Marker.Base[name]); ok {
+					sum = d.Marker.Base[name]
+				}
+			}
 			// Sum in replica order so float rounding is the same everywhere.
 			contrib := f.Counters[f.Reg.Epoch]
 			reps := make([]string, 0, len(contrib))

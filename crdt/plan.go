@@ -1,6 +1,8 @@
 package crdt
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -36,53 +38,143 @@ type Plan struct {
 	Size int
 }
 
-// PlanInsert plans the insert of a new document (or of a new incarnation
-// when replacing): one marker holding the whole document. doc must already
-// be canonical and carry its _id; the plan keeps it (it must not be
-// modified afterwards).
-func PlanInsert(coll, id string, doc map[string]any, w Writer) (Plan, error) {
+// PlanInsert plans the creation of a document that cur (its current state)
+// says does not exist: one base key holding the whole document, whatever its
+// size. doc must already be canonical and carry its _id; the plan keeps it
+// (it must not be modified afterwards).
+//
+// The incarnation is not fresh: it is derived from the graves cur holds, so
+// every replica that creates the _id having seen the same deletions (none,
+// usually) creates the same incarnation, and concurrent creations merge
+// field by field. A creation after a delete has seen its grave, so it never
+// shares the deleted incarnation's keys.
+func PlanInsert(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
+	if cur.Exists {
+		return Plan{}, ErrExists
+	}
+	inc, gen := creationInc(cur.Graves)
+	return planBase(cur, inc, gen, doc, w)
+}
+
+// creationInc derives the incarnation a creation starts from the graves its
+// creator has seen: "0" for a document never deleted, otherwise a hash of the
+// buried incarnations, one generation beyond the longest of them.
+func creationInc(graves map[string]uint64) (string, uint64) {
+	if len(graves) == 0 {
+		return "0", 0
+	}
+	incs := make([]string, 0, len(graves))
+	var gen uint64
+	for inc, g := range graves {
+		incs = append(incs, inc)
+		gen = max(gen, g)
+	}
+	sort.Strings(incs)
+	sum := sha256.Sum256([]byte(strings.Join(incs, "/")))
+	return "c" + hex.EncodeToString(sum[:8]), gen + 1
+}
+
+// planBase plans writing doc as this writer's base of incarnation inc.
+func planBase(cur *Doc, inc string, gen uint64, doc map[string]any, w Writer) (Plan, error) {
 	if w.Nonce == "" || Escape(w.Nonce) != w.Nonce {
 		return Plan{}, fmt.Errorf("%w: nonce %q", ErrBadValue, w.Nonce)
 	}
-	m := Marker{Inc: w.Nonce, Base: doc}
-	v, err := EncodeMarker(m)
+	v, err := EncodeBase(gen, doc)
 	if err != nil {
 		return Plan{}, err
 	}
-	key := DocPrefix(coll, id)
-	return Plan{
+	key := BaseKey(cur.Coll, cur.ID, inc, w.Nonce)
+	p := Plan{
 		Doc:       doc,
 		Mutations: []Mutation{{Key: key, Value: v}},
 		Modified:  true,
-		State:     &Doc{Coll: coll, ID: id, Marker: m, Exists: true, Raw: map[string][]byte{key: v}},
 		Size:      len(v),
-	}, nil
+	}
+	if len(cur.Raw) == 0 {
+		m := Marker{Inc: inc, Gen: gen, Base: doc}
+		p.State = &Doc{Coll: cur.Coll, ID: cur.ID, Marker: m, Exists: true, Raw: map[string][]byte{key: v}}
+	}
+	return p, nil
 }
 
-// PlanReplace plans replacing an existing document wholesale: a new
-// incarnation, and deletes of every key of the old one. Concurrent updates
-// to the old incarnation no longer show.
-func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
-	p, err := PlanInsert(cur.Coll, cur.ID, doc, w)
+// PlanUpsert plans the creation of a document by an update with upsert: the
+// insert of seed (the filter's equality fields and the _id), then upd
+// applied to it as PlanUpdate applies updates, so that concurrent upserts
+// merge like concurrent updates ($inc of a missing field is a counter whose
+// increments add up, $addToSet a set). It returns the plan and the
+// document, which is what query.ApplyUpsert makes of the same filter and
+// update.
+func PlanUpsert(cur *Doc, seed map[string]any, upd *query.Update, w Writer) (Plan, error) {
+	ins, err := PlanInsert(cur, seed, w)
 	if err != nil {
 		return Plan{}, err
 	}
-	marker := DocPrefix(cur.Coll, cur.ID)
+	st := ins.State
+	if st == nil {
+		st = cur.With(ins.Mutations)
+	}
+	p, err := PlanUpdate(st, upd, w)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Mutations = append(ins.Mutations, p.Mutations...)
+	p.Modified, p.Size, p.State = true, ins.Size, nil
+	return p, nil
+}
+
+// PlanReplace plans replacing an existing document wholesale: a new
+// incarnation (a fresh nonce, one generation beyond the current one, so it
+// wins over any incarnation it replaced that is still live somewhere), and
+// deletes of every key the document has. Concurrent updates to the old
+// incarnation no longer show.
+func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
+	if !cur.Exists {
+		return Plan{}, ErrNoDocument
+	}
+	p, err := planBase(cur, w.Nonce, cur.Marker.Gen+1, doc, w)
+	if err != nil {
+		return Plan{}, err
+	}
 	for _, k := range sortedKeys(cur.Raw) {
-		if k != marker {
-			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
-		}
+		p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
 	}
 	p.Modified = !query.Equal(cur.Materialize(), doc)
 	p.State = nil // the deletes change Raw: re-assemble
 	return p, nil
 }
 
-// PlanDelete plans deleting a document: every key it has is removed.
+// PlanDelete plans deleting a document: every key it has is removed, and
+// every incarnation with a live base gets a grave, so that a later insert
+// starts an incarnation of its own.
 func PlanDelete(cur *Doc) Plan {
 	p := Plan{Modified: cur.Exists}
+	graves := map[string]uint64{}
+	for key, val := range cur.Raw {
+		k, err := ParseKey(key)
+		if err != nil {
+			continue
+		}
+		switch k.Kind {
+		case KindBase:
+			if gen, _, err := DecodeBase(val); err == nil {
+				graves[k.Inc] = max(graves[k.Inc], gen)
+			}
+		case KindDoc:
+			if m, err := DecodeMarker(val); err == nil {
+				graves[m.Inc] = max(graves[m.Inc], m.Gen)
+			}
+		}
+	}
+	put := map[string]bool{}
+	for _, inc := range sortedKeysAny(graves) {
+		k := GraveKey(cur.Coll, cur.ID, inc)
+		put[k] = true
+		p.Mutations = append(p.Mutations, Mutation{Key: k, Value: EncodeGrave(graves[inc])})
+	}
 	for _, k := range sortedKeys(cur.Raw) {
-		p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+		if !put[k] {
+			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+		}
 	}
 	return p
 }
@@ -201,9 +293,15 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 	} else {
 		// Convert the field into a counter whose base is its current value.
 		epoch = epochOf(prevIdentity(cur, fs))
-		var base any = int64(0)
-		if _, ok := asNumber(oldVal); ok {
-			base = oldVal
+		// From a register, the counter starts at its value; from the base,
+		// it counts from the base (nil), which concurrent creations of the
+		// incarnation may still change.
+		var base any
+		if fs.RegRaw != nil {
+			base = int64(0)
+			if _, ok := asNumber(oldVal); ok {
+				base = oldVal
+			}
 		}
 		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base})
 		if err != nil {
@@ -323,7 +421,7 @@ func sortedKeys(m map[string][]byte) []string {
 	return out
 }
 
-func sortedKeysAny(m map[string]any) []string {
+func sortedKeysAny[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

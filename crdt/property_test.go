@@ -103,6 +103,9 @@ func TestPropertyCRDT(t *testing.T) {
 			"update8":   s.update,
 			"race":      s.race,
 			"race2":     s.race,
+			"upsert":    s.upsert,
+			"create":    s.createRace,
+			"create2":   s.createRace,
 			"replace":   s.replace,
 			"delete":    s.delete,
 			"deliver":   s.deliver,
@@ -118,16 +121,19 @@ func TestPropertyCRDT(t *testing.T) {
 		s.final(rt)
 		st.cases++
 	})
-	t.Logf("%d cases in %s: %d deltas, %d local writes checked, %d documents checked for existence, "+
+	t.Logf("%d cases in %s: %d deltas, %d local writes checked, %d documents checked for existence "+
+		"(%d created concurrently by several replicas, %d partly deleted), "+
 		"field checks: %d untouched, %d counters (%d with increments from several replicas), "+
 		"%d sets (%d with an add and a pull of one element concurrent), %d registers (%d with concurrent assignments), "+
 		"%d mixed (convergence only)",
-		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs,
+		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs, st.merged, st.partly,
 		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.mixed)
 }
 
 type propStats struct {
 	cases, deltas, writes, docs                 int
+	merged                                      int // documents whose incarnation several replicas created concurrently
+	partly                                      int // incarnations kept alive by a creation concurrent with a delete
 	untouched, counters, sets, registers, mixed int
 	// checks where the history had concurrency that matters: increments by
 	// several replicas, an add and a pull of one element concurrent,
@@ -140,10 +146,11 @@ func concurrent(a, b *simDelta) bool { return a != b && !a.anc.has(b.id) && !b.a
 // simOp is a committed operation, recorded with what the semantic checks
 // need to know about it.
 type simOp struct {
-	kind     string // insert, update, replace, delete
+	kind     string // insert, upsert (a creation and an update), update, replace, delete
 	coll, id string
-	inc      string         // update: the incarnation planned against; insert/replace: the new one
-	base     map[string]any // insert, replace
+	inc      string         // update: the incarnation planned against; insert/upsert/replace: the new one
+	gen      uint64         // insert/upsert/replace: the new incarnation's lineage length
+	base     map[string]any // insert, upsert (its seed), replace
 	touches  map[string]*simTouch
 	desc     string
 }
@@ -382,17 +389,51 @@ func (s *propSim) pickDoc(rt *rapid.T, r int) (string, string) {
 	return coll, rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
 }
 
+// pickCreate picks a document to create: a fresh _id (1 in fresh) or one
+// of those already in use, which may exist.
+func (s *propSim) pickCreate(rt *rapid.T, fresh int) (string, string) {
+	coll := rapid.SampledFrom(propColls).Draw(rt, "coll")
+	if rapid.IntRange(0, fresh-1).Draw(rt, "fresh-id") == 0 {
+		s.fresh++
+		id := fmt.Sprintf("g%d", s.fresh)
+		s.ids[coll] = append(s.ids[coll], id)
+		return coll, id
+	}
+	return coll, rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
+}
+
 func (s *propSim) insert(rt *rapid.T) {
 	r := s.replica(rt, "replica")
-	coll := rapid.SampledFrom(propColls).Draw(rt, "coll")
-	var id string
-	if rapid.IntRange(0, 4).Draw(rt, "fresh-id") == 0 {
-		s.fresh++
-		id = fmt.Sprintf("g%d", s.fresh)
-		s.ids[coll] = append(s.ids[coll], id)
-	} else {
-		id = rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
+	coll, id := s.pickCreate(rt, 5)
+	s.insertOn(rt, r, coll, id)
+}
+
+func (s *propSim) upsert(rt *rapid.T) {
+	r := s.replica(rt, "replica")
+	coll, id := s.pickCreate(rt, 3)
+	s.upsertOn(rt, r, coll, id)
+}
+
+// createRace has two replicas create one _id (by insert or upsert) before
+// either hears of the other's creation: the concurrent creations that must
+// merge field by field.
+func (s *propSim) createRace(rt *rapid.T) {
+	a, b := s.replica(rt, "replica"), s.replica(rt, "other")
+	if a == b {
+		rt.Skip("one replica")
 	}
+	coll, id := s.pickCreate(rt, 2)
+	rt.Logf("create race r%d r%d on %s/%s", a, b, coll, id)
+	for _, r := range []int{a, b} {
+		if rapid.Bool().Draw(rt, "by-upsert") {
+			s.upsertOn(rt, r, coll, id)
+		} else {
+			s.insertOn(rt, r, coll, id)
+		}
+	}
+}
+
+func (s *propSim) insertOn(rt *rapid.T, r int, coll, id string) {
 	doc := genDoc(rt)
 	doc["_id"] = id
 	cur := s.read(rt, r, coll, id)
@@ -401,13 +442,64 @@ func (s *propSim) insert(rt *rapid.T) {
 		return
 	}
 	w := s.writer(rt, r)
-	p, err := crdt.PlanInsert(coll, id, doc, w)
+	p, err := crdt.PlanInsert(cur, doc, w)
 	if err != nil {
 		rt.Fatalf("PlanInsert: %v", err)
 	}
-	op := &simOp{kind: "insert", coll: coll, id: id, inc: w.Nonce, base: doc}
-	op.desc = fmt.Sprintf("r%d insert %s/%s %s (inc %s)", r, coll, id, canon(doc), w.Nonce)
+	inc, gen := baseInc(rt, p)
+	for g := range cur.Graves {
+		if g == inc {
+			rt.Fatalf("r%d insert %s/%s reuses the buried incarnation %s", r, coll, id, inc)
+		}
+	}
+	op := &simOp{kind: "insert", coll: coll, id: id, inc: inc, gen: gen, base: doc}
+	op.desc = fmt.Sprintf("r%d insert %s/%s %s (inc %s gen %d)", r, coll, id, canon(doc), inc, gen)
 	s.apply(rt, r, cur, p, op)
+}
+
+// upsertOn runs an update with upsert on the _id: an update when replica r
+// holds the document, otherwise a creation by PlanUpsert, which must make
+// what query.ApplyUpsert makes.
+func (s *propSim) upsertOn(rt *rapid.T, r int, coll, id string) {
+	cur := s.read(rt, r, coll, id)
+	if cur.Exists {
+		rt.Logf("r%d upsert %s/%s: exists, so an update", r, coll, id)
+		s.updateOn(rt, r, coll, id)
+		return
+	}
+	u := genUpdate(rt, cur)
+	upd, err := query.ParseUpdate(u)
+	if err != nil {
+		rt.Logf("r%d upsert %s/%s %s: refused: %v", r, coll, id, canon(u), err)
+		return
+	}
+	filter, err := query.ParseFilter(map[string]any{"_id": id})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	want, wantErr := query.ApplyUpsert(filter, upd, propNow)
+	w := s.writer(rt, r)
+	seed := map[string]any{"_id": id}
+	p, err := crdt.PlanUpsert(cur, seed, upd, w)
+	if (err != nil) != (wantErr != nil) {
+		rt.Fatalf("r%d upsert %s/%s %s: PlanUpsert error %v, ApplyUpsert error %v", r, coll, id, canon(u), err, wantErr)
+	}
+	if err != nil {
+		rt.Logf("r%d upsert %s/%s %s: fails: %v", r, coll, id, canon(u), err)
+		return
+	}
+	if jsonText(p.Doc) != jsonText(want) {
+		rt.Fatalf("r%d upsert %s/%s %s: PlanUpsert makes %s, ApplyUpsert %s", r, coll, id, canon(u), jsonText(p.Doc), jsonText(want))
+	}
+	inc, gen := baseInc(rt, p)
+	ins, err := crdt.PlanInsert(cur, seed, w)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	seeded := cur.With(ins.Mutations)
+	op := &simOp{kind: "upsert", coll: coll, id: id, inc: inc, gen: gen, base: seed, touches: classify(seeded, upd, p.Doc)}
+	op.desc = fmt.Sprintf("r%d upsert %s/%s %s (inc %s gen %d)", r, coll, id, canon(u), inc, gen)
+	s.recordRegisters(rt, op, s.apply(rt, r, cur, p, op))
 }
 
 func (s *propSim) replace(rt *rapid.T) {
@@ -432,8 +524,9 @@ func (s *propSim) replace(rt *rapid.T) {
 		rt.Logf("r%d replace %s/%s: unchanged, nothing written", r, coll, id)
 		return
 	}
-	op := &simOp{kind: "replace", coll: coll, id: id, inc: w.Nonce, base: doc}
-	op.desc = fmt.Sprintf("r%d replace %s/%s %s (inc %s, was %s)", r, coll, id, canon(doc), w.Nonce, cur.Marker.Inc)
+	inc, gen := baseInc(rt, p)
+	op := &simOp{kind: "replace", coll: coll, id: id, inc: inc, gen: gen, base: doc}
+	op.desc = fmt.Sprintf("r%d replace %s/%s %s (inc %s gen %d, was %s)", r, coll, id, canon(doc), inc, gen, cur.Marker.Inc)
 	s.apply(rt, r, cur, p, op)
 }
 
@@ -492,7 +585,12 @@ func (s *propSim) updateOn(rt *rapid.T, r int, coll, id string) {
 	}
 	op := &simOp{kind: "update", coll: coll, id: id, inc: cur.Marker.Inc, touches: classify(cur, upd, p.Doc)}
 	op.desc = fmt.Sprintf("r%d update %s/%s %s (inc %s)", r, coll, id, canon(u), cur.Marker.Inc)
-	d := s.apply(rt, r, cur, p, op)
+	s.recordRegisters(rt, op, s.apply(rt, r, cur, p, op))
+}
+
+// recordRegisters notes the register each assignment of op wrote in delta
+// d, for the register check.
+func (s *propSim) recordRegisters(rt *rapid.T, op *simOp, d *simDelta) {
 	if d == nil {
 		return
 	}
@@ -500,7 +598,7 @@ func (s *propSim) updateOn(rt *rapid.T, r int, coll, id string) {
 		if t.kind != "assign" {
 			continue
 		}
-		fk := crdt.FieldKey(coll, id, op.inc, name)
+		fk := crdt.FieldKey(op.coll, op.id, op.inc, name)
 		for _, e := range d.elems {
 			if e.key == fk {
 				t.reg = e.value
@@ -626,6 +724,22 @@ func sortedSet(arr []any) []any {
 		set = []any{}
 	}
 	return set
+}
+
+// baseInc is the incarnation a creation's plan writes its base under, and
+// its lineage length.
+func baseInc(rt *rapid.T, p crdt.Plan) (string, uint64) {
+	for _, m := range p.Mutations {
+		if k, err := crdt.ParseKey(m.Key); err == nil && k.Kind == crdt.KindBase && !m.Delete {
+			gen, _, err := crdt.DecodeBase(m.Value)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			return k.Inc, gen
+		}
+	}
+	rt.Fatalf("the plan writes no base: %v", p.Mutations)
+	return "", 0
 }
 
 // Network actions.
@@ -800,8 +914,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 type docHistory struct {
-	markers, deletes []*simDelta
-	updates          map[string][]*simDelta // by incarnation
+	creations, killers []*simDelta            // killers: deletes and replaces, which remove every key they have seen
+	updates            map[string][]*simDelta // by incarnation
 }
 
 func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
@@ -814,11 +928,13 @@ func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
 			hist[key] = h
 		}
 		switch d.op.kind {
-		case "insert", "replace":
-			h.markers = append(h.markers, d)
-		case "delete":
-			h.deletes = append(h.deletes, d)
-		case "update":
+		case "insert", "upsert", "replace":
+			h.creations = append(h.creations, d)
+		}
+		switch d.op.kind {
+		case "delete", "replace":
+			h.killers = append(h.killers, d)
+		case "update", "upsert":
 			h.updates[d.op.inc] = append(h.updates[d.op.inc], d)
 		}
 	}
@@ -830,35 +946,68 @@ func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
 	for _, key := range sortedKeys(hist) {
 		h := hist[key]
 		s.st.docs++
-		// A marker survives unless a delete has it in its causal past.
+		// A creation's base survives unless a delete or a replace has it
+		// in its causal past.
 		var alive []*simDelta
-		for _, m := range h.markers {
+		for _, c := range h.creations {
 			dead := false
-			for _, del := range h.deletes {
-				dead = dead || del.anc.has(m.id)
+			for _, k := range h.killers {
+				dead = dead || k != c && k.anc.has(c.id)
 			}
 			if !dead {
-				alive = append(alive, m)
+				alive = append(alive, c)
 			}
 		}
 		st := states[key]
 		if (len(alive) > 0) != (st != nil) {
-			rt.Fatalf("%s: exists=%v, but %d of its %d inserts/replaces are outside the causal past of every delete",
-				key, st != nil, len(alive), len(h.markers))
+			rt.Fatalf("%s: exists=%v, but %d of its %d creations are outside the causal past of every delete and replace",
+				key, st != nil, len(alive), len(h.creations))
 		}
 		if st == nil {
 			continue
 		}
-		var marker *simDelta
-		for _, m := range alive {
-			if m.op.inc == st.Marker.Inc {
-				marker = m
+		// The incarnation shown is the live one of the longest lineage,
+		// ties to the larger name; its base merges every live creator's.
+		inc, gen := "", uint64(0)
+		for i, c := range alive {
+			if i == 0 || c.op.gen > gen || c.op.gen == gen && c.op.inc > inc {
+				inc, gen = c.op.inc, c.op.gen
 			}
 		}
-		if marker == nil {
-			rt.Fatalf("%s: incarnation %s is not one of a surviving insert/replace", key, st.Marker.Inc)
+		if st.Marker.Inc != inc {
+			rt.Fatalf("%s: shows incarnation %s, the live creations make %s (gen %d) win", key, st.Marker.Inc, inc, gen)
 		}
-		s.checkFields(rt, key, marker, h.updates[marker.op.inc], st.Materialize())
+		base := map[string]any{}
+		var creators []string
+		for _, c := range alive {
+			if c.op.inc != inc {
+				continue
+			}
+			creators = append(creators, fmt.Sprintf("delta %d by r%d", c.id, c.author))
+			for f, v := range c.op.base {
+				if cur, ok := base[f]; !ok || jsonText(v) > jsonText(cur) {
+					base[f] = v
+				}
+			}
+		}
+		if len(creators) > 1 {
+			s.st.merged++
+		}
+		// A delete or replace that saw part of this incarnation removed
+		// what it saw, while a concurrent creation kept the incarnation
+		// alive: what shows is then only checked for convergence.
+		ups := h.updates[inc]
+		partly := false
+		for _, k := range h.killers {
+			for _, u := range append(append([]*simDelta(nil), ups...), h.creations...) {
+				partly = partly || u.op.inc == inc && k.anc.has(u.id)
+			}
+		}
+		if partly {
+			s.st.partly++
+			continue
+		}
+		s.checkFields(rt, key, inc, strings.Join(creators, ", "), base, h.updates[inc], st.Materialize())
 	}
 }
 
@@ -867,8 +1016,7 @@ type touchAt struct {
 	t *simTouch
 }
 
-func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates []*simDelta, doc map[string]any) {
-	base := marker.op.base
+func (s *propSim) checkFields(rt *rapid.T, key, inc, creators string, base map[string]any, updates []*simDelta, doc map[string]any) {
 	touches := map[string][]touchAt{}
 	fields := map[string]bool{}
 	for f := range base {
@@ -904,7 +1052,7 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 			s.st.untouched++
 			bv, bhas := base[f]
 			if has != bhas || jsonText(got) != jsonText(bv) {
-				fail("never updated in incarnation %s, so it must be the base value %s (present %v)", marker.op.inc, canon(bv), bhas)
+				fail("never updated in incarnation %s, so it must be the base value %s (present %v) merged from %s", inc, canon(bv), bhas, creators)
 			}
 		case len(kinds) == 1 && kinds["inc"]:
 			s.st.counters++
