@@ -14,10 +14,15 @@ package engine_test
 //     know the winner: it forks into one world per candidate, and worlds
 //     that disagree with what the replicas show are pruned. The real state
 //     must always be one of the surviving worlds.
-//   - documents: a marker (incarnation + base), field registers (value,
-//     unset, counter, set) under the incarnation, per-replica counter
-//     contributions and add-wins set elements under an epoch named after
-//     the register state the field was converted from.
+//   - documents: one base per creator under the incarnation it created
+//     (derived from the graves the creator saw: "0" when none; a fresh name
+//     one generation longer on replace), graves left by deletes, field
+//     registers (value, unset, counter, set) under the incarnation,
+//     per-replica counter contributions and add-wins set elements under an
+//     epoch named after the register state the field was converted from.
+//     The document shows the live incarnation of the longest lineage (a
+//     tie between names is a decision, names being random), its creators'
+//     bases merged field by field (the larger JSON encoding wins a field).
 
 import (
 	"encoding/json"
@@ -33,11 +38,12 @@ import (
 // when their encodings are equal.
 type aval struct {
 	ident string
-	kind  byte // 'm' marker; registers: 'c' counter, 's' set, 'u' unset, 'v' value; 'n' number; 'e' element; 'x' index
+	kind  byte // 'b' base, 'g' grave, 'i' incarnation shown (view only); registers: 'c' counter, 's' set, 'u' unset, 'v' value; 'n' number; 'e' element; 'x' index
 	inc   string
+	gen   int
 	base  map[string]any
 	epoch string
-	value any // register value, counter base, contribution, element
+	value any // register value, counter base (nil: the base's), contribution, element
 }
 
 type mevent struct {
@@ -133,7 +139,79 @@ func (w *world) view(r int) (view, error) {
 		}
 		out[k] = win
 	}
-	return out, nil
+	return out, w.incarnations(out, live)
+}
+
+// incarnations adds to a view, for every document with a live base, the
+// incarnation it shows under mShown(id): the live one of the longest
+// lineage (a decision between names of equal lineage), its bases merged.
+func (w *world) incarnations(out view, live map[string][]version) error {
+	type incState struct {
+		gen   int
+		first int // lowest event id of its bases: the option standing for it
+		bases []*aval
+	}
+	docs := map[string]map[string]*incState{}
+	for k, vs := range live {
+		id, inc, ok := mBaseOf(k)
+		if !ok {
+			continue
+		}
+		if docs[id] == nil {
+			docs[id] = map[string]*incState{}
+		}
+		st := docs[id][inc]
+		if st == nil {
+			st = &incState{first: vs[0].ev.id}
+			docs[id][inc] = st
+		}
+		for _, v := range vs {
+			st.gen = max(st.gen, v.val.gen)
+			st.first = min(st.first, v.ev.id)
+			st.bases = append(st.bases, v.val)
+		}
+	}
+	for id, incs := range docs {
+		best := -1
+		for _, st := range incs {
+			best = max(best, st.gen)
+		}
+		var top []string
+		for inc, st := range incs {
+			if st.gen == best {
+				top = append(top, inc)
+			}
+		}
+		sort.Strings(top)
+		chosen := top[0]
+		if len(top) > 1 {
+			var ids []int
+			for _, inc := range top {
+				ids = append(ids, incs[inc].first)
+			}
+			sort.Ints(ids)
+			dk := fmt.Sprint("inc/", id, ids)
+			d, ok := w.decisions[dk]
+			if !ok {
+				return &fork{key: dk, options: ids}
+			}
+			for _, inc := range top {
+				if incs[inc].first == d {
+					chosen = inc
+				}
+			}
+		}
+		merged := map[string]any{}
+		for _, b := range incs[chosen].bases {
+			for f, v := range b.base {
+				if cur, ok := merged[f]; !ok || canonJSON(v) > canonJSON(cur) {
+					merged[f] = v
+				}
+			}
+		}
+		out[mShown(id)] = &aval{kind: 'i', inc: chosen, gen: best, base: merged}
+	}
+	return nil
 }
 
 // pick chooses among versions of equal height: identical encodings need no
@@ -171,8 +249,28 @@ func (w *world) pick(key string, top []version) (*aval, error) {
 }
 
 // Abstract keys.
-func mMarker(id string) string        { return "d/" + id }
-func mDocPrefix(id string) string     { return "d/" + id + "/" }
+func mShown(id string) string                  { return "i/" + id } // view only, never stored
+func mBase(id, inc string, creator int) string { return fmt.Sprintf("d/%s/%s/b/%d", id, inc, creator) }
+func mGrave(id, inc string) string             { return "d/" + id + "/" + inc + "/g" }
+func mDocPrefix(id string) string              { return "d/" + id + "/" }
+
+// mBaseOf parses a base key.
+func mBaseOf(k string) (id, inc string, ok bool) {
+	parts := strings.Split(k, "/")
+	if len(parts) != 5 || parts[0] != "d" || parts[3] != "b" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
+// mGraveOf parses a grave key.
+func mGraveOf(k string) (id, inc string, ok bool) {
+	parts := strings.Split(k, "/")
+	if len(parts) != 4 || parts[0] != "d" || parts[3] != "g" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
 func mField(id, inc, f string) string { return "d/" + id + "/" + inc + "/f/" + f }
 func mCounter(id, inc, f, ep string, r int) string {
 	return fmt.Sprintf("d/%s/%s/n/%s/%s/%d", id, inc, f, ep, r)
@@ -189,7 +287,7 @@ func canonJSON(v any) string {
 
 // doc materialises one document of a view, nil when absent.
 func (v view) doc(id string) map[string]any {
-	m := v[mMarker(id)]
+	m := v[mShown(id)]
 	if m == nil {
 		return nil
 	}
@@ -209,7 +307,12 @@ func (v view) doc(id string) map[string]any {
 		case 'u':
 			delete(out, f)
 		case 'c':
-			sum := reg.value.(int64)
+			sum := int64(0)
+			if reg.value != nil {
+				sum = reg.value.(int64)
+			} else if n, ok := m.base[f].(int64); ok {
+				sum = n // counted from the merged base
+			}
 			cp := fmt.Sprintf("d/%s/%s/n/%s/%s/", id, m.inc, f, reg.epoch)
 			for k2, c := range v {
 				if strings.HasPrefix(k2, cp) {
@@ -241,8 +344,7 @@ func (v view) doc(id string) map[string]any {
 func (v view) docs() map[string]string {
 	out := map[string]string{}
 	for k := range v {
-		if strings.HasPrefix(k, "d/") && strings.Count(k, "/") == 1 {
-			id := strings.TrimPrefix(k, "d/")
+		if id, ok := strings.CutPrefix(k, "i/"); ok {
 			out[id] = canonJSON(v.doc(id))
 		}
 	}
@@ -251,7 +353,7 @@ func (v view) docs() map[string]string {
 
 // mop is one operation issued on a replica.
 type mop struct {
-	kind    string // insert, update, replace, delete, index
+	kind    string // insert, upsert, update, replace, delete, index
 	id      string
 	doc     map[string]any // insert, replace
 	update  map[string]any
@@ -263,8 +365,8 @@ func (o mop) String() string {
 	switch o.kind {
 	case "insert", "replace":
 		return fmt.Sprintf("r%d %s %s %s", o.replica, o.kind, o.id, canonJSON(o.doc))
-	case "update":
-		return fmt.Sprintf("r%d update %s %s", o.replica, o.id, canonJSON(o.update))
+	case "update", "upsert":
+		return fmt.Sprintf("r%d %s %s %s", o.replica, o.kind, o.id, canonJSON(o.update))
 	case "index":
 		return fmt.Sprintf("r%d index %s", o.replica, o.path)
 	}
@@ -280,7 +382,7 @@ type outcome struct {
 
 // apply runs op on replica op.replica of world w, appending its event.
 func (w *world) apply(op mop) (outcome, error) {
-	if op.kind == "update" {
+	if op.kind == "update" || op.kind == "upsert" {
 		if _, err := query.ParseUpdate(op.update); err != nil {
 			return outcome{err: "op"}, nil // refused before reading anything
 		}
@@ -294,16 +396,31 @@ func (w *world) apply(op mop) (outcome, error) {
 		ev.height = max(ev.height, w.events[id].height)
 	}
 	ev.height++
-	inc := fmt.Sprintf("i%d", ev.id)
 	cur := v.doc(op.id)
-	// tombstone every live key under the document (all incarnations),
-	// except the marker when keep is set.
-	delDoc := func(keepMarker bool) {
+	// tombstone every live key under the document (all incarnations)
+	delDoc := func() {
 		for k := range v {
-			if k == mMarker(op.id) && !keepMarker || strings.HasPrefix(k, mDocPrefix(op.id)) {
+			if strings.HasPrefix(k, mDocPrefix(op.id)) {
 				ev.dels[k] = w.liveIDs(op.replica, k)
 			}
 		}
+	}
+	// create puts this replica's base of the incarnation its graves derive.
+	create := func(base map[string]any) {
+		var graves []string
+		gen := 0
+		for k, g := range v {
+			if id, inc, ok := mGraveOf(k); ok && id == op.id {
+				graves = append(graves, inc)
+				gen = max(gen, g.gen+1)
+			}
+		}
+		sort.Strings(graves)
+		inc := "0"
+		if len(graves) > 0 {
+			inc = "c(" + strings.Join(graves, ",") + ")"
+		}
+		ev.puts[mBase(op.id, inc, op.replica)] = &aval{ident: fmt.Sprintf("b%d", ev.id), kind: 'b', inc: inc, gen: gen, base: base}
 	}
 	switch op.kind {
 	case "index":
@@ -312,7 +429,36 @@ func (w *world) apply(op mop) (outcome, error) {
 		if cur != nil {
 			return outcome{err: "dup"}, nil
 		}
-		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
+		create(op.doc)
+	case "upsert":
+		if cur != nil {
+			if err := w.planUpdate(v, op, cur, ev); err != nil {
+				return outcome{err: "op"}, nil
+			}
+			break
+		}
+		u, _ := query.ParseUpdate(op.update)
+		seed := map[string]any{"_id": op.id}
+		if _, err := u.Apply(query.Clone(seed).(map[string]any), modelNow); err != nil {
+			return outcome{err: "op"}, nil
+		}
+		create(seed)
+		// The update applies to the state the seed's base makes.
+		seeded := view{}
+		for k, x := range v {
+			seeded[k] = x
+		}
+		for k, x := range ev.puts {
+			seeded[k] = x
+		}
+		var b *aval
+		for _, x := range ev.puts {
+			b = x
+		}
+		seeded[mShown(op.id)] = &aval{kind: 'i', inc: b.inc, gen: b.gen, base: seed}
+		if err := w.planUpdate(seeded, op, seeded.doc(op.id), ev); err != nil {
+			return outcome{}, fmt.Errorf("model: upsert %s: the update fails on its own seed: %v", op, err)
+		}
 	case "replace":
 		if cur == nil {
 			return outcome{}, nil
@@ -320,13 +466,24 @@ func (w *world) apply(op mop) (outcome, error) {
 		if query.Equal(cur, op.doc) {
 			return outcome{}, nil
 		}
-		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
-		delDoc(true)
+		delDoc()
+		shown := v[mShown(op.id)]
+		inc := fmt.Sprintf("r%d", ev.id)
+		ev.puts[mBase(op.id, inc, op.replica)] = &aval{ident: fmt.Sprintf("b%d", ev.id), kind: 'b', inc: inc, gen: shown.gen + 1, base: op.doc}
 	case "delete":
 		if cur == nil {
 			return outcome{}, nil
 		}
-		delDoc(false)
+		delDoc()
+		for k, x := range v {
+			if id, inc, ok := mBaseOf(k); ok && id == op.id {
+				g := mGrave(op.id, inc)
+				if p := ev.puts[g]; p == nil || p.gen < x.gen {
+					ev.puts[g] = &aval{ident: fmt.Sprintf("g%s/%d", inc, x.gen), kind: 'g', inc: inc, gen: x.gen}
+				}
+				delete(ev.dels, g)
+			}
+		}
 	case "update":
 		if cur == nil {
 			return outcome{}, nil
@@ -381,7 +538,7 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 			byField[topOf(o.Value.(string))] = append(byField[topOf(o.Value.(string))], o)
 		}
 	}
-	m := v[mMarker(op.id)]
+	m := v[mShown(op.id)]
 	inc := m.inc
 	for name, fops := range byField {
 		newVal, has := next[name]
@@ -407,8 +564,10 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 			if reg != nil && reg.kind == 'c' {
 				epoch = reg.epoch
 			} else {
-				base := int64(0)
-				if n, ok := oldVal.(int64); ok {
+				// from a register: its value; from the base: the base's
+				var base any
+				if reg != nil {
+					n, _ := oldVal.(int64)
 					base = n
 				}
 				ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base}
