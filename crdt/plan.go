@@ -285,6 +285,22 @@ func prevIdentity(cur *Doc, fs *FieldState) string {
 	return "base:" + cur.Marker.Inc
 }
 
+// conversionEpoch names the epoch a conversion of a field into a counter
+// or set starts: derived from the state converted from, so concurrent
+// converters of one state agree. Contributions or elements already under
+// that epoch can only be leftovers of a register a delete removed (in an
+// incarnation a concurrent creation kept alive); they are then part of the
+// state converted from, so the new epoch does not revive them.
+func conversionEpoch(cur *Doc, fs *FieldState) string {
+	prev := prevIdentity(cur, fs)
+	epoch := epochOf(prev)
+	if len(fs.Counters[epoch]) == 0 && len(fs.Sets[epoch]) == 0 {
+		return epoch
+	}
+	left := append(sortedKeysAny(fs.Counters[epoch]), sortedKeysAny(fs.Sets[epoch])...)
+	return epochOf(prev + "/" + strings.Join(left, ","))
+}
+
 func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w Writer) ([]Mutation, error) {
 	var muts []Mutation
 	var epoch string
@@ -292,7 +308,7 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 		epoch = fs.Reg.Epoch
 	} else {
 		// Convert the field into a counter whose base is its current value.
-		epoch = epochOf(prevIdentity(cur, fs))
+		epoch = conversionEpoch(cur, fs)
 		// From a register, the counter starts at its value; from the base,
 		// it counts from the base (nil), which concurrent creations of the
 		// incarnation may still change.
@@ -341,7 +357,7 @@ func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]M
 		epoch = fs.Reg.Epoch
 		existing = fs.Sets[epoch]
 	} else {
-		epoch = epochOf(prevIdentity(cur, fs))
+		epoch = conversionEpoch(cur, fs)
 		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch})
 		if err != nil {
 			return nil, err
