@@ -560,10 +560,10 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 		epochFrom := "E(" + prev + ")"
 		// leftovers of a register a delete removed make a new epoch
 		var left []string
-		for _, lp := range []string{fmt.Sprintf("d/%s/%s/n/%s/%s/", op.id, inc, name, epochFrom), mElemPrefix(op.id, inc, name, epochFrom)} {
+		for tag, lp := range map[string]string{"n:": fmt.Sprintf("d/%s/%s/n/%s/%s/", op.id, inc, name, epochFrom), "s:": mElemPrefix(op.id, inc, name, epochFrom)} {
 			for k := range v {
 				if rest, ok := strings.CutPrefix(k, lp); ok {
-					left = append(left, lp[len(lp)-2:]+rest)
+					left = append(left, tag+rest)
 				}
 			}
 		}
