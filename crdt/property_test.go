@@ -946,6 +946,28 @@ func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
 	for _, key := range sortedKeys(hist) {
 		h := hist[key]
 		s.st.docs++
+		// Creations (inserts, upserts) that saw the same deletes and
+		// replaces of the document create the same incarnation, so that
+		// concurrent creations merge.
+		bySeen := map[string]*simDelta{}
+		for _, c := range h.creations {
+			if c.op.kind == "replace" {
+				continue
+			}
+			var seen []int
+			for _, k := range h.killers {
+				if c.anc.has(k.id) {
+					seen = append(seen, k.id)
+				}
+			}
+			sig := fmt.Sprint(seen)
+			if o := bySeen[sig]; o == nil {
+				bySeen[sig] = c
+			} else if o.op.inc != c.op.inc {
+				rt.Fatalf("%s: delta %d and delta %d create it having seen the same deletes and replaces %v, "+
+					"but in incarnations %s and %s", key, o.id, c.id, seen, o.op.inc, c.op.inc)
+			}
+		}
 		// A creation's base survives unless a delete or a replace has it
 		// in its causal past.
 		var alive []*simDelta
