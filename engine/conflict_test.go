@@ -278,3 +278,47 @@ func TestConflictReinsertsAfterOneDeleteMerge(t *testing.T) {
 	// They merge, and nothing of the deleted incarnation comes back.
 	require.Equal(t, engine.M{"_id": "doc", "a": int64(1), "n": int64(1)}, doc)
 }
+
+func TestConflictReplaceWinsOverConcurrentCreation(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, engine.M{})
+	p.partition(t)
+	_, err := p.ca.InsertOne(ctx, engine.M{"_id": "r1", "a": 1})
+	require.NoError(t, err)
+	_, err = p.ca.ReplaceOne(ctx, engine.M{"_id": "r1"}, engine.M{"x": 1})
+	require.NoError(t, err)
+	_, err = p.cb.InsertOne(ctx, engine.M{"_id": "r1", "b": 2})
+	require.NoError(t, err)
+	p.heal(t)
+	// b's creation merges with a's, and a's replace of that incarnation
+	// wins over it as a whole.
+	require.Equal(t, engine.M{"_id": "r1", "x": int64(1)}, p.find(t, p.cb, "r1"))
+}
+
+func TestConflictCreationSurvivesADeleteItHadNotSeen(t *testing.T) {
+	ctx := context.Background()
+	p := newPair(t, engine.M{})
+	p.partition(t)
+	_, err := p.ca.InsertOne(ctx, engine.M{"_id": "k", "a": 1})
+	require.NoError(t, err)
+	_, err = p.ca.DeleteOne(ctx, engine.M{"_id": "k"})
+	require.NoError(t, err)
+	_, err = p.cb.InsertOne(ctx, engine.M{"_id": "k", "b": 2})
+	require.NoError(t, err)
+	p.heal(t)
+	// The delete removed what it had seen (a's creation); b's concurrent
+	// creation survives (add-wins).
+	require.Equal(t, engine.M{"_id": "k", "b": int64(2)}, p.find(t, p.ca, "k"))
+
+	// A re-insert after seeing that delete is a new incarnation: b's
+	// document exists, so it is refused; delete it and re-insert.
+	_, err = p.ca.InsertOne(ctx, engine.M{"_id": "k", "c": 3})
+	require.ErrorIs(t, err, engine.ErrDuplicateKey)
+	_, err = p.cb.DeleteOne(ctx, engine.M{"_id": "k"})
+	require.NoError(t, err)
+	converged(t, 20*time.Second, 1, p.ca, p.cb)
+	_, err = p.ca.InsertOne(ctx, engine.M{"_id": "k", "c": 3})
+	require.NoError(t, err)
+	converged(t, 20*time.Second, 2, p.ca, p.cb)
+	require.Equal(t, engine.M{"_id": "k", "c": int64(3)}, p.find(t, p.cb, "k"))
+}
