@@ -101,9 +101,9 @@ func planBase(cur *Doc, inc string, gen uint64, doc map[string]any, w Writer) (P
 // insert of seed (the filter's equality fields and the _id), then upd
 // applied to it as PlanUpdate applies updates, so that concurrent upserts
 // merge like concurrent updates ($inc of a missing field is a counter whose
-// increments add up, $addToSet a set). It returns the plan and the
-// document, which is what query.ApplyUpsert makes of the same filter and
-// update.
+// increments add up, $addToSet a set). The plan's Doc is what
+// query.ApplyUpsert makes of the same filter and update; its Size is the
+// seed's base.
 func PlanUpsert(cur *Doc, seed map[string]any, upd *query.Update, w Writer) (Plan, error) {
 	ins, err := PlanInsert(cur, seed, w)
 	if err != nil {

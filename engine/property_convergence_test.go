@@ -90,7 +90,7 @@ func TestPropertyConvergence(t *testing.T) {
 		t.Skip("real engines; skipped in -short")
 	}
 	rapidBudget(t, propCIChecks, propCISteps, propLongChecks, propLongSteps)
-	cases, steps, worlds := 0, 0, 0
+	cases, steps, worlds, races := 0, 0, 0, 0
 	start := time.Now()
 	rapid.Check(t, func(rt *rapid.T) {
 		cases++
@@ -113,10 +113,15 @@ func TestPropertyConvergence(t *testing.T) {
 		})
 		s.final(rt)
 		steps += len(s.m.history)
+		for _, h := range s.m.history {
+			if strings.HasPrefix(h, "create race") {
+				races++
+			}
+		}
 		worlds = max(worlds, s.m.maxWorld)
 	})
-	t.Logf("%d cases, %d steps, at most %d admissible model states, in %s",
-		cases, steps, worlds, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cases, %d steps (%d create races), at most %d admissible model states, in %s",
+		cases, steps, races, worlds, time.Since(start).Round(time.Millisecond))
 }
 
 type propReplica struct {
