@@ -332,3 +332,36 @@ func TestIDGenerator(t *testing.T) {
 	require.NotEqual(t, a, b)
 	require.Less(t, g.New(now), g.New(now.Add(time.Second)))
 }
+
+func TestNestedPathsMerge(t *testing.T) {
+	d := inserted(t, map[string]any{"_id": "id", "a": map[string]any{"x": int64(1)}})
+	pa := mustUpdate(t, d, map[string]any{"$set": map[string]any{"a.b": int64(2)}}, "ra")
+	pb := mustUpdate(t, d, map[string]any{"$set": map[string]any{"a.c.d": "y"}, "$unset": map[string]any{"a.x": ""}}, "rb")
+	merged := union(apply(d, pa), apply(d, pb))
+	require.Equal(t, map[string]any{"_id": "id", "a": map[string]any{"b": int64(2), "c": map[string]any{"d": "y"}}}, merged.Materialize())
+
+	// Below a path written since, writes nest: a.c.e lands under a.c.
+	pc := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a.c.e": true}}, "ra")
+	merged = apply(merged, pc)
+	require.Equal(t, map[string]any{"d": "y", "e": true}, merged.Materialize()["a"].(map[string]any)["c"])
+
+	// An assignment of the whole field hides paths written concurrently
+	// under the value it replaced, and those it saw it deletes.
+	whole := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a": map[string]any{"z": int64(0)}}}, "rb")
+	late := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a.b": int64(3)}}, "ra")
+	both := union(apply(merged, whole), apply(merged, late))
+	require.Equal(t, map[string]any{"z": int64(0)}, both.Materialize()["a"])
+	deletes := 0
+	for _, m := range whole.Mutations {
+		if m.Delete {
+			deletes++
+		}
+	}
+	require.Equal(t, 4, deletes, "the registers of a.b, a.x, a.c.d and a.c.e")
+
+	// Paths through arrays write the whole field.
+	arr := inserted(t, map[string]any{"_id": "id", "t": []any{map[string]any{"x": int64(1)}}})
+	p := mustUpdate(t, arr, map[string]any{"$set": map[string]any{"t.0.x": int64(2)}}, "ra")
+	require.Len(t, p.Mutations, 1)
+	require.Equal(t, crdt.FieldKey("c", "id", arr.Marker.Inc, "t"), p.Mutations[0].Key)
+}

@@ -25,6 +25,11 @@
 //     incarnation. A register overrides the base value of its field, from
 //     whichever creator. Its value is a plain value, an unset, a counter or
 //     a set.
+//   - A register per nested path ("a.b.c") written by an update whose
+//     path leads through objects only. It names its parent: the identity of
+//     the register of its nearest ancestor path shown (or of the base), and
+//     shows only while that parent does, so an assignment of an ancestor
+//     hides it. Its value is a plain value or an unset.
 //   - Counter contributions: one key per (field, epoch, replica) holding that
 //     replica's running total. Only its own replica writes it, and each write
 //     sits higher in the DAG than the last, so it never conflicts.
@@ -80,9 +85,15 @@
 //   - $set vs $set of the same field: one value wins, by DAG height, then by
 //     the larger encoded value. Neither write is merged into the other.
 //   - Writes to different top-level fields: both survive.
-//   - Writes to different paths under one top-level field ($set "a.b" and
-//     $set "a.c"): the field is one register, so one of the two whole values
-//     of "a" wins. Merge is per top-level field.
+//   - Writes to different paths under one field ($set "a.b" and $set "a.c",
+//     $unset "a.x", $set "a.c.d"): each path is its own register, so all
+//     survive. Writes of one path resolve as $set vs $set above.
+//   - A write of a path vs a concurrent assignment of an ancestor ($set "a"
+//     or "a.c" vs $set "a.c.d"): the ancestor's assignment wins, whatever
+//     the DAG heights: the path register names the ancestor state it was
+//     written under, which the assignment replaced.
+//   - A path leading through an array ("t.0.x"), and $rename, write the
+//     whole top-level field: arrays are one register.
 //   - $inc vs $inc: increments add up, whichever replicas made them. Every
 //     acknowledged $inc of a document never deleted nor replaced is in the
 //     converged value, whatever ran concurrently with it on other fields or
@@ -114,6 +125,8 @@
 //     shows, as a whole (see Incarnations).
 //   - $unset of a counter vs a concurrent $inc: the unset wins as above.
 //
-// Only top-level fields are counters or sets; $inc "a.b" is an assignment of
-// the whole field "a".
+// Only top-level fields are counters or sets: $inc, $addToSet and $pull of
+// a nested path ("stats.views") are assignments of that path, so
+// concurrent increments of a nested path do not add up (one wins, as for
+// $set).
 package crdt

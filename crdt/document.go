@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/latticedb/lattice/engine/query"
 )
@@ -27,6 +28,9 @@ type Doc struct {
 	Marker Marker
 	Exists bool                   // a live base (or legacy marker) is present
 	Fields map[string]*FieldState // keys of the current incarnation, by top-level field
+	// Paths are the registers of nested paths ("a.b") of the current
+	// incarnation, by path.
+	Paths map[string]*PathState
 	// Graves are the deleted incarnations a replica has seen buried and not
 	// yet superseded, by incarnation: their lineage length. An insert
 	// derives its incarnation from them.
@@ -41,6 +45,12 @@ type FieldState struct {
 	RegRaw   []byte                    // the encoded register, its identity for epochs
 	Counters map[string]map[string]any // epoch -> replica -> contribution
 	Sets     map[string]map[string]any // epoch -> element hash -> element
+}
+
+// PathState is the register of one nested path.
+type PathState struct {
+	Reg    Register
+	RegRaw []byte
 }
 
 func (d *Doc) field(name string) *FieldState {
@@ -141,8 +151,15 @@ func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
 		switch k.Kind {
 		case KindField:
 			r, err := DecodeRegister(val)
-			if err != nil {
+			if err != nil || (r.Parent != "") != strings.Contains(k.Field, ".") {
 				bad++
+				continue
+			}
+			if r.Parent != "" {
+				if d.Paths == nil {
+					d.Paths = make(map[string]*PathState)
+				}
+				d.Paths[k.Field] = &PathState{Reg: r, RegRaw: val}
 				continue
 			}
 			f := d.field(k.Field)
@@ -240,7 +257,7 @@ func (d *Doc) Materialize() map[string]any {
 	if !d.Exists {
 		return nil
 	}
-	if len(d.Fields) == 0 {
+	if len(d.Fields) == 0 && len(d.Paths) == 0 {
 		return d.Marker.Base
 	}
 	out := query.Clone(d.Marker.Base).(map[string]any)
@@ -277,7 +294,90 @@ func (d *Doc) Materialize() map[string]any {
 			out[name] = setElements(f.Sets[f.Reg.Epoch])
 		}
 	}
+	if len(d.Paths) > 0 {
+		d.applyPaths(out)
+	}
 	return out
+}
+
+// regIdentity is the identity a register gives the paths below its own.
+func regIdentity(raw []byte) string { return epochOf("reg:" + string(raw)) }
+
+// baseIdentity is the identity of paths no register covers.
+func (d *Doc) baseIdentity() string { return epochOf("base:" + d.Marker.Inc) }
+
+// applyPaths applies the registers of nested paths to out, shallowest
+// first, and returns the identity of every path that holds a register
+// shown (top-level fields included). A path register shows only when its
+// parent is the identity of its nearest ancestor shown (or the base when
+// none is): a later or concurrent assignment of an ancestor hides it, and
+// it only applies where the path leads through objects (creating the
+// missing ones, as the writer saw them).
+func (d *Doc) applyPaths(out map[string]any) map[string]string {
+	shown := map[string]string{}
+	for name, f := range d.Fields {
+		if f.Reg != nil {
+			shown[name] = regIdentity(f.RegRaw)
+		}
+	}
+	paths := make([]string, 0, len(d.Paths))
+	for p := range d.Paths {
+		paths = append(paths, p)
+	}
+	sort.Slice(paths, func(i, j int) bool {
+		di, dj := strings.Count(paths[i], "."), strings.Count(paths[j], ".")
+		if di != dj {
+			return di < dj
+		}
+		return paths[i] < paths[j]
+	})
+	for _, p := range paths {
+		ps := d.Paths[p]
+		if ps.Reg.Parent != d.parentIdentity(p, shown) {
+			continue
+		}
+		parts := strings.Split(p, ".")
+		m, ok := out, true
+		for _, seg := range parts[:len(parts)-1] {
+			next, exists := m[seg]
+			if !exists {
+				// The writer saw the path lead through objects.
+				nm := map[string]any{}
+				m[seg], m = nm, nm
+				continue
+			}
+			nm, isMap := next.(map[string]any)
+			if !isMap {
+				ok = false
+				break
+			}
+			m = nm
+		}
+		if !ok {
+			continue
+		}
+		last := parts[len(parts)-1]
+		if ps.Reg.Kind == RegValue {
+			m[last] = query.Clone(ps.Reg.Value)
+		} else {
+			delete(m, last)
+		}
+		shown[p] = regIdentity(ps.RegRaw)
+	}
+	return shown
+}
+
+// parentIdentity is the identity of the nearest proper ancestor of path p
+// that shows a register, or the base's.
+func (d *Doc) parentIdentity(p string, shown map[string]string) string {
+	for i := len(p) - 1; i > 0; i-- {
+		if p[i] == '.' {
+			if id, ok := shown[p[:i]]; ok {
+				return id
+			}
+		}
+	}
+	return d.baseIdentity()
 }
 
 // setElements returns a set's elements in a deterministic order: the query

@@ -219,6 +219,7 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 	sort.Strings(fields)
 
 	inc := cur.Marker.Inc
+	var shown map[string]string // identities of the paths shown, computed on demand
 	for _, name := range fields {
 		ops := byField[name]
 		newVal, has := next[name]
@@ -233,6 +234,17 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		}
 		if !unchanged {
 			p.Modified = true
+		}
+		if paths, ok := nestedPaths(name, ops, old, next); ok {
+			if shown == nil {
+				shown = cur.applyPaths(query.Clone(cur.Marker.Base).(map[string]any))
+			}
+			muts, err := planPaths(cur, paths, old, next, shown, w)
+			if err != nil {
+				return Plan{}, err
+			}
+			p.Mutations = append(p.Mutations, muts...)
+			continue
 		}
 		fs := cur.Fields[name]
 		if fs == nil {
@@ -267,6 +279,90 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// nestedPaths returns the paths a top-level field's operators write when
+// each of them writes one nested path ("a.b", not "a") leading through
+// objects only, before and after: those are written as registers of their
+// own, so concurrent writes of different paths both survive. Otherwise
+// (arrays on the way, $rename) the field is written whole.
+func nestedPaths(name string, ops []query.Op, old, next map[string]any) ([]string, bool) {
+	paths := make([]string, 0, len(ops))
+	for _, op := range ops {
+		if op.Operator == "$rename" || op.Path == name {
+			return nil, false
+		}
+		parts := strings.Split(op.Path, ".")
+		for i := 1; i < len(parts); i++ {
+			if v, ok := lookupPath(next, parts[:i]); !ok || !isObject(v) {
+				return nil, false
+			}
+			if v, ok := lookupPath(old, parts[:i]); ok && !isObject(v) {
+				return nil, false
+			}
+		}
+		paths = append(paths, op.Path)
+	}
+	sort.Strings(paths)
+	return paths, true
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+// lookupPath follows parts through objects.
+func lookupPath(doc map[string]any, parts []string) (any, bool) {
+	var cur any = doc
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// planPaths writes a register per changed nested path, naming as its parent
+// the identity of the nearest ancestor shown, and deletes the registers of
+// paths below it that it hides.
+func planPaths(cur *Doc, paths []string, old, next map[string]any, shown map[string]string, w Writer) ([]Mutation, error) {
+	var muts []Mutation
+	for _, path := range paths {
+		parts := strings.Split(path, ".")
+		newVal, has := lookupPath(next, parts)
+		oldVal, hadOld := lookupPath(old, parts)
+		if has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal)) {
+			continue
+		}
+		r := Register{Kind: RegUnset, Nonce: w.Nonce, Parent: cur.parentIdentity(path, shown)}
+		if has {
+			r.Kind, r.Value = RegValue, newVal
+		}
+		b, err := EncodeRegister(r)
+		if err != nil {
+			return nil, err
+		}
+		key := FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, path)
+		muts = append(muts, Mutation{Key: key, Value: b})
+		muts = append(muts, deletePrefixed(cur, key+Escape("."))...)
+	}
+	return muts, nil
+}
+
+// deletePrefixed deletes every key of the document starting with prefix.
+func deletePrefixed(cur *Doc, prefix string) []Mutation {
+	var muts []Mutation
+	for _, k := range sortedKeys(cur.Raw) {
+		if strings.HasPrefix(k, prefix) {
+			muts = append(muts, Mutation{Key: k, Delete: true})
+		}
+	}
+	return muts
 }
 
 // sameKind tells int64 from float64 so a $set of 1.0 over 1 still writes.
@@ -407,14 +503,16 @@ func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation
 	return muts
 }
 
-// collectGarbage deletes the counter contributions and set elements of a
-// field that a plain register write makes unreachable.
+// collectGarbage deletes the counter contributions, set elements and
+// nested path registers of a field that a plain register write makes
+// unreachable.
 func collectGarbage(cur *Doc, name string) []Mutation {
 	prefixN := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/n/" + Escape(name) + "/"
 	prefixS := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/s/" + Escape(name) + "/"
+	prefixP := FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, name) + Escape(".")
 	var muts []Mutation
 	for _, k := range sortedKeys(cur.Raw) {
-		if strings.HasPrefix(k, prefixN) || strings.HasPrefix(k, prefixS) {
+		if strings.HasPrefix(k, prefixN) || strings.HasPrefix(k, prefixS) || strings.HasPrefix(k, prefixP) {
 			muts = append(muts, Mutation{Key: k, Delete: true})
 		}
 	}

@@ -125,9 +125,10 @@ func TestPropertyCRDT(t *testing.T) {
 		"(%d created concurrently by several replicas, %d partly deleted), "+
 		"field checks: %d untouched, %d counters (%d with increments from several replicas), "+
 		"%d sets (%d with an add and a pull of one element concurrent), %d registers (%d with concurrent assignments), "+
+		"%d written by nested paths only (%d by several paths), "+
 		"%d mixed (convergence only)",
 		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs, st.merged, st.partly,
-		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.mixed)
+		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.paths, st.paths2, st.mixed)
 }
 
 type propStats struct {
@@ -135,6 +136,7 @@ type propStats struct {
 	merged                                      int // documents whose incarnation several replicas created concurrently
 	partly                                      int // incarnations kept alive by a creation concurrent with a delete
 	untouched, counters, sets, registers, mixed int
+	paths, paths2                               int // fields only written by nested paths; of those, by several paths
 	// checks where the history had concurrency that matters: increments by
 	// several replicas, an add and a pull of one element concurrent,
 	// concurrent assignments.
@@ -158,13 +160,15 @@ type simOp struct {
 // simTouch is how one update treated one top-level field, classified as
 // PlanUpdate documents it.
 type simTouch struct {
-	kind   string // none (nothing written), inc, add, pullset, assign
-	by     any    // inc: the increment
-	adds   []any  // add: the elements (re)written
-	pulled any    // pullset: the value pulled
-	value  any    // assign: the field afterwards
-	has    bool   // assign: whether the field exists afterwards
-	reg    []byte // assign: the register written
+	kind   string                   // none (nothing written), inc, add, pullset, assign, path (registers of nested paths)
+	by     any                      // inc: the increment
+	adds   []any                    // add: the elements (re)written
+	pulled any                      // pullset: the value pulled
+	value  any                      // assign: the field afterwards
+	has    bool                     // assign: whether the field exists afterwards
+	reg    []byte                   // assign: the register written
+	paths  map[string]crdt.Register // path: the register written for each nested path
+	raws   map[string][]byte        // path: their encodings
 }
 
 var (
@@ -284,8 +288,8 @@ func genDoc(rt *rapid.T) map[string]any {
 }
 
 func genPath(rt *rapid.T, f string) string {
-	if rapid.IntRange(0, 5).Draw(rt, "dotted") == 0 {
-		return f + ".x"
+	if rapid.IntRange(0, 4).Draw(rt, "dotted") == 0 {
+		return f + rapid.SampledFrom([]string{".x", ".y", ".x.x"}).Draw(rt, "sub")
 	}
 	return f
 }
@@ -603,6 +607,23 @@ func (s *propSim) recordRegisters(rt *rapid.T, op *simOp, d *simDelta) {
 			if e.key == fk {
 				t.reg = e.value
 			}
+			if k, err := crdt.ParseKey(e.key); err == nil && k.Kind == crdt.KindField && strings.HasPrefix(k.Field, name+".") {
+				r, err := crdt.DecodeRegister(e.value)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				if t.paths == nil {
+					t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
+				}
+				t.paths[k.Field], t.raws[k.Field] = r, e.value
+			}
+		}
+		if t.reg != nil && t.paths != nil {
+			rt.Fatalf("%s: %q written both whole and by paths", op.desc, name)
+		}
+		if t.paths != nil {
+			t.kind = "path"
+			continue
 		}
 		if t.reg == nil {
 			rt.Fatalf("%s: the assignment of %q wrote no register", op.desc, name)
@@ -1102,7 +1123,7 @@ func (s *propSim) checkFields(rt *rapid.T, key, inc, creators string, base map[s
 			if !has || query.Compare(got, want) != 0 || !isNumber(got) {
 				fail("only $inc touched it: base %s + %v = %v", canon(base[f]), incs, want)
 			}
-		case !kinds["inc"] && !kinds["assign"]:
+		case !kinds["inc"] && !kinds["assign"] && !kinds["path"]:
 			// only $addToSet and set $pull: add-wins
 			s.st.sets++
 			arr, ok := got.([]any)
@@ -1166,10 +1187,66 @@ func (s *propSim) checkFields(rt *rapid.T, key, inc, creators string, base map[s
 				fail("only assignments touched it: the highest (delta %d, prio %d: %s, present %v) must win",
 					win.d.id, win.d.prio, canon(win.t.value), win.t.has)
 			}
+		case len(kinds) == 1 && kinds["path"] && !deeper(ts, f):
+			// Registers per nested path: each path holds its highest
+			// assignment, on top of the base's object.
+			s.st.paths++
+			bv, bhas := base[f]
+			want := map[string]any{}
+			if bm, ok := bv.(map[string]any); ok {
+				want = query.Clone(bm).(map[string]any)
+			} else if bhas {
+				// not an object: the paths cannot apply
+				if !has || jsonText(got) != jsonText(bv) {
+					fail("only nested paths were written, over a base value %s that is not an object", canon(bv))
+				}
+				break
+			}
+			type win struct {
+				d   *simDelta
+				r   crdt.Register
+				raw []byte
+			}
+			wins := map[string]win{}
+			for _, t := range ts {
+				for p, r := range t.t.paths {
+					w, ok := wins[p]
+					if !ok || t.d.prio > w.d.prio || t.d.prio == w.d.prio && string(t.t.raws[p]) > string(w.raw) {
+						wins[p] = win{t.d, r, t.t.raws[p]}
+					}
+				}
+			}
+			if len(wins) > 1 {
+				s.st.paths2++
+			}
+			for p, w := range wins {
+				last := strings.TrimPrefix(p, f+".")
+				if w.r.Kind == crdt.RegValue {
+					want[last] = w.r.Value
+				} else {
+					delete(want, last)
+				}
+			}
+			if !has || jsonText(got) != jsonText(want) {
+				fail("only nested paths were written: each holds its highest assignment over the base %s: %s", canon(bv), canon(want))
+			}
 		default:
 			s.st.mixed++
 		}
 	}
+}
+
+// deeper reports whether a touch of field f wrote a path more than one
+// level below it (checked for convergence and read-your-writes only).
+func deeper(ts []touchAt, f string) bool {
+	for _, t := range ts {
+		for p := range t.t.paths {
+			if strings.Contains(strings.TrimPrefix(p, f+"."), ".") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isNumber(v any) bool {

@@ -17,6 +17,7 @@ import (
 const (
 	formatVersion = 1
 	baseVersion   = 2
+	pathVersion   = 3 // a register of a nested path: it names its parent
 )
 
 // RegKind is the kind of value a field register holds.
@@ -36,6 +37,10 @@ type Register struct {
 	Nonce string // makes every plain write unique; equals Epoch for conversions
 	Epoch string // counters and sets: the epoch their contributions/elements live under
 	Value any    // RegValue: the value; RegCounter: the base number, or nil to count from the base document's value
+	// Parent is set on the register of a nested path ("a.b"): the identity
+	// of the register (or base) of the nearest ancestor path it was written
+	// under. It shows only while that ancestor does.
+	Parent string
 }
 
 // Marker names a document's incarnation and its base. In a Doc it is the
@@ -63,8 +68,14 @@ func readString(b []byte) (string, []byte, error) {
 // EncodeRegister encodes a register value.
 func EncodeRegister(r Register) ([]byte, error) {
 	b := []byte{formatVersion, byte(r.Kind)}
+	if r.Parent != "" {
+		b[0] = pathVersion
+	}
 	b = appendString(b, r.Nonce)
 	b = appendString(b, r.Epoch)
+	if r.Parent != "" {
+		b = appendString(b, r.Parent)
+	}
 	if r.Kind == RegValue || r.Kind == RegCounter {
 		v, err := json.Marshal(r.Value)
 		if err != nil {
@@ -78,7 +89,7 @@ func EncodeRegister(r Register) ([]byte, error) {
 // DecodeRegister decodes a register value. It never panics on bad input.
 func DecodeRegister(b []byte) (Register, error) {
 	var r Register
-	if len(b) < 2 || b[0] != formatVersion {
+	if len(b) < 2 || b[0] != formatVersion && b[0] != pathVersion {
 		return r, fmt.Errorf("%w: register header", ErrBadValue)
 	}
 	r.Kind = RegKind(b[1])
@@ -89,6 +100,14 @@ func DecodeRegister(b []byte) (Register, error) {
 	}
 	if r.Epoch, rest, err = readString(rest); err != nil {
 		return r, err
+	}
+	if b[0] == pathVersion {
+		if r.Parent, rest, err = readString(rest); err != nil {
+			return r, err
+		}
+		if r.Parent == "" || r.Kind != RegValue && r.Kind != RegUnset {
+			return r, fmt.Errorf("%w: path register", ErrBadValue)
+		}
 	}
 	switch r.Kind {
 	case RegValue, RegCounter:

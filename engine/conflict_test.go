@@ -322,3 +322,23 @@ func TestConflictCreationSurvivesADeleteItHadNotSeen(t *testing.T) {
 	converged(t, 20*time.Second, 2, p.ca, p.cb)
 	require.Equal(t, engine.M{"_id": "k", "c": int64(3)}, p.find(t, p.cb, "k"))
 }
+
+func TestConflictDifferentPathsMerge(t *testing.T) {
+	p := newPair(t, engine.M{"a": engine.M{"x": 1}, "stats": engine.M{}})
+	p.partition(t)
+	p.update(t, p.ca, engine.M{"$set": engine.M{"a.b": 1}, "$inc": engine.M{"stats.views": 1}})
+	p.update(t, p.cb, engine.M{"$set": engine.M{"a.c.d": 2}, "$unset": engine.M{"a.x": ""}})
+	doc := p.heal(t)
+	// Writes to different paths under one field both survive.
+	require.Equal(t, engine.M{"b": int64(1), "c": engine.M{"d": int64(2)}}, doc["a"])
+	require.Equal(t, engine.M{"views": int64(1)}, doc["stats"])
+
+	// An assignment of the whole field wins over writes below it made
+	// concurrently, whichever sits higher in the DAG.
+	p.partition(t)
+	p.update(t, p.cb, engine.M{"$set": engine.M{"a.b": 5}})
+	p.update(t, p.cb, engine.M{"$set": engine.M{"a.e": 6}})
+	p.update(t, p.ca, engine.M{"$set": engine.M{"a": engine.M{"z": 0}}})
+	doc = p.heal(t)
+	require.Equal(t, engine.M{"z": int64(0)}, doc["a"])
+}
