@@ -359,6 +359,15 @@ func TestNestedPathsMerge(t *testing.T) {
 	}
 	require.Equal(t, 4, deletes, "the registers of a.b, a.x, a.c.d and a.c.e")
 
+	// Counters and sets at any depth merge as top-level ones do.
+	st := inserted(t, map[string]any{"_id": "id", "stats": map[string]any{"views": int64(10)}})
+	ia := mustUpdate(t, st, map[string]any{"$inc": map[string]any{"stats.views": 1, "stats.new.n": 1}}, "ra")
+	ib := mustUpdate(t, st, map[string]any{"$inc": map[string]any{"stats.views": 2, "stats.new.n": 1}, "$addToSet": map[string]any{"stats.by": "b"}}, "rb")
+	sa := apply(st, ia)
+	sa = apply(sa, mustUpdate(t, sa, map[string]any{"$addToSet": map[string]any{"stats.by": "a"}}, "ra"))
+	counted := union(sa, apply(st, ib))
+	require.Equal(t, map[string]any{"views": int64(13), "new": map[string]any{"n": int64(2)}, "by": []any{"a", "b"}}, counted.Materialize()["stats"])
+
 	// Paths through arrays write the whole field.
 	arr := inserted(t, map[string]any{"_id": "id", "t": []any{map[string]any{"x": int64(1)}}})
 	p := mustUpdate(t, arr, map[string]any{"$set": map[string]any{"t.0.x": int64(2)}}, "ra")

@@ -26,10 +26,11 @@
 //     whichever creator. Its value is a plain value, an unset, a counter or
 //     a set.
 //   - A register per nested path ("a.b.c") written by an update whose
-//     path leads through objects only. It names its parent: the identity of
-//     the register of its nearest ancestor path shown (or of the base), and
-//     shows only while that parent does, so an assignment of an ancestor
-//     hides it. Its value is a plain value or an unset.
+//     path leads through objects only, with its counter contributions and
+//     set elements: a nested path is written as a top-level field is. Its
+//     register names its parent: the identity of the register of its
+//     nearest ancestor path shown (or of the base), and shows only while
+//     that parent does, so an assignment of an ancestor hides it.
 //   - Counter contributions: one key per (field, epoch, replica) holding that
 //     replica's running total. Only its own replica writes it, and each write
 //     sits higher in the DAG than the last, so it never conflicts.
@@ -94,7 +95,8 @@
 //     written under, which the assignment replaced.
 //   - A path leading through an array ("t.0.x"), and $rename, write the
 //     whole top-level field: arrays are one register.
-//   - $inc vs $inc: increments add up, whichever replicas made them. Every
+//   - $inc vs $inc (of a field or a nested path): increments add up,
+//     whichever replicas made them. Every
 //     acknowledged $inc of a document never deleted nor replaced is in the
 //     converged value, whatever ran concurrently with it on other fields or
 //     at the document's creation; only an assignment of the field itself
@@ -125,8 +127,7 @@
 //     shows, as a whole (see Incarnations).
 //   - $unset of a counter vs a concurrent $inc: the unset wins as above.
 //
-// Only top-level fields are counters or sets: $inc, $addToSet and $pull of
-// a nested path ("stats.views") are assignments of that path, so
-// concurrent increments of a nested path do not add up (one wins, as for
-// $set).
+// Counters and sets live at any depth reached through objects: $inc
+// "stats.views" on two replicas adds up, $addToSet "stats.by" unions, by
+// the rules above. Nothing merges inside an array: an array is one value.
 package crdt

@@ -28,9 +28,9 @@ type Doc struct {
 	Marker Marker
 	Exists bool                   // a live base (or legacy marker) is present
 	Fields map[string]*FieldState // keys of the current incarnation, by top-level field
-	// Paths are the registers of nested paths ("a.b") of the current
-	// incarnation, by path.
-	Paths map[string]*PathState
+	// Paths are the keys of nested paths ("a.b") of the current
+	// incarnation, by path: as Fields, for paths.
+	Paths map[string]*FieldState
 	// Graves are the deleted incarnations a replica has seen buried and not
 	// yet superseded, by incarnation: their lineage length. An insert
 	// derives its incarnation from them.
@@ -47,20 +47,19 @@ type FieldState struct {
 	Sets     map[string]map[string]any // epoch -> element hash -> element
 }
 
-// PathState is the register of one nested path.
-type PathState struct {
-	Reg    Register
-	RegRaw []byte
-}
-
+// field returns the state of a top-level field, or of a nested path.
 func (d *Doc) field(name string) *FieldState {
-	if d.Fields == nil {
-		d.Fields = make(map[string]*FieldState)
+	m := &d.Fields
+	if strings.Contains(name, ".") {
+		m = &d.Paths
 	}
-	f := d.Fields[name]
+	if *m == nil {
+		*m = make(map[string]*FieldState)
+	}
+	f := (*m)[name]
 	if f == nil {
 		f = &FieldState{}
-		d.Fields[name] = f
+		(*m)[name] = f
 	}
 	return f
 }
@@ -153,13 +152,6 @@ func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
 			r, err := DecodeRegister(val)
 			if err != nil || (r.Parent != "") != strings.Contains(k.Field, ".") {
 				bad++
-				continue
-			}
-			if r.Parent != "" {
-				if d.Paths == nil {
-					d.Paths = make(map[string]*PathState)
-				}
-				d.Paths[k.Field] = &PathState{Reg: r, RegRaw: val}
 				continue
 			}
 			f := d.field(k.Field)
@@ -261,6 +253,15 @@ func (d *Doc) Materialize() map[string]any {
 		return d.Marker.Base
 	}
 	out := query.Clone(d.Marker.Base).(map[string]any)
+	d.applyFields(out)
+	if len(d.Paths) > 0 {
+		d.applyPaths(out)
+	}
+	return out
+}
+
+// applyFields applies the registers of top-level fields to out.
+func (d *Doc) applyFields(out map[string]any) {
 	for name, f := range d.Fields {
 		if name == "_id" || f.Reg == nil {
 			continue
@@ -271,33 +272,47 @@ func (d *Doc) Materialize() map[string]any {
 		case RegUnset:
 			delete(out, name)
 		case RegCounter:
-			sum := f.Reg.Value
-			if sum == nil {
-				// Counted from the base, whichever creators' it merges.
-				sum = int64(0)
-				if _, ok := asNumber(d.Marker.Base[name]); ok {
-					sum = d.Marker.Base[name]
-				}
-			}
-			// Sum in replica order so float rounding is the same everywhere.
-			contrib := f.Counters[f.Reg.Epoch]
-			reps := make([]string, 0, len(contrib))
-			for r := range contrib {
-				reps = append(reps, r)
-			}
-			sort.Strings(reps)
-			for _, r := range reps {
-				sum = addNumbers(sum, contrib[r])
-			}
-			out[name] = sum
+			// Counted from the base, whichever creators' it merges.
+			out[name] = f.counterValue(d.Marker.Base[name])
 		case RegSet:
 			out[name] = setElements(f.Sets[f.Reg.Epoch])
 		}
 	}
-	if len(d.Paths) > 0 {
-		d.applyPaths(out)
+}
+
+// counterValue is the value of a counter register: its base (or, for a
+// nil base, from, when it is a number) plus every contribution, summed in
+// replica order so float rounding is the same everywhere.
+func (f *FieldState) counterValue(from any) any {
+	sum := f.Reg.Value
+	if sum == nil {
+		sum = int64(0)
+		if _, ok := asNumber(from); ok {
+			sum = from
+		}
 	}
-	return out
+	contrib := f.Counters[f.Reg.Epoch]
+	reps := make([]string, 0, len(contrib))
+	for r := range contrib {
+		reps = append(reps, r)
+	}
+	sort.Strings(reps)
+	for _, r := range reps {
+		sum = addNumbers(sum, contrib[r])
+	}
+	return sum
+}
+
+// ShownPaths returns the identity of every path (top-level fields
+// included) whose register the document shows: a nested path's register
+// hidden by an assignment of an ancestor is not in it.
+func (d *Doc) ShownPaths() map[string]string {
+	if !d.Exists {
+		return map[string]string{}
+	}
+	out := query.Clone(d.Marker.Base).(map[string]any)
+	d.applyFields(out)
+	return d.applyPaths(out)
 }
 
 // regIdentity is the identity a register gives the paths below its own.
@@ -333,7 +348,7 @@ func (d *Doc) applyPaths(out map[string]any) map[string]string {
 	})
 	for _, p := range paths {
 		ps := d.Paths[p]
-		if ps.Reg.Parent != d.parentIdentity(p, shown) {
+		if ps.Reg == nil || ps.Reg.Parent != d.parentIdentity(p, shown) {
 			continue
 		}
 		parts := strings.Split(p, ".")
@@ -357,10 +372,15 @@ func (d *Doc) applyPaths(out map[string]any) map[string]string {
 			continue
 		}
 		last := parts[len(parts)-1]
-		if ps.Reg.Kind == RegValue {
+		switch ps.Reg.Kind {
+		case RegValue:
 			m[last] = query.Clone(ps.Reg.Value)
-		} else {
+		case RegUnset:
 			delete(m, last)
+		case RegCounter:
+			m[last] = ps.counterValue(m[last])
+		case RegSet:
+			m[last] = setElements(ps.Sets[ps.Reg.Epoch])
 		}
 		shown[p] = regIdentity(ps.RegRaw)
 	}

@@ -220,30 +220,31 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 
 	inc := cur.Marker.Inc
 	var shown map[string]string // identities of the paths shown, computed on demand
+	held := false               // a conversion found contributions or elements under its epoch
 	for _, name := range fields {
 		ops := byField[name]
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
 		single := len(ops) == 1 && ops[0].Path == name
 		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
-		// A re-add to a set changes nothing visible but must still write:
-		// add-wins means it survives a concurrent $pull of the element.
-		readd := single && ops[0].Operator == "$addToSet" && has
-		if unchanged && !readd {
-			continue
-		}
 		if !unchanged {
 			p.Modified = true
 		}
-		if paths, ok := nestedPaths(name, ops, old, next); ok {
+		if nestedPaths(name, ops, old, next) {
 			if shown == nil {
-				shown = cur.applyPaths(query.Clone(cur.Marker.Base).(map[string]any))
+				shown = cur.ShownPaths()
 			}
-			muts, err := planPaths(cur, paths, old, next, shown, w)
+			muts, err := planPaths(cur, ops, old, next, shown, w, &held)
 			if err != nil {
 				return Plan{}, err
 			}
 			p.Mutations = append(p.Mutations, muts...)
+			continue
+		}
+		// A re-add to a set changes nothing visible but must still write:
+		// add-wins means it survives a concurrent $pull of the element.
+		readd := single && ops[0].Operator == "$addToSet" && has
+		if unchanged && !readd {
 			continue
 		}
 		fs := cur.Fields[name]
@@ -252,13 +253,13 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		}
 		switch {
 		case single && ops[0].Operator == "$inc" && has:
-			muts, err := planIncrement(cur, name, fs, oldVal, newVal, w)
+			muts, err := planIncrement(cur, name, "", fs, oldVal, newVal, w, &held)
 			if err != nil {
 				return Plan{}, err
 			}
 			p.Mutations = append(p.Mutations, muts...)
 		case single && ops[0].Operator == "$addToSet" && has:
-			muts, err := planSetAdd(cur, name, fs, newVal, ops[0].Value)
+			muts, err := planSetAdd(cur, name, "", fs, newVal, ops[0].Value, &held)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -278,33 +279,37 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 			p.Mutations = append(p.Mutations, collectGarbage(cur, name)...)
 		}
 	}
+	if held {
+		// The new counter or set shows what its epoch already held, which
+		// the operators alone do not know of: the document is what the
+		// replica will show.
+		p.Doc = query.Clone(cur.With(p.Mutations).Materialize()).(map[string]any)
+		p.Modified = p.Modified || !query.Equal(old, p.Doc)
+	}
 	return p, nil
 }
 
-// nestedPaths returns the paths a top-level field's operators write when
-// each of them writes one nested path ("a.b", not "a") leading through
-// objects only, before and after: those are written as registers of their
-// own, so concurrent writes of different paths both survive. Otherwise
-// (arrays on the way, $rename) the field is written whole.
-func nestedPaths(name string, ops []query.Op, old, next map[string]any) ([]string, bool) {
-	paths := make([]string, 0, len(ops))
+// nestedPaths reports whether each of a top-level field's operators writes
+// one nested path ("a.b", not "a") leading through objects only, before and
+// after: those are written as keys of their own, so concurrent writes of
+// different paths both survive. Otherwise (arrays on the way, $rename) the
+// field is written whole.
+func nestedPaths(name string, ops []query.Op, old, next map[string]any) bool {
 	for _, op := range ops {
 		if op.Operator == "$rename" || op.Path == name {
-			return nil, false
+			return false
 		}
 		parts := strings.Split(op.Path, ".")
 		for i := 1; i < len(parts); i++ {
 			if v, ok := lookupPath(next, parts[:i]); !ok || !isObject(v) {
-				return nil, false
+				return false
 			}
 			if v, ok := lookupPath(old, parts[:i]); ok && !isObject(v) {
-				return nil, false
+				return false
 			}
 		}
-		paths = append(paths, op.Path)
 	}
-	sort.Strings(paths)
-	return paths, true
+	return true
 }
 
 func isObject(v any) bool {
@@ -327,42 +332,55 @@ func lookupPath(doc map[string]any, parts []string) (any, bool) {
 	return cur, true
 }
 
-// planPaths writes a register per changed nested path, naming as its parent
-// the identity of the nearest ancestor shown, and deletes the registers of
-// paths below it that it hides.
-func planPaths(cur *Doc, paths []string, old, next map[string]any, shown map[string]string, w Writer) ([]Mutation, error) {
+// planPaths plans each operator's nested path as PlanUpdate plans a
+// top-level field ($inc a counter, $addToSet and set $pull an add-wins set,
+// anything else a register), under the identity of the nearest ancestor
+// shown as parent.
+func planPaths(cur *Doc, ops []query.Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
 	var muts []Mutation
-	for _, path := range paths {
+	for _, op := range ops {
+		path := op.Path
 		parts := strings.Split(path, ".")
 		newVal, has := lookupPath(next, parts)
 		oldVal, hadOld := lookupPath(old, parts)
-		if has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal)) {
+		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
+		if unchanged && !(op.Operator == "$addToSet" && has) {
 			continue
 		}
-		r := Register{Kind: RegUnset, Nonce: w.Nonce, Parent: cur.parentIdentity(path, shown)}
-		if has {
-			r.Kind, r.Value = RegValue, newVal
+		parent := cur.parentIdentity(path, shown)
+		fs := cur.Paths[path]
+		if fs == nil {
+			fs = &FieldState{}
+		} else if fs.Reg != nil && fs.Reg.Parent != parent {
+			// hidden by an ancestor's assignment: as if never written
+			fs = &FieldState{Counters: fs.Counters, Sets: fs.Sets}
 		}
-		b, err := EncodeRegister(r)
+		var m []Mutation
+		var err error
+		switch {
+		case op.Operator == "$inc" && has:
+			m, err = planIncrement(cur, path, parent, fs, oldVal, newVal, w, held)
+		case op.Operator == "$addToSet" && has:
+			m, err = planSetAdd(cur, path, parent, fs, newVal, op.Value, held)
+		case op.Operator == "$pull" && has && fs.Reg != nil && fs.Reg.Kind == RegSet:
+			m = planSetRemove(cur, path, fs, newVal)
+		default:
+			r := Register{Kind: RegUnset, Nonce: w.Nonce, Parent: parent}
+			if has {
+				r.Kind, r.Value = RegValue, newVal
+			}
+			var b []byte
+			if b, err = EncodeRegister(r); err == nil {
+				m = append(m, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, path), Value: b})
+				m = append(m, collectGarbage(cur, path)...)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		key := FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, path)
-		muts = append(muts, Mutation{Key: key, Value: b})
-		muts = append(muts, deletePrefixed(cur, key+Escape("."))...)
+		muts = append(muts, m...)
 	}
 	return muts, nil
-}
-
-// deletePrefixed deletes every key of the document starting with prefix.
-func deletePrefixed(cur *Doc, prefix string) []Mutation {
-	var muts []Mutation
-	for _, k := range sortedKeys(cur.Raw) {
-		if strings.HasPrefix(k, prefix) {
-			muts = append(muts, Mutation{Key: k, Delete: true})
-		}
-	}
-	return muts
 }
 
 // sameKind tells int64 from float64 so a $set of 1.0 over 1 still writes.
@@ -373,38 +391,41 @@ func sameKind(a, b any) bool {
 }
 
 // prevIdentity names the state a conversion starts from: the current
-// register, or the document's base when the field was never written.
-func prevIdentity(cur *Doc, fs *FieldState) string {
+// register, or the document's base when the field was never written (for
+// a nested path, the base under the parent it is written under).
+func prevIdentity(cur *Doc, fs *FieldState, parent string) string {
 	if fs.RegRaw != nil {
 		return "reg:" + string(fs.RegRaw)
+	}
+	if parent != "" {
+		return "base:" + cur.Marker.Inc + "/" + parent
 	}
 	return "base:" + cur.Marker.Inc
 }
 
-// conversionEpoch names the epoch a conversion of a field into a counter
-// or set starts: derived from the state converted from, so concurrent
-// converters of one state agree. Contributions or elements already under
-// that epoch can only be leftovers of a register a delete removed (in an
-// incarnation a concurrent creation kept alive); they are then part of the
-// state converted from, so the new epoch does not revive them.
-func conversionEpoch(cur *Doc, fs *FieldState) string {
-	prev := prevIdentity(cur, fs)
-	epoch := epochOf(prev)
-	if len(fs.Counters[epoch]) == 0 && len(fs.Sets[epoch]) == 0 {
-		return epoch
-	}
-	left := append(sortedKeysAny(fs.Counters[epoch]), sortedKeysAny(fs.Sets[epoch])...)
-	return epochOf(prev + "/" + strings.Join(left, ","))
+// conversionEpoch names the epoch a conversion of a field (or nested
+// path) into a counter or set starts: derived from the state converted
+// from, so concurrent converters of one state agree and share
+// contributions. It also reports whether contributions or elements are
+// already under that epoch: those of a concurrent converter whose register
+// this replica has not seen yet, or leftovers of a register a delete
+// removed while a concurrent creation kept the incarnation alive. Either
+// way the new counter or set shows them.
+func conversionEpoch(cur *Doc, fs *FieldState, parent string) (string, bool) {
+	epoch := epochOf(prevIdentity(cur, fs, parent))
+	return epoch, len(fs.Counters[epoch]) > 0 || len(fs.Sets[epoch]) > 0
 }
 
-func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w Writer) ([]Mutation, error) {
+func planIncrement(cur *Doc, name, parent string, fs *FieldState, oldVal, newVal any, w Writer, held *bool) ([]Mutation, error) {
 	var muts []Mutation
 	var epoch string
 	if fs.Reg != nil && fs.Reg.Kind == RegCounter {
 		epoch = fs.Reg.Epoch
 	} else {
 		// Convert the field into a counter whose base is its current value.
-		epoch = conversionEpoch(cur, fs)
+		var ok bool
+		epoch, ok = conversionEpoch(cur, fs, parent)
+		*held = *held || ok
 		// From a register, the counter starts at its value; from the base,
 		// it counts from the base (nil), which concurrent creations of the
 		// incarnation may still change.
@@ -415,7 +436,7 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 				base = oldVal
 			}
 		}
-		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base})
+		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base, Parent: parent})
 		if err != nil {
 			return nil, err
 		}
@@ -441,7 +462,7 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 // planSetAdd writes the elements a $addToSet asked for (operand, which is
 // one value or the items of $each), even those already present, and on
 // conversion to a set every element of the new array.
-func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]Mutation, error) {
+func planSetAdd(cur *Doc, name, parent string, fs *FieldState, newVal, operand any, held *bool) ([]Mutation, error) {
 	arr, ok := newVal.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: $addToSet produced a non-array", ErrBadValue)
@@ -453,8 +474,10 @@ func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]M
 		epoch = fs.Reg.Epoch
 		existing = fs.Sets[epoch]
 	} else {
-		epoch = conversionEpoch(cur, fs)
-		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch})
+		var ok bool
+		epoch, ok = conversionEpoch(cur, fs, parent)
+		*held = *held || ok
+		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch, Parent: parent})
 		if err != nil {
 			return nil, err
 		}
@@ -503,16 +526,20 @@ func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation
 	return muts
 }
 
-// collectGarbage deletes the counter contributions, set elements and
-// nested path registers of a field that a plain register write makes
-// unreachable.
+// collectGarbage deletes the counter contributions and set elements of a
+// field (or nested path), and every key of the paths below it, that a plain
+// register write makes unreachable.
 func collectGarbage(cur *Doc, name string) []Mutation {
-	prefixN := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/n/" + Escape(name) + "/"
-	prefixS := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/s/" + Escape(name) + "/"
-	prefixP := FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, name) + Escape(".")
+	inc := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc
+	own, below := Escape(name)+"/", Escape(name)+Escape(".")
+	prefixes := []string{inc + "/n/" + own, inc + "/s/" + own, inc + "/f/" + below, inc + "/n/" + below, inc + "/s/" + below}
 	var muts []Mutation
 	for _, k := range sortedKeys(cur.Raw) {
-		if strings.HasPrefix(k, prefixN) || strings.HasPrefix(k, prefixS) || strings.HasPrefix(k, prefixP) {
+		garbage := false
+		for _, p := range prefixes {
+			garbage = garbage || strings.HasPrefix(k, p)
+		}
+		if garbage {
 			muts = append(muts, Mutation{Key: k, Delete: true})
 		}
 	}

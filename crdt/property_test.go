@@ -125,10 +125,10 @@ func TestPropertyCRDT(t *testing.T) {
 		"(%d created concurrently by several replicas, %d partly deleted), "+
 		"field checks: %d untouched, %d counters (%d with increments from several replicas), "+
 		"%d sets (%d with an add and a pull of one element concurrent), %d registers (%d with concurrent assignments), "+
-		"%d written by nested paths only (%d by several paths), "+
+		"%d written by nested paths only (%d by several paths, %d nested counters), "+
 		"%d mixed (convergence only)",
 		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs, st.merged, st.partly,
-		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.paths, st.paths2, st.mixed)
+		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.paths, st.paths2, st.pathCounters, st.mixed)
 }
 
 type propStats struct {
@@ -137,6 +137,7 @@ type propStats struct {
 	partly                                      int // incarnations kept alive by a creation concurrent with a delete
 	untouched, counters, sets, registers, mixed int
 	paths, paths2                               int // fields only written by nested paths; of those, by several paths
+	pathCounters                                int // nested paths only $inc wrote
 	// checks where the history had concurrency that matters: increments by
 	// several replicas, an add and a pull of one element concurrent,
 	// concurrent assignments.
@@ -169,6 +170,7 @@ type simTouch struct {
 	reg    []byte                   // assign: the register written
 	paths  map[string]crdt.Register // path: the register written for each nested path
 	raws   map[string][]byte        // path: their encodings
+	ops    []query.Op               // assign, path: the operators
 }
 
 var (
@@ -329,9 +331,9 @@ func genOp(rt *rapid.T, st *crdt.Doc) (string, string, any) {
 			for i := range items {
 				items[i] = genItem(rt, "item")
 			}
-			return op, f, map[string]any{"$each": items}
+			return op, genPath(rt, f), map[string]any{"$each": items}
 		}
-		return op, f, genItem(rt, "item")
+		return op, genPath(rt, f), genItem(rt, "item")
 	case "$pull":
 		// usually an element the document holds, or the pull does nothing
 		if arr, ok := cur[f].([]any); ok && len(arr) > 0 && rapid.IntRange(0, 3).Draw(rt, "pull-held") > 0 {
@@ -607,15 +609,26 @@ func (s *propSim) recordRegisters(rt *rapid.T, op *simOp, d *simDelta) {
 			if e.key == fk {
 				t.reg = e.value
 			}
-			if k, err := crdt.ParseKey(e.key); err == nil && k.Kind == crdt.KindField && strings.HasPrefix(k.Field, name+".") {
+			k, err := crdt.ParseKey(e.key)
+			if err != nil || !strings.HasPrefix(k.Field, name+".") {
+				continue
+			}
+			if t.paths == nil {
+				t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
+			}
+			if k.Kind == crdt.KindField {
 				r, err := crdt.DecodeRegister(e.value)
 				if err != nil {
 					rt.Fatal(err)
 				}
-				if t.paths == nil {
-					t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
-				}
 				t.paths[k.Field], t.raws[k.Field] = r, e.value
+			}
+		}
+		for _, tb := range d.tombs {
+			// a $pull of a nested set (a whole write deletes the keys
+			// below it too, as garbage)
+			if k, err := crdt.ParseKey(tb.key); err == nil && strings.HasPrefix(k.Field, name+".") && t.paths == nil && t.reg == nil {
+				t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
 			}
 		}
 		if t.reg != nil && t.paths != nil {
@@ -674,7 +687,7 @@ func classify(cur *crdt.Doc, upd *query.Update, next map[string]any) map[string]
 		case single && ops[0].Operator == "$pull" && has && isSet:
 			t.kind, t.pulled = "pullset", ops[0].Value
 		default:
-			t.kind, t.value, t.has = "assign", newVal, has
+			t.kind, t.value, t.has, t.ops = "assign", newVal, has, ops
 		}
 		out[name] = t
 	}
@@ -709,8 +722,9 @@ func (s *propSim) apply(rt *rapid.T, r int, cur *crdt.Doc, p crdt.Plan, op *simO
 	return d
 }
 
-// asSets returns doc with the fields that st holds as add-wins sets listed
-// as sets list them: each element once, in comparison order.
+// asSets returns doc with the fields (and nested paths) that st holds as
+// add-wins sets listed as sets list them: each element once, in comparison
+// order.
 func asSets(doc map[string]any, st *crdt.Doc) map[string]any {
 	if doc == nil {
 		return nil
@@ -722,6 +736,22 @@ func asSets(doc map[string]any, st *crdt.Doc) map[string]any {
 			continue
 		}
 		out[name] = sortedSet(arr)
+	}
+	shown := st.ShownPaths()
+	for p, fs := range st.Paths {
+		if _, ok := shown[p]; !ok || fs.Reg == nil || fs.Reg.Kind != crdt.RegSet {
+			continue
+		}
+		parts := strings.Split(p, ".")
+		m, ok := out, true
+		for _, seg := range parts[:len(parts)-1] {
+			if m, ok = m[seg].(map[string]any); !ok {
+				break
+			}
+		}
+		if arr, isArr := m[parts[len(parts)-1]].([]any); ok && isArr {
+			m[parts[len(parts)-1]] = sortedSet(arr)
+		}
 	}
 	return out
 }
@@ -1202,32 +1232,87 @@ func (s *propSim) checkFields(rt *rapid.T, key, inc, creators string, base map[s
 				}
 				break
 			}
-			type win struct {
-				d   *simDelta
-				r   crdt.Register
-				raw []byte
+			// Each path holds its highest assignment, or, when only $inc
+			// wrote it, the base's number plus every increment.
+			type write struct {
+				d  *simDelta
+				op query.Op
+				t  *simTouch
 			}
-			wins := map[string]win{}
+			byPath := map[string][]write{}
 			for _, t := range ts {
-				for p, r := range t.t.paths {
-					w, ok := wins[p]
-					if !ok || t.d.prio > w.d.prio || t.d.prio == w.d.prio && string(t.t.raws[p]) > string(w.raw) {
-						wins[p] = win{t.d, r, t.t.raws[p]}
-					}
+				for _, op := range t.t.ops {
+					byPath[op.Path] = append(byPath[op.Path], write{t.d, op, t.t})
 				}
 			}
-			if len(wins) > 1 {
+			if len(byPath) > 1 {
 				s.st.paths2++
 			}
-			for p, w := range wins {
+			sums := map[string]float64{}
+			mixed := false
+			for p, ws := range byPath {
 				last := strings.TrimPrefix(p, f+".")
-				if w.r.Kind == crdt.RegValue {
-					want[last] = w.r.Value
-				} else {
+				kinds := map[string]bool{}
+				for _, x := range ws {
+					kinds[x.op.Operator] = true
+				}
+				switch {
+				case len(kinds) == 1 && kinds["$inc"]:
+					s.st.pathCounters++
+					sum := 0.0
+					if n, ok := want[last].(int64); ok {
+						sum = float64(n)
+					} else if x, ok := want[last].(float64); ok {
+						sum = x
+					}
+					for _, x := range ws {
+						switch by := x.op.Value.(type) {
+						case int64:
+							sum += float64(by)
+						case float64:
+							sum += by
+						}
+					}
+					sums[last] = sum
 					delete(want, last)
+				case !kinds["$inc"] && !kinds["$addToSet"] && !kinds["$pull"]:
+					var win *write
+					for i, x := range ws {
+						if _, wrote := x.t.paths[p]; !wrote {
+							continue
+						}
+						if win == nil || x.d.prio > win.d.prio || x.d.prio == win.d.prio && string(x.t.raws[p]) > string(win.t.raws[p]) {
+							win = &ws[i]
+						}
+					}
+					if win == nil {
+						continue
+					}
+					if r := win.t.paths[p]; r.Kind == crdt.RegValue {
+						want[last] = r.Value
+					} else {
+						delete(want, last)
+					}
+				default:
+					mixed = true
 				}
 			}
-			if !has || jsonText(got) != jsonText(want) {
+			if mixed {
+				s.st.mixed++
+				break
+			}
+			gm, ok := got.(map[string]any)
+			if !has || !ok {
+				fail("only nested paths were written: must be an object")
+			}
+			rest := query.Clone(gm).(map[string]any)
+			for last, sum := range sums {
+				if v, ok := rest[last]; !ok || !isNumber(v) || query.Compare(v, sum) != 0 {
+					fail("%s.%s was only incremented: base + increments = %v", f, last, sum)
+				}
+				delete(rest, last)
+			}
+			if jsonText(rest) != jsonText(want) {
 				fail("only nested paths were written: each holds its highest assignment over the base %s: %s", canon(bv), canon(want))
 			}
 		default:

@@ -105,8 +105,8 @@ func DecodeRegister(b []byte) (Register, error) {
 		if r.Parent, rest, err = readString(rest); err != nil {
 			return r, err
 		}
-		if r.Parent == "" || r.Kind != RegValue && r.Kind != RegUnset {
-			return r, fmt.Errorf("%w: path register", ErrBadValue)
+		if r.Parent == "" {
+			return r, fmt.Errorf("%w: path register without a parent", ErrBadValue)
 		}
 	}
 	switch r.Kind {

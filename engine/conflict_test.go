@@ -328,10 +328,13 @@ func TestConflictDifferentPathsMerge(t *testing.T) {
 	p.partition(t)
 	p.update(t, p.ca, engine.M{"$set": engine.M{"a.b": 1}, "$inc": engine.M{"stats.views": 1}})
 	p.update(t, p.cb, engine.M{"$set": engine.M{"a.c.d": 2}, "$unset": engine.M{"a.x": ""}})
+	p.update(t, p.cb, engine.M{"$inc": engine.M{"stats.views": 2}, "$addToSet": engine.M{"stats.by": "b"}})
+	p.update(t, p.ca, engine.M{"$addToSet": engine.M{"stats.by": "a"}})
 	doc := p.heal(t)
-	// Writes to different paths under one field both survive.
+	// Writes to different paths under one field both survive; nested
+	// counters add up and nested sets union.
 	require.Equal(t, engine.M{"b": int64(1), "c": engine.M{"d": int64(2)}}, doc["a"])
-	require.Equal(t, engine.M{"views": int64(1)}, doc["stats"])
+	require.Equal(t, engine.M{"views": int64(3), "by": []any{"a", "b"}}, doc["stats"])
 
 	// An assignment of the whole field wins over writes below it made
 	// concurrently, whichever sits higher in the DAG.

@@ -558,19 +558,6 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 			prev = "reg:" + reg.ident
 		}
 		epochFrom := "E(" + prev + ")"
-		// leftovers of a register a delete removed make a new epoch
-		var left []string
-		for tag, lp := range map[string]string{"n:": fmt.Sprintf("d/%s/%s/n/%s/%s/", op.id, inc, name, epochFrom), "s:": mElemPrefix(op.id, inc, name, epochFrom)} {
-			for k := range v {
-				if rest, ok := strings.CutPrefix(k, lp); ok {
-					left = append(left, tag+rest)
-				}
-			}
-		}
-		if len(left) > 0 {
-			sort.Strings(left)
-			epochFrom = "E(" + prev + "/" + strings.Join(left, ",") + ")"
-		}
 		switch {
 		case single && fops[0].Operator == "$inc" && has:
 			epoch := epochFrom
