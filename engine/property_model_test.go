@@ -44,6 +44,9 @@ type aval struct {
 	base  map[string]any
 	epoch string
 	value any // register value, counter base (nil: the base's), contribution, element
+	// parent: a nested path's register names the identity of the nearest
+	// ancestor shown (a register's ident, or "base:<inc>")
+	parent string
 }
 
 type mevent struct {
@@ -287,31 +290,29 @@ func canonJSON(v any) string {
 
 // doc materialises one document of a view, nil when absent.
 func (v view) doc(id string) map[string]any {
+	d, _ := v.docShown(id)
+	return d
+}
+
+// docShown materialises one document and returns the identity of every
+// field and nested path whose register shows.
+func (v view) docShown(id string) (map[string]any, map[string]string) {
 	m := v[mShown(id)]
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	out := query.Clone(m.base).(map[string]any)
+	shown := map[string]string{}
 	prefix := mDocPrefix(id) + m.inc + "/f/"
-	for k, reg := range v {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		f := strings.TrimPrefix(k, prefix)
-		if f == "_id" {
-			continue
-		}
+	var paths []string
+	value := func(f string, reg *aval, from any) any {
 		switch reg.kind {
-		case 'v':
-			out[f] = query.Clone(reg.value)
-		case 'u':
-			delete(out, f)
 		case 'c':
 			sum := int64(0)
 			if reg.value != nil {
 				sum = reg.value.(int64)
-			} else if n, ok := m.base[f].(int64); ok {
-				sum = n // counted from the merged base
+			} else if n, ok := from.(int64); ok {
+				sum = n // counted from the base
 			}
 			cp := fmt.Sprintf("d/%s/%s/n/%s/%s/", id, m.inc, f, reg.epoch)
 			for k2, c := range v {
@@ -319,7 +320,7 @@ func (v view) doc(id string) map[string]any {
 					sum += c.value.(int64)
 				}
 			}
-			out[f] = sum
+			return sum
 		case 's':
 			ep := mElemPrefix(id, m.inc, f, reg.epoch)
 			elems := []any{}
@@ -334,10 +335,65 @@ func (v view) doc(id string) map[string]any {
 				}
 				return canonJSON(elems[i]) < canonJSON(elems[j])
 			})
-			out[f] = elems
+			return elems
+		}
+		return query.Clone(reg.value)
+	}
+	for k, reg := range v {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		f := strings.TrimPrefix(k, prefix)
+		if strings.Contains(f, ".") {
+			paths = append(paths, f)
+			continue
+		}
+		if f == "_id" {
+			continue
+		}
+		shown[f] = reg.ident
+		if reg.kind == 'u' {
+			delete(out, f)
+		} else {
+			out[f] = value(f, reg, m.base[f])
 		}
 	}
-	return out
+	sort.Slice(paths, func(i, j int) bool {
+		if a, b := strings.Count(paths[i], "."), strings.Count(paths[j], "."); a != b {
+			return a < b
+		}
+		return paths[i] < paths[j]
+	})
+	for _, p := range paths {
+		reg := v[prefix+p]
+		if reg.parent != parentOf(p, shown, m.inc) {
+			continue
+		}
+		parts := strings.Split(p, ".")
+		at, ok := out, true
+		for _, seg := range parts[:len(parts)-1] {
+			x, exists := at[seg]
+			if !exists {
+				nm := map[string]any{}
+				at[seg], at = nm, nm
+				continue
+			}
+			if at, ok = x.(map[string]any); !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		last := parts[len(parts)-1]
+		if reg.kind == 'u' {
+			delete(at, last)
+		} else {
+			at[last] = value(p, reg, at[last])
+		}
+		shown[p] = reg.ident
+	}
+	return out, shown
 }
 
 // docs materialises every document of a view, as canonical JSON by _id.
@@ -540,98 +596,173 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 	}
 	m := v[mShown(op.id)]
 	inc := m.inc
+	_, shown := v.docShown(op.id)
 	for name, fops := range byField {
+		if nestedOnly(name, fops, old, next) {
+			for _, o := range fops {
+				parts := strings.Split(o.Path, ".")
+				oldVal, hadOld := lookupModel(old, parts)
+				newVal, has := lookupModel(next, parts)
+				parent := parentOf(o.Path, shown, inc)
+				reg := v[mField(op.id, inc, o.Path)]
+				if reg != nil && reg.parent != parent {
+					reg = nil // hidden by an ancestor's assignment
+				}
+				w.planKey(v, op, ev, inc, o.Path, parent, o, true, reg, oldVal, hadOld, newVal, has)
+			}
+			continue
+		}
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
 		single := len(fops) == 1 && fops[0].Path == name
-		_, oi := oldVal.(int64)
-		_, ni := newVal.(int64)
-		unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && oi == ni)
-		readd := single && fops[0].Operator == "$addToSet" && has
-		if unchanged && !readd {
-			continue
+		w.planKey(v, op, ev, inc, name, "", fops[0], single, v[mField(op.id, inc, name)], oldVal, hadOld, newVal, has)
+	}
+	return nil
+}
+
+// nestedOnly: each operator of the field writes a nested path reached
+// through objects only, before and after (so it gets keys of its own).
+func nestedOnly(name string, ops []query.Op, old, next map[string]any) bool {
+	for _, o := range ops {
+		if o.Operator == "$rename" || o.Path == name {
+			return false
 		}
-		regKey := mField(op.id, inc, name)
-		reg := v[regKey]
-		prev := "base:" + inc
-		if reg != nil {
-			prev = "reg:" + reg.ident
-		}
-		epochFrom := "E(" + prev + ")"
-		switch {
-		case single && fops[0].Operator == "$inc" && has:
-			epoch := epochFrom
-			if reg != nil && reg.kind == 'c' {
-				epoch = reg.epoch
-			} else {
-				// from a register: its value; from the base: the base's
-				var base any
-				if reg != nil {
-					n, _ := oldVal.(int64)
-					base = n
-				}
-				ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base}
+		parts := strings.Split(o.Path, ".")
+		for i := 1; i < len(parts); i++ {
+			x, ok := lookupModel(next, parts[:i])
+			if _, obj := x.(map[string]any); !ok || !obj {
+				return false
 			}
-			before := int64(0)
-			if n, ok := oldVal.(int64); ok {
-				before = n
-			}
-			mine := int64(0)
-			ck := mCounter(op.id, inc, name, epoch, op.replica)
-			if c := v[ck]; c != nil {
-				mine = c.value.(int64)
-			}
-			total := mine + newVal.(int64) - before
-			ev.puts[ck] = &aval{ident: "n" + canonJSON(total), kind: 'n', value: total}
-		case single && fops[0].Operator == "$addToSet" && has:
-			epoch := epochFrom
-			if reg != nil && reg.kind == 's' {
-				epoch = reg.epoch
-			} else {
-				ev.puts[regKey] = &aval{ident: "s:" + epoch, kind: 's', epoch: epoch}
-			}
-			requested := map[string]bool{canonJSON(fops[0].Value): true}
-			if items, ok := fops[0].Value.([]any); ok {
-				for _, it := range items {
-					requested[canonJSON(it)] = true
-				}
-			}
-			for _, e := range newVal.([]any) {
-				h := canonJSON(e)
-				ek := mElemPrefix(op.id, inc, name, epoch) + h
-				if v[ek] != nil && !requested[h] {
-					continue
-				}
-				ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: query.Clone(e)}
-			}
-		case single && fops[0].Operator == "$pull" && has && reg != nil && reg.kind == 's':
-			keep := map[string]bool{}
-			for _, e := range newVal.([]any) {
-				keep[canonJSON(e)] = true
-			}
-			ep := mElemPrefix(op.id, inc, name, reg.epoch)
-			for k := range v {
-				if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
-					ev.dels[k] = w.liveIDs(op.replica, k)
-				}
-			}
-		default:
-			r := &aval{ident: fmt.Sprintf("u%d", ev.id), kind: 'u'}
-			if has {
-				r = &aval{ident: fmt.Sprintf("v%d", ev.id), kind: 'v', value: query.Clone(newVal)}
-			}
-			ev.puts[regKey] = r
-			for _, p := range []string{"/n/", "/s/"} {
-				gp := mDocPrefix(op.id) + inc + p + name + "/"
-				for k := range v {
-					if strings.HasPrefix(k, gp) {
-						ev.dels[k] = w.liveIDs(op.replica, k)
-					}
+			if y, ok := lookupModel(old, parts[:i]); ok {
+				if _, obj := y.(map[string]any); !obj {
+					return false
 				}
 			}
 		}
 	}
-	return nil
+	return true
+}
+
+func lookupModel(doc map[string]any, parts []string) (any, bool) {
+	var cur any = doc
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// parentOf is the identity of the nearest ancestor of path shown, or the
+// base's.
+func parentOf(path string, shown map[string]string, inc string) string {
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] == '.' {
+			if id, ok := shown[path[:i]]; ok {
+				return id
+			}
+		}
+	}
+	return "base:" + inc
+}
+
+// planKey plans one field or nested path (parent set) as crdt/doc.go says.
+func (w *world) planKey(v view, op mop, ev *mevent, inc, name, parent string, o query.Op, single bool, reg *aval,
+	oldVal any, hadOld bool, newVal any, has bool) {
+	_, oi := oldVal.(int64)
+	_, ni := newVal.(int64)
+	unchanged := has == hadOld && (!has || query.Equal(oldVal, newVal) && oi == ni)
+	readd := single && o.Operator == "$addToSet" && has
+	if unchanged && !readd {
+		return
+	}
+	regKey := mField(op.id, inc, name)
+	prev := "base:" + inc
+	if parent != "" {
+		prev += "/" + parent
+	}
+	if reg != nil {
+		prev = "reg:" + reg.ident
+	}
+	epochFrom := "E(" + prev + ")"
+	switch {
+	case single && o.Operator == "$inc" && has:
+		epoch := epochFrom
+		if reg != nil && reg.kind == 'c' {
+			epoch = reg.epoch
+		} else {
+			// from a register: its value; from the base: the base's
+			var base any
+			if reg != nil {
+				n, _ := oldVal.(int64)
+				base = n
+			}
+			ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base, parent: parent}
+		}
+		before := int64(0)
+		if n, ok := oldVal.(int64); ok {
+			before = n
+		}
+		mine := int64(0)
+		ck := mCounter(op.id, inc, name, epoch, op.replica)
+		if c := v[ck]; c != nil {
+			mine = c.value.(int64)
+		}
+		total := mine + newVal.(int64) - before
+		ev.puts[ck] = &aval{ident: "n" + canonJSON(total), kind: 'n', value: total}
+	case single && o.Operator == "$addToSet" && has:
+		epoch := epochFrom
+		if reg != nil && reg.kind == 's' {
+			epoch = reg.epoch
+		} else {
+			ev.puts[regKey] = &aval{ident: "s:" + epoch, kind: 's', epoch: epoch, parent: parent}
+		}
+		requested := map[string]bool{canonJSON(o.Value): true}
+		if items, ok := o.Value.([]any); ok {
+			for _, it := range items {
+				requested[canonJSON(it)] = true
+			}
+		}
+		for _, e := range newVal.([]any) {
+			h := canonJSON(e)
+			ek := mElemPrefix(op.id, inc, name, epoch) + h
+			if v[ek] != nil && !requested[h] {
+				continue
+			}
+			ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: query.Clone(e)}
+		}
+	case single && o.Operator == "$pull" && has && reg != nil && reg.kind == 's':
+		keep := map[string]bool{}
+		for _, e := range newVal.([]any) {
+			keep[canonJSON(e)] = true
+		}
+		ep := mElemPrefix(op.id, inc, name, reg.epoch)
+		for k := range v {
+			if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
+				ev.dels[k] = w.liveIDs(op.replica, k)
+			}
+		}
+	default:
+		r := &aval{ident: fmt.Sprintf("u%d@%s", ev.id, name), kind: 'u', parent: parent}
+		if has {
+			r = &aval{ident: fmt.Sprintf("v%d@%s", ev.id, name), kind: 'v', value: query.Clone(newVal), parent: parent}
+		}
+		ev.puts[regKey] = r
+		// garbage: the field's own contributions and elements, and every
+		// key of the paths below it
+		for _, p := range []string{"/n/" + name + "/", "/s/" + name + "/", "/f/" + name + ".", "/n/" + name + ".", "/s/" + name + "."} {
+			gp := mDocPrefix(op.id) + inc + p
+			for k := range v {
+				if strings.HasPrefix(k, gp) {
+					ev.dels[k] = w.liveIDs(op.replica, k)
+				}
+			}
+		}
+	}
 }
 
 func topOf(p string) string {
