@@ -41,13 +41,15 @@ func TestParseKey(t *testing.T) {
 		{crdt.CollectionKey("todos"), crdt.Key{Kind: crdt.KindCollection, Coll: "todos"}},
 		{crdt.IndexKey("todos", "n_1"), crdt.Key{Kind: crdt.KindIndex, Coll: "todos", Sub: "n_1"}},
 		{crdt.ACLKey("e1"), crdt.Key{Kind: crdt.KindACL, Sub: "e1"}},
+		{crdt.BaseKey("c", "i", "0", "n-1"), crdt.Key{Kind: crdt.KindBase, Coll: "c", ID: "i", Inc: "0", Sub: "n-1"}},
+		{crdt.GraveKey("c", "i", "inc"), crdt.Key{Kind: crdt.KindGrave, Coll: "c", ID: "i", Inc: "inc"}},
 	}
 	for _, c := range cases {
 		got, err := crdt.ParseKey(c.key)
 		require.NoError(t, err, c.key)
 		require.Equal(t, c.want, got, c.key)
 	}
-	for _, bad := range []string{"", "/", "/z/a", "/d/c", "/d/c/i/inc/q/f", "/d/c/i/inc/f", "/d/c/i/inc/n/f/e/r/x", "/x/c", "/d/%zz/i"} {
+	for _, bad := range []string{"", "/", "/z/a", "/d/c", "/d/c/i/inc/q/f", "/d/c/i/inc/f", "/d/c/i/inc/n/f/e/r/x", "/x/c", "/d/%zz/i", "/d/c/i/inc/h", "/d/c/i/inc/b/%zz"} {
 		_, err := crdt.ParseKey(bad)
 		require.ErrorIs(t, err, crdt.ErrBadKey, bad)
 	}
@@ -73,6 +75,22 @@ func TestRegisterAndMarkerRoundTrip(t *testing.T) {
 	got, err := crdt.DecodeMarker(b)
 	require.NoError(t, err)
 	require.Equal(t, m, got)
+
+	gen, base, err := crdt.DecodeBase(mustEncodeBase(t, 7, m.Base))
+	require.NoError(t, err)
+	require.Equal(t, uint64(7), gen)
+	require.Equal(t, m.Base, base)
+	g, err := crdt.DecodeGrave(crdt.EncodeGrave(300))
+	require.NoError(t, err)
+	require.Equal(t, uint64(300), g)
+	for _, bad := range [][]byte{nil, {2}, {1, 0, '{', '}'}, {2, 0x80, '{', '}'}, {2, 0, '[', ']'}, {2, 0, '{'}} {
+		_, _, err := crdt.DecodeBase(bad)
+		require.ErrorIs(t, err, crdt.ErrBadValue, "%q", bad)
+	}
+	for _, bad := range [][]byte{nil, {2}, {1, 0}, {2, 0x80}, {2, 0, 0}} {
+		_, err := crdt.DecodeGrave(bad)
+		require.ErrorIs(t, err, crdt.ErrBadValue, "%q", bad)
+	}
 
 	for _, bad := range [][]byte{nil, {1}, {2, 'v'}, {1, 'q', 0, 0}, {1, 'c', 0, 0, '"', 'x', '"'}, {1, 'u', 0, 0, 1}, {1, 'v', 5}} {
 		_, err := crdt.DecodeRegister(bad)
@@ -103,10 +121,22 @@ func mustUpdate(t *testing.T, d *crdt.Doc, u map[string]any, rep string) crdt.Pl
 	return p
 }
 
+func mustEncodeBase(t *testing.T, gen uint64, base map[string]any) []byte {
+	t.Helper()
+	b, err := crdt.EncodeBase(gen, base)
+	require.NoError(t, err)
+	return b
+}
+
+func empty() *crdt.Doc {
+	d, _ := crdt.Assemble("c", "id", nil)
+	return d
+}
+
 func inserted(t *testing.T, doc map[string]any) *crdt.Doc {
 	t.Helper()
-	d, _ := crdt.Assemble("c", "id", nil)
-	p, err := crdt.PlanInsert("c", "id", doc, writer("r0"))
+	d := empty()
+	p, err := crdt.PlanInsert(d, doc, writer("r0"))
 	require.NoError(t, err)
 	require.Len(t, p.Mutations, 1, "an insert is one key")
 	return apply(d, p)
@@ -191,7 +221,7 @@ func TestDeleteAndReinsert(t *testing.T) {
 	d := inserted(t, map[string]any{"_id": "id", "a": int64(1)})
 	d = apply(d, mustUpdate(t, d, map[string]any{"$set": map[string]any{"b": 2}}, "r"))
 	del := crdt.PlanDelete(d)
-	require.Len(t, del.Mutations, 2)
+	require.Len(t, del.Mutations, 3, "a grave, and deletes of the base and the register")
 	gone := apply(d, del)
 	require.False(t, gone.Exists)
 	require.Nil(t, gone.Materialize())
@@ -201,10 +231,78 @@ func TestDeleteAndReinsert(t *testing.T) {
 	// An update planned on the old incarnation merged after a re-insert
 	// does not show.
 	stale := mustUpdate(t, d, map[string]any{"$set": map[string]any{"c": 3}}, "r2")
-	re, err := crdt.PlanInsert("c", "id", map[string]any{"_id": "id", "fresh": true}, writer("r"))
+	re, err := crdt.PlanInsert(gone, map[string]any{"_id": "id", "fresh": true}, writer("r"))
 	require.NoError(t, err)
 	now := apply(apply(gone, re), stale)
 	require.Equal(t, map[string]any{"_id": "id", "fresh": true}, now.Materialize())
+	require.NotEqual(t, d.Marker.Inc, now.Marker.Inc, "a creation after a delete starts a new incarnation")
+	require.Equal(t, d.Marker.Gen+1, now.Marker.Gen)
+
+	// Two replicas re-inserting after the same delete share the new
+	// incarnation and merge.
+	re2, err := crdt.PlanInsert(gone, map[string]any{"_id": "id", "other": int64(2)}, writer("r3"))
+	require.NoError(t, err)
+	both := union(apply(gone, re), apply(gone, re2))
+	require.Equal(t, map[string]any{"_id": "id", "fresh": true, "other": int64(2)}, both.Materialize())
+
+	_, err = crdt.PlanInsert(both, map[string]any{"_id": "id"}, writer("r"))
+	require.ErrorIs(t, err, crdt.ErrExists)
+}
+
+func TestConcurrentInsertsMerge(t *testing.T) {
+	pa, err := crdt.PlanInsert(empty(), map[string]any{"_id": "id", "a": int64(1), "s": "x"}, writer("ra"))
+	require.NoError(t, err)
+	pb, err := crdt.PlanInsert(empty(), map[string]any{"_id": "id", "b": int64(2), "s": "y"}, writer("rb"))
+	require.NoError(t, err)
+	merged := union(apply(empty(), pa), apply(empty(), pb))
+	// Different fields both survive; the same field takes the larger
+	// encoding ("y" > "x").
+	require.Equal(t, map[string]any{"_id": "id", "a": int64(1), "b": int64(2), "s": "y"}, merged.Materialize())
+
+	// An update by either side lands in the shared incarnation.
+	merged = apply(merged, mustUpdate(t, merged, map[string]any{"$set": map[string]any{"s": "a"}}, "ra"))
+	require.Equal(t, "a", merged.Materialize()["s"], "a register overrides every base")
+}
+
+func mustUpsert(t *testing.T, d *crdt.Doc, u map[string]any, rep string) crdt.Plan {
+	t.Helper()
+	p, err := crdt.PlanUpsert(d, map[string]any{"_id": "id"}, mustParse(t, u), writer(rep))
+	require.NoError(t, err)
+	want, err := query.ApplyUpsert(nil, mustParse(t, u), time.Unix(0, 0))
+	require.NoError(t, err)
+	want["_id"] = "id"
+	require.Equal(t, want, p.Doc)
+	return p
+}
+
+func TestConcurrentUpsertsMerge(t *testing.T) {
+	u := map[string]any{"$inc": map[string]any{"n": 1}, "$addToSet": map[string]any{"t": "a"}}
+	pa := mustUpsert(t, empty(), u, "ra")
+	pb := mustUpsert(t, empty(), map[string]any{"$inc": map[string]any{"n": 1}, "$addToSet": map[string]any{"t": "b"}}, "rb")
+	ins, err := crdt.PlanInsert(empty(), map[string]any{"_id": "id", "n": int64(10), "k": "v"}, writer("rc"))
+	require.NoError(t, err)
+	a, b, c := apply(empty(), pa), apply(empty(), pb), apply(empty(), ins)
+	require.Equal(t, map[string]any{"_id": "id", "n": int64(1), "t": []any{"a"}}, a.Materialize())
+	// Every upsert's own increment counts, on top of a concurrent insert's
+	// value of the field; sets union.
+	require.Equal(t, map[string]any{"_id": "id", "n": int64(2), "t": []any{"a", "b"}}, union(a, b).Materialize())
+	require.Equal(t, map[string]any{"_id": "id", "n": int64(12), "k": "v", "t": []any{"a", "b"}}, union(union(a, b), c).Materialize())
+}
+
+func TestReplaceStartsLongerLineage(t *testing.T) {
+	// a and b create one incarnation concurrently; a replaces it having
+	// seen only its own creation. b's base stays live, but the
+	// replacement's incarnation is a generation longer and wins.
+	pa, err := crdt.PlanInsert(empty(), map[string]any{"_id": "id", "a": int64(1)}, writer("ra"))
+	require.NoError(t, err)
+	pb, err := crdt.PlanInsert(empty(), map[string]any{"_id": "id", "b": int64(2)}, writer("rb"))
+	require.NoError(t, err)
+	a := apply(empty(), pa)
+	rep, err := crdt.PlanReplace(a, map[string]any{"_id": "id", "r": true}, writer("ra"))
+	require.NoError(t, err)
+	merged := union(apply(a, rep), apply(empty(), pb))
+	require.Equal(t, map[string]any{"_id": "id", "r": true}, merged.Materialize())
+	require.Equal(t, uint64(1), merged.Marker.Gen)
 }
 
 func mustParse(t *testing.T, u map[string]any) *query.Update {
@@ -234,4 +332,46 @@ func TestIDGenerator(t *testing.T) {
 	require.Len(t, a, 24)
 	require.NotEqual(t, a, b)
 	require.Less(t, g.New(now), g.New(now.Add(time.Second)))
+}
+
+func TestNestedPathsMerge(t *testing.T) {
+	d := inserted(t, map[string]any{"_id": "id", "a": map[string]any{"x": int64(1)}})
+	pa := mustUpdate(t, d, map[string]any{"$set": map[string]any{"a.b": int64(2)}}, "ra")
+	pb := mustUpdate(t, d, map[string]any{"$set": map[string]any{"a.c.d": "y"}, "$unset": map[string]any{"a.x": ""}}, "rb")
+	merged := union(apply(d, pa), apply(d, pb))
+	require.Equal(t, map[string]any{"_id": "id", "a": map[string]any{"b": int64(2), "c": map[string]any{"d": "y"}}}, merged.Materialize())
+
+	// Below a path written since, writes nest: a.c.e lands under a.c.
+	pc := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a.c.e": true}}, "ra")
+	merged = apply(merged, pc)
+	require.Equal(t, map[string]any{"d": "y", "e": true}, merged.Materialize()["a"].(map[string]any)["c"])
+
+	// An assignment of the whole field hides paths written concurrently
+	// under the value it replaced, and those it saw it deletes.
+	whole := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a": map[string]any{"z": int64(0)}}}, "rb")
+	late := mustUpdate(t, merged, map[string]any{"$set": map[string]any{"a.b": int64(3)}}, "ra")
+	both := union(apply(merged, whole), apply(merged, late))
+	require.Equal(t, map[string]any{"z": int64(0)}, both.Materialize()["a"])
+	deletes := 0
+	for _, m := range whole.Mutations {
+		if m.Delete {
+			deletes++
+		}
+	}
+	require.Equal(t, 4, deletes, "the registers of a.b, a.x, a.c.d and a.c.e")
+
+	// Counters and sets at any depth merge as top-level ones do.
+	st := inserted(t, map[string]any{"_id": "id", "stats": map[string]any{"views": int64(10)}})
+	ia := mustUpdate(t, st, map[string]any{"$inc": map[string]any{"stats.views": 1, "stats.new.n": 1}}, "ra")
+	ib := mustUpdate(t, st, map[string]any{"$inc": map[string]any{"stats.views": 2, "stats.new.n": 1}, "$addToSet": map[string]any{"stats.by": "b"}}, "rb")
+	sa := apply(st, ia)
+	sa = apply(sa, mustUpdate(t, sa, map[string]any{"$addToSet": map[string]any{"stats.by": "a"}}, "ra"))
+	counted := union(sa, apply(st, ib))
+	require.Equal(t, map[string]any{"views": int64(13), "new": map[string]any{"n": int64(2)}, "by": []any{"a", "b"}}, counted.Materialize()["stats"])
+
+	// Paths through arrays write the whole field.
+	arr := inserted(t, map[string]any{"_id": "id", "t": []any{map[string]any{"x": int64(1)}}})
+	p := mustUpdate(t, arr, map[string]any{"$set": map[string]any{"t.0.x": int64(2)}}, "ra")
+	require.Len(t, p.Mutations, 1)
+	require.Equal(t, crdt.FieldKey("c", "id", arr.Marker.Inc, "t"), p.Mutations[0].Key)
 }

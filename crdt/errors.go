@@ -10,4 +10,6 @@ var (
 	ErrBadValue = errors.New("crdt: malformed value")
 	// ErrNoDocument is returned when updating a document that does not exist.
 	ErrNoDocument = errors.New("crdt: no such document")
+	// ErrExists is returned when inserting a document that exists.
+	ErrExists = errors.New("crdt: document exists")
 )

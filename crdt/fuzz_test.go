@@ -35,6 +35,9 @@ func FuzzDecode(f *testing.F) {
 	m, _ := crdt.EncodeMarker(crdt.Marker{Inc: "i", Base: map[string]any{"_id": "x"}})
 	f.Add(r, "/d/c/i/inc/f/a")
 	f.Add(m, "/d/c/i")
+	bs, _ := crdt.EncodeBase(3, map[string]any{"_id": "x", "n": int64(2)})
+	f.Add(bs, "/d/c/i/0/b/n1")
+	f.Add(crdt.EncodeGrave(1), "/d/c/i/0/g")
 	f.Add([]byte{1, 'c', 1, 'e', 1, 'e', '7'}, "/d/c/i/inc/n/f/e/r")
 	for _, b := range outOfRange {
 		f.Add([]byte(b), "/d/c/i")
@@ -50,13 +53,32 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("decoded marker does not re-encode: %v", err)
 			}
 		}
-		_, _ = crdt.DecodeNumber(b)
-		if k, err := crdt.ParseKey(key); err == nil && k.Kind == crdt.KindDoc {
-			if crdt.DocPrefix(k.Coll, k.ID) != key {
-				t.Fatalf("ParseKey(%q) does not round-trip", key)
+		if gen, base, err := crdt.DecodeBase(b); err == nil {
+			if _, err := crdt.EncodeBase(gen, base); err != nil {
+				t.Fatalf("decoded base does not re-encode: %v", err)
 			}
 		}
-		d, _ := crdt.Assemble("c", "i", map[string][]byte{key: b, "/d/c/i": b})
+		if gen, err := crdt.DecodeGrave(b); err == nil && string(crdt.EncodeGrave(gen)) != string(b) {
+			t.Fatalf("grave %q does not round-trip", b)
+		}
+		_, _ = crdt.DecodeNumber(b)
+		if k, err := crdt.ParseKey(key); err == nil {
+			var back string
+			switch k.Kind {
+			case crdt.KindDoc:
+				back = crdt.DocPrefix(k.Coll, k.ID)
+			case crdt.KindBase:
+				back = crdt.BaseKey(k.Coll, k.ID, k.Inc, k.Sub)
+			case crdt.KindGrave:
+				back = crdt.GraveKey(k.Coll, k.ID, k.Inc)
+			default:
+				back = key
+			}
+			if back != key {
+				t.Fatalf("ParseKey(%q) does not round-trip: %q", key, back)
+			}
+		}
+		d, _ := crdt.Assemble("c", "i", map[string][]byte{key: b, "/d/c/i": b, "/d/c/i/0/b/x": b})
 		_ = d.Materialize()
 	})
 }

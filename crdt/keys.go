@@ -10,7 +10,9 @@ import (
 // a component never contains '/' and go-datastore's key cleaning never
 // rewrites it.
 //
-//	/d/<coll>/<id>                                document marker: incarnation + base document
+//	/d/<coll>/<id>                                legacy document marker: incarnation + base (read, never written)
+//	/d/<coll>/<id>/<inc>/b/<tag>                  base: one creator's document as inserted or replaced
+//	/d/<coll>/<id>/<inc>/g                        grave: the incarnation was deleted (holds its lineage)
 //	/d/<coll>/<id>/<inc>/f/<field>                field register
 //	/d/<coll>/<id>/<inc>/n/<field>/<epoch>/<rep>  counter contribution of replica rep
 //	/d/<coll>/<id>/<inc>/s/<field>/<epoch>/<hash> add-wins set element
@@ -40,6 +42,8 @@ const (
 	KindIndex              // index definition
 	KindACL                // access-control entry
 	KindSig                // delta signature
+	KindBase               // one creator's base document of an incarnation
+	KindGrave              // grave of a deleted incarnation
 )
 
 // Key is a parsed database key.
@@ -50,7 +54,7 @@ type Key struct {
 	Inc   string // incarnation
 	Field string // top-level field name, unescaped
 	Epoch string // counter or set epoch
-	Sub   string // replica (counters), element hash (sets), index name, ACL entry id
+	Sub   string // replica (counters), element hash (sets), creator tag (bases), index name, ACL entry id
 }
 
 // Escape makes s safe to use as one component of a datastore key: bytes
@@ -144,6 +148,17 @@ func CollectionDocsPrefix(coll string) string {
 // AllDocsPrefix is the prefix of every document key of a database.
 func AllDocsPrefix() string { return prefixDoc }
 
+// BaseKey is the key of the base document one creator (named by tag, its
+// write's nonce) wrote for incarnation inc.
+func BaseKey(coll, id, inc, tag string) string {
+	return DocPrefix(coll, id) + "/" + inc + "/b/" + Escape(tag)
+}
+
+// GraveKey is the key of the grave a delete leaves for incarnation inc.
+func GraveKey(coll, id, inc string) string {
+	return DocPrefix(coll, id) + "/" + inc + "/g"
+}
+
 // FieldKey is the key of a field register.
 func FieldKey(coll, id, inc, field string) string {
 	return DocPrefix(coll, id) + "/" + inc + "/f/" + Escape(field)
@@ -215,11 +230,25 @@ func ParseKey(k string) (Key, error) {
 		case 3:
 			key.Kind = KindDoc
 			return key, nil
-		case 6:
-			if parts[4] != "f" {
+		case 5:
+			if parts[4] != "g" {
 				return bad()
 			}
-			key.Kind = KindField
+			key.Kind, key.Inc = KindGrave, parts[3]
+			return key, nil
+		case 6:
+			switch parts[4] {
+			case "f":
+				key.Kind = KindField
+			case "b":
+				if un(&key.Sub, parts[5]) != nil {
+					return bad()
+				}
+				key.Kind, key.Inc = KindBase, parts[3]
+				return key, nil
+			default:
+				return bad()
+			}
 		case 8:
 			switch parts[4] {
 			case "n":

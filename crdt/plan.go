@@ -1,6 +1,8 @@
 package crdt
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -37,53 +39,143 @@ type Plan struct {
 	Size int
 }
 
-// PlanInsert plans the insert of a new document (or of a new incarnation
-// when replacing): one marker holding the whole document. doc must already
-// be canonical and carry its _id; the plan keeps it (it must not be
-// modified afterwards).
-func PlanInsert(coll, id string, doc map[string]any, w Writer) (Plan, error) {
+// PlanInsert plans the creation of a document that cur (its current state)
+// says does not exist: one base key holding the whole document, whatever its
+// size. doc must already be canonical and carry its _id; the plan keeps it
+// (it must not be modified afterwards).
+//
+// The incarnation is not fresh: it is derived from the graves cur holds, so
+// every replica that creates the _id having seen the same deletions (none,
+// usually) creates the same incarnation, and concurrent creations merge
+// field by field. A creation after a delete has seen its grave, so it never
+// shares the deleted incarnation's keys.
+func PlanInsert(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
+	if cur.Exists {
+		return Plan{}, ErrExists
+	}
+	inc, gen := creationInc(cur.Graves)
+	return planBase(cur, inc, gen, doc, w)
+}
+
+// creationInc derives the incarnation a creation starts from the graves its
+// creator has seen: "0" for a document never deleted, otherwise a hash of the
+// buried incarnations, one generation beyond the longest of them.
+func creationInc(graves map[string]uint64) (string, uint64) {
+	if len(graves) == 0 {
+		return "0", 0
+	}
+	incs := make([]string, 0, len(graves))
+	var gen uint64
+	for inc, g := range graves {
+		incs = append(incs, inc)
+		gen = max(gen, g)
+	}
+	sort.Strings(incs)
+	sum := sha256.Sum256([]byte(strings.Join(incs, "/")))
+	return "c" + hex.EncodeToString(sum[:8]), gen + 1
+}
+
+// planBase plans writing doc as this writer's base of incarnation inc.
+func planBase(cur *Doc, inc string, gen uint64, doc map[string]any, w Writer) (Plan, error) {
 	if w.Nonce == "" || Escape(w.Nonce) != w.Nonce {
 		return Plan{}, fmt.Errorf("%w: nonce %q", ErrBadValue, w.Nonce)
 	}
-	m := Marker{Inc: w.Nonce, Base: doc}
-	v, err := EncodeMarker(m)
+	v, err := EncodeBase(gen, doc)
 	if err != nil {
 		return Plan{}, err
 	}
-	key := DocPrefix(coll, id)
-	return Plan{
+	key := BaseKey(cur.Coll, cur.ID, inc, w.Nonce)
+	p := Plan{
 		Doc:       doc,
 		Mutations: []Mutation{{Key: key, Value: v}},
 		Modified:  true,
-		State:     &Doc{Coll: coll, ID: id, Marker: m, Exists: true, Raw: map[string][]byte{key: v}},
 		Size:      len(v),
-	}, nil
+	}
+	if len(cur.Raw) == 0 {
+		m := Marker{Inc: inc, Gen: gen, Base: doc}
+		p.State = &Doc{Coll: cur.Coll, ID: cur.ID, Marker: m, Exists: true, Raw: map[string][]byte{key: v}}
+	}
+	return p, nil
 }
 
-// PlanReplace plans replacing an existing document wholesale: a new
-// incarnation, and deletes of every key of the old one. Concurrent updates
-// to the old incarnation no longer show.
-func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
-	p, err := PlanInsert(cur.Coll, cur.ID, doc, w)
+// PlanUpsert plans the creation of a document by an update with upsert: the
+// insert of seed (the filter's equality fields and the _id), then upd
+// applied to it as PlanUpdate applies updates, so that concurrent upserts
+// merge like concurrent updates ($inc of a missing field is a counter whose
+// increments add up, $addToSet a set). The plan's Doc is what
+// query.ApplyUpsert makes of the same filter and update; its Size is the
+// seed's base.
+func PlanUpsert(cur *Doc, seed map[string]any, upd *query.Update, w Writer) (Plan, error) {
+	ins, err := PlanInsert(cur, seed, w)
 	if err != nil {
 		return Plan{}, err
 	}
-	marker := DocPrefix(cur.Coll, cur.ID)
+	st := ins.State
+	if st == nil {
+		st = cur.With(ins.Mutations)
+	}
+	p, err := PlanUpdate(st, upd, w)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Mutations = append(ins.Mutations, p.Mutations...)
+	p.Modified, p.Size, p.State = true, ins.Size, nil
+	return p, nil
+}
+
+// PlanReplace plans replacing an existing document wholesale: a new
+// incarnation (a fresh nonce, one generation beyond the current one, so it
+// wins over any incarnation it replaced that is still live somewhere), and
+// deletes of every key the document has. Concurrent updates to the old
+// incarnation no longer show.
+func PlanReplace(cur *Doc, doc map[string]any, w Writer) (Plan, error) {
+	if !cur.Exists {
+		return Plan{}, ErrNoDocument
+	}
+	p, err := planBase(cur, w.Nonce, cur.Marker.Gen+1, doc, w)
+	if err != nil {
+		return Plan{}, err
+	}
 	for _, k := range sortedKeys(cur.Raw) {
-		if k != marker {
-			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
-		}
+		p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
 	}
 	p.Modified = !value.Equal(cur.Materialize(), doc)
 	p.State = nil // the deletes change Raw: re-assemble
 	return p, nil
 }
 
-// PlanDelete plans deleting a document: every key it has is removed.
+// PlanDelete plans deleting a document: every key it has is removed, and
+// every incarnation with a live base gets a grave, so that a later insert
+// starts an incarnation of its own.
 func PlanDelete(cur *Doc) Plan {
 	p := Plan{Modified: cur.Exists}
+	graves := map[string]uint64{}
+	for key, val := range cur.Raw {
+		k, err := ParseKey(key)
+		if err != nil {
+			continue
+		}
+		switch k.Kind {
+		case KindBase:
+			if gen, _, err := DecodeBase(val); err == nil {
+				graves[k.Inc] = max(graves[k.Inc], gen)
+			}
+		case KindDoc:
+			if m, err := DecodeMarker(val); err == nil {
+				graves[m.Inc] = max(graves[m.Inc], m.Gen)
+			}
+		}
+	}
+	put := map[string]bool{}
+	for _, inc := range sortedKeysAny(graves) {
+		k := GraveKey(cur.Coll, cur.ID, inc)
+		put[k] = true
+		p.Mutations = append(p.Mutations, Mutation{Key: k, Value: EncodeGrave(graves[inc])})
+	}
 	for _, k := range sortedKeys(cur.Raw) {
-		p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+		if !put[k] {
+			p.Mutations = append(p.Mutations, Mutation{Key: k, Delete: true})
+		}
 	}
 	return p
 }
@@ -128,20 +220,33 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 	sort.Strings(fields)
 
 	inc := cur.Marker.Inc
+	var shown map[string]string // identities of the paths shown, computed on demand
+	held := false               // a conversion found contributions or elements under its epoch
 	for _, name := range fields {
 		ops := byField[name]
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
 		single := len(ops) == 1 && ops[0].Path == name
 		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
+		if !unchanged {
+			p.Modified = true
+		}
+		if nestedPaths(name, ops, old, next) {
+			if shown == nil {
+				shown = cur.ShownPaths()
+			}
+			muts, err := planPaths(cur, ops, old, next, shown, w, &held)
+			if err != nil {
+				return Plan{}, err
+			}
+			p.Mutations = append(p.Mutations, muts...)
+			continue
+		}
 		// A re-add to a set changes nothing visible but must still write:
 		// add-wins means it survives a concurrent $pull of the element.
 		readd := single && ops[0].Operator == "$addToSet" && has
 		if unchanged && !readd {
 			continue
-		}
-		if !unchanged {
-			p.Modified = true
 		}
 		fs := cur.Fields[name]
 		if fs == nil {
@@ -149,13 +254,13 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 		}
 		switch {
 		case single && ops[0].Operator == "$inc" && has:
-			muts, err := planIncrement(cur, name, fs, oldVal, newVal, w)
+			muts, err := planIncrement(cur, name, "", fs, oldVal, newVal, w, &held)
 			if err != nil {
 				return Plan{}, err
 			}
 			p.Mutations = append(p.Mutations, muts...)
 		case single && ops[0].Operator == "$addToSet" && has:
-			muts, err := planSetAdd(cur, name, fs, newVal, ops[0].Value)
+			muts, err := planSetAdd(cur, name, "", fs, newVal, ops[0].Value, &held)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -175,7 +280,108 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 			p.Mutations = append(p.Mutations, collectGarbage(cur, name)...)
 		}
 	}
+	if held {
+		// The new counter or set shows what its epoch already held, which
+		// the operators alone do not know of: the document is what the
+		// replica will show.
+		p.Doc = value.Clone(cur.With(p.Mutations).Materialize()).(map[string]any)
+		p.Modified = p.Modified || !value.Equal(old, p.Doc)
+	}
 	return p, nil
+}
+
+// nestedPaths reports whether each of a top-level field's operators writes
+// one nested path ("a.b", not "a") leading through objects only, before and
+// after: those are written as keys of their own, so concurrent writes of
+// different paths both survive. Otherwise (arrays on the way, $rename) the
+// field is written whole.
+func nestedPaths(name string, ops []query.Op, old, next map[string]any) bool {
+	for _, op := range ops {
+		if op.Operator == "$rename" || op.Path == name {
+			return false
+		}
+		parts := strings.Split(op.Path, ".")
+		for i := 1; i < len(parts); i++ {
+			if v, ok := lookupPath(next, parts[:i]); !ok || !isObject(v) {
+				return false
+			}
+			if v, ok := lookupPath(old, parts[:i]); ok && !isObject(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
+}
+
+// lookupPath follows parts through objects.
+func lookupPath(doc map[string]any, parts []string) (any, bool) {
+	var cur any = doc
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// planPaths plans each operator's nested path as PlanUpdate plans a
+// top-level field ($inc a counter, $addToSet and set $pull an add-wins set,
+// anything else a register), under the identity of the nearest ancestor
+// shown as parent.
+func planPaths(cur *Doc, ops []query.Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
+	var muts []Mutation
+	for _, op := range ops {
+		path := op.Path
+		parts := strings.Split(path, ".")
+		newVal, has := lookupPath(next, parts)
+		oldVal, hadOld := lookupPath(old, parts)
+		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && sameKind(oldVal, newVal))
+		if unchanged && !(op.Operator == "$addToSet" && has) {
+			continue
+		}
+		parent := cur.parentIdentity(path, shown)
+		fs := cur.Paths[path]
+		if fs == nil {
+			fs = &FieldState{}
+		} else if fs.Reg != nil && fs.Reg.Parent != parent {
+			// hidden by an ancestor's assignment: as if never written
+			fs = &FieldState{Counters: fs.Counters, Sets: fs.Sets}
+		}
+		var m []Mutation
+		var err error
+		switch {
+		case op.Operator == "$inc" && has:
+			m, err = planIncrement(cur, path, parent, fs, oldVal, newVal, w, held)
+		case op.Operator == "$addToSet" && has:
+			m, err = planSetAdd(cur, path, parent, fs, newVal, op.Value, held)
+		case op.Operator == "$pull" && has && fs.Reg != nil && fs.Reg.Kind == RegSet:
+			m = planSetRemove(cur, path, fs, newVal)
+		default:
+			r := Register{Kind: RegUnset, Nonce: w.Nonce, Parent: parent}
+			if has {
+				r.Kind, r.Value = RegValue, newVal
+			}
+			var b []byte
+			if b, err = EncodeRegister(r); err == nil {
+				m = append(m, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, path), Value: b})
+				m = append(m, collectGarbage(cur, path)...)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		muts = append(muts, m...)
+	}
+	return muts, nil
 }
 
 // sameKind tells int64 from float64 so a $set of 1.0 over 1 still writes.
@@ -186,27 +392,52 @@ func sameKind(a, b any) bool {
 }
 
 // prevIdentity names the state a conversion starts from: the current
-// register, or the document's base when the field was never written.
-func prevIdentity(cur *Doc, fs *FieldState) string {
+// register, or the document's base when the field was never written (for
+// a nested path, the base under the parent it is written under).
+func prevIdentity(cur *Doc, fs *FieldState, parent string) string {
 	if fs.RegRaw != nil {
 		return "reg:" + string(fs.RegRaw)
+	}
+	if parent != "" {
+		return "base:" + cur.Marker.Inc + "/" + parent
 	}
 	return "base:" + cur.Marker.Inc
 }
 
-func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w Writer) ([]Mutation, error) {
+// conversionEpoch names the epoch a conversion of a field (or nested
+// path) into a counter or set starts: derived from the state converted
+// from, so concurrent converters of one state agree and share
+// contributions. It also reports whether contributions or elements are
+// already under that epoch: those of a concurrent converter whose register
+// this replica has not seen yet, or leftovers of a register a delete
+// removed while a concurrent creation kept the incarnation alive. Either
+// way the new counter or set shows them.
+func conversionEpoch(cur *Doc, fs *FieldState, parent string) (string, bool) {
+	epoch := epochOf(prevIdentity(cur, fs, parent))
+	return epoch, len(fs.Counters[epoch]) > 0 || len(fs.Sets[epoch]) > 0
+}
+
+func planIncrement(cur *Doc, name, parent string, fs *FieldState, oldVal, newVal any, w Writer, held *bool) ([]Mutation, error) {
 	var muts []Mutation
 	var epoch string
 	if fs.Reg != nil && fs.Reg.Kind == RegCounter {
 		epoch = fs.Reg.Epoch
 	} else {
 		// Convert the field into a counter whose base is its current value.
-		epoch = epochOf(prevIdentity(cur, fs))
-		var base any = int64(0)
-		if _, ok := asNumber(oldVal); ok {
-			base = oldVal
+		var ok bool
+		epoch, ok = conversionEpoch(cur, fs, parent)
+		*held = *held || ok
+		// From a register, the counter starts at its value; from the base,
+		// it counts from the base (nil), which concurrent creations of the
+		// incarnation may still change.
+		var base any
+		if fs.RegRaw != nil {
+			base = int64(0)
+			if _, ok := asNumber(oldVal); ok {
+				base = oldVal
+			}
 		}
-		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base})
+		b, err := EncodeRegister(Register{Kind: RegCounter, Nonce: epoch, Epoch: epoch, Value: base, Parent: parent})
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +463,7 @@ func planIncrement(cur *Doc, name string, fs *FieldState, oldVal, newVal any, w 
 // planSetAdd writes the elements a $addToSet asked for (operand, which is
 // one value or the items of $each), even those already present, and on
 // conversion to a set every element of the new array.
-func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]Mutation, error) {
+func planSetAdd(cur *Doc, name, parent string, fs *FieldState, newVal, operand any, held *bool) ([]Mutation, error) {
 	arr, ok := newVal.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: $addToSet produced a non-array", ErrBadValue)
@@ -244,8 +475,10 @@ func planSetAdd(cur *Doc, name string, fs *FieldState, newVal, operand any) ([]M
 		epoch = fs.Reg.Epoch
 		existing = fs.Sets[epoch]
 	} else {
-		epoch = epochOf(prevIdentity(cur, fs))
-		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch})
+		var ok bool
+		epoch, ok = conversionEpoch(cur, fs, parent)
+		*held = *held || ok
+		b, err := EncodeRegister(Register{Kind: RegSet, Nonce: epoch, Epoch: epoch, Parent: parent})
 		if err != nil {
 			return nil, err
 		}
@@ -295,13 +528,19 @@ func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation
 }
 
 // collectGarbage deletes the counter contributions and set elements of a
-// field that a plain register write makes unreachable.
+// field (or nested path), and every key of the paths below it, that a plain
+// register write makes unreachable.
 func collectGarbage(cur *Doc, name string) []Mutation {
-	prefixN := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/n/" + Escape(name) + "/"
-	prefixS := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc + "/s/" + Escape(name) + "/"
+	inc := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc
+	own, below := Escape(name)+"/", Escape(name)+Escape(".")
+	prefixes := []string{inc + "/n/" + own, inc + "/s/" + own, inc + "/f/" + below, inc + "/n/" + below, inc + "/s/" + below}
 	var muts []Mutation
 	for _, k := range sortedKeys(cur.Raw) {
-		if strings.HasPrefix(k, prefixN) || strings.HasPrefix(k, prefixS) {
+		garbage := false
+		for _, p := range prefixes {
+			garbage = garbage || strings.HasPrefix(k, p)
+		}
+		if garbage {
 			muts = append(muts, Mutation{Key: k, Delete: true})
 		}
 	}
@@ -324,7 +563,7 @@ func sortedKeys(m map[string][]byte) []string {
 	return out
 }
 
-func sortedKeysAny(m map[string]any) []string {
+func sortedKeysAny[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

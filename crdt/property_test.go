@@ -104,6 +104,9 @@ func TestPropertyCRDT(t *testing.T) {
 			"update8":   s.update,
 			"race":      s.race,
 			"race2":     s.race,
+			"upsert":    s.upsert,
+			"create":    s.createRace,
+			"create2":   s.createRace,
 			"replace":   s.replace,
 			"delete":    s.delete,
 			"deliver":   s.deliver,
@@ -119,17 +122,23 @@ func TestPropertyCRDT(t *testing.T) {
 		s.final(rt)
 		st.cases++
 	})
-	t.Logf("%d cases in %s: %d deltas, %d local writes checked, %d documents checked for existence, "+
+	t.Logf("%d cases in %s: %d deltas, %d local writes checked, %d documents checked for existence "+
+		"(%d created concurrently by several replicas, %d partly deleted), "+
 		"field checks: %d untouched, %d counters (%d with increments from several replicas), "+
 		"%d sets (%d with an add and a pull of one element concurrent), %d registers (%d with concurrent assignments), "+
+		"%d written by nested paths only (%d by several paths, %d nested counters), "+
 		"%d mixed (convergence only)",
-		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs,
-		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.mixed)
+		st.cases, time.Since(start).Round(time.Millisecond), st.deltas, st.writes, st.docs, st.merged, st.partly,
+		st.untouched, st.counters, st.counters2, st.sets, st.sets2, st.registers, st.registers2, st.paths, st.paths2, st.pathCounters, st.mixed)
 }
 
 type propStats struct {
 	cases, deltas, writes, docs                 int
+	merged                                      int // documents whose incarnation several replicas created concurrently
+	partly                                      int // incarnations kept alive by a creation concurrent with a delete
 	untouched, counters, sets, registers, mixed int
+	paths, paths2                               int // fields only written by nested paths; of those, by several paths
+	pathCounters                                int // nested paths only $inc wrote
 	// checks where the history had concurrency that matters: increments by
 	// several replicas, an add and a pull of one element concurrent,
 	// concurrent assignments.
@@ -141,10 +150,11 @@ func concurrent(a, b *simDelta) bool { return a != b && !a.anc.has(b.id) && !b.a
 // simOp is a committed operation, recorded with what the semantic checks
 // need to know about it.
 type simOp struct {
-	kind     string // insert, update, replace, delete
+	kind     string // insert, upsert (a creation and an update), update, replace, delete
 	coll, id string
-	inc      string         // update: the incarnation planned against; insert/replace: the new one
-	base     map[string]any // insert, replace
+	inc      string         // update: the incarnation planned against; insert/upsert/replace: the new one
+	gen      uint64         // insert/upsert/replace: the new incarnation's lineage length
+	base     map[string]any // insert, upsert (its seed), replace
 	touches  map[string]*simTouch
 	desc     string
 }
@@ -152,13 +162,16 @@ type simOp struct {
 // simTouch is how one update treated one top-level field, classified as
 // PlanUpdate documents it.
 type simTouch struct {
-	kind   string // none (nothing written), inc, add, pullset, assign
-	by     any    // inc: the increment
-	adds   []any  // add: the elements (re)written
-	pulled any    // pullset: the value pulled
-	value  any    // assign: the field afterwards
-	has    bool   // assign: whether the field exists afterwards
-	reg    []byte // assign: the register written
+	kind   string                   // none (nothing written), inc, add, pullset, assign, path (registers of nested paths)
+	by     any                      // inc: the increment
+	adds   []any                    // add: the elements (re)written
+	pulled any                      // pullset: the value pulled
+	value  any                      // assign: the field afterwards
+	has    bool                     // assign: whether the field exists afterwards
+	reg    []byte                   // assign: the register written
+	paths  map[string]crdt.Register // path: the register written for each nested path
+	raws   map[string][]byte        // path: their encodings
+	ops    []query.Op               // assign, path: the operators
 }
 
 var (
@@ -278,8 +291,8 @@ func genDoc(rt *rapid.T) map[string]any {
 }
 
 func genPath(rt *rapid.T, f string) string {
-	if rapid.IntRange(0, 5).Draw(rt, "dotted") == 0 {
-		return f + ".x"
+	if rapid.IntRange(0, 4).Draw(rt, "dotted") == 0 {
+		return f + rapid.SampledFrom([]string{".x", ".y", ".x.x"}).Draw(rt, "sub")
 	}
 	return f
 }
@@ -319,9 +332,9 @@ func genOp(rt *rapid.T, st *crdt.Doc) (string, string, any) {
 			for i := range items {
 				items[i] = genItem(rt, "item")
 			}
-			return op, f, map[string]any{"$each": items}
+			return op, genPath(rt, f), map[string]any{"$each": items}
 		}
-		return op, f, genItem(rt, "item")
+		return op, genPath(rt, f), genItem(rt, "item")
 	case "$pull":
 		// usually an element the document holds, or the pull does nothing
 		if arr, ok := cur[f].([]any); ok && len(arr) > 0 && rapid.IntRange(0, 3).Draw(rt, "pull-held") > 0 {
@@ -383,17 +396,51 @@ func (s *propSim) pickDoc(rt *rapid.T, r int) (string, string) {
 	return coll, rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
 }
 
+// pickCreate picks a document to create: a fresh _id (1 in fresh) or one
+// of those already in use, which may exist.
+func (s *propSim) pickCreate(rt *rapid.T, fresh int) (string, string) {
+	coll := rapid.SampledFrom(propColls).Draw(rt, "coll")
+	if rapid.IntRange(0, fresh-1).Draw(rt, "fresh-id") == 0 {
+		s.fresh++
+		id := fmt.Sprintf("g%d", s.fresh)
+		s.ids[coll] = append(s.ids[coll], id)
+		return coll, id
+	}
+	return coll, rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
+}
+
 func (s *propSim) insert(rt *rapid.T) {
 	r := s.replica(rt, "replica")
-	coll := rapid.SampledFrom(propColls).Draw(rt, "coll")
-	var id string
-	if rapid.IntRange(0, 4).Draw(rt, "fresh-id") == 0 {
-		s.fresh++
-		id = fmt.Sprintf("g%d", s.fresh)
-		s.ids[coll] = append(s.ids[coll], id)
-	} else {
-		id = rapid.SampledFrom(s.ids[coll]).Draw(rt, "id")
+	coll, id := s.pickCreate(rt, 5)
+	s.insertOn(rt, r, coll, id)
+}
+
+func (s *propSim) upsert(rt *rapid.T) {
+	r := s.replica(rt, "replica")
+	coll, id := s.pickCreate(rt, 3)
+	s.upsertOn(rt, r, coll, id)
+}
+
+// createRace has two replicas create one _id (by insert or upsert) before
+// either hears of the other's creation: the concurrent creations that must
+// merge field by field.
+func (s *propSim) createRace(rt *rapid.T) {
+	a, b := s.replica(rt, "replica"), s.replica(rt, "other")
+	if a == b {
+		rt.Skip("one replica")
 	}
+	coll, id := s.pickCreate(rt, 2)
+	rt.Logf("create race r%d r%d on %s/%s", a, b, coll, id)
+	for _, r := range []int{a, b} {
+		if rapid.Bool().Draw(rt, "by-upsert") {
+			s.upsertOn(rt, r, coll, id)
+		} else {
+			s.insertOn(rt, r, coll, id)
+		}
+	}
+}
+
+func (s *propSim) insertOn(rt *rapid.T, r int, coll, id string) {
 	doc := genDoc(rt)
 	doc["_id"] = id
 	cur := s.read(rt, r, coll, id)
@@ -402,13 +449,64 @@ func (s *propSim) insert(rt *rapid.T) {
 		return
 	}
 	w := s.writer(rt, r)
-	p, err := crdt.PlanInsert(coll, id, doc, w)
+	p, err := crdt.PlanInsert(cur, doc, w)
 	if err != nil {
 		rt.Fatalf("PlanInsert: %v", err)
 	}
-	op := &simOp{kind: "insert", coll: coll, id: id, inc: w.Nonce, base: doc}
-	op.desc = fmt.Sprintf("r%d insert %s/%s %s (inc %s)", r, coll, id, canon(doc), w.Nonce)
+	inc, gen := baseInc(rt, p)
+	for g := range cur.Graves {
+		if g == inc {
+			rt.Fatalf("r%d insert %s/%s reuses the buried incarnation %s", r, coll, id, inc)
+		}
+	}
+	op := &simOp{kind: "insert", coll: coll, id: id, inc: inc, gen: gen, base: doc}
+	op.desc = fmt.Sprintf("r%d insert %s/%s %s (inc %s gen %d)", r, coll, id, canon(doc), inc, gen)
 	s.apply(rt, r, cur, p, op)
+}
+
+// upsertOn runs an update with upsert on the _id: an update when replica r
+// holds the document, otherwise a creation by PlanUpsert, which must make
+// what query.ApplyUpsert makes.
+func (s *propSim) upsertOn(rt *rapid.T, r int, coll, id string) {
+	cur := s.read(rt, r, coll, id)
+	if cur.Exists {
+		rt.Logf("r%d upsert %s/%s: exists, so an update", r, coll, id)
+		s.updateOn(rt, r, coll, id)
+		return
+	}
+	u := genUpdate(rt, cur)
+	upd, err := query.ParseUpdate(u)
+	if err != nil {
+		rt.Logf("r%d upsert %s/%s %s: refused: %v", r, coll, id, canon(u), err)
+		return
+	}
+	filter, err := query.ParseFilter(map[string]any{"_id": id})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	want, wantErr := query.ApplyUpsert(filter, upd, propNow)
+	w := s.writer(rt, r)
+	seed := map[string]any{"_id": id}
+	p, err := crdt.PlanUpsert(cur, seed, upd, w)
+	if (err != nil) != (wantErr != nil) {
+		rt.Fatalf("r%d upsert %s/%s %s: PlanUpsert error %v, ApplyUpsert error %v", r, coll, id, canon(u), err, wantErr)
+	}
+	if err != nil {
+		rt.Logf("r%d upsert %s/%s %s: fails: %v", r, coll, id, canon(u), err)
+		return
+	}
+	if jsonText(p.Doc) != jsonText(want) {
+		rt.Fatalf("r%d upsert %s/%s %s: PlanUpsert makes %s, ApplyUpsert %s", r, coll, id, canon(u), jsonText(p.Doc), jsonText(want))
+	}
+	inc, gen := baseInc(rt, p)
+	ins, err := crdt.PlanInsert(cur, seed, w)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	seeded := cur.With(ins.Mutations)
+	op := &simOp{kind: "upsert", coll: coll, id: id, inc: inc, gen: gen, base: seed, touches: classify(seeded, upd, p.Doc)}
+	op.desc = fmt.Sprintf("r%d upsert %s/%s %s (inc %s gen %d)", r, coll, id, canon(u), inc, gen)
+	s.recordRegisters(rt, op, s.apply(rt, r, cur, p, op))
 }
 
 func (s *propSim) replace(rt *rapid.T) {
@@ -433,8 +531,9 @@ func (s *propSim) replace(rt *rapid.T) {
 		rt.Logf("r%d replace %s/%s: unchanged, nothing written", r, coll, id)
 		return
 	}
-	op := &simOp{kind: "replace", coll: coll, id: id, inc: w.Nonce, base: doc}
-	op.desc = fmt.Sprintf("r%d replace %s/%s %s (inc %s, was %s)", r, coll, id, canon(doc), w.Nonce, cur.Marker.Inc)
+	inc, gen := baseInc(rt, p)
+	op := &simOp{kind: "replace", coll: coll, id: id, inc: inc, gen: gen, base: doc}
+	op.desc = fmt.Sprintf("r%d replace %s/%s %s (inc %s gen %d, was %s)", r, coll, id, canon(doc), inc, gen, cur.Marker.Inc)
 	s.apply(rt, r, cur, p, op)
 }
 
@@ -493,7 +592,12 @@ func (s *propSim) updateOn(rt *rapid.T, r int, coll, id string) {
 	}
 	op := &simOp{kind: "update", coll: coll, id: id, inc: cur.Marker.Inc, touches: classify(cur, upd, p.Doc)}
 	op.desc = fmt.Sprintf("r%d update %s/%s %s (inc %s)", r, coll, id, canon(u), cur.Marker.Inc)
-	d := s.apply(rt, r, cur, p, op)
+	s.recordRegisters(rt, op, s.apply(rt, r, cur, p, op))
+}
+
+// recordRegisters notes the register each assignment of op wrote in delta
+// d, for the register check.
+func (s *propSim) recordRegisters(rt *rapid.T, op *simOp, d *simDelta) {
 	if d == nil {
 		return
 	}
@@ -501,11 +605,39 @@ func (s *propSim) updateOn(rt *rapid.T, r int, coll, id string) {
 		if t.kind != "assign" {
 			continue
 		}
-		fk := crdt.FieldKey(coll, id, op.inc, name)
+		fk := crdt.FieldKey(op.coll, op.id, op.inc, name)
 		for _, e := range d.elems {
 			if e.key == fk {
 				t.reg = e.value
 			}
+			k, err := crdt.ParseKey(e.key)
+			if err != nil || !strings.HasPrefix(k.Field, name+".") {
+				continue
+			}
+			if t.paths == nil {
+				t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
+			}
+			if k.Kind == crdt.KindField {
+				r, err := crdt.DecodeRegister(e.value)
+				if err != nil {
+					rt.Fatal(err)
+				}
+				t.paths[k.Field], t.raws[k.Field] = r, e.value
+			}
+		}
+		for _, tb := range d.tombs {
+			// a $pull of a nested set (a whole write deletes the keys
+			// below it too, as garbage)
+			if k, err := crdt.ParseKey(tb.key); err == nil && strings.HasPrefix(k.Field, name+".") && t.paths == nil && t.reg == nil {
+				t.paths, t.raws = map[string]crdt.Register{}, map[string][]byte{}
+			}
+		}
+		if t.reg != nil && t.paths != nil {
+			rt.Fatalf("%s: %q written both whole and by paths", op.desc, name)
+		}
+		if t.paths != nil {
+			t.kind = "path"
+			continue
 		}
 		if t.reg == nil {
 			rt.Fatalf("%s: the assignment of %q wrote no register", op.desc, name)
@@ -556,7 +688,7 @@ func classify(cur *crdt.Doc, upd *query.Update, next map[string]any) map[string]
 		case single && ops[0].Operator == "$pull" && has && isSet:
 			t.kind, t.pulled = "pullset", ops[0].Value
 		default:
-			t.kind, t.value, t.has = "assign", newVal, has
+			t.kind, t.value, t.has, t.ops = "assign", newVal, has, ops
 		}
 		out[name] = t
 	}
@@ -591,8 +723,9 @@ func (s *propSim) apply(rt *rapid.T, r int, cur *crdt.Doc, p crdt.Plan, op *simO
 	return d
 }
 
-// asSets returns doc with the fields that st holds as add-wins sets listed
-// as sets list them: each element once, in comparison order.
+// asSets returns doc with the fields (and nested paths) that st holds as
+// add-wins sets listed as sets list them: each element once, in comparison
+// order.
 func asSets(doc map[string]any, st *crdt.Doc) map[string]any {
 	if doc == nil {
 		return nil
@@ -604,6 +737,22 @@ func asSets(doc map[string]any, st *crdt.Doc) map[string]any {
 			continue
 		}
 		out[name] = sortedSet(arr)
+	}
+	shown := st.ShownPaths()
+	for p, fs := range st.Paths {
+		if _, ok := shown[p]; !ok || fs.Reg == nil || fs.Reg.Kind != crdt.RegSet {
+			continue
+		}
+		parts := strings.Split(p, ".")
+		m, ok := out, true
+		for _, seg := range parts[:len(parts)-1] {
+			if m, ok = m[seg].(map[string]any); !ok {
+				break
+			}
+		}
+		if arr, isArr := m[parts[len(parts)-1]].([]any); ok && isArr {
+			m[parts[len(parts)-1]] = sortedSet(arr)
+		}
 	}
 	return out
 }
@@ -627,6 +776,22 @@ func sortedSet(arr []any) []any {
 		set = []any{}
 	}
 	return set
+}
+
+// baseInc is the incarnation a creation's plan writes its base under, and
+// its lineage length.
+func baseInc(rt *rapid.T, p crdt.Plan) (string, uint64) {
+	for _, m := range p.Mutations {
+		if k, err := crdt.ParseKey(m.Key); err == nil && k.Kind == crdt.KindBase && !m.Delete {
+			gen, _, err := crdt.DecodeBase(m.Value)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			return k.Inc, gen
+		}
+	}
+	rt.Fatalf("the plan writes no base: %v", p.Mutations)
+	return "", 0
 }
 
 // Network actions.
@@ -801,8 +966,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 type docHistory struct {
-	markers, deletes []*simDelta
-	updates          map[string][]*simDelta // by incarnation
+	creations, killers []*simDelta            // killers: deletes and replaces, which remove every key they have seen
+	updates            map[string][]*simDelta // by incarnation
 }
 
 func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
@@ -815,11 +980,13 @@ func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
 			hist[key] = h
 		}
 		switch d.op.kind {
-		case "insert", "replace":
-			h.markers = append(h.markers, d)
-		case "delete":
-			h.deletes = append(h.deletes, d)
-		case "update":
+		case "insert", "upsert", "replace":
+			h.creations = append(h.creations, d)
+		}
+		switch d.op.kind {
+		case "delete", "replace":
+			h.killers = append(h.killers, d)
+		case "update", "upsert":
 			h.updates[d.op.inc] = append(h.updates[d.op.inc], d)
 		}
 	}
@@ -831,35 +998,90 @@ func (s *propSim) checkSemantics(rt *rapid.T, states map[string]*crdt.Doc) {
 	for _, key := range sortedKeys(hist) {
 		h := hist[key]
 		s.st.docs++
-		// A marker survives unless a delete has it in its causal past.
+		// Creations (inserts, upserts) that saw the same deletes and
+		// replaces of the document create the same incarnation, so that
+		// concurrent creations merge.
+		bySeen := map[string]*simDelta{}
+		for _, c := range h.creations {
+			if c.op.kind == "replace" {
+				continue
+			}
+			var seen []int
+			for _, k := range h.killers {
+				if c.anc.has(k.id) {
+					seen = append(seen, k.id)
+				}
+			}
+			sig := fmt.Sprint(seen)
+			if o := bySeen[sig]; o == nil {
+				bySeen[sig] = c
+			} else if o.op.inc != c.op.inc {
+				rt.Fatalf("%s: delta %d and delta %d create it having seen the same deletes and replaces %v, "+
+					"but in incarnations %s and %s", key, o.id, c.id, seen, o.op.inc, c.op.inc)
+			}
+		}
+		// A creation's base survives unless a delete or a replace has it
+		// in its causal past.
 		var alive []*simDelta
-		for _, m := range h.markers {
+		for _, c := range h.creations {
 			dead := false
-			for _, del := range h.deletes {
-				dead = dead || del.anc.has(m.id)
+			for _, k := range h.killers {
+				dead = dead || k != c && k.anc.has(c.id)
 			}
 			if !dead {
-				alive = append(alive, m)
+				alive = append(alive, c)
 			}
 		}
 		st := states[key]
 		if (len(alive) > 0) != (st != nil) {
-			rt.Fatalf("%s: exists=%v, but %d of its %d inserts/replaces are outside the causal past of every delete",
-				key, st != nil, len(alive), len(h.markers))
+			rt.Fatalf("%s: exists=%v, but %d of its %d creations are outside the causal past of every delete and replace",
+				key, st != nil, len(alive), len(h.creations))
 		}
 		if st == nil {
 			continue
 		}
-		var marker *simDelta
-		for _, m := range alive {
-			if m.op.inc == st.Marker.Inc {
-				marker = m
+		// The incarnation shown is the live one of the longest lineage,
+		// ties to the larger name; its base merges every live creator's.
+		inc, gen := "", uint64(0)
+		for i, c := range alive {
+			if i == 0 || c.op.gen > gen || c.op.gen == gen && c.op.inc > inc {
+				inc, gen = c.op.inc, c.op.gen
 			}
 		}
-		if marker == nil {
-			rt.Fatalf("%s: incarnation %s is not one of a surviving insert/replace", key, st.Marker.Inc)
+		if st.Marker.Inc != inc {
+			rt.Fatalf("%s: shows incarnation %s, the live creations make %s (gen %d) win", key, st.Marker.Inc, inc, gen)
 		}
-		s.checkFields(rt, key, marker, h.updates[marker.op.inc], st.Materialize())
+		base := map[string]any{}
+		var creators []string
+		for _, c := range alive {
+			if c.op.inc != inc {
+				continue
+			}
+			creators = append(creators, fmt.Sprintf("delta %d by r%d", c.id, c.author))
+			for f, v := range c.op.base {
+				if cur, ok := base[f]; !ok || jsonText(v) > jsonText(cur) {
+					base[f] = v
+				}
+			}
+		}
+		if len(creators) > 1 {
+			s.st.merged++
+		}
+		// A delete or replace that saw part of this incarnation removed
+		// what it saw, while a concurrent creation kept the incarnation
+		// alive: what shows is then only checked for convergence.
+		ups := h.updates[inc]
+		partly := false
+		for _, k := range h.killers {
+			for _, u := range append(append([]*simDelta(nil), ups...), h.creations...) {
+				partly = partly || u.op.inc == inc && k.anc.has(u.id)
+			}
+		}
+		if partly {
+			s.st.partly++
+			continue
+		}
+		s.checkFields(rt, key, inc, strings.Join(creators, ", "), base, h.updates[inc], st.Materialize())
 	}
 }
 
@@ -868,8 +1090,7 @@ type touchAt struct {
 	t *simTouch
 }
 
-func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates []*simDelta, doc map[string]any) {
-	base := marker.op.base
+func (s *propSim) checkFields(rt *rapid.T, key, inc, creators string, base map[string]any, updates []*simDelta, doc map[string]any) {
 	touches := map[string][]touchAt{}
 	fields := map[string]bool{}
 	for f := range base {
@@ -905,7 +1126,7 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 			s.st.untouched++
 			bv, bhas := base[f]
 			if has != bhas || jsonText(got) != jsonText(bv) {
-				fail("never updated in incarnation %s, so it must be the base value %s (present %v)", marker.op.inc, canon(bv), bhas)
+				fail("never updated in incarnation %s, so it must be the base value %s (present %v) merged from %s", inc, canon(bv), bhas, creators)
 			}
 		case len(kinds) == 1 && kinds["inc"]:
 			s.st.counters++
@@ -933,7 +1154,7 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 			if !has || value.Compare(got, want) != 0 || !isNumber(got) {
 				fail("only $inc touched it: base %s + %v = %v", canon(base[f]), incs, want)
 			}
-		case !kinds["inc"] && !kinds["assign"]:
+		case !kinds["inc"] && !kinds["assign"] && !kinds["path"]:
 			// only $addToSet and set $pull: add-wins
 			s.st.sets++
 			arr, ok := got.([]any)
@@ -997,10 +1218,121 @@ func (s *propSim) checkFields(rt *rapid.T, key string, marker *simDelta, updates
 				fail("only assignments touched it: the highest (delta %d, prio %d: %s, present %v) must win",
 					win.d.id, win.d.prio, canon(win.t.value), win.t.has)
 			}
+		case len(kinds) == 1 && kinds["path"] && !deeper(ts, f):
+			// Registers per nested path: each path holds its highest
+			// assignment, on top of the base's object.
+			s.st.paths++
+			bv, bhas := base[f]
+			want := map[string]any{}
+			if bm, ok := bv.(map[string]any); ok {
+				want = value.Clone(bm).(map[string]any)
+			} else if bhas {
+				// not an object: the paths cannot apply
+				if !has || jsonText(got) != jsonText(bv) {
+					fail("only nested paths were written, over a base value %s that is not an object", canon(bv))
+				}
+				break
+			}
+			// Each path holds its highest assignment, or, when only $inc
+			// wrote it, the base's number plus every increment.
+			type write struct {
+				d  *simDelta
+				op query.Op
+				t  *simTouch
+			}
+			byPath := map[string][]write{}
+			for _, t := range ts {
+				for _, op := range t.t.ops {
+					byPath[op.Path] = append(byPath[op.Path], write{t.d, op, t.t})
+				}
+			}
+			if len(byPath) > 1 {
+				s.st.paths2++
+			}
+			sums := map[string]float64{}
+			mixed := false
+			for p, ws := range byPath {
+				last := strings.TrimPrefix(p, f+".")
+				kinds := map[string]bool{}
+				for _, x := range ws {
+					kinds[x.op.Operator] = true
+				}
+				switch {
+				case len(kinds) == 1 && kinds["$inc"]:
+					s.st.pathCounters++
+					sum := 0.0
+					if n, ok := want[last].(int64); ok {
+						sum = float64(n)
+					} else if x, ok := want[last].(float64); ok {
+						sum = x
+					}
+					for _, x := range ws {
+						switch by := x.op.Value.(type) {
+						case int64:
+							sum += float64(by)
+						case float64:
+							sum += by
+						}
+					}
+					sums[last] = sum
+					delete(want, last)
+				case !kinds["$inc"] && !kinds["$addToSet"] && !kinds["$pull"]:
+					var win *write
+					for i, x := range ws {
+						if _, wrote := x.t.paths[p]; !wrote {
+							continue
+						}
+						if win == nil || x.d.prio > win.d.prio || x.d.prio == win.d.prio && string(x.t.raws[p]) > string(win.t.raws[p]) {
+							win = &ws[i]
+						}
+					}
+					if win == nil {
+						continue
+					}
+					if r := win.t.paths[p]; r.Kind == crdt.RegValue {
+						want[last] = r.Value
+					} else {
+						delete(want, last)
+					}
+				default:
+					mixed = true
+				}
+			}
+			if mixed {
+				s.st.mixed++
+				break
+			}
+			gm, ok := got.(map[string]any)
+			if !has || !ok {
+				fail("only nested paths were written: must be an object")
+			}
+			rest := value.Clone(gm).(map[string]any)
+			for last, sum := range sums {
+				if v, ok := rest[last]; !ok || !isNumber(v) || value.Compare(v, sum) != 0 {
+					fail("%s.%s was only incremented: base + increments = %v", f, last, sum)
+				}
+				delete(rest, last)
+			}
+			if jsonText(rest) != jsonText(want) {
+				fail("only nested paths were written: each holds its highest assignment over the base %s: %s", canon(bv), canon(want))
+			}
 		default:
 			s.st.mixed++
 		}
 	}
+}
+
+// deeper reports whether a touch of field f wrote a path more than one
+// level below it (checked for convergence and read-your-writes only).
+func deeper(ts []touchAt, f string) bool {
+	for _, t := range ts {
+		for p := range t.t.paths {
+			if strings.Contains(strings.TrimPrefix(p, f+"."), ".") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isNumber(v any) bool {

@@ -12,8 +12,13 @@ import (
 	"github.com/latticedb/lattice/internal/wire"
 )
 
-// formatVersion is the first byte of every encoded marker and register.
-const formatVersion = 1
+// formatVersion is the first byte of every encoded legacy marker and
+// register; baseVersion that of bases and graves.
+const (
+	formatVersion = 1
+	baseVersion   = 2
+	pathVersion   = 3 // a register of a nested path: it names its parent
+)
 
 // RegKind is the kind of value a field register holds.
 type RegKind byte
@@ -22,7 +27,7 @@ type RegKind byte
 const (
 	RegValue   RegKind = 'v' // a plain JSON value
 	RegUnset   RegKind = 'u' // the field was removed ($unset)
-	RegCounter RegKind = 'c' // a counter: Value is the base, contributions live under Epoch
+	RegCounter RegKind = 'c' // a counter: Value is the base (nil: the base document's value), contributions live under Epoch
 	RegSet     RegKind = 's' // an add-wins set: elements live under Epoch
 )
 
@@ -31,12 +36,19 @@ type Register struct {
 	Kind  RegKind
 	Nonce string // makes every plain write unique; equals Epoch for conversions
 	Epoch string // counters and sets: the epoch their contributions/elements live under
-	Value any    // RegValue: the value; RegCounter: the base number
+	Value any    // RegValue: the value; RegCounter: the base number, or nil to count from the base document's value
+	// Parent is set on the register of a nested path ("a.b"): the identity
+	// of the register (or base) of the nearest ancestor path it was written
+	// under. It shows only while that ancestor does.
+	Parent string
 }
 
-// Marker is the decoded value of a document marker key.
+// Marker names a document's incarnation and its base. In a Doc it is the
+// incarnation shown, its base merged from every creator's; decoded from a
+// base key it is that one creator's.
 type Marker struct {
-	Inc  string         // incarnation: a fresh nonce per insert or replace
+	Inc  string         // incarnation: derived on insert (see PlanInsert), a fresh nonce on replace
+	Gen  uint64         // length of the incarnation's lineage: the higher wins among live incarnations
 	Base map[string]any // the document as inserted or replaced, _id included
 }
 
@@ -56,8 +68,14 @@ func readString(b []byte) (string, []byte, error) {
 // EncodeRegister encodes a register value.
 func EncodeRegister(r Register) ([]byte, error) {
 	b := []byte{formatVersion, byte(r.Kind)}
+	if r.Parent != "" {
+		b[0] = pathVersion
+	}
 	b = appendString(b, r.Nonce)
 	b = appendString(b, r.Epoch)
+	if r.Parent != "" {
+		b = appendString(b, r.Parent)
+	}
 	if r.Kind == RegValue || r.Kind == RegCounter {
 		v, err := json.Marshal(r.Value)
 		if err != nil {
@@ -71,7 +89,7 @@ func EncodeRegister(r Register) ([]byte, error) {
 // DecodeRegister decodes a register value. It never panics on bad input.
 func DecodeRegister(b []byte) (Register, error) {
 	var r Register
-	if len(b) < 2 || b[0] != formatVersion {
+	if len(b) < 2 || b[0] != formatVersion && b[0] != pathVersion {
 		return r, fmt.Errorf("%w: register header", ErrBadValue)
 	}
 	r.Kind = RegKind(b[1])
@@ -83,13 +101,21 @@ func DecodeRegister(b []byte) (Register, error) {
 	if r.Epoch, rest, err = readString(rest); err != nil {
 		return r, err
 	}
+	if b[0] == pathVersion {
+		if r.Parent, rest, err = readString(rest); err != nil {
+			return r, err
+		}
+		if r.Parent == "" {
+			return r, fmt.Errorf("%w: path register without a parent", ErrBadValue)
+		}
+	}
 	switch r.Kind {
 	case RegValue, RegCounter:
 		v, err := decodeJSON(rest)
 		if err != nil {
 			return r, err
 		}
-		if r.Kind == RegCounter {
+		if r.Kind == RegCounter && v != nil {
 			if _, ok := asNumber(v); !ok {
 				return r, fmt.Errorf("%w: counter base is not a number", ErrBadValue)
 			}
@@ -139,6 +165,58 @@ func DecodeMarker(b []byte) (Marker, error) {
 	}
 	m.Inc, m.Base = inc, base
 	return m, nil
+}
+
+// EncodeBase encodes the value of a base key: the lineage length and the
+// document (the incarnation is in the key).
+func EncodeBase(gen uint64, base map[string]any) ([]byte, error) {
+	v, err := json.Marshal(base)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+	}
+	b := make([]byte, 0, len(v)+binary.MaxVarintLen64+1)
+	b = append(b, baseVersion)
+	b = binary.AppendUvarint(b, gen)
+	return append(b, v...), nil
+}
+
+// DecodeBase decodes the value of a base key. It never panics on bad input.
+func DecodeBase(b []byte) (gen uint64, base map[string]any, err error) {
+	if len(b) < 1 || b[0] != baseVersion {
+		return 0, nil, fmt.Errorf("%w: base header", ErrBadValue)
+	}
+	gen, k := wire.Uvarint(b[1:])
+	if k <= 0 {
+		return 0, nil, fmt.Errorf("%w: base generation", ErrBadValue)
+	}
+	v, err := decodeJSON(b[1+k:])
+	if err != nil {
+		return 0, nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return 0, nil, fmt.Errorf("%w: base is not an object", ErrBadValue)
+	}
+	return gen, m, nil
+}
+
+// EncodeGrave encodes the value of a grave key: the buried incarnation's
+// lineage length.
+func EncodeGrave(gen uint64) []byte {
+	return binary.AppendUvarint([]byte{baseVersion}, gen)
+}
+
+// DecodeGrave decodes the value of a grave key. It never panics on bad
+// input.
+func DecodeGrave(b []byte) (uint64, error) {
+	if len(b) < 2 || b[0] != baseVersion {
+		return 0, fmt.Errorf("%w: grave header", ErrBadValue)
+	}
+	gen, k := wire.Uvarint(b[1:])
+	if k <= 0 || 1+k != len(b) {
+		return 0, fmt.Errorf("%w: grave generation", ErrBadValue)
+	}
+	return gen, nil
 }
 
 // DecodeNumber decodes a counter contribution.

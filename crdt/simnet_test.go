@@ -330,7 +330,7 @@ func (n *simNet) docs(r int) (map[string]string, map[string]*crdt.Doc, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("replica %s holds unparsable key %q: %v", rep.name, k, err)
 		}
-		if key.Kind == crdt.KindDoc || key.Kind == crdt.KindField || key.Kind == crdt.KindCounter || key.Kind == crdt.KindSetElem {
+		if key.Kind == crdt.KindDoc || key.Kind == crdt.KindBase || key.Kind == crdt.KindGrave || key.Kind == crdt.KindField || key.Kind == crdt.KindCounter || key.Kind == crdt.KindSetElem {
 			refs[ref{key.Coll, key.ID}] = true
 		}
 	}

@@ -155,10 +155,11 @@ func (c *Collection) insert(t *txn, doc map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if t.doc(r).Exists {
+	cur := t.doc(r)
+	if cur.Exists {
 		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
 	}
-	p, err := crdt.PlanInsert(r.coll, r.id, doc, c.writer())
+	p, err := crdt.PlanInsert(cur, doc, c.writer())
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrBadDocument, err)
 	}
@@ -321,7 +322,8 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			return err
 		}
 		if len(matches) == 0 && o.Upsert {
-			doc, err := query.ApplyUpsert(f, u, time.Now())
+			now := time.Now()
+			doc, err := query.ApplyUpsert(f, u, now)
 			if err != nil {
 				return err
 			}
@@ -329,7 +331,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			if err != nil {
 				return err
 			}
-			if err := c.insert(t, m); err != nil {
+			if err := c.upsert(t, f, u, m, now); err != nil {
 				return err
 			}
 			res.UpsertedID, after = m["_id"], m
@@ -359,6 +361,42 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 		return nil, nil, nil, err
 	}
 	return res, before, after, nil
+}
+
+// upsert creates doc, what an update with upsert makes when nothing
+// matches, as the insert of the filter's seed followed by the update (see
+// crdt.PlanUpsert), so that concurrent upserts of one _id merge like
+// updates: their increments add up. When the update does more than that
+// plan can say (it changes the _id), doc is inserted whole.
+func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[string]any, now time.Time) error {
+	r, err := c.ref(doc["_id"])
+	if err != nil {
+		return err
+	}
+	cur := t.doc(r)
+	if cur.Exists {
+		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
+	}
+	seed, err := query.ApplyUpsert(f, nil, now)
+	if err != nil {
+		return c.insert(t, doc)
+	}
+	crdt.CanonicalNumbers(seed)
+	seed["_id"] = doc["_id"]
+	w := c.writer()
+	w.Now = now
+	p, err := crdt.PlanUpsert(cur, seed, u, w)
+	if err != nil || !value.Equal(p.Doc, doc) {
+		return c.insert(t, doc)
+	}
+	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
+	}
+	if err := c.checkSize(doc); err != nil {
+		return err
+	}
+	t.stage(r, p)
+	return nil
 }
 
 func (c *Collection) checkSize(doc map[string]any) error {

@@ -72,7 +72,8 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	}
 
 	w.Nonce = crdt.NewNonce()
-	ins, err := crdt.PlanInsert(r.coll, r.id, map[string]any{"_id": "X", "a": int64(1)}, w)
+	none, _ := crdt.Assemble(r.coll, r.id, nil)
+	ins, err := crdt.PlanInsert(none, map[string]any{"_id": "X", "a": int64(1)}, w)
 	require.NoError(t, err)
 	write(ins.Mutations)
 	require.NoError(t, m.rebuild(ctx))

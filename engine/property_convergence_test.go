@@ -76,7 +76,15 @@ func rapidBudget(t *testing.T, checks, steps, longChecks, longSteps int) {
 //   - connected replicas settle on identical documents;
 //   - the documents are one of the states the reference model (a plain Go
 //     model of go-ds-crdt's rules and crdt/doc.go's semantics) admits;
-//   - indexed Find agrees with a full scan.
+//   - indexed Find agrees with a full scan;
+//   - counters are exact, by a ledger kept apart from the model: a field
+//     (or nested path) of a document never deleted nor replaced that only
+//     $inc wrote holds the sum of every acknowledged increment.
+//
+// Updates write top-level fields and nested paths ("a.x", "a.x.z").
+//
+// Writes include inserts and upserts of one _id on both sides of a
+// partition ("create"), so concurrent creations merge in the final heal.
 //
 // rapid prints the seed of a failing case and shrinks it; replay with
 // -rapid.seed=N.
@@ -85,7 +93,7 @@ func TestPropertyConvergence(t *testing.T) {
 		t.Skip("real engines; skipped in -short")
 	}
 	rapidBudget(t, propCIChecks, propCISteps, propLongChecks, propLongSteps)
-	cases, steps, worlds := 0, 0, 0
+	cases, steps, worlds, races := 0, 0, 0, 0
 	start := time.Now()
 	rapid.Check(t, func(rt *rapid.T) {
 		cases++
@@ -93,6 +101,8 @@ func TestPropertyConvergence(t *testing.T) {
 		defer s.close()
 		rt.Repeat(map[string]func(*rapid.T){
 			"insert":    s.insert,
+			"upsert":    s.upsert,
+			"create":    s.createRace,
 			"update":    s.update,
 			"update2":   s.update,
 			"replace":   s.replace,
@@ -106,10 +116,15 @@ func TestPropertyConvergence(t *testing.T) {
 		})
 		s.final(rt)
 		steps += len(s.m.history)
+		for _, h := range s.m.history {
+			if strings.HasPrefix(h, "create race") {
+				races++
+			}
+		}
 		worlds = max(worlds, s.m.maxWorld)
 	})
-	t.Logf("%d cases, %d steps, at most %d admissible model states, in %s",
-		cases, steps, worlds, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cases, %d steps (%d create races), at most %d admissible model states, in %s",
+		cases, steps, races, worlds, time.Since(start).Round(time.Millisecond))
 }
 
 type propReplica struct {
@@ -129,6 +144,86 @@ type propSystem struct {
 	addr string
 	m    *model
 	ids  []string
+	// counters is a ledger of acknowledged writes kept apart from the
+	// model: what the final state must hold for exact counters.
+	counters map[string]*counterLedger
+}
+
+// counterLedger is what acknowledged writes did to one _id.
+type counterLedger struct {
+	killed   bool             // a delete or replace wrote
+	assigned map[string]bool  // fields an insert or a non-$inc operator wrote
+	incs     map[string]int64 // sum of the acknowledged $inc of each field
+}
+
+// note records an acknowledged write in the counter ledger.
+func (s *propSystem) note(op mop, got outcome) {
+	if got.err != "" || !got.wrote || op.id == "" {
+		return
+	}
+	l := s.counters[op.id]
+	if l == nil {
+		l = &counterLedger{assigned: map[string]bool{}, incs: map[string]int64{}}
+		s.counters[op.id] = l
+	}
+	switch op.kind {
+	case "delete", "replace":
+		l.killed = true
+	case "insert":
+		for f := range op.doc {
+			l.assigned[f] = true
+		}
+	case "update", "upsert":
+		for o, fields := range op.update {
+			for f, v := range fields.(map[string]any) {
+				if o == "$inc" {
+					l.incs[f] += v.(int64)
+					continue
+				}
+				l.assigned[f] = true
+				if to, ok := v.(string); ok && o == "$rename" {
+					l.assigned[to] = true
+				}
+			}
+		}
+	}
+}
+
+// checkCounters checks, on replica r, that every field of a document never
+// deleted nor replaced that only $inc ever wrote holds exactly the sum of
+// its acknowledged increments, independently of the model.
+func (s *propSystem) checkCounters(rt *rapid.T, r int) {
+	docs := s.docs(rt, r)
+	for id, l := range s.counters {
+		if l.killed {
+			continue
+		}
+		text, ok := docs[id]
+		if !ok {
+			rt.Fatalf("replica %d: %s was written, never deleted, and is gone", r, id)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(text), &doc); err != nil {
+			rt.Fatal(err)
+		}
+	next:
+		for f, want := range l.incs {
+			for a := range l.assigned {
+				if a == f || strings.HasPrefix(f, a+".") || strings.HasPrefix(a, f+".") {
+					continue next // an assignment of the path, above or below it
+				}
+			}
+			var at any = doc
+			for _, part := range strings.Split(f, ".") {
+				m, _ := at.(map[string]any)
+				at = m[part]
+			}
+			if got, ok := at.(float64); !ok || got != float64(want) {
+				rt.Fatalf("replica %d: %s.%s = %v, its acknowledged increments sum to %d\nhistory:\n%s",
+					r, id, f, at, want, strings.Join(s.m.history, "\n"))
+			}
+		}
+	}
 }
 
 const propMaxReplicas = 4
@@ -150,7 +245,7 @@ func (s *propSystem) startEngine(rt *rapid.T, r *propReplica) {
 }
 
 func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
-	s := &propSystem{t: t, m: newModel(3), ids: []string{"d0", "d1", "d2", "d3"}}
+	s := &propSystem{t: t, m: newModel(3), ids: []string{"d0", "d1", "d2", "d3"}, counters: map[string]*counterLedger{}}
 	for i := 0; i < 3; i++ {
 		dir, err := os.MkdirTemp(t.TempDir(), "rep")
 		if err != nil {
@@ -377,6 +472,7 @@ func (s *propSystem) exec(rt *rapid.T, op mop, run func(c *engine.Collection) (s
 	if err := s.m.apply(op, got); err != nil {
 		rt.Fatalf("%v\nhistory: %v", err, s.m.history)
 	}
+	s.note(op, got)
 	s.settle(rt, s.group(op.replica))
 }
 
@@ -390,6 +486,9 @@ func genScalar(rt *rapid.T, label string) any {
 }
 
 func genValue(rt *rapid.T, label string) any {
+	if rapid.IntRange(0, 5).Draw(rt, label+"-obj") == 0 {
+		return map[string]any{"x": genScalar(rt, label+"-x")}
+	}
 	if rapid.IntRange(0, 3).Draw(rt, label+"-arr") == 0 {
 		n := rapid.IntRange(0, 3).Draw(rt, label+"-len")
 		arr := make([]any, n)
@@ -430,12 +529,76 @@ func (s *propSystem) insert(rt *rapid.T) {
 	})
 }
 
+// upsert runs UpdateOne with upsert on an _id: an update when the replica
+// holds the document, a creation when it does not.
+func (s *propSystem) upsert(rt *rapid.T) {
+	s.upsertOn(rt, s.live(rt), s.pickID(rt))
+}
+
+func (s *propSystem) upsertOn(rt *rapid.T, r int, id string) {
+	u := genUpdate(rt)
+	s.exec(rt, mop{kind: "upsert", replica: r, id: id, update: u}, func(c *engine.Collection) (string, error) {
+		_, err := c.UpdateOne(context.Background(), engine.M{"_id": id}, value.Clone(u), engine.Upsert(true))
+		return "", err
+	})
+}
+
+// createRace isolates a replica (unless one is already cut off) and has
+// it and a replica on the other side create the same _id, by insert or
+// upsert, before either has seen the other's creation: the concurrent
+// creations that must merge field by field when the partition heals.
+func (s *propSystem) createRace(rt *rapid.T) {
+	var cut, rest []int
+	for i, r := range s.reps {
+		if !r.up || r.db == nil {
+			continue
+		}
+		if r.isolated {
+			cut = append(cut, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(cut) == 0 {
+		if len(rest) < 2 {
+			rt.Skip("nothing to partition")
+		}
+		r := rapid.SampledFrom(rest).Draw(rt, "isolate")
+		s.reps[r].isolated = true
+		s.m.history = append(s.m.history, fmt.Sprintf("partition r%d", r))
+		s.topology(rt)
+		s.createRace(rt)
+		return
+	}
+	if len(rest) == 0 {
+		rt.Skip("everybody is cut off")
+	}
+	a, b := rapid.SampledFrom(cut).Draw(rt, "a"), rapid.SampledFrom(rest).Draw(rt, "b")
+	id := s.pickID(rt)
+	s.m.history = append(s.m.history, fmt.Sprintf("create race r%d r%d on %s", a, b, id))
+	for _, r := range []int{a, b} {
+		if rapid.Bool().Draw(rt, "by-upsert") {
+			s.upsertOn(rt, r, id)
+			continue
+		}
+		doc := genDoc(rt)
+		doc["_id"] = id
+		s.exec(rt, mop{kind: "insert", replica: r, id: id, doc: doc}, func(c *engine.Collection) (string, error) {
+			_, err := c.InsertOne(context.Background(), value.Clone(doc))
+			return id, err
+		})
+	}
+}
+
 func (s *propSystem) pickID(rt *rapid.T) string {
 	return rapid.SampledFrom(s.ids).Draw(rt, "id")
 }
 
 func genUpdate(rt *rapid.T) map[string]any {
 	f := rapid.SampledFrom(propFields).Draw(rt, "field")
+	if rapid.IntRange(0, 3).Draw(rt, "nested") == 0 {
+		f += rapid.SampledFrom([]string{".x", ".y", ".x.z"}).Draw(rt, "sub") // a nested path
+	}
 	switch op := rapid.SampledFrom([]string{"$set", "$unset", "$inc", "$inc", "$addToSet", "$addToSet", "$pull", "$push", "$rename", "$max"}).Draw(rt, "op"); op {
 	case "$set":
 		return engine.M{op: engine.M{f: genValue(rt, "v")}}
@@ -458,7 +621,7 @@ func genUpdate(rt *rapid.T) map[string]any {
 	case "$pull", "$push":
 		return engine.M{op: engine.M{f: genScalar(rt, "item")}}
 	default: // $rename
-		to := rapid.SampledFrom(propFields).Filter(func(g string) bool { return g != f }).Draw(rt, "to")
+		to := rapid.SampledFrom(propFields).Filter(func(g string) bool { return g != strings.Split(f, ".")[0] }).Draw(rt, "to")
 		return engine.M{op: engine.M{f: to}}
 	}
 }
@@ -597,6 +760,7 @@ func (s *propSystem) final(rt *rapid.T) {
 	s.settle(rt, g)
 	for _, r := range g {
 		s.checkIndexes(rt, r)
+		s.checkCounters(rt, r)
 	}
 }
 

@@ -14,10 +14,15 @@ package engine_test
 //     know the winner: it forks into one world per candidate, and worlds
 //     that disagree with what the replicas show are pruned. The real state
 //     must always be one of the surviving worlds.
-//   - documents: a marker (incarnation + base), field registers (value,
-//     unset, counter, set) under the incarnation, per-replica counter
-//     contributions and add-wins set elements under an epoch named after
-//     the register state the field was converted from.
+//   - documents: one base per creator under the incarnation it created
+//     (derived from the graves the creator saw: "0" when none; a fresh name
+//     one generation longer on replace), graves left by deletes, field
+//     registers (value, unset, counter, set) under the incarnation,
+//     per-replica counter contributions and add-wins set elements under an
+//     epoch named after the register state the field was converted from.
+//     The document shows the live incarnation of the longest lineage (a
+//     tie between names is a decision, names being random), its creators'
+//     bases merged field by field (the larger JSON encoding wins a field).
 
 import (
 	"encoding/json"
@@ -34,11 +39,15 @@ import (
 // when their encodings are equal.
 type aval struct {
 	ident string
-	kind  byte // 'm' marker; registers: 'c' counter, 's' set, 'u' unset, 'v' value; 'n' number; 'e' element; 'x' index
+	kind  byte // 'b' base, 'g' grave, 'i' incarnation shown (view only); registers: 'c' counter, 's' set, 'u' unset, 'v' value; 'n' number; 'e' element; 'x' index
 	inc   string
+	gen   int
 	base  map[string]any
 	epoch string
-	value any // register value, counter base, contribution, element
+	value any // register value, counter base (nil: the base's), contribution, element
+	// parent: a nested path's register names the identity of the nearest
+	// ancestor shown (a register's ident, or "base:<inc>")
+	parent string
 }
 
 type mevent struct {
@@ -134,7 +143,79 @@ func (w *world) view(r int) (view, error) {
 		}
 		out[k] = win
 	}
-	return out, nil
+	return out, w.incarnations(out, live)
+}
+
+// incarnations adds to a view, for every document with a live base, the
+// incarnation it shows under mShown(id): the live one of the longest
+// lineage (a decision between names of equal lineage), its bases merged.
+func (w *world) incarnations(out view, live map[string][]version) error {
+	type incState struct {
+		gen   int
+		first int // lowest event id of its bases: the option standing for it
+		bases []*aval
+	}
+	docs := map[string]map[string]*incState{}
+	for k, vs := range live {
+		id, inc, ok := mBaseOf(k)
+		if !ok {
+			continue
+		}
+		if docs[id] == nil {
+			docs[id] = map[string]*incState{}
+		}
+		st := docs[id][inc]
+		if st == nil {
+			st = &incState{first: vs[0].ev.id}
+			docs[id][inc] = st
+		}
+		for _, v := range vs {
+			st.gen = max(st.gen, v.val.gen)
+			st.first = min(st.first, v.ev.id)
+			st.bases = append(st.bases, v.val)
+		}
+	}
+	for id, incs := range docs {
+		best := -1
+		for _, st := range incs {
+			best = max(best, st.gen)
+		}
+		var top []string
+		for inc, st := range incs {
+			if st.gen == best {
+				top = append(top, inc)
+			}
+		}
+		sort.Strings(top)
+		chosen := top[0]
+		if len(top) > 1 {
+			var ids []int
+			for _, inc := range top {
+				ids = append(ids, incs[inc].first)
+			}
+			sort.Ints(ids)
+			dk := fmt.Sprint("inc/", id, ids)
+			d, ok := w.decisions[dk]
+			if !ok {
+				return &fork{key: dk, options: ids}
+			}
+			for _, inc := range top {
+				if incs[inc].first == d {
+					chosen = inc
+				}
+			}
+		}
+		merged := map[string]any{}
+		for _, b := range incs[chosen].bases {
+			for f, v := range b.base {
+				if cur, ok := merged[f]; !ok || canonJSON(v) > canonJSON(cur) {
+					merged[f] = v
+				}
+			}
+		}
+		out[mShown(id)] = &aval{kind: 'i', inc: chosen, gen: best, base: merged}
+	}
+	return nil
 }
 
 // pick chooses among versions of equal height: identical encodings need no
@@ -172,8 +253,28 @@ func (w *world) pick(key string, top []version) (*aval, error) {
 }
 
 // Abstract keys.
-func mMarker(id string) string        { return "d/" + id }
-func mDocPrefix(id string) string     { return "d/" + id + "/" }
+func mShown(id string) string                  { return "i/" + id } // view only, never stored
+func mBase(id, inc string, creator int) string { return fmt.Sprintf("d/%s/%s/b/%d", id, inc, creator) }
+func mGrave(id, inc string) string             { return "d/" + id + "/" + inc + "/g" }
+func mDocPrefix(id string) string              { return "d/" + id + "/" }
+
+// mBaseOf parses a base key.
+func mBaseOf(k string) (id, inc string, ok bool) {
+	parts := strings.Split(k, "/")
+	if len(parts) != 5 || parts[0] != "d" || parts[3] != "b" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
+// mGraveOf parses a grave key.
+func mGraveOf(k string) (id, inc string, ok bool) {
+	parts := strings.Split(k, "/")
+	if len(parts) != 4 || parts[0] != "d" || parts[3] != "g" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
 func mField(id, inc, f string) string { return "d/" + id + "/" + inc + "/f/" + f }
 func mCounter(id, inc, f, ep string, r int) string {
 	return fmt.Sprintf("d/%s/%s/n/%s/%s/%d", id, inc, f, ep, r)
@@ -190,34 +291,37 @@ func canonJSON(v any) string {
 
 // doc materialises one document of a view, nil when absent.
 func (v view) doc(id string) map[string]any {
-	m := v[mMarker(id)]
+	d, _ := v.docShown(id)
+	return d
+}
+
+// docShown materialises one document and returns the identity of every
+// field and nested path whose register shows.
+func (v view) docShown(id string) (map[string]any, map[string]string) {
+	m := v[mShown(id)]
 	if m == nil {
-		return nil
+		return nil, nil
 	}
 	out := value.Clone(m.base).(map[string]any)
+	shown := map[string]string{}
 	prefix := mDocPrefix(id) + m.inc + "/f/"
-	for k, reg := range v {
-		if !strings.HasPrefix(k, prefix) {
-			continue
-		}
-		f := strings.TrimPrefix(k, prefix)
-		if f == "_id" {
-			continue
-		}
+	var paths []string
+	value := func(f string, reg *aval, from any) any {
 		switch reg.kind {
-		case 'v':
-			out[f] = value.Clone(reg.value)
-		case 'u':
-			delete(out, f)
 		case 'c':
-			sum := reg.value.(int64)
+			sum := int64(0)
+			if reg.value != nil {
+				sum = reg.value.(int64)
+			} else if n, ok := from.(int64); ok {
+				sum = n // counted from the base
+			}
 			cp := fmt.Sprintf("d/%s/%s/n/%s/%s/", id, m.inc, f, reg.epoch)
 			for k2, c := range v {
 				if strings.HasPrefix(k2, cp) {
 					sum += c.value.(int64)
 				}
 			}
-			out[f] = sum
+			return sum
 		case 's':
 			ep := mElemPrefix(id, m.inc, f, reg.epoch)
 			elems := []any{}
@@ -232,18 +336,72 @@ func (v view) doc(id string) map[string]any {
 				}
 				return canonJSON(elems[i]) < canonJSON(elems[j])
 			})
-			out[f] = elems
+			return elems
+		}
+		return value.Clone(reg.value)
+	}
+	for k, reg := range v {
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		f := strings.TrimPrefix(k, prefix)
+		if strings.Contains(f, ".") {
+			paths = append(paths, f)
+			continue
+		}
+		if f == "_id" {
+			continue
+		}
+		shown[f] = reg.ident
+		if reg.kind == 'u' {
+			delete(out, f)
+		} else {
+			out[f] = value(f, reg, m.base[f])
 		}
 	}
-	return out
+	sort.Slice(paths, func(i, j int) bool {
+		if a, b := strings.Count(paths[i], "."), strings.Count(paths[j], "."); a != b {
+			return a < b
+		}
+		return paths[i] < paths[j]
+	})
+	for _, p := range paths {
+		reg := v[prefix+p]
+		if reg.parent != parentOf(p, shown, m.inc) {
+			continue
+		}
+		parts := strings.Split(p, ".")
+		at, ok := out, true
+		for _, seg := range parts[:len(parts)-1] {
+			x, exists := at[seg]
+			if !exists {
+				nm := map[string]any{}
+				at[seg], at = nm, nm
+				continue
+			}
+			if at, ok = x.(map[string]any); !ok {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		last := parts[len(parts)-1]
+		if reg.kind == 'u' {
+			delete(at, last)
+		} else {
+			at[last] = value(p, reg, at[last])
+		}
+		shown[p] = reg.ident
+	}
+	return out, shown
 }
 
 // docs materialises every document of a view, as canonical JSON by _id.
 func (v view) docs() map[string]string {
 	out := map[string]string{}
 	for k := range v {
-		if strings.HasPrefix(k, "d/") && strings.Count(k, "/") == 1 {
-			id := strings.TrimPrefix(k, "d/")
+		if id, ok := strings.CutPrefix(k, "i/"); ok {
 			out[id] = canonJSON(v.doc(id))
 		}
 	}
@@ -252,7 +410,7 @@ func (v view) docs() map[string]string {
 
 // mop is one operation issued on a replica.
 type mop struct {
-	kind    string // insert, update, replace, delete, index
+	kind    string // insert, upsert, update, replace, delete, index
 	id      string
 	doc     map[string]any // insert, replace
 	update  map[string]any
@@ -264,8 +422,8 @@ func (o mop) String() string {
 	switch o.kind {
 	case "insert", "replace":
 		return fmt.Sprintf("r%d %s %s %s", o.replica, o.kind, o.id, canonJSON(o.doc))
-	case "update":
-		return fmt.Sprintf("r%d update %s %s", o.replica, o.id, canonJSON(o.update))
+	case "update", "upsert":
+		return fmt.Sprintf("r%d %s %s %s", o.replica, o.kind, o.id, canonJSON(o.update))
 	case "index":
 		return fmt.Sprintf("r%d index %s", o.replica, o.path)
 	}
@@ -281,7 +439,7 @@ type outcome struct {
 
 // apply runs op on replica op.replica of world w, appending its event.
 func (w *world) apply(op mop) (outcome, error) {
-	if op.kind == "update" {
+	if op.kind == "update" || op.kind == "upsert" {
 		if _, err := query.ParseUpdate(op.update); err != nil {
 			return outcome{err: "op"}, nil // refused before reading anything
 		}
@@ -295,16 +453,31 @@ func (w *world) apply(op mop) (outcome, error) {
 		ev.height = max(ev.height, w.events[id].height)
 	}
 	ev.height++
-	inc := fmt.Sprintf("i%d", ev.id)
 	cur := v.doc(op.id)
-	// tombstone every live key under the document (all incarnations),
-	// except the marker when keep is set.
-	delDoc := func(keepMarker bool) {
+	// tombstone every live key under the document (all incarnations)
+	delDoc := func() {
 		for k := range v {
-			if k == mMarker(op.id) && !keepMarker || strings.HasPrefix(k, mDocPrefix(op.id)) {
+			if strings.HasPrefix(k, mDocPrefix(op.id)) {
 				ev.dels[k] = w.liveIDs(op.replica, k)
 			}
 		}
+	}
+	// create puts this replica's base of the incarnation its graves derive.
+	create := func(base map[string]any) {
+		var graves []string
+		gen := 0
+		for k, g := range v {
+			if id, inc, ok := mGraveOf(k); ok && id == op.id {
+				graves = append(graves, inc)
+				gen = max(gen, g.gen+1)
+			}
+		}
+		sort.Strings(graves)
+		inc := "0"
+		if len(graves) > 0 {
+			inc = "c(" + strings.Join(graves, ",") + ")"
+		}
+		ev.puts[mBase(op.id, inc, op.replica)] = &aval{ident: fmt.Sprintf("b%d", ev.id), kind: 'b', inc: inc, gen: gen, base: base}
 	}
 	switch op.kind {
 	case "index":
@@ -313,7 +486,36 @@ func (w *world) apply(op mop) (outcome, error) {
 		if cur != nil {
 			return outcome{err: "dup"}, nil
 		}
-		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
+		create(op.doc)
+	case "upsert":
+		if cur != nil {
+			if err := w.planUpdate(v, op, cur, ev); err != nil {
+				return outcome{err: "op"}, nil
+			}
+			break
+		}
+		u, _ := query.ParseUpdate(op.update)
+		seed := map[string]any{"_id": op.id}
+		if _, err := u.Apply(value.Clone(seed).(map[string]any), modelNow); err != nil {
+			return outcome{err: "op"}, nil
+		}
+		create(seed)
+		// The update applies to the state the seed's base makes.
+		seeded := view{}
+		for k, x := range v {
+			seeded[k] = x
+		}
+		for k, x := range ev.puts {
+			seeded[k] = x
+		}
+		var b *aval
+		for _, x := range ev.puts {
+			b = x
+		}
+		seeded[mShown(op.id)] = &aval{kind: 'i', inc: b.inc, gen: b.gen, base: seed}
+		if err := w.planUpdate(seeded, op, seeded.doc(op.id), ev); err != nil {
+			return outcome{}, fmt.Errorf("model: upsert %s: the update fails on its own seed: %v", op, err)
+		}
 	case "replace":
 		if cur == nil {
 			return outcome{}, nil
@@ -321,13 +523,24 @@ func (w *world) apply(op mop) (outcome, error) {
 		if value.Equal(cur, op.doc) {
 			return outcome{}, nil
 		}
-		ev.puts[mMarker(op.id)] = &aval{ident: "m" + inc, kind: 'm', inc: inc, base: op.doc}
-		delDoc(true)
+		delDoc()
+		shown := v[mShown(op.id)]
+		inc := fmt.Sprintf("r%d", ev.id)
+		ev.puts[mBase(op.id, inc, op.replica)] = &aval{ident: fmt.Sprintf("b%d", ev.id), kind: 'b', inc: inc, gen: shown.gen + 1, base: op.doc}
 	case "delete":
 		if cur == nil {
 			return outcome{}, nil
 		}
-		delDoc(false)
+		delDoc()
+		for k, x := range v {
+			if id, inc, ok := mBaseOf(k); ok && id == op.id {
+				g := mGrave(op.id, inc)
+				if p := ev.puts[g]; p == nil || p.gen < x.gen {
+					ev.puts[g] = &aval{ident: fmt.Sprintf("g%s/%d", inc, x.gen), kind: 'g', inc: inc, gen: x.gen}
+				}
+				delete(ev.dels, g)
+			}
+		}
 	case "update":
 		if cur == nil {
 			return outcome{}, nil
@@ -382,98 +595,175 @@ func (w *world) planUpdate(v view, op mop, old map[string]any, ev *mevent) error
 			byField[topOf(o.Value.(string))] = append(byField[topOf(o.Value.(string))], o)
 		}
 	}
-	m := v[mMarker(op.id)]
+	m := v[mShown(op.id)]
 	inc := m.inc
+	_, shown := v.docShown(op.id)
 	for name, fops := range byField {
+		if nestedOnly(name, fops, old, next) {
+			for _, o := range fops {
+				parts := strings.Split(o.Path, ".")
+				oldVal, hadOld := lookupModel(old, parts)
+				newVal, has := lookupModel(next, parts)
+				parent := parentOf(o.Path, shown, inc)
+				reg := v[mField(op.id, inc, o.Path)]
+				if reg != nil && reg.parent != parent {
+					reg = nil // hidden by an ancestor's assignment
+				}
+				w.planKey(v, op, ev, inc, o.Path, parent, o, true, reg, oldVal, hadOld, newVal, has)
+			}
+			continue
+		}
 		newVal, has := next[name]
 		oldVal, hadOld := old[name]
 		single := len(fops) == 1 && fops[0].Path == name
-		_, oi := oldVal.(int64)
-		_, ni := newVal.(int64)
-		unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && oi == ni)
-		readd := single && fops[0].Operator == "$addToSet" && has
-		if unchanged && !readd {
-			continue
+		w.planKey(v, op, ev, inc, name, "", fops[0], single, v[mField(op.id, inc, name)], oldVal, hadOld, newVal, has)
+	}
+	return nil
+}
+
+// nestedOnly: each operator of the field writes a nested path reached
+// through objects only, before and after (so it gets keys of its own).
+func nestedOnly(name string, ops []query.Op, old, next map[string]any) bool {
+	for _, o := range ops {
+		if o.Operator == "$rename" || o.Path == name {
+			return false
 		}
-		regKey := mField(op.id, inc, name)
-		reg := v[regKey]
-		prev := "base:" + inc
-		if reg != nil {
-			prev = "reg:" + reg.ident
-		}
-		epochFrom := "E(" + prev + ")"
-		switch {
-		case single && fops[0].Operator == "$inc" && has:
-			epoch := epochFrom
-			if reg != nil && reg.kind == 'c' {
-				epoch = reg.epoch
-			} else {
-				base := int64(0)
-				if n, ok := oldVal.(int64); ok {
-					base = n
-				}
-				ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base}
+		parts := strings.Split(o.Path, ".")
+		for i := 1; i < len(parts); i++ {
+			x, ok := lookupModel(next, parts[:i])
+			if _, obj := x.(map[string]any); !ok || !obj {
+				return false
 			}
-			before := int64(0)
-			if n, ok := oldVal.(int64); ok {
-				before = n
-			}
-			mine := int64(0)
-			ck := mCounter(op.id, inc, name, epoch, op.replica)
-			if c := v[ck]; c != nil {
-				mine = c.value.(int64)
-			}
-			total := mine + newVal.(int64) - before
-			ev.puts[ck] = &aval{ident: "n" + canonJSON(total), kind: 'n', value: total}
-		case single && fops[0].Operator == "$addToSet" && has:
-			epoch := epochFrom
-			if reg != nil && reg.kind == 's' {
-				epoch = reg.epoch
-			} else {
-				ev.puts[regKey] = &aval{ident: "s:" + epoch, kind: 's', epoch: epoch}
-			}
-			requested := map[string]bool{canonJSON(fops[0].Value): true}
-			if items, ok := fops[0].Value.([]any); ok {
-				for _, it := range items {
-					requested[canonJSON(it)] = true
-				}
-			}
-			for _, e := range newVal.([]any) {
-				h := canonJSON(e)
-				ek := mElemPrefix(op.id, inc, name, epoch) + h
-				if v[ek] != nil && !requested[h] {
-					continue
-				}
-				ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: value.Clone(e)}
-			}
-		case single && fops[0].Operator == "$pull" && has && reg != nil && reg.kind == 's':
-			keep := map[string]bool{}
-			for _, e := range newVal.([]any) {
-				keep[canonJSON(e)] = true
-			}
-			ep := mElemPrefix(op.id, inc, name, reg.epoch)
-			for k := range v {
-				if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
-					ev.dels[k] = w.liveIDs(op.replica, k)
-				}
-			}
-		default:
-			r := &aval{ident: fmt.Sprintf("u%d", ev.id), kind: 'u'}
-			if has {
-				r = &aval{ident: fmt.Sprintf("v%d", ev.id), kind: 'v', value: value.Clone(newVal)}
-			}
-			ev.puts[regKey] = r
-			for _, p := range []string{"/n/", "/s/"} {
-				gp := mDocPrefix(op.id) + inc + p + name + "/"
-				for k := range v {
-					if strings.HasPrefix(k, gp) {
-						ev.dels[k] = w.liveIDs(op.replica, k)
-					}
+			if y, ok := lookupModel(old, parts[:i]); ok {
+				if _, obj := y.(map[string]any); !obj {
+					return false
 				}
 			}
 		}
 	}
-	return nil
+	return true
+}
+
+func lookupModel(doc map[string]any, parts []string) (any, bool) {
+	var cur any = doc
+	for _, p := range parts {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// parentOf is the identity of the nearest ancestor of path shown, or the
+// base's.
+func parentOf(path string, shown map[string]string, inc string) string {
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] == '.' {
+			if id, ok := shown[path[:i]]; ok {
+				return id
+			}
+		}
+	}
+	return "base:" + inc
+}
+
+// planKey plans one field or nested path (parent set) as crdt/doc.go says.
+func (w *world) planKey(v view, op mop, ev *mevent, inc, name, parent string, o query.Op, single bool, reg *aval,
+	oldVal any, hadOld bool, newVal any, has bool) {
+	_, oi := oldVal.(int64)
+	_, ni := newVal.(int64)
+	unchanged := has == hadOld && (!has || value.Equal(oldVal, newVal) && oi == ni)
+	readd := single && o.Operator == "$addToSet" && has
+	if unchanged && !readd {
+		return
+	}
+	regKey := mField(op.id, inc, name)
+	prev := "base:" + inc
+	if parent != "" {
+		prev += "/" + parent
+	}
+	if reg != nil {
+		prev = "reg:" + reg.ident
+	}
+	epochFrom := "E(" + prev + ")"
+	switch {
+	case single && o.Operator == "$inc" && has:
+		epoch := epochFrom
+		if reg != nil && reg.kind == 'c' {
+			epoch = reg.epoch
+		} else {
+			// from a register: its value; from the base: the base's
+			var base any
+			if reg != nil {
+				n, _ := oldVal.(int64)
+				base = n
+			}
+			ev.puts[regKey] = &aval{ident: "c:" + epoch + canonJSON(base), kind: 'c', epoch: epoch, value: base, parent: parent}
+		}
+		before := int64(0)
+		if n, ok := oldVal.(int64); ok {
+			before = n
+		}
+		mine := int64(0)
+		ck := mCounter(op.id, inc, name, epoch, op.replica)
+		if c := v[ck]; c != nil {
+			mine = c.value.(int64)
+		}
+		total := mine + newVal.(int64) - before
+		ev.puts[ck] = &aval{ident: "n" + canonJSON(total), kind: 'n', value: total}
+	case single && o.Operator == "$addToSet" && has:
+		epoch := epochFrom
+		if reg != nil && reg.kind == 's' {
+			epoch = reg.epoch
+		} else {
+			ev.puts[regKey] = &aval{ident: "s:" + epoch, kind: 's', epoch: epoch, parent: parent}
+		}
+		requested := map[string]bool{canonJSON(o.Value): true}
+		if items, ok := o.Value.([]any); ok {
+			for _, it := range items {
+				requested[canonJSON(it)] = true
+			}
+		}
+		for _, e := range newVal.([]any) {
+			h := canonJSON(e)
+			ek := mElemPrefix(op.id, inc, name, epoch) + h
+			if v[ek] != nil && !requested[h] {
+				continue
+			}
+			ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: value.Clone(e)}
+		}
+	case single && o.Operator == "$pull" && has && reg != nil && reg.kind == 's':
+		keep := map[string]bool{}
+		for _, e := range newVal.([]any) {
+			keep[canonJSON(e)] = true
+		}
+		ep := mElemPrefix(op.id, inc, name, reg.epoch)
+		for k := range v {
+			if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
+				ev.dels[k] = w.liveIDs(op.replica, k)
+			}
+		}
+	default:
+		r := &aval{ident: fmt.Sprintf("u%d@%s", ev.id, name), kind: 'u', parent: parent}
+		if has {
+			r = &aval{ident: fmt.Sprintf("v%d@%s", ev.id, name), kind: 'v', value: value.Clone(newVal), parent: parent}
+		}
+		ev.puts[regKey] = r
+		// garbage: the field's own contributions and elements, and every
+		// key of the paths below it
+		for _, p := range []string{"/n/" + name + "/", "/s/" + name + "/", "/f/" + name + ".", "/n/" + name + ".", "/s/" + name + "."} {
+			gp := mDocPrefix(op.id) + inc + p
+			for k := range v {
+				if strings.HasPrefix(k, gp) {
+					ev.dels[k] = w.liveIDs(op.replica, k)
+				}
+			}
+		}
+	}
 }
 
 func topOf(p string) string {

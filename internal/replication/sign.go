@@ -198,7 +198,7 @@ func VerifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 
 func noteKey(k crdt.Key, colls map[string]bool, w *accesscontrol.Write) {
 	switch k.Kind {
-	case crdt.KindDoc, crdt.KindField, crdt.KindCounter, crdt.KindSetElem, crdt.KindCollection, crdt.KindIndex:
+	case crdt.KindDoc, crdt.KindBase, crdt.KindGrave, crdt.KindField, crdt.KindCounter, crdt.KindSetElem, crdt.KindCollection, crdt.KindIndex:
 		colls[k.Coll] = true
 	case crdt.KindACL:
 		w.ACL = true
