@@ -8,9 +8,36 @@ import (
 	"strings"
 	"time"
 
-	"github.com/latticedb/lattice/query"
 	"github.com/latticedb/lattice/value"
 )
+
+// Update is a parsed update document, as package query's *Update is: the
+// planners apply it and plan keys for each of its operations. crdt takes it
+// through this interface so that it depends on the value model only.
+type Update interface {
+	// Apply returns the document with the update applied, without
+	// modifying doc; now is the time $currentDate uses.
+	Apply(doc map[string]any, now time.Time) (map[string]any, error)
+	// EachOp calls fn with each operation in order: its operator ("$set",
+	// ...), its dot path and its operand ($rename's is the target path).
+	EachOp(fn func(operator, path string, operand any))
+}
+
+// Op is one operation of an Update.
+type Op struct {
+	Operator string
+	Path     string
+	Value    any
+}
+
+// opsOf lists an update's operations.
+func opsOf(upd Update) []Op {
+	var ops []Op
+	upd.EachOp(func(operator, path string, operand any) {
+		ops = append(ops, Op{Operator: operator, Path: path, Value: operand})
+	})
+	return ops
+}
 
 // Mutation is one key change a write makes: a Put of Value, or a Delete.
 type Mutation struct {
@@ -103,9 +130,9 @@ func planBase(cur *Doc, inc string, gen uint64, doc map[string]any, w Writer) (P
 // applied to it as PlanUpdate applies updates, so that concurrent upserts
 // merge like concurrent updates ($inc of a missing field is a counter whose
 // increments add up, $addToSet a set). The plan's Doc is what
-// query.ApplyUpsert makes of the same filter and update; its Size is the
+// package query's ApplyUpsert makes of the same filter and update; its Size is the
 // seed's base.
-func PlanUpsert(cur *Doc, seed map[string]any, upd *query.Update, w Writer) (Plan, error) {
+func PlanUpsert(cur *Doc, seed map[string]any, upd Update, w Writer) (Plan, error) {
 	ins, err := PlanInsert(cur, seed, w)
 	if err != nil {
 		return Plan{}, err
@@ -189,7 +216,7 @@ func PlanDelete(cur *Doc) Plan {
 //   - otherwise a register write of the field's new value (or an unset).
 //
 // The update either plans completely or returns an error and plans nothing.
-func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
+func PlanUpdate(cur *Doc, upd Update, w Writer) (Plan, error) {
 	if !cur.Exists {
 		return Plan{}, ErrNoDocument
 	}
@@ -204,8 +231,8 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 	p := Plan{Doc: next}
 
 	// Group operators by the top-level field they touch.
-	byField := map[string][]query.Op{}
-	for _, op := range upd.Ops() {
+	byField := map[string][]Op{}
+	for _, op := range opsOf(upd) {
 		byField[topField(op.Path)] = append(byField[topField(op.Path)], op)
 		if op.Operator == "$rename" {
 			if to, ok := op.Value.(string); ok {
@@ -295,7 +322,7 @@ func PlanUpdate(cur *Doc, upd *query.Update, w Writer) (Plan, error) {
 // after: those are written as keys of their own, so concurrent writes of
 // different paths both survive. Otherwise (arrays on the way, $rename) the
 // field is written whole.
-func nestedPaths(name string, ops []query.Op, old, next map[string]any) bool {
+func nestedPaths(name string, ops []Op, old, next map[string]any) bool {
 	for _, op := range ops {
 		if op.Operator == "$rename" || op.Path == name {
 			return false
@@ -337,7 +364,7 @@ func lookupPath(doc map[string]any, parts []string) (any, bool) {
 // top-level field ($inc a counter, $addToSet and set $pull an add-wins set,
 // anything else a register), under the identity of the nearest ancestor
 // shown as parent.
-func planPaths(cur *Doc, ops []query.Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
+func planPaths(cur *Doc, ops []Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
 	var muts []Mutation
 	for _, op := range ops {
 		path := op.Path

@@ -331,6 +331,16 @@ func (u *Update) Ops() []Op {
 	return out
 }
 
+// EachOp calls fn with each operation, in the order of Ops: its operator,
+// path and operand (as Op has them; the operand is not copied, and fn must
+// not modify it). It lets packages beneath query, such as crdt, take a
+// parsed update without importing query.
+func (u *Update) EachOp(fn func(operator, path string, operand any)) {
+	for _, o := range u.ops {
+		fn(o.Operator, o.Path, o.Value)
+	}
+}
+
 // Apply returns a new document: a deep copy of doc (normalized, see
 // Normalize) with the update applied; doc itself is never modified, so an
 // error leaves nothing half applied. now is used by $currentDate.
