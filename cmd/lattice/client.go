@@ -30,6 +30,15 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 // API errors come back as failures with the node's message; a node that
 // cannot be reached is exitUnreachable.
 func (f *apiFlags) post(ctx context.Context, path string, body, out any) error {
+	return f.do(ctx, http.MethodPost, path, body, out)
+}
+
+// get is post for a GET request (path carries any query).
+func (f *apiFlags) get(ctx context.Context, path string, out any) error {
+	return f.do(ctx, http.MethodGet, path, nil, out)
+}
+
+func (f *apiFlags) do(ctx context.Context, method, path string, body, out any) error {
 	base := f.api
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
@@ -38,15 +47,26 @@ func (f *apiFlags) post(ctx context.Context, path string, body, out any) error {
 	if err != nil {
 		return usageErr("--api %q: %v", f.api, err)
 	}
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
+	var rd *bytes.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(b))
+	var req *http.Request
+	if rd != nil {
+		req, err = http.NewRequestWithContext(ctx, method, u.String(), rd)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, u.String(), nil)
+	}
 	if err != nil {
 		return usageErr("--api %q: %v", f.api, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if f.token != "" {
 		req.Header.Set("Authorization", "Bearer "+f.token)
 	}

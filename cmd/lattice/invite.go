@@ -75,6 +75,7 @@ The first line of output is the link alone, for scripts.`,
 
 func newJoinCmd() *cobra.Command {
 	var f apiFlags
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "join LINK",
 		Short: "Join a database shared by an invite link",
@@ -100,10 +101,14 @@ Prints "joined: <address>" on success.`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "joined: %s\n", res.Address)
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s is open on the node and replicating with %s.\n", res.Name, res.PeerID)
+			if wait > 0 {
+				followCatchup(cmd.Context(), &f, res.Address, wait, cmd.ErrOrStderr())
+			}
 			return nil
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().DurationVar(&wait, "wait", 2*time.Minute, "follow the list's history arriving for at most this long, with a progress bar on stderr (0: return at once)")
 	return cmd
 }
 

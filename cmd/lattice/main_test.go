@@ -202,9 +202,15 @@ func TestInviteAndJoin(t *testing.T) {
 	require.Contains(t, out, "█", "a QR code follows the link")
 	require.Contains(t, out, "QR code as PNG: "+apiA+"/v1/invites/qr?link=")
 
+	// A history of single writes, which the joiner catches up on.
+	for i := 0; i < 200; i++ {
+		_, err := db.Collection("todos").InsertOne(context.Background(), engine.M{"n": i})
+		require.NoError(t, err)
+	}
 	code, out, errOut = runCLI(t, "join", "--api", apiB, link)
 	require.Equal(t, 0, code, errOut)
-	require.Equal(t, "joined: "+db.Address()+"\n", out)
+	require.Equal(t, "joined: "+db.Address()+"\n", out, "stdout is the contract's one line")
+	require.Contains(t, errOut, "caught up: 200 documents", "the join follows the history arriving")
 	infos, err := b.Databases(context.Background())
 	require.NoError(t, err)
 	require.Len(t, infos, 1)
