@@ -114,17 +114,18 @@ func TestTwoNodes(t *testing.T) {
 	c.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "t2", "title": "from the invitee"}})
 	waitDoc(t, a, list, "t2", func(d map[string]any) bool { return true })
 
+	// Joining again is idempotent, and replication goes on.
+	again := c.ok(200, "POST", "/v1/join", map[string]any{"link": link})
+	require.Equal(t, list, again["address"])
+	a.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "t3", "title": "after the second join"}})
+	waitDoc(t, c, list, "t3", func(d map[string]any) bool { return true })
+
 	// The joined list is the invitee's most recent database.
 	dbs := c.ok(200, "GET", "/v1/databases", nil)["databases"].([]any)
 	require.Equal(t, list, dbs[0].(map[string]any)["address"])
 
-	// Topic-form invites need the engine's pubsub.
+	// Topic-form invites: the database address comes over pubsub.
 	status, out := a.do("POST", "/v1/invites", map[string]any{"database": list, "topic": true})
-	if status == 501 {
-		require.Equal(t, "not_implemented", errCode(out))
-		t.Log("engine exposes no PubSub(): topic-form invites unavailable")
-		return
-	}
 	require.Equal(t, 200, status, "%v", out)
 	topicLink := out["link"].(string)
 	require.NotContains(t, topicLink, "&db=")
