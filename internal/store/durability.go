@@ -98,6 +98,14 @@ type walFile struct {
 	failed atomic.Pointer[error]
 }
 
+// Preallocate does nothing. pebble preallocates each WAL file at 110% of
+// the memtable size (70 MiB here), and a file whose memtable is never
+// flushed keeps it: a to-do list of a few hundred documents took 143 MiB
+// on disk for 2.3 MiB of data after seven restarts. Without it a log takes
+// what it holds; the cost is a little more file-system metadata work per
+// fsync, which runs in the background by default.
+func (f *walFile) Preallocate(offset, length int64) error { return nil }
+
 // flush fsyncs the file if it was written since its last fsync.
 func (f *walFile) flush() error {
 	if !f.dirty.Swap(false) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,4 +139,35 @@ func TestStoreSyncsWALInBackground(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestWALNotPreallocated: a small store takes about what it holds on
+// disk, across restarts. pebble would preallocate every WAL file at 110% of
+// the memtable size (70 MiB), and a log whose memtable is never flushed
+// keeps that: 143 MiB on disk for 2.3 MiB of data after seven restarts.
+func TestWALNotPreallocated(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "pebble")
+	for r := 0; r < 4; r++ {
+		st, err := Open(dir, false, nil)
+		require.NoError(t, err)
+		for i := 0; i < 200; i++ {
+			require.NoError(t, st.Put(ctx, ds.NewKey(fmt.Sprintf("/k/%d/%d", r, i)), make([]byte, 100)))
+		}
+		require.NoError(t, st.SyncWAL())
+		require.NoError(t, st.Close())
+	}
+	var allocated int64
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		var s syscall.Stat_t
+		if err := syscall.Stat(p, &s); err != nil {
+			return err
+		}
+		allocated += s.Blocks * 512
+		return nil
+	}))
+	require.Less(t, allocated, int64(8<<20), "the store's files take %d bytes on disk", allocated)
 }
