@@ -49,6 +49,28 @@ type Write struct {
 	// Time is when the author signed the write. It is claimed by the author,
 	// not attested: see the package documentation's threat model.
 	Time time.Time
+	// After is the latest Time claimed by the writes this one builds on
+	// (the deltas it links to, as far as the judging replica holds them;
+	// for a local write, every write the replica has merged); zero when
+	// unknown. A write whose Time is more than MaxClockSkew before After was
+	// backdated: its author saw writes made later than it claims. Time-bound
+	// controllers judge such a write at After − MaxClockSkew instead (see
+	// EffectiveTime).
+	After time.Time
+}
+
+// MaxClockSkew is how far apart honest replicas' clocks may be: a write may
+// claim a time up to this much before the writes it builds on.
+const MaxClockSkew = 5 * time.Minute
+
+// EffectiveTime is the time a time-bound controller judges w at: its
+// claimed Time, or After − MaxClockSkew when that is later (the write was
+// backdated below what its author had already seen).
+func EffectiveTime(w Write) time.Time {
+	if a := w.After.Add(-MaxClockSkew); !w.After.IsZero() && a.After(w.Time) {
+		return a
+	}
+	return w.Time
 }
 
 // Controller decides who may write to a database.

@@ -56,10 +56,17 @@
 //   - Rebroadcast old heads. Harmless: blocks are content-addressed, so a
 //     rebroadcast head names blocks that were authorised when first written,
 //     and merging them again is a no-op.
-//   - Replay a signed write. The same: a replayed delta is the same block,
-//     already merged or merged once. A write cannot be re-targeted to
-//     another database, since the engine's signature covers it and
-//     Write.Database comes from the receiving database.
+//   - Replay a signed write as it is. Harmless: a replayed delta is the
+//     same block, already merged or merged once. A write cannot be
+//     re-targeted to another database, since the engine's signature covers
+//     it and Write.Database comes from the receiving database.
+//   - Re-publish a writer's signed elements in a block of its own. The
+//     signature covers a delta's elements, not its DAG height or links, so
+//     any peer holding a signed delta can copy its elements into a new block
+//     at a greater height. Registers resolve conflicts by height, so this
+//     can set a key back to a value its author wrote earlier. Not closed
+//     yet: binding height and links needs the signature to be made when
+//     go-ds-crdt builds the block, which its API does not allow.
 //   - Keep writing after revocation, for a while. Replicas judge a delta by
 //     the controller state they hold when they receive it. A writer revoked
 //     while it (or the replica) is offline is still accepted by any replica
@@ -71,14 +78,19 @@
 //     they hold the same entries, but may disagree for a while about which
 //     deltas were admitted. Revocation guarantees that once a replica holds
 //     the revocation it refuses every later delta from the revoked peer.
-//   - Backdate. Write.Time is the author's claim. A token holder whose token
-//     expired can sign writes dated before the expiry and still be
-//     accepted, and a holder can date a write in the future to use a token
-//     before its NotBefore.
-//     Expiry bounds honest use, not a malicious holder: issue short tokens
-//     to peers you would not mind writing until then. An engine can narrow
-//     the window by refusing remote writes dated far in its own future, or
-//     earlier than the writes they build on in the DAG.
+//   - Backdate. Write.Time is the author's claim. A write may not claim a
+//     time more than MaxClockSkew before the writes it builds on
+//     (Write.After, read by the engine from the deltas it links to): the
+//     token controller judges it at that later time (EffectiveTime), so a
+//     holder whose token expired cannot backdate a write on top of
+//     anything written after the expiry. What stays open: a holder that
+//     builds only on writes from before its expiry (its own, in a quiet
+//     database) can still sign writes dated before the expiry, and a holder
+//     can date a write in the future to use a token before its NotBefore.
+//     The receiver's clock is not used: an offline device that wrote before
+//     its token expired must still sync afterwards. Expiry bounds honest
+//     use, not a malicious holder: issue short tokens to peers you would
+//     not mind writing until then.
 //   - Backdate entries. A dynamic admin that is revoked keeps a key that can
 //     still sign entries with a Lamport time below its revocation, and those
 //     take effect. Revocation of an admin stops an honest admin; it does not

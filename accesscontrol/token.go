@@ -315,6 +315,9 @@ func (c *TokenController) CanWrite(_ context.Context, w Write) error {
 		return fmt.Errorf("%w: write signed at %s, token valid from %s", ErrTokenNotYetValid, w.Time.UTC().Format(time.RFC3339), t.NotBefore.Format(time.RFC3339))
 	case w.Time.After(t.Expires):
 		return fmt.Errorf("%w: write signed at %s, token expired at %s", ErrTokenExpired, w.Time.UTC().Format(time.RFC3339), t.Expires.Format(time.RFC3339))
+	case EffectiveTime(w).After(t.Expires):
+		return fmt.Errorf("%w: write claims %s but builds on writes made at %s, after the token expired at %s",
+			ErrTokenExpired, w.Time.UTC().Format(time.RFC3339), w.After.UTC().Format(time.RFC3339), t.Expires.Format(time.RFC3339))
 	}
 	return nil
 }

@@ -176,3 +176,25 @@ func TestTokenSecp256k1Issuer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEffectiveTime: a write is judged at its claimed time unless it claims
+// more than MaxClockSkew before the writes it builds on.
+func TestEffectiveTime(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	cases := []struct {
+		name        string
+		time, after time.Time
+		want        time.Time
+	}{
+		{"nothing below", now, time.Time{}, now},
+		{"builds on older writes", now, now.Add(-time.Hour), now},
+		{"clock a little behind", now, now.Add(accesscontrol.MaxClockSkew), now},
+		{"backdated", now, now.Add(time.Hour), now.Add(time.Hour - accesscontrol.MaxClockSkew)},
+	}
+	for _, tc := range cases {
+		got := accesscontrol.EffectiveTime(accesscontrol.Write{Time: tc.time, After: tc.after})
+		if !got.Equal(tc.want) {
+			t.Errorf("%s: EffectiveTime = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (c *Collection) ref(id any) (docRef, error) {
 }
 
 func (c *Collection) writer() crdt.Writer {
-	return crdt.Writer{Replica: c.db.e.self, Nonce: crdt.NewNonce(), Now: time.Now()}
+	return crdt.Writer{Replica: c.db.e.self, Nonce: crdt.NewNonce(), Now: c.db.e.cfg.clock()}
 }
 
 // prepare turns a caller's document into a canonical, valid document with
@@ -104,7 +104,7 @@ func (c *Collection) prepare(doc any) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBadDocument, err)
 	}
 	if _, ok := m["_id"]; !ok {
-		m["_id"] = c.db.e.ids.New(time.Now())
+		m["_id"] = c.db.e.ids.New(c.db.e.cfg.clock())
 	}
 	if _, err := idKey(m["_id"]); err != nil {
 		return nil, err
@@ -322,7 +322,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			return err
 		}
 		if len(matches) == 0 && o.Upsert {
-			now := time.Now()
+			now := c.db.e.cfg.clock()
 			doc, err := query.ApplyUpsert(f, u, now)
 			if err != nil {
 				return err

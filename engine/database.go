@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/go-cid"
@@ -42,6 +41,7 @@ type Database struct {
 
 	crdtStore atomic.Pointer[dscrdt.Datastore]
 	bc        *replication.Broadcaster
+	vdag      *replication.ValidatingDAG
 	mat       *materializer
 	wq        writeQueue
 	hub       *eventHub
@@ -442,13 +442,13 @@ func (db *Database) start(ctx context.Context) error {
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
 	watch := replication.NewWatchStore(e.store, db.ns, db.mat.notify)
-	dag := replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, replication.ValidatorConfig{
+	db.vdag = replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, replication.ValidatorConfig{
 		Database: db.addr.String(),
 		Access:   db.access,
 		Counters: &db.stats.Counters,
 		Log:      db.log,
 	})
-	store, err := dscrdt.New(watch, db.ns, dag, bc, opts)
+	store, err := dscrdt.New(watch, db.ns, db.vdag, bc, opts)
 	if err != nil {
 		return fmt.Errorf("engine: crdt: %w", err)
 	}
@@ -647,7 +647,7 @@ func (db *Database) Heads() []string {
 // authorizeLocal asks the access controller whether this peer may make the
 // group's writes. Nothing is stored when it may not.
 func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
-	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: time.Now(), Token: db.token()}
+	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: db.e.cfg.clock(), Token: db.token(), After: db.vdag.Latest()}
 	for c := range t.colls {
 		w.Collections = append(w.Collections, c)
 	}

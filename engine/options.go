@@ -38,6 +38,7 @@ type config struct {
 	inlineBlockLimit    int
 	reconnect           bool
 	catchup             bool
+	clock               func() time.Time
 }
 
 func defaultConfig() *config {
@@ -51,6 +52,7 @@ func defaultConfig() *config {
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
+		clock:               time.Now,
 	}
 }
 
@@ -211,6 +213,21 @@ func WithReconnect(on bool) Option {
 // one round trip per DAG level: the baseline benchmarks compare against.
 func WithCatchup(on bool) Option {
 	return func(c *config) error { c.catchup = on; return nil }
+}
+
+// WithClock sets the clock the engine dates its writes with (signatures,
+// $currentDate, generated ids); the default is time.Now. For tests and
+// simulations; a peer whose clock runs more than
+// accesscontrol.MaxClockSkew behind the writes it builds on has its writes
+// judged at their time (see accesscontrol.EffectiveTime).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrBadOption)
+		}
+		c.clock = now
+		return nil
+	}
 }
 
 // WithMaxDocumentSize sets the largest accepted document, in bytes of JSON.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"time"
 
 	ds "github.com/ipfs/go-datastore"
 
@@ -251,7 +250,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	size := 0
 	flush := func() error {
 		// Each delta carries its author's signature over its contents.
-		sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), time.Now(), chunk)
+		sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), db.e.cfg.clock(), chunk)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -228,6 +229,8 @@ type ValidatingDAG struct {
 	held            *Quarantine
 	cfg             ValidatorConfig
 
+	latest atomic.Int64 // Unix ms: the latest time claimed by an admitted delta
+
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
 	scanned map[cid.Cid]struct{} // nodes whose access-control entries were applied
@@ -408,7 +411,65 @@ func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.D
 	if rep, ok := v.cfg.Access.(accesscontrol.Replicated); ok {
 		v.applyACLBelow(ctx, rep, nd, d)
 	}
-	return v.cfg.Access.CanWrite(ctx, w)
+	w.After = v.linkedTime(ctx, nd)
+	if err := v.cfg.Access.CanWrite(ctx, w); err != nil {
+		return err
+	}
+	for ms := w.Time.UnixMilli(); ; {
+		cur := v.latest.Load()
+		if ms <= cur || v.latest.CompareAndSwap(cur, ms) {
+			break
+		}
+	}
+	return nil
+}
+
+// Latest is the latest time claimed by a delta this DAG admitted (zero
+// before the first): what a local write builds on, as far as this replica
+// knows (accesscontrol.Write.After).
+func (v *ValidatingDAG) Latest() time.Time {
+	if ms := v.latest.Load(); ms != 0 {
+		return time.UnixMilli(ms)
+	}
+	return time.Time{}
+}
+
+// linkedTime is the latest time claimed by the deltas nd links to, of
+// those held here (quarantine or store); it never waits on the network, and
+// is zero when none is held.
+func (v *ValidatingDAG) linkedTime(ctx context.Context, nd ipld.Node) time.Time {
+	var latest time.Time
+	for _, l := range nd.Links() {
+		child, err := v.localNode(ctx, l.Cid)
+		if err != nil {
+			continue
+		}
+		d, err := decodeDelta(child)
+		if err != nil {
+			continue
+		}
+		if t, ok := ClaimedTime(d); ok && t.After(latest) {
+			latest = t
+		}
+	}
+	return latest
+}
+
+// ClaimedTime is the time a delta's signature claims, if it carries a
+// well-formed one (not verified: callers judge the delta itself apart).
+func ClaimedTime(d *crdtpb.Delta) (time.Time, bool) {
+	for _, e := range d.GetElements() {
+		k, err := crdt.ParseKey(e.GetKey())
+		if err != nil || k.Kind != crdt.KindSig || len(e.GetValue()) > maxEnvelopeSize {
+			continue
+		}
+		var env envelope
+		if json.Unmarshal(e.GetValue(), &env) != nil {
+			return time.Time{}, false
+		}
+		return time.UnixMilli(env.Time), true
+	}
+	return time.Time{}, false
 }
 
 // applyACLBelow applies the access-control entries of a node and of its
