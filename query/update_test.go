@@ -2,6 +2,7 @@ package query
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -377,4 +378,14 @@ func TestApplyUpsert(t *testing.T) {
 	if !reflect.DeepEqual(d2, obj(t, `{"a":{"b":[1]}}`)) {
 		t.Error("upsert aliases the filter")
 	}
+}
+
+// TestUpdateRefusesTooDeepPaths: an update path deeper than a document may
+// nest is refused when parsed, naming the problem.
+func TestUpdateRefusesTooDeepPaths(t *testing.T) {
+	p := strings.TrimSuffix(strings.Repeat("a.", value.MaxPathDepth+1), ".")
+	_, err := ParseUpdate(map[string]any{"$set": map[string]any{p: 1}})
+	checkErr(t, err, ErrBadPath, "at most")
+	_, err = ParseFilter(map[string]any{p: 1})
+	checkErr(t, err, ErrBadPath, "at most")
 }

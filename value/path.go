@@ -12,12 +12,20 @@ type MissingT struct{}
 // Missing is the value Branches reports for a path that reaches nothing.
 var Missing any = MissingT{}
 
+// MaxPathDepth is the most components a dot path may have: a path one
+// longer would name a value nested deeper than MaxDepth.
+const MaxPathDepth = MaxDepth - 1
+
 // SplitPath validates a dot path and returns its components. Components
 // must be non-empty, valid field names apart from '.' (they may be
-// numeric), and must not start with '$'.
+// numeric), and must not start with '$'; there are at most MaxPathDepth of
+// them (a longer path is refused, not truncated).
 func SplitPath(path string) ([]string, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: empty path", ErrBadPath)
+	}
+	if n := strings.Count(path, ".") + 1; n > MaxPathDepth {
+		return nil, fmt.Errorf("%w: %d components, at most %d are allowed", ErrBadPath, n, MaxPathDepth)
 	}
 	parts := strings.Split(path, ".")
 	for _, p := range parts {

@@ -2,6 +2,7 @@ package value_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/latticedb/lattice/value"
@@ -70,4 +71,15 @@ func TestGet(t *testing.T) {
 	if v, ok := value.Get(doc, "a"); !ok || !reflect.DeepEqual(v, doc["a"]) {
 		t.Error("Get(a)")
 	}
+}
+
+// TestPathDepthBound: a path longer than MaxPathDepth is refused with an
+// error that says so, not truncated.
+func TestPathDepthBound(t *testing.T) {
+	deep := func(n int) string { return strings.TrimSuffix(strings.Repeat("a.", n), ".") }
+	if _, err := value.SplitPath(deep(value.MaxPathDepth)); err != nil {
+		t.Fatalf("a path of %d components: %v", value.MaxPathDepth, err)
+	}
+	_, err := value.SplitPath(deep(value.MaxPathDepth + 1))
+	checkErr(t, err, value.ErrBadPath, "at most 99")
 }
