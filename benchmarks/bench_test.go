@@ -20,3 +20,4 @@ func BenchmarkLateJoin2k(b *testing.B)            { LateJoin2k(b) }
 func BenchmarkLateJoin2kBitswap(b *testing.B)     { LateJoin2kBitswap(b) }
 func BenchmarkLateJoin10k(b *testing.B)           { LateJoin10k(b) }
 func BenchmarkLateJoin100k(b *testing.B)          { LateJoin100k(b) }
+func BenchmarkUpdateNested(b *testing.B)          { UpdateNested(b) }

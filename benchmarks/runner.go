@@ -39,6 +39,7 @@ func Suite() []Scenario {
 		{Name: "InsertMany", About: "batches of 1,000 documents", Bench: InsertMany, Metric: "docs/s", Goal: 50000},
 		{Name: "RawCRDTPut", About: "baseline: bare go-ds-crdt Put", Bench: RawCRDTPut, Metric: "docs/s"},
 		{Name: "RawCRDTBatch", About: "baseline: bare go-ds-crdt batch", Bench: RawCRDTBatch, Metric: "docs/s"},
+		{Name: "UpdateNested", About: "$inc and $set of nested paths, one caller", Bench: UpdateNested, Metric: "docs/s"},
 		{Name: "FindByID", About: "over 10,000 documents", Bench: FindByID, Metric: "queries/s", Goal: 100000},
 		{Name: "IndexedFind", About: "indexed equality over 100,000 documents", Bench: IndexedFind, Metric: "queries/s", Goal: 20000},
 		{Name: "Replicate10k", About: "10,000 writes on A visible on B", Bench: Replicate10k, Metric: "docs/s", Goal: 5000, Slow: true},

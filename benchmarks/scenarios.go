@@ -425,3 +425,22 @@ func LateJoin10k(b *testing.B) { lateJoin(b, 10000) }
 // LateJoin100k is LateJoin2k with a 100,000-delta history (about 20 s to
 // write, then the join).
 func LateJoin100k(b *testing.B) { lateJoin(b, 100000) }
+
+// UpdateNested times one sequential caller incrementing a nested counter
+// (`$inc` of "stats.views") and setting a nested field of documents among
+// 1,000: the path-level registers of merging nested writes.
+func UpdateNested(b *testing.B) {
+	const n = 1000
+	c := filled(b, n)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("id%08d", i%n)
+		upd := engine.M{"$inc": engine.M{"stats.views": 1}, "$set": engine.M{"stats.last": i}}
+		if _, err := c.UpdateOne(ctx, engine.M{"_id": id}, upd); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}

@@ -200,6 +200,22 @@ type candidate struct {
 // point lookup answering a filter that is one scalar equality on the
 // indexed field); otherwise callers re-check the filter.
 func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool) {
+	// _id equality and $in are answered from the documents' own keys.
+	if b, ok := f.Bounds("_id"); ok && !b.IsRange {
+		seen := make(map[string]bool, len(b.Points))
+		for _, p := range b.Points {
+			k, err := idKey(crdt.CanonicalNumbers(p))
+			if err != nil || seen[k] {
+				continue // not a possible _id (null, an array, an object)
+			}
+			seen[k] = true
+			if e := c.docs[k]; e != nil {
+				out = append(out, candidate{k, e})
+			}
+		}
+		path, _, eq := f.Equality()
+		return out, eq && path == "_id", true
+	}
 	// Prefer an index with point bounds (equality, $in) over a range.
 	var best *index
 	var bestBounds query.Bounds
