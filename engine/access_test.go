@@ -209,6 +209,13 @@ func partition(t *testing.T, lone *engine.Engine, others ...*engine.Engine) {
 			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
 				return fmt.Errorf("still connected to %s", o.ID())
 			}
+			// pubsub must also have let go of the peer: a connection
+			// made while it still holds the dead one is taken for a
+			// duplicate, and after a few of those (go-libp2p-pubsub's
+			// MaxBackoffAttempts) it stops opening streams to the peer.
+			if slices.Contains(lone.PubSub().ListPeers(""), o.ID()) || slices.Contains(o.PubSub().ListPeers(""), lone.ID()) {
+				return fmt.Errorf("pubsub still holds %s", o.ID())
+			}
 		}
 		return nil
 	})
