@@ -607,6 +607,7 @@ func (db *Database) Stats() Stats {
 			Blocks:    db.stats.Catchup.Blocks.Load(),
 			Bytes:     db.stats.Catchup.Bytes.Load(),
 			Remaining: db.stats.Catchup.Remaining.Load(),
+			Running:   db.bc != nil && db.bc.CatchingUp(),
 		},
 	}
 	if store := db.store(); store != nil {

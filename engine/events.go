@@ -157,6 +157,7 @@ type CatchupStats struct {
 	Blocks    uint64 `json:"blocks"`    // missing blocks received
 	Bytes     uint64 `json:"bytes"`     // bytes of those blocks
 	Remaining int64  `json:"remaining"` // blocks known missing and not yet received (an estimate: the history below them is not known yet)
+	Running   bool   `json:"running"`   // a catch-up is under way
 }
 
 type counters struct {

@@ -614,6 +614,9 @@ func (b *Broadcaster) Queued() int {
 // Peers is the number of peers subscribed to the topic now.
 func (b *Broadcaster) Peers() int { return len(b.topic.ListPeers()) }
 
+// CatchingUp tells whether a catch-up is running.
+func (b *Broadcaster) CatchingUp() bool { return b.catching.Load() }
+
 // Topic is the name of the broadcaster's topic.
 func (b *Broadcaster) Topic() string { return b.topic.String() }
 
