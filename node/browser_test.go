@@ -192,6 +192,31 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 			hasTodo(title, false),
 		)
 	}
+	// Input the node would refuse or the app would drop gets a sentence
+	// under the field: spaces only, and a title past the node's document
+	// limit (the app has no length limit of its own, so the node's holds).
+	count := `document.querySelectorAll(".todo").length`
+	n := text(page1, chromedp.Evaluate[string](count+`.toString()`))
+	addMsg := func(want string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`!document.querySelector("#add-msg").hidden && document.querySelector("#add-msg").textContent === %q`, want))
+	}
+	run(page1,
+		poll(`document.querySelector("#new-title").maxLength === -1`),
+		chromedp.SendKeys(css(`#new-title`), "   "),
+		chromedp.Click(css(`#add-form button`)),
+		addMsg("A title of only spaces is empty: type a word or two."),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = "x".repeat(600 << 10)`),
+		chromedp.Click(css(`#add-form button`)),
+		addMsg("This to-do is too long to save. Shorten it and try again."),
+	)
+	require.Equal(t, n, text(page1, chromedp.Evaluate[string](count+`.toString()`)), "nothing was added")
+	run(page1,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = ""`),
+		chromedp.SendKeys(css(`#new-title`), "a"), // typing clears the message
+		poll(`document.querySelector("#add-msg").hidden`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = ""`),
+	)
+
 	start := time.Now()
 	run(page2, hasTodo("Buy oat milk", false), hasTodo("Call the plumber", false))
 	t.Logf("page 2 showed page 1's to-dos after %s", time.Since(start))

@@ -129,6 +129,7 @@
       const msg = (data.error && data.error.message) || res.statusText;
       const err = new Error(msg);
       err.status = res.status;
+      err.code = data.error && data.error.code;
       throw err;
     }
     return data;
@@ -348,13 +349,13 @@
       title.type = "text";
       title.className = "edit";
       title.value = t.title || "";
-      title.maxLength = 500;
       let finished = false;
       const finish = (save) => {
         if (finished) return;
         finished = true;
         state.editing = null;
         const v = title.value.trim();
+        if (save && !v) toast("A to-do needs a title: the old one is kept.", true);
         if (save && v && v !== t.title) update(t._id, { title: v });
         render();
       };
@@ -391,7 +392,7 @@
     try {
       await action("updateOne", { filter: { _id: id }, update: { $set: fields } });
     } catch (e) {
-      toast(e.message, true);
+      toast(e.code === "too_large" ? "This to-do is too long to save. Shorten it and try again." : e.message, true);
     }
     reload();
   }
@@ -414,6 +415,14 @@
       $("join-msg").textContent = "";
       throw e;
     }
+  }
+
+  // addMsg shows (or, with "", hides) a message under the add form. The
+  // title has no length limit of its own: the node's document limit is the
+  // one that holds, and a title over it gets a sentence here.
+  function addMsg(msg) {
+    $("add-msg").textContent = msg;
+    $("add-msg").hidden = !msg;
   }
 
   let toastTimer = null;
@@ -441,15 +450,22 @@
       e.preventDefault();
       const input = $("new-title");
       const title = input.value.trim();
-      if (!title) return;
+      if (!title) {
+        addMsg(input.value ? "A title of only spaces is empty: type a word or two." : "Type what needs doing first.");
+        input.focus();
+        return;
+      }
+      addMsg("");
       input.value = "";
       try {
         await add(title);
       } catch (err) {
         input.value = title;
-        toast(err.message, true);
+        if (err.code === "too_large") addMsg("This to-do is too long to save. Shorten it and try again.");
+        else toast(err.message, true);
       }
     });
+    $("new-title").addEventListener("input", () => addMsg(""));
     $("clear-done").addEventListener("click", async () => {
       try {
         await action("deleteMany", { filter: { isDone: true } });
