@@ -92,7 +92,12 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		defer cancel()
-		require.NoError(t, chromedp.Do(ctx, steps...))
+		err := chromedp.Do(ctx, steps...)
+		if err != nil {
+			dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden})`))
+			t.Logf("page: %s", dump)
+		}
+		require.NoError(t, err)
 	}
 	text := func(page context.Context, a chromedp.Action[string]) string {
 		t.Helper()
@@ -133,14 +138,6 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		poll(fmt.Sprintf(`localStorage.getItem("lattice.token") === %q`, testToken)),
 	)
 
-	// A drive-by navigation to B's app with #join=: the app shows what it
-	// would join and waits. Cancel joins nothing.
-	joinURL := b.url + "/#join=" + url.QueryEscape(link)
-	run(page2,
-		chromedp.Navigate(joinURL),
-		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
-		chromedp.WaitVisible(css(`#confirm`)),
-	)
 	dir := artifactDir(t)
 	shot := func(page context.Context, name string) {
 		t.Helper()
@@ -152,6 +149,58 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, png, 0o644))
 		t.Logf("screenshot: %s", path)
 	}
+
+	// A damaged link gets a plain sentence, the technical detail one click
+	// away, and the message stays until dismissed.
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	q := u.Query()
+	db := []byte(q.Get("db"))    // /lattice/<CID>/TodoList
+	db[len("/lattice/")+3] = '1' // not base32
+	q.Set("db", string(db))
+	u.RawQuery = q.Encode()
+	damaged := u.String()
+	toastIs := func(want string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`!document.querySelector("#toast").hidden && document.querySelector("#toast-text").textContent === %q`, want))
+	}
+	run(page2,
+		chromedp.Navigate(b.url+"/#join="+url.QueryEscape(damaged)),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		toastIs("This link is damaged."),
+		poll(`!document.querySelector("#toast-details").hidden && !document.querySelector("#toast-details").open`),
+		chromedp.Click(css(`#toast-details summary`)),
+		poll(`document.querySelector("#toast-details").open && document.querySelector("#toast-detail").textContent.startsWith("bad_request: node: malformed invite link")`),
+		// Still there after the 4 s a notice lasts: this wait is the
+		// property under test, not a stand-in for a condition.
+		chromedp.Evaluate[chromedp.Void](`new Promise((r) => setTimeout(r, 4500))`, chromedp.EvalAwaitPromise),
+		toastIs("This link is damaged."),
+	)
+	shot(page2, "todo-error-toast.png")
+	run(page2, chromedp.Click(css(`#toast-close`)), poll(`document.querySelector("#toast").hidden`))
+
+	// A link whose inviter cannot be reached says so, in those words.
+	q = u.Query()
+	q.Set("db", list1)
+	q["addr"] = []string{"/ip4/127.0.0.1/tcp/1"} // nothing listens on tcpmux
+	u.RawQuery = q.Encode()
+	run(page2,
+		chromedp.Navigate(b.url+"/?dead#join="+url.QueryEscape(u.String())),
+		chromedp.WaitVisible(css(`#confirm`)),
+		chromedp.Click(css(`#confirm-yes`)),
+		toastIs("Can't reach the node that shared this list."),
+		poll(`document.querySelector("#toast-detail").textContent.startsWith("connect_failed: ")`),
+		poll(`document.querySelector("#join-msg").textContent === "Can't reach the node that shared this list."`),
+		chromedp.Click(css(`#toast-close`)),
+	)
+
+	// A drive-by navigation to B's app with #join=: the app shows what it
+	// would join and waits. Cancel joins nothing.
+	joinURL := b.url + "/#join=" + url.QueryEscape(link)
+	run(page2,
+		chromedp.Navigate(joinURL),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		chromedp.WaitVisible(css(`#confirm`)),
+	)
 	shot(page2, "todo-join-confirm.png")
 	shown := text(page2, chromedp.TextContent(css(`#confirm-body`)))
 	require.Contains(t, shown, "TodoList", "the dialog names the list")

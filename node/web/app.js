@@ -94,7 +94,7 @@
     try {
       inv = await api("POST", "/v1/invites/inspect", { link });
     } catch (e) {
-      toast("This invite link is damaged: " + e.message, true);
+      fail(e, "link");
       return;
     }
     const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
@@ -108,7 +108,7 @@
       await join(link);
       toast("Joined the list");
     } catch (e) {
-      toast("Could not join: " + e.message, true);
+      fail(e, "join");
     }
   }
 
@@ -122,7 +122,9 @@
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
       setStatus("offline", "Node unreachable");
-      throw new Error("cannot reach the node: " + e.message);
+      const err = new Error("fetch " + path + ": " + e.message);
+      err.code = "offline";
+      throw err;
     }
     const data = await res.json().catch(() => ({}));
     if (!res.ok) {
@@ -268,7 +270,7 @@
         render();
       } while (state.reloadAgain);
     } catch (e) {
-      toast(e.message, true);
+      fail(e);
     } finally {
       state.reloading = false;
     }
@@ -392,7 +394,7 @@
     try {
       await action("updateOne", { filter: { _id: id }, update: { $set: fields } });
     } catch (e) {
-      toast(e.code === "too_large" ? "This to-do is too long to save. Shorten it and try again." : e.message, true);
+      fail(e);
     }
     reload();
   }
@@ -400,7 +402,7 @@
     try {
       await action("deleteOne", { filter: { _id: id } });
     } catch (e) {
-      toast(e.message, true);
+      fail(e);
     }
     reload();
   }
@@ -412,7 +414,7 @@
       await useList(res.address);
       return res;
     } catch (e) {
-      $("join-msg").textContent = "";
+      $("join-msg").textContent = plain(e, "join");
       throw e;
     }
   }
@@ -425,14 +427,52 @@
     $("add-msg").hidden = !msg;
   }
 
+  // plain turns an API error into a sentence for people, chosen by the
+  // API's error code (node/errors.go), never by reading its message. what
+  // says what the user was doing: "link" (reading an invite link), "join"
+  // (joining with one), or nothing.
+  function plain(e, what) {
+    const link = what === "link" || what === "join";
+    switch (e.code) {
+      case "offline": return "Can't reach this node. Is lattice node still running?";
+      case "connect_failed": return what === "join" ? "Can't reach the node that shared this list." : "Can't reach that peer.";
+      case "bad_request": case "bad_address": case "bad_json":
+        return link ? "This link is damaged." : "The node did not understand this request.";
+      case "too_large": return "This to-do is too long to save. Shorten it and try again.";
+      case "forbidden": return "This list does not let your node make changes.";
+      case "not_found": return link ? "The node that shared this list does not have it any more." : "This list is not on this node any more.";
+      case "duplicate_key": return "That to-do exists already.";
+      case "unauthorized": return "This node needs its API token: open the address lattice node printed (it ends in #token=…).";
+      case "timeout": return link ? "The node that shared this list took too long to answer. Try again." : "The node took too long to answer. Try again.";
+      case "unavailable": case "too_many_streams": case "too_many_databases": case "too_many_tickets":
+        return "The node is busy or stopping. Try again in a moment.";
+      default: return "Something went wrong on the node.";
+    }
+  }
+
+  // fail shows an API error as a sentence, with the code and the node's
+  // message one click away, until the user dismisses it.
+  function fail(e, what) {
+    toast(plain(e, what), true, (e.code ? e.code + ": " : "") + e.message);
+  }
+
+  // toast shows a message. A notice goes away by itself; an error stays
+  // until dismissed (the × button or Escape), so it can be read.
   let toastTimer = null;
-  function toast(msg, isError) {
+  function toast(msg, isError, detail) {
     const el = $("toast");
-    el.textContent = msg;
+    $("toast-text").textContent = msg;
+    $("toast-detail").textContent = detail || "";
+    $("toast-details").hidden = !detail;
+    $("toast-details").open = false;
     el.className = "toast" + (isError ? " error" : "");
     el.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+    if (!isError) toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+  function dismissToast() {
+    clearTimeout(toastTimer);
+    $("toast").hidden = true;
   }
 
   async function copy(text) {
@@ -461,16 +501,20 @@
         await add(title);
       } catch (err) {
         input.value = title;
-        if (err.code === "too_large") addMsg("This to-do is too long to save. Shorten it and try again.");
-        else toast(err.message, true);
+        if (err.code === "too_large") addMsg(plain(err));
+        else fail(err);
       }
     });
     $("new-title").addEventListener("input", () => addMsg(""));
+    $("toast-close").addEventListener("click", dismissToast);
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !$("toast").hidden && $("confirm").hidden && !state.editing) dismissToast();
+    });
     $("clear-done").addEventListener("click", async () => {
       try {
         await action("deleteMany", { filter: { isDone: true } });
       } catch (e) {
-        toast(e.message, true);
+        fail(e);
       }
       reload();
     });
@@ -483,7 +527,7 @@
         $("share-out").hidden = false;
         await showQR($("invite-qr"), new URL(inv.qr).pathname + new URL(inv.qr).search);
       } catch (e) {
-        toast(e.message, true);
+        fail(e);
       } finally {
         btn.disabled = false;
       }
@@ -502,12 +546,12 @@
         $("join-input").value = "";
         toast("Joined the list");
       } catch (err) {
-        toast("Could not join: " + err.message, true);
+        fail(err, "join");
       } finally {
         btn.disabled = false;
       }
     });
-    $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => toast(err.message, true)));
+    $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => fail(err)));
     window.addEventListener("hashchange", async () => {
       const link = readFragment();
       if (await offerToken()) location.reload();
@@ -528,12 +572,8 @@
       document.body.dataset.ready = "true";
       if (joinLink) offerJoin(joinLink);
     } catch (e) {
-      if (e.status === 401) {
-        setStatus("offline", "Token needed");
-        toast("This node needs its API token: open the address `lattice node` printed (it ends in #token=…).", true);
-      } else {
-        toast(e.message, true);
-      }
+      if (e.status === 401) setStatus("offline", "Token needed");
+      fail(e);
     }
   }
 
