@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/node"
@@ -266,6 +267,36 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = ""`),
 	)
 
+	// A title is reached with Tab, shows its focus, opens for editing with
+	// Enter or F2, cancels with Escape and saves with Enter; the focus
+	// stays on the to-do throughout.
+	focusedTitle := func(title string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`(() => { const a = document.activeElement;
+			return a.classList.contains("title") && a.textContent === %q && a.tabIndex === 0 &&
+				getComputedStyle(a).outlineStyle === "solid"; })()`, title))
+	}
+	editing := func(value string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`document.activeElement.classList.contains("edit") && document.activeElement.value === %q`, value))
+	}
+	run(page1,
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === "Water the plants").querySelector(".toggle").focus()`),
+		chromedp.KeyEvent(kb.Tab),
+		focusedTitle("Water the plants"),
+		chromedp.KeyEvent(kb.Enter),
+		editing("Water the plants"),
+		chromedp.KeyEvent(" later"),
+		editing("Water the plants later"),
+		chromedp.KeyEvent(kb.Escape),
+		focusedTitle("Water the plants"),
+		chromedp.KeyEvent(kb.F2),
+		editing("Water the plants"),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`),
+		chromedp.KeyEvent("Water the roses"),
+		chromedp.KeyEvent(kb.Enter),
+		hasTodo("Water the roses", false),
+		focusedTitle("Water the roses"),
+	)
+
 	start := time.Now()
 	run(page2, hasTodo("Buy oat milk", false), hasTodo("Call the plumber", false))
 	t.Logf("page 2 showed page 1's to-dos after %s", time.Since(start))
@@ -297,4 +328,14 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "screenshot.png"), png, 0o644))
 		}
 	}
+
+	// Page 2's node goes away: the app says so and stops showing the peers
+	// it had, which nobody can vouch for any more.
+	run(page2, poll(`document.querySelectorAll("#peer-list .badge").length > 0`))
+	require.NoError(t, b.n.Close())
+	run(page2,
+		poll(`document.querySelector("#status").dataset.state === "offline"`),
+		poll(`document.querySelectorAll("#peer-list .badge").length === 0`),
+		poll(`document.querySelector("#peer-list").textContent === "not known while the node is out of reach"`),
+	)
 }

@@ -121,7 +121,7 @@
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
-      setStatus("offline", "Node unreachable");
+      showOffline("Node unreachable");
       const err = new Error("fetch " + path + ": " + e.message);
       err.code = "offline";
       throw err;
@@ -210,7 +210,7 @@
     try {
       url = await eventsURL();
     } catch (e) {
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
       setTimeout(() => { if (state.address === address && !state.events) subscribe(); }, 2000);
       return;
     }
@@ -247,7 +247,7 @@
     });
     es.onerror = () => {
       state.streamUp = false;
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
       // The browser retries by itself unless the node refused the stream
       // (a spent ticket, a restart, too many streams): then start over.
       if (es.readyState === EventSource.CLOSED && state.events === es) {
@@ -292,11 +292,20 @@
     $("status-text").textContent = text;
   }
 
+  // showOffline says the node is out of reach, and forgets its peers: a
+  // list of them from before would claim connections nobody can vouch for.
+  function showOffline(text) {
+    setStatus("offline", text);
+    state.peers = [];
+    $("peer-list").textContent = "not known while the node is out of reach";
+  }
+
   function renderPeers() {
     const n = state.peers.length;
     if (state.catchingUp) return; // the catch-up status stays until it ends
     if (!state.streamUp) {
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
+      return;
     } else if (n === 0) {
       setStatus("alone", "Online · no peers yet");
     } else {
@@ -320,6 +329,12 @@
 
   function render() {
     const ul = $("todos");
+    // A re-render (a remote change, say) must not take the keyboard focus
+    // away: note which control of which to-do has it, and give it back.
+    const active = document.activeElement;
+    const li = active && active.closest && active.closest(".todo");
+    const keep = state.focus || (li && ul.contains(li) ? { id: li.dataset.id, cls: active.className.split(" ")[0] } : null);
+    state.focus = null;
     const items = state.todos.map((t) => renderTodo(t));
     ul.replaceChildren(...items);
     $("empty").hidden = state.todos.length > 0;
@@ -330,6 +345,10 @@
     if (state.editing) {
       const input = ul.querySelector(".edit");
       if (input) input.focus();
+    } else if (keep) {
+      const el = [...ul.querySelectorAll(".todo")].find((x) => x.dataset.id === keep.id);
+      const target = el && el.querySelector("." + (keep.cls === "edit" ? "title" : keep.cls));
+      if (target) target.focus();
     }
   }
 
@@ -356,6 +375,7 @@
         if (finished) return;
         finished = true;
         state.editing = null;
+        state.focus = { id: String(t._id), cls: "title" }; // back to the title
         const v = title.value.trim();
         if (save && !v) toast("A to-do needs a title: the old one is kept.", true);
         if (save && v && v !== t.title) update(t._id, { title: v });
@@ -363,15 +383,22 @@
       };
       title.addEventListener("keydown", (e) => {
         if (e.key === "Enter") finish(true);
-        if (e.key === "Escape") finish(false);
+        if (e.key === "Escape") { e.stopPropagation(); finish(false); }
       });
       title.addEventListener("blur", () => finish(true));
     } else {
       title = document.createElement("span");
       title.className = "title";
       title.textContent = t.title || "";
-      title.title = "Click to edit";
-      title.addEventListener("click", () => { state.editing = t._id; render(); });
+      title.title = "Click, or press Enter or F2, to edit";
+      title.tabIndex = 0;
+      title.setAttribute("role", "button");
+      title.setAttribute("aria-description", "Press Enter or F2 to edit");
+      const edit = () => { state.editing = t._id; render(); };
+      title.addEventListener("click", edit);
+      title.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === "F2") { e.preventDefault(); edit(); }
+      });
     }
 
     const del = document.createElement("button");
