@@ -297,6 +297,29 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		focusedTitle("Water the roses"),
 	)
 
+	// An action fetches the list once (from its own event), not twice.
+	// The barrier: a write made elsewhere afterwards, whose event comes
+	// after the action's on the same stream and costs one fetch itself.
+	run(page1, chromedp.Evaluate[chromedp.Void](`(() => {
+		window.finds = 0;
+		const f = window.fetch;
+		window.fetch = (u, o) => { if (String(u).endsWith("/v1/action/find")) window.finds++; return f(u, o); };
+	})()`))
+	fetches := func(barrier string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		run(page1, append([]chromedp.Action[chromedp.Void]{chromedp.Evaluate[chromedp.Void](`window.finds = 0`)}, steps...)...)
+		a.act("insertOne", list1, map[string]any{"document": map[string]any{"title": barrier, "isDone": false, "createdAt": time.Now().UnixMilli()}})
+		run(page1, hasTodo(barrier, false))
+		require.Equal(t, "2", text(page1, chromedp.Evaluate[string](`String(window.finds)`)), "one fetch for the action, one for the barrier")
+	}
+	fetches("barrier 1",
+		chromedp.SendKeys(css(`#new-title`), "Fix the bike"),
+		chromedp.Click(css(`#add-form button`)),
+		hasTodo("Fix the bike", false))
+	fetches("barrier 2",
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === "Fix the bike").querySelector(".toggle").click()`),
+		hasTodo("Fix the bike", true))
+
 	start := time.Now()
 	run(page2, hasTodo("Buy oat milk", false), hasTodo("Call the plumber", false))
 	t.Logf("page 2 showed page 1's to-dos after %s", time.Since(start))

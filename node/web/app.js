@@ -413,26 +413,28 @@
   }
 
   // ---- actions --------------------------------------------------------------
+  // After a write the app's own event brings the change (and reloads the
+  // list, once), so an action does not fetch the list itself: it would
+  // fetch it twice. It does when no event will come: the stream is down,
+  // or the write failed and the page must drop what it showed.
+  function written() {
+    if (!state.streamUp) reload();
+  }
   async function add(title) {
     await action("insertOne", { document: { title, isDone: false, createdAt: Date.now() } });
-    reload();
+    written();
   }
-  async function update(id, fields) {
+  async function write(name, body) {
     try {
-      await action("updateOne", { filter: { _id: id }, update: { $set: fields } });
+      await action(name, body);
+      written();
     } catch (e) {
       fail(e);
+      reload();
     }
-    reload();
   }
-  async function remove(id) {
-    try {
-      await action("deleteOne", { filter: { _id: id } });
-    } catch (e) {
-      fail(e);
-    }
-    reload();
-  }
+  const update = (id, fields) => write("updateOne", { filter: { _id: id }, update: { $set: fields } });
+  const remove = (id) => write("deleteOne", { filter: { _id: id } });
   async function join(link) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     try {
@@ -537,14 +539,7 @@
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("toast").hidden && $("confirm").hidden && !state.editing) dismissToast();
     });
-    $("clear-done").addEventListener("click", async () => {
-      try {
-        await action("deleteMany", { filter: { isDone: true } });
-      } catch (e) {
-        fail(e);
-      }
-      reload();
-    });
+    $("clear-done").addEventListener("click", () => write("deleteMany", { filter: { isDone: true } }));
     $("share-btn").addEventListener("click", async () => {
       const btn = $("share-btn");
       btn.disabled = true;
