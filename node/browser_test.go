@@ -312,11 +312,11 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		run(page1, hasTodo(barrier, false))
 		require.Equal(t, "2", text(page1, chromedp.Evaluate[string](`String(window.finds)`)), "one fetch for the action, one for the barrier")
 	}
-	fetches("barrier 1",
+	fetches("Book the dentist",
 		chromedp.SendKeys(css(`#new-title`), "Fix the bike"),
 		chromedp.Click(css(`#add-form button`)),
 		hasTodo("Fix the bike", false))
-	fetches("barrier 2",
+	fetches("Return the library books",
 		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === "Fix the bike").querySelector(".toggle").click()`),
 		hasTodo("Fix the bike", true))
 
