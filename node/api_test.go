@@ -170,6 +170,29 @@ func TestErrors(t *testing.T) {
 	}, out["documents"])
 }
 
+// TestUnknownAccessType: an access-controller type nobody registered is the
+// client's mistake (400) and the answer names it, with or without params;
+// "needs params" would send the user looking for params that cannot help.
+func TestUnknownAccessType(t *testing.T) {
+	a := startNode(t)
+	for _, body := range []string{
+		`{"name":"x","access":{"type":"nope","params":{}}}`,
+		`{"name":"x","access":{"type":"nope"}}`,
+	} {
+		status, out := a.do("POST", "/v1/databases", body)
+		require.Equal(t, 400, status, "%s: %v", body, out)
+		require.Equal(t, "bad_request", errCode(out), "%s: %v", body, out)
+		msg := out["error"].(map[string]any)["message"].(string)
+		require.Contains(t, msg, `"nope"`, body)
+		require.Contains(t, msg, "unknown", body)
+		require.NotContains(t, msg, "needs params", body)
+	}
+	// A known type without its params still says what is missing.
+	status, out := a.do("POST", "/v1/databases", `{"name":"x","access":{"type":"token"}}`)
+	require.Equal(t, 400, status, "%v", out)
+	require.Contains(t, out["error"].(map[string]any)["message"], "token")
+}
+
 func TestForbiddenWrite(t *testing.T) {
 	a, b := startNode(t), startNode(t)
 	// Only B may write to this database; A holds it but cannot write.

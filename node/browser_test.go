@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/node"
@@ -92,7 +93,12 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		defer cancel()
-		require.NoError(t, chromedp.Do(ctx, steps...))
+		err := chromedp.Do(ctx, steps...)
+		if err != nil {
+			dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden})`))
+			t.Logf("page: %s", dump)
+		}
+		require.NoError(t, err)
 	}
 	text := func(page context.Context, a chromedp.Action[string]) string {
 		t.Helper()
@@ -133,14 +139,6 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		poll(fmt.Sprintf(`localStorage.getItem("lattice.token") === %q`, testToken)),
 	)
 
-	// A drive-by navigation to B's app with #join=: the app shows what it
-	// would join and waits. Cancel joins nothing.
-	joinURL := b.url + "/#join=" + url.QueryEscape(link)
-	run(page2,
-		chromedp.Navigate(joinURL),
-		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
-		chromedp.WaitVisible(css(`#confirm`)),
-	)
 	dir := artifactDir(t)
 	shot := func(page context.Context, name string) {
 		t.Helper()
@@ -152,6 +150,58 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, png, 0o644))
 		t.Logf("screenshot: %s", path)
 	}
+
+	// A damaged link gets a plain sentence, the technical detail one click
+	// away, and the message stays until dismissed.
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	q := u.Query()
+	db := []byte(q.Get("db"))    // /lattice/<CID>/TodoList
+	db[len("/lattice/")+3] = '1' // not base32
+	q.Set("db", string(db))
+	u.RawQuery = q.Encode()
+	damaged := u.String()
+	toastIs := func(want string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`!document.querySelector("#toast").hidden && document.querySelector("#toast-text").textContent === %q`, want))
+	}
+	run(page2,
+		chromedp.Navigate(b.url+"/#join="+url.QueryEscape(damaged)),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		toastIs("This link is damaged."),
+		poll(`!document.querySelector("#toast-details").hidden && !document.querySelector("#toast-details").open`),
+		chromedp.Click(css(`#toast-details summary`)),
+		poll(`document.querySelector("#toast-details").open && document.querySelector("#toast-detail").textContent.startsWith("bad_request: node: malformed invite link")`),
+		// Still there after the 4 s a notice lasts: this wait is the
+		// property under test, not a stand-in for a condition.
+		chromedp.Evaluate[chromedp.Void](`new Promise((r) => setTimeout(r, 4500))`, chromedp.EvalAwaitPromise),
+		toastIs("This link is damaged."),
+	)
+	shot(page2, "todo-error-toast.png")
+	run(page2, chromedp.Click(css(`#toast-close`)), poll(`document.querySelector("#toast").hidden`))
+
+	// A link whose inviter cannot be reached says so, in those words.
+	q = u.Query()
+	q.Set("db", list1)
+	q["addr"] = []string{"/ip4/127.0.0.1/tcp/1"} // nothing listens on tcpmux
+	u.RawQuery = q.Encode()
+	run(page2,
+		chromedp.Navigate(b.url+"/?dead#join="+url.QueryEscape(u.String())),
+		chromedp.WaitVisible(css(`#confirm`)),
+		chromedp.Click(css(`#confirm-yes`)),
+		toastIs("Can't reach the node that shared this list."),
+		poll(`document.querySelector("#toast-detail").textContent.startsWith("connect_failed: ")`),
+		poll(`document.querySelector("#join-msg").textContent === "Can't reach the node that shared this list."`),
+		chromedp.Click(css(`#toast-close`)),
+	)
+
+	// A drive-by navigation to B's app with #join=: the app shows what it
+	// would join and waits. Cancel joins nothing.
+	joinURL := b.url + "/#join=" + url.QueryEscape(link)
+	run(page2,
+		chromedp.Navigate(joinURL),
+		chromedp.WaitVisible(css(`body[data-ready="true"]`)),
+		chromedp.WaitVisible(css(`#confirm`)),
+	)
 	shot(page2, "todo-join-confirm.png")
 	shown := text(page2, chromedp.TextContent(css(`#confirm-body`)))
 	require.Contains(t, shown, "TodoList", "the dialog names the list")
@@ -192,6 +242,84 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 			hasTodo(title, false),
 		)
 	}
+	// Input the node would refuse or the app would drop gets a sentence
+	// under the field: spaces only, and a title past the node's document
+	// limit (the app has no length limit of its own, so the node's holds).
+	count := `document.querySelectorAll(".todo").length`
+	n := text(page1, chromedp.Evaluate[string](count+`.toString()`))
+	addMsg := func(want string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`!document.querySelector("#add-msg").hidden && document.querySelector("#add-msg").textContent === %q`, want))
+	}
+	run(page1,
+		poll(`document.querySelector("#new-title").maxLength === -1`),
+		chromedp.SendKeys(css(`#new-title`), "   "),
+		chromedp.Click(css(`#add-form button`)),
+		addMsg("A title of only spaces is empty: type a word or two."),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = "x".repeat(600 << 10)`),
+		chromedp.Click(css(`#add-form button`)),
+		addMsg("This to-do is too long to save. Shorten it and try again."),
+	)
+	require.Equal(t, n, text(page1, chromedp.Evaluate[string](count+`.toString()`)), "nothing was added")
+	run(page1,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = ""`),
+		chromedp.SendKeys(css(`#new-title`), "a"), // typing clears the message
+		poll(`document.querySelector("#add-msg").hidden`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = ""`),
+	)
+
+	// A title is reached with Tab, shows its focus, opens for editing with
+	// Enter or F2, cancels with Escape and saves with Enter; the focus
+	// stays on the to-do throughout.
+	focusedTitle := func(title string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`(() => { const a = document.activeElement;
+			return a.classList.contains("title") && a.textContent === %q && a.tabIndex === 0 &&
+				getComputedStyle(a).outlineStyle === "solid"; })()`, title))
+	}
+	editing := func(value string) chromedp.Action[chromedp.Void] {
+		return poll(fmt.Sprintf(`document.activeElement.classList.contains("edit") && document.activeElement.value === %q`, value))
+	}
+	run(page1,
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === "Water the plants").querySelector(".toggle").focus()`),
+		chromedp.KeyEvent(kb.Tab),
+		focusedTitle("Water the plants"),
+		chromedp.KeyEvent(kb.Enter),
+		editing("Water the plants"),
+		chromedp.KeyEvent(" later"),
+		editing("Water the plants later"),
+		chromedp.KeyEvent(kb.Escape),
+		focusedTitle("Water the plants"),
+		chromedp.KeyEvent(kb.F2),
+		editing("Water the plants"),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`),
+		chromedp.KeyEvent("Water the roses"),
+		chromedp.KeyEvent(kb.Enter),
+		hasTodo("Water the roses", false),
+		focusedTitle("Water the roses"),
+	)
+
+	// An action fetches the list once (from its own event), not twice.
+	// The barrier: a write made elsewhere afterwards, whose event comes
+	// after the action's on the same stream and costs one fetch itself.
+	run(page1, chromedp.Evaluate[chromedp.Void](`(() => {
+		window.finds = 0;
+		const f = window.fetch;
+		window.fetch = (u, o) => { if (String(u).endsWith("/v1/action/find")) window.finds++; return f(u, o); };
+	})()`))
+	fetches := func(barrier string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		run(page1, append([]chromedp.Action[chromedp.Void]{chromedp.Evaluate[chromedp.Void](`window.finds = 0`)}, steps...)...)
+		a.act("insertOne", list1, map[string]any{"document": map[string]any{"title": barrier, "isDone": false, "createdAt": time.Now().UnixMilli()}})
+		run(page1, hasTodo(barrier, false))
+		require.Equal(t, "2", text(page1, chromedp.Evaluate[string](`String(window.finds)`)), "one fetch for the action, one for the barrier")
+	}
+	fetches("Book the dentist",
+		chromedp.SendKeys(css(`#new-title`), "Fix the bike"),
+		chromedp.Click(css(`#add-form button`)),
+		hasTodo("Fix the bike", false))
+	fetches("Return the library books",
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title").textContent === "Fix the bike").querySelector(".toggle").click()`),
+		hasTodo("Fix the bike", true))
+
 	start := time.Now()
 	run(page2, hasTodo("Buy oat milk", false), hasTodo("Call the plumber", false))
 	t.Logf("page 2 showed page 1's to-dos after %s", time.Since(start))
@@ -223,4 +351,14 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join("..", "docs", "screenshot.png"), png, 0o644))
 		}
 	}
+
+	// Page 2's node goes away: the app says so and stops showing the peers
+	// it had, which nobody can vouch for any more.
+	run(page2, poll(`document.querySelectorAll("#peer-list .badge").length > 0`))
+	require.NoError(t, b.n.Close())
+	run(page2,
+		poll(`document.querySelector("#status").dataset.state === "offline"`),
+		poll(`document.querySelectorAll("#peer-list .badge").length === 0`),
+		poll(`document.querySelector("#peer-list").textContent === "not known while the node is out of reach"`),
+	)
 }

@@ -47,6 +47,9 @@
 //	{"type": "dynamic", "admins": [ids]}     admins grant and revoke writers
 //	{"type": T, "params": {...}}             any registered controller, raw parameters
 //
+// A type no registered controller has is 400 bad_request naming it, with or
+// without params.
+//
 // The manifest (name, access, meta) is the database's identity: creating
 // twice with equal fields, on any peer, gives the same address. The web app
 // passes {"creator", "created"} as meta so each new list is a new database,

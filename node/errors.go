@@ -9,6 +9,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/query"
 )
 
@@ -79,7 +80,8 @@ func classify(err error) *apiError {
 		errors.Is(err, query.ErrBadProjection), errors.Is(err, query.ErrBadOption):
 		return errorf(http.StatusBadRequest, "bad_operand", "%v", err)
 	case errors.Is(err, engine.ErrBadName), errors.Is(err, engine.ErrBadManifest),
-		errors.Is(err, accesscontrol.ErrBadConfig), errors.Is(err, ErrBadLink):
+		errors.Is(err, accesscontrol.ErrBadConfig), errors.Is(err, ErrBadLink),
+		errors.Is(err, plugins.ErrUnknownPlugin):
 		return errorf(http.StatusBadRequest, "bad_request", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusGatewayTimeout, "timeout", "%v", err)

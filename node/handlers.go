@@ -189,8 +189,13 @@ func (a *accessSpec) config() (accesscontrol.Config, error) {
 			return accesscontrol.Config{}, err
 		}
 		return accesscontrol.Dynamic(as...), nil
+	case a.Writers != nil || a.Admins != nil:
+		return accesscontrol.Config{}, errorf(http.StatusBadRequest, "bad_request", "access: writers and admins are for static and dynamic; give type %q params", a.Type)
 	default:
-		return accesscontrol.Config{}, errorf(http.StatusBadRequest, "bad_request", "access.type %q needs params", a.Type)
+		// Let the engine's registry judge: an unknown type is named as
+		// such (plugins.ErrUnknownPlugin), a known one says which params
+		// it lacks.
+		return accesscontrol.Config{Type: a.Type}, nil
 	}
 }
 

@@ -328,3 +328,60 @@ func TestRelayCommand(t *testing.T) {
 	code, _, errOut := runCLI(t, "relay", "--listen", "not-a-multiaddr")
 	require.Equal(t, exitUsage, code, errOut)
 }
+
+// Two nodes on one data directory: the second says who holds it, in words
+// a user can act on, instead of pebble's "resource temporarily
+// unavailable"; the lock goes with the first node, so a node started after
+// it stops gets the directory.
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"node", "--data", dir, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "off"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	stopped := false
+	t.Cleanup(func() { // before t.TempDir's removal, even on failure
+		cancel()
+		if !stopped {
+			<-done
+		}
+	})
+	waitLine(t, &out, done, regexp.MustCompile(`(?m)^api: (http://\S+)$`))
+
+	code, _, secondErr := runCLI(t, args...)
+	require.Equal(t, exitFailure, code, secondErr)
+	require.Contains(t, secondErr, fmt.Sprintf("data directory %s is in use by another lattice process (pid %d)", dir, os.Getpid()))
+	require.NotContains(t, secondErr, "resource temporarily unavailable")
+
+	cancel()
+	select {
+	case code := <-done:
+		stopped = true
+		require.Equal(t, 0, code, errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("node did not stop")
+	}
+	third, _, thirdDone := startCLI(t, args...)
+	waitLine(t, third, thirdDone, regexp.MustCompile(`(?m)^api: (http://\S+)$`))
+}
+
+// A relay on an address another relay holds fails at start and says why,
+// rather than sharing the port (libp2p's TCP transport binds with
+// SO_REUSEPORT) or starting on the addresses that did work.
+func TestRelayPortInUse(t *testing.T) {
+	out, _, done := startCLI(t, "relay", "--in-memory", "--listen", "/ip4/127.0.0.1/tcp/0")
+	addr := waitLine(t, out, done, regexp.MustCompile(`(?m)^relay: (/ip4/127\.0\.0\.1/tcp/\d+)/p2p/`))
+	port := strings.TrimPrefix(addr, "/ip4/127.0.0.1/tcp/")
+
+	for _, listen := range [][]string{
+		{"--listen", addr},
+		{"--listen", addr, "--listen", "/ip4/127.0.0.1/udp/" + port + "/quic-v1"},
+	} {
+		code, stdout, errOut := runCLI(t, append([]string{"relay", "--in-memory"}, listen...)...)
+		require.Equal(t, exitFailure, code, "%v: %s%s", listen, stdout, errOut)
+		require.Contains(t, errOut, addr, listen)
+		require.Contains(t, errOut, "address already in use", listen)
+		require.NotContains(t, stdout, "relay: ", listen)
+	}
+}

@@ -66,6 +66,10 @@ address (<relay>/p2p/<relay ID>/p2p-circuit/p2p/<peer ID>) with its own, so
 peers that cannot dial it directly (it is behind a NAT) reach it through the
 relay, and share links carry that address.
 
+One node at a time uses a data directory: it holds a lock on
+DIR/lattice.lock (with its pid) while it runs, and a second node on the
+directory exits saying which process has it.
+
 A write the API acknowledged survives the node being killed (kill -9); the
 store's log is fsynced every 100 ms. With --sync-writes it is fsynced before
 each write is acknowledged, so writes survive power loss too, at the cost of
@@ -189,6 +193,13 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if !f.inMemory {
+		release, err := lockDataDir(f.data)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	ln, err := net.Listen("tcp", f.api)
 	if err != nil {
 		return fmt.Errorf("API address %s: %w", f.api, err)

@@ -94,7 +94,7 @@
     try {
       inv = await api("POST", "/v1/invites/inspect", { link });
     } catch (e) {
-      toast("This invite link is damaged: " + e.message, true);
+      fail(e, "link");
       return;
     }
     const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
@@ -108,7 +108,7 @@
       await join(link);
       toast("Joined the list");
     } catch (e) {
-      toast("Could not join: " + e.message, true);
+      fail(e, "join");
     }
   }
 
@@ -121,14 +121,17 @@
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (e) {
-      setStatus("offline", "Node unreachable");
-      throw new Error("cannot reach the node: " + e.message);
+      showOffline("Node unreachable");
+      const err = new Error("fetch " + path + ": " + e.message);
+      err.code = "offline";
+      throw err;
     }
     const data = await res.json().catch(() => ({}));
     if (!res.ok) {
       const msg = (data.error && data.error.message) || res.statusText;
       const err = new Error(msg);
       err.status = res.status;
+      err.code = data.error && data.error.code;
       throw err;
     }
     return data;
@@ -207,7 +210,7 @@
     try {
       url = await eventsURL();
     } catch (e) {
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
       setTimeout(() => { if (state.address === address && !state.events) subscribe(); }, 2000);
       return;
     }
@@ -244,7 +247,7 @@
     });
     es.onerror = () => {
       state.streamUp = false;
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
       // The browser retries by itself unless the node refused the stream
       // (a spent ticket, a restart, too many streams): then start over.
       if (es.readyState === EventSource.CLOSED && state.events === es) {
@@ -267,7 +270,7 @@
         render();
       } while (state.reloadAgain);
     } catch (e) {
-      toast(e.message, true);
+      fail(e);
     } finally {
       state.reloading = false;
     }
@@ -289,11 +292,20 @@
     $("status-text").textContent = text;
   }
 
+  // showOffline says the node is out of reach, and forgets its peers: a
+  // list of them from before would claim connections nobody can vouch for.
+  function showOffline(text) {
+    setStatus("offline", text);
+    state.peers = [];
+    $("peer-list").textContent = "not known while the node is out of reach";
+  }
+
   function renderPeers() {
     const n = state.peers.length;
     if (state.catchingUp) return; // the catch-up status stays until it ends
     if (!state.streamUp) {
-      setStatus("offline", "Reconnecting to node…");
+      showOffline("Reconnecting to node…");
+      return;
     } else if (n === 0) {
       setStatus("alone", "Online · no peers yet");
     } else {
@@ -317,6 +329,12 @@
 
   function render() {
     const ul = $("todos");
+    // A re-render (a remote change, say) must not take the keyboard focus
+    // away: note which control of which to-do has it, and give it back.
+    const active = document.activeElement;
+    const li = active && active.closest && active.closest(".todo");
+    const keep = state.focus || (li && ul.contains(li) ? { id: li.dataset.id, cls: active.className.split(" ")[0] } : null);
+    state.focus = null;
     const items = state.todos.map((t) => renderTodo(t));
     ul.replaceChildren(...items);
     $("empty").hidden = state.todos.length > 0;
@@ -327,6 +345,10 @@
     if (state.editing) {
       const input = ul.querySelector(".edit");
       if (input) input.focus();
+    } else if (keep) {
+      const el = [...ul.querySelectorAll(".todo")].find((x) => x.dataset.id === keep.id);
+      const target = el && el.querySelector("." + (keep.cls === "edit" ? "title" : keep.cls));
+      if (target) target.focus();
     }
   }
 
@@ -348,27 +370,35 @@
       title.type = "text";
       title.className = "edit";
       title.value = t.title || "";
-      title.maxLength = 500;
       let finished = false;
       const finish = (save) => {
         if (finished) return;
         finished = true;
         state.editing = null;
+        state.focus = { id: String(t._id), cls: "title" }; // back to the title
         const v = title.value.trim();
+        if (save && !v) toast("A to-do needs a title: the old one is kept.", true);
         if (save && v && v !== t.title) update(t._id, { title: v });
         render();
       };
       title.addEventListener("keydown", (e) => {
         if (e.key === "Enter") finish(true);
-        if (e.key === "Escape") finish(false);
+        if (e.key === "Escape") { e.stopPropagation(); finish(false); }
       });
       title.addEventListener("blur", () => finish(true));
     } else {
       title = document.createElement("span");
       title.className = "title";
       title.textContent = t.title || "";
-      title.title = "Click to edit";
-      title.addEventListener("click", () => { state.editing = t._id; render(); });
+      title.title = "Click, or press Enter or F2, to edit";
+      title.tabIndex = 0;
+      title.setAttribute("role", "button");
+      title.setAttribute("aria-description", "Press Enter or F2 to edit");
+      const edit = () => { state.editing = t._id; render(); };
+      title.addEventListener("click", edit);
+      title.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === "F2") { e.preventDefault(); edit(); }
+      });
     }
 
     const del = document.createElement("button");
@@ -383,26 +413,28 @@
   }
 
   // ---- actions --------------------------------------------------------------
+  // After a write the app's own event brings the change (and reloads the
+  // list, once), so an action does not fetch the list itself: it would
+  // fetch it twice. It does when no event will come: the stream is down,
+  // or the write failed and the page must drop what it showed.
+  function written() {
+    if (!state.streamUp) reload();
+  }
   async function add(title) {
     await action("insertOne", { document: { title, isDone: false, createdAt: Date.now() } });
-    reload();
+    written();
   }
-  async function update(id, fields) {
+  async function write(name, body) {
     try {
-      await action("updateOne", { filter: { _id: id }, update: { $set: fields } });
+      await action(name, body);
+      written();
     } catch (e) {
-      toast(e.message, true);
+      fail(e);
+      reload();
     }
-    reload();
   }
-  async function remove(id) {
-    try {
-      await action("deleteOne", { filter: { _id: id } });
-    } catch (e) {
-      toast(e.message, true);
-    }
-    reload();
-  }
+  const update = (id, fields) => write("updateOne", { filter: { _id: id }, update: { $set: fields } });
+  const remove = (id) => write("deleteOne", { filter: { _id: id } });
   async function join(link) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     try {
@@ -411,19 +443,65 @@
       await useList(res.address);
       return res;
     } catch (e) {
-      $("join-msg").textContent = "";
+      $("join-msg").textContent = plain(e, "join");
       throw e;
     }
   }
 
+  // addMsg shows (or, with "", hides) a message under the add form. The
+  // title has no length limit of its own: the node's document limit is the
+  // one that holds, and a title over it gets a sentence here.
+  function addMsg(msg) {
+    $("add-msg").textContent = msg;
+    $("add-msg").hidden = !msg;
+  }
+
+  // plain turns an API error into a sentence for people, chosen by the
+  // API's error code (node/errors.go), never by reading its message. what
+  // says what the user was doing: "link" (reading an invite link), "join"
+  // (joining with one), or nothing.
+  function plain(e, what) {
+    const link = what === "link" || what === "join";
+    switch (e.code) {
+      case "offline": return "Can't reach this node. Is lattice node still running?";
+      case "connect_failed": return what === "join" ? "Can't reach the node that shared this list." : "Can't reach that peer.";
+      case "bad_request": case "bad_address": case "bad_json":
+        return link ? "This link is damaged." : "The node did not understand this request.";
+      case "too_large": return "This to-do is too long to save. Shorten it and try again.";
+      case "forbidden": return "This list does not let your node make changes.";
+      case "not_found": return link ? "The node that shared this list does not have it any more." : "This list is not on this node any more.";
+      case "duplicate_key": return "That to-do exists already.";
+      case "unauthorized": return "This node needs its API token: open the address lattice node printed (it ends in #token=…).";
+      case "timeout": return link ? "The node that shared this list took too long to answer. Try again." : "The node took too long to answer. Try again.";
+      case "unavailable": case "too_many_streams": case "too_many_databases": case "too_many_tickets":
+        return "The node is busy or stopping. Try again in a moment.";
+      default: return "Something went wrong on the node.";
+    }
+  }
+
+  // fail shows an API error as a sentence, with the code and the node's
+  // message one click away, until the user dismisses it.
+  function fail(e, what) {
+    toast(plain(e, what), true, (e.code ? e.code + ": " : "") + e.message);
+  }
+
+  // toast shows a message. A notice goes away by itself; an error stays
+  // until dismissed (the × button or Escape), so it can be read.
   let toastTimer = null;
-  function toast(msg, isError) {
+  function toast(msg, isError, detail) {
     const el = $("toast");
-    el.textContent = msg;
+    $("toast-text").textContent = msg;
+    $("toast-detail").textContent = detail || "";
+    $("toast-details").hidden = !detail;
+    $("toast-details").open = false;
     el.className = "toast" + (isError ? " error" : "");
     el.hidden = false;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+    if (!isError) toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
+  }
+  function dismissToast() {
+    clearTimeout(toastTimer);
+    $("toast").hidden = true;
   }
 
   async function copy(text) {
@@ -441,23 +519,27 @@
       e.preventDefault();
       const input = $("new-title");
       const title = input.value.trim();
-      if (!title) return;
+      if (!title) {
+        addMsg(input.value ? "A title of only spaces is empty: type a word or two." : "Type what needs doing first.");
+        input.focus();
+        return;
+      }
+      addMsg("");
       input.value = "";
       try {
         await add(title);
       } catch (err) {
         input.value = title;
-        toast(err.message, true);
+        if (err.code === "too_large") addMsg(plain(err));
+        else fail(err);
       }
     });
-    $("clear-done").addEventListener("click", async () => {
-      try {
-        await action("deleteMany", { filter: { isDone: true } });
-      } catch (e) {
-        toast(e.message, true);
-      }
-      reload();
+    $("new-title").addEventListener("input", () => addMsg(""));
+    $("toast-close").addEventListener("click", dismissToast);
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !$("toast").hidden && $("confirm").hidden && !state.editing) dismissToast();
     });
+    $("clear-done").addEventListener("click", () => write("deleteMany", { filter: { isDone: true } }));
     $("share-btn").addEventListener("click", async () => {
       const btn = $("share-btn");
       btn.disabled = true;
@@ -467,7 +549,7 @@
         $("share-out").hidden = false;
         await showQR($("invite-qr"), new URL(inv.qr).pathname + new URL(inv.qr).search);
       } catch (e) {
-        toast(e.message, true);
+        fail(e);
       } finally {
         btn.disabled = false;
       }
@@ -486,12 +568,12 @@
         $("join-input").value = "";
         toast("Joined the list");
       } catch (err) {
-        toast("Could not join: " + err.message, true);
+        fail(err, "join");
       } finally {
         btn.disabled = false;
       }
     });
-    $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => toast(err.message, true)));
+    $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => fail(err)));
     window.addEventListener("hashchange", async () => {
       const link = readFragment();
       if (await offerToken()) location.reload();
@@ -512,12 +594,8 @@
       document.body.dataset.ready = "true";
       if (joinLink) offerJoin(joinLink);
     } catch (e) {
-      if (e.status === 401) {
-        setStatus("offline", "Token needed");
-        toast("This node needs its API token: open the address `lattice node` printed (it ends in #token=…).", true);
-      } else {
-        toast(e.message, true);
-      }
+      if (e.status === 401) setStatus("offline", "Token needed");
+      fail(e);
     }
   }
 

@@ -24,6 +24,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	libp2pwebrtc "github.com/libp2p/go-libp2p/p2p/transport/webrtc"
+	ws "github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	webtransport "github.com/libp2p/go-libp2p/p2p/transport/webtransport"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/internal/identity"
@@ -43,7 +48,9 @@ type Config struct {
 	Announce []string
 	// Resources bounds the relay; nil means DefaultResources().
 	Resources *relayv2.Resources
-	// Options are extra libp2p options for the relay's host.
+	// Options are extra libp2p options for the relay's host. Start sets
+	// the transports (libp2p's, with TCP port reuse off) and listens on
+	// each Listen address itself, failing if any cannot be listened on.
 	Options []libp2p.Option
 }
 
@@ -85,9 +92,28 @@ func Start(cfg Config) (*Service, error) {
 	if len(listen) == 0 {
 		listen = DefaultListen
 	}
+	addrs := make([]ma.Multiaddr, 0, len(listen))
+	for _, l := range listen {
+		a, err := ma.NewMultiaddr(l)
+		if err != nil {
+			return nil, fmt.Errorf("relay: listen address %q: %w", l, err)
+		}
+		addrs = append(addrs, a)
+	}
 	opts := []libp2p.Option{
 		libp2p.Identity(key),
-		libp2p.ListenAddrStrings(listen...),
+		// Listened on one by one below: libp2p starts if any address
+		// works, and a relay missing one of its addresses should say so.
+		libp2p.NoListenAddrs,
+		// libp2p's transports, but TCP without SO_REUSEPORT: with it a
+		// second relay binds the port the first holds and the kernel
+		// splits connections between them. A relay gains nothing from
+		// dialing out of its listen port.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Transport(quic.NewTransport),
+		libp2p.Transport(ws.New),
+		libp2p.Transport(webtransport.New),
+		libp2p.Transport(libp2pwebrtc.New),
 		// A relay needs no relay of its own.
 		libp2p.DisableRelay(),
 	}
@@ -106,6 +132,12 @@ func Start(cfg Config) (*Service, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("relay: host: %w", err)
+	}
+	for _, a := range addrs {
+		if err := h.Network().Listen(a); err != nil {
+			_ = h.Close()
+			return nil, fmt.Errorf("relay: listen on %s: %w", a, err)
+		}
 	}
 	rc := DefaultResources()
 	if cfg.Resources != nil {
