@@ -437,7 +437,7 @@ func (db *Database) start(ctx context.Context) error {
 	}
 
 	opts := dscrdt.DefaultOptions()
-	opts.Logger = goLogAdapter{db.log.Named("crdt")}
+	opts.Logger = replication.CRDTLogger(db.log.Named("crdt"))
 	opts.RebroadcastInterval = e.cfg.rebroadcastInterval
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
@@ -750,37 +750,3 @@ func (db *Database) aclWrite(ctx context.Context, entry func(*accesscontrol.Dyna
 		return nil
 	})
 }
-
-// goLogAdapter lets go-ds-crdt log through the injected hclog logger.
-type goLogAdapter struct{ l hclog.Logger }
-
-// go-ds-crdt logs at debug level on every commit: format only when the
-// logger would print it.
-func (a goLogAdapter) Debug(args ...any) {
-	if a.l.IsDebug() {
-		a.l.Debug(fmt.Sprint(args...))
-	}
-}
-func (a goLogAdapter) Debugf(format string, args ...any) {
-	if a.l.IsDebug() {
-		a.l.Debug(fmt.Sprintf(format, args...))
-	}
-}
-func (a goLogAdapter) Error(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
-func (a goLogAdapter) Errorf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
-func (a goLogAdapter) Fatal(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
-func (a goLogAdapter) Fatalf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
-func (a goLogAdapter) Info(args ...any) {
-	if a.l.IsInfo() {
-		a.l.Info(fmt.Sprint(args...))
-	}
-}
-func (a goLogAdapter) Infof(format string, args ...any) {
-	if a.l.IsInfo() {
-		a.l.Info(fmt.Sprintf(format, args...))
-	}
-}
-func (a goLogAdapter) Panic(args ...any)                 { a.l.Error(fmt.Sprint(args...)) }
-func (a goLogAdapter) Panicf(format string, args ...any) { a.l.Error(fmt.Sprintf(format, args...)) }
-func (a goLogAdapter) Warn(args ...any)                  { a.l.Warn(fmt.Sprint(args...)) }
-func (a goLogAdapter) Warnf(format string, args ...any)  { a.l.Warn(fmt.Sprintf(format, args...)) }
