@@ -96,7 +96,10 @@
 //   - A path leading through an array ("t.0.x"), and $rename, write the
 //     whole top-level field: arrays are one register.
 //   - $inc vs $inc (of a field or a nested path): increments add up,
-//     whichever replicas made them. Every
+//     whichever replicas made them. (Concurrent $inc of a path and of a path
+//     below it, "n" and "n.x.z", each on a replica where the other did not
+//     exist, cannot both show: a field is a number or an object. Replicas
+//     agree on one, and the other's increments do not show.) Every
 //     acknowledged $inc of a document never deleted nor replaced is in the
 //     converged value, whatever ran concurrently with it on other fields or
 //     at the document's creation; only an assignment of the field itself
