@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -199,14 +198,9 @@ func TestCrashReceiver(t *testing.T) {
 // returns what it held at start and what it showed.
 func runReceiver(t *testing.T, env []string, killAfter int, delay time.Duration) (had, seen map[string]bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashReceiverChild$", "-test.v=false")
-	cmd.Env = append(os.Environ(), env...)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
-	watchdog := time.AfterFunc(60*time.Second, kill) // a hung child fails below
-	defer watchdog.Stop()
+	ch := startChild(t, "TestCrashReceiverChild", env...)
+	defer ch.stop()
+	stdout, kill := ch.stdout, ch.kill
 	had, seen = map[string]bool{}, map[string]bool{}
 	sc := bufio.NewScanner(stdout)
 	killed := false
@@ -227,10 +221,6 @@ func runReceiver(t *testing.T, env []string, killAfter int, delay time.Duration)
 			}
 		}
 	}
-	err = cmd.Wait()
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("receiver did not die by SIGKILL: %v (%s)", err, cmd.ProcessState)
-	}
+	ch.requireKilled()
 	return had, seen
 }

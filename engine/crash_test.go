@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -164,21 +165,13 @@ func testCrashRecovery(t *testing.T) {
 // and increments of this run.
 func runCrashChild(t *testing.T, dir string, killAfter int, killDelay time.Duration, acked map[string]bool) (int, int) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = nil
-	require.NoError(t, cmd.Start())
-	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
-	var timer *time.Timer
+	ch := startChild(t, "TestCrashChild", crashChildEnv+"="+dir)
+	defer ch.stop()
+	stdout, kill := ch.stdout, ch.kill
 	if killAfter == 0 {
-		timer = time.AfterFunc(killDelay, kill)
+		timer := time.AfterFunc(killDelay, kill)
 		defer timer.Stop()
 	}
-	// A child that hangs is killed too, and the test fails below.
-	watchdog := time.AfterFunc(60*time.Second, kill)
-	defer watchdog.Stop()
 	inserts, incs := 0, 0
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
@@ -208,10 +201,47 @@ func runCrashChild(t *testing.T, dir string, killAfter int, killDelay time.Durat
 			incs++
 		}
 	}
-	err = cmd.Wait()
-	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child did not die by SIGKILL: %v (%s)", err, cmd.ProcessState)
-	}
+	ch.requireKilled()
 	return inserts, incs
+}
+
+// child is this test binary re-executed into one test, as a process a
+// test kills.
+type child struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	stdout   io.Reader
+	watchdog *time.Timer
+}
+
+// startChild runs the test named test in a child process with env added;
+// a child still alive after a minute is killed (and requireKilled then
+// fails the test unless that was the kill it expected).
+func startChild(t *testing.T, test string, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v=false")
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	c := &child{t: t, cmd: cmd, stdout: stdout}
+	c.watchdog = time.AfterFunc(60*time.Second, c.kill)
+	return c
+}
+
+// kill SIGKILLs the child.
+func (c *child) kill() { _ = c.cmd.Process.Signal(syscall.SIGKILL) }
+
+// stop ends the watchdog.
+func (c *child) stop() { c.watchdog.Stop() }
+
+// requireKilled waits for the child (its output read to the end) and fails
+// the test unless it died by SIGKILL.
+func (c *child) requireKilled() {
+	c.t.Helper()
+	err := c.cmd.Wait()
+	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		c.t.Fatalf("child did not die by SIGKILL: %v (%s)", err, c.cmd.ProcessState)
+	}
 }
