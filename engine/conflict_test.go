@@ -372,3 +372,39 @@ func TestSetKeepsMongoOrderAcrossReplicas(t *testing.T) {
 	enginetest.Converged(t, 30*time.Second, 1, p.ca, p.cb)
 	require.Equal(t, append(want, "d"), p.find(t, p.ca, "doc")["tags"], "the other replica appends after what it had seen")
 }
+
+// TestConflictReplaceVsReplaceOneWholeDocumentWins: two concurrent
+// replacements never mix: one whole replacement shows on both replicas.
+func TestConflictReplaceVsReplaceOneWholeDocumentWins(t *testing.T) {
+	p := newPair(t, engine.M{"title": "milk", "qty": 1})
+	p.partition(t)
+	ctx := context.Background()
+	a := engine.M{"title": "eggs", "from": "a"}
+	b := engine.M{"note": "bread", "qty": 2}
+	_, err := p.ca.ReplaceOne(ctx, engine.M{"_id": "doc"}, a)
+	require.NoError(t, err)
+	_, err = p.cb.ReplaceOne(ctx, engine.M{"_id": "doc"}, b)
+	require.NoError(t, err)
+	doc := p.heal(t)
+	delete(doc, "_id")
+	if doc["from"] == "a" {
+		require.Equal(t, engine.M{"title": "eggs", "from": "a"}, doc)
+	} else {
+		require.Equal(t, engine.M{"note": "bread", "qty": int64(2)}, doc)
+	}
+}
+
+// TestConflictArrayPathsAssignTheWholeArray: writes through array indexes
+// ("tags.0", "tags.1") are assignments of the whole array, so concurrent
+// ones keep one whole array, never a mix, while a concurrent write of
+// another field merges.
+func TestConflictArrayPathsAssignTheWholeArray(t *testing.T) {
+	p := newPair(t, engine.M{"tags": []any{"x", "y"}, "items": []any{engine.M{"n": 1}}})
+	p.partition(t)
+	p.update(t, p.ca, engine.M{"$set": engine.M{"tags.0": "A", "items.0.n": 5}})
+	p.update(t, p.cb, engine.M{"$set": engine.M{"tags.1": "B", "title": "kept"}})
+	doc := p.heal(t)
+	require.Contains(t, [][]any{{"A", "y"}, {"x", "B"}}, doc["tags"], "one whole array wins")
+	require.Equal(t, []any{engine.M{"n": int64(5)}}, doc["items"], "the other replica did not write items")
+	require.Equal(t, "kept", doc["title"])
+}
