@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/marcopolo/simnet"
@@ -31,6 +32,9 @@ type gateway struct {
 	nextPort uint16
 	host     *hostConn // the socket behind the gateway; nil when none
 	wg       sync.WaitGroup
+
+	bytesOut   atomic.Uint64 // UDP payload bytes the peer sent
+	packetsOut atomic.Uint64
 }
 
 type mapKey struct {
@@ -128,6 +132,8 @@ func (g *gateway) send(from netip.AddrPort, b []byte, dst netip.AddrPort) error 
 	m.noteSent(dst, time.Now())
 	conn := m.conn
 	g.mu.Unlock()
+	g.bytesOut.Add(uint64(len(b)))
+	g.packetsOut.Add(1)
 	_, err = conn.WriteTo(b, net.UDPAddrFromAddrPort(dst))
 	if errors.Is(err, net.ErrClosed) {
 		return nil // the mapping expired under us: the packet is lost

@@ -81,6 +81,12 @@ type Node struct {
 	gw     *gateway
 }
 
+// Sent is how many UDP payload bytes and packets the peer on this node
+// has sent (QUIC packets with their headers; no IP/UDP headers).
+func (nd *Node) Sent() (bytes, packets uint64) {
+	return nd.gw.bytesOut.Load(), nd.gw.packetsOut.Load()
+}
+
 // ListenMultiaddr is Listen as a QUIC multiaddr.
 func (nd *Node) ListenMultiaddr() string {
 	return fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", nd.Listen.Addr(), nd.Listen.Port())

@@ -1,0 +1,335 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Report is a run's outcome. Its JSON form is DIR/report.json, whose
+// fields seed, peers, writes, converged, convergence_ms, bytes_per_write,
+// connections and holepunch are the CLI contract (DESIGN.md).
+type Report struct {
+	Scenario string `json:"scenario"`
+	Seed     uint64 `json:"seed"`
+	// Mode is the clock the run was under: "virtual" (testing/synctest)
+	// or "real".
+	Mode   string `json:"mode"`
+	Peers  int    `json:"peers"`
+	Relays int    `json:"relays"`
+	Writes int    `json:"writes"` // acknowledged writes
+	// Converged is true when every replica held every acknowledged write
+	// within the settle time and all replicas ended identical.
+	Converged bool `json:"converged"`
+	// ConvergenceMS are over every (write, replica other than the
+	// writer) pair: the time from the write's acknowledgement to the
+	// replica holding it. Pairs never reached are not in them; Missing
+	// counts them.
+	ConvergenceMS Percentiles `json:"convergence_ms"`
+	// LastReplicaMS are over writes: the time until the last replica
+	// held the write.
+	LastReplicaMS Percentiles `json:"last_replica_ms"`
+	Missing       int         `json:"missing"`
+	// Samples are the sorted convergence times (ms), for the CDF.
+	Samples []float64 `json:"samples_ms,omitempty"`
+
+	BytesPerWrite float64     `json:"bytes_per_write"` // all bytes sent, relays too, over acknowledged writes
+	BytesSent     uint64      `json:"bytes_sent"`
+	BytesPerPeer  Percentiles `json:"bytes_per_peer"` // spread of bytes sent per peer
+
+	HeadsSent     uint64 `json:"heads_sent"`     // pubsub announcements published
+	HeadsReceived uint64 `json:"heads_received"` // pubsub announcements received
+	BlocksFetched uint64 `json:"blocks_fetched"` // DAG blocks fetched by bitswap
+	CatchupBlocks uint64 `json:"catchup_blocks"` // DAG blocks received by catch-up
+
+	Connections      Connections          `json:"connections"`
+	RelayConnections int                  `json:"relay_connections"` // peer-relay connections
+	HolePunch        HolePunch            `json:"holepunch"`
+	HolePunchByNAT   map[string]HolePunch `json:"holepunch_by_nat"`
+	NATs             map[string]int       `json:"nats"`
+	Diff             string               `json:"diff,omitempty"`
+	Timeline         []Event              `json:"timeline"`
+	ByPeer           []PeerReport         `json:"by_peer"`
+	NotModelled      []string             `json:"not_modelled"`
+	// ElapsedMS is the run's length on its own clock: simulated time
+	// under synctest, wall time in real mode.
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// Percentiles summarise a distribution.
+type Percentiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Connections count peer pairs by how they are connected at the end.
+type Connections struct {
+	Direct      int `json:"direct"`
+	Holepunched int `json:"holepunched"`
+	Relayed     int `json:"relayed"`
+}
+
+// HolePunch counts DCUtR between pairs of peers: pairs that tried, and
+// pairs where a try succeeded.
+type HolePunch struct {
+	Attempts  int `json:"attempts"`
+	Successes int `json:"successes"`
+}
+
+// PeerReport is one peer's part.
+type PeerReport struct {
+	NAT       NATType `json:"nat"`
+	LatencyMS float64 `json:"latency_ms"`
+	BytesSent uint64  `json:"bytes_sent"`
+	Conns     int     `json:"conns"`
+	Documents int     `json:"documents"`
+}
+
+// NotModelled lists what a run does not simulate, for every report.
+var NotModelled = []string{
+	"bitswap's client delays every message after the first by clamp(20 ms, 2 s, peers x 125 us), counting all peers of the process's bitswap instances it knows of, which an in-process network of many engines inflates",
+	"CPU: every peer shares the machine's cores, so a large network slows down the clock of the real-time mode (virtual time under synctest hides it)",
+	"a crash closes the peer's host, then its engine (synced pebble writes); it is not a kill -9 (engine's crash tests do that with child processes)",
+	"AutoNAT: reachability is forced from the NAT type; identify's observed addresses are real",
+	"one peer per NAT (no LAN neighbours, so no hairpinning question arises), IPv4 only, QUIC only (simnet carries UDP)",
+	"bandwidth is per NAT mapping, so a symmetric NAT's peer gets a link per destination",
+	"no packet loss or jitter beyond simnet's queues; latency is per access link, not per path",
+	"late joiners and churn beyond the scenario's crashes",
+}
+
+func pct(xs []float64) Percentiles {
+	if len(xs) == 0 {
+		return Percentiles{}
+	}
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	at := func(q float64) float64 {
+		i := int(math.Ceil(q*float64(len(s)))) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	return Percentiles{P50: at(0.5), P90: at(0.9), P99: at(0.99), Max: s[len(s)-1]}
+}
+
+func isCircuit(a string) bool { return strings.Contains(a, "/p2p-circuit") }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func (r *runner) report(converged bool) *Report {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep := &Report{
+		Scenario: r.s.Name, Seed: r.s.Seed, Mode: r.o.Mode, Peers: len(r.peers), Relays: len(r.relays),
+		Writes: len(r.writes), Timeline: r.plan.Events, NotModelled: NotModelled,
+		HolePunchByNAT: map[string]HolePunch{}, NATs: map[string]int{},
+	}
+	var samples []float64
+	var last []float64
+	for _, w := range r.writes {
+		worst := 0.0
+		complete := true
+		for _, p := range r.peers {
+			if p.idx == w.writer {
+				continue
+			}
+			p.mu.Lock()
+			at, ok := p.arrivals[w.doc]
+			p.mu.Unlock()
+			if !ok {
+				rep.Missing++
+				complete = false
+				continue
+			}
+			d := ms(max(0, at.Sub(w.at)))
+			samples = append(samples, d)
+			worst = max(worst, d)
+		}
+		if complete {
+			last = append(last, worst)
+		}
+	}
+	sort.Float64s(samples)
+	rep.Samples = samples
+	rep.ConvergenceMS = pct(samples)
+	rep.LastReplicaMS = pct(last)
+
+	var total uint64
+	var perPeer []float64
+	for _, nd := range r.nw.Nodes() {
+		b, _ := nd.Sent()
+		total += b
+	}
+	nat := map[peer.ID]NATType{}
+	isRelay := map[peer.ID]bool{}
+	for _, rs := range r.relays {
+		isRelay[rs.ID()] = true
+	}
+	var dumps []string
+	for _, p := range r.peers {
+		b, _ := p.node.Sent()
+		perPeer = append(perPeer, float64(b))
+		nat[p.h.ID()] = p.node.NAT
+		rep.NATs[p.node.NAT.String()]++
+		pr := PeerReport{NAT: p.node.NAT, LatencyMS: ms(p.node.Latency), BytesSent: b}
+		if p.isUp() && p.db != nil {
+			st := p.db.Stats()
+			rep.HeadsSent += st.HeadsSent
+			rep.HeadsReceived += st.HeadsReceived
+			rep.BlocksFetched += st.BlocksFetched
+			rep.CatchupBlocks += st.Catchup.Blocks
+			pr.Documents = st.Documents
+			pr.Conns = len(p.h.Network().Conns())
+			d, err := dumpJSON(ctx, p.db)
+			if err != nil {
+				d = "error: " + err.Error()
+			}
+			dumps = append(dumps, d)
+		} else {
+			dumps = append(dumps, "(down)")
+		}
+		rep.ByPeer = append(rep.ByPeer, pr)
+	}
+	rep.BytesSent = total
+	if rep.Writes > 0 {
+		rep.BytesPerWrite = float64(total) / float64(rep.Writes)
+	}
+	rep.BytesPerPeer = pct(perPeer)
+
+	// Connections between peers, by kind, counted once per pair.
+	seen := map[[2]peer.ID]bool{}
+	for _, p := range r.peers {
+		if !p.isUp() {
+			continue
+		}
+		for _, c := range p.h.Network().Conns() {
+			remote := c.RemotePeer()
+			if isRelay[remote] {
+				rep.RelayConnections++
+				continue
+			}
+			k := pairKey(p.h.ID(), remote)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			rep.Connections.add(p.h, remote, r.punch)
+		}
+	}
+	for k, pp := range r.punch.Pairs() {
+		a, b := nat[k[0]], nat[k[1]]
+		if b < a {
+			a, b = b, a
+		}
+		name := a.String() + "/" + b.String()
+		if pp.Attempts == 0 {
+			continue
+		}
+		hp := rep.HolePunchByNAT[name]
+		{
+			hp.Attempts++
+			rep.HolePunch.Attempts++
+			if pp.Succeeded {
+				hp.Successes++
+				rep.HolePunch.Successes++
+			}
+		}
+		rep.HolePunchByNAT[name] = hp
+	}
+
+	identical := true
+	for i, d := range dumps {
+		if d != dumps[0] {
+			identical = false
+			rep.Diff += fmt.Sprintf("replica %d differs from replica 0:\n  %s\n  vs\n  %s\n", i, clip(d), clip(dumps[0]))
+		}
+	}
+	rep.Converged = converged && identical && rep.Missing == 0
+	return rep
+}
+
+func clip(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "..."
+	}
+	return s
+}
+
+// add counts the best connection between h and remote: direct beats
+// relayed, and a direct connection between a pair DCUtR succeeded for is
+// hole-punched.
+func (c *Connections) add(h host.Host, remote peer.ID, log *PunchLog) {
+	direct := false
+	any := false
+	for _, conn := range h.Network().ConnsToPeer(remote) {
+		any = true
+		if !isCircuit(conn.RemoteMultiaddr().String()) {
+			direct = true
+		}
+	}
+	switch {
+	case !any:
+	case !direct:
+		c.Relayed++
+	default:
+		if pp, ok := log.Pair(h.ID(), remote); ok && pp.Succeeded {
+			c.Holepunched++
+		} else {
+			c.Direct++
+		}
+	}
+}
+
+// WriteSummary prints the report as a table.
+func (rep *Report) WriteSummary(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k string, f string, a ...any) { fmt.Fprintf(tw, "%s\t"+f+"\n", append([]any{k}, a...)...) }
+	row("scenario", "%s (seed %d, %s time, %.1f s on that clock)", rep.Scenario, rep.Seed, rep.Mode, rep.ElapsedMS/1000)
+	nats := make([]string, 0, len(rep.NATs))
+	for _, t := range NATTypes {
+		if n := rep.NATs[t.String()]; n > 0 {
+			nats = append(nats, fmt.Sprintf("%s %d", t, n))
+		}
+	}
+	row("peers", "%d + %d relays (%s)", rep.Peers, rep.Relays, strings.Join(nats, ", "))
+	row("writes", "%d acknowledged", rep.Writes)
+	row("converged", "%v (%d (write, replica) pairs missing)", rep.Converged, rep.Missing)
+	c := rep.ConvergenceMS
+	row("convergence ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", c.P50, c.P90, c.P99, c.Max)
+	l := rep.LastReplicaMS
+	row("last replica ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", l.P50, l.P90, l.P99, l.Max)
+	row("bytes per write", "%.0f (all peers and relays, %d bytes in all)", rep.BytesPerWrite, rep.BytesSent)
+	b := rep.BytesPerPeer
+	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)
+	row("pubsub heads", "%d sent, %d received", rep.HeadsSent, rep.HeadsReceived)
+	row("DAG blocks", "%d fetched by bitswap, %d by catch-up", rep.BlocksFetched, rep.CatchupBlocks)
+	cn := rep.Connections
+	row("peer connections", "direct %d  holepunched %d  relayed %d  (+%d to relays)", cn.Direct, cn.Holepunched, cn.Relayed, rep.RelayConnections)
+	row("hole punches", "%d pairs tried, %d succeeded", rep.HolePunch.Attempts, rep.HolePunch.Successes)
+	keys := make([]string, 0, len(rep.HolePunchByNAT))
+	for k := range rep.HolePunchByNAT {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		hp := rep.HolePunchByNAT[k]
+		row("  "+k, "%d/%d", hp.Successes, hp.Attempts)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.Diff != "" {
+		_, err := fmt.Fprintf(w, "replicas differ:\n%s", rep.Diff)
+		return err
+	}
+	return nil
+}
