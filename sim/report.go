@@ -58,6 +58,7 @@ type Report struct {
 	NATs             map[string]int       `json:"nats"`
 	Diff             string               `json:"diff,omitempty"`
 	Timeline         []Event              `json:"timeline"`
+	PerWrite         []WriteReport        `json:"per_write"`
 	ByPeer           []PeerReport         `json:"by_peer"`
 	NotModelled      []string             `json:"not_modelled"`
 	// ElapsedMS is the run's length on its own clock: simulated time
@@ -85,6 +86,16 @@ type Connections struct {
 type HolePunch struct {
 	Attempts  int `json:"attempts"`
 	Successes int `json:"successes"`
+}
+
+// WriteReport is one acknowledged write: when it was made (ms after the
+// start of the schedule) and when each replica had it (ms after the
+// write; absent for replicas that never did).
+type WriteReport struct {
+	Doc     string          `json:"doc"`
+	Writer  int             `json:"writer"`
+	AtMS    float64         `json:"at_ms"`
+	Reached map[int]float64 `json:"reached_ms"`
 }
 
 // PeerReport is one peer's part.
@@ -136,6 +147,7 @@ func (r *runner) report(converged bool) *Report {
 	var samples []float64
 	var last []float64
 	for _, w := range r.writes {
+		wr := WriteReport{Doc: w.doc, Writer: w.writer, AtMS: ms(w.at.Sub(r.start)), Reached: map[int]float64{}}
 		worst := 0.0
 		complete := true
 		for _, p := range r.peers {
@@ -151,12 +163,14 @@ func (r *runner) report(converged bool) *Report {
 				continue
 			}
 			d := ms(max(0, at.Sub(w.at)))
+			wr.Reached[p.idx] = d
 			samples = append(samples, d)
 			worst = max(worst, d)
 		}
 		if complete {
 			last = append(last, worst)
 		}
+		rep.PerWrite = append(rep.PerWrite, wr)
 	}
 	sort.Float64s(samples)
 	rep.Samples = samples

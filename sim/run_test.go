@@ -48,3 +48,117 @@ func TestScenarioUnderSynctest(t *testing.T) {
 	require.Zero(t, rep.Missing)
 	require.Equal(t, "virtual", rep.Mode)
 }
+
+// TestRelayOnly: every peer behind a symmetric NAT, so no hole punch can
+// work and every peer-to-peer connection goes through the relays; the
+// replicas still converge.
+func TestRelayOnly(t *testing.T) {
+	s := small()
+	s.Name, s.NATShare, s.Relays = "relay-only", 1, 2
+	s.NATMix = map[sim.NATType]float64{sim.Symmetric: 1}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	require.Zero(t, rep.Connections.Direct+rep.Connections.Holepunched, "%+v", rep.Connections)
+	require.Positive(t, rep.Connections.Relayed)
+	require.Zero(t, rep.HolePunch.Successes)
+}
+
+// TestPartitionHeals: writes made on the cut-off side during a partition
+// reach the other side only after it heals, and then every replica
+// converges.
+func TestPartitionHeals(t *testing.T) {
+	s := small()
+	s.Name = "partition"
+	s.Duration = sim.Duration(20 * time.Second)
+	s.Writes = 40
+	at, heal := 5*time.Second, 12*time.Second
+	s.Partitions = []sim.Partition{{At: sim.Duration(at), Heal: sim.Duration(heal), Share: 0.4}}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	var cut map[int]bool
+	for _, ev := range rep.Timeline {
+		if ev.Kind == sim.EventPartition {
+			cut = map[int]bool{}
+			for _, i := range ev.Peers {
+				cut[i] = true
+			}
+		}
+	}
+	require.NotEmpty(t, cut)
+	crossed := 0
+	for _, w := range rep.PerWrite {
+		// A write on the cut side, well inside the partition.
+		if !cut[w.Writer] || w.AtMS < ms(at)+500 || w.AtMS > ms(heal)-500 {
+			continue
+		}
+		for i, d := range w.Reached {
+			if cut[i] {
+				continue
+			}
+			crossed++
+			require.GreaterOrEqual(t, w.AtMS+d, ms(heal), "write %s by %d reached %d across the partition", w.Doc, w.Writer, i)
+		}
+	}
+	require.Positive(t, crossed, "no write was made on the cut-off side during the partition: change the seed")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Milliseconds()) }
+
+// TestCrashRestart: a peer with a pebble store crashes and restarts;
+// no write it acknowledged before the crash is lost (every replica holds
+// every acknowledged write, its own included) and it converges.
+func TestCrashRestart(t *testing.T) {
+	s := small()
+	s.Name = "crash"
+	s.Duration = sim.Duration(20 * time.Second)
+	s.Writes = 40
+	s.Crashes = []sim.Crash{{At: sim.Duration(8 * time.Second), Down: sim.Duration(5 * time.Second), Count: 1}}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	var crashed int
+	for _, ev := range rep.Timeline {
+		if ev.Kind == sim.EventCrash {
+			crashed = ev.Peers[0]
+		}
+	}
+	before := 0
+	for _, w := range rep.PerWrite {
+		if w.Writer == crashed && w.AtMS < 8000 {
+			before++
+			require.Len(t, w.Reached, s.Peers-1, "write %s of the crashed peer", w.Doc)
+		}
+	}
+	require.Positive(t, before, "the crashed peer wrote nothing before its crash: change the seed")
+	require.Equal(t, 40, rep.Writes+skipped(rep, crashed, 8000, 13000))
+}
+
+// skipped counts the writes scheduled on peer while it was down.
+func skipped(rep *sim.Report, peer int, from, to float64) int {
+	n := 0
+	for _, ev := range rep.Timeline {
+		if ev.Kind == sim.EventWrite && ev.Peers[0] == peer && ms(ev.At) >= from && ms(ev.At) < to {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSameSeedSameSchedule: two runs of one scenario with one seed carry
+// out the same schedule of events on the same network; another seed
+// gives another.
+func TestSameSeedSameSchedule(t *testing.T) {
+	s := small()
+	s.Crashes = []sim.Crash{{At: sim.Duration(3 * time.Second), Down: sim.Duration(2 * time.Second), Count: 1}}
+	s.Partitions = []sim.Partition{{At: sim.Duration(4 * time.Second), Heal: sim.Duration(6 * time.Second), Share: 0.3}}
+	require.Equal(t, s.Plan(), s.Plan())
+	a, b := runVirtual(t, s), runVirtual(t, s)
+	require.Equal(t, a.Timeline, b.Timeline)
+	require.Equal(t, a.NATs, b.NATs)
+	for i := range a.ByPeer {
+		require.Equal(t, a.ByPeer[i].NAT, b.ByPeer[i].NAT)
+		require.Equal(t, a.ByPeer[i].LatencyMS, b.ByPeer[i].LatencyMS)
+	}
+	other := s
+	other.Seed++
+	require.NotEqual(t, s.Plan().Events, other.Plan().Events)
+}
