@@ -70,7 +70,7 @@ func TestHelp(t *testing.T) {
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
 		"relay":  {"--data", "--listen"},
-		"sim":    {"--scenario", "--seed", "--peers", "--out"},
+		"sim":    {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
 		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
 	for c, want := range flags {
@@ -106,12 +106,39 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
-	for _, c := range []string{"sim"} {
-		code, _, errOut := runCLI(t, c)
-		require.Equal(t, exitUsage, code)
-		require.Contains(t, errOut, "not implemented yet")
+// lattice sim runs a tiny scenario from a file, with flags over it, and
+// writes its report: the fields of the CLI contract are there.
+func TestSim(t *testing.T) {
+	dir := t.TempDir()
+	scen := filepath.Join(dir, "tiny.json")
+	require.NoError(t, os.WriteFile(scen, []byte(`{"name": "tiny", "seed": 3, "peers": 6, "nat_share": 0.5,
+		"relays": 1, "latency_min": "5ms", "latency_max": "10ms", "degree": 2,
+		"duration": "2s", "writes": 10, "settle": "60s"}`), 0o644))
+	out := filepath.Join(dir, "report")
+	code, stdout, errOut := runCLI(t, "sim", "--scenario", scen, "--seed", "4", "--peers", "5", "--latency", "20ms", "--out", out)
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Contains(t, stdout, "convergence ms")
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	require.NoError(t, err)
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal(b, &rep))
+	for _, k := range []string{"seed", "peers", "writes", "converged", "convergence_ms", "bytes_per_write", "connections", "holepunch", "mode"} {
+		require.Contains(t, rep, k)
 	}
+	require.Equal(t, 4.0, rep["seed"])
+	require.Equal(t, 5.0, rep["peers"])
+	require.Equal(t, true, rep["converged"])
+	require.Equal(t, "real", rep["mode"])
+	for _, k := range []string{"p50", "p90", "p99", "max"} {
+		require.Contains(t, rep["convergence_ms"], k)
+	}
+	for _, f := range []string{"report.html", "convergence.svg", "connections.svg"} {
+		require.FileExists(t, filepath.Join(out, f))
+	}
+	code, _, errOut = runCLI(t, "sim", "--scenario", filepath.Join(dir, "missing.json"))
+	require.Equal(t, exitUsage, code, errOut)
+	code, _, errOut = runCLI(t, "sim", "--nat-share", "2")
+	require.Equal(t, exitUsage, code, errOut)
 }
 
 // lattice bench runs a real scenario and writes its report; JSON here so
