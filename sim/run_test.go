@@ -2,7 +2,11 @@ package sim_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -161,4 +165,50 @@ func TestSameSeedSameSchedule(t *testing.T) {
 	other := s
 	other.Seed++
 	require.NotEqual(t, s.Plan().Events, other.Plan().Events)
+}
+
+// TestTenMinutesVirtual: ten simulated minutes of a small network cost
+// seconds of wall time under synctest (the log says how many).
+func TestTenMinutesVirtual(t *testing.T) {
+	s := small()
+	s.Name, s.Duration, s.Writes = "ten-minutes", sim.Duration(10*time.Minute), 30
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	require.GreaterOrEqual(t, rep.ElapsedMS, float64(9*time.Minute/time.Millisecond))
+}
+
+// TestDefaultScenarioVirtual runs the embedded default scenario under
+// synctest: it converges.
+func TestDefaultScenarioVirtual(t *testing.T) {
+	if testing.Short() {
+		t.Skip("30 engines")
+	}
+	rep := runVirtual(t, sim.DefaultScenario())
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+}
+
+// TestScaleVirtual measures the scale scenario of BENCHMARKS.md (N peers,
+// 60% behind NATs, 50 ms between peers, 2 relays) for each N in
+// LATTICE_SIM_SCALE (comma-separated); skipped without it.
+func TestScaleVirtual(t *testing.T) {
+	ns := os.Getenv("LATTICE_SIM_SCALE")
+	if ns == "" {
+		t.Skip("set LATTICE_SIM_SCALE=10,50,100")
+	}
+	for _, f := range strings.Split(ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		require.NoError(t, err)
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			s := sim.Scenario{
+				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: 2,
+				LatencyMin: sim.Duration(25 * time.Millisecond), LatencyMax: sim.Duration(25 * time.Millisecond),
+				Degree: 4, Duration: sim.Duration(20 * time.Second), Writes: 100, Settle: sim.Duration(5 * time.Minute),
+			}
+			var ms runtime.MemStats
+			rep := runVirtual(t, s)
+			runtime.ReadMemStats(&ms)
+			require.NoError(t, rep.WriteSummary(os.Stdout))
+			fmt.Printf("heap in use after the run: %d MiB\n", ms.HeapInuse>>20)
+		})
+	}
 }
