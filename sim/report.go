@@ -42,9 +42,14 @@ type Report struct {
 	// Samples are the sorted convergence times (ms), for the CDF.
 	Samples []float64 `json:"samples_ms,omitempty"`
 
-	BytesPerWrite float64     `json:"bytes_per_write"` // all bytes sent, relays too, over acknowledged writes
-	BytesSent     uint64      `json:"bytes_sent"`
-	BytesPerPeer  Percentiles `json:"bytes_per_peer"` // spread of bytes sent per peer
+	// BytesPerWrite is every byte sent (UDP payload, relays too) from
+	// the start of the schedule to the end of the run, over the
+	// acknowledged writes: the background (keep-alives, gossipsub's
+	// heartbeat gossip, rebroadcasts) is in it.
+	BytesPerWrite float64     `json:"bytes_per_write"`
+	BytesSent     uint64      `json:"bytes_sent"`       // in the same span
+	SetupBytes    uint64      `json:"setup_bytes_sent"` // before it: dials, reservations, opening the database
+	BytesPerPeer  Percentiles `json:"bytes_per_peer"`   // spread of bytes sent per peer
 
 	HeadsSent     uint64 `json:"heads_sent"`     // pubsub announcements published
 	HeadsReceived uint64 `json:"heads_received"` // pubsub announcements received
@@ -213,9 +218,10 @@ func (r *runner) report(converged bool) *Report {
 		}
 		rep.ByPeer = append(rep.ByPeer, pr)
 	}
-	rep.BytesSent = total
+	rep.SetupBytes = r.setupBytes
+	rep.BytesSent = total - min(total, r.setupBytes)
 	if rep.Writes > 0 {
-		rep.BytesPerWrite = float64(total) / float64(rep.Writes)
+		rep.BytesPerWrite = float64(rep.BytesSent) / float64(rep.Writes)
 	}
 	rep.BytesPerPeer = pct(perPeer)
 
@@ -321,7 +327,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	row("convergence ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", c.P50, c.P90, c.P99, c.Max)
 	l := rep.LastReplicaMS
 	row("last replica ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", l.P50, l.P90, l.P99, l.Max)
-	row("bytes per write", "%.0f (all peers and relays, %d bytes in all)", rep.BytesPerWrite, rep.BytesSent)
+	row("bytes per write", "%.0f (all peers and relays from the first event on: %d bytes; %d before)", rep.BytesPerWrite, rep.BytesSent, rep.SetupBytes)
 	b := rep.BytesPerPeer
 	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)
 	row("pubsub heads", "%d sent, %d received", rep.HeadsSent, rep.HeadsReceived)

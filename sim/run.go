@@ -99,9 +99,10 @@ type runner struct {
 	addr   string // the database's address
 	log    hclog.Logger
 
-	mu     sync.Mutex
-	writes []writeRec
-	start  time.Time
+	mu         sync.Mutex
+	writes     []writeRec
+	start      time.Time
+	setupBytes uint64 // sent before the schedule began (dials, reservations, opening)
 }
 
 type writeRec struct {
@@ -351,6 +352,10 @@ func (r *runner) waitFor(ctx context.Context, limit time.Duration, cond func() b
 // execute carries out the plan's events at their times.
 func (r *runner) execute(ctx context.Context) {
 	r.start = time.Now()
+	for _, nd := range r.nw.Nodes() {
+		b, _ := nd.Sent()
+		r.setupBytes += b
+	}
 	stopProgress := r.progress(ctx)
 	defer stopProgress()
 	relays := make([]peer.AddrInfo, len(r.relays))
