@@ -55,6 +55,8 @@ type Report struct {
 	HeadsReceived uint64 `json:"heads_received"` // pubsub announcements received
 	BlocksFetched uint64 `json:"blocks_fetched"` // DAG blocks fetched by bitswap
 	CatchupBlocks uint64 `json:"catchup_blocks"` // DAG blocks received by catch-up
+	HeadsDropped  uint64 `json:"heads_dropped"`  // announcements dropped on a full queue
+	FetchFailures uint64 `json:"fetch_failures"` // announced heads whose block could not be fetched
 
 	Connections      Connections          `json:"connections"`
 	RelayConnections int                  `json:"relay_connections"` // peer-relay connections
@@ -206,6 +208,8 @@ func (r *runner) report(converged bool) *Report {
 			rep.HeadsReceived += st.HeadsReceived
 			rep.BlocksFetched += st.BlocksFetched
 			rep.CatchupBlocks += st.Catchup.Blocks
+			rep.HeadsDropped += st.HeadsDropped
+			rep.FetchFailures += st.FetchFailures
 			pr.Documents = st.Documents
 			pr.Conns = len(p.h.Network().Conns())
 			d, err := dumpJSON(ctx, p.db)
@@ -331,7 +335,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	b := rep.BytesPerPeer
 	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)
 	row("pubsub heads", "%d sent, %d received", rep.HeadsSent, rep.HeadsReceived)
-	row("DAG blocks", "%d fetched by bitswap, %d by catch-up", rep.BlocksFetched, rep.CatchupBlocks)
+	row("DAG blocks", "%d fetched by bitswap, %d by catch-up (%d heads dropped, %d fetches failed)", rep.BlocksFetched, rep.CatchupBlocks, rep.HeadsDropped, rep.FetchFailures)
 	cn := rep.Connections
 	row("peer connections", "direct %d  holepunched %d  relayed %d  (+%d to relays)", cn.Direct, cn.Holepunched, cn.Relayed, rep.RelayConnections)
 	row("hole punches", "%d pairs tried, %d succeeded", rep.HolePunch.Attempts, rep.HolePunch.Successes)
