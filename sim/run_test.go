@@ -189,11 +189,18 @@ func TestDefaultScenarioVirtual(t *testing.T) {
 
 // TestScaleVirtual measures the scale scenario of BENCHMARKS.md (N peers,
 // 60% behind NATs, 50 ms between peers, 2 relays) for each N in
-// LATTICE_SIM_SCALE (comma-separated); skipped without it.
+// LATTICE_SIM_SCALE (comma-separated), with LATTICE_SIM_WRITES writes
+// (default 100); skipped without it.
 func TestScaleVirtual(t *testing.T) {
 	ns := os.Getenv("LATTICE_SIM_SCALE")
 	if ns == "" {
 		t.Skip("set LATTICE_SIM_SCALE=10,50,100")
+	}
+	writes := 100
+	if w := os.Getenv("LATTICE_SIM_WRITES"); w != "" {
+		var err error
+		writes, err = strconv.Atoi(w)
+		require.NoError(t, err)
 	}
 	for _, f := range strings.Split(ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -202,7 +209,7 @@ func TestScaleVirtual(t *testing.T) {
 			s := sim.Scenario{
 				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: 2,
 				LatencyMin: sim.Duration(25 * time.Millisecond), LatencyMax: sim.Duration(25 * time.Millisecond),
-				Degree: 4, Duration: sim.Duration(20 * time.Second), Writes: 100, Settle: sim.Duration(5 * time.Minute),
+				Degree: 4, Duration: sim.Duration(20 * time.Second), Writes: writes, Settle: sim.Duration(5 * time.Minute),
 			}
 			var ms runtime.MemStats
 			rep := runVirtual(t, s)
