@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,13 +148,7 @@ func (g *gateway) receive(m *mapping) {
 	for {
 		n, from, err := m.conn.ReadFrom(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, simnet.ErrDeadlineExceeded) {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			return
+			return // closed: the mapping expired or the peer went away
 		}
 		ua, ok := from.(*net.UDPAddr)
 		if !ok {

@@ -74,25 +74,34 @@ func (c *hostConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		dl := c.readDeadline
 		c.mu.Unlock()
 		var timeout <-chan time.Time
+		var t *time.Timer
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
 				return 0, nil, os.ErrDeadlineExceeded
 			}
-			t := time.NewTimer(d)
+			t = time.NewTimer(d)
 			timeout = t.C
-			defer t.Stop()
 		}
 		select {
 		case p := <-c.in:
+			stop(t)
 			n := copy(b, p.b)
 			return n, net.UDPAddrFromAddrPort(p.from), nil
 		case <-c.closed:
+			stop(t)
 			return 0, nil, net.ErrClosed
 		case <-timeout:
 			return 0, nil, os.ErrDeadlineExceeded
 		case <-c.deadlineMoved:
+			stop(t) // read the new deadline
 		}
+	}
+}
+
+func stop(t *time.Timer) {
+	if t != nil {
+		t.Stop()
 	}
 }
 

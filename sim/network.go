@@ -148,8 +148,8 @@ func (n *Network) Start() {
 func (n *Network) Close() { n.sn.Close() }
 
 // Partition splits the network: packets cross only between nodes on the
-// same side. Nodes in no side are on a side of their own... with everyone
-// else not listed (side 0).
+// same side. Each argument is a side (node indexes); every node not
+// listed, relays included, is on one more side together.
 func (n *Network) Partition(sides ...[]int) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
