@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -25,6 +26,7 @@ type gateway struct {
 	publicIP netip.Addr // the NAT's (or the peer's own) public address
 	link     simnet.NodeBiDiLinkSettings
 	timeout  time.Duration
+	loss     float64 // probability an outbound packet is lost
 
 	mu       sync.Mutex
 	maps     map[mapKey]*mapping
@@ -121,6 +123,9 @@ func (g *gateway) send(from netip.AddrPort, b []byte, dst netip.AddrPort) error 
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	if !g.net.reachable(g.node, dst.Addr()) {
 		return nil // partitioned, private, hairpinned or nobody: the packet is lost
+	}
+	if g.loss > 0 && rand.Float64() < g.loss {
+		return nil
 	}
 	g.mu.Lock()
 	m, err := g.mappingLocked(from, dst)

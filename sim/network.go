@@ -67,6 +67,8 @@ type NodeConfig struct {
 	// BitsPerSecond bounds the peer's uplink and downlink; zero means
 	// 100 Mbit/s.
 	BitsPerSecond int
+	// Loss is the probability that a packet the peer sends is lost.
+	Loss float64
 }
 
 // Node is a place on the network for one peer.
@@ -118,6 +120,7 @@ func (n *Network) AddNode(cfg NodeConfig) *Node {
 		nat:      cfg.NAT,
 		publicIP: pub,
 		timeout:  n.mappingTimeout,
+		loss:     cfg.Loss,
 		nextPort: firstNATPort,
 		link: simnet.NodeBiDiLinkSettings{
 			Downlink: simnet.LinkSettings{BitsPerSecond: bps},

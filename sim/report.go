@@ -122,7 +122,7 @@ var NotModelled = []string{
 	"AutoNAT: reachability is forced from the NAT type; identify's observed addresses are real",
 	"one peer per NAT (no LAN neighbours, so no hairpinning question arises), IPv4 only, QUIC only (simnet carries UDP)",
 	"bandwidth is per NAT mapping, so a symmetric NAT's peer gets a link per destination",
-	"no packet loss or jitter beyond simnet's queues; latency is per access link, not per path",
+	"loss is uniform per packet (no bursts), no jitter beyond simnet's queues; latency is per access link, not per path",
 	"late joiners and churn beyond the scenario's crashes",
 }
 

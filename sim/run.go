@@ -153,11 +153,11 @@ func (r *runner) setup(ctx context.Context) error {
 	r.nw = NewNetwork(NetworkConfig{MappingTimeout: time.Duration(r.s.MappingTimeout)})
 	var relayNodes []*Node
 	for _, l := range r.plan.Relays {
-		relayNodes = append(relayNodes, r.nw.AddNode(NodeConfig{NAT: Public, Latency: l, BitsPerSecond: r.s.BitsPerSecond}))
+		relayNodes = append(relayNodes, r.nw.AddNode(NodeConfig{NAT: Public, Latency: l, BitsPerSecond: r.s.BitsPerSecond, Loss: r.s.Loss}))
 	}
 	keys := rand.NewChaCha8(seedBytes(r.s.Seed))
 	for i, pp := range r.plan.Peers {
-		nd := r.nw.AddNode(NodeConfig{NAT: pp.NAT, Latency: pp.Latency, BitsPerSecond: r.s.BitsPerSecond})
+		nd := r.nw.AddNode(NodeConfig{NAT: pp.NAT, Latency: pp.Latency, BitsPerSecond: r.s.BitsPerSecond, Loss: r.s.Loss})
 		key, _, err := crypto.GenerateEd25519Key(keys)
 		if err != nil {
 			return fmt.Errorf("sim: identity: %w", err)

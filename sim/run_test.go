@@ -221,3 +221,12 @@ func TestScaleVirtual(t *testing.T) {
 		})
 	}
 }
+
+// TestLossyLinks: with 5% of packets lost everywhere, QUIC's retransmits
+// and the engine's rebroadcasts still bring every replica every write.
+func TestLossyLinks(t *testing.T) {
+	s := small()
+	s.Name, s.Loss = "lossy", 0.05
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+}

@@ -57,6 +57,9 @@ type Scenario struct {
 	LatencyMax Duration `json:"latency_max"`
 	// BitsPerSecond bounds every peer's up- and downlink (0: 100 Mbit/s).
 	BitsPerSecond int `json:"bits_per_second,omitempty"`
+	// Loss is the probability that any packet a peer or relay sends is
+	// lost (drawn per packet, not from the seed).
+	Loss float64 `json:"loss,omitempty"`
 	// Degree is how many other peers each peer dials at start, besides
 	// the relays; gossipsub's mesh picks from whom it hears.
 	Degree int `json:"degree"`
@@ -128,6 +131,8 @@ func (s Scenario) Validate() error {
 		return bad("relays %d: want 0 to 64", s.Relays)
 	case s.LatencyMin < 0 || s.LatencyMax < s.LatencyMin:
 		return bad("latency %v-%v: want 0 <= min <= max", s.LatencyMin, s.LatencyMax)
+	case s.Loss < 0 || s.Loss > 0.5:
+		return bad("loss %v: want 0 to 0.5", s.Loss)
 	case s.Degree < 0:
 		return bad("degree %d: want >= 0", s.Degree)
 	case s.Duration <= 0 || s.Writes < 1:
