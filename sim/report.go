@@ -39,6 +39,9 @@ type Report struct {
 	// held the write.
 	LastReplicaMS Percentiles `json:"last_replica_ms"`
 	Missing       int         `json:"missing"`
+	// JoinCatchupMS are over late joiners: the time from a joiner's
+	// start until it held every write made before it started.
+	JoinCatchupMS []float64 `json:"join_catchup_ms,omitempty"`
 	// Samples are the sorted convergence times (ms), for the CDF.
 	Samples []float64 `json:"samples_ms,omitempty"`
 
@@ -123,7 +126,7 @@ var NotModelled = []string{
 	"one peer per NAT (no LAN neighbours, so no hairpinning question arises), IPv4 only, QUIC only (simnet carries UDP)",
 	"bandwidth is per NAT mapping, so a symmetric NAT's peer gets a link per destination",
 	"loss is uniform per packet (no bursts), no jitter beyond simnet's queues; latency is per access link, not per path",
-	"late joiners and churn beyond the scenario's crashes",
+	"churn beyond the scenario's crashes and late joiners (no peer leaves for good)",
 }
 
 func pct(xs []float64) Percentiles {
@@ -163,13 +166,18 @@ func (r *runner) report(converged bool) *Report {
 			}
 			p.mu.Lock()
 			at, ok := p.arrivals[w.doc]
+			joined := p.joinedAt
 			p.mu.Unlock()
 			if !ok {
 				rep.Missing++
 				complete = false
 				continue
 			}
-			d := ms(max(0, at.Sub(w.at)))
+			from := w.at
+			if joined.After(from) {
+				from = joined // a late joiner could not have it before it started
+			}
+			d := ms(max(0, at.Sub(from)))
 			wr.Reached[p.idx] = d
 			samples = append(samples, d)
 			worst = max(worst, d)
@@ -178,6 +186,26 @@ func (r *runner) report(converged bool) *Report {
 			last = append(last, worst)
 		}
 		rep.PerWrite = append(rep.PerWrite, wr)
+	}
+	for _, p := range r.peers {
+		p.mu.Lock()
+		joined := p.joinedAt
+		worst, complete := 0.0, !joined.IsZero()
+		for _, w := range r.writes {
+			if joined.IsZero() || !w.at.Before(joined) {
+				continue
+			}
+			at, ok := p.arrivals[w.doc]
+			if !ok {
+				complete = false
+				break
+			}
+			worst = max(worst, ms(at.Sub(joined)))
+		}
+		p.mu.Unlock()
+		if complete {
+			rep.JoinCatchupMS = append(rep.JoinCatchupMS, worst)
+		}
 	}
 	sort.Float64s(samples)
 	rep.Samples = samples
@@ -199,7 +227,9 @@ func (r *runner) report(converged bool) *Report {
 	for _, p := range r.peers {
 		b, _ := p.node.Sent()
 		perPeer = append(perPeer, float64(b))
-		nat[p.h.ID()] = p.node.NAT
+		if p.h != nil {
+			nat[p.h.ID()] = p.node.NAT
+		}
 		rep.NATs[p.node.NAT.String()]++
 		pr := PeerReport{NAT: p.node.NAT, LatencyMS: ms(p.node.Latency), BytesSent: b}
 		if p.isUp() && p.db != nil {
@@ -331,6 +361,9 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	row("convergence ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", c.P50, c.P90, c.P99, c.Max)
 	l := rep.LastReplicaMS
 	row("last replica ms", "p50 %.0f  p90 %.0f  p99 %.0f  max %.0f", l.P50, l.P90, l.P99, l.Max)
+	if len(rep.JoinCatchupMS) > 0 {
+		row("late joiners", "caught up on the history in %v ms", rep.JoinCatchupMS)
+	}
 	row("bytes per write", "%.0f (all peers and relays from the first event on: %d bytes; %d before)", rep.BytesPerWrite, rep.BytesSent, rep.SetupBytes)
 	b := rep.BytesPerPeer
 	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)

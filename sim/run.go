@@ -64,7 +64,19 @@ type simPeer struct {
 
 	mu       sync.Mutex
 	up       bool
+	joinedAt time.Time            // when a late joiner started; zero for the others
 	arrivals map[string]time.Time // doc -> when this replica first had it
+}
+
+// writable is the peer's open database, or nil while it is down or has
+// not opened it yet.
+func (p *simPeer) writable() *engine.Database {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.up {
+		return nil
+	}
+	return p.db
 }
 
 func (p *simPeer) arrived(doc string, at time.Time) {
@@ -179,6 +191,9 @@ func (r *runner) setup(ctx context.Context) error {
 		relayInfo = append(relayInfo, rs.AddrInfo())
 	}
 	for _, p := range r.peers {
+		if p.plan.JoinAt > 0 {
+			continue
+		}
 		if err := r.startPeer(ctx, p, relayInfo); err != nil {
 			return err
 		}
@@ -186,7 +201,7 @@ func (r *runner) setup(ctx context.Context) error {
 	// Peers behind NATs are reachable once they hold a reservation.
 	r.waitFor(ctx, 60*time.Second, func() bool {
 		for _, p := range r.peers {
-			if p.node.NAT != Public && !hasCircuit(p.h) {
+			if p.isUp() && p.node.NAT != Public && !hasCircuit(p.h) {
 				return false
 			}
 		}
@@ -204,8 +219,15 @@ func (r *runner) setup(ctx context.Context) error {
 	// that has it: a wave out from peer 0 along the dialled links.
 	open := make([]bool, len(r.peers))
 	open[0] = true
+	remaining := len(r.peers) - 1
+	for i, p := range r.peers {
+		if p.plan.JoinAt > 0 {
+			open[i] = true
+			remaining--
+		}
+	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for remaining := len(r.peers) - 1; remaining > 0 && time.Now().Before(deadline); {
+	for remaining > 0 && time.Now().Before(deadline) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for i, p := range r.peers {
@@ -380,11 +402,12 @@ func (r *runner) execute(ctx context.Context) {
 		switch ev.Kind {
 		case EventWrite:
 			p := r.peers[ev.Peers[0]]
-			if !p.isUp() {
+			db := p.writable()
+			if db == nil {
 				continue // nobody to write: not acknowledged, not counted
 			}
 			at := time.Now()
-			_, err := p.db.Collection(collection).InsertOne(ctx, engine.M{"_id": ev.Doc, "by": p.idx, "at": ev.At.Milliseconds()})
+			_, err := db.Collection(collection).InsertOne(ctx, engine.M{"_id": ev.Doc, "by": p.idx, "at": ev.At.Milliseconds()})
 			if err != nil {
 				r.log.Warn("write failed", "peer", p.idx, "doc", ev.Doc, "error", err)
 				continue
@@ -405,6 +428,22 @@ func (r *runner) execute(ctx context.Context) {
 			for _, j := range ev.Peers {
 				r.crash(r.peers[j])
 			}
+		case EventJoin:
+			for _, j := range ev.Peers {
+				p := r.peers[j]
+				p.mu.Lock()
+				p.joinedAt = time.Now()
+				p.mu.Unlock()
+				if err := r.startPeer(ctx, p, relays); err != nil {
+					r.log.Error("join failed", "peer", p.idx, "error", err)
+					continue
+				}
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					r.join(ctx, p)
+				}()
+			}
 		case EventRestart:
 			for _, j := range ev.Peers {
 				p := r.peers[j]
@@ -423,6 +462,23 @@ func (r *runner) execute(ctx context.Context) {
 	}
 }
 
+// join brings a late peer in: it reserves on the relays, dials its
+// neighbours and opens the database, fetching the manifest from them.
+func (r *runner) join(ctx context.Context, p *simPeer) {
+	r.waitFor(ctx, 30*time.Second, func() bool { return p.node.NAT == Public || hasCircuit(p.h) })
+	r.dial(ctx, p)
+	r.waitFor(ctx, time.Minute, func() bool {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		db, err := p.eng.Open(octx, r.addr)
+		if err != nil {
+			return false
+		}
+		r.attach(p, db)
+		return true
+	})
+}
+
 // crash stops a peer the hard way for an in-process peer: its network
 // goes first (the host closes under the engine), then the engine, whose
 // store is on disk with synced writes.
@@ -434,6 +490,7 @@ func (r *runner) crash(p *simPeer) {
 	}
 	p.up = false
 	h, e, stop := p.h, p.eng, p.stop
+	p.db = nil
 	p.mu.Unlock()
 	_ = h.Close()
 	if stop != nil {

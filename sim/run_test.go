@@ -230,3 +230,15 @@ func TestLossyLinks(t *testing.T) {
 	rep := runVirtual(t, s)
 	require.True(t, rep.Converged, "diff: %s", rep.Diff)
 }
+
+// TestLateJoiners: two peers start after a third of the writes; they open
+// the database from their neighbours, catch up on the history and
+// converge with the rest.
+func TestLateJoiners(t *testing.T) {
+	s := small()
+	s.Name = "late-joiners"
+	s.Joins = []sim.Join{{At: sim.Duration(4 * time.Second), Count: 2}}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	require.Len(t, rep.JoinCatchupMS, 2, "both joiners caught up on what was written before they started")
+}

@@ -73,6 +73,9 @@ type Scenario struct {
 	// (their store kept on disk) and restart them.
 	Partitions []Partition `json:"partitions,omitempty"`
 	Crashes    []Crash     `json:"crashes,omitempty"`
+	// Joins start peers late: they join the network and open the
+	// database with the history made so far to catch up on.
+	Joins []Join `json:"joins,omitempty"`
 	// MappingTimeout is how long NATs keep idle mappings (0: 2 minutes).
 	MappingTimeout Duration `json:"mapping_timeout,omitempty"`
 }
@@ -90,6 +93,13 @@ type Partition struct {
 type Crash struct {
 	At    Duration `json:"at"`
 	Down  Duration `json:"down"`
+	Count int      `json:"count"`
+}
+
+// Join starts Count random peers (none of those that crash) at At
+// instead of at the start.
+type Join struct {
+	At    Duration `json:"at"`
 	Count int      `json:"count"`
 }
 
@@ -155,6 +165,20 @@ func (s Scenario) Validate() error {
 			return bad("crash %+v: want 1 <= count < peers and down > 0", c)
 		}
 	}
+	joining := 0
+	for _, j := range s.Joins {
+		joining += j.Count
+		if j.Count < 1 || j.At <= 0 || j.At >= s.Duration {
+			return bad("join %+v: want count >= 1 and 0 < at < duration", j)
+		}
+	}
+	crashing := 0
+	for _, c := range s.Crashes {
+		crashing += c.Count
+	}
+	if joining+crashing > s.Peers-1 {
+		return bad("%d peers join late and %d crash: want fewer than peers (%d)", joining, crashing, s.Peers)
+	}
 	return nil
 }
 
@@ -168,6 +192,7 @@ const (
 	EventHeal      EventKind = "heal"
 	EventCrash     EventKind = "crash"
 	EventRestart   EventKind = "restart"
+	EventJoin      EventKind = "join"
 )
 
 // Event is one scheduled action of a run, At after the start.
@@ -182,8 +207,9 @@ type Event struct {
 type PeerPlan struct {
 	NAT     NATType       `json:"nat"`
 	Latency time.Duration `json:"latency"`
-	Dials   []int         `json:"dials"` // the other peers it dials at start
-	Disk    bool          `json:"disk"`  // its store is pebble on disk (it crashes)
+	Dials   []int         `json:"dials"`             // the other peers it dials at start
+	Disk    bool          `json:"disk"`              // its store is pebble on disk (it crashes)
+	JoinAt  time.Duration `json:"join_at,omitempty"` // when it starts, if late
 }
 
 // Plan is everything a seed decides about a run.
@@ -265,6 +291,22 @@ func (s Scenario) Plan() Plan {
 		p.Events = append(p.Events,
 			Event{At: time.Duration(c.At), Kind: EventCrash, Peers: who},
 			Event{At: time.Duration(c.At + c.Down), Kind: EventRestart, Peers: slices.Clone(who)})
+	}
+	var free []int
+	for i, pp := range p.Peers {
+		if !pp.Disk && i != 0 { // peer 0 creates the database
+			free = append(free, i)
+		}
+	}
+	for _, j := range s.Joins {
+		rng.Shuffle(len(free), func(a, b int) { free[a], free[b] = free[b], free[a] })
+		who := slices.Clone(free[:j.Count])
+		free = free[j.Count:]
+		sort.Ints(who)
+		for _, i := range who {
+			p.Peers[i].JoinAt = time.Duration(j.At)
+		}
+		p.Events = append(p.Events, Event{At: time.Duration(j.At), Kind: EventJoin, Peers: who})
 	}
 	sort.SliceStable(p.Events, func(a, b int) bool { return p.Events[a].At < p.Events[b].At })
 	return p
