@@ -104,7 +104,7 @@ func (rep *Report) CDFSVG() string {
 		fmt.Fprintf(&pts, "%.1f,%.1f", x0+w*rep.Samples[n-1]/maxX, y0-h)
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="%s"/>`, pts.String())
 		c := rep.ConvergenceMS
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d pairs)</text>`, x0+10, y0-h-10+20, c.P50, c.P99, c.Max, n)
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d pairs)</text>`, x0+w-5, y0-h/4+15, c.P50, c.P99, c.Max, n)
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
