@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -190,7 +191,8 @@ func TestDefaultScenarioVirtual(t *testing.T) {
 // TestScaleVirtual measures the scale scenario of BENCHMARKS.md (N peers,
 // 60% behind NATs, 50 ms between peers, 2 relays) for each N in
 // LATTICE_SIM_SCALE (comma-separated), with LATTICE_SIM_WRITES writes
-// (default 100); skipped without it.
+// (default 100), writing each report under LATTICE_SIM_OUT if set;
+// skipped without LATTICE_SIM_SCALE.
 func TestScaleVirtual(t *testing.T) {
 	ns := os.Getenv("LATTICE_SIM_SCALE")
 	if ns == "" {
@@ -218,6 +220,9 @@ func TestScaleVirtual(t *testing.T) {
 				require.NoError(t, rep.WriteSummary(os.Stdout))
 			}
 			fmt.Printf("heap in use after the run: %d MiB\n", ms.HeapInuse>>20)
+			if dir := os.Getenv("LATTICE_SIM_OUT"); dir != "" {
+				require.NoError(t, rep.WriteFiles(filepath.Join(dir, s.Name)))
+			}
 		})
 	}
 }
