@@ -27,6 +27,7 @@ var NATTypes = []NATType{Public, FullCone, AddressRestricted, PortRestricted, Sy
 
 var natNames = []string{"public", "full-cone", "address-restricted", "port-restricted", "symmetric"}
 
+// String is the type's name, as scenario files write it.
 func (t NATType) String() string {
 	if t < 0 || int(t) >= len(natNames) {
 		return fmt.Sprintf("nat(%d)", int(t))

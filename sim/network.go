@@ -210,6 +210,7 @@ func (n *Network) endpoint(at netip.AddrPort, link simnet.NodeBiDiLinkSettings) 
 // one address the simulated peer listens on.
 type sourceIP struct{ ip net.IP }
 
+// PreferredSourceIPForDestination implements quicreuse.SourceIPSelector.
 func (s sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error) { return s.ip, nil }
 
 // QUICOption is the libp2p option that puts a host's QUIC transport on
