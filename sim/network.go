@@ -28,6 +28,9 @@ import (
 type Network struct {
 	sn             *simnet.Simnet
 	mappingTimeout time.Duration
+	// epMu serialises simnet's NewEndpoint, Start and Close, which are
+	// not safe for concurrent use (NewEndpoint appends to its links).
+	epMu sync.Mutex
 
 	mu      sync.RWMutex
 	nodes   []*Node
@@ -144,11 +147,17 @@ func (n *Network) Start() {
 	n.mu.Lock()
 	n.started = true
 	n.mu.Unlock()
+	n.epMu.Lock()
+	defer n.epMu.Unlock()
 	n.sn.Start()
 }
 
 // Close stops the network. Close the hosts first.
-func (n *Network) Close() { n.sn.Close() }
+func (n *Network) Close() {
+	n.epMu.Lock()
+	defer n.epMu.Unlock()
+	n.sn.Close()
+}
 
 // Partition splits the network: packets cross only between nodes on the
 // same side. Each argument is a side (node indexes); every node not
@@ -201,8 +210,12 @@ func (n *Network) latency(p *simnet.Packet) time.Duration {
 	return d
 }
 
-// endpoint makes a public endpoint on simnet.
+// endpoint makes a public endpoint on simnet. Each keeps a simnet link
+// (two goroutines) until the network closes, even after its mapping is
+// gone: a run holds one per mapping it ever made.
 func (n *Network) endpoint(at netip.AddrPort, link simnet.NodeBiDiLinkSettings) net.PacketConn {
+	n.epMu.Lock()
+	defer n.epMu.Unlock()
 	return n.sn.NewEndpoint(net.UDPAddrFromAddrPort(at), link)
 }
 
