@@ -26,9 +26,10 @@
 //
 // A Scenario (JSON; DefaultScenario is embedded) gives the peer count, the
 // share behind NATs and their mix, relays, access-link latencies and
-// bandwidth, how many peers each dials (the rest is gossipsub's mesh), a
-// write load, partitions that heal and crashes with restart (the peer
-// keeps its pebble store). Scenario.Plan draws everything random from the
+// bandwidth and loss, how many peers each dials (the rest is gossipsub's
+// mesh), a write load, partitions that heal, crashes with restart (the
+// peer keeps its pebble store; several crash entries make churn) and late
+// joiners, which catch up on the history. Scenario.Plan draws everything random from the
 // seed: the same seed gives the same schedule of events. Run carries a
 // scenario out and returns a Report; Report.WriteFiles writes
 // report.json, report.html and two SVG plots.
