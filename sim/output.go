@@ -153,3 +153,66 @@ func niceCeil(v float64) float64 {
 	}
 	return 10 * p
 }
+
+// ScalePoint is one network size's convergence, for ScaleSVG.
+type ScalePoint struct {
+	Peers   int
+	P99MS   float64
+	BoundMS float64 // the physical bound at this size
+}
+
+// ScaleSVG draws p99 convergence, and its physical bound, against the
+// number of peers (log scale).
+func ScaleSVG(points []ScalePoint) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, svgW, svgH)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`)
+	x0, y0, w, h := pad, svgH-pad, svgW-2*pad, svgH-2*pad
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, x0, y0, x0+w, y0)
+	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, x0, y0, x0, y0-h)
+	if len(points) == 0 {
+		b.WriteString(`</svg>`)
+		return b.String()
+	}
+	maxY, minN, maxN := 1.0, points[0].Peers, points[0].Peers
+	for _, p := range points {
+		maxY = max(maxY, p.P99MS, p.BoundMS)
+		minN, maxN = min(minN, p.Peers), max(maxN, p.Peers)
+	}
+	maxY = niceCeil(maxY)
+	lo, hi := math.Log10(float64(minN)), math.Log10(float64(maxN))
+	if hi == lo {
+		hi = lo + 1
+	}
+	px := func(n int) float64 { return x0 + w*(math.Log10(float64(n))-lo)/(hi-lo) }
+	py := func(v float64) float64 { return y0 - h*v/maxY }
+	for i := 0; i <= 4; i++ {
+		v := maxY * float64(i) / 4
+		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%.0f</text>`, x0-5, py(v)+4, v)
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#ddd"/>`, x0, py(v), x0+w, py(v))
+	}
+	line := func(get func(ScalePoint) float64, color, dash string) {
+		var pts strings.Builder
+		for _, p := range points {
+			fmt.Fprintf(&pts, "%.1f,%.1f ", px(p.Peers), py(get(p)))
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" points="%s"/>`, color, dash, pts.String())
+	}
+	line(func(p ScalePoint) float64 { return p.BoundMS }, "#999", "4 3")
+	line(func(p ScalePoint) float64 { return p.P99MS }, "#1f77b4", "")
+	for _, p := range points {
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="#1f77b4"/>`, px(p.Peers), py(p.P99MS))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.0f" text-anchor="middle">%d</text>`, px(p.Peers), y0+15, p.Peers)
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">peers (log scale); p99 convergence in ms (solid), physical bound (dashed)</text>`, x0+w/2, svgH-12)
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// Bound is the physical bound on convergence for n peers whose links
+// take link one way: gossip hops (the mesh degree, 6, to the power of the
+// hops reaches n) times link, plus a round trip for fetching the block.
+func Bound(n int, link float64) float64 {
+	hops := max(1, int(math.Ceil(math.Log(float64(n))/math.Log(6))))
+	return float64(hops)*link + 2*link
+}

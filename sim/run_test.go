@@ -204,6 +204,12 @@ func TestScaleVirtual(t *testing.T) {
 		writes, err = strconv.Atoi(w)
 		require.NoError(t, err)
 	}
+	var points []sim.ScalePoint
+	defer func() {
+		if dir := os.Getenv("LATTICE_SIM_OUT"); dir != "" && len(points) > 1 {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "p99-vs-peers.svg"), []byte(sim.ScaleSVG(points)), 0o644))
+		}
+	}()
 	for _, f := range strings.Split(ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		require.NoError(t, err)
@@ -216,6 +222,7 @@ func TestScaleVirtual(t *testing.T) {
 			var ms runtime.MemStats
 			rep := runVirtual(t, s)
 			runtime.ReadMemStats(&ms)
+			points = append(points, sim.ScalePoint{Peers: n, P99MS: rep.ConvergenceMS.P99, BoundMS: sim.Bound(n, 50)})
 			if !testing.Verbose() {
 				require.NoError(t, rep.WriteSummary(os.Stdout))
 			}

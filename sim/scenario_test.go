@@ -31,3 +31,11 @@ func TestScenarioFiles(t *testing.T) {
 		require.ErrorIs(t, err, sim.ErrBadScenario, name)
 	}
 }
+
+// TestBound: the physical bound of BENCHMARKS.md.
+func TestBound(t *testing.T) {
+	require.Equal(t, 200.0, sim.Bound(10, 50))
+	require.Equal(t, 250.0, sim.Bound(50, 50))
+	require.Equal(t, 250.0, sim.Bound(100, 50))
+	require.Equal(t, 300.0, sim.Bound(1000, 50))
+}
