@@ -24,7 +24,9 @@
 //	POST /v1/connect             {"addr"} -> {"peerId"}
 //	POST /v1/databases           {"name", "access", "meta"} -> 201 {"address", "name"}
 //	POST /v1/databases/open      {"address"} -> {"address", "name"}
-//	GET  /v1/databases           {"databases": [{"address", "name", "open", "access"}]}
+//	POST /v1/databases/leave     {"address", "forget"} -> {"address", "forgotten"}: close it here; forget
+//	                             deletes the local data, otherwise it is kept and marked "left"
+//	GET  /v1/databases           {"databases": [{"address", "name", "open", "access", "meta", "left"}]}
 //	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
 //	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}}
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
