@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,6 +27,18 @@ func todoLi(title string) string {
 // editorHas waits until the focused element is a to-do's editor holding value.
 func editorHas(value string) chromedp.Action[chromedp.Void] {
 	return until(fmt.Sprintf(`document.activeElement.classList.contains("edit") && document.activeElement.value === %q`, value))
+}
+
+// screenshot saves a screenshot of the page into the artifact directory.
+func screenshot(t *testing.T, page context.Context, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(page, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	path := filepath.Join(artifactDir(t), name)
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot: %s", path)
 }
 
 // openApp opens a node's app on a page and returns the address of the list
@@ -95,6 +109,7 @@ func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
 			return n && n.textContent.startsWith("Deleted on another device") && getComputedStyle(n).display !== "none"; })()`),
 		editorHas("Buy milk half-typed"),
 	)
+	screenshot(t, pb, "todo-deleted-while-editing.png")
 	// Another remote change leaves the draft as it is.
 	alice.act("insertOne", list, map[string]any{"document": map[string]any{"title": "Pay rent", "isDone": false, "createdAt": time.Now().UnixMilli()}})
 	runOn(t, pb,
@@ -233,6 +248,9 @@ func testManageLists(t *testing.T, br *browser) {
 	require.NotEqual(t, list, errands)
 	bob.act("insertOne", errands, map[string]any{"document": map[string]any{"title": "Post the letter", "isDone": false, "createdAt": 1}})
 	runOn(t, pb, hasTodoAction("Post the letter", false))
+	runOn(t, pb, chromedp.Click(chromedp.CSS(`#list-menu`)), chromedp.WaitVisible(chromedp.CSS(`#leave-list`)))
+	screenshot(t, pb, "todo-list-menu.png")
+	runOn(t, pb, chromedp.Click(chromedp.CSS(`#list-menu`)), until(`!document.querySelector("#list-menu-box").open`))
 	runOn(t, pb, append(menu(`#leave-list`),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-check-row`)),
 		chromedp.Click(chromedp.CSS(`#confirm-yes`)),

@@ -383,8 +383,9 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 		run(page, poll(`document.querySelector("#status").dataset.state === "online"`))
 	}
 
-	// Screenshots, as artifacts.
+	// Screenshots, as artifacts, once the to-dos have faded in.
 	for i, page := range []context.Context{page1, page2} {
+		run(page, poll(`document.getAnimations().every(a => a.playState !== "running")`))
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()

@@ -271,7 +271,11 @@
     if (doc && doc.deleted) {
       if (state.deleting === address) return;
       toast(`“${state.listName}” was deleted on another device.`);
-      await leaveList(address, false);
+      try {
+        await leaveList(address, false);
+      } catch (e) {
+        fail(e);
+      }
       return;
     }
     if (doc && doc.name) {
