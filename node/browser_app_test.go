@@ -222,7 +222,16 @@ func testManageLists(t *testing.T, br *browser) {
 
 	list := openApp(t, pa, alice, "")
 	runOn(t, pa, heading("My to-dos"))
-	runOn(t, pa, append(menu(`#rename-list`), append(name("Groceries"), heading("Groceries"))...)...)
+	// By keyboard: the menu opens with Enter on its button, Tab reaches
+	// its items.
+	runOn(t, pa, append([]chromedp.Action[chromedp.Void]{
+		js(`document.querySelector("#list-menu").focus()`),
+		chromedp.KeyEvent(kb.Enter),
+		until(`document.querySelector("#list-menu-box").open`),
+		chromedp.KeyEvent(kb.Tab),
+		until(`document.activeElement.id === "rename-list"`),
+		chromedp.KeyEvent(kb.Enter),
+	}, append(name("Groceries"), heading("Groceries"))...)...)
 
 	own := openApp(t, pb, bob, "")
 	require.NotEqual(t, list, own)

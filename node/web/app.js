@@ -909,14 +909,34 @@
     if (!ok) return;
     state.deleting = address;
     try {
+      // Each change goes out before the list closes here: closing drops
+      // an announcement still queued, and the others would never learn.
+      let sent = await headsSent();
       await action("deleteMany", { filter: {} });
+      await announced(sent);
+      sent = await headsSent();
       await action("updateOne", { collection: ABOUT, filter: { _id: "list" }, update: { $set: { deleted: true } }, upsert: true });
+      await announced(sent);
       await leaveList(address, true);
       toast(`Deleted “${name}”`);
     } catch (e) {
       fail(e);
     } finally {
       state.deleting = null;
+    }
+  }
+
+  const headsSent = async () =>
+    (await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(state.address))).headsSent || 0;
+
+  // announced waits, for at most 3 s, until the node has announced a change
+  // to the list's peers since it had announced before heads. With no peers
+  // there is nobody to tell (and the node announces nothing).
+  async function announced(before) {
+    if (state.peers.length === 0) return;
+    const stop = Date.now() + 3000;
+    while (Date.now() < stop && (await headsSent()) <= before) {
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
