@@ -77,8 +77,9 @@ func titleOf(tn *testNode, list, id string) string {
 // testEditSurvivesRemoteChanges (issue 12, item 1): bob types into a to-do
 // without pressing Enter; alice adds a to-do: bob's editor stays open with
 // his text, focused, and nothing is saved on either node. Alice then deletes
-// the item bob edits: his text stays with a notice, Enter adds it back, and
-// the focus goes to the new to-do field, not the page body.
+// the item bob edits: his text stays with a notice, Enter adds it back (or
+// Escape discards it), and the focus goes to the new to-do field, not the
+// page body.
 func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
 	alice, bob := startNode(t), startNode(t)
 	pa, pb := br.page(t), br.page(t)
@@ -120,6 +121,24 @@ func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
 		until(`document.activeElement.id === "new-title"`),
 		until(`document.querySelectorAll(".todo.gone").length === 0`),
 	)
+	// Escape discards a draft: nothing comes back, the focus goes to the
+	// new to-do field.
+	mum := textOn(t, pb, chromedp.Evaluate[string](todoLi("Call mum")+`.dataset.id`))
+	runOn(t, pb,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.todo[data-id=%q] .title`, mum))),
+		editorHas("Call mum"),
+		chromedp.KeyEvent(" and dad"),
+	)
+	alice.act("deleteOne", list, map[string]any{"filter": map[string]any{"_id": mum}})
+	runOn(t, pb,
+		until(`document.querySelectorAll(".todo.gone").length === 1`),
+		editorHas("Call mum and dad"),
+		chromedp.KeyEvent(kb.Escape),
+		until(`document.querySelectorAll(".todo.gone").length === 0 && document.querySelectorAll(".edit").length === 0`),
+		until(`document.activeElement.id === "new-title"`),
+	)
+	require.Equal(t, "0", fmt.Sprint(bob.act("countDocuments", list, map[string]any{"filter": map[string]any{"title": map[string]any{"$regex": "^Call mum"}}})["count"]), "a discarded draft came back")
+
 	poll.Eventually(t, 30*time.Second, func() error {
 		n := alice.act("countDocuments", list, map[string]any{"filter": map[string]any{"title": "Buy milk half-typed"}})["count"]
 		if fmt.Sprint(n) != "1" {

@@ -563,11 +563,13 @@
       title.value = t.title || "";
       title.setAttribute("aria-label", "Edit to-do");
       let finished = false;
+      const address = state.address;
       // how: "save" (Enter), "cancel" (Escape) or "blur" (the focus left).
       const finish = (how) => {
         const gone = li.classList.contains("gone");
         if (finished || (gone && how === "blur")) return; // a draft stays until the user chooses
         finished = true;
+        if (address !== state.address) return; // another list is shown now: nothing to save there
         state.editing = null;
         state.editingTodo = null;
         const v = title.value.trim();
