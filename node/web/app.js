@@ -330,7 +330,17 @@
     });
     const onChange = (ev) => {
       const data = JSON.parse(ev.data);
-      if (data.collection === COLLECTION) reload();
+      if (data.collection === COLLECTION) {
+        // A title this page saves is judged by the finds that start after
+        // the node reports the write: what they show has it, or what
+        // replaced it later.
+        const saved = ev.type === "write" && state.saved.get(String(data.id));
+        if (saved && !saved.written) {
+          saved.written = true;
+          saved.gen = state.findGen;
+        }
+        reload();
+      }
       if (data.collection === ABOUT) loadName();
     };
     es.addEventListener("write", onChange);
@@ -440,11 +450,13 @@
   // watchSaved notes, after a find started as find number gen, which
   // titles this page saved have been replaced since (a concurrent edit on
   // another device won, or came after): those get a brief notice. Only a
-  // find started after the save committed can tell.
+  // find started after the node reported the save's write event can tell:
+  // a change that replaces it comes as an event after that one, and its
+  // find starts later still.
   function watchSaved(gen) {
     const now = Date.now();
     for (const [id, s] of state.saved) {
-      if (gen <= s.gen) continue;
+      if (!s.written || gen <= s.gen) continue;
       const t = state.todos.find((x) => String(x._id) === id);
       if (!t || now > s.until) {
         state.saved.delete(id);
@@ -653,11 +665,14 @@
   // saveTitle saves an edited title and watches it for a while: if a
   // concurrent edit on another device replaces it, the to-do says so.
   async function saveTitle(id, title) {
+    // Watched from before the request: its write event may come first.
+    const entry = { title, written: false, gen: 0, until: Date.now() + SAVED_MS };
+    state.saved.set(String(id), entry);
     try {
       await action("updateOne", { filter: { _id: id }, update: { $set: { title } } });
-      state.saved.set(String(id), { title, gen: state.findGen, until: Date.now() + SAVED_MS });
       written();
     } catch (e) {
+      if (state.saved.get(String(id)) === entry) state.saved.delete(String(id));
       fail(e);
       reload();
     }
