@@ -31,6 +31,7 @@
     lists: [], // the TodoLists on this node, from /v1/databases
     listName: "", // the name of the list shown
     named: false, // the list has a name someone chose (its about document)
+    deleting: null, // address of the list this page is deleting for everyone
     pendingToken: null, // a token from #token= waiting for the user's consent
   };
 
