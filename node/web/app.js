@@ -25,7 +25,7 @@
     editing: null, // _id of the to-do being edited
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
-    saved: new Map(), // _id -> {title, gen}: titles this page saved, watched for a concurrent edit
+    saved: new Map(), // _id -> {title, written, gen, until}: titles this page saved, watched for a concurrent edit
     notices: new Map(), // _id -> time until which "changed on another device" shows
     findGen: 0, // finds started so far
     lists: [], // the TodoLists on this node, from /v1/databases
@@ -243,10 +243,13 @@
     const lists = await fetchLists();
     const sel = $("list-select");
     sel.hidden = lists.length < 2;
-    sel.replaceChildren(...lists.map((d) => {
+    const labels = lists.map(listLabel);
+    sel.replaceChildren(...lists.map((d, i) => {
       const o = document.createElement("option");
       o.value = d.address;
-      o.textContent = listLabel(d);
+      // Two lists of one name are told apart by their addresses' ends.
+      const twin = labels.indexOf(labels[i]) !== labels.lastIndexOf(labels[i]);
+      o.textContent = twin ? `${labels[i]} · ${d.address.split("/")[2].slice(-6)}` : labels[i];
       o.selected = d.address === state.address;
       return o;
     }));
@@ -281,11 +284,10 @@
     }
     if (doc && doc.name) {
       state.named = true;
+      const renamed = doc.name !== state.listName;
       cacheName(address, doc.name);
       showName(doc.name);
-      for (const o of $("list-select").options) {
-        if (o.value === address) o.textContent = doc.name;
-      }
+      if (renamed) await refreshLists().catch(() => {});
     }
   }
 
