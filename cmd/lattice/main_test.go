@@ -131,6 +131,20 @@ func TestBench(t *testing.T) {
 	require.Positive(t, rep.Results[0].Value)
 }
 
+// Without --out, lattice bench prints the Markdown report and writes no
+// file, in the current directory or anywhere else.
+func TestBenchPrintsByDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms")
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Contains(t, stdout, "<!-- lattice bench: begin (generated) -->")
+	require.NotContains(t, stdout, "report: ")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "lattice bench wrote a file without --out")
+}
+
 func TestDemo(t *testing.T) {
 	code, out, errOut := runCLI(t, "demo")
 	require.Equal(t, 0, code, "%s\n%s", out, errOut)
