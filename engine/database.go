@@ -51,6 +51,7 @@ type Database struct {
 
 	book   *replication.AddressBook // peers it replicated with (reconnect.go)
 	redial *replication.Redialer    // records peers; redials them with WithReconnect
+	leave  func()                   // leaves the rendezvous namespace (discovery.go)
 
 	closed atomic.Bool
 	// writing is held (read-locked) by every write call from admission to
@@ -464,6 +465,7 @@ func (db *Database) start(ctx context.Context) error {
 	for _, h := range retry {
 		bc.Enqueue(h, "") // fetched from any peer if it is not local
 	}
+	db.leave = e.joinRendezvous(db.addr.String())
 	return nil
 }
 
@@ -511,6 +513,9 @@ func (db *Database) Close() error {
 
 func (db *Database) stop() error {
 	var errs []error
+	if db.leave != nil {
+		db.leave()
+	}
 	if s := db.crdtStore.Swap(nil); s != nil {
 		errs = append(errs, s.Close())
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -39,6 +40,8 @@ type config struct {
 	reconnect           bool
 	catchup             bool
 	clock               func() time.Time
+	discovery           []discovery.Source
+	discoveryLimits     discovery.Limits
 }
 
 func defaultConfig() *config {
