@@ -141,6 +141,10 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		}
 		return db, nil
 	}
+	// Discovery looks for the database's peers while its manifest is
+	// fetched from them (the database joins for itself once open).
+	stopLooking := e.joinRendezvous(addr.String())
+	defer stopLooking()
 	// The manifest comes through the quarantine: a block that is no
 	// manifest (a wrong address) is never written to disk.
 	blk, err := e.fetchServ.GetBlock(ctx, addr.Manifest)
