@@ -65,7 +65,8 @@ func TestHelp(t *testing.T) {
 	flags := map[string][]string{
 		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
 			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
-			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases"},
+			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases",
+			"--mdns", "--dht", "--dht-mode"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
