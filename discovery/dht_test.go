@@ -82,3 +82,28 @@ func TestNamespaceHidesTheAddress(t *testing.T) {
 	require.NotContains(t, ns, "TodoList")
 	require.NotContains(t, ns, "bafy")
 }
+
+// linkSource is what an invite link gives a joiner: the inviter's peer ID
+// and addresses, handed to a Manual source once it runs.
+type linkSource struct {
+	*discovery.ManualSource
+	inviter []peer.AddrInfo
+}
+
+func (l linkSource) Start(h host.Host, found discovery.Found) error {
+	if err := l.ManualSource.Start(h, found); err != nil {
+		return err
+	}
+	for _, ai := range l.inviter {
+		l.Add(ai)
+	}
+	return nil
+}
+
+func TestManualConformance(t *testing.T) {
+	discoverytest.Run(t, discoverytest.Config{
+		NewSource: func(_ testing.TB, started []peer.AddrInfo) discovery.Source {
+			return linkSource{discovery.Manual(), started}
+		},
+	})
+}

@@ -75,7 +75,6 @@ func TestRendezvousTakesAtMostLimitPerLook(t *testing.T) {
 	require.ErrorIs(t, src.Start(h, nil), discovery.ErrClosed)
 }
 
-
 func TestManagerJoinsAndLeavesNamespaces(t *testing.T) {
 	h, err := libp2p.New(libp2p.NoListenAddrs)
 	require.NoError(t, err)
