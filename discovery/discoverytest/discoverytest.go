@@ -97,6 +97,7 @@ func Run(t *testing.T, cfg Config) {
 	// B opens by address alone: the manifest, and then the documents, come
 	// from a peer only the source can lead it to.
 	var dbB *engine.Database
+	start := time.Now()
 	poll.Eventually(t, cfg.Timeout, func() error {
 		octx, ocancel := context.WithTimeout(ctx, cfg.Timeout/4)
 		defer ocancel()
@@ -104,9 +105,12 @@ func Run(t *testing.T, cfg Config) {
 		dbB, err = b.Open(octx, dbA.Address())
 		return err
 	})
+	opened := time.Since(start)
 	_, err = dbB.Collection("docs").InsertOne(ctx, engine.M{"_id": "from-b"})
 	require.NoError(t, err)
 	enginetest.Converged(t, cfg.Timeout, 2, dbA.Collection("docs"), dbB.Collection("docs"))
+	t.Logf("discoverytest: opened by address after %s, both writes on both replicas after %s",
+		opened.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	require.Contains(t, a.Peers(), b.ID(), "the engines replicated without being connected")
 	require.Positive(t, a.DiscoveryStats().Connected+b.DiscoveryStats().Connected,
 		"the engines are connected, but not by a dial of what the source found")
