@@ -49,13 +49,17 @@ func TestMDNSFindsPeersOnALAN(t *testing.T) {
 		out, err := exec.Command("ip", args...).CombinedOutput()
 		require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
 	}
-	t.Cleanup(func() {
-		// Deleting a namespace deletes the veth end inside it, and so the
-		// pair; whatever step failed, nothing is left behind.
+	teardown := func() {
 		for _, ns := range []string{nsA, nsB} {
 			_ = exec.Command("ip", "netns", "del", ns).Run()
 		}
 		_ = exec.Command("ip", "link", "del", vethA).Run()
+	}
+	teardown() // what a killed run with this pid left
+	t.Cleanup(func() {
+		// Deleting a namespace deletes the veth end inside it, and so the
+		// pair; whatever step failed, nothing is left behind.
+		teardown()
 	})
 	ipCmd("netns", "add", nsA)
 	ipCmd("netns", "add", nsB)
