@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/pflag"
 
@@ -22,7 +25,8 @@ Discovery: --mdns finds peers on the same LAN by multicast DNS (and
 announces this one), with no link or address at all. --dht finds the peers
 of each open database anywhere, by rendezvous on Lattice's own private DHT
 (protocol /lattice/kad/1.0.0, not the public IPFS DHT): its --bootstrap
-peers are its way in, so give at least one that runs --dht too.
+peers are its way in, so give at least one that serves it (a lattice
+relay --dht, or a node with --dht --dht-mode server).
 --dht-mode server makes an always-on, publicly reachable node serve the DHT
 (auto serves once the node learns it is reachable; client never serves).
 Discovered peers are dialled within bounds (8 addresses a peer, 8 dials a
@@ -63,4 +67,17 @@ func discoveryOptions(f discoveryFlags, bootstrap []peer.AddrInfo) ([]engine.Opt
 		return nil, nil
 	}
 	return []engine.Option{engine.WithDiscovery(srcs...)}, nil
+}
+
+// relayDHT serves Lattice's private DHT on the relay's host when on; the
+// returned func stops it.
+func relayDHT(h host.Host, on bool) (stop func(), err error) {
+	if !on {
+		return func() {}, nil
+	}
+	src := discovery.DHT(discovery.DHTConfig{Mode: discovery.DHTServer})
+	if err := src.Start(h, func(peer.AddrInfo) {}); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return func() { _ = src.Close() }, nil
 }

@@ -15,20 +15,36 @@ import (
 	"github.com/latticedb/lattice/internal/poll"
 )
 
-// Three nodes with --dht: one serves the DHT, and the other two, which
+// Nodes with --dht: a third node or a relay serves the DHT, and two, which
 // know only it, meet through the rendezvous of the database one creates
 // and the other opens by address (its manifest comes from the creator).
 func TestNodeDHT(t *testing.T) {
 	listen := regexp.MustCompile(`(?m)^listen: (/ip4/127\.0\.0\.1/tcp/\d+/p2p/\S+)$`)
 	api := regexp.MustCompile(`(?m)^api: (http://\S+)$`)
-	node := func(args ...string) (apiURL, addr string) {
+	node := func(t *testing.T, args ...string) (apiURL, addr string) {
 		out, _, done := startCLI(t, append([]string{"node", "--in-memory", "--api", "127.0.0.1:0",
 			"--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "off", "--dht"}, args...)...)
 		return waitLine(t, out, done, api), waitLine(t, out, done, listen)
 	}
-	_, boot := node("--dht-mode", "server")
-	apiA, _ := node("--dht-mode", "client", "--bootstrap", boot)
-	apiB, _ := node("--dht-mode", "client", "--bootstrap", boot)
+	for _, server := range []string{"node", "relay"} {
+		t.Run("server="+server, func(t *testing.T) {
+			var boot string
+			if server == "node" {
+				_, boot = node(t, "--dht-mode", "server")
+			} else {
+				out, _, done := startCLI(t, "relay", "--in-memory", "--listen", "/ip4/127.0.0.1/tcp/0", "--dht")
+				boot = waitLine(t, out, done, regexp.MustCompile(`(?m)^relay: (\S+)$`))
+			}
+			apiA, _ := node(t, "--dht-mode", "client", "--bootstrap", boot)
+			apiB, _ := node(t, "--dht-mode", "client", "--bootstrap", boot)
+			meet(t, apiA, apiB)
+		})
+	}
+}
+
+// meet creates a database on the node at apiA and opens it by address on
+// the one at apiB.
+func meet(t *testing.T, apiA, apiB string) {
 
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 60 * time.Second}
 	defer client.CloseIdleConnections()

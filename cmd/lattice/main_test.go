@@ -70,7 +70,7 @@ func TestHelp(t *testing.T) {
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
-		"relay":  {"--data", "--listen"},
+		"relay":  {"--data", "--listen", "--dht"},
 		"sim":    {"--scenario", "--seed", "--peers", "--out"},
 		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
