@@ -64,6 +64,8 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the engine's own loops
+	// watchdog reconnects peers pubsub gave up on; nil when turned off
+	watchdog *pubsubWatchdog
 
 	// calls is read-locked by the calls enter admits; Close takes it once
 	// closing (cancelled first, to cut their network waits short) so that
@@ -175,6 +177,7 @@ func (e *Engine) start(ctx context.Context) error {
 	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 	e.serveCatchup()
+	e.watchPubsub()
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {

@@ -39,6 +39,7 @@ type config struct {
 	inlineBlockLimit    int
 	reconnect           bool
 	catchup             bool
+	pubsubWatch         time.Duration
 	clock               func() time.Time
 	discovery           []discovery.Source
 	discoveryLimits     discovery.Limits
@@ -55,6 +56,7 @@ func defaultConfig() *config {
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
+		pubsubWatch:         defaultPubsubWatch,
 		clock:               time.Now,
 	}
 }
@@ -199,6 +201,20 @@ func WithRebroadcastInterval(d time.Duration) Option {
 // never holds up other heads.
 func WithFetchTimeout(d time.Duration) Option {
 	return func(c *config) error { c.fetchTimeout = d; return nil }
+}
+
+// WithPubsubWatchdog sets how often the engine checks for connected peers
+// that pubsub has given up on (go-libp2p-pubsub stops writing to a peer
+// whose stream died four times while it stayed connected) and reconnects
+// them; 0 turns the check off. The default is 10 s.
+func WithPubsubWatchdog(every time.Duration) Option {
+	return func(c *config) error {
+		if every < 0 {
+			return fmt.Errorf("%w: pubsub watchdog interval %v is negative", ErrBadOption, every)
+		}
+		c.pubsubWatch = every
+		return nil
+	}
 }
 
 // WithReconnect sets whether each open database redials the peers it
