@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/discovery"
+	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/poll"
 )
 
@@ -106,4 +107,9 @@ func TestManagerJoinsAndLeavesNamespaces(t *testing.T) {
 	st := m.Stats()
 	require.Zero(t, st.Dialed)
 	require.EqualValues(t, st.Found, st.Dropped)
+}
+
+func TestEngineRefusesANilSource(t *testing.T) {
+	_, err := engine.New(context.Background(), engine.WithInMemory(), engine.WithDiscovery(nil))
+	require.ErrorIs(t, err, engine.ErrBadOption)
 }
