@@ -65,11 +65,12 @@ func TestHelp(t *testing.T) {
 	flags := map[string][]string{
 		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
 			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
-			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases"},
+			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases",
+			"--mdns", "--dht", "--dht-mode"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
-		"relay":  {"--data", "--listen"},
+		"relay":  {"--data", "--listen", "--dht"},
 		"sim":    {"--scenario", "--seed", "--peers", "--out"},
 		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
