@@ -26,6 +26,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/store"
@@ -58,6 +59,7 @@ type Engine struct {
 	// before the engine started: Close removes the handlers it added.
 	hostProtos map[protocol.ID]bool
 	ids        *crdt.IDGenerator
+	disc       *discovery.Manager // WithDiscovery's sources, nil without
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -182,7 +184,7 @@ func (e *Engine) start(ctx context.Context) error {
 			e.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "error", err)
 		}
 	}
-	return nil
+	return e.startDiscovery()
 }
 
 // hostFor returns the host given with WithHost, or builds one from the
@@ -296,6 +298,9 @@ func (e *Engine) Close() error {
 		var errs []error
 		for _, db := range dbs {
 			errs = append(errs, db.Close())
+		}
+		if e.disc != nil {
+			errs = append(errs, e.disc.Close())
 		}
 		e.cancel()
 		e.wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -40,6 +41,8 @@ type config struct {
 	catchup             bool
 	pubsubWatch         time.Duration
 	clock               func() time.Time
+	discovery           []discovery.Source
+	discoveryLimits     discovery.Limits
 }
 
 func defaultConfig() *config {

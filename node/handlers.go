@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -304,6 +305,9 @@ type databaseInfo struct {
 	Open    bool              `json:"open"`
 	Access  string            `json:"access"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// Left is set for a database left on this node with its data kept
+	// (POST /v1/databases/leave): closed until opened or joined again.
+	Left bool `json:"left,omitempty"`
 }
 
 func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
@@ -317,10 +321,11 @@ func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
 	for i, a := range n.recent {
 		rank[a] = i
 	}
+	left := maps.Clone(n.left)
 	n.mu.Unlock()
 	out := make([]databaseInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta})
+		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Left: left[in.Address]})
 	}
 	// Most recently used first, then the others by address.
 	slices.SortStableFunc(out, func(a, b databaseInfo) int {

@@ -65,11 +65,12 @@ func TestHelp(t *testing.T) {
 	flags := map[string][]string{
 		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
 			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
-			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases"},
+			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases",
+			"--mdns", "--dht", "--dht-mode"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
-		"relay":  {"--data", "--listen"},
+		"relay":  {"--data", "--listen", "--dht"},
 		"sim":    {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
 		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
@@ -156,6 +157,20 @@ func TestBench(t *testing.T) {
 	require.Len(t, rep.Results, 1)
 	require.Equal(t, "FindByID", rep.Results[0].Name)
 	require.Positive(t, rep.Results[0].Value)
+}
+
+// Without --out, lattice bench prints the Markdown report and writes no
+// file, in the current directory or anywhere else.
+func TestBenchPrintsByDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms")
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Contains(t, stdout, "<!-- lattice bench: begin (generated) -->")
+	require.NotContains(t, stdout, "report: ")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "lattice bench wrote a file without --out")
 }
 
 func TestDemo(t *testing.T) {

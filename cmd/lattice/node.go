@@ -39,6 +39,7 @@ type nodeFlags struct {
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
 	maxStreams, maxStreamsPerClient, maxDatabases                           int
 	allowLocalDials                                                         bool
+	disc                                                                    discoveryFlags
 }
 
 func newNodeCmd() *cobra.Command {
@@ -87,12 +88,14 @@ or idle too long (--http-*-timeout), bounds event streams (--max-streams,
 --max-streams-per-client) and open databases (--max-databases), and gives
 find-like actions a time limit (--query-timeout, or maxTimeMS per request).
 
-The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 		Example: `  lattice node
   lattice node --data ./alice --api 127.0.0.1:5081
   lattice node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
   lattice node --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
   lattice node --relay /ip4/203.0.113.7/tcp/4002/p2p/12D3KooW...
+  lattice node --mdns
+  lattice node --dht --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
   lattice node --api 0.0.0.0:5080 --api-token "$(openssl rand -hex 16)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -119,6 +122,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.IntVar(&f.maxStreamsPerClient, "max-streams-per-client", def.MaxStreamsPerClient, "event streams open at once per client IP address")
 	fl.IntVar(&f.maxDatabases, "max-databases", def.MaxDatabases, "databases the node keeps open")
 	fl.BoolVar(&f.allowLocalDials, "allow-local-dials", false, "let invite links and peers make this node dial loopback, link-local and unspecified addresses (by default only a node listening on loopback dials loopback)")
+	addDiscoveryFlags(fl, &f.disc)
 	return cmd
 }
 
@@ -169,6 +173,11 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	}
 	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync),
 		node.DialPolicy(pol)}
+	discOpts, err := discoveryOptions(f.disc, peers)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, discOpts...)
 	if f.inMemory {
 		opts = append(opts, engine.WithInMemory())
 	} else {

@@ -16,6 +16,7 @@ func newRelayCmd() *cobra.Command {
 	var data string
 	var listen, announce []string
 	var inMemory bool
+	var serveDHT bool
 	cmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Run a circuit relay for peers behind NATs",
@@ -59,6 +60,12 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 			if err != nil {
 				return err
 			}
+			closeDHT, err := relayDHT(r.Host(), serveDHT)
+			if err != nil {
+				_ = r.Close()
+				return err
+			}
+			defer closeDHT()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
@@ -80,6 +87,7 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002)")
 	cmd.Flags().StringArrayVar(&announce, "announce", nil, "address to advertise and print instead of the listen addresses (its public address behind a NAT), repeatable")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "use a throwaway identity (ignores --data)")
+	cmd.Flags().BoolVar(&serveDHT, "dht", false, "also serve Lattice's private DHT, so nodes started with --dht --bootstrap <this relay> find each other's databases")
 	return cmd
 }
 
