@@ -57,16 +57,7 @@ type NATConfig struct {
 	// host's overall reachability (event.EvtLocalReachabilityChanged), is
 	// libp2p's and always on.
 	DisableAutoNAT bool
-	// RelayGrace is how long relayed connections to a peer stay open once
-	// a direct connection to it exists, so that streams on them finish
-	// (zero means 5 s; negative keeps them open). Then they are closed:
-	// the relay carries only the setup, and Lattice's protocols reopen
-	// their streams on the direct connection.
-	RelayGrace time.Duration
 }
-
-// DefaultRelayGrace is NATConfig.RelayGrace's default.
-const DefaultRelayGrace = 5 * time.Second
 
 // holePunching reports whether c (with relays or not) punches holes.
 func (c NATConfig) holePunching(relays bool) bool {

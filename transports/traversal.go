@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/event"
@@ -64,16 +63,22 @@ type HolePunchStats struct {
 }
 
 // Traversal watches a host's NAT traversal: its reachability as AutoNAT
-// reports it, how it is connected to each peer, and hole punching. Once a
-// direct connection to a peer exists, it closes the relayed ones after
-// NATConfig.RelayGrace. Hosts built by New have one (TraversalOf); its
-// methods are safe for concurrent use.
+// reports it, how it is connected to each peer, and hole punching. Hosts
+// built by New have one (TraversalOf); its methods are safe for concurrent
+// use.
+//
+// Once a direct connection to a peer exists, libp2p opens every new stream
+// on it (bitswap's block transfers, catch-up streams); the relayed
+// connection stays open with the streams already on it (gossipsub's), and
+// closes when the relay's reservation or the peers end it. Closing it at
+// once would move those too, but gossipsub v0.19 then loses the peer's
+// subscriptions when its reopened stream races the close (each side's new
+// hello can arrive before the other side has processed the dead stream),
+// and stops publishing to the peer: see the package doc.
 type Traversal struct {
-	log   hclog.Logger
-	grace time.Duration
+	log hclog.Logger
 
 	attempts, successes atomic.Int64
-	punched             chan peer.ID // direct connection made: close relays later
 
 	mu        sync.Mutex
 	h         host.Host
@@ -87,11 +92,8 @@ type Traversal struct {
 
 // newTraversal returns a Traversal not yet watching a host: it is the
 // hole punch tracer, which libp2p needs before the host exists.
-func newTraversal(grace time.Duration, log hclog.Logger) *Traversal {
-	if grace == 0 {
-		grace = DefaultRelayGrace
-	}
-	return &Traversal{log: log, grace: grace, punched: make(chan peer.ID, 64), holes: map[peer.ID]bool{}}
+func newTraversal(log hclog.Logger) *Traversal {
+	return &Traversal{log: log, holes: map[peer.ID]bool{}}
 }
 
 var _ holepunch.EventTracer = (*Traversal)(nil)
@@ -112,18 +114,6 @@ func (t *Traversal) Trace(evt *holepunch.Event) {
 		t.mu.Lock()
 		t.holes[evt.Remote] = true
 		t.mu.Unlock()
-		t.notePunched(evt.Remote)
-	case *holepunch.DirectDialEvt:
-		if e.Success {
-			t.notePunched(evt.Remote)
-		}
-	}
-}
-
-func (t *Traversal) notePunched(p peer.ID) {
-	select {
-	case t.punched <- p:
-	default: // full: the connectedness events catch the peer up later
 	}
 }
 
@@ -141,39 +131,15 @@ func (t *Traversal) start(h host.Host) error {
 	t.mu.Lock()
 	t.h, t.cancel = h, cancel
 	t.mu.Unlock()
-	n := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-		// A direct connection (dialed, accepted or punched) to a peer
-		// that may also be reached over a relay.
-		if !IsRelayed(c.RemoteMultiaddr()) {
-			t.notePunched(c.RemotePeer())
-		}
-	}}
-	h.Network().Notify(n)
 	t.wg.Add(1)
-	go func() {
-		defer h.Network().StopNotify(n)
-		t.run(ctx, h, sub)
-	}()
+	go t.run(ctx, sub)
 	return nil
 }
 
-// run applies host events and closes relayed connections that a direct
-// one made redundant, RelayGrace after it appeared.
-func (t *Traversal) run(ctx context.Context, h host.Host, sub event.Subscription) {
+// run applies host events until ctx ends.
+func (t *Traversal) run(ctx context.Context, sub event.Subscription) {
 	defer t.wg.Done()
 	defer sub.Close()
-	due := map[peer.ID]time.Time{}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	rearm := func() {
-		next := time.Now().Add(time.Hour)
-		for _, at := range due {
-			if at.Before(next) {
-				next = at
-			}
-		}
-		timer.Reset(time.Until(next))
-	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -192,44 +158,10 @@ func (t *Traversal) run(ctx context.Context, h host.Host, sub event.Subscription
 			case event.EvtPeerConnectednessChanged:
 				if e.Connectedness != network.Connected && e.Connectedness != network.Limited {
 					t.mu.Lock()
-					delete(t.holes, e.Peer)
+					delete(t.holes, e.Peer) // bounded by the connected peers
 					t.mu.Unlock()
-					delete(due, e.Peer)
 				}
 			}
-		case p := <-t.punched:
-			if t.grace >= 0 {
-				due[p] = time.Now().Add(t.grace)
-				rearm()
-			}
-		case now := <-timer.C:
-			for p, at := range due {
-				if !at.After(now) {
-					delete(due, p)
-					t.closeRelayed(h, p)
-				}
-			}
-			rearm()
-		}
-	}
-}
-
-// closeRelayed closes h's relayed connections to p if a direct one exists.
-func (t *Traversal) closeRelayed(h host.Host, p peer.ID) {
-	conns := h.Network().ConnsToPeer(p)
-	direct := false
-	for _, c := range conns {
-		if !IsRelayed(c.RemoteMultiaddr()) {
-			direct = true
-		}
-	}
-	if !direct {
-		return
-	}
-	for _, c := range conns {
-		if IsRelayed(c.RemoteMultiaddr()) {
-			t.log.Debug("closing relayed connection: a direct one exists", "peer", p, "addr", c.RemoteMultiaddr())
-			_ = c.Close()
 		}
 	}
 }
