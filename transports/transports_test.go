@@ -126,12 +126,6 @@ func TestConfigRejectsBadTransportsAndNAT(t *testing.T) {
 	require.ErrorContains(t, err, "nil")
 	_, err = transports.New(transports.Config{Identity: newKey(t), NAT: transports.NATConfig{HolePunching: 7}})
 	require.ErrorContains(t, err, "HolePunching")
-	// A listen address no chosen transport speaks fails and says which
-	// transports the host had.
-	_, err = transports.New(transports.Config{Identity: newKey(t), Transports: []transports.Transport{transports.QUIC()},
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
-	require.Error(t, err)
-	require.ErrorContains(t, err, "quic")
 }
 
 // TestOnlyChosenTransports: a host given one transport listens and dials
