@@ -321,7 +321,9 @@
       code.title = p.peerId;
       const badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = `${p.kind} · ${p.transport}`;
+      badge.dataset.kind = p.kind; // direct, holepunched or relayed
+      badge.title = p.kind === "relayed" ? "through a relay" : "direct connection";
+      badge.textContent = `${p.kind === "relayed" ? "relayed" : "direct"}${p.kind === "holepunched" ? " (hole-punched)" : ""} · ${p.transport}`;
       row.append(code, badge);
       return row;
     }));
