@@ -95,6 +95,9 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--http-idle-timeout", "0s"},     // nothing holds a connection forever
 		{"node", "--api", "127.0.0.1:0", "--query-timeout", "10m"},        // longer than the write timeout
 		{"node", "--api", "127.0.0.1:0", "--max-streams-per-client", "0"}, // a bound must bound
+		{"node", "--api", "127.0.0.1:0", "--transport", "tcp,carrier-pigeon"},
+		{"node", "--api", "127.0.0.1:0", "--holepunch", "sometimes"},
+		{"relay", "--in-memory", "--transport", "udp"},
 		{"join"},
 		{"invite"},
 		{"bench", "--run", "("},
