@@ -21,7 +21,7 @@ func TestID(t *testing.T) {
 	require.NotEmpty(t, addrs)
 	require.Contains(t, addrs[0], "/p2p/"+a.e.ID().String())
 	require.Contains(t, []any{"unknown", "public", "private"}, out["reachability"])
-	require.Equal(t, map[string]any{"attempts": json.Number("0"), "successes": json.Number("0")}, out["holePunch"])
+	require.Equal(t, map[string]any{"ready": false, "attempts": json.Number("0"), "successes": json.Number("0")}, out["holePunch"])
 }
 
 func TestActions(t *testing.T) {

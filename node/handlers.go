@@ -29,6 +29,8 @@ type idResponse struct {
 }
 
 type holePunchInfo struct {
+	// Ready: the node hole-punches (it knows a public address of its own).
+	Ready     bool  `json:"ready"`
 	Attempts  int64 `json:"attempts"`
 	Successes int64 `json:"successes"`
 }
@@ -38,7 +40,7 @@ func (n *Node) handleID(w http.ResponseWriter, r *http.Request) {
 	if t := transports.TraversalOf(n.e.Host()); t != nil {
 		resp.Reachability = reachabilityName(t.Reachability())
 		hp := t.HolePunches()
-		resp.HolePunch = holePunchInfo{Attempts: hp.Attempts, Successes: hp.Successes}
+		resp.HolePunch = holePunchInfo{Ready: t.HolePunchReady(), Attempts: hp.Attempts, Successes: hp.Successes}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

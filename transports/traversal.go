@@ -2,6 +2,7 @@ package transports
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -216,6 +217,19 @@ func (t *Traversal) Connections() map[ConnKind]int {
 		}
 	}
 	return out
+}
+
+// HolePunchReady reports whether the host hole-punches yet: libp2p's DCUtR
+// service starts only once the host knows a public address of its own
+// (observed by a peer, the relay typically: within seconds of the first
+// reservation). A relayed connection made before both sides are ready is
+// not punched (libp2p tries once, when the relayed connection opens); the
+// next relayed connection between them is.
+func (t *Traversal) HolePunchReady() bool {
+	t.mu.Lock()
+	h := t.h
+	t.mu.Unlock()
+	return h != nil && slices.Contains(h.Mux().Protocols(), holepunch.Protocol)
 }
 
 // HolePunches counts hole punch attempts and successes.
