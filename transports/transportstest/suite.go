@@ -199,7 +199,7 @@ func manyStreams(t *testing.T, tr transports.Transport) {
 	if err := ha.Connect(ctx, peer.AddrInfo{ID: hb.ID(), Addrs: hb.Addrs()}); err != nil {
 		t.Fatalf("connect over %s: %v", tr.Name(), err)
 	}
-	const streams, size = 64, 64 << 10
+	const streams, size = 48, 16 << 10
 	errs := make(chan error, streams)
 	var wg sync.WaitGroup
 	for i := 0; i < streams; i++ {
