@@ -20,7 +20,9 @@
 #   (a) both routers endpoint-independent (plain MASQUERADE, conntrack
 #       filtering): a to-do written on B appears on A through the relay;
 #   (b) the hole punch succeeds and /v1/peers reports the peer
-#       "holepunched" (direct).
+#       "holepunched" (direct), and writes after the switch replicate;
+#   and that AutoNAT (answered by the relay) finds the nodes private, which
+#   lattice node prints and /v1/id reports.
 # It prints the measurements BENCHMARKS.md quotes: time to first sync
 # through the relay, time until direct, throughput relayed vs direct.
 #
@@ -225,7 +227,6 @@ api b POST /v1/action/insertOne "{\"database\":\"$DB\",\"collection\":\"todos\",
 wait_for 30 "(b) a to-do written after the switch reaches A" has_todo a eggs
 throughput direct
 DIRECT_TP=$THROUGHPUT
-grep -h '^reachability: ' "$WORK/a.out" "$WORK/b.out" | sort | uniq -c || true
 stop_nodes
 
 echo "== (c) router B symmetric (MASQUERADE --random-fully): the connection stays relayed"
@@ -243,6 +244,12 @@ RELAY_TP=$THROUGHPUT
 is_kind a "$ID_B" relayed || fail "(c) after the punch attempts A reaches B by '$(peer_kind a "$ID_B")', want relayed"
 [ "$(punch_successes a)" -eq 0 ] && [ "$(punch_successes b)" -eq 0 ] || fail "(c) a punch succeeded through a symmetric NAT"
 echo "(c) ok: punch attempts a=$(punch_attempts a) b=$(punch_attempts b), no success, still relayed"
+# AutoNAT (the relay answers it) finds both nodes unreachable from outside,
+# and lattice node says so (after libp2p's 15 s boot delay).
+wait_for 60 "A prints its reachability" grep -q '^reachability: private$' "$WORK/a.out"
+wait_for 60 "B prints its reachability" grep -q '^reachability: private$' "$WORK/b.out"
+api a GET /v1/id | grep -q '"reachability":"private"' || fail "A's /v1/id does not say private"
+echo "(c) ok: both nodes report reachability private"
 stop_nodes
 
 echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
