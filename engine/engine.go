@@ -207,6 +207,8 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 	h, err := transports.New(transports.Config{
 		Identity:    key,
 		ListenAddrs: cfg.listen,
+		Transports:  cfg.transports,
+		NAT:         cfg.nat,
 		Relays:      cfg.relays,
 		Options:     cfg.libp2pOpts,
 		Logger:      e.log,

@@ -96,6 +96,9 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--http-idle-timeout", "0s"},     // nothing holds a connection forever
 		{"node", "--api", "127.0.0.1:0", "--query-timeout", "10m"},        // longer than the write timeout
 		{"node", "--api", "127.0.0.1:0", "--max-streams-per-client", "0"}, // a bound must bound
+		{"node", "--api", "127.0.0.1:0", "--transport", "tcp,carrier-pigeon"},
+		{"node", "--api", "127.0.0.1:0", "--holepunch", "sometimes"},
+		{"relay", "--in-memory", "--transport", "udp"},
 		{"join"},
 		{"invite"},
 		{"bench", "--run", "("},
@@ -243,6 +246,14 @@ func TestInviteAndJoin(t *testing.T) {
 	require.True(t, strings.HasPrefix(link, "lattice://join?peer="+a.ID().String()), link)
 	require.Contains(t, out, "█", "a QR code follows the link")
 	require.Contains(t, out, "QR code as PNG: "+apiA+"/v1/invites/qr?link=")
+
+	// For a phone: the http form of the link, and its QR code.
+	code, out, errOut = runCLI(t, "invite", "--api", apiA, "--api-token", token, "--database", db.Address(), "--web", "http://192.168.1.20:5080")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "\nweb: http://192.168.1.20:5080/#join=lattice%3A%2F%2Fjoin%3Fpeer%3D"+a.ID().String())
+	require.Contains(t, out, "&web=http%3A%2F%2F192.168.1.20%3A5080\n")
+	code, _, _ = runCLI(t, "invite", "--api", apiA, "--api-token", token, "--database", db.Address(), "--web", "ftp://x")
+	require.Equal(t, exitUsage, code)
 
 	// A history of single writes, which the joiner catches up on.
 	for i := 0; i < 200; i++ {

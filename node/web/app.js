@@ -444,7 +444,9 @@
       code.title = p.peerId;
       const badge = document.createElement("span");
       badge.className = "badge";
-      badge.textContent = `${p.kind} · ${p.transport}`;
+      badge.dataset.kind = p.kind; // direct, holepunched or relayed
+      badge.title = p.kind === "relayed" ? "through a relay" : "direct connection";
+      badge.textContent = `${p.kind === "relayed" ? "relayed" : "direct"}${p.kind === "holepunched" ? " (hole-punched)" : ""} · ${p.transport}`;
       row.append(code, badge);
       return row;
     }));
@@ -802,13 +804,22 @@
         const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION });
         $("invite-link").value = inv.link;
         $("share-out").hidden = false;
-        await showQR($("invite-qr"), new URL(inv.qr).pathname + new URL(inv.qr).search);
+        state.invite = inv;
+        await showInviteQR();
       } catch (e) {
         fail(e);
       } finally {
         btn.disabled = false;
       }
     });
+    // A phone camera opens http(s) links only: the web form is this app
+    // with #join=<link>, which shows the list and joins on a click.
+    async function showInviteQR() {
+      const inv = state.invite;
+      const u = new URL($("qr-web").checked ? inv.webQr : inv.qr);
+      await showQR($("invite-qr"), u.pathname + u.search);
+    }
+    $("qr-web").addEventListener("change", () => { if (state.invite) showInviteQR().catch(fail); });
     $("copy-btn").addEventListener("click", () => copy($("invite-link").value));
     $("invite-link").addEventListener("focus", (e) => e.target.select());
     $("peer-id").addEventListener("click", () => copy(state.peerId));
