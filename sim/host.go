@@ -32,14 +32,11 @@ type HostConfig struct {
 // what the node's NAT makes it (AutoNAT needs a crowd of peers to decide).
 // Hand it to engine.WithHost; the caller closes it after the engine.
 func (nd *Node) NewHost(cfg HostConfig) (host.Host, error) {
-	opts := []libp2p.Option{
-		libp2p.Transport(quic.NewTransport),
-		nd.QUICOption(),
-		// go-libp2p's x/simlibp2p turns identify's address discovery
-		// off because it stalled synctest there; here it runs under
-		// synctest (TestNATPairTable), and hole punching needs it: it
-		// is how a peer behind a NAT learns the address the relay sees.
-	}
+	// go-libp2p's x/simlibp2p turns identify's address discovery off
+	// because it stalled synctest there; here it runs under synctest
+	// (TestNATPairTable), and hole punching needs it: it is how a peer
+	// behind a NAT learns the address the relay sees.
+	var opts []libp2p.Option
 	var hp []holepunch.Option
 	if cfg.HolePunch != nil {
 		hp = append(hp, holepunch.WithTracer(cfg.HolePunch))
@@ -54,16 +51,31 @@ func (nd *Node) NewHost(cfg HostConfig) (host.Host, error) {
 	}
 	opts = append(opts, cfg.Options...)
 	h, err := transports.New(transports.Config{
-		Identity:    cfg.Identity,
-		ListenAddrs: []string{nd.ListenMultiaddr()},
-		Relays:      relays,
-		Options:     opts,
+		Identity:   cfg.Identity,
+		Transports: []transports.Transport{nd.Transport()},
+		Relays:     relays,
+		// Hole punching is set up above, with the simulator's tracer;
+		// reachability is forced from the NAT type, so AutoNAT is off.
+		NAT:     transports.NATConfig{HolePunching: transports.Off, DisableAutoNAT: true},
+		Options: opts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sim: node %d host: %w", nd.Index, err)
 	}
 	return h, nil
 }
+
+// Transport is the node's simulated network as a transports.Transport:
+// QUIC over the node's NAT gateway, listening on its one address.
+func (nd *Node) Transport() transports.Transport { return simTransport{nd} }
+
+type simTransport struct{ nd *Node }
+
+func (t simTransport) Name() string { return "sim-quic" }
+func (t simTransport) Options() []libp2p.Option {
+	return []libp2p.Option{libp2p.Transport(quic.NewTransport), t.nd.QUICOption()}
+}
+func (t simTransport) ListenAddrs() []string { return []string{t.nd.ListenMultiaddr()} }
 
 // NewRelay starts a circuit relay (package transports/relay, as lattice
 // relay runs it) on a public node.
@@ -72,8 +84,8 @@ func (nd *Node) NewRelay() (*relay.Service, error) {
 		return nil, fmt.Errorf("%w: a relay must be public, node %d is behind a %s NAT", ErrBadScenario, nd.Index, nd.NAT)
 	}
 	s, err := relay.Start(relay.Config{
-		Listen:  []string{nd.ListenMultiaddr()},
-		Options: []libp2p.Option{nd.QUICOption()},
+		Listen:     []string{nd.ListenMultiaddr()},
+		Transports: nd.Transport().Options(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sim: node %d relay: %w", nd.Index, err)
