@@ -71,7 +71,8 @@ type Config struct {
 	Journal *Journal
 	// Catchup, if not nil, streams a head's missing history from its
 	// announcer when go-ds-crdt is handed a head whose parents are not
-	// local (see CatchUp).
+	// local, or when its walk reaches a block that is not (see CatchUp
+	// and Missing).
 	Catchup *CatchupConfig
 }
 
@@ -117,9 +118,10 @@ type Broadcaster struct {
 
 	handed cid.Cid // the head Next last returned (only Next's goroutine uses it)
 
-	catching atomic.Bool // a catch-up is running
-	banMu    sync.Mutex
-	banned   map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
+	catching   atomic.Bool  // a catch-up is running
+	handedFrom atomic.Value // peer.ID: the announcer of the head Next last returned
+	banMu      sync.Mutex
+	banned     map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -376,6 +378,9 @@ func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 					continue
 				}
 				b.handed = q.h
+			}
+			if q.from != "" {
+				b.handedFrom.Store(q.from)
 			}
 			b.maybeCatchUp(q.h, q.from)
 			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: q.h.Bytes()}}})
@@ -658,14 +663,35 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	if err != nil {
 		return
 	}
-	lacks := false
 	for _, l := range nd.Links() {
 		if !cc.Sink.Has(b.ctx, l.Cid) {
-			lacks = true
-			break
+			b.startCatchUp(h, from)
+			return
 		}
 	}
-	if !lacks || !b.catching.CompareAndSwap(false, true) {
+}
+
+// Missing starts a catch-up of the history below c, a block a DAG walk
+// needs and does not have (see ValidatorConfig.Missing), unless one is
+// running. A head whose parents are local does not start one when it is
+// handed to go-ds-crdt (a joiner handed the writer's newest heads inline,
+// one after another), but the walk below them reaches the missing history
+// sooner or later: without this, that history would come one bitswap round
+// trip per block. The peer asked first is the announcer of the head last
+// handed to go-ds-crdt, which has the history it announced. Missing never
+// blocks; it is safe to call from any goroutine until go-ds-crdt is closed.
+func (b *Broadcaster) Missing(c cid.Cid) {
+	if b.cfg.Catchup == nil || b.catching.Load() || b.ctx.Err() != nil {
+		return
+	}
+	from, _ := b.handedFrom.Load().(peer.ID)
+	b.startCatchUp(c, from)
+}
+
+// startCatchUp runs a catch-up of the history below h in the background,
+// unless one is running.
+func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
+	if !b.catching.CompareAndSwap(false, true) {
 		return
 	}
 	b.wg.Add(1)

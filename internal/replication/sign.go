@@ -260,6 +260,12 @@ type ValidatorConfig struct {
 	// MaxACLWalk bounds one validation's walk for access-control entries
 	// below a delta; 0 means DefaultMaxACLWalk.
 	MaxACLWalk int
+	// Missing, if not nil, is told when a walk (go-ds-crdt's, or the
+	// access-control walk) asks for a block that is neither stored nor
+	// held: a history this replica lacks is about to be fetched one
+	// block at a time (see Broadcaster.Missing). It is called on the
+	// walking goroutine, at most once per call, and must not block.
+	Missing func(c cid.Cid)
 }
 
 // maxACLFrontier bounds the frontier; nodes beyond it are forgotten as
@@ -284,6 +290,7 @@ func NewValidatingDAG(write, read ipld.DAGService, held *Quarantine, cfg Validat
 
 // Get returns a node, verified and admitted, or an error.
 func (v *ValidatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	v.noteMissing(ctx, c)
 	nd, err := v.read.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -296,7 +303,21 @@ func (v *ValidatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 
 // GetMany is Get for many nodes, streamed.
 func (v *ValidatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	v.noteMissing(ctx, cids...)
 	return v.filter(ctx, v.read.GetMany(ctx, cids))
+}
+
+// noteMissing tells cfg.Missing of the first of cids that is not local.
+func (v *ValidatingDAG) noteMissing(ctx context.Context, cids ...cid.Cid) {
+	if v.cfg.Missing == nil {
+		return
+	}
+	for _, c := range cids {
+		if has, err := v.held.Has(ctx, c); err == nil && !has {
+			v.cfg.Missing(c)
+			return
+		}
+	}
 }
 
 // Session keeps go-ds-crdt's session-based fetching, validated.
@@ -339,6 +360,7 @@ type validatingGetter struct {
 }
 
 func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	g.v.noteMissing(ctx, c)
 	nd, err := g.NodeGetter.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -350,6 +372,7 @@ func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error
 }
 
 func (g *validatingGetter) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	g.v.noteMissing(ctx, cids...)
 	return g.v.filter(ctx, g.NodeGetter.GetMany(ctx, cids))
 }
 
@@ -509,6 +532,7 @@ func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 				continue
 			}
 			walked++
+			v.noteMissing(ctx, l.Cid)
 			child, err := v.read.Get(ctx, l.Cid)
 			if err != nil {
 				v.unmarkScanned(l.Cid) // try again when it can be fetched

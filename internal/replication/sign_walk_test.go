@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/boxo/blockstore"
 	"github.com/ipfs/boxo/exchange/offline"
 	dag "github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	crdtpb "github.com/ipfs/go-ds-crdt/pb"
@@ -88,4 +89,34 @@ func TestACLWalkResumesWhereItStopped(t *testing.T) {
 	require.True(t, found(), "the grant 10 blocks down was never applied")
 	v.applyACLBelow(ctx, acl, head, headDelta)
 	require.Empty(t, v.frontier, "the whole history is scanned")
+}
+
+// A walk that asks for a block that is neither stored nor held tells
+// ValidatorConfig.Missing, so a catch-up can start (issue 8); local blocks
+// never do.
+func TestValidatingDAGReportsMissingBlocks(t *testing.T) {
+	ctx := context.Background()
+	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))
+	dagSvc := dag.NewDAGService(blockservice.New(bs, offline.Exchange(bs)))
+	local := dag.NodeWithData([]byte("local"))
+	require.NoError(t, dagSvc.Add(ctx, local))
+	held := NewQuarantine(bs, 1<<20, nil)
+	inQuarantine := dag.NodeWithData([]byte("held"))
+	require.NoError(t, held.Put(ctx, inQuarantine))
+	absent := dag.NodeWithData([]byte("absent")).Cid()
+
+	var missing []string
+	v := NewValidatingDAG(dagSvc, dagSvc, held, ValidatorConfig{
+		Database: "/lattice/x/missing", Access: &recordingACL{},
+		Missing: func(c cid.Cid) { missing = append(missing, c.String()) },
+	})
+	_, _ = v.Get(ctx, local.Cid())
+	_, _ = v.Get(ctx, inQuarantine.Cid())
+	require.Empty(t, missing, "local blocks are not missing")
+	_, err := v.Get(ctx, absent)
+	require.Error(t, err)
+	require.Equal(t, []string{absent.String()}, missing)
+	for range v.Session(ctx).GetMany(ctx, []cid.Cid{local.Cid(), absent}) {
+	}
+	require.Equal(t, []string{absent.String(), absent.String()}, missing, "a session's GetMany reports the first missing block")
 }
