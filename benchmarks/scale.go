@@ -47,12 +47,18 @@ type ScaleResult struct {
 	Engines   int
 	Converged bool          // every replica held every write before the timeout
 	Elapsed   time.Duration // from the first write to the last replica holding all
+	// CPU is the process's CPU time over Elapsed: steadier than Elapsed on
+	// a shared machine.
+	CPU time.Duration
 	Slowest   int           // documents held by the slowest replica at the end
 	Want      int           // documents every replica should hold
 	// Memory of the whole process, after the engines opened the database
 	// (rest) and once the writes converged (or the timeout).
 	RSSRest, RSSAfter   uint64 // resident set, bytes (0 where /proc is missing)
 	HeapRest, HeapAfter uint64 // Go heap in use, bytes
+	// HeapLive is the Go heap in use after a collection, once the writes
+	// converged: what the engines hold, without the garbage.
+	HeapLive uint64
 	// Goroutines at rest and after.
 	GoroutinesRest, GoroutinesAfter int
 	// Bitswap blocks received and catch-up blocks, summed over replicas.
@@ -71,10 +77,10 @@ func (r ScaleResult) String() string {
 	if !r.Converged {
 		state = fmt.Sprintf("NOT converged (slowest %d of %d)", r.Slowest, r.Want)
 	}
-	return fmt.Sprintf("%d engines: %s in %.2fs; RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs",
-		r.Engines, state, r.Elapsed.Seconds(),
+	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs",
+		r.Engines, state, r.Elapsed.Seconds(), r.CPU.Seconds(),
 		float64(r.RSSAfter)/(1<<20), r.PerEngine(r.RSSAfter), r.PerEngine(r.RSSRest),
-		float64(r.HeapAfter)/(1<<20), r.PerEngine(r.HeapAfter), r.PerEngine(r.HeapRest),
+		float64(r.HeapAfter)/(1<<20), r.PerEngine(r.HeapAfter), r.PerEngine(r.HeapRest), r.PerEngine(r.HeapLive),
 		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns)
 }
 
@@ -180,7 +186,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 		}
 		stopCPU = func() { pprof.StopCPUProfile(); _ = f.Close() }
 	}
-	start := time.Now()
+	start, cpuStart := time.Now(), cpuTime()
 	werr := make(chan error, cfg.Engines)
 	var wg sync.WaitGroup
 	for i, db := range dbs {
@@ -234,11 +240,13 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 		}
 		time.Sleep(20 * time.Millisecond) // a poll interval, not a wait for a condition
 	}
-	res.Elapsed = time.Since(start)
+	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpuStart
 	res.Converged = len(waiting) == 0
 	stopCPU()
 
 	res.RSSAfter, res.HeapAfter, res.GoroutinesAfter = rss(), heapInUse(), runtime.NumGoroutine()
+	runtime.GC()
+	res.HeapLive = heapInUse()
 	for _, db := range dbs {
 		st := db.Stats()
 		res.CatchupBlocks += st.Catchup.Blocks

@@ -120,8 +120,11 @@ type Broadcaster struct {
 
 	catching   atomic.Bool  // a catch-up is running
 	handedFrom atomic.Value // peer.ID: the announcer of the head Next last returned
-	banMu      sync.Mutex
-	banned     map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
+	// missingAfter (Unix ns) is when Missing may start a catch-up again;
+	// missingBackoff is the last wait it set (see Missing).
+	missingAfter, missingBackoff atomic.Int64
+	banMu                        sync.Mutex
+	banned                       map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -450,6 +453,10 @@ func (b *Broadcaster) receiveLoop() {
 			}
 			m = msg.ValidatorData.(*Message)
 		}
+		// pubsub keeps the message for gossip for a few heartbeats: drop
+		// the decoded copy (its blocks go to the quarantine below), or
+		// every message would be held twice.
+		msg.ValidatorData = nil
 		b.stats.BytesIn.Add(uint64(len(msg.Data)))
 		b.stats.HeadsReceived.Add(uint64(len(m.Heads)))
 		if len(m.Blocks) > 0 {
@@ -665,7 +672,7 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	}
 	for _, l := range nd.Links() {
 		if !cc.Sink.Has(b.ctx, l.Cid) {
-			b.startCatchUp(h, from)
+			b.startCatchUp(h, from, false)
 			return
 		}
 	}
@@ -680,17 +687,34 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 // trip per block. The peer asked first is the announcer of the head last
 // handed to go-ds-crdt, which has the history it announced. Missing never
 // blocks; it is safe to call from any goroutine until go-ds-crdt is closed.
+//
+// Many writers at once make many short gaps, each a missing block or two
+// that bitswap fetches in a round trip, while a catch-up streams the
+// sender's whole history down to where it meets this replica's heads. So a
+// catch-up Missing started that brought fewer than catchupWorthBlocks
+// blocks makes Missing wait before it starts another, twice as long each
+// time (up to maxCatchupBackoff); one that brought many resets the wait.
 func (b *Broadcaster) Missing(c cid.Cid) {
 	if b.cfg.Catchup == nil || b.catching.Load() || b.ctx.Err() != nil {
 		return
 	}
+	if until := b.missingAfter.Load(); until != 0 && time.Now().UnixNano() < until {
+		return
+	}
 	from, _ := b.handedFrom.Load().(peer.ID)
-	b.startCatchUp(c, from)
+	b.startCatchUp(c, from, true)
 }
 
+// Pacing of the catch-ups Missing starts.
+const (
+	catchupWorthBlocks = 16 // a catch-up bringing fewer was not worth a stream
+	minCatchupBackoff  = 250 * time.Millisecond
+	maxCatchupBackoff  = 30 * time.Second
+)
+
 // startCatchUp runs a catch-up of the history below h in the background,
-// unless one is running.
-func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
+// unless one is running. paced catch-ups (Missing's) move the backoff.
+func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID, paced bool) {
 	if !b.catching.CompareAndSwap(false, true) {
 		return
 	}
@@ -698,7 +722,19 @@ func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
 	go func() {
 		defer b.wg.Done()
 		defer b.catching.Store(false)
+		before := b.stats.Catchup.Blocks.Load()
 		b.catchUp(h, from)
+		if !paced {
+			return
+		}
+		if b.stats.Catchup.Blocks.Load()-before >= catchupWorthBlocks {
+			b.missingBackoff.Store(0)
+			b.missingAfter.Store(0)
+			return
+		}
+		wait := min(max(2*time.Duration(b.missingBackoff.Load()), minCatchupBackoff), maxCatchupBackoff)
+		b.missingBackoff.Store(int64(wait))
+		b.missingAfter.Store(time.Now().Add(wait).UnixNano())
 	}()
 }
 
