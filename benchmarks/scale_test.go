@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
 )
 
 // The scale scenario of issue 14. Under plain `go test ./benchmarks` it
@@ -20,6 +22,7 @@ var (
 	scaleDegree  = flag.Int("scale.degree", 4, "peers each engine dials in TestScale")
 	scaleTimeout = flag.Duration("scale.timeout", 3*time.Minute, "how long TestScale waits for convergence")
 	scaleProfile = flag.String("scale.profile", "", "directory for TestScale's cpu, heap and goroutine profiles")
+	scaleCatchup = flag.Bool("scale.catchup", true, "whether TestScale's engines catch up by stream (engine.WithCatchup)")
 )
 
 func TestScale(t *testing.T) {
@@ -30,6 +33,7 @@ func TestScale(t *testing.T) {
 		Seed:       1,
 		Timeout:    *scaleTimeout,
 		ProfileDir: *scaleProfile,
+		Options:    []engine.Option{engine.WithCatchup(*scaleCatchup)},
 		Progress: func(elapsed time.Duration, slowest, want int) {
 			t.Logf("%5.1fs: slowest replica holds %d of %d", elapsed.Seconds(), slowest, want)
 		},
