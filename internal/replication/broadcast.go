@@ -120,8 +120,8 @@ type Broadcaster struct {
 
 	catching   atomic.Bool  // a catch-up is running
 	handedFrom atomic.Value // peer.ID: the announcer of the head Next last returned
-	// missingAfter (Unix ns) is when Missing may start a catch-up again;
-	// missingBackoff is the last wait it set (see Missing).
+	// missingAfter (Unix ns) is when a catch-up may start again;
+	// missingBackoff is the last wait set (see Missing).
 	missingAfter, missingBackoff atomic.Int64
 	banMu                        sync.Mutex
 	banned                       map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
@@ -657,9 +657,11 @@ const maxCatchupTries = 3
 // parent that is not local: go-ds-crdt is about to walk a history this
 // replica lacks. One runs at a time; heads handed meanwhile are covered by
 // it or fetched by bitswap.
+//
+// It is paced like Missing: after catch-ups that brought little it waits.
 func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	cc := b.cfg.Catchup
-	if cc == nil || b.catching.Load() {
+	if cc == nil || b.catching.Load() || b.backingOff() {
 		return
 	}
 	blk, err := b.bstore.Get(b.ctx, h)
@@ -672,7 +674,7 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	}
 	for _, l := range nd.Links() {
 		if !cc.Sink.Has(b.ctx, l.Cid) {
-			b.startCatchUp(h, from, false)
+			b.startCatchUp(h, from)
 			return
 		}
 	}
@@ -691,30 +693,41 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 // Many writers at once make many short gaps, each a missing block or two
 // that bitswap fetches in a round trip, while a catch-up streams the
 // sender's whole history down to where it meets this replica's heads. So a
-// catch-up Missing started that brought fewer than catchupWorthBlocks
-// blocks makes Missing wait before it starts another, twice as long each
-// time (up to maxCatchupBackoff); one that brought many resets the wait.
-func (b *Broadcaster) Missing(c cid.Cid) {
-	if b.cfg.Catchup == nil || b.catching.Load() || b.ctx.Err() != nil {
+// catch-up that brought fewer than catchupWorthBlocks blocks makes the
+// next wait (Missing's and maybeCatchUp's), twice as long each time (up to
+// maxCatchupBackoff); one that brought many resets the wait.
+//
+// A gap a few levels deep (depth, see ValidatorConfig.Missing, below
+// minCatchupDepth) costs bitswap as many round trips, and starts no
+// catch-up: with many writers, gaps one or two deltas deep are the rule.
+func (b *Broadcaster) Missing(c cid.Cid, depth int) {
+	if b.cfg.Catchup == nil || depth < minCatchupDepth || b.catching.Load() || b.ctx.Err() != nil {
 		return
 	}
-	if until := b.missingAfter.Load(); until != 0 && time.Now().UnixNano() < until {
+	if b.backingOff() {
 		return
 	}
 	from, _ := b.handedFrom.Load().(peer.ID)
-	b.startCatchUp(c, from, true)
+	b.startCatchUp(c, from)
 }
 
 // Pacing of the catch-ups Missing starts.
 const (
+	minCatchupDepth    = 4  // missing blocks in a row that make a walk worth a stream
 	catchupWorthBlocks = 16 // a catch-up bringing fewer was not worth a stream
 	minCatchupBackoff  = 250 * time.Millisecond
 	maxCatchupBackoff  = 30 * time.Second
 )
 
+// backingOff tells whether catch-ups wait after unproductive ones.
+func (b *Broadcaster) backingOff() bool {
+	until := b.missingAfter.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
 // startCatchUp runs a catch-up of the history below h in the background,
-// unless one is running. paced catch-ups (Missing's) move the backoff.
-func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID, paced bool) {
+// unless one is running, and moves the backoff by what it brought.
+func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
 	if !b.catching.CompareAndSwap(false, true) {
 		return
 	}
@@ -724,9 +737,6 @@ func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID, paced bool) {
 		defer b.catching.Store(false)
 		before := b.stats.Catchup.Blocks.Load()
 		b.catchUp(h, from)
-		if !paced {
-			return
-		}
 		if b.stats.Catchup.Blocks.Load()-before >= catchupWorthBlocks {
 			b.missingBackoff.Store(0)
 			b.missingAfter.Store(0)

@@ -234,6 +234,11 @@ type ValidatingDAG struct {
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
 	scanned map[cid.Cid]struct{} // nodes whose access-control entries were applied
+	// linkedFrom maps the links of recently checked deltas to the delta
+	// (bounded: reset when full); missDepth is the depth of each block
+	// recently reported missing (bounded likewise), for Missing.
+	linkedFrom map[cid.Cid]cid.Cid
+	missDepth  map[cid.Cid]int
 	// frontier holds scanned nodes whose parents a bounded walk did not
 	// reach: the next walk starts with them, so no part of the history is
 	// skipped because a walk stopped above it.
@@ -263,9 +268,12 @@ type ValidatorConfig struct {
 	// Missing, if not nil, is told when a walk (go-ds-crdt's, or the
 	// access-control walk) asks for a block that is neither stored nor
 	// held: a history this replica lacks is about to be fetched one
-	// block at a time (see Broadcaster.Missing). It is called on the
-	// walking goroutine, at most once per call, and must not block.
-	Missing func(c cid.Cid)
+	// block at a time (see Broadcaster.Missing). depth is how many
+	// missing blocks in a row the walk has gone down to reach c: 1 when
+	// the delta linking to c was local, n+1 when that delta was itself
+	// missing at depth n. It is called on the walking goroutine, at most
+	// once per call, and must not block.
+	Missing func(c cid.Cid, depth int)
 }
 
 // maxACLFrontier bounds the frontier; nodes beyond it are forgotten as
@@ -285,7 +293,7 @@ func NewValidatingDAG(write, read ipld.DAGService, held *Quarantine, cfg Validat
 	if cfg.MaxACLWalk <= 0 {
 		cfg.MaxACLWalk = DefaultMaxACLWalk
 	}
-	return &ValidatingDAG{DAGService: write, read: read, held: held, cfg: cfg, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
+	return &ValidatingDAG{DAGService: write, read: read, held: held, cfg: cfg, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{}), linkedFrom: make(map[cid.Cid]cid.Cid), missDepth: make(map[cid.Cid]int)}
 }
 
 // Get returns a node, verified and admitted, or an error.
@@ -314,7 +322,17 @@ func (v *ValidatingDAG) noteMissing(ctx context.Context, cids ...cid.Cid) {
 	}
 	for _, c := range cids {
 		if has, err := v.held.Has(ctx, c); err == nil && !has {
-			v.cfg.Missing(c)
+			v.mu.Lock()
+			depth := 1
+			if parent, ok := v.linkedFrom[c]; ok {
+				depth += v.missDepth[parent]
+			}
+			if len(v.missDepth) >= maxLinkedFrom {
+				v.missDepth = make(map[cid.Cid]int)
+			}
+			v.missDepth[c] = depth
+			v.mu.Unlock()
+			v.cfg.Missing(c, depth)
 			return
 		}
 	}
@@ -418,8 +436,27 @@ func (v *ValidatingDAG) check(ctx context.Context, nd ipld.Node) error {
 	}
 	v.valid[c] = struct{}{}
 	v.mu.Unlock()
+	v.noteLinks(nd)
 	return nil
 }
+
+// noteLinks records which delta nd's links are linked from, for Missing.
+func (v *ValidatingDAG) noteLinks(nd ipld.Node) {
+	if v.cfg.Missing == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.linkedFrom) >= maxLinkedFrom {
+		v.linkedFrom = make(map[cid.Cid]cid.Cid)
+	}
+	for _, l := range nd.Links() {
+		v.linkedFrom[l.Cid] = nd.Cid()
+	}
+}
+
+// maxLinkedFrom bounds ValidatingDAG.linkedFrom and missDepth.
+const maxLinkedFrom = 1 << 14
 
 func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) error {
 	w, err := VerifyDelta(v.cfg.Database, d)
