@@ -711,7 +711,7 @@ func (b *Broadcaster) Missing(c cid.Cid, depth int) {
 	b.startCatchUp(c, from)
 }
 
-// Pacing of the catch-ups Missing starts.
+// Pacing of catch-ups (see Missing).
 const (
 	minCatchupDepth    = 4  // missing blocks in a row that make a walk worth a stream
 	catchupWorthBlocks = 16 // a catch-up bringing fewer was not worth a stream
