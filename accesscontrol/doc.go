@@ -53,13 +53,17 @@
 //     announcements from an author the controller refuses are ignored, not
 //     scored: replicas may disagree about the controller's state for a
 //     while, and an honest peer that relays them is not punished.
+//     (engine: TestFloodJunkBroadcasts, TestFloodPhantomHeads,
+//     TestRelayOfRefusedAnnouncementIsNotPenalised.)
 //   - Rebroadcast old heads. Harmless: blocks are content-addressed, so a
 //     rebroadcast head names blocks that were authorised when first written,
-//     and merging them again is a no-op.
+//     and merging them again is a no-op. (engine: TestReplayedAnnouncements.)
 //   - Replay a signed write as it is. Harmless: a replayed delta is the
 //     same block, already merged or merged once. A write cannot be
 //     re-targeted to another database, since the engine's signature covers
 //     it and Write.Database comes from the receiving database.
+//     (engine: TestReplayedAnnouncements; internal/replication:
+//     TestVerifyDelta, "other database".)
 //   - Re-publish a writer's signed elements in a block of its own. The
 //     signature covers a delta's elements, not its DAG height or links, so
 //     any peer holding a signed delta can copy its elements into a new block
@@ -78,6 +82,8 @@
 //     they hold the same entries, but may disagree for a while about which
 //     deltas were admitted. Revocation guarantees that once a replica holds
 //     the revocation it refuses every later delta from the revoked peer.
+//     (engine: TestDynamicGrantAndRevokeWithOfflineReplica; here:
+//     TestDynamicScenarios, TestDynamicOrderIndependence.)
 //   - Backdate. Write.Time is the author's claim. A write may not claim a
 //     time more than MaxClockSkew before the writes it builds on
 //     (Write.After, read by the engine from the deltas it links to): the
@@ -90,14 +96,17 @@
 //     The receiver's clock is not used: an offline device that wrote before
 //     its token expired must still sync afterwards. Expiry bounds honest
 //     use, not a malicious holder: issue short tokens to peers you would
-//     not mind writing until then.
+//     not mind writing until then. (engine: TestTokens,
+//     TestBackdatedWriteOnLaterHistoryIsRefused; here: TestEffectiveTime,
+//     TestTokenController.)
 //   - Backdate entries. A dynamic admin that is revoked keeps a key that can
 //     still sign entries with a Lamport time below its revocation, and those
 //     take effect. Revocation of an admin stops an honest admin; it does not
 //     contain a stolen admin key. A rogue admin can also sign entries at
 //     MaxLamport that no later entry can override. Founding admins cannot be
 //     revoked, so they keep control of the database; against a stolen
-//     founder key the remedy is a new database.
+//     founder key the remedy is a new database. (TestDynamicEntriesAndLamport,
+//     TestDynamicRefusesInvalidEntries.)
 //   - Write garbage within its rights. A Byzantine writer may write any
 //     well-formed data to the collections it may write, sign conflicting
 //     deltas (equivocate), or flood. Controllers bound who writes, not what:
@@ -111,5 +120,7 @@
 //     whose author the controller admits. A refused block is dropped at
 //     once. Quarantined blocks are not served over bitswap. The cost an
 //     attacker can impose is bandwidth and the CPU to verify a signature
-//     per block, not storage.
+//     per block, not storage. (internal/replication: TestQuarantine; engine:
+//     TestFloodPhantomHeads, TestEvictedQueuedHeadIsFetchedAgain,
+//     TestStaticNonWritersCannotWrite.)
 package accesscontrol

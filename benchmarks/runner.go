@@ -45,6 +45,7 @@ func Suite() []Scenario {
 		{Name: "Replicate10k", About: "10,000 writes on A visible on B", Bench: Replicate10k, Metric: "docs/s", Goal: 5000, Slow: true},
 		{Name: "LateJoin2k", About: "fresh replica joins a 2,000-delta history (catch-up stream)", Bench: LateJoin2k, Metric: "s-to-join", Lower: true, Goal: 1, Slow: true},
 		{Name: "LateJoin2kBitswap", About: "baseline: the same join walked with bitswap", Bench: LateJoin2kBitswap, Metric: "s-to-join", Lower: true, Slow: true},
+		{Name: "RestartCatchUp300", About: "replica restarted after missing 300 writes redials and catches up", Bench: RestartCatchUp300, Metric: "s-to-catch-up", Lower: true, Goal: 1, Slow: true},
 		{Name: "LateJoin10k", About: "fresh replica joins a 10,000-delta history", Bench: LateJoin10k, Metric: "s-to-join", Lower: true, Slow: true},
 		{Name: "Converge5x1000", About: "5 replicas x 1,000 single writes (raw go-ds-crdt: ~56 s)", Bench: Converge5x1000, Metric: "s-to-converge", Lower: true, Slow: true},
 	}

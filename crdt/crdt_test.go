@@ -2,6 +2,7 @@ package crdt_test
 
 import (
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,12 +210,51 @@ func TestSetAddsFromTwoReplicasUnion(t *testing.T) {
 	pa := mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": "a"}}, "ra")
 	pb := mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": "c"}}, "rb")
 	merged := union(apply(d, pa), apply(d, pb))
-	require.Equal(t, []any{"a", "b", "c"}, merged.Materialize()["tags"])
+	// The converted array first, then the concurrent additions, by replica.
+	require.Equal(t, []any{"b", "a", "c"}, merged.Materialize()["tags"])
 	pull := mustUpdate(t, merged, map[string]any{"$pull": map[string]any{"tags": "b"}}, "ra")
 	for _, m := range pull.Mutations {
 		require.True(t, m.Delete, "a pull of a set deletes its elements")
 	}
 	require.Equal(t, []any{"a", "c"}, apply(merged, pull).Materialize()["tags"])
+}
+
+// TestSetAddKeepsMongoOrder: on one replica, $addToSet leaves an array's
+// elements (duplicates included) where they are and appends new ones in
+// the order they were added, as MongoDB does; a $pull removes every
+// occurrence.
+func TestSetAddKeepsMongoOrder(t *testing.T) {
+	d := inserted(t, map[string]any{"_id": "id", "tags": []any{"z", "b", "z"}})
+	d = apply(d, mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": "m"}}, "r"))
+	require.Equal(t, []any{"z", "b", "z", "m"}, d.Materialize()["tags"])
+	d = apply(d, mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": map[string]any{"$each": []any{"c", "b", "a"}}}}, "r"))
+	require.Equal(t, []any{"z", "b", "z", "m", "c", "a"}, d.Materialize()["tags"])
+	d = apply(d, mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": "z"}}, "r"))
+	require.Equal(t, []any{"z", "b", "z", "m", "c", "a"}, d.Materialize()["tags"], "a re-add keeps the element's place")
+	d = apply(d, mustUpdate(t, d, map[string]any{"$pull": map[string]any{"tags": "z"}}, "r"))
+	require.Equal(t, []any{"b", "m", "c", "a"}, d.Materialize()["tags"])
+	d = apply(d, mustUpdate(t, d, map[string]any{"$addToSet": map[string]any{"tags": "z"}}, "r"))
+	require.Equal(t, []any{"b", "m", "c", "a", "z"}, d.Materialize()["tags"], "added again after the pull: at the end, once")
+}
+
+// TestSetElemCodec: the ordered element encoding round-trips, elements
+// written before it (plain JSON) still decode, and damage is an error.
+func TestSetElemCodec(t *testing.T) {
+	e := crdt.SetElem{Value: map[string]any{"k": "v"}, Ord: 300, Replica: "12D3KooW"}
+	b, err := crdt.EncodeSetElem(e)
+	require.NoError(t, err)
+	got, err := crdt.DecodeSetElem(b)
+	require.NoError(t, err)
+	require.Equal(t, e, got)
+	old, err := crdt.DecodeSetElem([]byte(`"legacy"`))
+	require.NoError(t, err)
+	require.Equal(t, crdt.SetElem{Value: "legacy"}, old)
+	for _, bad := range [][]byte{{0x01}, {0x01, 0x05}, {0x01, 0x05, 0x09, 'a'}, append(b[:len(b)-1:len(b)-1], '}', '}')} {
+		_, err := crdt.DecodeSetElem(bad)
+		require.ErrorIs(t, err, crdt.ErrBadValue, "%x", bad)
+	}
+	_, err = crdt.EncodeSetElem(crdt.SetElem{Value: 1, Replica: strings.Repeat("r", 300)})
+	require.ErrorIs(t, err, crdt.ErrBadValue)
 }
 
 func TestDeleteAndReinsert(t *testing.T) {

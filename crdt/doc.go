@@ -110,8 +110,13 @@
 //     case the counter (with the increments) wins. $mul, $min and $max of a
 //     counter are assignments of the computed value.
 //   - $addToSet vs $pull of the same element: add wins (a pull removes only
-//     the additions it has seen). Sets hold each element once and list
-//     elements in query comparison order, not insertion order.
+//     the additions it has seen). A set lists its elements as MongoDB's
+//     $addToSet leaves an array on one replica: the array it was converted
+//     from first, in its order and with its duplicates, then each new
+//     element in the order of its first addition. Additions made
+//     concurrently on several replicas follow in the order of the adding
+//     replicas' names, the same on every replica. A $pull removes every
+//     copy it has seen.
 //   - $addToSet vs $set of the same field: as for counters, the register
 //     with the higher priority wins, with all of its elements.
 //   - $push and $pull of a field that is not yet a set are assignments.

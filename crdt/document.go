@@ -42,9 +42,9 @@ type Doc struct {
 // base value.
 type FieldState struct {
 	Reg      *Register
-	RegRaw   []byte                    // the encoded register, its identity for epochs
-	Counters map[string]map[string]any // epoch -> replica -> contribution
-	Sets     map[string]map[string]any // epoch -> element hash -> element
+	RegRaw   []byte                        // the encoded register, its identity for epochs
+	Counters map[string]map[string]any     // epoch -> replica -> contribution
+	Sets     map[string]map[string]SetElem // epoch -> element key suffix (hash, or hash-n for a duplicate) -> element
 }
 
 // field returns the state of a top-level field, or of a nested path.
@@ -171,19 +171,19 @@ func Assemble(coll, id string, raw map[string][]byte) (*Doc, int) {
 			}
 			f.Counters[k.Epoch][k.Sub] = n
 		case KindSetElem:
-			v, err := DecodeValue(val)
-			if err != nil || ValueHash(v) != k.Sub {
+			e, err := DecodeSetElem(val)
+			if err != nil || ValueHash(e.Value) != subHash(k.Sub) {
 				bad++
 				continue
 			}
 			f := d.field(k.Field)
 			if f.Sets == nil {
-				f.Sets = make(map[string]map[string]any)
+				f.Sets = make(map[string]map[string]SetElem)
 			}
 			if f.Sets[k.Epoch] == nil {
-				f.Sets[k.Epoch] = make(map[string]any)
+				f.Sets[k.Epoch] = make(map[string]SetElem)
 			}
-			f.Sets[k.Epoch][k.Sub] = v
+			f.Sets[k.Epoch][k.Sub] = e
 		}
 	}
 	return d, bad
@@ -398,30 +398,6 @@ func (d *Doc) parentIdentity(p string, shown map[string]string) string {
 		}
 	}
 	return d.baseIdentity()
-}
-
-// setElements returns a set's elements in a deterministic order: the query
-// comparison order, ties broken by hash.
-func setElements(elems map[string]any) []any {
-	type item struct {
-		hash string
-		v    any
-	}
-	items := make([]item, 0, len(elems))
-	for h, v := range elems {
-		items = append(items, item{h, v})
-	}
-	sort.Slice(items, func(i, j int) bool {
-		if c := value.Compare(items[i].v, items[j].v); c != 0 {
-			return c < 0
-		}
-		return items[i].hash < items[j].hash
-	})
-	out := make([]any, len(items))
-	for i, it := range items {
-		out[i] = value.Clone(it.v)
-	}
-	return out
 }
 
 // asNumber reports whether v is a number, as a float64.

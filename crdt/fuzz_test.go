@@ -38,6 +38,8 @@ func FuzzDecode(f *testing.F) {
 	bs, _ := crdt.EncodeBase(3, map[string]any{"_id": "x", "n": int64(2)})
 	f.Add(bs, "/d/c/i/0/b/n1")
 	f.Add(crdt.EncodeGrave(1), "/d/c/i/0/g")
+	se, _ := crdt.EncodeSetElem(crdt.SetElem{Value: []any{"a"}, Ord: 7, Replica: "r"})
+	f.Add(se, "/d/c/i/0/s/t/e/h-2")
 	f.Add([]byte{1, 'c', 1, 'e', 1, 'e', '7'}, "/d/c/i/inc/n/f/e/r")
 	for _, b := range outOfRange {
 		f.Add([]byte(b), "/d/c/i")
@@ -60,6 +62,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		if gen, err := crdt.DecodeGrave(b); err == nil && string(crdt.EncodeGrave(gen)) != string(b) {
 			t.Fatalf("grave %q does not round-trip", b)
+		}
+		if e, err := crdt.DecodeSetElem(b); err == nil {
+			again, err := crdt.EncodeSetElem(e)
+			if err != nil {
+				t.Fatalf("decoded set element does not re-encode: %v", err)
+			}
+			if e2, err := crdt.DecodeSetElem(again); err != nil || e2.Ord != e.Ord || e2.Replica != e.Replica {
+				t.Fatalf("set element %q does not round-trip: %+v vs %+v (%v)", b, e, e2, err)
+			}
 		}
 		_, _ = crdt.DecodeNumber(b)
 		if k, err := crdt.ParseKey(key); err == nil {

@@ -287,7 +287,7 @@ func PlanUpdate(cur *Doc, upd Update, w Writer) (Plan, error) {
 			}
 			p.Mutations = append(p.Mutations, muts...)
 		case single && ops[0].Operator == "$addToSet" && has:
-			muts, err := planSetAdd(cur, name, "", fs, newVal, ops[0].Value, &held)
+			muts, err := planSetAdd(cur, name, "", fs, newVal, ops[0].Value, w, &held)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -389,7 +389,7 @@ func planPaths(cur *Doc, ops []Op, old, next map[string]any, shown map[string]st
 		case op.Operator == "$inc" && has:
 			m, err = planIncrement(cur, path, parent, fs, oldVal, newVal, w, held)
 		case op.Operator == "$addToSet" && has:
-			m, err = planSetAdd(cur, path, parent, fs, newVal, op.Value, held)
+			m, err = planSetAdd(cur, path, parent, fs, newVal, op.Value, w, held)
 		case op.Operator == "$pull" && has && fs.Reg != nil && fs.Reg.Kind == RegSet:
 			m = planSetRemove(cur, path, fs, newVal)
 		default:
@@ -488,17 +488,21 @@ func planIncrement(cur *Doc, name, parent string, fs *FieldState, oldVal, newVal
 }
 
 // planSetAdd writes the elements a $addToSet asked for (operand, which is
-// one value or the items of $each), even those already present, and on
-// conversion to a set every element of the new array.
-func planSetAdd(cur *Doc, name, parent string, fs *FieldState, newVal, operand any, held *bool) ([]Mutation, error) {
+// one value or the items of $each), even those already present (add wins
+// over a concurrent $pull), and on conversion to a set every element of the
+// new array, duplicates included, numbered in the array's order. An element
+// already in the set keeps its place; a new one goes after every element
+// its writer has seen.
+func planSetAdd(cur *Doc, name, parent string, fs *FieldState, newVal, operand any, w Writer, held *bool) ([]Mutation, error) {
 	arr, ok := newVal.([]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: $addToSet produced a non-array", ErrBadValue)
 	}
 	var muts []Mutation
 	var epoch string
-	existing := map[string]any{}
-	if fs.Reg != nil && fs.Reg.Kind == RegSet {
+	existing := map[string]SetElem{}
+	converting := !(fs.Reg != nil && fs.Reg.Kind == RegSet)
+	if !converting {
 		epoch = fs.Reg.Epoch
 		existing = fs.Sets[epoch]
 	} else {
@@ -517,25 +521,44 @@ func planSetAdd(cur *Doc, name, parent string, fs *FieldState, newVal, operand a
 			requested[ValueHash(it)] = true
 		}
 	}
-	seen := map[string]bool{}
-	for _, e := range arr {
-		h := ValueHash(e)
-		if seen[h] {
-			continue
+	next := maxOrd(existing)
+	occurrences := map[string]int{}
+	for i, v := range arr {
+		h := ValueHash(v)
+		occ := occurrences[h]
+		occurrences[h]++
+		if occ > 0 && !converting {
+			continue // a duplicate the set already holds under its own key
 		}
-		seen[h] = true
-		if _, ok := existing[h]; ok && !requested[h] {
-			continue
+		sub := elemSub(h, occ)
+		e, had := existing[sub]
+		switch {
+		case had && !requested[h]:
+			continue // untouched
+		case had:
+			e.Value = v // re-added: same place, written again
+		case converting:
+			// Numbered by position, so concurrent converters of one
+			// array write the same elements; what this write adds also
+			// names its replica, as additions to a set do.
+			e = SetElem{Value: v, Ord: uint64(i) + 1}
+			if requested[h] && occ == 0 {
+				e.Replica = w.Replica
+			}
+		default:
+			next++
+			e = SetElem{Value: v, Ord: next, Replica: w.Replica}
 		}
-		v, err := EncodeValue(e)
+		b, err := EncodeSetElem(e)
 		if err != nil {
 			return nil, err
 		}
-		muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, h), Value: v})
+		muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, sub), Value: b})
 	}
 	return muts, nil
 }
 
+// planSetRemove deletes the elements (every occurrence) a $pull removed.
 func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation {
 	keep := map[string]bool{}
 	if arr, ok := newVal.([]any); ok {
@@ -545,10 +568,9 @@ func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation
 	}
 	var muts []Mutation
 	epoch := fs.Reg.Epoch
-	hashes := sortedKeysAny(fs.Sets[epoch])
-	for _, h := range hashes {
-		if !keep[h] {
-			muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, h), Delete: true})
+	for _, sub := range sortedKeysAny(fs.Sets[epoch]) {
+		if !keep[subHash(sub)] {
+			muts = append(muts, Mutation{Key: SetElemKey(cur.Coll, cur.ID, cur.Marker.Inc, name, epoch, sub), Delete: true})
 		}
 	}
 	return muts

@@ -51,6 +51,7 @@ type Database struct {
 
 	book   *replication.AddressBook // peers it replicated with (reconnect.go)
 	redial *replication.Redialer    // records peers; redials them with WithReconnect
+	leave  func()                   // leaves the rendezvous namespace (discovery.go)
 
 	closed atomic.Bool
 	// writing is held (read-locked) by every write call from admission to
@@ -140,6 +141,10 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		}
 		return db, nil
 	}
+	// Discovery looks for the database's peers while its manifest is
+	// fetched from them (the database joins for itself once open).
+	stopLooking := e.joinRendezvous(addr.String())
+	defer stopLooking()
 	// The manifest comes through the quarantine: a block that is no
 	// manifest (a wrong address) is never written to disk.
 	blk, err := e.fetchServ.GetBlock(ctx, addr.Manifest)
@@ -468,6 +473,7 @@ func (db *Database) start(ctx context.Context) error {
 	for _, h := range retry {
 		bc.Enqueue(h, "") // fetched from any peer if it is not local
 	}
+	db.leave = e.joinRendezvous(db.addr.String())
 	return nil
 }
 
@@ -515,6 +521,9 @@ func (db *Database) Close() error {
 
 func (db *Database) stop() error {
 	var errs []error
+	if db.leave != nil {
+		db.leave()
+	}
 	if s := db.crdtStore.Swap(nil); s != nil {
 		errs = append(errs, s.Close())
 	}

@@ -22,7 +22,10 @@
 // peers and starts replicating. Connect peers with Engine.Connect or a
 // bootstrap list (WithBootstrap); a peer behind a NAT keeps reservations on
 // circuit relays (WithRelays, and package transports/relay for the relay)
-// and is reached through them.
+// and is reached through them. Peers can also be found (WithDiscovery, and
+// package discovery): on the LAN by mDNS, per database on a private DHT,
+// or by a source of the caller's own; Open looks for the database's peers
+// while it fetches the manifest.
 //
 // # Guarantees
 //

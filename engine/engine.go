@@ -27,6 +27,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/store"
@@ -59,10 +60,13 @@ type Engine struct {
 	// before the engine started: Close removes the handlers it added.
 	hostProtos map[protocol.ID]bool
 	ids        *crdt.IDGenerator
+	disc       *discovery.Manager // WithDiscovery's sources, nil without
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the engine's own loops
+	// watchdog reconnects peers pubsub gave up on; nil when turned off
+	watchdog *pubsubWatchdog
 
 	// calls is read-locked by the calls enter admits; Close takes it once
 	// closing (cancelled first, to cut their network waits short) so that
@@ -176,13 +180,14 @@ func (e *Engine) start(ctx context.Context) error {
 	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 	e.serveCatchup()
+	e.watchPubsub()
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {
 			e.log.Warn("bootstrap peer unreachable", "peer", ai.ID, "error", err)
 		}
 	}
-	return nil
+	return e.startDiscovery()
 }
 
 // hostFor returns the host given with WithHost, or builds one from the
@@ -205,6 +210,8 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 	h, err := transports.New(transports.Config{
 		Identity:    key,
 		ListenAddrs: cfg.listen,
+		Transports:  cfg.transports,
+		NAT:         cfg.nat,
 		Relays:      cfg.relays,
 		Options:     cfg.libp2pOpts,
 		Logger:      e.log,
@@ -296,6 +303,9 @@ func (e *Engine) Close() error {
 		var errs []error
 		for _, db := range dbs {
 			errs = append(errs, db.Close())
+		}
+		if e.disc != nil {
+			errs = append(errs, e.disc.Close())
 		}
 		e.cancel()
 		e.wg.Wait()

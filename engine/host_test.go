@@ -77,3 +77,22 @@ func TestWithHostRefusesHostOptions(t *testing.T) {
 	_, err = engine.New(context.Background(), engine.WithInMemory(), engine.WithHost(nil))
 	require.ErrorIs(t, err, engine.ErrBadOption)
 }
+
+// TestWithTransports: the engine's host speaks the chosen transports only,
+// listening on their default addresses, and a host given with WithHost
+// refuses them.
+func TestWithTransports(t *testing.T) {
+	e, err := engine.New(context.Background(), engine.WithInMemory(), engine.WithTransports(transports.QUIC()),
+		engine.WithListenAddrs("/ip4/127.0.0.1/udp/0/quic-v1"), engine.WithNAT(transports.NATConfig{HolePunching: transports.Off}))
+	require.NoError(t, err)
+	defer e.Close()
+	for _, a := range e.Addrs() {
+		require.Contains(t, a.String(), "/quic-v1/", "only QUIC")
+	}
+	require.NotNil(t, transports.TraversalOf(e.Host()), "the engine's own host reports NAT traversal")
+
+	_, err = engine.New(context.Background(), engine.WithInMemory(), engine.WithTransports())
+	require.ErrorIs(t, err, engine.ErrBadOption)
+	_, err = engine.New(context.Background(), engine.WithInMemory(), engine.WithHost(testHost(t)), engine.WithTransports(transports.TCP()))
+	require.ErrorContains(t, err, "WithTransports")
+}

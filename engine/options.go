@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -31,6 +32,9 @@ type config struct {
 	libp2pOpts          []libp2p.Option
 	host                host.Host
 	listenSet           bool
+	transports          []transports.Transport
+	nat                 transports.NATConfig
+	natSet              bool
 	rebroadcastInterval time.Duration
 	dagSyncTimeout      time.Duration
 	fetchTimeout        time.Duration
@@ -38,13 +42,15 @@ type config struct {
 	inlineBlockLimit    int
 	reconnect           bool
 	catchup             bool
+	pubsubWatch         time.Duration
 	clock               func() time.Time
+	discovery           []discovery.Source
+	discoveryLimits     discovery.Limits
 }
 
 func defaultConfig() *config {
 	return &config{
 		logger:              hclog.NewNullLogger(),
-		listen:              transports.DefaultListenAddrs,
 		rebroadcastInterval: 30 * time.Second,
 		dagSyncTimeout:      2 * time.Minute,
 		fetchTimeout:        30 * time.Second,
@@ -52,6 +58,7 @@ func defaultConfig() *config {
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
+		pubsubWatch:         defaultPubsubWatch,
 		clock:               time.Now,
 	}
 }
@@ -71,8 +78,8 @@ func (c *config) validate() error {
 	if c.maxDocumentSize <= 0 || c.maxDocumentSize > 1<<20 {
 		return fmt.Errorf("%w: max document size must be in (0, 1 MiB]", ErrBadOption)
 	}
-	if c.host != nil && (c.identity != nil || c.relays != nil || c.libp2pOpts != nil || c.listenSet) {
-		return fmt.Errorf("%w: WithHost cannot be combined with WithIdentity, WithListenAddrs, WithRelays or WithLibp2pOptions: configure the host instead", ErrBadOption)
+	if c.host != nil && (c.identity != nil || c.relays != nil || c.libp2pOpts != nil || c.listenSet || c.transports != nil || c.natSet) {
+		return fmt.Errorf("%w: WithHost cannot be combined with WithIdentity, WithListenAddrs, WithRelays, WithTransports, WithNAT or WithLibp2pOptions: configure the host instead", ErrBadOption)
 	}
 	return nil
 }
@@ -118,10 +125,31 @@ func WithLogger(l hclog.Logger) Option {
 	}
 }
 
-// WithListenAddrs sets the multiaddrs the host listens on (default: TCP and
-// QUIC on all interfaces, random ports).
+// WithListenAddrs sets the multiaddrs the host listens on (default: the
+// transports' own; for the default transports TCP, QUIC and WebSocket on
+// all interfaces, random ports).
 func WithListenAddrs(addrs ...string) Option {
 	return func(c *config) error { c.listen, c.listenSet = addrs, true; return nil }
+}
+
+// WithTransports sets the transports the host speaks (default:
+// transports.Defaults(), TCP, QUIC and WebSocket). See package transports
+// for the built-ins and for writing one's own.
+func WithTransports(ts ...transports.Transport) Option {
+	return func(c *config) error {
+		if len(ts) == 0 {
+			return fmt.Errorf("%w: WithTransports needs at least one transport", ErrBadOption)
+		}
+		c.transports = append(c.transports, ts...)
+		return nil
+	}
+}
+
+// WithNAT sets the host's NAT traversal: AutoNAT, hole punching, port
+// mapping (default: the zero transports.NATConfig, which punches holes
+// when the engine has relays).
+func WithNAT(n transports.NATConfig) Option {
+	return func(c *config) error { c.nat, c.natSet = n, true; return nil }
 }
 
 // WithBootstrap names peers to connect to at start.
@@ -196,6 +224,20 @@ func WithRebroadcastInterval(d time.Duration) Option {
 // never holds up other heads.
 func WithFetchTimeout(d time.Duration) Option {
 	return func(c *config) error { c.fetchTimeout = d; return nil }
+}
+
+// WithPubsubWatchdog sets how often the engine checks for connected peers
+// that pubsub has given up on (go-libp2p-pubsub stops writing to a peer
+// whose stream died four times while it stayed connected) and reconnects
+// them; 0 turns the check off. The default is 10 s.
+func WithPubsubWatchdog(every time.Duration) Option {
+	return func(c *config) error {
+		if every < 0 {
+			return fmt.Errorf("%w: pubsub watchdog interval %v is negative", ErrBadOption, every)
+		}
+		c.pubsubWatch = every
+		return nil
+	}
 }
 
 // WithReconnect sets whether each open database redials the peers it

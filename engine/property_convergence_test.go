@@ -253,7 +253,8 @@ func (s *propSystem) startEngine(rt *rapid.T, r *propReplica) {
 }
 
 func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
-	s := &propSystem{t: t, m: newModel(3), ids: []string{"d0", "d1", "d2", "d3"}, counters: map[string]*counterLedger{}}
+	s := &propSystem{t: t, ids: []string{"d0", "d1", "d2", "d3"}, counters: map[string]*counterLedger{}}
+	var names []string
 	for i := 0; i < 3; i++ {
 		dir, err := os.MkdirTemp(t.TempDir(), "rep")
 		if err != nil {
@@ -262,7 +263,9 @@ func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
 		r := &propReplica{dir: dir}
 		s.reps = append(s.reps, r)
 		s.startEngine(rt, r)
+		names = append(names, r.id.String())
 	}
+	s.m = newModel(names...)
 	s.topology(rt)
 	db, err := s.reps[0].e.Create(context.Background(), "prop", engine.WithAccess(accesscontrol.Open()))
 	if err != nil {
@@ -745,9 +748,9 @@ func (s *propSystem) join(rt *rapid.T) {
 	rep := &propReplica{dir: dir}
 	s.reps = append(s.reps, rep)
 	r := len(s.reps) - 1
-	s.m.addReplica(r)
-	s.m.history = append(s.m.history, fmt.Sprintf("join r%d", r))
 	s.startEngine(rt, rep)
+	s.m.addReplica(r, rep.id.String())
+	s.m.history = append(s.m.history, fmt.Sprintf("join r%d", r))
 	s.topology(rt)
 	s.open(rt, rep)
 	s.settle(rt, s.group(r))

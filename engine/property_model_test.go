@@ -27,6 +27,7 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,6 +49,9 @@ type aval struct {
 	// parent: a nested path's register names the identity of the nearest
 	// ancestor shown (a register's ident, or "base:<inc>")
 	parent string
+	// ord and rep: an element's place in its set (crdt.SetElem)
+	ord int
+	rep string
 }
 
 type mevent struct {
@@ -64,10 +68,11 @@ type world struct {
 	events    []*mevent
 	known     map[int]map[int]bool // replica -> event ids it holds
 	decisions map[string]int       // tie -> winning event id
+	names     []string             // replica -> its writer name (peer ID), which orders concurrent set additions
 }
 
 func (w *world) clone() *world {
-	c := &world{events: append([]*mevent(nil), w.events...), known: map[int]map[int]bool{}, decisions: map[string]int{}}
+	c := &world{events: append([]*mevent(nil), w.events...), known: map[int]map[int]bool{}, decisions: map[string]int{}, names: w.names}
 	for r, k := range w.known {
 		m := make(map[int]bool, len(k))
 		for e := range k {
@@ -324,18 +329,29 @@ func (v view) docShown(id string) (map[string]any, map[string]string) {
 			return sum
 		case 's':
 			ep := mElemPrefix(id, m.inc, f, reg.epoch)
-			elems := []any{}
-			for k2, e := range v {
+			var keys []string
+			for k2 := range v {
 				if strings.HasPrefix(k2, ep) {
-					elems = append(elems, value.Clone(e.value))
+					keys = append(keys, k2)
 				}
 			}
-			sort.Slice(elems, func(i, j int) bool {
-				if c := value.Compare(elems[i], elems[j]); c != 0 {
+			sort.Slice(keys, func(i, j int) bool {
+				a, b := v[keys[i]], v[keys[j]]
+				if a.ord != b.ord {
+					return a.ord < b.ord
+				}
+				if a.rep != b.rep {
+					return a.rep < b.rep
+				}
+				if c := value.Compare(a.value, b.value); c != 0 {
 					return c < 0
 				}
-				return canonJSON(elems[i]) < canonJSON(elems[j])
+				return keys[i] < keys[j]
 			})
+			elems := []any{}
+			for _, k2 := range keys {
+				elems = append(elems, value.Clone(v[k2].value))
+			}
 			return elems
 		}
 		return value.Clone(reg.value)
@@ -728,13 +744,47 @@ func (w *world) planKey(v view, op mop, ev *mevent, inc, name, parent string, o 
 				requested[canonJSON(it)] = true
 			}
 		}
-		for _, e := range newVal.([]any) {
+		// Elements keep their place: a conversion numbers the array
+		// (duplicates kept) by position, an addition goes after the
+		// largest number seen, named by its replica.
+		converting := !(reg != nil && reg.kind == 's')
+		ep := mElemPrefix(op.id, inc, name, epoch)
+		top := 0
+		for k, e := range v {
+			if strings.HasPrefix(k, ep) {
+				top = max(top, e.ord)
+			}
+		}
+		occ := map[string]int{}
+		for i, e := range newVal.([]any) {
 			h := canonJSON(e)
-			ek := mElemPrefix(op.id, inc, name, epoch) + h
-			if v[ek] != nil && !requested[h] {
+			n := occ[h]
+			occ[h]++
+			if n > 0 && !converting {
 				continue
 			}
-			ev.puts[ek] = &aval{ident: "e" + h, kind: 'e', value: value.Clone(e)}
+			ek := ep + h
+			if n > 0 {
+				ek += fmt.Sprintf("#%d", n)
+			}
+			old := v[ek]
+			var el *aval
+			switch {
+			case old != nil && !requested[h]:
+				continue
+			case old != nil:
+				el = &aval{kind: 'e', value: value.Clone(e), ord: old.ord, rep: old.rep}
+			case converting:
+				el = &aval{kind: 'e', value: value.Clone(e), ord: i + 1}
+				if requested[h] && n == 0 {
+					el.rep = w.names[op.replica]
+				}
+			default:
+				top++
+				el = &aval{kind: 'e', value: value.Clone(e), ord: top, rep: w.names[op.replica]}
+			}
+			el.ident = fmt.Sprintf("e%s@%d/%s", h, el.ord, el.rep)
+			ev.puts[ek] = el
 		}
 	case single && o.Operator == "$pull" && has && reg != nil && reg.kind == 's':
 		keep := map[string]bool{}
@@ -743,7 +793,8 @@ func (w *world) planKey(v view, op mop, ev *mevent, inc, name, parent string, o 
 		}
 		ep := mElemPrefix(op.id, inc, name, reg.epoch)
 		for k := range v {
-			if strings.HasPrefix(k, ep) && !keep[strings.TrimPrefix(k, ep)] {
+			sub, _, _ := strings.Cut(strings.TrimPrefix(k, ep), "#")
+			if strings.HasPrefix(k, ep) && !keep[sub] {
 				ev.dels[k] = w.liveIDs(op.replica, k)
 			}
 		}
@@ -780,8 +831,10 @@ type model struct {
 	maxWorld int
 }
 
-func newModel(replicas int) *model {
-	w := &world{known: map[int]map[int]bool{}, decisions: map[string]int{}}
+// newModel models replicas whose writers are named names (their peer IDs).
+func newModel(names ...string) *model {
+	replicas := len(names)
+	w := &world{known: map[int]map[int]bool{}, decisions: map[string]int{}, names: names}
 	for r := 0; r < replicas; r++ {
 		w.known[r] = map[int]bool{}
 	}
@@ -864,9 +917,11 @@ func (m *model) sync(group []int) {
 }
 
 // addReplica starts replica r with nothing.
-func (m *model) addReplica(r int) {
+// addReplica adds replica r, whose writer is named name.
+func (m *model) addReplica(r int, name string) {
 	for _, w := range m.worlds {
 		w.known[r] = map[int]bool{}
+		w.names = append(slices.Clip(w.names), name)
 	}
 }
 

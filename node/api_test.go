@@ -20,6 +20,8 @@ func TestID(t *testing.T) {
 	addrs := out["addrs"].([]any)
 	require.NotEmpty(t, addrs)
 	require.Contains(t, addrs[0], "/p2p/"+a.e.ID().String())
+	require.Contains(t, []any{"unknown", "public", "private"}, out["reachability"])
+	require.Equal(t, map[string]any{"ready": false, "attempts": json.Number("0"), "successes": json.Number("0")}, out["holePunch"])
 }
 
 func TestActions(t *testing.T) {
@@ -218,6 +220,10 @@ func TestMetrics(t *testing.T) {
 		`lattice_replication_lag{database="` + db + `"}`,
 		`lattice_db_heads{database="` + db + `"}`,
 		`lattice_blocks_fetched_total`,
+		`lattice_peers{kind="holepunched",transport="quic"} 0`,
+		`lattice_reachability{reachability="unknown"} 1`,
+		`lattice_holepunch_attempts_total 0`,
+		`lattice_holepunch_successes_total 0`,
 		`lattice_http_requests_total{code="201",route="/v1/action/{name}"} 1`,
 	} {
 		require.Contains(t, text, want)

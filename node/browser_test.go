@@ -47,23 +47,14 @@ func artifactDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// TestWebAppInTwoBrowsers drives the to-do app of two nodes in headless
-// Chromium: node A runs in token mode (the app gets the token from its
-// #token= fragment, loads the QR code and the event stream without it in
-// any URL); a second #token= does not replace the stored one without
-// consent; a drive-by navigation to node B's app with #join=<link> shows
-// the list and who shares it but joins nothing (no dial, no database)
-// until the user clicks Join; a to-do added on page 1 appears on page 2,
-// and completing it on page 2 shows on page 1, both through the event
-// streams.
-func TestWebAppInTwoBrowsers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	exe := chromium(t)
-	a := startNode(t, func(c *node.Config) { c.Token = testToken })
-	b := startNode(t)
+// browser is one headless Chromium shared by the browser tests: each test
+// opens its own tabs on it.
+type browser struct{ ctx context.Context }
 
+// startBrowser starts Chromium for the test and its subtests.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -75,42 +66,103 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// Tabs in the background must keep running their timers and
+		// event streams as the one in front does.
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.WindowSize(1180, 760),
 	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer allocCancel()
-	browser, browserCancel := chromedp.NewContext(allocCtx)
-	defer browserCancel()
-	require.NoError(t, chromedp.Do(browser), "start Chromium")
-	page1, cancel1 := chromedp.NewContext(browser)
-	defer cancel1()
-	page2, cancel2 := chromedp.NewContext(browser)
-	defer cancel2()
-	require.NoError(t, chromedp.Do(page1))
-	require.NoError(t, chromedp.Do(page2))
-	// run runs steps on a page within a deadline.
+	t.Cleanup(allocCancel)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx), "start Chromium")
+	return &browser{ctx: ctx}
+}
+
+// page opens a tab, closed when the test ends.
+func (br *browser) page(t *testing.T) context.Context {
+	t.Helper()
+	page, cancel := chromedp.NewContext(br.ctx)
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(page))
+	return page
+}
+
+// runOn runs steps on a page within a deadline; on failure it logs what
+// the page shows.
+func runOn(t *testing.T, page context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(page, 45*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, steps...)
+	if err != nil {
+		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].map(li => li.className + ":" + li.textContent), active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
+		t.Logf("page: %s", dump)
+	}
+	require.NoError(t, err)
+}
+
+// textOn runs a to-string action on a page within a deadline.
+func textOn(t *testing.T, page context.Context, a chromedp.Action[string]) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(page, 45*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(t, err)
+	return v
+}
+
+// until waits for a JavaScript condition on the page.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(40*time.Second))
+}
+
+// hasTodoAction waits for a to-do of that title (done, when done is set).
+func hasTodoAction(title string, done bool) chromedp.Action[chromedp.Void] {
+	sel := ".todo"
+	if done {
+		sel = ".todo.done"
+	}
+	return until(fmt.Sprintf(`[...document.querySelectorAll(%q)].some(li => li.querySelector(".title")?.textContent === %q)`, sel, title))
+}
+
+// TestBrowser drives the to-do app in one headless Chromium against real
+// nodes; each subtest has its own nodes and tabs.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	br := startBrowser(t)
+	t.Run("TwoBrowsers", func(t *testing.T) { testWebAppInTwoBrowsers(t, br) })
+	t.Run("EditSurvivesRemoteChanges", func(t *testing.T) { testEditSurvivesRemoteChanges(t, br) })
+	t.Run("ConcurrentEditNotice", func(t *testing.T) { testConcurrentEditNotice(t, br) })
+	t.Run("ManageLists", func(t *testing.T) { testManageLists(t, br) })
+}
+
+// testWebAppInTwoBrowsers drives the to-do app of two nodes in headless
+// Chromium: node A runs in token mode (the app gets the token from its
+// #token= fragment, loads the QR code and the event stream without it in
+// any URL); a second #token= does not replace the stored one without
+// consent; a drive-by navigation to node B's app with #join=<link> shows
+// the list and who shares it but joins nothing (no dial, no database)
+// until the user clicks Join; a to-do added on page 1 appears on page 2,
+// and completing it on page 2 shows on page 1, both through the event
+// streams.
+func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
+	a := startNode(t, func(c *node.Config) { c.Token = testToken })
+	b := startNode(t)
+	page1, page2 := br.page(t), br.page(t)
 	run := func(page context.Context, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(page, 30*time.Second)
-		defer cancel()
-		err := chromedp.Do(ctx, steps...)
-		if err != nil {
-			dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden})`))
-			t.Logf("page: %s", dump)
-		}
-		require.NoError(t, err)
+		runOn(t, page, steps...)
 	}
 	text := func(page context.Context, a chromedp.Action[string]) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(page, 30*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(ctx, a)
-		require.NoError(t, err)
-		return v
+		return textOn(t, page, a)
 	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(25*time.Second))
-	}
+	poll := until
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 
 	// Page 1 opens node A's app with the token, which creates its
@@ -228,13 +280,7 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 	)
 
 	// Add on page 1, see it on page 2.
-	hasTodo := func(title string, done bool) chromedp.Action[chromedp.Void] {
-		sel := ".todo"
-		if done {
-			sel = ".todo.done"
-		}
-		return poll(fmt.Sprintf(`[...document.querySelectorAll(%q)].some(li => li.querySelector(".title")?.textContent === %q)`, sel, title))
-	}
+	hasTodo := hasTodoAction
 	for _, title := range []string{"Buy oat milk", "Water the plants", "Call the plumber"} {
 		run(page1,
 			chromedp.SendKeys(css(`#new-title`), title),
@@ -337,8 +383,9 @@ func TestWebAppInTwoBrowsers(t *testing.T) {
 		run(page, poll(`document.querySelector("#status").dataset.state === "online"`))
 	}
 
-	// Screenshots, as artifacts.
+	// Screenshots, as artifacts, once the to-dos have faded in.
 	for i, page := range []context.Context{page1, page2} {
+		run(page, poll(`document.getAnimations().every(a => a.playState !== "running")`))
 		ctx, cancel := context.WithTimeout(page, 30*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		cancel()

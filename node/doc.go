@@ -24,7 +24,9 @@
 //	POST /v1/connect             {"addr"} -> {"peerId"}
 //	POST /v1/databases           {"name", "access", "meta"} -> 201 {"address", "name"}
 //	POST /v1/databases/open      {"address"} -> {"address", "name"}
-//	GET  /v1/databases           {"databases": [{"address", "name", "open", "access"}]}
+//	POST /v1/databases/leave     {"address", "forget"} -> {"address", "forgotten"}: close it here; forget
+//	                             deletes the local data, otherwise it is kept and marked "left"
+//	GET  /v1/databases           {"databases": [{"address", "name", "open", "access", "meta", "left"}]}
 //	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
 //	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}}
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
@@ -52,8 +54,14 @@
 //
 // The manifest (name, access, meta) is the database's identity: creating
 // twice with equal fields, on any peer, gives the same address. The web app
-// passes {"creator", "created"} as meta so each new list is a new database,
-// and creates its TodoList with open access so that invitees can write.
+// passes {"creator", "created", "title"} as meta so each new list is a new
+// database (plus "auto" on the list it makes by itself, which joining
+// replaces while it is still empty), and creates its TodoList with open
+// access so that invitees can write. A list's to-dos are in collection
+// "todos"; its current name, replicated like them, is document "list" of
+// collection "about" ({"name", "deleted"}), the manifest's title until a
+// rename. Leaving a list is POST /v1/databases/leave; deleting it for
+// everyone deletes its to-dos, sets "deleted" and forgets it.
 //
 // # Actions
 //

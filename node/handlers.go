@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,23 +14,69 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/transports"
 )
 
 // idResponse is GET /v1/id.
 type idResponse struct {
 	PeerID string   `json:"peerId"`
 	Addrs  []string `json:"addrs"`
+	// Reachability is AutoNAT's verdict on this node: "unknown" until it
+	// knows, then "public" (peers can dial it) or "private" (behind a NAT
+	// or firewall: peers reach it through its relays, or a hole punch).
+	Reachability string `json:"reachability"`
+	// HolePunch counts hole punch attempts and successes since start.
+	HolePunch holePunchInfo `json:"holePunch"`
+}
+
+type holePunchInfo struct {
+	// Ready: the node hole-punches (it knows a public address of its own).
+	Ready     bool  `json:"ready"`
+	Attempts  int64 `json:"attempts"`
+	Successes int64 `json:"successes"`
 }
 
 func (n *Node) handleID(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, idResponse{PeerID: n.e.ID().String(), Addrs: addrStrings(n.e.Addrs())})
+	resp := idResponse{PeerID: n.e.ID().String(), Addrs: addrStrings(n.e.Addrs()), Reachability: "unknown"}
+	if t := transports.TraversalOf(n.e.Host()); t != nil {
+		resp.Reachability = reachabilityName(t.Reachability())
+		hp := t.HolePunches()
+		resp.HolePunch = holePunchInfo{Ready: t.HolePunchReady(), Attempts: hp.Attempts, Successes: hp.Successes}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// reachabilityName is "unknown", "public" or "private".
+func reachabilityName(r network.Reachability) string {
+	switch r {
+	case network.ReachabilityPublic:
+		return "public"
+	case network.ReachabilityPrivate:
+		return "private"
+	}
+	return "unknown"
+}
+
+// peerKind is "direct", "holepunched" or "relayed".
+func (n *Node) peerKind(p peer.ID, conns []network.Conn) string {
+	kind := "relayed"
+	for _, c := range conns {
+		if !connRelayed(c) {
+			kind = "direct"
+		}
+	}
+	if t := transports.TraversalOf(n.e.Host()); t != nil && kind == "direct" && t.Kind(p) == transports.KindHolePunched {
+		kind = "holepunched"
+	}
+	return kind
 }
 
 // peerInfo is one entry of GET /v1/peers.
 type peerInfo struct {
 	PeerID string   `json:"peerId"`
 	Addrs  []string `json:"addrs"`
-	// Kind is "direct" or "relayed" (all connections through a relay).
+	// Kind is "direct", "holepunched" (a direct connection a hole punch
+	// made through NATs) or "relayed" (all connections through a relay).
 	Kind string `json:"kind"`
 	// Transport is the transport of the first connection: tcp, quic,
 	// websocket, webtransport, webrtc or other.
@@ -43,11 +90,11 @@ func (n *Node) handlePeers(w http.ResponseWriter, r *http.Request) {
 		if len(conns) == 0 {
 			continue
 		}
-		info := peerInfo{PeerID: p.String(), Addrs: []string{}, Kind: "relayed", Transport: connTransport(conns[0])}
+		info := peerInfo{PeerID: p.String(), Addrs: []string{}, Kind: n.peerKind(p, conns), Transport: connTransport(conns[0])}
 		for _, c := range conns {
 			info.Addrs = append(info.Addrs, c.RemoteMultiaddr().String())
 			if !connRelayed(c) {
-				info.Kind = "direct"
+				info.Transport = connTransport(c)
 			}
 		}
 		peers = append(peers, info)
@@ -304,6 +351,9 @@ type databaseInfo struct {
 	Open    bool              `json:"open"`
 	Access  string            `json:"access"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	// Left is set for a database left on this node with its data kept
+	// (POST /v1/databases/leave): closed until opened or joined again.
+	Left bool `json:"left,omitempty"`
 }
 
 func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
@@ -317,10 +367,11 @@ func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
 	for i, a := range n.recent {
 		rank[a] = i
 	}
+	left := maps.Clone(n.left)
 	n.mu.Unlock()
 	out := make([]databaseInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta})
+		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Left: left[in.Address]})
 	}
 	// Most recently used first, then the others by address.
 	slices.SortStableFunc(out, func(a, b databaseInfo) int {

@@ -194,8 +194,12 @@ func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
 
 // inviteResponse is the result of POST /v1/invites.
 type inviteResponse struct {
-	Link     string `json:"link"`
-	QR       string `json:"qr"`
+	Link string `json:"link"`
+	QR   string `json:"qr"`
+	// Web is the link in the form a phone camera opens: this node's app
+	// (as the caller reached it) with #join=<link>; WebQR its QR code.
+	Web      string `json:"web"`
+	WebQR    string `json:"webQr"`
 	PeerID   string `json:"peerId"`
 	Database string `json:"database"`
 }
@@ -231,8 +235,27 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	qrURL := scheme + "://" + r.Host + "/v1/invites/qr?link=" + url.QueryEscape(link)
-	writeJSON(w, http.StatusOK, inviteResponse{Link: link, QR: qrURL, PeerID: inv.Peer.String(), Database: db.Address()})
+	origin := scheme + "://" + r.Host
+	qrURL := origin + "/v1/invites/qr?link=" + url.QueryEscape(link)
+	writeJSON(w, http.StatusOK, inviteResponse{Link: link, QR: qrURL, Web: WebLink(origin, link),
+		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address()})
+}
+
+// WebLink is an invite link in the form a phone camera can open:
+// base (a node's app, http://host:port) with #join=<link>. The app shows
+// what the link would join and joins when the user clicks Join.
+func WebLink(base, link string) string {
+	return strings.TrimRight(base, "/") + "/#join=" + url.QueryEscape(link)
+}
+
+// checkWebBase accepts an http(s) URL of a node's app: scheme, host, no
+// query or fragment.
+func checkWebBase(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return errorf(http.StatusBadRequest, "bad_request", "web %q: want the http(s) URL of a node's app, like http://192.168.1.20:5080", base)
+	}
+	return nil
 }
 
 func (n *Node) handleInviteQR(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +264,15 @@ func (n *Node) handleInviteQR(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	png, err := QRPNG(link)
+	text := link
+	if base := r.URL.Query().Get("web"); base != "" {
+		if err := checkWebBase(base); err != nil {
+			writeError(w, err)
+			return
+		}
+		text = WebLink(base, link)
+	}
+	png, err := QRPNG(text)
 	if err != nil {
 		writeError(w, errorf(http.StatusBadRequest, "bad_request", "%v", err))
 		return

@@ -107,6 +107,22 @@ func TestTwoNodes(t *testing.T) {
 	require.Equal(t, "image/png", res.Header.Get("Content-Type"))
 	require.Equal(t, "\x89PNG", string(png[:4]))
 
+	// The web form opens the node's app with the link in #join=, which the
+	// app's URLSearchParams decodes back to the link; it has a QR code too.
+	web := inv["web"].(string)
+	require.True(t, strings.HasPrefix(web, a.url+"/#join="), web)
+	frag, err := url.ParseQuery(strings.TrimPrefix(web, a.url+"/#"))
+	require.NoError(t, err)
+	require.Equal(t, link, frag.Get("join"))
+	res, err = a.client.Get(inv["webQr"].(string))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, "image/png", res.Header.Get("Content-Type"))
+	res, err = a.client.Get(a.url + "/v1/invites/qr?link=" + url.QueryEscape(link) + "&web=" + url.QueryEscape("javascript:alert(1)"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 400, res.StatusCode, "only an http(s) app URL")
+
 	joined := c.ok(200, "POST", "/v1/join", map[string]any{"link": link})
 	require.Equal(t, list, joined["address"])
 	require.Equal(t, "TodoList", joined["name"])

@@ -106,6 +106,14 @@ func (it *inviteTopic) share(address, name, collection string) {
 	it.announce()
 }
 
+// unshare takes a database off the announcements: links to it made
+// before no longer get an answer from this node.
+func (it *inviteTopic) unshare(address string) {
+	it.mu.Lock()
+	it.shared = slices.DeleteFunc(it.shared, func(a announcedDB) bool { return a.Address == address })
+	it.mu.Unlock()
+}
+
 // announceTo announces once p can receive it. Pubsub reports a peer's
 // subscription (PeerJoin) before its outbound stream to that peer is ready,
 // and a message published in between does not reach it; so wait, briefly,

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/transports"
 )
 
 // metrics holds the node's Prometheus registry: HTTP counters, event
@@ -82,8 +83,11 @@ var _ prometheus.Collector = (*engineCollector)(nil)
 type statsView = engine.Stats
 
 var (
-	descPeers = prometheus.NewDesc("lattice_peers", "Connected peers, by connection kind (direct or relayed) and transport.", []string{"kind", "transport"}, nil)
-	descDBs   = prometheus.NewDesc("lattice_databases_open", "Databases open on this node.", nil, nil)
+	descPeers          = prometheus.NewDesc("lattice_peers", "Connected peers, by connection kind (direct, holepunched or relayed) and transport.", []string{"kind", "transport"}, nil)
+	descReach          = prometheus.NewDesc("lattice_reachability", "AutoNAT's reachability of this node: 1 for the current one of unknown, public, private.", []string{"reachability"}, nil)
+	descPunchAttempts  = prometheus.NewDesc("lattice_holepunch_attempts_total", "Hole punch attempts (DCUtR), as initiator or responder.", nil, nil)
+	descPunchSuccesses = prometheus.NewDesc("lattice_holepunch_successes_total", "Hole punch attempts that made a direct connection.", nil, nil)
+	descDBs            = prometheus.NewDesc("lattice_databases_open", "Databases open on this node.", nil, nil)
 
 	descBlocksFetched = prometheus.NewDesc("lattice_blocks_fetched_total", "Blocks received by bitswap (whole engine).", nil, nil)
 	descBitswapIn     = prometheus.NewDesc("lattice_bitswap_received_bytes_total", "Bytes received by bitswap (whole engine).", nil, nil)
@@ -128,7 +132,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPeers, descDBs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
+	for _, d := range []*prometheus.Desc{descPeers, descReach, descPunchAttempts, descPunchSuccesses, descDBs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
 		ch <- d
 	}
 	for _, g := range dbGauges {
@@ -152,13 +156,26 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		k := kt{"relayed", connTransport(conns[0])}
 		for _, cn := range conns {
 			if !connRelayed(cn) {
-				k = kt{"direct", connTransport(cn)}
+				k = kt{c.n.peerKind(p, conns), connTransport(cn)}
 				break
 			}
 		}
 		counts[k]++
 	}
-	for _, k := range []kt{{"direct", "tcp"}, {"direct", "quic"}, {"relayed", "relay"}} {
+	reach, hp := "unknown", transports.HolePunchStats{}
+	if t := transports.TraversalOf(e.Host()); t != nil {
+		reach, hp = reachabilityName(t.Reachability()), t.HolePunches()
+	}
+	for _, r := range []string{"unknown", "public", "private"} {
+		v := 0.0
+		if r == reach {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descReach, prometheus.GaugeValue, v, r)
+	}
+	ch <- prometheus.MustNewConstMetric(descPunchAttempts, prometheus.CounterValue, float64(hp.Attempts))
+	ch <- prometheus.MustNewConstMetric(descPunchSuccesses, prometheus.CounterValue, float64(hp.Successes))
+	for _, k := range []kt{{"direct", "tcp"}, {"direct", "quic"}, {"holepunched", "tcp"}, {"holepunched", "quic"}, {"relayed", "relay"}} {
 		if _, ok := counts[k]; !ok {
 			counts[k] = 0
 		}

@@ -40,6 +40,7 @@ type Node struct {
 	dbs     map[string]*engine.Database // open databases, by address
 	opening int                         // databases being opened, admitted by admitDatabase
 	recent  []string                    // addresses, most recently used first
+	left    map[string]bool             // addresses left with their data kept (POST /v1/databases/leave)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -55,7 +56,7 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{e: e, cfg: cfg, log: cfg.Logger, dbs: make(map[string]*engine.Database),
+	n := &Node{e: e, cfg: cfg, log: cfg.Logger, dbs: make(map[string]*engine.Database), left: make(map[string]bool),
 		streams: newStreamLimiter(cfg.MaxStreams, cfg.MaxStreamsPerClient), tickets: newTickets()}
 	if n.log == nil {
 		n.log = hclog.NewNullLogger()
@@ -69,6 +70,9 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: list databases: %w", err)
 	}
 	for _, info := range infos {
+		if n.left[info.Address] {
+			continue // left on this node: stays closed until opened or joined again
+		}
 		if len(n.dbs) >= cfg.MaxDatabases {
 			n.log.Warn("not reopening every stored database: MaxDatabases reached", "limit", cfg.MaxDatabases, "stored", len(infos))
 			break
@@ -166,10 +170,13 @@ func (n *Node) database(ctx context.Context, address string) (*engine.Database, 
 		return nil, err
 	}
 	n.mu.Lock()
-	db := n.dbs[address]
+	db, left := n.dbs[address], n.left[address]
 	n.mu.Unlock()
 	if db != nil {
 		return db, nil
+	}
+	if left {
+		return nil, errorf(http.StatusNotFound, "not_found", "database %s was left on this node: open or join it again first", address)
 	}
 	infos, err := n.e.Databases(ctx)
 	if err != nil {
@@ -220,22 +227,50 @@ func (n *Node) admitDatabase(address string) (done func(), err error) {
 }
 
 // remember records an open database and, when used is set, moves it to the
-// front of the recently used list.
+// front of the recently used list and takes it off the left ones.
 func (n *Node) remember(db *engine.Database, used bool) {
 	n.mu.Lock()
 	n.dbs[db.Address()] = db
 	if used {
+		delete(n.left, db.Address())
 		n.recent = slices.DeleteFunc(n.recent, func(a string) bool { return a == db.Address() })
 		n.recent = slices.Insert(n.recent, 0, db.Address())
 		if len(n.recent) > 100 {
 			n.recent = n.recent[:100]
 		}
 	}
-	recent := slices.Clone(n.recent)
+	st := n.stateLocked()
 	n.mu.Unlock()
 	if used {
-		n.saveState(recent)
+		n.saveState(st)
 	}
+}
+
+// forget takes a database off the open and recently used ones; with keep
+// set it is marked left (its data stays), otherwise it is unmarked (its
+// data is going).
+func (n *Node) forget(address string, keep bool) {
+	n.mu.Lock()
+	delete(n.dbs, address)
+	n.recent = slices.DeleteFunc(n.recent, func(a string) bool { return a == address })
+	if keep {
+		n.left[address] = true
+	} else {
+		delete(n.left, address)
+	}
+	st := n.stateLocked()
+	n.mu.Unlock()
+	n.saveState(st)
+}
+
+// stateLocked is what node.json holds now. n.mu must be held.
+func (n *Node) stateLocked() nodeState {
+	st := nodeState{Recent: slices.Clone(n.recent)}
+	for a := range n.left {
+		st.Left = append(st.Left, a)
+	}
+	slices.Sort(st.Left)
+	return st
 }
 
 // openDatabases returns the databases the node has open.
@@ -252,6 +287,9 @@ func (n *Node) openDatabases() []*engine.Database {
 // nodeState is node.json.
 type nodeState struct {
 	Recent []string `json:"recent"`
+	// Left are databases left on this node with their data kept: not
+	// reopened at start, not served until opened or joined again.
+	Left []string `json:"left,omitempty"`
 }
 
 func (n *Node) loadState() {
@@ -268,13 +306,16 @@ func (n *Node) loadState() {
 		return
 	}
 	n.recent = st.Recent
+	for _, a := range st.Left {
+		n.left[a] = true
+	}
 }
 
-func (n *Node) saveState(recent []string) {
+func (n *Node) saveState(st nodeState) {
 	if n.cfg.StateDir == "" {
 		return
 	}
-	b, _ := json.MarshalIndent(nodeState{Recent: recent}, "", "  ")
+	b, _ := json.MarshalIndent(st, "", "  ")
 	path := filepath.Join(n.cfg.StateDir, "node.json")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {

@@ -28,6 +28,7 @@ func (n *Node) routes() http.Handler {
 			http.MethodPost: n.handleCreateDatabase,
 		}},
 		{"/v1/databases/open", map[string]http.HandlerFunc{http.MethodPost: n.handleOpenDatabase}},
+		{"/v1/databases/leave", map[string]http.HandlerFunc{http.MethodPost: n.handleLeaveDatabase}},
 		{"/v1/databases/stats", map[string]http.HandlerFunc{http.MethodGet: n.handleStats}},
 		{"/v1/action/{name}", map[string]http.HandlerFunc{http.MethodPost: n.handleAction}},
 		{"/v1/events", map[string]http.HandlerFunc{http.MethodGet: n.handleEvents}},

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p"
@@ -14,21 +16,34 @@ import (
 	"github.com/latticedb/lattice/transports/relay"
 )
 
-// ErrBadConfig marks a Config that cannot build a host.
-var ErrBadConfig = errors.New("transports: bad config")
+// Errors of package transports.
+var (
+	// ErrBadConfig marks a Config that cannot build a host.
+	ErrBadConfig = errors.New("transports: bad config")
+	// ErrUnknownTransport marks a transport name no built-in has.
+	ErrUnknownTransport = errors.New("transports: unknown transport")
+)
 
 // DefaultListenAddrs are the addresses a host listens on when Config names
-// none: TCP and QUIC on every interface, on ports the system picks.
-var DefaultListenAddrs = []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}
+// neither listen addresses nor transports: the default transports' (TCP,
+// QUIC and WebSocket on every interface, on ports the system picks).
+var DefaultListenAddrs = listenAddrs(Defaults())
 
 // Config describes the libp2p host of one Lattice peer.
 type Config struct {
 	// Identity is the host's private key. Required: the peer ID, and so
 	// every signature the peer makes, derives from it.
 	Identity crypto.PrivKey
-	// ListenAddrs are the multiaddrs to listen on; nil means
-	// DefaultListenAddrs, an empty non-nil slice listens on nothing.
+	// Transports are the wires the host speaks; nil means Defaults()
+	// (TCP, QUIC, WebSocket). Each contributes its libp2p options.
+	Transports []Transport
+	// ListenAddrs are the multiaddrs to listen on; nil means the
+	// transports' own (Transport.ListenAddrs), an empty non-nil slice
+	// listens on nothing. An address no chosen transport speaks fails New.
 	ListenAddrs []string
+	// NAT chooses AutoNAT, hole punching and port mapping; the zero value
+	// is the default (see NATConfig).
+	NAT NATConfig
 	// Relays are circuit relays (v2) to keep reservations on, for a peer
 	// that others cannot dial directly. The host reserves with each
 	// explicitly, renews the reservations, and advertises their circuit
@@ -50,6 +65,17 @@ func (c Config) Validate() error {
 	if c.Identity == nil {
 		return fmt.Errorf("%w: no identity", ErrBadConfig)
 	}
+	for i, t := range c.Transports {
+		if t == nil {
+			return fmt.Errorf("%w: transport %d is nil", ErrBadConfig, i)
+		}
+	}
+	if c.Transports != nil && len(c.Transports) == 0 {
+		return fmt.Errorf("%w: an empty list of transports (nil means the defaults)", ErrBadConfig)
+	}
+	if err := c.NAT.validate(); err != nil {
+		return err
+	}
 	for _, r := range c.Relays {
 		if len(r.Addrs) == 0 {
 			return fmt.Errorf("%w: relay %s has no address", ErrBadConfig, r.ID)
@@ -59,7 +85,8 @@ func (c Config) Validate() error {
 }
 
 // New builds and starts the libp2p host c describes. The caller owns it:
-// closing the host also ends the relay reservations New started for it.
+// closing the host also ends the relay reservations New started for it,
+// and its Traversal (TraversalOf).
 //
 // A host built here (or anywhere else) is what an engine runs on: pass it
 // with engine.WithHost, and the engine leaves closing it to the caller.
@@ -67,9 +94,13 @@ func New(c Config) (host.Host, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	ts := c.Transports
+	if ts == nil {
+		ts = Defaults()
+	}
 	listen := c.ListenAddrs
 	if listen == nil {
-		listen = DefaultListenAddrs
+		listen = listenAddrs(ts)
 	}
 	log := c.Logger
 	if log == nil {
@@ -79,6 +110,11 @@ func New(c Config) (host.Host, error) {
 	if len(listen) == 0 {
 		opts[1] = libp2p.NoListenAddrs // libp2p would otherwise pick its defaults
 	}
+	for _, t := range ts {
+		opts = append(opts, t.Options()...)
+	}
+	tr := newTraversal(log.Named("nat"))
+	opts = append(opts, c.NAT.options(len(c.Relays) > 0, tr)...)
 	var res *relay.Reservations
 	if len(c.Relays) > 0 {
 		res = relay.NewReservations(c.Relays, log.Named("relay"))
@@ -87,26 +123,47 @@ func New(c Config) (host.Host, error) {
 	opts = append(opts, slices.Clone(c.Options)...)
 	h, err := libp2p.New(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("transports: libp2p host: %w", err)
+		return nil, fmt.Errorf("transports: libp2p host (transports %s): %w", names(ts), err)
 	}
-	if res == nil {
-		return h, nil
+	if err := tr.start(h); err != nil {
+		_ = h.Close()
+		return nil, fmt.Errorf("transports: %w", err)
 	}
-	res.Start(h)
-	return &reservingHost{Host: h, res: res}, nil
+	if res != nil {
+		res.Start(h)
+	}
+	return &builtHost{Host: h, res: res, nat: tr}, nil
 }
 
-// reservingHost is a host that owns relay reservations: Close ends them
-// before it closes the host.
-type reservingHost struct {
+func names(ts []Transport) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name())
+	}
+	return strings.Join(out, ",")
+}
+
+// builtHost is a host New built: it owns its relay reservations and its
+// Traversal, and Close ends them before it closes the host.
+type builtHost struct {
 	host.Host
-	res *relay.Reservations
+	res  *relay.Reservations // nil without relays
+	nat  *Traversal
+	once sync.Once
 }
 
-// Close ends the reservations, then closes the host.
-func (h *reservingHost) Close() error {
-	h.res.Close()
+// Traversal is the host's NAT traversal watcher.
+func (h *builtHost) Traversal() *Traversal { return h.nat }
+
+// Close ends the reservations and the Traversal, then closes the host.
+func (h *builtHost) Close() error {
+	h.once.Do(func() {
+		if h.res != nil {
+			h.res.Close()
+		}
+		h.nat.close()
+	})
 	return h.Host.Close()
 }
 
-var _ host.Host = (*reservingHost)(nil)
+var _ host.Host = (*builtHost)(nil)

@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/internal/leaktest"
@@ -81,3 +84,80 @@ var errNoCircuit = errorString("no circuit address yet")
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+func TestByNameAndParse(t *testing.T) {
+	for _, n := range []string{"tcp", "QUIC", "ws", "websocket", "webtransport", "webrtc-direct", "webrtc"} {
+		tr, err := transports.ByName(n)
+		require.NoError(t, err, n)
+		require.NotEmpty(t, tr.Options(), n)
+		require.NotEmpty(t, tr.ListenAddrs(), n)
+	}
+	_, err := transports.ByName("carrier-pigeon")
+	require.ErrorIs(t, err, transports.ErrUnknownTransport)
+	require.ErrorContains(t, err, `"carrier-pigeon"`)
+	require.ErrorContains(t, err, "tcp, quic, ws", "the error lists the known names")
+
+	ts, err := transports.Parse("tcp,quic", "ws", "tcp", "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"tcp", "quic", "ws"}, namesOf(ts), "in order, without duplicates")
+	ts, err = transports.Parse()
+	require.NoError(t, err)
+	require.Nil(t, ts, "no names means the defaults")
+	_, err = transports.Parse("tcp,udp")
+	require.ErrorIs(t, err, transports.ErrUnknownTransport)
+
+	require.Equal(t, []string{"tcp", "quic", "ws"}, namesOf(transports.Defaults()))
+	require.Len(t, transports.DefaultListenAddrs, 3)
+}
+
+func namesOf(ts []transports.Transport) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name())
+	}
+	return out
+}
+
+func TestConfigRejectsBadTransportsAndNAT(t *testing.T) {
+	_, err := transports.New(transports.Config{Identity: newKey(t), Transports: []transports.Transport{}})
+	require.ErrorIs(t, err, transports.ErrBadConfig)
+	require.ErrorContains(t, err, "empty list of transports")
+	_, err = transports.New(transports.Config{Identity: newKey(t), Transports: []transports.Transport{nil}})
+	require.ErrorContains(t, err, "nil")
+	_, err = transports.New(transports.Config{Identity: newKey(t), NAT: transports.NATConfig{HolePunching: 7}})
+	require.ErrorContains(t, err, "HolePunching")
+}
+
+// TestOnlyChosenTransports: a host given one transport listens and dials
+// with that one only.
+func TestOnlyChosenTransports(t *testing.T) {
+	a, err := transports.New(transports.Config{Identity: newKey(t), Transports: []transports.Transport{transports.QUIC()},
+		ListenAddrs: []string{"/ip4/127.0.0.1/udp/0/quic-v1"}})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := transports.New(transports.Config{Identity: newKey(t), Transports: []transports.Transport{transports.TCP()},
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	require.NoError(t, err)
+	defer b.Close()
+	err = b.Connect(t.Context(), peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()})
+	require.Error(t, err, "a TCP-only host cannot dial a QUIC-only one")
+}
+
+func TestTraversalCountsHolePunches(t *testing.T) {
+	h, err := transports.New(transports.Config{Identity: newKey(t), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		NAT: transports.NATConfig{HolePunching: transports.On}})
+	require.NoError(t, err)
+	defer h.Close()
+	tr := transports.TraversalOf(h)
+	require.NotNil(t, tr)
+	require.Equal(t, network.ReachabilityUnknown, tr.Reachability())
+	tr.Trace(&holepunch.Event{Type: holepunch.StartHolePunchEvtT, Evt: &holepunch.StartHolePunchEvt{}})
+	tr.Trace(&holepunch.Event{Type: holepunch.EndHolePunchEvtT, Evt: &holepunch.EndHolePunchEvt{Success: false, Error: "timeout"}})
+	tr.Trace(&holepunch.Event{Type: holepunch.StartHolePunchEvtT, Evt: &holepunch.StartHolePunchEvt{}})
+	tr.Trace(&holepunch.Event{Type: holepunch.EndHolePunchEvtT, Remote: "x", Evt: &holepunch.EndHolePunchEvt{Success: true}})
+	require.Equal(t, transports.HolePunchStats{Attempts: 2, Successes: 1}, tr.HolePunches())
+	require.Nil(t, transports.TraversalOf(relayHostless{}), "a host New did not build has none")
+}
+
+// relayHostless is a host.Host that is not one of New's.
+type relayHostless struct{ host.Host }

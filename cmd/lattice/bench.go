@@ -21,10 +21,12 @@ func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Run the benchmark suite and write its results into BENCHMARKS.md",
+		Short: "Run the benchmark suite and print its report (or write it with --out)",
 		Long: `Run Lattice's benchmark suite (package benchmarks: the engine's writes,
 reads and replication over loopback, and raw go-ds-crdt baselines) on this
-machine, print each result as it comes, and write the report.
+machine, print each result as it comes, then the report in Markdown. With
+--out the report goes to that file instead, and nothing is written unless
+you ask: the repository's BENCHMARKS.md is updated with --out BENCHMARKS.md.
 
 A Markdown --out file keeps its hand-written text: the command replaces only
 the section between its "lattice bench" markers, or appends one. An --out
@@ -35,7 +37,8 @@ The same scenarios run under go test, which is the way to profile them:
 
 Exit status 1 when a scenario fails to run; a missed goal is reported, not
 an error.`,
-		Example: `  lattice bench
+		Example: `  lattice bench --quick
+  lattice bench --out BENCHMARKS.md
   lattice bench --quick --out bench.json
   lattice bench --run 'Insert' --benchtime 3s`,
 		Args: cobra.NoArgs,
@@ -45,7 +48,7 @@ an error.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.quick, "quick", false, "leave out the slow replication scenarios and run each benchmark for 200ms")
-	fl.StringVar(&f.out, "out", "BENCHMARKS.md", "report file: Markdown (generated section replaced in place) or .json")
+	fl.StringVar(&f.out, "out", "", "report file: Markdown (generated section replaced in place) or .json (default: the Markdown report on stdout)")
 	fl.StringVar(&f.run, "run", "", "run only the scenarios whose name matches this regular expression")
 	fl.DurationVar(&f.benchTime, "benchtime", 0, "how long each benchmark runs (default 1s, 200ms with --quick)")
 	return cmd
@@ -93,10 +96,14 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	for _, q := range rep.Ratios {
 		fmt.Fprintf(out, "%s: %.2fx (goal <= %.1fx)\n", q.Name, q.Value, q.Goal)
 	}
-	if err := rep.WriteFile(f.out); err != nil {
-		return fmt.Errorf("write %s: %w", f.out, err)
+	if f.out == "" {
+		fmt.Fprint(out, "\n"+rep.Markdown())
+	} else {
+		if err := rep.WriteFile(f.out); err != nil {
+			return fmt.Errorf("write %s: %w", f.out, err)
+		}
+		fmt.Fprintf(out, "report: %s\n", f.out)
 	}
-	fmt.Fprintf(out, "report: %s\n", f.out)
 	if rep.Failed() {
 		return fmt.Errorf("some scenarios failed to run")
 	}

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"github.com/latticedb/lattice/node"
 )
 
 func newInviteCmd() *cobra.Command {
@@ -19,6 +22,7 @@ func newInviteCmd() *cobra.Command {
 		topic      bool
 		invert     bool
 		noQR       bool
+		web        string
 	)
 	cmd := &cobra.Command{
 		Use:   "invite --database ADDRESS",
@@ -32,14 +36,24 @@ side: "lattice join LINK" on their node, or paste it into "Join a list" in
 their web app. With --topic the link leaves the database out and the invitee
 learns it from this node's invite topic (/lattice/invite/<peer ID>).
 
-The first line of output is the link alone, for scripts.`,
+The first line of output is the link alone, for scripts.
+
+A phone camera opens only http(s) links. --web URL (the address of a node's
+web app the phone can reach, e.g. http://192.168.1.20:5080) also prints
+  web: URL/#join=<link>
+and draws the QR code of that form instead: scanning it opens that app,
+which shows the list and joins it when the user clicks Join.`,
 		Example: `  lattice invite --database /lattice/bagu.../TodoList
   lattice invite --api http://127.0.0.1:5081 --database "$DB" --no-qr
-  lattice invite --database "$DB" --invert     # for light terminal backgrounds`,
+  lattice invite --database "$DB" --invert     # for light terminal backgrounds
+  lattice invite --database "$DB" --web http://192.168.1.20:5080   # QR for a phone`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if database == "" {
 				return usageErr("--database is required (list them with: curl %s/v1/databases)", f.api)
+			}
+			if u, err := url.Parse(web); web != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
+				return usageErr("--web %q: want the http(s) URL of a node's web app, like http://192.168.1.20:5080", web)
 			}
 			var res struct {
 				Link string `json:"link"`
@@ -51,16 +65,22 @@ The first line of output is the link alone, for scripts.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintln(out, res.Link)
+			text, png := res.Link, res.QR
+			if web != "" {
+				text = node.WebLink(web, res.Link)
+				png += "&web=" + url.QueryEscape(web)
+				fmt.Fprintf(out, "web: %s\n", text)
+			}
 			if noQR {
 				return nil
 			}
-			code, err := terminalQR(res.Link, invert)
+			code, err := terminalQR(text, invert)
 			if err != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "(no QR code: %v; the node serves it as a PNG at %s)\n", err, res.QR)
+				fmt.Fprintf(cmd.ErrOrStderr(), "(no QR code: %v; the node serves it as a PNG at %s)\n", err, png)
 				return nil
 			}
 			fmt.Fprint(out, "\n"+code)
-			fmt.Fprintf(out, "\nQR code as PNG: %s\n", res.QR)
+			fmt.Fprintf(out, "\nQR code as PNG: %s\n", png)
 			return nil
 		},
 	}
@@ -70,6 +90,7 @@ The first line of output is the link alone, for scripts.`,
 	cmd.Flags().BoolVar(&topic, "topic", false, "leave the database out of the link; announce it on the invite topic instead")
 	cmd.Flags().BoolVar(&invert, "invert", false, "draw the QR code for a light terminal background")
 	cmd.Flags().BoolVar(&noQR, "no-qr", false, "print the link only")
+	cmd.Flags().StringVar(&web, "web", "", "http(s) URL of a node's web app: also print the link in the form a phone camera opens (URL/#join=<link>) and draw its QR code")
 	return cmd
 }
 

@@ -65,12 +65,13 @@ func TestHelp(t *testing.T) {
 	flags := map[string][]string{
 		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
 			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
-			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases"},
+			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases",
+			"--mdns", "--dht", "--dht-mode"},
 		"invite": {"--api", "--database"},
 		"join":   {"--api", "LINK"},
 		"demo":   {"--timeout"},
-		"relay":  {"--data", "--listen"},
-		"sim":    {"--scenario", "--seed", "--peers", "--out"},
+		"relay":  {"--data", "--listen", "--dht"},
+		"sim":    {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
 		"bench":  {"--quick", "--out", "--run", "--benchtime"},
 	}
 	for c, want := range flags {
@@ -95,6 +96,9 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--http-idle-timeout", "0s"},     // nothing holds a connection forever
 		{"node", "--api", "127.0.0.1:0", "--query-timeout", "10m"},        // longer than the write timeout
 		{"node", "--api", "127.0.0.1:0", "--max-streams-per-client", "0"}, // a bound must bound
+		{"node", "--api", "127.0.0.1:0", "--transport", "tcp,carrier-pigeon"},
+		{"node", "--api", "127.0.0.1:0", "--holepunch", "sometimes"},
+		{"relay", "--in-memory", "--transport", "udp"},
 		{"join"},
 		{"invite"},
 		{"bench", "--run", "("},
@@ -106,12 +110,39 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestNotImplemented(t *testing.T) {
-	for _, c := range []string{"sim"} {
-		code, _, errOut := runCLI(t, c)
-		require.Equal(t, exitUsage, code)
-		require.Contains(t, errOut, "not implemented yet")
+// lattice sim runs a tiny scenario from a file, with flags over it, and
+// writes its report: the fields of the CLI contract are there.
+func TestSim(t *testing.T) {
+	dir := t.TempDir()
+	scen := filepath.Join(dir, "tiny.json")
+	require.NoError(t, os.WriteFile(scen, []byte(`{"name": "tiny", "seed": 3, "peers": 6, "nat_share": 0.5,
+		"relays": 1, "latency_min": "5ms", "latency_max": "10ms", "degree": 2,
+		"duration": "2s", "writes": 10, "settle": "60s"}`), 0o644))
+	out := filepath.Join(dir, "report")
+	code, stdout, errOut := runCLI(t, "sim", "--scenario", scen, "--seed", "4", "--peers", "5", "--latency", "20ms", "--out", out)
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Contains(t, stdout, "convergence ms")
+	b, err := os.ReadFile(filepath.Join(out, "report.json"))
+	require.NoError(t, err)
+	var rep map[string]any
+	require.NoError(t, json.Unmarshal(b, &rep))
+	for _, k := range []string{"seed", "peers", "writes", "converged", "convergence_ms", "bytes_per_write", "connections", "holepunch", "mode"} {
+		require.Contains(t, rep, k)
 	}
+	require.Equal(t, 4.0, rep["seed"])
+	require.Equal(t, 5.0, rep["peers"])
+	require.Equal(t, true, rep["converged"])
+	require.Equal(t, "real", rep["mode"])
+	for _, k := range []string{"p50", "p90", "p99", "max"} {
+		require.Contains(t, rep["convergence_ms"], k)
+	}
+	for _, f := range []string{"report.html", "convergence.svg", "connections.svg"} {
+		require.FileExists(t, filepath.Join(out, f))
+	}
+	code, _, errOut = runCLI(t, "sim", "--scenario", filepath.Join(dir, "missing.json"))
+	require.Equal(t, exitUsage, code, errOut)
+	code, _, errOut = runCLI(t, "sim", "--nat-share", "2")
+	require.Equal(t, exitUsage, code, errOut)
 }
 
 // lattice bench runs a real scenario and writes its report; JSON here so
@@ -129,6 +160,20 @@ func TestBench(t *testing.T) {
 	require.Len(t, rep.Results, 1)
 	require.Equal(t, "FindByID", rep.Results[0].Name)
 	require.Positive(t, rep.Results[0].Value)
+}
+
+// Without --out, lattice bench prints the Markdown report and writes no
+// file, in the current directory or anywhere else.
+func TestBenchPrintsByDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms")
+	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	require.Contains(t, stdout, "<!-- lattice bench: begin (generated) -->")
+	require.NotContains(t, stdout, "report: ")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "lattice bench wrote a file without --out")
 }
 
 func TestDemo(t *testing.T) {
@@ -201,6 +246,14 @@ func TestInviteAndJoin(t *testing.T) {
 	require.True(t, strings.HasPrefix(link, "lattice://join?peer="+a.ID().String()), link)
 	require.Contains(t, out, "█", "a QR code follows the link")
 	require.Contains(t, out, "QR code as PNG: "+apiA+"/v1/invites/qr?link=")
+
+	// For a phone: the http form of the link, and its QR code.
+	code, out, errOut = runCLI(t, "invite", "--api", apiA, "--api-token", token, "--database", db.Address(), "--web", "http://192.168.1.20:5080")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "\nweb: http://192.168.1.20:5080/#join=lattice%3A%2F%2Fjoin%3Fpeer%3D"+a.ID().String())
+	require.Contains(t, out, "&web=http%3A%2F%2F192.168.1.20%3A5080\n")
+	code, _, _ = runCLI(t, "invite", "--api", apiA, "--api-token", token, "--database", db.Address(), "--web", "ftp://x")
+	require.Equal(t, exitUsage, code)
 
 	// A history of single writes, which the joiner catches up on.
 	for i := 0; i < 200; i++ {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
@@ -20,6 +24,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/dialpolicy"
 	"github.com/latticedb/lattice/node"
+	"github.com/latticedb/lattice/transports"
 )
 
 // defaultAPI is the API and web app address of `lattice node`.
@@ -35,10 +40,14 @@ type nodeFlags struct {
 	token     string
 	logLevel  string
 	sync      bool
+	transport []string
+	portmap   bool
+	holepunch string
 
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
 	maxStreams, maxStreamsPerClient, maxDatabases                           int
 	allowLocalDials                                                         bool
+	disc                                                                    discoveryFlags
 }
 
 func newNodeCmd() *cobra.Command {
@@ -64,7 +73,16 @@ answers loopback clients only.
 lattice relay. The node keeps a reservation on each and advertises its circuit
 address (<relay>/p2p/<relay ID>/p2p-circuit/p2p/<peer ID>) with its own, so
 peers that cannot dial it directly (it is behind a NAT) reach it through the
-relay, and share links carry that address.
+relay, and share links carry that address. With a relay the node also
+hole-punches (DCUtR, --holepunch auto): a peer that reached it through the
+relay gets a direct connection when both NATs allow it (not with a
+symmetric NAT on either side), and /v1/peers reports it "holepunched".
+Once AutoNAT knows whether peers can dial the node, it prints
+  reachability: public|private
+
+--transport chooses the wires (default tcp,quic,ws; webtransport and
+webrtc-direct opt in); the default listen addresses follow them.
+--nat-portmap asks the home router for a port mapping (UPnP, NAT-PMP).
 
 One node at a time uses a data directory: it holds a lock on
 DIR/lattice.lock (with its pid) while it runs, and a second node on the
@@ -87,12 +105,15 @@ or idle too long (--http-*-timeout), bounds event streams (--max-streams,
 --max-streams-per-client) and open databases (--max-databases), and gives
 find-like actions a time limit (--query-timeout, or maxTimeMS per request).
 
-The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
+The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 		Example: `  lattice node
   lattice node --data ./alice --api 127.0.0.1:5081
   lattice node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1
   lattice node --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
   lattice node --relay /ip4/203.0.113.7/tcp/4002/p2p/12D3KooW...
+  lattice node --mdns
+  lattice node --dht --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
+  lattice node --transport tcp,quic --holepunch on --nat-portmap
   lattice node --api 0.0.0.0:5080 --api-token "$(openssl rand -hex 16)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,7 +124,10 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.StringVar(&f.data, "data", defaultDataDir(), "data directory (store, identity key, node state)")
 	fl.BoolVar(&f.inMemory, "in-memory", false, "keep everything in memory, with a throwaway identity (ignores --data)")
 	fl.StringVar(&f.api, "api", defaultAPI, "HTTP API and web app address, HOST:PORT")
-	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, random ports)")
+	fl.StringArrayVar(&f.listen, "listen", nil, "libp2p listen multiaddr, repeatable (default: each transport's, on all interfaces, random ports)")
+	fl.StringArrayVar(&f.transport, "transport", nil, "transports to speak, comma-separated or repeatable: tcp, quic, ws, webtransport, webrtc-direct (default tcp,quic,ws)")
+	fl.BoolVar(&f.portmap, "nat-portmap", false, "ask the router for a port mapping (UPnP IGD or NAT-PMP)")
+	fl.StringVar(&f.holepunch, "holepunch", "auto", "hole punching (DCUtR) to turn relayed connections into direct ones: auto (on with --relay), on, off")
 	fl.StringArrayVar(&f.relays, "relay", nil, "circuit relay multiaddr with /p2p/<relay ID> to keep a reservation on, repeatable")
 	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "peer multiaddr with /p2p/<peer ID> to connect to at start, repeatable")
 	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
@@ -119,6 +143,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	fl.IntVar(&f.maxStreamsPerClient, "max-streams-per-client", def.MaxStreamsPerClient, "event streams open at once per client IP address")
 	fl.IntVar(&f.maxDatabases, "max-databases", def.MaxDatabases, "databases the node keeps open")
 	fl.BoolVar(&f.allowLocalDials, "allow-local-dials", false, "let invite links and peers make this node dial loopback, link-local and unspecified addresses (by default only a node listening on loopback dials loopback)")
+	addDiscoveryFlags(fl, &f.disc)
 	return cmd
 }
 
@@ -148,6 +173,14 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if err != nil {
 		return err
 	}
+	ts, err := transports.Parse(f.transport...)
+	if err != nil {
+		return usageErr("--transport: %v", err)
+	}
+	nat := transports.NATConfig{PortMap: f.portmap}
+	if nat.HolePunching, err = parseSwitch(f.holepunch); err != nil {
+		return usageErr("--holepunch: %v", err)
+	}
 	var listen []ma.Multiaddr
 	for _, l := range f.listen {
 		a, err := ma.NewMultiaddr(l)
@@ -169,6 +202,11 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	}
 	opts := []engine.Option{engine.WithLogger(log), engine.WithBootstrap(peers...), engine.WithRelays(relays...), engine.WithSyncWrites(f.sync),
 		node.DialPolicy(pol)}
+	discOpts, err := discoveryOptions(f.disc, peers)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, discOpts...)
 	if f.inMemory {
 		opts = append(opts, engine.WithInMemory())
 	} else {
@@ -177,6 +215,10 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	if len(f.listen) > 0 {
 		opts = append(opts, engine.WithListenAddrs(f.listen...))
 	}
+	if ts != nil {
+		opts = append(opts, engine.WithTransports(ts...))
+	}
+	opts = append(opts, engine.WithNAT(nat))
 	cfg := node.DefaultConfig()
 	cfg.Token = f.token
 	cfg.Logger = log.Named("node")
@@ -233,6 +275,8 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 
 	served := make(chan error, 1)
 	go func() { served <- n.Serve(ln) }()
+	stopReach := printReachability(e.Host(), out)
+	defer stopReach()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -249,6 +293,41 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), "stopped.")
 	return nil
+}
+
+// parseSwitch parses auto, on or off.
+func parseSwitch(s string) (transports.Switch, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return transports.Auto, nil
+	case "on", "true":
+		return transports.On, nil
+	case "off", "false":
+		return transports.Off, nil
+	}
+	return 0, fmt.Errorf("%q: want auto, on or off", s)
+}
+
+// printReachability prints "reachability: public|private" each time AutoNAT
+// settles on a verdict (the first time once it knows), until the returned
+// stop is called.
+func printReachability(h host.Host, out io.Writer) (stop func()) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalReachabilityChanged))
+	if err != nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range sub.Out() {
+			r := e.(event.EvtLocalReachabilityChanged).Reachability
+			if r == network.ReachabilityUnknown {
+				continue
+			}
+			fmt.Fprintf(out, "reachability: %s\n", strings.ToLower(r.String()))
+		}
+	}()
+	return func() { _ = sub.Close(); <-done }
 }
 
 // parsePeerAddrs parses multiaddrs ending in /p2p/<peer ID>, merging

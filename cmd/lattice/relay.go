@@ -6,22 +6,27 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/latticedb/lattice/transports"
 	"github.com/latticedb/lattice/transports/relay"
 )
 
 func newRelayCmd() *cobra.Command {
 	var data string
-	var listen, announce []string
+	var listen, announce, transportNames []string
 	var inMemory bool
+	var serveDHT bool
 	cmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Run a circuit relay for peers behind NATs",
 		Long: `Run a libp2p circuit relay (v2) sized for Lattice's replication traffic.
 Peers behind NATs keep a reservation on it (lattice node --relay ADDR) and
-other peers reach them through it.
+other peers reach them through it. It also answers AutoNAT (v1 and v2), so
+the peers learn whether they are reachable, and carries the DCUtR exchange
+with which two NATed peers punch a direct connection.
 
 At start it prints one line per address:
   relay: <multiaddr>/p2p/<peer ID>
@@ -52,6 +57,18 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 				}
 			}
 			cfg := relay.Config{DataDir: data, Listen: listen, Announce: announce}
+			if len(transportNames) > 0 {
+				ts, err := transports.Parse(transportNames...)
+				if err != nil {
+					return usageErr("--transport: %v", err)
+				}
+				for _, t := range ts {
+					if t.Name() == "tcp" {
+						t = transports.TCP(tcp.DisableReuseport()) // see relay.Config.Transports
+					}
+					cfg.Transports = append(cfg.Transports, t.Options()...)
+				}
+			}
 			if inMemory {
 				cfg.DataDir = ""
 			}
@@ -59,6 +76,12 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 			if err != nil {
 				return err
 			}
+			closeDHT, err := relayDHT(r.Host(), serveDHT)
+			if err != nil {
+				_ = r.Close()
+				return err
+			}
+			defer closeDHT()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
@@ -79,7 +102,9 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	cmd.Flags().StringVar(&data, "data", defaultRelayDir(), "data directory (identity key)")
 	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002)")
 	cmd.Flags().StringArrayVar(&announce, "announce", nil, "address to advertise and print instead of the listen addresses (its public address behind a NAT), repeatable")
+	cmd.Flags().StringArrayVar(&transportNames, "transport", nil, "transports to speak, comma-separated or repeatable: tcp, quic, ws, webtransport, webrtc-direct (default: all)")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "use a throwaway identity (ignores --data)")
+	cmd.Flags().BoolVar(&serveDHT, "dht", false, "also serve Lattice's private DHT, so nodes started with --dht --bootstrap <this relay> find each other's databases")
 	return cmd
 }
 

@@ -641,7 +641,40 @@ func (b *Broadcaster) Close() error {
 		b.events.Cancel()
 	}
 	b.wg.Wait()
+	b.flush()
 	return b.topic.Close()
+}
+
+// flushTimeout bounds the last announcement Close makes.
+const flushTimeout = 2 * time.Second
+
+// flush announces the heads still waiting for the send loop's throttle
+// when Close stopped it: a database closed right after a write must still
+// tell its peers, since a closed database never rebroadcasts.
+func (b *Broadcaster) flush() {
+	b.sendMu.Lock()
+	fresh := b.toSend
+	b.toSend = nil
+	b.sendMu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	if b.cfg.Delegate.CanAnnounce(ctx, b.self) != nil {
+		return
+	}
+	heads := make([]cid.Cid, 0, len(fresh))
+	seen := make(map[cid.Cid]bool, len(fresh))
+	for i := len(fresh) - 1; i >= 0; i-- {
+		if !seen[fresh[i]] {
+			seen[fresh[i]] = true
+			heads = append(heads, fresh[i])
+		}
+	}
+	if err := b.announce(ctx, heads); err != nil {
+		b.log.Warn("announce on close", "error", err)
+	}
 }
 
 var _ dscrdt.Broadcaster = (*Broadcaster)(nil)

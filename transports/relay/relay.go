@@ -48,6 +48,11 @@ type Config struct {
 	Announce []string
 	// Resources bounds the relay; nil means DefaultResources().
 	Resources *relayv2.Resources
+	// Transports are the libp2p options that install the relay's
+	// transports (libp2p.Transport(...)); nil means all of TCP (without
+	// port reuse), QUIC, WebSocket, WebTransport and WebRTC-direct.
+	// Package transports builds them: Transport.Options of each.
+	Transports []libp2p.Option
 	// Options are extra libp2p options for the relay's host. Start sets
 	// the transports (libp2p's, with TCP port reuse off) and listens on
 	// each Listen address itself, failing if any cannot be listened on.
@@ -109,13 +114,22 @@ func Start(cfg Config) (*Service, error) {
 		// second relay binds the port the first holds and the kernel
 		// splits connections between them. A relay gains nothing from
 		// dialing out of its listen port.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
-		libp2p.Transport(quic.NewTransport),
-		libp2p.Transport(ws.New),
-		libp2p.Transport(webtransport.New),
-		libp2p.Transport(libp2pwebrtc.New),
 		// A relay needs no relay of its own.
 		libp2p.DisableRelay(),
+		// It answers AutoNAT (v1 and v2) for the peers behind NATs that
+		// keep reservations on it: they learn their reachability from it.
+		libp2p.EnableNATService(),
+		libp2p.EnableAutoNATv2(),
+	}
+	if cfg.Transports != nil {
+		opts = append(opts, cfg.Transports...)
+	} else {
+		opts = append(opts,
+			libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+			libp2p.Transport(quic.NewTransport),
+			libp2p.Transport(ws.New),
+			libp2p.Transport(webtransport.New),
+			libp2p.Transport(libp2pwebrtc.New))
 	}
 	if len(cfg.Announce) > 0 {
 		announce := make([]ma.Multiaddr, 0, len(cfg.Announce))

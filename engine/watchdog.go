@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// The pubsub watchdog. go-libp2p-pubsub keeps one outbound stream per
+// peer. When that stream dies while the peer is still connected (a
+// duplicate connection closed, a stream reset by a flaky link) it opens a
+// new one, with a backoff; after MaxBackoffAttempts (4) such deaths within
+// ten minutes it gives up and forgets the peer, and only a new connection
+// (after a full disconnect) brings it back. Until then nothing this engine
+// publishes reaches that peer directly, though both still list each other
+// as connected. The watchdog closes the connections to such a peer and
+// dials it again, so pubsub starts afresh.
+
+// defaultPubsubWatch is how often the watchdog looks.
+const defaultPubsubWatch = 10 * time.Second
+
+var gossipProtocols = []protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11, pubsub.GossipSubID_v10, pubsub.FloodSubID}
+
+type pubsubWatchdog struct {
+	e        *Engine
+	interval time.Duration
+	strikes  map[peer.ID]int
+	revived  atomic.Uint64
+}
+
+// watchPubsub starts the watchdog, unless it is turned off.
+func (e *Engine) watchPubsub() {
+	if e.cfg.pubsubWatch <= 0 {
+		return
+	}
+	w := &pubsubWatchdog{e: e, interval: e.cfg.pubsubWatch, strikes: map[peer.ID]int{}}
+	e.watchdog = w
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(w.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-t.C:
+				w.check(e.ctx)
+			}
+		}
+	}()
+}
+
+// check looks once. A peer must be missing from pubsub at two looks in a
+// row (a connection pubsub has not handled yet is missing at one), over a
+// full connection (pubsub ignores limited, relayed ones), and speak a
+// pubsub protocol.
+func (w *pubsubWatchdog) check(ctx context.Context) {
+	h := w.e.host
+	held := w.e.pubsub.ListPeers("")
+	for p := range w.strikes {
+		if h.Network().Connectedness(p) != network.Connected || slices.Contains(held, p) {
+			delete(w.strikes, p)
+		}
+	}
+	for _, p := range h.Network().Peers() {
+		if slices.Contains(held, p) || h.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if ok, err := h.Peerstore().SupportsProtocols(p, gossipProtocols...); err != nil || len(ok) == 0 {
+			continue
+		}
+		if w.strikes[p]++; w.strikes[p] < 2 {
+			continue
+		}
+		delete(w.strikes, p)
+		w.revive(ctx, p)
+	}
+}
+
+// revive closes the connections to p and dials it again.
+func (w *pubsubWatchdog) revive(ctx context.Context, p peer.ID) {
+	h := w.e.host
+	ai := peer.AddrInfo{ID: p, Addrs: h.Peerstore().Addrs(p)}
+	w.e.log.Warn("pubsub gave up on a connected peer: reconnecting", "peer", p)
+	_ = h.Network().ClosePeer(p)
+	if len(ai.Addrs) == 0 {
+		return // the peer dials back, or the address book's redialer does
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.Connect(dctx, ai); err != nil {
+		w.e.log.Debug("pubsub watchdog: redial failed", "peer", p, "err", err)
+		return
+	}
+	w.revived.Add(1)
+}
+
+// PubsubRevivals reports how many times the engine reconnected a peer
+// that pubsub had given up on while it stayed connected (see
+// WithPubsubWatchdog).
+func (e *Engine) PubsubRevivals() uint64 {
+	if e.watchdog == nil {
+		return 0
+	}
+	return e.watchdog.revived.Load()
+}

@@ -1,0 +1,80 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
+)
+
+// TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn: go-libp2p-pubsub forgets
+// a peer whose outbound stream died four times while it stayed connected,
+// and then nothing the engine publishes reaches that peer. The watchdog
+// notices, reconnects, and replication flows again.
+func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
+	ctx := context.Background()
+	a := enginetest.NewEngine(t, engine.WithPubsubWatchdog(250*time.Millisecond))
+	b := enginetest.NewEngine(t)
+	enginetest.ConnectAll(t, a, b)
+	dbA, err := a.Create(ctx, "watchdog", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	dbB := openOn(t, b, dbA.Address())
+	ca, cb := dbA.Collection("c"), dbB.Collection("c")
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "before"})
+	require.NoError(t, err)
+	enginetest.Converged(t, 30*time.Second, 1, ca, cb)
+
+	// Kill a's outbound pubsub stream to b each time pubsub opens a new
+	// one, until pubsub gives up on b while still connected to it.
+	gaveUp := false
+	for round := 0; round < 20 && !gaveUp; round++ {
+		poll.Eventually(t, 10*time.Second, func() error {
+			if !slices.Contains(a.PubSub().ListPeers(""), b.ID()) {
+				gaveUp = true
+				return nil
+			}
+			if s := outboundPubsubStream(a, b); s != nil {
+				return s.Reset()
+			}
+			return errors.New("no outbound pubsub stream yet")
+		})
+	}
+	require.True(t, gaveUp, "pubsub never gave up on the peer")
+
+	// A write on a must reach b: only after the watchdog reconnected.
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "after"})
+	require.NoError(t, err)
+	enginetest.Converged(t, 30*time.Second, 2, ca, cb)
+	require.NotZero(t, a.PubsubRevivals(), "replication resumed without the watchdog")
+	require.Equal(t, network.Connected, a.Host().Network().Connectedness(b.ID()))
+}
+
+// outboundPubsubStream is a's stream to b that pubsub writes to, if open.
+func outboundPubsubStream(a, b *engine.Engine) network.Stream {
+	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
+		for _, s := range c.GetStreams() {
+			if s.Stat().Direction == network.DirOutbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+func TestPubsubWatchdogOption(t *testing.T) {
+	_, err := engine.New(context.Background(), engine.WithInMemory(), engine.WithPubsubWatchdog(-time.Second))
+	require.ErrorIs(t, err, engine.ErrBadOption)
+	e := enginetest.NewEngine(t, engine.WithPubsubWatchdog(0))
+	require.Zero(t, e.PubsubRevivals(), fmt.Sprint("off: ", e.ID()))
+}

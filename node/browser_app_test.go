@@ -1,0 +1,310 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/internal/poll"
+)
+
+// js runs a JavaScript statement on the page.
+func js(expr string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](expr) }
+
+// todoLi is a JavaScript expression for the to-do element of that title.
+func todoLi(title string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll(".todo")].find(li => li.querySelector(".title")?.textContent === %q)`, title)
+}
+
+// editorHas waits until the focused element is a to-do's editor holding value.
+func editorHas(value string) chromedp.Action[chromedp.Void] {
+	return until(fmt.Sprintf(`document.activeElement.classList.contains("edit") && document.activeElement.value === %q`, value))
+}
+
+// screenshot saves a screenshot of the page into the artifact directory.
+func screenshot(t *testing.T, page context.Context, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(page, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	path := filepath.Join(artifactDir(t), name)
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot: %s", path)
+}
+
+// openApp opens a node's app on a page and returns the address of the list
+// it shows.
+func openApp(t *testing.T, page context.Context, tn *testNode, query string) string {
+	t.Helper()
+	runOn(t, page,
+		chromedp.Navigate(tn.url+"/"+query),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),
+		until(`document.querySelector("#db-address").textContent.startsWith("/lattice/")`),
+	)
+	return textOn(t, page, chromedp.TextContent(chromedp.CSS(`#db-address`)))
+}
+
+// joinInApp makes an invite link for list on inviter and joins it through
+// the app on page (the #join= fragment and the Join button).
+func joinInApp(t *testing.T, page context.Context, inviter, joiner *testNode, list string) {
+	t.Helper()
+	link := inviter.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+	runOn(t, page,
+		chromedp.Navigate(joiner.url+"/?join#join="+url.QueryEscape(link)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		until(fmt.Sprintf(`document.querySelector("#db-address").textContent === %q`, list)),
+	)
+}
+
+// titleOf returns the title of document id on a node's list ("" if none).
+func titleOf(tn *testNode, list, id string) string {
+	tn.t.Helper()
+	doc, _ := tn.act("findOne", list, map[string]any{"filter": map[string]any{"_id": id}})["document"].(map[string]any)
+	title, _ := doc["title"].(string)
+	return title
+}
+
+// testEditSurvivesRemoteChanges (issue 12, item 1): bob types into a to-do
+// without pressing Enter; alice adds a to-do: bob's editor stays open with
+// his text, focused, and nothing is saved on either node. Alice then deletes
+// the item bob edits: his text stays with a notice, Enter adds it back (or
+// Escape discards it), and the focus goes to the new to-do field, not the
+// page body.
+func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
+	alice, bob := startNode(t), startNode(t)
+	pa, pb := br.page(t), br.page(t)
+	list := openApp(t, pa, alice, "")
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "milk", "title": "Buy milk", "isDone": false, "createdAt": 1}})
+	joinInApp(t, pb, alice, bob, list)
+	runOn(t, pb,
+		hasTodoAction("Buy milk", false),
+		chromedp.Click(chromedp.CSS(`.todo[data-id="milk"] .title`)),
+		editorHas("Buy milk"),
+		chromedp.KeyEvent(" half-typed"),
+		editorHas("Buy milk half-typed"),
+	)
+
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"title": "Call mum", "isDone": false, "createdAt": time.Now().UnixMilli()}})
+	runOn(t, pb,
+		hasTodoAction("Call mum", false), // the remote change is shown...
+		editorHas("Buy milk half-typed"), // ...and the edit goes on
+		until(`document.querySelectorAll(".edit").length === 1`),
+	)
+	require.Equal(t, "Buy milk", titleOf(bob, list, "milk"), "the half-typed title was saved on bob's node")
+	require.Equal(t, "Buy milk", titleOf(alice, list, "milk"), "the half-typed title reached alice")
+
+	// Alice deletes the item bob is editing.
+	alice.act("deleteOne", list, map[string]any{"filter": map[string]any{"_id": "milk"}})
+	runOn(t, pb,
+		until(`(() => { const n = document.querySelector(".todo.gone .gone-note");
+			return n && n.textContent.startsWith("Deleted on another device") && getComputedStyle(n).display !== "none"; })()`),
+		editorHas("Buy milk half-typed"),
+	)
+	screenshot(t, pb, "todo-deleted-while-editing.png")
+	// Another remote change leaves the draft as it is.
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"title": "Pay rent", "isDone": false, "createdAt": time.Now().UnixMilli()}})
+	runOn(t, pb,
+		hasTodoAction("Pay rent", false),
+		editorHas("Buy milk half-typed"),
+		chromedp.KeyEvent(kb.Enter),
+		hasTodoAction("Buy milk half-typed", false),
+		until(`document.activeElement.id === "new-title"`),
+		until(`document.querySelectorAll(".todo.gone").length === 0`),
+	)
+	// Escape discards a draft: nothing comes back, the focus goes to the
+	// new to-do field.
+	mum := textOn(t, pb, chromedp.Evaluate[string](todoLi("Call mum")+`.dataset.id`))
+	runOn(t, pb,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.todo[data-id=%q] .title`, mum))),
+		editorHas("Call mum"),
+		chromedp.KeyEvent(" and dad"),
+	)
+	alice.act("deleteOne", list, map[string]any{"filter": map[string]any{"_id": mum}})
+	runOn(t, pb,
+		until(`document.querySelectorAll(".todo.gone").length === 1`),
+		editorHas("Call mum and dad"),
+		chromedp.KeyEvent(kb.Escape),
+		until(`document.querySelectorAll(".todo.gone").length === 0 && document.querySelectorAll(".edit").length === 0`),
+		until(`document.activeElement.id === "new-title"`),
+	)
+	require.Equal(t, "0", fmt.Sprint(bob.act("countDocuments", list, map[string]any{"filter": map[string]any{"title": map[string]any{"$regex": "^Call mum"}}})["count"]), "a discarded draft came back")
+
+	poll.Eventually(t, 30*time.Second, func() error {
+		n := alice.act("countDocuments", list, map[string]any{"filter": map[string]any{"title": "Buy milk half-typed"}})["count"]
+		if fmt.Sprint(n) != "1" {
+			return fmt.Errorf("alice has %v copies of the re-added to-do", n)
+		}
+		return nil
+	})
+}
+
+// testConcurrentEditNotice (issue 12, item 2): alice and bob save
+// different titles for one to-do at once. Both pages end with the same
+// title; the page whose title lost says "Changed on another device", the
+// other does not.
+func testConcurrentEditNotice(t *testing.T, br *browser) {
+	alice, bob := startNode(t), startNode(t)
+	pa, pb := br.page(t), br.page(t)
+	list := openApp(t, pa, alice, "")
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "trip", "title": "Plan the trip", "isDone": false, "createdAt": 1}})
+	joinInApp(t, pb, alice, bob, list)
+	mine := map[context.Context]string{pa: "Plan the trip to Rome", pb: "Plan the trip to Oslo"}
+	for _, p := range []context.Context{pa, pb} {
+		runOn(t, p,
+			hasTodoAction("Plan the trip", false),
+			chromedp.Click(chromedp.CSS(`.todo[data-id="trip"] .title`)),
+			editorHas("Plan the trip"),
+			js(fmt.Sprintf(`document.activeElement.value = %q`, mine[p])),
+		)
+	}
+	// Enter on both pages, as close together as two tabs allow.
+	enter := js(`document.activeElement.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}))`)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(pb, 30*time.Second)
+		defer cancel()
+		done <- chromedp.Do(ctx, enter)
+	}()
+	runOn(t, pa, enter)
+	require.NoError(t, <-done)
+
+	var final string
+	poll.Eventually(t, 40*time.Second, func() error {
+		ta, tb := titleOf(alice, list, "trip"), titleOf(bob, list, "trip")
+		if ta != tb || (ta != mine[pa] && ta != mine[pb]) {
+			return fmt.Errorf("not converged: alice %q, bob %q", ta, tb)
+		}
+		final = ta
+		return nil
+	})
+	winner, loser := pa, pb
+	if final == mine[pb] {
+		winner, loser = pb, pa
+	}
+	t.Logf("the title that stays: %q", final)
+	note := `document.querySelector('.todo[data-id="trip"] .note')`
+	runOn(t, loser,
+		hasTodoAction(final, false),
+		until(note+` && `+note+`.textContent === "Changed on another device"`),
+	)
+	runOn(t, winner, hasTodoAction(final, false))
+	require.Equal(t, "false", textOn(t, winner, chromedp.Evaluate[string](`String(!!`+note+`)`)), "the page whose title stayed shows the notice")
+}
+
+// testManageLists (issue 12, item 4): joining replaces the app's own empty
+// list instead of leaving it beside the joined one; a rename shows on the
+// page and, replicated, on the other node's; a new list can be left (its
+// data kept) and stays gone after a reload; deleting a list takes it off
+// both devices.
+func testManageLists(t *testing.T, br *browser) {
+	alice, bob := startNode(t), startNode(t)
+	pa, pb := br.page(t), br.page(t)
+	heading := func(name string) chromedp.Action[chromedp.Void] {
+		return until(fmt.Sprintf(`document.querySelector("#list-title").textContent === %q && !document.querySelector("#list-title").hidden`, name))
+	}
+	menu := func(item string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.Click(chromedp.CSS(`#list-menu`)),
+			chromedp.WaitVisible(chromedp.CSS(item)),
+			chromedp.Click(chromedp.CSS(item)),
+		}
+	}
+	name := func(value string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.WaitVisible(chromedp.CSS(`#name-input`)),
+			until(`document.activeElement.id === "name-input"`),
+			js(`document.activeElement.select()`),
+			chromedp.KeyEvent(value),
+			chromedp.KeyEvent(kb.Enter),
+			until(`document.querySelector("#name-form").hidden`),
+		}
+	}
+	lists := func(tn *testNode) map[string]map[string]any {
+		t.Helper()
+		out := map[string]map[string]any{}
+		for _, d := range tn.ok(200, "GET", "/v1/databases", nil)["databases"].([]any) {
+			m := d.(map[string]any)
+			out[m["address"].(string)] = m
+		}
+		return out
+	}
+
+	list := openApp(t, pa, alice, "")
+	runOn(t, pa, heading("My to-dos"))
+	// By keyboard: the menu opens with Enter on its button, Tab reaches
+	// its items.
+	runOn(t, pa, append([]chromedp.Action[chromedp.Void]{
+		js(`document.querySelector("#list-menu").focus()`),
+		chromedp.KeyEvent(kb.Enter),
+		until(`document.querySelector("#list-menu-box").open`),
+		chromedp.KeyEvent(kb.Tab),
+		until(`document.activeElement.id === "rename-list"`),
+		chromedp.KeyEvent(kb.Enter),
+	}, append(name("Groceries"), heading("Groceries"))...)...)
+
+	own := openApp(t, pb, bob, "")
+	require.NotEqual(t, list, own)
+	require.Len(t, lists(bob), 1)
+	joinInApp(t, pb, alice, bob, list)
+	runOn(t, pb, heading("Groceries"), until(`document.querySelector("#list-select").hidden`))
+	poll.Eventually(t, 30*time.Second, func() error {
+		if l := lists(bob); len(l) != 1 || l[list] == nil {
+			return fmt.Errorf("bob's lists after the join: %v", l)
+		}
+		return nil // the app's own empty list is gone beside the joined one
+	})
+
+	// A rename on bob's page shows on alice's.
+	runOn(t, pb, append(menu(`#rename-list`), append(name("Weekly groceries"), heading("Weekly groceries"))...)...)
+	runOn(t, pa, heading("Weekly groceries"))
+
+	// A new list, left with its data kept: gone from the page, also after a
+	// reload, while the node keeps it as left.
+	runOn(t, pb, append(menu(`#new-list`), append(name("Errands"), heading("Errands"),
+		until(`!document.querySelector("#list-select").hidden && document.querySelector("#list-select").options.length === 2`))...)...)
+	errands := textOn(t, pb, chromedp.TextContent(chromedp.CSS(`#db-address`)))
+	require.NotEqual(t, list, errands)
+	bob.act("insertOne", errands, map[string]any{"document": map[string]any{"title": "Post the letter", "isDone": false, "createdAt": 1}})
+	runOn(t, pb, hasTodoAction("Post the letter", false))
+	runOn(t, pb, chromedp.Click(chromedp.CSS(`#list-menu`)), chromedp.WaitVisible(chromedp.CSS(`#leave-list`)))
+	screenshot(t, pb, "todo-list-menu.png")
+	runOn(t, pb, chromedp.Click(chromedp.CSS(`#list-menu`)), until(`!document.querySelector("#list-menu-box").open`))
+	runOn(t, pb, append(menu(`#leave-list`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-check-row`)),
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		heading("Weekly groceries"),
+		until(`document.querySelector("#list-select").hidden`))...)
+	require.Equal(t, true, lists(bob)[errands]["left"], "leaving kept the data, marked left")
+	openApp(t, pb, bob, "?reload")
+	runOn(t, pb, heading("Weekly groceries"), until(`document.querySelector("#list-select").hidden`),
+		until(fmt.Sprintf(`![...document.querySelector("#list-select").options].some(o => o.value === %q)`, errands)))
+
+	// Bob deletes the shared list: its to-dos go on both nodes, and both
+	// pages move on to a list of their own.
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"title": "Oat milk", "isDone": false, "createdAt": 1}})
+	runOn(t, pb, hasTodoAction("Oat milk", false))
+	runOn(t, pb, append(menu(`#delete-list`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		heading("My to-dos"),
+		until(fmt.Sprintf(`document.querySelector("#db-address").textContent !== %q`, list)))...)
+	require.Nil(t, lists(bob)[list], "the deleted list is still on bob's node")
+	runOn(t, pa,
+		until(`!document.querySelector("#toast").hidden && document.querySelector("#toast-text").textContent === "“Weekly groceries” was deleted on another device."`),
+		heading("My to-dos"),
+		until(fmt.Sprintf(`document.querySelector("#db-address").textContent !== %q`, list)))
+	require.Equal(t, true, lists(alice)[list]["left"], "alice's app left the deleted list")
+	openApp(t, pa, alice, "?reload")
+	runOn(t, pa, heading("My to-dos"))
+	require.NotEqual(t, list, textOn(t, pa, chromedp.TextContent(chromedp.CSS(`#db-address`))))
+}

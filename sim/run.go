@@ -1,0 +1,641 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/transports/relay"
+)
+
+// Options are how a run is carried out, as opposed to what it simulates.
+type Options struct {
+	// Mode names the clock the run is under, for the report: "virtual"
+	// inside testing/synctest, "real" otherwise (the default).
+	Mode string
+	// Progress, if set, receives a progress line about once a simulated
+	// second ("\r"-terminated, for a terminal).
+	Progress io.Writer
+	// TempDir holds the pebble stores of peers that crash; empty means a
+	// fresh directory under os.TempDir, removed at the end.
+	TempDir string
+	// Logger receives the engines' logs; nil is silent.
+	Logger hclog.Logger
+	// OnEvent, if set, is called with each scheduled event as it is
+	// carried out, from the run's goroutine.
+	OnEvent func(Event)
+}
+
+// collection is the one collection every write goes to.
+const collection = "docs"
+
+// Rebroadcast is the engines' rebroadcast interval in a run: shorter than
+// the engine's default (30 s) so a head lost in a partition is announced
+// again within a short scenario.
+const Rebroadcast = 5 * time.Second
+
+type simPeer struct {
+	idx  int
+	node *Node
+	key  crypto.PrivKey
+	dir  string // pebble store, if the peer crashes
+	plan PeerPlan
+
+	h    host.Host
+	eng  *engine.Engine
+	db   *engine.Database
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+
+	mu       sync.Mutex
+	up       bool
+	joinedAt time.Time            // when a late joiner started; zero for the others
+	arrivals map[string]time.Time // doc -> when this replica first had it
+}
+
+// writable is the peer's open database, or nil while it is down or has
+// not opened it yet.
+func (p *simPeer) writable() *engine.Database {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.up {
+		return nil
+	}
+	return p.db
+}
+
+func (p *simPeer) arrived(doc string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.arrivals[doc]; !ok {
+		p.arrivals[doc] = at
+	}
+}
+
+func (p *simPeer) has(doc string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.arrivals[doc]
+	return ok
+}
+
+func (p *simPeer) isUp() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.up
+}
+
+type runner struct {
+	s      Scenario
+	o      Options
+	plan   Plan
+	nw     *Network
+	relays []*relay.Service
+	peers  []*simPeer
+	punch  *PunchLog
+	addr   string // the database's address
+	log    hclog.Logger
+
+	mu         sync.Mutex
+	writes     []writeRec
+	start      time.Time
+	setupBytes uint64 // sent before the schedule began (dials, reservations, opening)
+}
+
+type writeRec struct {
+	doc    string
+	writer int
+	at     time.Time
+}
+
+// Run carries out a scenario: it builds the network, starts a relay per
+// Relays and a real Lattice engine per peer, makes the writes and faults
+// of s.Plan(), waits (up to Settle) for every replica to hold every
+// acknowledged write, checks that all replicas ended identical, and
+// returns the report. The report's Converged says whether they did; the
+// error is for runs that could not be carried out.
+func Run(ctx context.Context, s Scenario, o Options) (*Report, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Mode == "" {
+		o.Mode = "real"
+	}
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	r := &runner{s: s, o: o, plan: s.Plan(), punch: &PunchLog{}, log: o.Logger}
+	wall := time.Now()
+	if o.TempDir == "" {
+		d, err := os.MkdirTemp("", "lattice-sim-")
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		defer os.RemoveAll(d)
+		o.TempDir = d
+		r.o.TempDir = d
+	}
+	defer r.close()
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	r.execute(ctx)
+	converged := r.settle(ctx)
+	rep := r.report(converged)
+	rep.ElapsedMS = ms(time.Since(wall))
+	return rep, nil
+}
+
+func (r *runner) setup(ctx context.Context) error {
+	r.nw = NewNetwork(NetworkConfig{MappingTimeout: time.Duration(r.s.MappingTimeout)})
+	var relayNodes []*Node
+	for _, l := range r.plan.Relays {
+		relayNodes = append(relayNodes, r.nw.AddNode(NodeConfig{NAT: Public, Latency: l, BitsPerSecond: r.s.BitsPerSecond, Loss: r.s.Loss}))
+	}
+	keys := rand.NewChaCha8(seedBytes(r.s.Seed))
+	for i, pp := range r.plan.Peers {
+		nd := r.nw.AddNode(NodeConfig{NAT: pp.NAT, Latency: pp.Latency, BitsPerSecond: r.s.BitsPerSecond, Loss: r.s.Loss})
+		key, _, err := crypto.GenerateEd25519Key(keys)
+		if err != nil {
+			return fmt.Errorf("sim: identity: %w", err)
+		}
+		p := &simPeer{idx: i, node: nd, key: key, plan: pp, arrivals: make(map[string]time.Time)}
+		if pp.Disk {
+			p.dir = filepath.Join(r.o.TempDir, fmt.Sprintf("peer-%d", i))
+		}
+		r.peers = append(r.peers, p)
+	}
+	r.nw.Start()
+	var relayInfo []peer.AddrInfo
+	for _, nd := range relayNodes {
+		rs, err := nd.NewRelay()
+		if err != nil {
+			return err
+		}
+		r.relays = append(r.relays, rs)
+		relayInfo = append(relayInfo, rs.AddrInfo())
+	}
+	for _, p := range r.peers {
+		if p.plan.JoinAt > 0 {
+			continue
+		}
+		if err := r.startPeer(ctx, p, relayInfo); err != nil {
+			return err
+		}
+	}
+	// Peers behind NATs are reachable once they hold a reservation.
+	r.waitFor(ctx, 60*time.Second, func() bool {
+		for _, p := range r.peers {
+			if p.isUp() && p.node.NAT != Public && !hasCircuit(p.h) {
+				return false
+			}
+		}
+		return true
+	})
+	r.dialAll(ctx)
+	first := r.peers[0]
+	db, err := first.eng.Create(ctx, "sim", engine.WithAccess(accesscontrol.Open()))
+	if err != nil {
+		return fmt.Errorf("sim: create the database: %w", err)
+	}
+	r.addr = db.Address()
+	r.attach(first, db)
+	// Every other peer opens it, fetching the manifest from a neighbour
+	// that has it: a wave out from peer 0 along the dialled links.
+	open := make([]bool, len(r.peers))
+	open[0] = true
+	remaining := len(r.peers) - 1
+	for i, p := range r.peers {
+		if p.plan.JoinAt > 0 {
+			open[i] = true
+			remaining--
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for remaining > 0 && time.Now().Before(deadline) {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for i, p := range r.peers {
+			if open[i] {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				db, err := p.eng.Open(octx, r.addr)
+				if err != nil {
+					return
+				}
+				r.attach(p, db)
+				mu.Lock()
+				open[i] = true
+				remaining--
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	for i, ok := range open {
+		if !ok {
+			return fmt.Errorf("sim: peer %d could not open the database in 2 minutes (is the topology connected?)", i)
+		}
+	}
+	return nil
+}
+
+func seedBytes(seed uint64) [32]byte {
+	var b [32]byte
+	for i := range 8 {
+		b[i] = byte(seed >> (8 * i))
+	}
+	b[31] = 0x5e
+	return b
+}
+
+func hasCircuit(h host.Host) bool {
+	for _, a := range h.Addrs() {
+		if isCircuit(a.String()) {
+			return true
+		}
+	}
+	return false
+}
+
+// startPeer starts (or restarts) a peer's host and engine.
+func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrInfo) error {
+	h, err := p.node.NewHost(HostConfig{Identity: p.key, Relays: relays, HolePunch: r.punch})
+	if err != nil {
+		return err
+	}
+	opts := []engine.Option{
+		engine.WithHost(h),
+		engine.WithBootstrap(relays...),
+		engine.WithRebroadcastInterval(Rebroadcast),
+		engine.WithLogger(r.log.Named(fmt.Sprintf("peer-%d", p.idx))),
+	}
+	if p.dir != "" {
+		opts = append(opts, engine.WithDataDir(p.dir), engine.WithSyncWrites(true))
+	} else {
+		opts = append(opts, engine.WithInMemory())
+	}
+	e, err := engine.New(ctx, opts...)
+	if err != nil {
+		_ = h.Close()
+		return fmt.Errorf("sim: peer %d engine: %w", p.idx, err)
+	}
+	p.mu.Lock()
+	p.h, p.eng, p.up = h, e, true
+	p.mu.Unlock()
+	return nil
+}
+
+// attach watches a peer's replica for arriving documents.
+func (r *runner) attach(p *simPeer, db *engine.Database) {
+	wctx, cancel := context.WithCancel(context.Background())
+	events := db.Events(wctx)
+	p.mu.Lock()
+	p.db, p.stop = db, cancel
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for ev := range events {
+			if (ev.Type == engine.EventReplicated || ev.Type == engine.EventWrite) && ev.Collection == collection && !ev.Deleted {
+				p.arrived(fmt.Sprint(ev.ID), time.Now())
+			}
+		}
+	}()
+}
+
+// dialAll makes each peer dial its planned neighbours.
+func (r *runner) dialAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range r.peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.dial(ctx, p)
+		}()
+	}
+	wg.Wait()
+}
+
+func (r *runner) dial(ctx context.Context, p *simPeer) {
+	for _, j := range p.plan.Dials {
+		q := r.peers[j]
+		if !q.isUp() || !p.isUp() {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_ = p.eng.Connect(dctx, peer.AddrInfo{ID: q.h.ID(), Addrs: q.h.Addrs()})
+		cancel()
+	}
+}
+
+// waitFor polls cond every 100 ms (simulated or real) until it holds or
+// limit passes.
+func (r *runner) waitFor(ctx context.Context, limit time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(limit)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
+// execute carries out the plan's events at their times.
+func (r *runner) execute(ctx context.Context) {
+	r.start = time.Now()
+	for _, nd := range r.nw.Nodes() {
+		b, _ := nd.Sent()
+		r.setupBytes += b
+	}
+	stopProgress := r.progress(ctx)
+	defer stopProgress()
+	relays := make([]peer.AddrInfo, len(r.relays))
+	for i, rs := range r.relays {
+		relays[i] = rs.AddrInfo()
+	}
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	for _, ev := range r.plan.Events {
+		if d := time.Until(r.start.Add(ev.At)); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if r.o.OnEvent != nil {
+			r.o.OnEvent(ev)
+		}
+		switch ev.Kind {
+		case EventWrite:
+			p := r.peers[ev.Peers[0]]
+			db := p.writable()
+			if db == nil {
+				continue // nobody to write: not acknowledged, not counted
+			}
+			at := time.Now()
+			_, err := db.Collection(collection).InsertOne(ctx, engine.M{"_id": ev.Doc, "by": p.idx, "at": ev.At.Milliseconds()})
+			if err != nil {
+				r.log.Warn("write failed", "peer", p.idx, "doc", ev.Doc, "error", err)
+				continue
+			}
+			p.arrived(ev.Doc, at)
+			r.mu.Lock()
+			r.writes = append(r.writes, writeRec{doc: ev.Doc, writer: p.idx, at: at})
+			r.mu.Unlock()
+		case EventPartition:
+			side := make([]int, len(ev.Peers))
+			for i, j := range ev.Peers {
+				side[i] = r.peers[j].node.Index
+			}
+			r.nw.Partition(side)
+		case EventHeal:
+			r.nw.Heal()
+		case EventCrash:
+			for _, j := range ev.Peers {
+				r.crash(r.peers[j])
+			}
+		case EventJoin:
+			for _, j := range ev.Peers {
+				p := r.peers[j]
+				p.mu.Lock()
+				p.joinedAt = time.Now()
+				p.mu.Unlock()
+				if err := r.startPeer(ctx, p, relays); err != nil {
+					r.log.Error("join failed", "peer", p.idx, "error", err)
+					continue
+				}
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					r.join(ctx, p)
+				}()
+			}
+		case EventRestart:
+			for _, j := range ev.Peers {
+				p := r.peers[j]
+				if err := r.restart(ctx, p, relays); err != nil {
+					r.log.Error("restart failed", "peer", p.idx, "error", err)
+					continue
+				}
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					r.waitFor(ctx, 30*time.Second, func() bool { return p.node.NAT == Public || hasCircuit(p.h) })
+					r.dial(ctx, p)
+				}()
+			}
+		}
+	}
+}
+
+// join brings a late peer in: it reserves on the relays, dials its
+// neighbours and opens the database, fetching the manifest from them.
+func (r *runner) join(ctx context.Context, p *simPeer) {
+	r.waitFor(ctx, 30*time.Second, func() bool { return p.node.NAT == Public || hasCircuit(p.h) })
+	r.dial(ctx, p)
+	r.waitFor(ctx, time.Minute, func() bool {
+		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		db, err := p.eng.Open(octx, r.addr)
+		if err != nil {
+			return false
+		}
+		r.attach(p, db)
+		return true
+	})
+}
+
+// crash stops a peer the hard way for an in-process peer: its network
+// goes first (the host closes under the engine), then the engine, whose
+// store is on disk with synced writes.
+func (r *runner) crash(p *simPeer) {
+	p.mu.Lock()
+	if !p.up {
+		p.mu.Unlock()
+		return
+	}
+	p.up = false
+	h, e, stop := p.h, p.eng, p.stop
+	p.db = nil
+	p.mu.Unlock()
+	_ = h.Close()
+	if stop != nil {
+		stop()
+	}
+	if err := e.Close(); err != nil {
+		r.log.Warn("close after crash", "peer", p.idx, "error", err)
+	}
+	p.wg.Wait()
+}
+
+func (r *runner) restart(ctx context.Context, p *simPeer, relays []peer.AddrInfo) error {
+	if err := r.startPeer(ctx, p, relays); err != nil {
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	db, err := p.eng.Open(octx, r.addr) // local: the manifest is in its store
+	if err != nil {
+		return fmt.Errorf("sim: peer %d reopen: %w", p.idx, err)
+	}
+	r.attach(p, db)
+	// What the store held before the crash is there already.
+	docs, err := dump(ctx, db)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, d := range docs {
+		p.arrived(fmt.Sprint(d["_id"]), now)
+	}
+	return nil
+}
+
+// settle waits until every replica holds every acknowledged write, up to
+// Settle, and reports whether they did.
+func (r *runner) settle(ctx context.Context) bool {
+	return r.waitFor(ctx, time.Duration(r.s.Settle), func() bool {
+		r.mu.Lock()
+		writes := append([]writeRec(nil), r.writes...)
+		r.mu.Unlock()
+		for _, p := range r.peers {
+			for _, w := range writes {
+				if !p.has(w.doc) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// progress prints a line about once a second until the returned func is
+// called.
+func (r *runner) progress(ctx context.Context) func() {
+	if r.o.Progress == nil {
+		return func() {}
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				fmt.Fprintf(r.o.Progress, "\r%s\r%s", "                                                                              ", r.status())
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		fmt.Fprintf(r.o.Progress, "\r%s\r", "                                                                              ")
+	}
+}
+
+func (r *runner) status() string {
+	r.mu.Lock()
+	writes := append([]writeRec(nil), r.writes...)
+	r.mu.Unlock()
+	up, have := 0, 0
+	for _, p := range r.peers {
+		if p.isUp() {
+			up++
+		}
+		for _, w := range writes {
+			if p.has(w.doc) {
+				have++
+			}
+		}
+	}
+	el := time.Since(r.start).Truncate(100 * time.Millisecond)
+	return fmt.Sprintf("sim %v/%v  writes %d/%d  replicas holding them %d/%d  peers up %d/%d",
+		el, time.Duration(r.s.Duration), len(writes), r.s.Writes, have, len(writes)*len(r.peers), up, len(r.peers))
+}
+
+func (r *runner) close() {
+	for _, p := range r.peers {
+		p.mu.Lock()
+		up, h, e, stop := p.up, p.h, p.eng, p.stop
+		p.up = false
+		p.mu.Unlock()
+		if !up {
+			continue
+		}
+		if stop != nil {
+			stop()
+		}
+		_ = e.Close()
+		_ = h.Close()
+		p.wg.Wait()
+	}
+	for _, rs := range r.relays {
+		_ = rs.Close()
+	}
+	if r.nw != nil {
+		r.nw.Close()
+	}
+}
+
+// dump reads a replica's documents sorted by _id.
+func dump(ctx context.Context, db *engine.Database) ([]map[string]any, error) {
+	cur, err := db.Collection(collection).Find(ctx, nil, query.Sort("_id", 1))
+	if err != nil {
+		return nil, fmt.Errorf("sim: read a replica: %w", err)
+	}
+	var docs []map[string]any
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("sim: read a replica: %w", err)
+	}
+	return docs, nil
+}
+
+func dumpJSON(ctx context.Context, db *engine.Database) (string, error) {
+	docs, err := dump(ctx, db)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(docs)
+	if err != nil {
+		return "", errors.New("sim: encode a replica")
+	}
+	return string(b), nil
+}

@@ -1,0 +1,258 @@
+package transports
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
+	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// ConnKind is how a host is connected to a peer.
+type ConnKind string
+
+const (
+	// KindNone: not connected.
+	KindNone ConnKind = ""
+	// KindDirect: a direct connection, dialed or accepted without help.
+	KindDirect ConnKind = "direct"
+	// KindHolePunched: a direct connection that hole punching (DCUtR)
+	// established, through NATs that block unsolicited dials.
+	KindHolePunched ConnKind = "holepunched"
+	// KindRelayed: only relay circuits (/p2p-circuit) reach the peer.
+	KindRelayed ConnKind = "relayed"
+)
+
+// Kinds are the connection kinds of a connected peer, for metrics.
+var Kinds = []ConnKind{KindDirect, KindHolePunched, KindRelayed}
+
+// IsRelayed reports whether a is a relay circuit address.
+func IsRelayed(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// KindOf is how h is connected to p, from the connections alone: direct
+// or relayed (it cannot tell a hole-punched connection from another
+// direct one; Traversal.Kind can). It works on any host.
+func KindOf(h host.Host, p peer.ID) ConnKind {
+	kind := KindNone
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !IsRelayed(c.RemoteMultiaddr()) {
+			return KindDirect
+		}
+		kind = KindRelayed
+	}
+	return kind
+}
+
+// HolePunchStats counts hole punches since the host started.
+type HolePunchStats struct {
+	// Attempts are punch attempts (simultaneous dials), both as the side
+	// that initiated DCUtR and as the side that answered.
+	Attempts int64
+	// Successes are attempts that ended with a direct connection.
+	Successes int64
+}
+
+// Traversal watches a host's NAT traversal: its reachability as AutoNAT
+// reports it, how it is connected to each peer, and hole punching. Hosts
+// built by New have one (TraversalOf); its methods are safe for concurrent
+// use.
+//
+// Once a direct connection to a peer exists, libp2p opens every new stream
+// on it (bitswap's block transfers, catch-up streams); the relayed
+// connection stays open with the streams already on it (gossipsub's), and
+// closes when the relay's reservation or the peers end it. Closing it at
+// once would move those too, but gossipsub v0.19 then loses the peer's
+// subscriptions when its reopened stream races the close (each side's new
+// hello can arrive before the other side has processed the dead stream),
+// and stops publishing to the peer: see the package doc.
+type Traversal struct {
+	log hclog.Logger
+
+	attempts, successes atomic.Int64
+
+	mu        sync.Mutex
+	h         host.Host
+	reach     network.Reachability
+	reachable []ma.Multiaddr
+	holes     map[peer.ID]bool // peers whose direct connection DCUtR made
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// newTraversal returns a Traversal not yet watching a host: it is the
+// hole punch tracer, which libp2p needs before the host exists.
+func newTraversal(log hclog.Logger) *Traversal {
+	return &Traversal{log: log, holes: map[peer.ID]bool{}}
+}
+
+var _ holepunch.EventTracer = (*Traversal)(nil)
+
+// Trace receives libp2p's hole punch events (holepunch.WithTracer). It
+// does not block.
+func (t *Traversal) Trace(evt *holepunch.Event) {
+	switch e := evt.Evt.(type) {
+	case *holepunch.StartHolePunchEvt:
+		t.attempts.Add(1)
+	case *holepunch.EndHolePunchEvt:
+		if !e.Success {
+			t.log.Debug("hole punch failed", "peer", evt.Remote, "error", e.Error, "after", e.EllapsedTime)
+			return
+		}
+		t.successes.Add(1)
+		t.log.Info("hole punched", "peer", evt.Remote, "after", e.EllapsedTime)
+		t.mu.Lock()
+		t.holes[evt.Remote] = true
+		t.mu.Unlock()
+	}
+}
+
+// start watches h until Close.
+func (t *Traversal) start(h host.Host) error {
+	sub, err := h.EventBus().Subscribe([]any{
+		new(event.EvtLocalReachabilityChanged),
+		new(event.EvtHostReachableAddrsChanged),
+		new(event.EvtPeerConnectednessChanged),
+	}, eventbus.Name("lattice-transports"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.mu.Lock()
+	t.h, t.cancel = h, cancel
+	t.mu.Unlock()
+	t.wg.Add(1)
+	go t.run(ctx, sub)
+	return nil
+}
+
+// run applies host events until ctx ends.
+func (t *Traversal) run(ctx context.Context, sub event.Subscription) {
+	defer t.wg.Done()
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-sub.Out():
+			switch e := e.(type) {
+			case event.EvtLocalReachabilityChanged:
+				t.mu.Lock()
+				t.reach = e.Reachability
+				t.mu.Unlock()
+				t.log.Info("reachability", "reachability", e.Reachability.String())
+			case event.EvtHostReachableAddrsChanged:
+				t.mu.Lock()
+				t.reachable = e.Reachable
+				t.mu.Unlock()
+			case event.EvtPeerConnectednessChanged:
+				if e.Connectedness != network.Connected && e.Connectedness != network.Limited {
+					t.mu.Lock()
+					delete(t.holes, e.Peer) // bounded by the connected peers
+					t.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+// Reachability is the host's reachability as AutoNAT last reported it
+// (unknown until it knows). Callers that want to be told subscribe to
+// event.EvtLocalReachabilityChanged on the host's event bus.
+func (t *Traversal) Reachability() network.Reachability {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reach
+}
+
+// ReachableAddrs are the host addresses AutoNAT v2 confirmed reachable.
+func (t *Traversal) ReachableAddrs() []ma.Multiaddr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]ma.Multiaddr(nil), t.reachable...)
+}
+
+// Kind is how the host is connected to p: hole-punched when the direct
+// connection came from DCUtR.
+func (t *Traversal) Kind(p peer.ID) ConnKind {
+	t.mu.Lock()
+	h, hole := t.h, t.holes[p]
+	t.mu.Unlock()
+	if h == nil {
+		return KindNone
+	}
+	k := KindOf(h, p)
+	if k == KindDirect && hole {
+		return KindHolePunched
+	}
+	return k
+}
+
+// Connections counts connected peers by kind.
+func (t *Traversal) Connections() map[ConnKind]int {
+	out := make(map[ConnKind]int, len(Kinds))
+	for _, k := range Kinds {
+		out[k] = 0
+	}
+	t.mu.Lock()
+	h := t.h
+	t.mu.Unlock()
+	if h == nil {
+		return out
+	}
+	for _, p := range h.Network().Peers() {
+		if k := t.Kind(p); k != KindNone {
+			out[k]++
+		}
+	}
+	return out
+}
+
+// HolePunchReady reports whether the host hole-punches yet: libp2p's DCUtR
+// service starts only once the host knows a public address of its own
+// (observed by a peer, the relay typically: within seconds of the first
+// reservation). A relayed connection made before both sides are ready is
+// not punched (libp2p tries once, when the relayed connection opens); the
+// next relayed connection between them is.
+func (t *Traversal) HolePunchReady() bool {
+	t.mu.Lock()
+	h := t.h
+	t.mu.Unlock()
+	return h != nil && slices.Contains(h.Mux().Protocols(), holepunch.Protocol)
+}
+
+// HolePunches counts hole punch attempts and successes.
+func (t *Traversal) HolePunches() HolePunchStats {
+	return HolePunchStats{Attempts: t.attempts.Load(), Successes: t.successes.Load()}
+}
+
+// close stops watching; idempotent.
+func (t *Traversal) close() {
+	t.mu.Lock()
+	cancel := t.cancel
+	t.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	t.wg.Wait()
+}
+
+// TraversalOf returns the Traversal of a host New built, or nil for
+// another host (use KindOf for those).
+func TraversalOf(h host.Host) *Traversal {
+	if th, ok := h.(interface{ Traversal() *Traversal }); ok {
+		return th.Traversal()
+	}
+	return nil
+}
