@@ -49,9 +49,9 @@ type ScaleResult struct {
 	Elapsed   time.Duration // from the first write to the last replica holding all
 	// CPU is the process's CPU time over Elapsed: steadier than Elapsed on
 	// a shared machine.
-	CPU time.Duration
-	Slowest   int           // documents held by the slowest replica at the end
-	Want      int           // documents every replica should hold
+	CPU     time.Duration
+	Slowest int // documents held by the slowest replica at the end
+	Want    int // documents every replica should hold
 	// Memory of the whole process, after the engines opened the database
 	// (rest) and once the writes converged (or the timeout).
 	RSSRest, RSSAfter   uint64 // resident set, bytes (0 where /proc is missing)
