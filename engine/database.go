@@ -447,12 +447,16 @@ func (db *Database) start(ctx context.Context) error {
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
 	watch := replication.NewWatchStore(e.store, db.ns, db.mat.notify)
-	db.vdag = replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, replication.ValidatorConfig{
+	vcfg := replication.ValidatorConfig{
 		Database: db.addr.String(),
 		Access:   db.access,
 		Counters: &db.stats.Counters,
 		Log:      db.log,
-	})
+	}
+	if catchup != nil {
+		vcfg.Missing = bc.Missing // a walk reaching a missing history catches up
+	}
+	db.vdag = replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, vcfg)
 	store, err := dscrdt.New(watch, db.ns, db.vdag, bc, opts)
 	if err != nil {
 		return fmt.Errorf("engine: crdt: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/boxo/bitswap"
+	bsclient "github.com/ipfs/boxo/bitswap/client"
 	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
@@ -160,7 +161,9 @@ func (e *Engine) start(ctx context.Context) error {
 
 	e.bstore = blockstore.NewBlockstore(e.store)
 	net := bsnet.NewFromIpfsHost(h)
-	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore)
+	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore,
+		bitswap.EngineBlockstoreWorkerCount(bitswapBlockstoreWorkers),
+		bitswap.WithClientOption(bsclient.WithPerPeerSendDelay(bitswapPerPeerSendDelay)))
 	// Write-through: every block the engine adds is a new delta, so the
 	// existence check before each write is a wasted store lookup (a
 	// duplicate write of a content-addressed block is harmless).
@@ -354,6 +357,21 @@ func (e *Engine) enter(ctx context.Context) (_ context.Context, leave func(), _ 
 		e.calls.RUnlock()
 	}, nil
 }
+
+// bitswapBlockstoreWorkers is the goroutines bitswap's server reads the
+// block store with. boxo's default, 128 per engine, is sized for a disk
+// shared by many remote requesters; Lattice fetches histories by
+// catch-up, and 128 idle goroutines per engine were half of all the
+// goroutines of a many-engine process (issue 14).
+const bitswapBlockstoreWorkers = 16
+
+// bitswapPerPeerSendDelay is how long bitswap's client waits per peer
+// before it sends a want message after the first: boxo's default (125 µs,
+// clamped to [20 ms, 2 s]) counts the peers of every bitswap in the
+// process, so a hundred engines in one process waited 100 ms or more
+// before every DAG fetch. At 1 ns the wait is boxo's minimum, 20 ms, for
+// any peer count a process reaches.
+const bitswapPerPeerSendDelay = time.Nanosecond
 
 // clientOnly is bitswap as the exchange of the fetch path: new blocks are
 // announced to its client only (see quarantine).

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 )
 
@@ -39,3 +40,19 @@ func EnqueueHead(db *Database, c cid.Cid) { db.bc.Enqueue(c, db.e.ID()) }
 // SetScanHook makes c's finds call hook with the scan's context (MaxTime
 // included) before filtering each candidate document.
 func SetScanHook(c *Collection, hook func(ctx context.Context)) { c.scanHook = hook }
+
+// BlockOf returns a block e stores (admitted or its own).
+func BlockOf(e *Engine, c cid.Cid) (blocks.Block, error) {
+	return e.bstore.Get(context.Background(), c)
+}
+
+// Hold puts blocks in e's quarantine, as if they had come inline in a
+// broadcast.
+func Hold(e *Engine, bs ...blocks.Block) error {
+	return e.held.PutMany(context.Background(), bs)
+}
+
+// Store writes blocks to e's block store, as if e had admitted them.
+func Store(e *Engine, bs ...blocks.Block) error {
+	return e.bstore.PutMany(context.Background(), bs)
+}

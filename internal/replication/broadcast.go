@@ -71,7 +71,8 @@ type Config struct {
 	Journal *Journal
 	// Catchup, if not nil, streams a head's missing history from its
 	// announcer when go-ds-crdt is handed a head whose parents are not
-	// local (see CatchUp).
+	// local, or when its walk reaches a block that is not (see CatchUp
+	// and Missing).
 	Catchup *CatchupConfig
 }
 
@@ -117,9 +118,13 @@ type Broadcaster struct {
 
 	handed cid.Cid // the head Next last returned (only Next's goroutine uses it)
 
-	catching atomic.Bool // a catch-up is running
-	banMu    sync.Mutex
-	banned   map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
+	catching   atomic.Bool  // a catch-up is running
+	handedFrom atomic.Value // peer.ID: the announcer of the head Next last returned
+	// missingAfter (Unix ns) is when a catch-up may start again;
+	// missingBackoff is the last wait set (see Missing).
+	missingAfter, missingBackoff atomic.Int64
+	banMu                        sync.Mutex
+	banned                       map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
 
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
@@ -377,6 +382,9 @@ func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 				}
 				b.handed = q.h
 			}
+			if q.from != "" {
+				b.handedFrom.Store(q.from)
+			}
 			b.maybeCatchUp(q.h, q.from)
 			return proto.Marshal(&crdtpb.CRDTBroadcast{Heads: []*crdtpb.Head{{Cid: q.h.Bytes()}}})
 		}
@@ -445,6 +453,10 @@ func (b *Broadcaster) receiveLoop() {
 			}
 			m = msg.ValidatorData.(*Message)
 		}
+		// pubsub keeps the message for gossip for a few heartbeats: drop
+		// the decoded copy (its blocks go to the quarantine below), or
+		// every message would be held twice.
+		msg.ValidatorData = nil
 		b.stats.BytesIn.Add(uint64(len(msg.Data)))
 		b.stats.HeadsReceived.Add(uint64(len(m.Heads)))
 		if len(m.Blocks) > 0 {
@@ -678,9 +690,11 @@ const maxCatchupTries = 3
 // parent that is not local: go-ds-crdt is about to walk a history this
 // replica lacks. One runs at a time; heads handed meanwhile are covered by
 // it or fetched by bitswap.
+//
+// It is paced like Missing: after catch-ups that brought little it waits.
 func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	cc := b.cfg.Catchup
-	if cc == nil || b.catching.Load() {
+	if cc == nil || b.catching.Load() || b.backingOff() {
 		return
 	}
 	blk, err := b.bstore.Get(b.ctx, h)
@@ -691,21 +705,79 @@ func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
 	if err != nil {
 		return
 	}
-	lacks := false
 	for _, l := range nd.Links() {
 		if !cc.Sink.Has(b.ctx, l.Cid) {
-			lacks = true
-			break
+			b.startCatchUp(h, from)
+			return
 		}
 	}
-	if !lacks || !b.catching.CompareAndSwap(false, true) {
+}
+
+// Missing starts a catch-up of the history below c, a block a DAG walk
+// needs and does not have (see ValidatorConfig.Missing), unless one is
+// running. A head whose parents are local does not start one when it is
+// handed to go-ds-crdt (a joiner handed the writer's newest heads inline,
+// one after another), but the walk below them reaches the missing history
+// sooner or later: without this, that history would come one bitswap round
+// trip per block. The peer asked first is the announcer of the head last
+// handed to go-ds-crdt, which has the history it announced. Missing never
+// blocks; it is safe to call from any goroutine until go-ds-crdt is closed.
+//
+// Many writers at once make many short gaps, each a missing block or two
+// that bitswap fetches in a round trip, while a catch-up streams the
+// sender's whole history down to where it meets this replica's heads. So a
+// catch-up that brought fewer than catchupWorthBlocks blocks makes the
+// next wait (Missing's and maybeCatchUp's), twice as long each time (up to
+// maxCatchupBackoff); one that brought many resets the wait.
+//
+// A gap a few levels deep (depth, see ValidatorConfig.Missing, below
+// minCatchupDepth) costs bitswap as many round trips, and starts no
+// catch-up: with many writers, gaps one or two deltas deep are the rule.
+func (b *Broadcaster) Missing(c cid.Cid, depth int) {
+	if b.cfg.Catchup == nil || depth < minCatchupDepth || b.catching.Load() || b.ctx.Err() != nil {
+		return
+	}
+	if b.backingOff() {
+		return
+	}
+	from, _ := b.handedFrom.Load().(peer.ID)
+	b.startCatchUp(c, from)
+}
+
+// Pacing of catch-ups (see Missing).
+const (
+	minCatchupDepth    = 4  // missing blocks in a row that make a walk worth a stream
+	catchupWorthBlocks = 16 // a catch-up bringing fewer was not worth a stream
+	minCatchupBackoff  = 250 * time.Millisecond
+	maxCatchupBackoff  = 30 * time.Second
+)
+
+// backingOff tells whether catch-ups wait after unproductive ones.
+func (b *Broadcaster) backingOff() bool {
+	until := b.missingAfter.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// startCatchUp runs a catch-up of the history below h in the background,
+// unless one is running, and moves the backoff by what it brought.
+func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
+	if !b.catching.CompareAndSwap(false, true) {
 		return
 	}
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		defer b.catching.Store(false)
+		before := b.stats.Catchup.Blocks.Load()
 		b.catchUp(h, from)
+		if b.stats.Catchup.Blocks.Load()-before >= catchupWorthBlocks {
+			b.missingBackoff.Store(0)
+			b.missingAfter.Store(0)
+			return
+		}
+		wait := min(max(2*time.Duration(b.missingBackoff.Load()), minCatchupBackoff), maxCatchupBackoff)
+		b.missingBackoff.Store(int64(wait))
+		b.missingAfter.Store(time.Now().Add(wait).UnixNano())
 	}()
 }
 

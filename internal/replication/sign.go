@@ -234,6 +234,11 @@ type ValidatingDAG struct {
 	mu      sync.Mutex
 	valid   map[cid.Cid]struct{} // verified nodes (bounded: reset when full)
 	scanned map[cid.Cid]struct{} // nodes whose access-control entries were applied
+	// linkedFrom maps the links of recently checked deltas to the delta
+	// (bounded: reset when full); missDepth is the depth of each block
+	// recently reported missing (bounded likewise), for Missing.
+	linkedFrom map[cid.Cid]cid.Cid
+	missDepth  map[cid.Cid]int
 	// frontier holds scanned nodes whose parents a bounded walk did not
 	// reach: the next walk starts with them, so no part of the history is
 	// skipped because a walk stopped above it.
@@ -260,6 +265,15 @@ type ValidatorConfig struct {
 	// MaxACLWalk bounds one validation's walk for access-control entries
 	// below a delta; 0 means DefaultMaxACLWalk.
 	MaxACLWalk int
+	// Missing, if not nil, is told when a walk (go-ds-crdt's, or the
+	// access-control walk) asks for a block that is neither stored nor
+	// held: a history this replica lacks is about to be fetched one
+	// block at a time (see Broadcaster.Missing). depth is how many
+	// missing blocks in a row the walk has gone down to reach c: 1 when
+	// the delta linking to c was local, n+1 when that delta was itself
+	// missing at depth n. It is called on the walking goroutine, at most
+	// once per call, and must not block.
+	Missing func(c cid.Cid, depth int)
 }
 
 // maxACLFrontier bounds the frontier; nodes beyond it are forgotten as
@@ -279,11 +293,12 @@ func NewValidatingDAG(write, read ipld.DAGService, held *Quarantine, cfg Validat
 	if cfg.MaxACLWalk <= 0 {
 		cfg.MaxACLWalk = DefaultMaxACLWalk
 	}
-	return &ValidatingDAG{DAGService: write, read: read, held: held, cfg: cfg, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{})}
+	return &ValidatingDAG{DAGService: write, read: read, held: held, cfg: cfg, valid: make(map[cid.Cid]struct{}), scanned: make(map[cid.Cid]struct{}), linkedFrom: make(map[cid.Cid]cid.Cid), missDepth: make(map[cid.Cid]int)}
 }
 
 // Get returns a node, verified and admitted, or an error.
 func (v *ValidatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	v.noteMissing(ctx, c)
 	nd, err := v.read.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -296,7 +311,31 @@ func (v *ValidatingDAG) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
 
 // GetMany is Get for many nodes, streamed.
 func (v *ValidatingDAG) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	v.noteMissing(ctx, cids...)
 	return v.filter(ctx, v.read.GetMany(ctx, cids))
+}
+
+// noteMissing tells cfg.Missing of the first of cids that is not local.
+func (v *ValidatingDAG) noteMissing(ctx context.Context, cids ...cid.Cid) {
+	if v.cfg.Missing == nil {
+		return
+	}
+	for _, c := range cids {
+		if has, err := v.held.Has(ctx, c); err == nil && !has {
+			v.mu.Lock()
+			depth := 1
+			if parent, ok := v.linkedFrom[c]; ok {
+				depth += v.missDepth[parent]
+			}
+			if len(v.missDepth) >= maxLinkedFrom {
+				v.missDepth = make(map[cid.Cid]int)
+			}
+			v.missDepth[c] = depth
+			v.mu.Unlock()
+			v.cfg.Missing(c, depth)
+			return
+		}
+	}
 }
 
 // Session keeps go-ds-crdt's session-based fetching, validated.
@@ -339,6 +378,7 @@ type validatingGetter struct {
 }
 
 func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error) {
+	g.v.noteMissing(ctx, c)
 	nd, err := g.NodeGetter.Get(ctx, c)
 	if err != nil {
 		return nil, err
@@ -350,6 +390,7 @@ func (g *validatingGetter) Get(ctx context.Context, c cid.Cid) (ipld.Node, error
 }
 
 func (g *validatingGetter) GetMany(ctx context.Context, cids []cid.Cid) <-chan *ipld.NodeOption {
+	g.v.noteMissing(ctx, cids...)
 	return g.v.filter(ctx, g.NodeGetter.GetMany(ctx, cids))
 }
 
@@ -395,8 +436,27 @@ func (v *ValidatingDAG) check(ctx context.Context, nd ipld.Node) error {
 	}
 	v.valid[c] = struct{}{}
 	v.mu.Unlock()
+	v.noteLinks(nd)
 	return nil
 }
+
+// noteLinks records which delta nd's links are linked from, for Missing.
+func (v *ValidatingDAG) noteLinks(nd ipld.Node) {
+	if v.cfg.Missing == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.linkedFrom) >= maxLinkedFrom {
+		v.linkedFrom = make(map[cid.Cid]cid.Cid)
+	}
+	for _, l := range nd.Links() {
+		v.linkedFrom[l.Cid] = nd.Cid()
+	}
+}
+
+// maxLinkedFrom bounds ValidatingDAG.linkedFrom and missDepth.
+const maxLinkedFrom = 1 << 14
 
 func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.Delta) error {
 	w, err := VerifyDelta(v.cfg.Database, d)
@@ -509,6 +569,7 @@ func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 				continue
 			}
 			walked++
+			v.noteMissing(ctx, l.Cid)
 			child, err := v.read.Get(ctx, l.Cid)
 			if err != nil {
 				v.unmarkScanned(l.Cid) // try again when it can be fetched

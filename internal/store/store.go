@@ -13,7 +13,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/go-hclog"
 	ds "github.com/ipfs/go-datastore"
-	dssync "github.com/ipfs/go-datastore/sync"
 	pebbleds "github.com/ipfs/go-ds-pebble"
 )
 
@@ -31,7 +30,7 @@ type Store struct {
 
 // InMemory returns a store that keeps everything in memory.
 func InMemory() *Store {
-	return &Store{Batching: dssync.MutexWrap(ds.NewMapDatastore()), cancel: func() {}}
+	return &Store{Batching: newMemory(), cancel: func() {}}
 }
 
 // Open opens (or creates) the pebble store in dir. Individual writes do

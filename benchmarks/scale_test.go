@@ -1,0 +1,44 @@
+package benchmarks
+
+import (
+	"context"
+	"flag"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
+)
+
+// The scale scenario of issue 14. Under plain `go test ./benchmarks` it
+// runs with 4 engines; sized with flags, e.g.
+//
+//	go test ./benchmarks -run TestScale -count=1 -v -scale=100
+//	go test ./benchmarks -run TestScale -count=1 -v -scale=100 -scale.profile=/tmp/prof
+var (
+	scaleEngines = flag.Int("scale", 4, "engines in TestScale")
+	scaleWrites  = flag.Int("scale.writes", 10, "InsertOne calls per engine in TestScale")
+	scaleDegree  = flag.Int("scale.degree", 4, "peers each engine dials in TestScale")
+	scaleTimeout = flag.Duration("scale.timeout", 3*time.Minute, "how long TestScale waits for convergence")
+	scaleProfile = flag.String("scale.profile", "", "directory for TestScale's cpu, heap and goroutine profiles")
+	scaleCatchup = flag.Bool("scale.catchup", true, "whether TestScale's engines catch up by stream (engine.WithCatchup)")
+)
+
+func TestScale(t *testing.T) {
+	res, err := Scale(context.Background(), ScaleConfig{
+		Engines:    *scaleEngines,
+		Writes:     *scaleWrites,
+		Degree:     *scaleDegree,
+		Seed:       1,
+		Timeout:    *scaleTimeout,
+		ProfileDir: *scaleProfile,
+		Options:    []engine.Option{engine.WithCatchup(*scaleCatchup)},
+		Progress: func(elapsed time.Duration, slowest, want int) {
+			t.Logf("%5.1fs: slowest replica holds %d of %d", elapsed.Seconds(), slowest, want)
+		},
+	})
+	require.NoError(t, err)
+	t.Log(res)
+	require.True(t, res.Converged, "%s", res)
+}
