@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -32,8 +33,18 @@ type ScaleConfig struct {
 	// Timeout bounds the wait for convergence.
 	Timeout time.Duration
 	// ProfileDir, when set, receives heap.pprof and goroutine.pprof taken
-	// just after convergence, and cpu.pprof of the writes until then.
+	// just after convergence, cpu.pprof of the writes until then, and
+	// heap-settled.pprof after Settle.
 	ProfileDir string
+	// Settle, when positive, is how long the run waits after convergence
+	// before it measures memory again (HeapSettled, RSSSettled): long
+	// enough for gossipsub's history and the queues to drain, so what is
+	// left is what every replica holds.
+	Settle time.Duration
+	// MemoryLimit, when positive, is set as the Go runtime's soft memory
+	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
+	// the previous limit restored after it.
+	MemoryLimit int64
 	// Options are given to every engine after the scenario's own
 	// (WithInMemory, loopback TCP, no reconnect).
 	Options []engine.Option
@@ -59,6 +70,11 @@ type ScaleResult struct {
 	// HeapLive is the Go heap in use after a collection, once the writes
 	// converged: what the engines hold, without the garbage.
 	HeapLive uint64
+	// HeapSettled and RSSSettled are measured Settle after convergence,
+	// the heap after a collection (0 when Settle is not set); AllocSettled
+	// is the bytes of live objects then (HeapSettled less the free space
+	// in the heap's spans).
+	HeapSettled, RSSSettled, AllocSettled uint64
 	// Goroutines at rest and after.
 	GoroutinesRest, GoroutinesAfter int
 	// Bitswap blocks received and catch-up blocks, summed over replicas.
@@ -81,7 +97,15 @@ func (r ScaleResult) String() string {
 		r.Engines, state, r.Elapsed.Seconds(), r.CPU.Seconds(),
 		float64(r.RSSAfter)/(1<<20), r.PerEngine(r.RSSAfter), r.PerEngine(r.RSSRest),
 		float64(r.HeapAfter)/(1<<20), r.PerEngine(r.HeapAfter), r.PerEngine(r.HeapRest), r.PerEngine(r.HeapLive),
-		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns)
+		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns) + r.settled()
+}
+
+func (r ScaleResult) settled() string {
+	if r.HeapSettled == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; settled: RSS %.1f MiB/engine, live heap %.1f MiB/engine (objects %.1f)",
+		r.PerEngine(r.RSSSettled), r.PerEngine(r.HeapSettled), r.PerEngine(r.AllocSettled))
 }
 
 // Scale runs the scale scenario of issue 14: cfg.Engines in-memory
@@ -95,6 +119,9 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 3 * time.Minute
+	}
+	if cfg.MemoryLimit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MemoryLimit))
 	}
 	res.Engines = cfg.Engines
 	res.Want = cfg.Engines * cfg.Writes
@@ -260,6 +287,18 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 	if cfg.ProfileDir != "" {
 		for _, name := range []string{"heap", "goroutine"} {
 			if err := writeProfile(filepath.Join(cfg.ProfileDir, name+".pprof"), name); err != nil {
+				return res, err
+			}
+		}
+	}
+	if cfg.Settle > 0 && res.Converged {
+		time.Sleep(cfg.Settle) // a measurement delay: the queues drain meanwhile
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		res.HeapSettled, res.RSSSettled, res.AllocSettled = ms.HeapInuse, rss(), ms.HeapAlloc
+		if cfg.ProfileDir != "" {
+			if err := writeProfile(filepath.Join(cfg.ProfileDir, "heap-settled.pprof"), "heap"); err != nil {
 				return res, err
 			}
 		}

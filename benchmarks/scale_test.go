@@ -22,18 +22,23 @@ var (
 	scaleDegree  = flag.Int("scale.degree", 4, "peers each engine dials in TestScale")
 	scaleTimeout = flag.Duration("scale.timeout", 3*time.Minute, "how long TestScale waits for convergence")
 	scaleProfile = flag.String("scale.profile", "", "directory for TestScale's cpu, heap and goroutine profiles")
+	scaleSettle  = flag.Duration("scale.settle", 0, "how long TestScale waits after convergence before measuring memory again")
+	scaleMemLim  = flag.Int64("scale.memlimit", 0, "soft memory limit in bytes for TestScale (debug.SetMemoryLimit, as GOMEMLIMIT)")
+	scaleSmall   = flag.Bool("scale.small", false, "whether TestScale's engines use engine.WithSmallFootprint")
 	scaleCatchup = flag.Bool("scale.catchup", true, "whether TestScale's engines catch up by stream (engine.WithCatchup)")
 )
 
 func TestScale(t *testing.T) {
 	res, err := Scale(context.Background(), ScaleConfig{
-		Engines:    *scaleEngines,
-		Writes:     *scaleWrites,
-		Degree:     *scaleDegree,
-		Seed:       1,
-		Timeout:    *scaleTimeout,
-		ProfileDir: *scaleProfile,
-		Options:    []engine.Option{engine.WithCatchup(*scaleCatchup)},
+		Engines:     *scaleEngines,
+		Writes:      *scaleWrites,
+		Degree:      *scaleDegree,
+		Seed:        1,
+		Timeout:     *scaleTimeout,
+		ProfileDir:  *scaleProfile,
+		Settle:      *scaleSettle,
+		MemoryLimit: *scaleMemLim,
+		Options:     scaleOptions(),
 		Progress: func(elapsed time.Duration, slowest, want int) {
 			t.Logf("%5.1fs: slowest replica holds %d of %d", elapsed.Seconds(), slowest, want)
 		},
@@ -41,4 +46,12 @@ func TestScale(t *testing.T) {
 	require.NoError(t, err)
 	t.Log(res)
 	require.True(t, res.Converged, "%s", res)
+}
+
+func scaleOptions() []engine.Option {
+	opts := []engine.Option{engine.WithCatchup(*scaleCatchup)}
+	if *scaleSmall {
+		opts = append(opts, engine.WithSmallFootprint())
+	}
+	return opts
 }

@@ -446,6 +446,7 @@ func (db *Database) start(ctx context.Context) error {
 	opts.RebroadcastInterval = e.cfg.rebroadcastInterval
 	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
 	opts.MaxBatchDeltaSize = 1 << 20
+	opts.NumWorkers = e.cfg.footprint.dagWorkers
 	watch := replication.NewWatchStore(e.store, db.ns, db.mat.notify)
 	vcfg := replication.ValidatorConfig{
 		Database: db.addr.String(),

@@ -144,15 +144,20 @@ func (e *Engine) start(ctx context.Context) error {
 	}
 	e.self = h.ID().String()
 
+	fp := cfg.footprint
+	scoreParams := replication.PeerScoreParams()
+	scoreParams.SeenMsgTTL = fp.seenTTL // delivery records live as long as the ids
 	ps, err := pubsub.NewGossipSub(e.ctx, h,
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
 		pubsub.WithMaxMessageSize(replication.MaxMessageSize),
-		pubsub.WithPeerScore(replication.PeerScoreParams(), replication.PeerScoreThresholds()),
+		pubsub.WithGossipSubParams(fp.gossipSubParams()),
+		pubsub.WithSeenMessagesTTL(fp.seenTTL),
+		pubsub.WithPeerScore(scoreParams, replication.PeerScoreThresholds()),
 		pubsub.WithPeerScoreInspect(e.scores.Update, time.Second),
-		pubsub.WithValidateQueueSize(1024),
-		pubsub.WithPeerOutboundQueueSize(1024),
+		pubsub.WithValidateQueueSize(fp.validateQueue),
+		pubsub.WithPeerOutboundQueueSize(fp.outboundQueue),
 	)
 	if err != nil {
 		return fmt.Errorf("engine: pubsub: %w", err)
@@ -162,7 +167,9 @@ func (e *Engine) start(ctx context.Context) error {
 	e.bstore = blockstore.NewBlockstore(e.store)
 	net := bsnet.NewFromIpfsHost(h)
 	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore,
-		bitswap.EngineBlockstoreWorkerCount(bitswapBlockstoreWorkers),
+		bitswap.EngineBlockstoreWorkerCount(fp.blockstoreWorkers),
+		bitswap.TaskWorkerCount(fp.taskWorkers),
+		bitswap.EngineTaskWorkerCount(fp.taskWorkers),
 		bitswap.WithClientOption(bsclient.WithPerPeerSendDelay(bitswapPerPeerSendDelay)))
 	// Write-through: every block the engine adds is a new delta, so the
 	// existence check before each write is a wasted store lookup (a

@@ -46,6 +46,7 @@ type config struct {
 	clock               func() time.Time
 	discovery           []discovery.Source
 	discoveryLimits     discovery.Limits
+	footprint           footprint
 }
 
 func defaultConfig() *config {
@@ -60,6 +61,7 @@ func defaultConfig() *config {
 		catchup:             true,
 		pubsubWatch:         defaultPubsubWatch,
 		clock:               time.Now,
+		footprint:           defaultFootprint,
 	}
 }
 
@@ -275,4 +277,16 @@ func WithClock(now func() time.Time) Option {
 // WithMaxDocumentSize sets the largest accepted document, in bytes of JSON.
 func WithMaxDocumentSize(n int) Option {
 	return func(c *config) error { c.maxDocumentSize = n; return nil }
+}
+
+// WithSmallFootprint sizes the engine for many engines in one process
+// (simulations, tests of hundreds of peers) rather than for one real node:
+// gossipsub keeps messages for 3 heartbeats instead of 5 (advertising 2
+// instead of 3) and remembers seen message ids for 30 s instead of 2 min,
+// and bitswap's server and go-ds-crdt run 2 workers each instead of 8 to
+// 16 and 5. The mesh degrees and the wire protocol are unchanged, so small
+// and default engines interoperate. What it saves is measured in
+// BENCHMARKS.md ("Many engines in one process").
+func WithSmallFootprint() Option {
+	return func(c *config) error { c.footprint = smallFootprint; return nil }
 }
