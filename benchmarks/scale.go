@@ -80,6 +80,9 @@ type ScaleResult struct {
 	// Bitswap blocks received and catch-up blocks, summed over replicas.
 	BitswapBlocks, CatchupBlocks uint64
 	CatchupRuns                  uint64
+	// Broadcast messages' bytes received and sent, and heads announced,
+	// summed over replicas (at convergence).
+	BytesIn, BytesOut, HeadsSent uint64
 }
 
 // PerEngine returns a per-engine share of n bytes, in MiB.
@@ -93,11 +96,12 @@ func (r ScaleResult) String() string {
 	if !r.Converged {
 		state = fmt.Sprintf("NOT converged (slowest %d of %d)", r.Slowest, r.Want)
 	}
-	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs",
+	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs; broadcast: %.0f KiB in and %.0f KiB out per engine, %d heads announced",
 		r.Engines, state, r.Elapsed.Seconds(), r.CPU.Seconds(),
 		float64(r.RSSAfter)/(1<<20), r.PerEngine(r.RSSAfter), r.PerEngine(r.RSSRest),
 		float64(r.HeapAfter)/(1<<20), r.PerEngine(r.HeapAfter), r.PerEngine(r.HeapRest), r.PerEngine(r.HeapLive),
-		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns) + r.settled()
+		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns,
+		float64(r.BytesIn)/float64(r.Engines)/1024, float64(r.BytesOut)/float64(r.Engines)/1024, r.HeadsSent) + r.settled()
 }
 
 func (r ScaleResult) settled() string {
@@ -278,6 +282,9 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 		st := db.Stats()
 		res.CatchupBlocks += st.Catchup.Blocks
 		res.CatchupRuns += st.Catchup.Runs
+		res.BytesIn += st.BytesIn
+		res.BytesOut += st.BytesOut
+		res.HeadsSent += st.HeadsSent
 	}
 	// Bitswap's counters are the engine's, shared by its databases: one
 	// database each here.
