@@ -51,6 +51,9 @@ type ScaleConfig struct {
 	// Progress, when set, is told how far the slowest replica is, about
 	// once a second while waiting.
 	Progress func(elapsed time.Duration, slowest, want int)
+	// Measured, when set, is given the result before the engines are
+	// closed (closing hundreds of engines takes a while).
+	Measured func(ScaleResult)
 }
 
 // ScaleResult is what a scale run measured.
@@ -132,10 +135,21 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 
 	es := make([]*engine.Engine, 0, cfg.Engines)
 	defer func() {
-		var errs []error
-		for _, e := range es {
-			errs = append(errs, e.Close())
+		if cfg.Measured != nil {
+			cfg.Measured(res)
 		}
+		// In parallel: one by one, a few hundred engines on a loaded
+		// machine took minutes to close.
+		errs := make([]error, len(es))
+		var wg sync.WaitGroup
+		for i, e := range es {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = e.Close()
+			}()
+		}
+		wg.Wait()
 		if cerr := errors.Join(errs...); cerr != nil && err == nil {
 			err = fmt.Errorf("benchmarks: scale: close: %w", cerr)
 		}

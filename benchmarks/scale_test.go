@@ -16,6 +16,7 @@ import (
 //
 //	go test ./benchmarks -run TestScale -count=1 -v -scale=100
 //	go test ./benchmarks -run TestScale -count=1 -v -scale=100 -scale.profile=/tmp/prof
+//	go test ./benchmarks -run TestScale -count=1 -v -scale=100 -scale.small -scale.settle=15s -scale.memlimit=1258291200
 var (
 	scaleEngines = flag.Int("scale", 4, "engines in TestScale")
 	scaleWrites  = flag.Int("scale.writes", 10, "InsertOne calls per engine in TestScale")
@@ -39,6 +40,7 @@ func TestScale(t *testing.T) {
 		Settle:      *scaleSettle,
 		MemoryLimit: *scaleMemLim,
 		Options:     scaleOptions(),
+		Measured:    func(r ScaleResult) { t.Log("measured:", r) },
 		Progress: func(elapsed time.Duration, slowest, want int) {
 			t.Logf("%5.1fs: slowest replica holds %d of %d", elapsed.Seconds(), slowest, want)
 		},

@@ -48,7 +48,7 @@ var smallFootprint = footprint{
 	historyGossip:     2,
 	connectors:        2,
 	seenTTL:           30 * time.Second,
-	validateQueue:     128,
+	validateQueue:     1024,
 	outboundQueue:     1024,
 	blockstoreWorkers: 2,
 	taskWorkers:       2,
