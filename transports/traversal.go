@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/event"
@@ -69,23 +70,24 @@ type HolePunchStats struct {
 // use.
 //
 // Once a direct connection to a peer exists, libp2p opens every new stream
-// on it (bitswap's block transfers, catch-up streams); the relayed
-// connection stays open with the streams already on it (gossipsub's), and
-// closes when the relay's reservation or the peers end it. Closing it at
-// once would move those too, but gossipsub v0.19 then loses the peer's
-// subscriptions when its reopened stream races the close (each side's new
-// hello can arrive before the other side has processed the dead stream),
-// and stops publishing to the peer: see the package doc.
+// on it (bitswap's block transfers, catch-up streams). NATConfig's
+// RelayCloseDelay later, the side with the lower peer ID closes the relay
+// circuits to the peer, which moves the streams that were on them
+// (gossipsub's) to the direct connection too: see the package doc for
+// what that does to gossipsub and how the engine repairs it.
 type Traversal struct {
-	log hclog.Logger
+	log        hclog.Logger
+	closeDelay time.Duration // negative: keep relay circuits
 
-	attempts, successes atomic.Int64
+	attempts, successes, circuitsClosed atomic.Int64
 
 	mu        sync.Mutex
 	h         host.Host
 	reach     network.Reachability
 	reachable []ma.Multiaddr
 	holes     map[peer.ID]bool // peers whose direct connection DCUtR made
+	closing   map[peer.ID]bool // peers whose circuits are to be closed
+	ctx       context.Context
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -93,9 +95,91 @@ type Traversal struct {
 
 // newTraversal returns a Traversal not yet watching a host: it is the
 // hole punch tracer, which libp2p needs before the host exists.
-func newTraversal(log hclog.Logger) *Traversal {
-	return &Traversal{log: log, holes: map[peer.ID]bool{}}
+// closeDelay is NATConfig.relayCloseDelay.
+func newTraversal(log hclog.Logger, closeDelay time.Duration) *Traversal {
+	return &Traversal{log: log, closeDelay: closeDelay, holes: map[peer.ID]bool{}, closing: map[peer.ID]bool{}}
 }
+
+var _ network.Notifiee = (*Traversal)(nil)
+
+// Connected implements network.Notifiee: a direct connection to a peer
+// that is also reached through a relay schedules the circuits' close. It
+// does not block.
+func (t *Traversal) Connected(n network.Network, c network.Conn) {
+	if t.closeDelay < 0 || IsRelayed(c.RemoteMultiaddr()) {
+		return
+	}
+	p := c.RemotePeer()
+	if n.LocalPeer() > p {
+		return // the peer closes them
+	}
+	relayed := false
+	for _, o := range n.ConnsToPeer(p) {
+		relayed = relayed || IsRelayed(o.RemoteMultiaddr())
+	}
+	if !relayed {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx == nil || t.ctx.Err() != nil || t.closing[p] {
+		return
+	}
+	t.closing[p] = true // bounded by the connected peers
+	t.wg.Add(1)
+	go t.closeCircuits(t.ctx, n, p)
+}
+
+// closeCircuits closes the relayed connections to p after closeDelay, if
+// a direct one is still open then.
+func (t *Traversal) closeCircuits(ctx context.Context, n network.Network, p peer.ID) {
+	defer t.wg.Done()
+	defer func() {
+		t.mu.Lock()
+		delete(t.closing, p)
+		t.mu.Unlock()
+	}()
+	timer := time.NewTimer(t.closeDelay)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-timer.C:
+	}
+	var circuits []network.Conn
+	direct := false
+	for _, c := range n.ConnsToPeer(p) {
+		if IsRelayed(c.RemoteMultiaddr()) {
+			circuits = append(circuits, c)
+		} else if !c.IsClosed() {
+			direct = true
+		}
+	}
+	if !direct {
+		return
+	}
+	for _, c := range circuits {
+		if err := c.Close(); err != nil {
+			t.log.Debug("closing relay circuit", "peer", p, "error", err)
+			continue
+		}
+		t.circuitsClosed.Add(1)
+		t.log.Info("relay circuit closed: the peer is connected directly", "peer", p)
+	}
+}
+
+// Disconnected implements network.Notifiee.
+func (t *Traversal) Disconnected(network.Network, network.Conn) {}
+
+// Listen implements network.Notifiee.
+func (t *Traversal) Listen(network.Network, ma.Multiaddr) {}
+
+// ListenClose implements network.Notifiee.
+func (t *Traversal) ListenClose(network.Network, ma.Multiaddr) {}
+
+// CircuitsClosed counts the relay circuits the host closed because the
+// peer at the other end was connected directly too.
+func (t *Traversal) CircuitsClosed() int64 { return t.circuitsClosed.Load() }
 
 var _ holepunch.EventTracer = (*Traversal)(nil)
 
@@ -130,10 +214,11 @@ func (t *Traversal) start(h host.Host) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.mu.Lock()
-	t.h, t.cancel = h, cancel
+	t.h, t.ctx, t.cancel = h, ctx, cancel
+	t.wg.Add(1) // under mu: Connected adds to wg only while ctx lives
 	t.mu.Unlock()
-	t.wg.Add(1)
 	go t.run(ctx, sub)
+	h.Network().Notify(t)
 	return nil
 }
 
@@ -240,10 +325,13 @@ func (t *Traversal) HolePunches() HolePunchStats {
 // close stops watching; idempotent.
 func (t *Traversal) close() {
 	t.mu.Lock()
-	cancel := t.cancel
-	t.mu.Unlock()
+	h, cancel := t.h, t.cancel
 	if cancel != nil {
-		cancel()
+		cancel() // under mu, so no closeCircuits starts after
+	}
+	t.mu.Unlock()
+	if h != nil {
+		h.Network().StopNotify(t)
 	}
 	t.wg.Wait()
 }
