@@ -8,6 +8,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/transports"
 )
@@ -34,7 +35,7 @@ const (
 	// relayRepairWait is how long after a switch a peer may be missing
 	// from a topic it left then: gossipsub reopens a dead stream after
 	// 100 ms, and its hello restores the subscriptions in a round trip.
-	relayRepairWait = 5 * time.Second
+	relayRepairWait = 3 * time.Second
 	// relayRepairEvery bounds repairs: at most one per peer this often.
 	relayRepairEvery = time.Minute
 	// relayRepairTries bounds the repairs one switch leads to.
@@ -152,23 +153,39 @@ func (rs *relaySwitch) mayRepair(p peer.ID) bool {
 	return true
 }
 
-// reconnect closes the connections to p and dials it again at the
-// addresses the peerstore has (direct ones first: libp2p ranks relay
-// circuits last).
+// reconnect closes the connections to p and dials it again: at its
+// direct addresses (the one just used among them; a NAT keeps a punched
+// mapping for a while), then, if none answers, at every address the
+// peerstore has, relay circuits included (a new relayed connection is
+// punched again).
 func (rs *relaySwitch) reconnect(ctx context.Context, p peer.ID) bool {
 	h := rs.e.host
-	ai := peer.AddrInfo{ID: p, Addrs: h.Peerstore().Addrs(p)}
+	all := h.Peerstore().Addrs(p)
+	var direct []ma.Multiaddr
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !transports.IsRelayed(c.RemoteMultiaddr()) {
+			direct = append(direct, c.RemoteMultiaddr())
+		}
+	}
+	for _, a := range all {
+		if !transports.IsRelayed(a) {
+			direct = append(direct, a)
+		}
+	}
 	_ = h.Network().ClosePeer(p)
-	if len(ai.Addrs) == 0 {
-		return false
+	for _, addrs := range [][]ma.Multiaddr{direct, all} {
+		if len(addrs) == 0 {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := h.Connect(dctx, peer.AddrInfo{ID: p, Addrs: addrs})
+		cancel()
+		if err == nil {
+			return true
+		}
+		rs.e.log.Debug("relay switch repair: redial failed", "peer", p, "addrs", addrs, "err", err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := h.Connect(dctx, ai); err != nil {
-		rs.e.log.Debug("relay switch repair: redial failed", "peer", p, "err", err)
-		return false
-	}
-	return true
+	return false
 }
 
 // RelaySwitchRepairs reports how many times the engine reconnected a peer

@@ -20,7 +20,9 @@
 #   (a) both routers endpoint-independent (plain MASQUERADE, conntrack
 #       filtering): a to-do written on B appears on A through the relay;
 #   (b) the hole punch succeeds and /v1/peers reports the peer
-#       "holepunched" (direct), and writes after the switch replicate;
+#       "holepunched" (direct), the relay circuit closes (no p2p-circuit
+#       connection left on either side), and writes after the switch
+#       replicate;
 #   and that AutoNAT (answered by the relay) finds the nodes private, which
 #   lattice node prints and /v1/id reports.
 # It prints the measurements BENCHMARKS.md quotes: time to first sync
@@ -89,6 +91,13 @@ peer_kind() {
   api "$1" GET /v1/peers | grep -o "\"peerId\":\"$2\"[^}]*\"kind\":\"[a-z]*\"" | sed 's/.*"kind":"//; s/"$//'
 }
 is_kind() { [ "$(peer_kind "$1" "$2")" = "$3" ]; }
+# no_circuit NODE PEERID: NODE is connected to PEERID and none of its
+# connections to it (the addrs of its /v1/peers entry) is a relay circuit.
+no_circuit() {
+  local e
+  e=$(api "$1" GET /v1/peers | grep -o "\"peerId\":\"$2\"[^}]*") || return 1
+  [ -n "$e" ] && ! printf '%s' "$e" | grep -q p2p-circuit
+}
 has_circuit() { api "$1" GET /v1/id | grep -q p2p-circuit; }
 field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p"; }
 
@@ -223,6 +232,11 @@ wait_for 60 "(b) A's connection to B becomes direct" is_kind a "$ID_B" holepunch
 DIRECT_AFTER=$(since "$T0")
 echo "(b) ok: holepunched ${DIRECT_AFTER}s after A dialed; A sees $(peer_kind a "$ID_B"), B sees $(peer_kind b "$ID_A")"
 [ "$(punch_successes a)" -ge 1 ] || [ "$(punch_successes b)" -ge 1 ] || fail "(b) no punch success counted"
+wait_for 30 "(b) A's relay circuit to B closed" no_circuit a "$ID_B"
+wait_for 30 "(b) B's relay circuit to A closed" no_circuit b "$ID_A"
+CIRCUIT_CLOSED_AFTER=$(since "$T0")
+is_kind a "$ID_B" holepunched || fail "(b) after the circuit closed A reaches B by '$(peer_kind a "$ID_B")', want holepunched"
+echo "(b) ok: relay circuit closed ${CIRCUIT_CLOSED_AFTER}s after A dialed; only the direct connection is left"
 api b POST /v1/action/insertOne "{\"database\":\"$DB\",\"collection\":\"todos\",\"document\":{\"_id\":\"eggs\",\"title\":\"eggs\"}}" >/dev/null
 wait_for 30 "(b) a to-do written after the switch reaches A" has_todo a eggs
 throughput direct
@@ -252,5 +266,5 @@ api a GET /v1/id | grep -q '"reachability":"private"' || fail "A's /v1/id does n
 echo "(c) ok: both nodes report reachability private"
 stop_nodes
 
-echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
+echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; circuit closed ${CIRCUIT_CLOSED_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
 echo "natbed: all passed"

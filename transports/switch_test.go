@@ -110,7 +110,9 @@ func TestRelayedToDirectSwitch(t *testing.T) {
 		}
 		return nil
 	})
-	require.Equal(t, int64(1), ta.CircuitsClosed()+tb.CircuitsClosed(), "one side closed it")
+	closedA, closedB := ta.CircuitsClosed(), tb.CircuitsClosed()
+	require.Positive(t, closedA+closedB, "the Traversal closed it")
+	require.True(t, closedA == 0 || closedB == 0, "only one side closes circuits: a %d, b %d", closedA, closedB)
 	require.Equal(t, transports.KindHolePunched, ta.Kind(hb.ID()))
 	require.Equal(t, transports.KindHolePunched, tb.Kind(ha.ID()))
 

