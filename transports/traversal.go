@@ -86,8 +86,8 @@ type Traversal struct {
 	h         host.Host
 	reach     network.Reachability
 	reachable []ma.Multiaddr
-	holes     map[peer.ID]bool // peers whose direct connection DCUtR made
-	closing   map[peer.ID]bool // peers whose circuits are to be closed
+	holes     map[peer.ID]bool      // peers whose direct connection DCUtR made
+	closing   map[peer.ID]bool      // peers whose circuits are to be closed
 	repunched map[peer.ID]time.Time // peers redialled for a punch, when (the last RepunchEvery's)
 	ctx       context.Context
 
