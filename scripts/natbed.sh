@@ -23,6 +23,9 @@
 #       "holepunched" (direct), the relay circuit closes (no p2p-circuit
 #       connection left on either side), and writes after the switch
 #       replicate;
+#   (e) a relayed connection made before the node can punch (it knows no
+#       public address of its own yet) is redialled and punched once it
+#       can;
 #   and that AutoNAT (answered by the relay) finds the nodes private, which
 #   lattice node prints and /v1/id reports.
 # It prints the measurements BENCHMARKS.md quotes: time to first sync
@@ -160,11 +163,18 @@ RELAY_Q=$(grep -m1 '^relay: /ip4/5.1.1.10/udp/4002/quic-v1/p2p/' "$WORK/relay.ou
 echo "relay: $RELAY"
 
 # start_node NAME [--bootstrap ADDR]: a node in ltn-NAME, its peer ID in $ID.
+# With NO_RELAY set, the node has no relay of its own (no reservation) and
+# hole punching on.
 start_node() {
   local n=$1; shift
   # Not through nsx: $! must be the node's own pid (ip netns exec execs).
+  # The previous round's output must not satisfy the waits below before
+  # the new process truncates it.
+  rm -f "$WORK/$n.out" "$WORK/$n.err"
+  local relays=(--relay "$RELAY" --relay "$RELAY_Q")
+  [ -z "${NO_RELAY:-}" ] || relays=(--holepunch on)
   ip netns exec "ltn-$n" "$BIN" node --in-memory --api 127.0.0.1:5080 --transport tcp,quic \
-    --relay "$RELAY" --relay "$RELAY_Q" --log-level info "$@" >"$WORK/$n.out" 2>"$WORK/$n.err" &
+    "${relays[@]}" --log-level info "$@" >"$WORK/$n.out" 2>"$WORK/$n.err" &
   PIDS+=($!)
   LAST_PID=$!
   wait_for 30 "node $n started" grep -q '^api: ' "$WORK/$n.out"
@@ -243,6 +253,24 @@ throughput direct
 DIRECT_TP=$THROUGHPUT
 stop_nodes
 
+echo "== (e) a relayed connection made before the node can hole-punch is punched once it can"
+# A has no relay of its own, so it learns its public address only from the
+# relay it dials B through: its relayed connection to B opens before A is
+# ready to punch, which libp2p alone would leave relayed.
+start_node b; ID_B=$ID; PID_B=$LAST_PID
+wait_for 30 "(e) B's relay reservation" has_circuit b
+wait_for 30 "(e) B ready to hole-punch" punch_ready b
+NO_RELAY=1 start_node a; ID_A=$ID; PID_A=$LAST_PID
+punch_ready a && fail "(e) A is ready to punch before it met anyone"
+T0=$(now)
+api a POST /v1/connect "{\"addr\":\"$RELAY_Q/p2p-circuit/p2p/$ID_B\"}" >/dev/null || fail "(e) A could not dial B through the relay"
+wait_for 60 "(e) A's early connection to B becomes direct" is_kind a "$ID_B" holepunched
+EARLY_DIRECT_AFTER=$(since "$T0")
+grep -q "relayed peer redialled for a hole punch" "$WORK/a.err" "$WORK/b.err" || fail "(e) direct without the redial: the connection was not early"
+wait_for 30 "(e) A's relay circuit to B closed" no_circuit a "$ID_B"
+echo "(e) ok: early relayed connection holepunched ${EARLY_DIRECT_AFTER}s after A dialed (after A's redial)"
+stop_nodes
+
 echo "== (c) router B symmetric (MASQUERADE --random-fully): the connection stays relayed"
 nat ltn-rb --random-fully
 round symmetric
@@ -266,5 +294,5 @@ api a GET /v1/id | grep -q '"reachability":"private"' || fail "A's /v1/id does n
 echo "(c) ok: both nodes report reachability private"
 stop_nodes
 
-echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; circuit closed ${CIRCUIT_CLOSED_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
+echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; circuit closed ${CIRCUIT_CLOSED_AFTER}s after start; early connection direct ${EARLY_DIRECT_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
 echo "natbed: all passed"
