@@ -292,6 +292,9 @@ func TestMetricsDiscoveryAndWatchdog(t *testing.T) {
 		"lattice_discovery_dials_in_flight 0\n",
 		"lattice_discovery_dials_in_flight_max 1\n",
 		"lattice_pubsub_revivals_total 0\n",
+		"lattice_relay_circuits_closed_total 0\n",
+		"lattice_holepunch_redials_total 0\n",
+		"lattice_relay_switch_repairs_total 0\n",
 	} {
 		require.Contains(t, text, want)
 	}

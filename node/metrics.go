@@ -89,6 +89,9 @@ var (
 	descPunchAttempts  = prometheus.NewDesc("lattice_holepunch_attempts_total", "Hole punch attempts (DCUtR), as initiator or responder.", nil, nil)
 	descPunchSuccesses = prometheus.NewDesc("lattice_holepunch_successes_total", "Hole punch attempts that made a direct connection.", nil, nil)
 	descDBs            = prometheus.NewDesc("lattice_databases_open", "Databases open on this node.", nil, nil)
+	descCircuitsClosed = prometheus.NewDesc("lattice_relay_circuits_closed_total", "Relay circuits this node closed because the peer was connected directly too.", nil, nil)
+	descRepunches      = prometheus.NewDesc("lattice_holepunch_redials_total", "Peers reached only through a relay that this node redialled, when it became ready to hole-punch, so that they are punched.", nil, nil)
+	descSwitchRepairs  = prometheus.NewDesc("lattice_relay_switch_repairs_total", "Peers reconnected because gossipsub lost their subscriptions when a relay circuit gave way to a direct connection.", nil, nil)
 	descRevivals       = prometheus.NewDesc("lattice_pubsub_revivals_total", "Peers reconnected because pubsub gave up on them while they stayed connected (the pubsub watchdog).", nil, nil)
 
 	// Discovery: engine.DiscoveryStats, zero without discovery.
@@ -154,7 +157,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPeers, descReach, descPunchAttempts, descPunchSuccesses, descDBs, descRevivals, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
+	for _, d := range []*prometheus.Desc{descPeers, descReach, descPunchAttempts, descPunchSuccesses, descDBs, descRevivals, descCircuitsClosed, descRepunches, descSwitchRepairs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
 		ch <- d
 	}
 	for _, g := range discoveryCounters {
@@ -191,9 +194,14 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		counts[k]++
 	}
 	reach, hp := "unknown", transports.HolePunchStats{}
+	var closed, repunches int64
 	if t := transports.TraversalOf(e.Host()); t != nil {
 		reach, hp = reachabilityName(t.Reachability()), t.HolePunches()
+		closed, repunches = t.CircuitsClosed(), t.Repunches()
 	}
+	ch <- prometheus.MustNewConstMetric(descCircuitsClosed, prometheus.CounterValue, float64(closed))
+	ch <- prometheus.MustNewConstMetric(descRepunches, prometheus.CounterValue, float64(repunches))
+	ch <- prometheus.MustNewConstMetric(descSwitchRepairs, prometheus.CounterValue, float64(e.RelaySwitchRepairs()))
 	for _, r := range []string{"unknown", "public", "private"} {
 		v := 0.0
 		if r == reach {

@@ -57,7 +57,7 @@ cleanup() {
     echo "natbed: FAILED (exit $rc); logs:"
     for f in "$WORK"/*.out "$WORK"/*.err; do [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
   fi
-  if [ -n "${NATBED_LOGS:-}" ]; then mkdir -p "$NATBED_LOGS" && cp "$WORK"/*.out "$WORK"/*.err "$NATBED_LOGS"/ 2>/dev/null || true; fi
+  if [ -n "${NATBED_LOGS:-}" ]; then mkdir -p "$NATBED_LOGS" && cp "$WORK"/*.out "$WORK"/*.err "$WORK"/*.old "$NATBED_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -169,8 +169,11 @@ start_node() {
   local n=$1; shift
   # Not through nsx: $! must be the node's own pid (ip netns exec execs).
   # The previous round's output must not satisfy the waits below before
-  # the new process truncates it.
-  rm -f "$WORK/$n.out" "$WORK/$n.err"
+  # the new process truncates it: set it aside (NATBED_LOGS keeps it).
+  local f
+  for f in "$WORK/$n.out" "$WORK/$n.err"; do
+    [ ! -f "$f" ] || mv "$f" "$f.$(date +%s%N).old"
+  done
   local relays=(--relay "$RELAY" --relay "$RELAY_Q")
   [ -z "${NO_RELAY:-}" ] || relays=(--holepunch on)
   ip netns exec "ltn-$n" "$BIN" node --in-memory --api 127.0.0.1:5080 --transport tcp,quic \
