@@ -102,12 +102,16 @@ func newTraversal(log hclog.Logger, closeDelay time.Duration) *Traversal {
 	return &Traversal{log: log, closeDelay: closeDelay, holes: map[peer.ID]bool{}, closing: map[peer.ID]bool{}, repunched: map[peer.ID]time.Time{}}
 }
 
-var _ network.Notifiee = (*Traversal)(nil)
+// notifiee is the Traversal's network.Notifiee, kept off its API.
+type notifiee Traversal
+
+var _ network.Notifiee = (*notifiee)(nil)
 
 // Connected implements network.Notifiee: a direct connection to a peer
 // that is also reached through a relay schedules the circuits' close. It
 // does not block.
-func (t *Traversal) Connected(n network.Network, c network.Conn) {
+func (nt *notifiee) Connected(n network.Network, c network.Conn) {
+	t := (*Traversal)(nt)
 	if t.closeDelay < 0 || IsRelayed(c.RemoteMultiaddr()) {
 		return
 	}
@@ -275,13 +279,13 @@ func (t *Traversal) redial(ctx context.Context, h host.Host, p peer.ID, addrs []
 func (t *Traversal) Repunches() int64 { return t.repunches.Load() }
 
 // Disconnected implements network.Notifiee.
-func (t *Traversal) Disconnected(network.Network, network.Conn) {}
+func (*notifiee) Disconnected(network.Network, network.Conn) {}
 
 // Listen implements network.Notifiee.
-func (t *Traversal) Listen(network.Network, ma.Multiaddr) {}
+func (*notifiee) Listen(network.Network, ma.Multiaddr) {}
 
 // ListenClose implements network.Notifiee.
-func (t *Traversal) ListenClose(network.Network, ma.Multiaddr) {}
+func (*notifiee) ListenClose(network.Network, ma.Multiaddr) {}
 
 // CircuitsClosed counts the relay circuits the host closed because the
 // peer at the other end was connected directly too.
@@ -325,7 +329,7 @@ func (t *Traversal) start(h host.Host) error {
 	t.wg.Add(1) // under mu: Connected adds to wg only while ctx lives
 	t.mu.Unlock()
 	go t.run(ctx, sub)
-	h.Network().Notify(t)
+	h.Network().Notify((*notifiee)(t))
 	return nil
 }
 
@@ -444,7 +448,7 @@ func (t *Traversal) close() {
 	}
 	t.mu.Unlock()
 	if h != nil {
-		h.Network().StopNotify(t)
+		h.Network().StopNotify((*notifiee)(t))
 	}
 	t.wg.Wait()
 }
