@@ -64,13 +64,17 @@
 //     it and Write.Database comes from the receiving database.
 //     (engine: TestReplayedAnnouncements; internal/replication:
 //     TestVerifyDelta, "other database".)
-//   - Re-publish a writer's signed elements in a block of its own. The
-//     signature covers a delta's elements, not its DAG height or links, so
-//     any peer holding a signed delta can copy its elements into a new block
-//     at a greater height. Registers resolve conflicts by height, so this
-//     can set a key back to a value its author wrote earlier. Not closed
-//     yet: binding height and links needs the signature to be made when
-//     go-ds-crdt builds the block, which its API does not allow.
+//   - Re-publish a writer's signed elements in a block of its own, to set
+//     a key back to a value its author wrote earlier (registers resolve
+//     conflicts by height, so the copy would only need a greater one).
+//     Refused: the signature binds the delta's height, and a receiver
+//     refuses a delta found at another height than the one signed. A copy
+//     at the signed height with other links changes nothing a register
+//     shows. What stays open: deltas signed before heights were bound
+//     (envelopes without a height) can still be copied to any height.
+//     (engine: TestReplayAtGreaterHeightCannotRollBack,
+//     TestDeltaSignedAgainWhenItsHeightMoves; internal/replication:
+//     TestVerifyDelta, "replayed higher".)
 //   - Keep writing after revocation, for a while. Replicas judge a delta by
 //     the controller state they hold when they receive it. A writer revoked
 //     while it (or the replica) is offline is still accepted by any replica

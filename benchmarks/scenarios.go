@@ -426,6 +426,10 @@ func LateJoin10k(b *testing.B) { lateJoin(b, 10000) }
 // write, then the join).
 func LateJoin100k(b *testing.B) { lateJoin(b, 100000) }
 
+// LateJoin1M is LateJoin2k with a 1,000,000-delta history (minutes to
+// write; the join itself is the measurement).
+func LateJoin1M(b *testing.B) { lateJoin(b, 1000000) }
+
 // UpdateNested times one sequential caller incrementing a nested counter
 // (`$inc` of "stats.views") and setting a nested field of documents among
 // 1,000: the path-level registers of merging nested writes.

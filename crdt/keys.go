@@ -54,7 +54,10 @@ type Key struct {
 	Inc   string // incarnation
 	Field string // top-level field name, unescaped
 	Epoch string // counter or set epoch
-	Sub   string // replica (counters), element hash (sets), creator tag (bases), index name, ACL entry id
+	Sub   string // replica (counters), element hash (sets), creator tag (bases), index name, ACL entry id, author (signatures)
+	// Nonce is a signature key's own nonce (SigKeyFor); empty for the
+	// per-author key of signatures made before it (SigKey).
+	Nonce string
 }
 
 // Escape makes s safe to use as one component of a datastore key: bytes
@@ -194,8 +197,21 @@ func ACLKey(id string) string { return prefixACL + "/" + Escape(id) }
 // ACLPrefix is the prefix of all access-control entries.
 func ACLPrefix() string { return prefixACL }
 
-// SigKey is the key of the signature element a delta by author carries.
+// SigKey is the key of the signature element deltas by author carried
+// before signatures bound the delta's height: one key for all of them.
+// ParseKey still reads it; SigKeyFor is what deltas carry now.
 func SigKey(author string) string { return prefixSig + "/" + Escape(author) }
+
+// SigPrefix is the prefix of every signature element's key.
+func SigPrefix() string { return prefixSig + "/" }
+
+// SigKeyFor is the key of the signature element of one delta by author:
+// nonce (see NewNonce) makes it the delta's own, so a writer that must
+// sign again (the delta's height moved) can drop the stale signature from
+// its batch without tombstoning anything.
+func SigKeyFor(author, nonce string) string {
+	return prefixSig + "/" + Escape(author) + "/" + Escape(nonce)
+}
 
 // ParseKey parses a database key produced by the functions above.
 func ParseKey(k string) (Key, error) {
@@ -293,7 +309,10 @@ func ParseKey(k string) (Key, error) {
 		key.Kind = KindACL
 		return key, nil
 	case "s":
-		if len(parts) != 2 || un(&key.Sub, parts[1]) != nil {
+		if len(parts) < 2 || len(parts) > 3 || un(&key.Sub, parts[1]) != nil {
+			return bad()
+		}
+		if len(parts) == 3 && (un(&key.Nonce, parts[2]) != nil || key.Nonce == "") {
 			return bad()
 		}
 		key.Kind = KindSig

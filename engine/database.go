@@ -43,10 +43,13 @@ type Database struct {
 	crdtStore atomic.Pointer[dscrdt.Datastore]
 	bc        *replication.Broadcaster
 	vdag      *replication.ValidatingDAG
-	mat       *materializer
-	wq        writeQueue
-	hub       *eventHub
-	stats     counters
+	// beforeCommit, if set (by tests only), runs between signing a delta
+	// and committing it, under the writer.
+	beforeCommit func()
+	mat          *materializer
+	wq           writeQueue
+	hub          *eventHub
+	stats        counters
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
@@ -615,6 +618,7 @@ func (db *Database) Stats() Stats {
 		BytesOut:      db.stats.BytesOut.Load(),
 		EventsDropped: db.stats.eventsDropped.Load(),
 		Reconnects:    db.stats.reconnects.Load(),
+		Resigned:      db.stats.resigned.Load(),
 		Catchup: CatchupStats{
 			Runs:      db.stats.Catchup.Runs.Load(),
 			Failures:  db.stats.Catchup.Failures.Load(),

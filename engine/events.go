@@ -138,6 +138,7 @@ type Stats struct {
 	BytesOut       uint64       `json:"bytesOut"`      // broadcast bytes sent
 	EventsDropped  uint64       `json:"eventsDropped"` // events a slow subscriber missed
 	Reconnects     uint64       `json:"reconnects"`    // peers of the address book redialled successfully
+	Resigned       uint64       `json:"resigned"`      // local deltas signed again because a remote head moved their height
 	Catchup        CatchupStats `json:"catchup"`
 	Heads          int          `json:"heads"`          // current DAG heads
 	MaxHeight      uint64       `json:"maxHeight"`      // current DAG height
@@ -164,4 +165,5 @@ type counters struct {
 	replication.Counters
 	localWrites, remoteApplied, commits atomic.Uint64
 	eventsDropped, reconnects           atomic.Uint64
+	resigned                            atomic.Uint64 // deltas signed again: their height moved
 }

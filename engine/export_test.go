@@ -56,3 +56,16 @@ func Hold(e *Engine, bs ...blocks.Block) error {
 func Store(e *Engine, bs ...blocks.Block) error {
 	return e.bstore.PutMany(context.Background(), bs)
 }
+
+// SetBeforeCommit makes f run between signing each of db's deltas and
+// committing it (nil removes it). Set it while db is idle.
+func SetBeforeCommit(db *Database, f func()) { db.beforeCommit = f }
+
+// MaxHeight is the height of db's highest head.
+func MaxHeight(db *Database) uint64 {
+	s := db.store()
+	if s == nil {
+		return 0
+	}
+	return s.InternalStats(context.Background()).MaxHeight
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -230,6 +231,11 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 	}
 }
 
+// maxSignAttempts bounds how often one delta is signed again because its
+// height moved: each retry follows a remote head merged in the instant
+// between signing and committing, so a few are plenty.
+const maxSignAttempts = 16
+
 // commit writes the group's mutations as deltas, then refreshes the view of
 // every document written so the writers read their own writes.
 func (db *Database) commit(ctx context.Context, t *txn) error {
@@ -249,16 +255,36 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	var chunk []crdt.Mutation
 	size := 0
 	flush := func() error {
-		// Each delta carries its author's signature over its contents.
-		sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), db.e.cfg.clock(), chunk)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(cctx, ds.NewKey(sig.Key), sig.Value); err != nil {
-			return err
-		}
-		if err := b.Commit(cctx); err != nil {
-			return err
+		// Each delta carries its author's signature over its contents
+		// and the height go-ds-crdt will give it: one above the highest
+		// head. A remote head merged between the two moves that height;
+		// the block is then refused before anything is stored
+		// (replication.ErrHeightMoved), and the delta is signed again.
+		for attempt := 1; ; attempt++ {
+			height := store.InternalStats(cctx).MaxHeight + 1
+			sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), db.e.cfg.clock(), height, chunk)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(cctx, ds.NewKey(sig.Key), sig.Value); err != nil {
+				return err
+			}
+			if db.beforeCommit != nil {
+				db.beforeCommit()
+			}
+			err = b.Commit(cctx)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, replication.ErrHeightMoved) || attempt == maxSignAttempts {
+				return err
+			}
+			db.stats.resigned.Add(1)
+			// The stale signature's key is its own: deleting it from the
+			// batch drops the element and tombstones nothing.
+			if err := b.Delete(cctx, ds.NewKey(sig.Key)); err != nil {
+				return err
+			}
 		}
 		db.stats.commits.Add(1)
 		chunk, size = chunk[:0], 0

@@ -257,7 +257,14 @@ func (b *Broadcaster) sendLoop() {
 				heads = append(heads, fresh[i])
 			}
 		}
-		if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+		if err := b.announce(b.ctx, heads); err != nil {
+			if b.ctx.Err() != nil {
+				// Close cut this announcement short: its flush makes it.
+				b.sendMu.Lock()
+				b.toSend = append(fresh, b.toSend...)
+				b.sendMu.Unlock()
+				return
+			}
 			b.log.Warn("announce", "error", err)
 		}
 	}

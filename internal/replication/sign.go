@@ -35,12 +35,23 @@ import (
 // access controller. The signature covers the database address, so a delta
 // cannot be replayed into another database.
 //
-// What it does not cover: the delta's DAG height and links, and which
-// versions of a signed key a tombstone names. A party replaying a signed
-// envelope in a block of its own can only re-apply the author's own puts and
-// deletes at another height.
+// The signature also covers the delta's height (its go-ds-crdt priority,
+// which decides registers): a receiver refuses a delta found at another
+// height than the one signed, so a party that copies a signed envelope
+// into a block of its own cannot raise an old write above newer ones (a
+// rollback). The writer predicts the height its block will get (one above
+// the highest head) and, should heads move before go-ds-crdt builds the
+// block, ValidatingDAG.Add refuses the block and the writer signs again
+// (ErrHeightMoved). Not covered: the delta's links (they do not change
+// what a delta's puts win against), which versions of a signed key a
+// tombstone names, and deltas signed before heights were (envelopes
+// without a height, under sigDomainV1): those stay replayable at any
+// height.
 
-const sigDomain = "lattice-delta-v1\x00"
+const (
+	sigDomainV1 = "lattice-delta-v1\x00" // no height
+	sigDomain   = "lattice-delta-v2\x00" // the height follows the time
+)
 
 // maxEnvelopeSize bounds a signature element from the network.
 const maxEnvelopeSize = 256 << 10
@@ -48,6 +59,7 @@ const maxEnvelopeSize = 256 << 10
 type envelope struct {
 	Author  string   `json:"a"`
 	Time    int64    `json:"t"`           // Unix milliseconds claimed by the author
+	Height  uint64   `json:"h,omitempty"` // the delta's priority; 0 in envelopes signed before heights were
 	Token   []byte   `json:"k,omitempty"` // capability token
 	Digest  []byte   `json:"d"`           // sha256 of the delta's other elements
 	Deletes []string `json:"x,omitempty"` // keys the delta may tombstone, sorted
@@ -56,7 +68,11 @@ type envelope struct {
 
 func (env *envelope) signedBytes(db string) []byte {
 	var b bytes.Buffer
-	b.WriteString(sigDomain)
+	if env.Height == 0 {
+		b.WriteString(sigDomainV1)
+	} else {
+		b.WriteString(sigDomain)
+	}
 	writeField := func(p []byte) {
 		var n [binary.MaxVarintLen64]byte
 		b.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
@@ -67,6 +83,10 @@ func (env *envelope) signedBytes(db string) []byte {
 	var t [8]byte
 	binary.BigEndian.PutUint64(t[:], uint64(env.Time))
 	b.Write(t[:])
+	if env.Height != 0 {
+		binary.BigEndian.PutUint64(t[:], env.Height)
+		b.Write(t[:])
+	}
 	writeField(env.Token)
 	writeField(env.Digest)
 	for _, k := range env.Deletes {
@@ -96,8 +116,14 @@ func putsDigest(puts []crdt.Mutation) []byte {
 
 // SignChunk returns the signature element for a delta made of muts,
 // written by author (whose key is key) into database db at now, with the
-// author's capability token if any. It sorts the puts of muts in place.
-func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now time.Time, muts []crdt.Mutation) (crdt.Mutation, error) {
+// author's capability token if any, for the delta to sit at height (its
+// go-ds-crdt priority: one above the highest head when it is committed;
+// must not be 0). The element's key is the delta's own (crdt.SigKeyFor).
+// It sorts the puts of muts in place.
+func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now time.Time, height uint64, muts []crdt.Mutation) (crdt.Mutation, error) {
+	if height == 0 {
+		return crdt.Mutation{}, fmt.Errorf("%w: height 0", ErrBadDelta)
+	}
 	var puts []crdt.Mutation
 	var dels []string
 	for _, m := range muts {
@@ -108,7 +134,7 @@ func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now 
 		}
 	}
 	sort.Strings(dels)
-	env := &envelope{Author: author.String(), Time: now.UnixMilli(), Token: token, Digest: putsDigest(puts), Deletes: dels}
+	env := &envelope{Author: author.String(), Time: now.UnixMilli(), Height: height, Token: token, Digest: putsDigest(puts), Deletes: dels}
 	sig, err := key.Sign(env.signedBytes(db))
 	if err != nil {
 		return crdt.Mutation{}, err
@@ -118,7 +144,7 @@ func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now 
 	if err != nil {
 		return crdt.Mutation{}, err
 	}
-	return crdt.Mutation{Key: crdt.SigKey(author.String()), Value: v}, nil
+	return crdt.Mutation{Key: crdt.SigKeyFor(author.String(), crdt.NewNonce()), Value: v}, nil
 }
 
 // ErrBadDelta marks a delta whose signature is missing, malformed or
@@ -159,6 +185,9 @@ func VerifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 	}
 	if env == nil {
 		return w, fmt.Errorf("%w: unsigned", ErrBadDelta)
+	}
+	if env.Height != 0 && env.Height != d.GetPriority() {
+		return w, fmt.Errorf("%w: signed for height %d, found at height %d (a replay in another block)", ErrBadDelta, env.Height, d.GetPriority())
 	}
 	if !bytes.Equal(putsDigest(puts), env.Digest) {
 		return w, fmt.Errorf("%w: elements do not match the signature", ErrBadDelta)
@@ -336,6 +365,60 @@ func (v *ValidatingDAG) noteMissing(ctx context.Context, cids ...cid.Cid) {
 			return
 		}
 	}
+}
+
+// ErrHeightMoved is what Add returns for this peer's own block when the
+// height its signature binds is not the height go-ds-crdt gave the block:
+// heads moved between signing and committing. Nothing is stored; the
+// writer signs again for the new height and commits once more.
+var ErrHeightMoved = errors.New("replication: the delta's height moved after it was signed")
+
+// sigPrefix starts every signature element's key.
+var sigPrefix = crdt.SigPrefix()
+
+// Add stores one of this peer's own nodes, unless its signature binds
+// another height than the node's (ErrHeightMoved).
+func (v *ValidatingDAG) Add(ctx context.Context, nd ipld.Node) error {
+	if err := heightMatches(nd); err != nil {
+		return err
+	}
+	return v.DAGService.Add(ctx, nd)
+}
+
+// AddMany is Add for several nodes: none is stored if one is refused.
+func (v *ValidatingDAG) AddMany(ctx context.Context, nds []ipld.Node) error {
+	for _, nd := range nds {
+		if err := heightMatches(nd); err != nil {
+			return err
+		}
+	}
+	return v.DAGService.AddMany(ctx, nds)
+}
+
+// heightMatches reports ErrHeightMoved for a delta whose signature names
+// another height than its priority. Nodes that are not deltas, or carry
+// no height, pass: judging them is the receivers'.
+func heightMatches(nd ipld.Node) error {
+	d, err := decodeDelta(nd)
+	if err != nil {
+		return nil
+	}
+	els := d.GetElements()
+	for i := len(els) - 1; i >= 0; i-- { // the writer puts its signature last
+		e := els[i]
+		if !strings.HasPrefix(e.GetKey(), sigPrefix) {
+			continue
+		}
+		if k, err := crdt.ParseKey(e.GetKey()); err != nil || k.Kind != crdt.KindSig {
+			continue
+		}
+		var env envelope
+		if json.Unmarshal(e.GetValue(), &env) == nil && env.Height != 0 && env.Height != d.GetPriority() {
+			return fmt.Errorf("%w: signed for %d, built at %d", ErrHeightMoved, env.Height, d.GetPriority())
+		}
+		return nil
+	}
+	return nil
 }
 
 // Session keeps go-ds-crdt's session-based fetching, validated.

@@ -1,11 +1,14 @@
 package replication
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
+	dag "github.com/ipfs/boxo/ipld/merkledag"
 	crdtpb "github.com/ipfs/go-ds-crdt/pb"
+	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
@@ -19,7 +22,7 @@ func signedDelta(t *testing.T, key crypto.PrivKey, db string, muts []crdt.Mutati
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig, err := SignChunk(key, id, db, []byte("tok"), time.UnixMilli(1700000000000), muts)
+	sig, err := SignChunk(key, id, db, []byte("tok"), time.UnixMilli(1700000000000), 3, muts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +75,13 @@ func TestVerifyDelta(t *testing.T) {
 			d.Elements[len(d.Elements)-1].Key = crdt.SigKey(oid.String())
 		}, db},
 		{"bad key", func(d *crdtpb.Delta) { d.Elements[0].Key = "/nonsense" }, db},
+		// A signed envelope copied into a block at another height: the
+		// rollback a replay would otherwise be.
+		{"replayed higher", func(d *crdtpb.Delta) { d.Priority = 9 }, db},
+		{"replayed lower", func(d *crdtpb.Delta) { d.Priority = 2 }, db},
+		{"height stripped", func(d *crdtpb.Delta) {
+			d.Elements[len(d.Elements)-1].Value = stripHeight(t, d.Elements[len(d.Elements)-1].Value)
+		}, db},
 	}
 	for _, tc := range tamper {
 		d := signedDelta(t, key, db, muts)
@@ -104,4 +114,71 @@ func FuzzVerifyDelta(f *testing.F) {
 		}
 		_, _ = VerifyDelta("/lattice/x/db", &d)
 	})
+}
+
+// stripHeight removes the height from an encoded envelope, as a replayer
+// would to make it look like one signed before heights were bound.
+func stripHeight(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatal(err)
+	}
+	env.Height = 0
+	out, err := json.Marshal(&env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestLegacyEnvelopeWithoutHeight: deltas signed before heights were bound
+// (sigDomainV1, one key per author) still verify, at any height.
+func TestLegacyEnvelopeWithoutHeight(t *testing.T) {
+	const db = "/lattice/x/db"
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	author, _ := peer.IDFromPrivateKey(key)
+	puts := []crdt.Mutation{{Key: crdt.DocPrefix("todos", "a"), Value: []byte("m")}}
+	env := &envelope{Author: author.String(), Time: 1700000000000, Digest: putsDigest(puts)}
+	sig, err := key.Sign(env.signedBytes(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sig = sig
+	v, _ := json.Marshal(env)
+	for _, prio := range []uint64{1, 7} {
+		d := &crdtpb.Delta{Priority: prio, Elements: []*crdtpb.Element{
+			{Key: puts[0].Key, Value: puts[0].Value},
+			{Key: crdt.SigKey(author.String()), Value: v},
+		}}
+		if _, err := VerifyDelta(db, d); err != nil {
+			t.Fatalf("legacy envelope at height %d: %v", prio, err)
+		}
+	}
+}
+
+// TestHeightMatches: the writer's own block is refused before it is
+// stored when go-ds-crdt built it at another height than the one signed.
+func TestHeightMatches(t *testing.T) {
+	const db = "/lattice/x/db"
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	muts := []crdt.Mutation{{Key: crdt.DocPrefix("todos", "a"), Value: []byte("m")}}
+	node := func(d *crdtpb.Delta) ipld.Node {
+		b, err := proto.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dag.NodeWithData(b)
+	}
+	d := signedDelta(t, key, db, muts)
+	if err := heightMatches(node(d)); err != nil {
+		t.Fatalf("signed height 3 at priority 3: %v", err)
+	}
+	d.Priority = 4
+	if err := heightMatches(node(d)); !errors.Is(err, ErrHeightMoved) {
+		t.Fatalf("signed height 3 at priority 4: %v", err)
+	}
+	if err := heightMatches(dag.NodeWithData([]byte{0xff})); err != nil {
+		t.Fatalf("not a delta: %v", err)
+	}
 }
