@@ -34,8 +34,10 @@ import (
 const (
 	// relayRepairWait is how long after a switch a peer may be missing
 	// from a topic it left then: gossipsub reopens a dead stream after
-	// 100 ms, and its hello restores the subscriptions in a round trip.
-	relayRepairWait = 3 * time.Second
+	// 100 ms, and its hello restores the subscriptions in a round trip
+	// (on loopback the topic got the peer back within a millisecond or
+	// never; a repair that was not needed costs one reconnect).
+	relayRepairWait = 1500 * time.Millisecond
 	// relayRepairEvery bounds repairs: at most one per peer this often.
 	relayRepairEvery = time.Minute
 	// relayRepairTries bounds the repairs one switch leads to.
