@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/ipfs/go-cid"
@@ -767,4 +768,10 @@ func (db *Database) aclWrite(ctx context.Context, entry func(*accesscontrol.Dyna
 		t.stageMeta(crdt.Mutation{Key: key, Value: b})
 		return nil
 	})
+}
+
+// lostPeerSince reports whether p left the database's topic at or after t
+// and is not subscribed to it now (see relayswitch.go).
+func (db *Database) lostPeerSince(p peer.ID, t time.Time) bool {
+	return db.bc != nil && db.bc.LeftSince(p, t)
 }

@@ -67,6 +67,9 @@ type Engine struct {
 	wg     sync.WaitGroup // the engine's own loops
 	// watchdog reconnects peers pubsub gave up on; nil when turned off
 	watchdog *pubsubWatchdog
+	// relaySwitch repairs pubsub after a relay circuit gives way to a
+	// direct connection (relayswitch.go)
+	relaySwitch *relaySwitch
 
 	// calls is read-locked by the calls enter admits; Close takes it once
 	// closing (cancelled first, to cut their network waits short) so that
@@ -188,6 +191,7 @@ func (e *Engine) start(ctx context.Context) error {
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 	e.serveCatchup()
 	e.watchPubsub()
+	e.watchRelaySwitch()
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {
@@ -314,6 +318,9 @@ func (e *Engine) Close() error {
 		if e.disc != nil {
 			errs = append(errs, e.disc.Close())
 		}
+		if e.relaySwitch != nil {
+			e.relaySwitch.stop()
+		}
 		e.cancel()
 		e.wg.Wait()
 		if e.bitswap != nil {
@@ -386,4 +393,15 @@ type clientOnly struct{ *bitswap.Bitswap }
 
 func (c clientOnly) NotifyNewBlocks(ctx context.Context, blks ...blocks.Block) error {
 	return c.Client.NotifyNewBlocks(ctx, blks...)
+}
+
+// openDatabases returns the databases open now.
+func (e *Engine) openDatabases() []*Database {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dbs := make([]*Database, 0, len(e.databases))
+	for _, db := range e.databases {
+		dbs = append(dbs, db)
+	}
+	return dbs
 }

@@ -2,14 +2,21 @@ package node_test
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/latticedb/lattice/discovery"
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
 )
 
@@ -255,4 +262,46 @@ func readAll(t testing.TB, res *http.Response) string {
 	b, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestMetricsDiscoveryAndWatchdog: /metrics reports what discovery found
+// and dialled (engine.DiscoveryStats) and the pubsub watchdog's revivals.
+func TestMetricsDiscoveryAndWatchdog(t *testing.T) {
+	a := startNode(t)
+	b := startNodeWith(t, []engine.Option{
+		engine.WithDiscovery(discovery.Bootstrap(peer.AddrInfo{ID: a.e.ID(), Addrs: a.e.Host().Addrs()})),
+		engine.WithPubsubWatchdog(time.Second),
+	})
+	var text string
+	poll.Eventually(t, 60*time.Second, func() error {
+		res, err := b.client.Get(b.url + "/metrics")
+		if err != nil {
+			return err
+		}
+		text = readAll(t, res)
+		res.Body.Close()
+		if !strings.Contains(text, "lattice_discovery_connected_total 1\n") {
+			return errors.New("discovery has not connected a yet")
+		}
+		return nil
+	})
+	for _, want := range []string{
+		"lattice_discovery_found_total ",
+		"lattice_discovery_dials_total 1\n",
+		"lattice_discovery_dropped_total 0\n",
+		"lattice_discovery_dials_in_flight 0\n",
+		"lattice_discovery_dials_in_flight_max 1\n",
+		"lattice_pubsub_revivals_total 0\n",
+		"lattice_relay_circuits_closed_total 0\n",
+		"lattice_holepunch_redials_total 0\n",
+		"lattice_relay_switch_repairs_total 0\n",
+	} {
+		require.Contains(t, text, want)
+	}
+	require.NotContains(t, text, "lattice_discovery_found_total 0\n")
+	// a has no discovery: its counters are there, at zero.
+	res, err := a.client.Get(a.url + "/metrics")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Contains(t, readAll(t, res), "lattice_discovery_found_total 0\n")
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/transports"
 )
@@ -88,6 +89,30 @@ var (
 	descPunchAttempts  = prometheus.NewDesc("lattice_holepunch_attempts_total", "Hole punch attempts (DCUtR), as initiator or responder.", nil, nil)
 	descPunchSuccesses = prometheus.NewDesc("lattice_holepunch_successes_total", "Hole punch attempts that made a direct connection.", nil, nil)
 	descDBs            = prometheus.NewDesc("lattice_databases_open", "Databases open on this node.", nil, nil)
+	descCircuitsClosed = prometheus.NewDesc("lattice_relay_circuits_closed_total", "Relay circuits this node closed because the peer was connected directly too.", nil, nil)
+	descRepunches      = prometheus.NewDesc("lattice_holepunch_redials_total", "Peers reached only through a relay that this node redialled, when it became ready to hole-punch, so that they are punched.", nil, nil)
+	descSwitchRepairs  = prometheus.NewDesc("lattice_relay_switch_repairs_total", "Peers reconnected because gossipsub lost their subscriptions when a relay circuit gave way to a direct connection.", nil, nil)
+	descRevivals       = prometheus.NewDesc("lattice_pubsub_revivals_total", "Peers reconnected because pubsub gave up on them while they stayed connected (the pubsub watchdog).", nil, nil)
+
+	// Discovery: engine.DiscoveryStats, zero without discovery.
+	discoveryCounters = []struct {
+		desc *prometheus.Desc
+		get  func(s discovery.Stats) float64
+	}{
+		{prometheus.NewDesc("lattice_discovery_found_total", "Peers reported by discovery sources.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Found) }},
+		{prometheus.NewDesc("lattice_discovery_queued_total", "Found peers queued for a dial.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Queued) }},
+		{prometheus.NewDesc("lattice_discovery_dropped_total", "Found peers dropped: no usable address, or pushed out of a full queue.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Dropped) }},
+		{prometheus.NewDesc("lattice_discovery_dropped_addrs_total", "Discovered addresses dropped: malformed, undialable, or past the per-peer cap.", nil, nil), func(s discovery.Stats) float64 { return float64(s.DroppedAddrs) }},
+		{prometheus.NewDesc("lattice_discovery_dials_total", "Dials discovery started.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Dialed) }},
+		{prometheus.NewDesc("lattice_discovery_connected_total", "Discovery dials that connected.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Connected) }},
+	}
+	discoveryGauges = []struct {
+		desc *prometheus.Desc
+		get  func(s discovery.Stats) float64
+	}{
+		{prometheus.NewDesc("lattice_discovery_dials_in_flight", "Discovery dials running now.", nil, nil), func(s discovery.Stats) float64 { return float64(s.InFlight) }},
+		{prometheus.NewDesc("lattice_discovery_dials_in_flight_max", "Most discovery dials that ran at once.", nil, nil), func(s discovery.Stats) float64 { return float64(s.MaxInFlight) }},
+	}
 
 	descBlocksFetched = prometheus.NewDesc("lattice_blocks_fetched_total", "Blocks received by bitswap (whole engine).", nil, nil)
 	descBitswapIn     = prometheus.NewDesc("lattice_bitswap_received_bytes_total", "Bytes received by bitswap (whole engine).", nil, nil)
@@ -132,8 +157,14 @@ var (
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPeers, descReach, descPunchAttempts, descPunchSuccesses, descDBs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
+	for _, d := range []*prometheus.Desc{descPeers, descReach, descPunchAttempts, descPunchSuccesses, descDBs, descRevivals, descCircuitsClosed, descRepunches, descSwitchRepairs, descBlocksFetched, descBitswapIn, descBitswapOut, descLag} {
 		ch <- d
+	}
+	for _, g := range discoveryCounters {
+		ch <- g.desc
+	}
+	for _, g := range discoveryGauges {
+		ch <- g.desc
 	}
 	for _, g := range dbGauges {
 		ch <- g.desc
@@ -163,9 +194,14 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		counts[k]++
 	}
 	reach, hp := "unknown", transports.HolePunchStats{}
+	var closed, repunches int64
 	if t := transports.TraversalOf(e.Host()); t != nil {
 		reach, hp = reachabilityName(t.Reachability()), t.HolePunches()
+		closed, repunches = t.CircuitsClosed(), t.Repunches()
 	}
+	ch <- prometheus.MustNewConstMetric(descCircuitsClosed, prometheus.CounterValue, float64(closed))
+	ch <- prometheus.MustNewConstMetric(descRepunches, prometheus.CounterValue, float64(repunches))
+	ch <- prometheus.MustNewConstMetric(descSwitchRepairs, prometheus.CounterValue, float64(e.RelaySwitchRepairs()))
 	for _, r := range []string{"unknown", "public", "private"} {
 		v := 0.0
 		if r == reach {
@@ -175,6 +211,14 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descPunchAttempts, prometheus.CounterValue, float64(hp.Attempts))
 	ch <- prometheus.MustNewConstMetric(descPunchSuccesses, prometheus.CounterValue, float64(hp.Successes))
+	ch <- prometheus.MustNewConstMetric(descRevivals, prometheus.CounterValue, float64(e.PubsubRevivals()))
+	ds := e.DiscoveryStats()
+	for _, g := range discoveryCounters {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.CounterValue, g.get(ds))
+	}
+	for _, g := range discoveryGauges {
+		ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, g.get(ds))
+	}
 	for _, k := range []kt{{"direct", "tcp"}, {"direct", "quic"}, {"holepunched", "tcp"}, {"holepunched", "quic"}, {"relayed", "relay"}} {
 		if _, ok := counts[k]; !ok {
 			counts[k] = 0

@@ -20,7 +20,12 @@
 #   (a) both routers endpoint-independent (plain MASQUERADE, conntrack
 #       filtering): a to-do written on B appears on A through the relay;
 #   (b) the hole punch succeeds and /v1/peers reports the peer
-#       "holepunched" (direct), and writes after the switch replicate;
+#       "holepunched" (direct), the relay circuit closes (no p2p-circuit
+#       connection left on either side), and writes after the switch
+#       replicate;
+#   (e) a relayed connection made before the node can punch (it knows no
+#       public address of its own yet) is redialled and punched once it
+#       can;
 #   and that AutoNAT (answered by the relay) finds the nodes private, which
 #   lattice node prints and /v1/id reports.
 # It prints the measurements BENCHMARKS.md quotes: time to first sync
@@ -52,7 +57,7 @@ cleanup() {
     echo "natbed: FAILED (exit $rc); logs:"
     for f in "$WORK"/*.out "$WORK"/*.err; do [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
   fi
-  if [ -n "${NATBED_LOGS:-}" ]; then mkdir -p "$NATBED_LOGS" && cp "$WORK"/*.out "$WORK"/*.err "$NATBED_LOGS"/ 2>/dev/null || true; fi
+  if [ -n "${NATBED_LOGS:-}" ]; then mkdir -p "$NATBED_LOGS" && cp "$WORK"/*.out "$WORK"/*.err "$WORK"/*.old "$NATBED_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$WORK"
   exit "$rc"
 }
@@ -89,6 +94,13 @@ peer_kind() {
   api "$1" GET /v1/peers | grep -o "\"peerId\":\"$2\"[^}]*\"kind\":\"[a-z]*\"" | sed 's/.*"kind":"//; s/"$//'
 }
 is_kind() { [ "$(peer_kind "$1" "$2")" = "$3" ]; }
+# no_circuit NODE PEERID: NODE is connected to PEERID and none of its
+# connections to it (the addrs of its /v1/peers entry) is a relay circuit.
+no_circuit() {
+  local e
+  e=$(api "$1" GET /v1/peers | grep -o "\"peerId\":\"$2\"[^}]*") || return 1
+  [ -n "$e" ] && ! printf '%s' "$e" | grep -q p2p-circuit
+}
 has_circuit() { api "$1" GET /v1/id | grep -q p2p-circuit; }
 field() { sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p"; }
 
@@ -151,11 +163,21 @@ RELAY_Q=$(grep -m1 '^relay: /ip4/5.1.1.10/udp/4002/quic-v1/p2p/' "$WORK/relay.ou
 echo "relay: $RELAY"
 
 # start_node NAME [--bootstrap ADDR]: a node in ltn-NAME, its peer ID in $ID.
+# With NO_RELAY set, the node has no relay of its own (no reservation) and
+# hole punching on.
 start_node() {
   local n=$1; shift
   # Not through nsx: $! must be the node's own pid (ip netns exec execs).
+  # The previous round's output must not satisfy the waits below before
+  # the new process truncates it: set it aside (NATBED_LOGS keeps it).
+  local f
+  for f in "$WORK/$n.out" "$WORK/$n.err"; do
+    [ ! -f "$f" ] || mv "$f" "$f.$(date +%s%N).old"
+  done
+  local relays=(--relay "$RELAY" --relay "$RELAY_Q")
+  [ -z "${NO_RELAY:-}" ] || relays=(--holepunch on)
   ip netns exec "ltn-$n" "$BIN" node --in-memory --api 127.0.0.1:5080 --transport tcp,quic \
-    --relay "$RELAY" --relay "$RELAY_Q" --log-level info "$@" >"$WORK/$n.out" 2>"$WORK/$n.err" &
+    "${relays[@]}" --log-level info "$@" >"$WORK/$n.out" 2>"$WORK/$n.err" &
   PIDS+=($!)
   LAST_PID=$!
   wait_for 30 "node $n started" grep -q '^api: ' "$WORK/$n.out"
@@ -223,10 +245,33 @@ wait_for 60 "(b) A's connection to B becomes direct" is_kind a "$ID_B" holepunch
 DIRECT_AFTER=$(since "$T0")
 echo "(b) ok: holepunched ${DIRECT_AFTER}s after A dialed; A sees $(peer_kind a "$ID_B"), B sees $(peer_kind b "$ID_A")"
 [ "$(punch_successes a)" -ge 1 ] || [ "$(punch_successes b)" -ge 1 ] || fail "(b) no punch success counted"
+wait_for 30 "(b) A's relay circuit to B closed" no_circuit a "$ID_B"
+wait_for 30 "(b) B's relay circuit to A closed" no_circuit b "$ID_A"
+CIRCUIT_CLOSED_AFTER=$(since "$T0")
+is_kind a "$ID_B" holepunched || fail "(b) after the circuit closed A reaches B by '$(peer_kind a "$ID_B")', want holepunched"
+echo "(b) ok: relay circuit closed ${CIRCUIT_CLOSED_AFTER}s after A dialed; only the direct connection is left"
 api b POST /v1/action/insertOne "{\"database\":\"$DB\",\"collection\":\"todos\",\"document\":{\"_id\":\"eggs\",\"title\":\"eggs\"}}" >/dev/null
 wait_for 30 "(b) a to-do written after the switch reaches A" has_todo a eggs
 throughput direct
 DIRECT_TP=$THROUGHPUT
+stop_nodes
+
+echo "== (e) a relayed connection made before the node can hole-punch is punched once it can"
+# A has no relay of its own, so it learns its public address only from the
+# relay it dials B through: its relayed connection to B opens before A is
+# ready to punch, which libp2p alone would leave relayed.
+start_node b; ID_B=$ID; PID_B=$LAST_PID
+wait_for 30 "(e) B's relay reservation" has_circuit b
+wait_for 30 "(e) B ready to hole-punch" punch_ready b
+NO_RELAY=1 start_node a; ID_A=$ID; PID_A=$LAST_PID
+punch_ready a && fail "(e) A is ready to punch before it met anyone"
+T0=$(now)
+api a POST /v1/connect "{\"addr\":\"$RELAY_Q/p2p-circuit/p2p/$ID_B\"}" >/dev/null || fail "(e) A could not dial B through the relay"
+wait_for 60 "(e) A's early connection to B becomes direct" is_kind a "$ID_B" holepunched
+EARLY_DIRECT_AFTER=$(since "$T0")
+grep -q "relayed peer redialled for a hole punch" "$WORK/a.err" "$WORK/b.err" || fail "(e) direct without the redial: the connection was not early"
+wait_for 30 "(e) A's relay circuit to B closed" no_circuit a "$ID_B"
+echo "(e) ok: early relayed connection holepunched ${EARLY_DIRECT_AFTER}s after A dialed (after A's redial)"
 stop_nodes
 
 echo "== (c) router B symmetric (MASQUERADE --random-fully): the connection stays relayed"
@@ -252,5 +297,5 @@ api a GET /v1/id | grep -q '"reachability":"private"' || fail "A's /v1/id does n
 echo "(c) ok: both nodes report reachability private"
 stop_nodes
 
-echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
+echo "natbed: first sync through the relay ${RELAY_FIRST_SYNC}s; direct ${DIRECT_AFTER}s after start; circuit closed ${CIRCUIT_CLOSED_AFTER}s after start; early connection direct ${EARLY_DIRECT_AFTER}s after start; throughput relayed ${RELAY_TP} MB/s, direct ${DIRECT_TP} MB/s"
 echo "natbed: all passed"

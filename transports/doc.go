@@ -38,18 +38,22 @@
 //   - libp2p tries a hole punch once, when the relayed connection opens,
 //     and only if both hosts know a public address of their own by then
 //     (observed by a peer, typically the relay, about a quarter of a
-//     second after the first reservation). A relayed connection made
-//     earlier stays relayed until the next one. Traversal.HolePunchReady
-//     says whether the host is ready.
+//     second after the first reservation). Traversal.HolePunchReady says
+//     whether the host is ready; when it becomes ready, the Traversal
+//     closes and redials the relay circuits to peers it reaches only
+//     through a relay (at most once per peer per RepunchEvery), so that a
+//     connection made too early (a restart and an immediate redial) is
+//     punched too.
 //   - Once a direct connection exists, new streams (bitswap's blocks,
-//     catch-up) take it, while the relayed connection stays open with the
-//     streams already on it (gossipsub's). Closing it on the spot would
-//     move those too, but gossipsub v0.19 then often forgets the peer's
-//     subscriptions: each side reopens its stream at once, and a hello that
-//     arrives before the other side has processed the dead stream is
-//     cleared with it; publishing to that peer stops (seen in 2 of 3 runs of
-//     TestRelayedToDirectSwitch when it closed the circuit). So the circuit
-//     is left to end with the reservation or the peers.
+//     catch-up) take it, while the relayed connection keeps the streams
+//     already on it (gossipsub's). NATConfig.RelayCloseDelay later the
+//     side with the lower peer ID closes the circuit, so the relay carries
+//     only the setup. gossipsub v0.19 then reopens its streams on the
+//     direct connection, and sometimes forgets the peer's subscriptions
+//     (the dead stream's cleanup can be processed after the new stream's
+//     hello); the engine checks each database's topic after such a switch
+//     and reconnects a peer that is missing (engine/relayswitch.go;
+//     TestRelayedToDirectSwitch, run with -count=20, shows both).
 //
 // Subpackage relay is the circuit relay v2 service (lattice relay, which
 // also answers AutoNAT for its clients) and the reservations a peer behind

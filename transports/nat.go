@@ -52,11 +52,33 @@ type NATConfig struct {
 	// PortMap asks the gateway for a port mapping with UPnP IGD or NAT-PMP
 	// (libp2p.NATPortMap), so that peers can dial the host directly.
 	PortMap bool
+	// RelayCloseDelay is how long after a direct connection to a peer
+	// appears (a hole punch, or any direct dial) the relay circuits to
+	// that peer are closed, so that every stream, gossipsub's included,
+	// moves to the direct connection and the relay carries only the
+	// setup. Only the side with the lower peer ID closes them, so the
+	// peers do not both tear down the circuit at once. Zero means
+	// DefaultRelayCloseDelay; negative keeps the circuits open.
+	RelayCloseDelay time.Duration
 	// DisableAutoNAT turns AutoNAT v2 off: the host then does not learn
 	// which of its addresses are reachable. AutoNAT v1, which sets the
 	// host's overall reachability (event.EvtLocalReachabilityChanged), is
 	// libp2p's and always on.
 	DisableAutoNAT bool
+}
+
+// DefaultRelayCloseDelay is NATConfig.RelayCloseDelay's default: long
+// enough for streams opened while the direct connection was being made
+// to settle on it, short next to the seconds a punch takes.
+const DefaultRelayCloseDelay = time.Second
+
+// relayCloseDelay is RelayCloseDelay with the default applied; negative
+// means never.
+func (c NATConfig) relayCloseDelay() time.Duration {
+	if c.RelayCloseDelay == 0 {
+		return DefaultRelayCloseDelay
+	}
+	return c.RelayCloseDelay
 }
 
 // holePunching reports whether c (with relays or not) punches holes.

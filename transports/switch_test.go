@@ -22,8 +22,11 @@ import (
 // TestRelayedToDirectSwitch: two engines meet through a relay and
 // replicate over the circuit; then a direct connection appears (what a
 // hole punch makes): the Traversal reports it hole-punched, new streams
-// take it, and replication goes on, both ways, large blocks (bitswap)
-// included.
+// take it, the side with the lower peer ID closes the relay circuit, and
+// replication goes on over the direct connection, both ways, gossipsub's
+// announcements and large blocks (bitswap) included. Run it with
+// -count=20: the close races gossipsub's stream handling (see the engine's
+// relayswitch.go), which the engine repairs.
 func TestRelayedToDirectSwitch(t *testing.T) {
 	ctx := t.Context()
 	r, err := relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
@@ -96,6 +99,24 @@ func TestRelayedToDirectSwitch(t *testing.T) {
 	require.Equal(t, transports.KindDirect, transports.KindOf(ha, hb.ID()))
 	require.Equal(t, map[transports.ConnKind]int{transports.KindDirect: 1, transports.KindHolePunched: 1, transports.KindRelayed: 0}, ta.Connections(), "the relay is the direct one")
 
+	// The circuit closes (on the side with the lower ID), on both sides.
+	poll.Eventually(t, 30*time.Second, func() error {
+		for _, h := range []host.Host{ha, hb} {
+			for _, c := range h.Network().Conns() {
+				if transports.IsRelayed(c.RemoteMultiaddr()) {
+					return fmt.Errorf("%s still has the circuit %s", h.ID(), c.RemoteMultiaddr())
+				}
+			}
+		}
+		return nil
+	})
+	closedA, closedB := ta.CircuitsClosed(), tb.CircuitsClosed()
+	require.Positive(t, closedA+closedB, "the Traversal closed it")
+	require.True(t, closedA == 0 || closedB == 0, "only one side closes circuits: a %d, b %d", closedA, closedB)
+	require.Equal(t, transports.KindHolePunched, ta.Kind(hb.ID()))
+	require.Equal(t, transports.KindHolePunched, tb.Kind(ha.ID()))
+
+	gotA, gotB := dba.Stats().HeadsReceived, dbb.Stats().HeadsReceived
 	insert(ca, "direct-a", 10)
 	insert(cb, "direct-b", 10)
 	big := make([]byte, 300<<10) // past the inline limit: bitswap fetches it on a new stream
@@ -110,6 +131,15 @@ func TestRelayedToDirectSwitch(t *testing.T) {
 		}
 	})
 	count(t, 41, ca, cb)
+	// Announcements came over gossipsub both ways after the switch (the
+	// rebroadcast of the heads included), not only blocks over bitswap.
+	poll.Eventually(t, 30*time.Second, func() error {
+		if dba.Stats().HeadsReceived == gotA || dbb.Stats().HeadsReceived == gotB {
+			return fmt.Errorf("no announcement since the switch: a %+v b %+v", dba.Stats(), dbb.Stats())
+		}
+		return nil
+	})
+	t.Logf("relay switch repairs: a %d, b %d", a.RelaySwitchRepairs(), b.RelaySwitchRepairs())
 	s, err := ha.NewStream(ctx, hb.ID(), "/ipfs/id/1.0.0")
 	require.NoError(t, err)
 	require.False(t, transports.IsRelayed(s.Conn().RemoteMultiaddr()), "a new stream takes the direct connection")

@@ -113,7 +113,7 @@ func New(c Config) (host.Host, error) {
 	for _, t := range ts {
 		opts = append(opts, t.Options()...)
 	}
-	tr := newTraversal(log.Named("nat"))
+	tr := newTraversal(log.Named("nat"), c.NAT.relayCloseDelay())
 	opts = append(opts, c.NAT.options(len(c.Relays) > 0, tr)...)
 	var res *relay.Reservations
 	if len(c.Relays) > 0 {

@@ -126,6 +126,9 @@ type Broadcaster struct {
 	banMu                        sync.Mutex
 	banned                       map[peer.ID]time.Time // peers whose catch-up broke the protocol, until
 
+	leftMu sync.Mutex
+	left   map[peer.ID]time.Time // peers that left the topic and did not join again, when (the last leftMemory's)
+
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
 	sendWake chan struct{} // signalled when toSend grows
@@ -154,6 +157,7 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		pending:      make(map[cid.Cid]struct{}),
 		ready:        make(chan struct{}, 1),
 		announceWake: make(chan struct{}, 1),
+		left:         make(map[peer.ID]time.Time),
 		sendWake:     make(chan struct{}, 1),
 	}
 	b.ctx, b.cancel = context.WithCancel(ctx)
@@ -609,6 +613,7 @@ func (b *Broadcaster) peerLoop() {
 		if err != nil {
 			return
 		}
+		b.noteMember(ev.Peer, ev.Type == pubsub.PeerJoin, time.Now())
 		switch ev.Type {
 		case pubsub.PeerJoin:
 			b.cfg.Delegate.PeerJoined(ev.Peer)
@@ -620,6 +625,42 @@ func (b *Broadcaster) peerLoop() {
 			b.cfg.Delegate.PeerLeft(ev.Peer)
 		}
 	}
+}
+
+// leftMemory is how long a broadcaster remembers that a peer left its
+// topic (LeftSince).
+const leftMemory = time.Minute
+
+// noteMember records p joining or leaving the topic at now; entries older
+// than leftMemory go, so the map is bounded by the peers that left in the
+// last leftMemory.
+func (b *Broadcaster) noteMember(p peer.ID, joined bool, now time.Time) {
+	b.leftMu.Lock()
+	defer b.leftMu.Unlock()
+	if joined {
+		delete(b.left, p)
+		return
+	}
+	for q, at := range b.left {
+		if now.Sub(at) > leftMemory {
+			delete(b.left, q)
+		}
+	}
+	b.left[p] = now
+}
+
+// LeftSince reports whether p left the topic at or after t (within the
+// last minute) and is not subscribed to it now: what gossipsub does to a
+// peer whose stream it lost, and what the engine looks for after a relay
+// circuit to p closes.
+func (b *Broadcaster) LeftSince(p peer.ID, t time.Time) bool {
+	if slices.Contains(b.topic.ListPeers(), p) {
+		return false
+	}
+	b.leftMu.Lock()
+	defer b.leftMu.Unlock()
+	at, ok := b.left[p]
+	return ok && !at.Before(t)
 }
 
 // Queued is the number of heads waiting for go-ds-crdt or for their

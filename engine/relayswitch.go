@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/latticedb/lattice/transports"
+)
+
+// The relay switch repair. When a relay circuit to a peer closes while a
+// direct connection to it stays (transports closes the circuit once a hole
+// punch or a direct dial succeeded), gossipsub's streams on the circuit
+// die and it opens new ones on the direct connection. gossipsub v0.19
+// clears a peer's subscriptions whenever one of its two streams with the
+// peer dies (handleDeadPeers and onClosedIncomingStream both call
+// clearPeerFromTopicsState), and learns them again only from the hello at
+// the start of the peer's next stream. When the death of the old stream
+// is processed after that hello (the two reach pubsub's event loop by
+// different channels, in either order), the subscriptions stay cleared:
+// both peers list each other as pubsub peers, but one no longer publishes
+// the database's announcements to the other. The pubsub watchdog does not
+// see it (the peer is a pubsub peer), so after every such switch the
+// engine checks each open database's topic: a peer that left a topic
+// around the switch and has not joined it again within relayRepairWait is
+// disconnected and dialled again, so that pubsub starts afresh on both
+// sides (as the watchdog does).
+
+const (
+	// relayRepairWait is how long after a switch a peer may be missing
+	// from a topic it left then: gossipsub reopens a dead stream after
+	// 100 ms, and its hello restores the subscriptions in a round trip
+	// (on loopback the topic got the peer back within a millisecond or
+	// never; a repair that was not needed costs one reconnect).
+	relayRepairWait = 1500 * time.Millisecond
+	// relayRepairEvery bounds repairs: at most one per peer this often.
+	relayRepairEvery = time.Minute
+	// relayRepairTries bounds the repairs one switch leads to.
+	relayRepairTries = 3
+	// relaySwitchSlack: a topic left this long before the circuit's
+	// close was noticed counts as left by the switch (pubsub may process
+	// the dead stream before the swarm tells the notifiee).
+	relaySwitchSlack = 2 * time.Second
+)
+
+// relaySwitch watches the host's connections for relay circuits that close
+// while a direct connection stays, and repairs pubsub after them.
+type relaySwitch struct {
+	e        *Engine
+	notifiee *network.NotifyBundle
+	repaired atomic.Uint64
+
+	mu       sync.Mutex
+	checking map[peer.ID]bool      // peers being checked now
+	last     map[peer.ID]time.Time // last repair, per peer (pruned after relayRepairEvery)
+}
+
+// watchRelaySwitch starts watching the host; the watch ends with the
+// engine's context.
+func (e *Engine) watchRelaySwitch() {
+	rs := &relaySwitch{e: e, checking: map[peer.ID]bool{}, last: map[peer.ID]time.Time{}}
+	rs.notifiee = &network.NotifyBundle{DisconnectedF: rs.disconnected}
+	e.relaySwitch = rs
+	e.host.Network().Notify(rs.notifiee)
+}
+
+// stop unregisters the notifiee; the checks end with the engine's
+// context (the engine's WaitGroup waits for them).
+func (rs *relaySwitch) stop() { rs.e.host.Network().StopNotify(rs.notifiee) }
+
+// disconnected is the notifiee: it does not block.
+func (rs *relaySwitch) disconnected(n network.Network, c network.Conn) {
+	if !transports.IsRelayed(c.RemoteMultiaddr()) {
+		return
+	}
+	p := c.RemotePeer()
+	if transports.KindOf(rs.e.host, p) != transports.KindDirect {
+		return // gone, or still relayed: pubsub handles a full disconnect
+	}
+	since := time.Now().Add(-relaySwitchSlack)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.checking[p] || rs.e.ctx.Err() != nil {
+		return
+	}
+	rs.checking[p] = true // bounded by the connected peers
+	rs.e.wg.Add(1)
+	go rs.check(rs.e.ctx, p, since)
+}
+
+// check waits relayRepairWait, then repairs p if a database's topic lost
+// it since the switch, up to relayRepairTries times.
+func (rs *relaySwitch) check(ctx context.Context, p peer.ID, since time.Time) {
+	defer rs.e.wg.Done()
+	defer func() {
+		rs.mu.Lock()
+		delete(rs.checking, p)
+		rs.mu.Unlock()
+	}()
+	for try := 0; try < relayRepairTries; try++ {
+		t := time.NewTimer(relayRepairWait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		lost := rs.lostTopics(p, since)
+		if lost == 0 || rs.e.host.Network().Connectedness(p) != network.Connected {
+			return
+		}
+		if !rs.mayRepair(p) {
+			rs.e.log.Debug("pubsub lost a peer's subscriptions after a relay switch; repaired recently", "peer", p)
+			return
+		}
+		rs.e.log.Warn("pubsub lost a peer's subscriptions after the relay circuit closed: reconnecting", "peer", p, "topics", lost)
+		since = time.Now()
+		if rs.reconnect(ctx, p) {
+			rs.repaired.Add(1)
+		}
+	}
+}
+
+// lostTopics counts the open databases whose topic p left since and has
+// not joined again.
+func (rs *relaySwitch) lostTopics(p peer.ID, since time.Time) int {
+	n := 0
+	for _, db := range rs.e.openDatabases() {
+		if db.lostPeerSince(p, since) {
+			n++
+		}
+	}
+	return n
+}
+
+// mayRepair reports whether p may be repaired now, and if so records it.
+func (rs *relaySwitch) mayRepair(p peer.ID) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	now := time.Now()
+	for q, at := range rs.last {
+		if now.Sub(at) > relayRepairEvery {
+			delete(rs.last, q)
+		}
+	}
+	if _, ok := rs.last[p]; ok {
+		return false
+	}
+	rs.last[p] = now
+	return true
+}
+
+// reconnect closes the connections to p and dials it again: at its
+// direct addresses (the one just used among them; a NAT keeps a punched
+// mapping for a while), then, if none answers, at every address the
+// peerstore has, relay circuits included (a new relayed connection is
+// punched again).
+func (rs *relaySwitch) reconnect(ctx context.Context, p peer.ID) bool {
+	h := rs.e.host
+	all := h.Peerstore().Addrs(p)
+	var direct []ma.Multiaddr
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !transports.IsRelayed(c.RemoteMultiaddr()) {
+			direct = append(direct, c.RemoteMultiaddr())
+		}
+	}
+	for _, a := range all {
+		if !transports.IsRelayed(a) {
+			direct = append(direct, a)
+		}
+	}
+	_ = h.Network().ClosePeer(p)
+	for _, addrs := range [][]ma.Multiaddr{direct, all} {
+		if len(addrs) == 0 {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := h.Connect(dctx, peer.AddrInfo{ID: p, Addrs: addrs})
+		cancel()
+		if err == nil {
+			return true
+		}
+		rs.e.log.Debug("relay switch repair: redial failed", "peer", p, "addrs", addrs, "err", err)
+	}
+	return false
+}
+
+// RelaySwitchRepairs reports how many times the engine reconnected a peer
+// because gossipsub lost its subscriptions when the relay circuit to it
+// closed and a direct connection took over.
+func (e *Engine) RelaySwitchRepairs() uint64 {
+	if e.relaySwitch == nil {
+		return 0
+	}
+	return e.relaySwitch.repaired.Load()
+}
