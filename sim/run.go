@@ -292,6 +292,9 @@ func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrIn
 		engine.WithBootstrap(relays...),
 		engine.WithRebroadcastInterval(Rebroadcast),
 		engine.WithLogger(r.log.Named(fmt.Sprintf("peer-%d", p.idx))),
+		// Many engines share one process: smaller gossip history and fewer
+		// workers each (mesh degrees and the protocol are unchanged).
+		engine.WithSmallFootprint(),
 	}
 	if p.dir != "" {
 		opts = append(opts, engine.WithDataDir(p.dir), engine.WithSyncWrites(true))
