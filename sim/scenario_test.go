@@ -13,7 +13,7 @@ import (
 func TestScenarioFiles(t *testing.T) {
 	d := sim.DefaultScenario()
 	require.NoError(t, d.Validate())
-	require.Equal(t, 30, d.Peers)
+	require.Equal(t, 50, d.Peers)
 	s, err := sim.ParseScenario([]byte(`{"name": "x", "peers": 3, "nat_share": 0.5, "relays": 1,
 		"nat_mix": {"symmetric": 1, "full-cone": 2}, "latency_min": "1ms", "latency_max": "2ms",
 		"duration": "1s", "writes": 1, "settle": "1s"}`))
