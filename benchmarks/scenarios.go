@@ -391,7 +391,7 @@ func lateJoin(b *testing.B, n int, joiner ...engine.Option) {
 			b.Fatal(err)
 		}
 		cb := dbB.Collection("docs")
-		deadline := time.Now().Add(10 * time.Minute)
+		deadline := time.Now().Add(30 * time.Minute)
 		for {
 			got, err := cb.CountDocuments(ctx, nil)
 			if err != nil {
@@ -401,7 +401,7 @@ func lateJoin(b *testing.B, n int, joiner ...engine.Option) {
 				break
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("B has %d of %d documents after 10 minutes", got, n)
+				b.Fatalf("B has %d of %d documents after 30 minutes", got, n)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
