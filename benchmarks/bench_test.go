@@ -21,6 +21,7 @@ func BenchmarkLateJoin2kBitswap(b *testing.B)        { LateJoin2kBitswap(b) }
 func BenchmarkLateJoin10k(b *testing.B)              { LateJoin10k(b) }
 func BenchmarkLateJoin100k(b *testing.B)             { LateJoin100k(b) }
 func BenchmarkLateJoin1M(b *testing.B)               { LateJoin1M(b) }
+func BenchmarkLateJoin100kBitswap(b *testing.B)      { LateJoin100kBitswap(b) }
 func BenchmarkRestartCatchUp300(b *testing.B)        { RestartCatchUp300(b) }
 func BenchmarkRestartCatchUp300Bitswap(b *testing.B) { RestartCatchUp300Bitswap(b) }
 func BenchmarkUpdateNested(b *testing.B)             { UpdateNested(b) }
