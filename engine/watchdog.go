@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -63,14 +62,17 @@ func (e *Engine) watchPubsub() {
 // pubsub protocol.
 func (w *pubsubWatchdog) check(ctx context.Context) {
 	h := w.e.host
-	held := w.e.pubsub.ListPeers("")
+	held := make(map[peer.ID]bool)
+	for _, p := range w.e.pubsub.ListPeers("") {
+		held[p] = true
+	}
 	for p := range w.strikes {
-		if h.Network().Connectedness(p) != network.Connected || slices.Contains(held, p) {
+		if h.Network().Connectedness(p) != network.Connected || held[p] {
 			delete(w.strikes, p)
 		}
 	}
 	for _, p := range h.Network().Peers() {
-		if slices.Contains(held, p) || h.Network().Connectedness(p) != network.Connected {
+		if held[p] || h.Network().Connectedness(p) != network.Connected {
 			continue
 		}
 		if ok, err := h.Peerstore().SupportsProtocols(p, gossipProtocols...); err != nil || len(ok) == 0 {

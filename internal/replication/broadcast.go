@@ -247,17 +247,7 @@ func (b *Broadcaster) sendLoop() {
 		if len(fresh) == 0 || !b.mayAnnounce() {
 			continue
 		}
-		// Announce every fresh head, newest first, so receivers process
-		// the tip and find the older ones already merged.
-		heads := make([]cid.Cid, 0, len(fresh))
-		seen := make(map[cid.Cid]bool, len(fresh))
-		for i := len(fresh) - 1; i >= 0; i-- {
-			if !seen[fresh[i]] {
-				seen[fresh[i]] = true
-				heads = append(heads, fresh[i])
-			}
-		}
-		if err := b.announce(b.ctx, heads); err != nil {
+		if err := b.announce(b.ctx, newestFirst(fresh)); err != nil {
 			if b.ctx.Err() != nil {
 				// Close cut this announcement short: its flush makes it.
 				b.sendMu.Lock()
@@ -693,6 +683,21 @@ func (b *Broadcaster) Close() error {
 	return b.topic.Close()
 }
 
+// newestFirst returns the heads queued in fresh (oldest first), newest
+// first and each once: receivers process the tip and find the older ones
+// already merged.
+func newestFirst(fresh []cid.Cid) []cid.Cid {
+	heads := make([]cid.Cid, 0, len(fresh))
+	seen := make(map[cid.Cid]bool, len(fresh))
+	for i := len(fresh) - 1; i >= 0; i-- {
+		if !seen[fresh[i]] {
+			seen[fresh[i]] = true
+			heads = append(heads, fresh[i])
+		}
+	}
+	return heads
+}
+
 // flushTimeout bounds the last announcement Close makes.
 const flushTimeout = 2 * time.Second
 
@@ -712,15 +717,7 @@ func (b *Broadcaster) flush() {
 	if b.cfg.Delegate.CanAnnounce(ctx, b.self) != nil {
 		return
 	}
-	heads := make([]cid.Cid, 0, len(fresh))
-	seen := make(map[cid.Cid]bool, len(fresh))
-	for i := len(fresh) - 1; i >= 0; i-- {
-		if !seen[fresh[i]] {
-			seen[fresh[i]] = true
-			heads = append(heads, fresh[i])
-		}
-	}
-	if err := b.announce(ctx, heads); err != nil {
+	if err := b.announce(ctx, newestFirst(fresh)); err != nil {
 		b.log.Warn("announce on close", "error", err)
 	}
 }
