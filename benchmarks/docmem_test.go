@@ -18,7 +18,7 @@ import (
 var (
 	docmemDocs    = flag.Int("docmem", 200, "documents TestDocMemory replicates")
 	docmemWriters = flag.Int("docmem.writers", 1, "concurrent InsertOne callers in TestDocMemory (1: one delta per document)")
-	docmemSettle  = flag.Duration("docmem.settle", 0, "how long TestDocMemory waits after closing the writer before it measures")
+	docmemSettle  = flag.Duration("docmem.settle", 7*time.Second, "how long TestDocMemory waits after closing the writer before it measures (gossipsub keeps messages 5 heartbeats)")
 	docmemProfile = flag.String("docmem.profile", "", "file for TestDocMemory's heap profile of the replica holding every document")
 	docmemRate    = flag.Int("docmem.rate", 0, "runtime.MemProfileRate for TestDocMemory's profile (0: the default)")
 )

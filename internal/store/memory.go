@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"path"
 	"strings"
@@ -16,26 +17,121 @@ import (
 // every key for every query, which made each document read of an
 // in-memory engine cost the whole store (quadratic in the documents, the
 // first cost of a many-engine simulation).
+//
+// It is also sized for many replicas in one process: a key's leading
+// segments (its namespace: a database's "/db/<cid>", go-ds-crdt's key
+// kind, a collection or a writer) are stored once, interned and shared by
+// every key under them, and each value is the store's own copy, no larger
+// than it is (a caller's over-sized or shared buffer is never retained).
 type memory struct {
 	mu   sync.RWMutex
 	tree *btree.BTreeG[memEntry]
+	ns   map[string]*memNS // interned namespaces, by their string
 }
 
+// memNS is an interned namespace and how many stored keys use it.
+type memNS struct {
+	s    string
+	refs int
+}
+
+// memEntry is one stored key, ns.s+rest, and its value.
 type memEntry struct {
-	key   string
+	ns    *memNS
+	rest  string
 	value []byte
 }
 
-func memLess(a, b memEntry) bool { return a.key < b.key }
+// nsSegments is how many leading segments of a key make its namespace
+// (never the whole key): enough for go-ds-crdt's keys of our documents,
+// "/db/<cid>/s/k/d/<collection>", and of our signatures,
+// "/db/<cid>/s/s/s/<writer>".
+const nsSegments = 6
+
+// splitKey splits a key into its namespace and the rest: the namespace is
+// up to nsSegments leading segments, and never the last one.
+func splitKey(k string) (ns, rest string) {
+	last := strings.LastIndexByte(k, '/')
+	if last <= 0 {
+		return "", k
+	}
+	end, n := 0, 0
+	for i := 1; i < last && n < nsSegments; i++ {
+		if k[i] == '/' {
+			end, n = i, n+1
+		}
+	}
+	if n < nsSegments {
+		end = last // fewer segments: all but the last
+	}
+	return k[:end], k[end:]
+}
+
+// compareKeys compares a1+a2 with b1+b2 byte-wise without building them.
+func compareKeys(a1, a2, b1, b2 string) int {
+	for {
+		if len(a1) == 0 {
+			a1, a2 = a2, ""
+		}
+		if len(b1) == 0 {
+			b1, b2 = b2, ""
+		}
+		if len(a1) == 0 || len(b1) == 0 {
+			return len(a1) - len(b1) // the exhausted one is smaller; both: equal
+		}
+		n := min(len(a1), len(b1))
+		if c := strings.Compare(a1[:n], b1[:n]); c != 0 {
+			return c
+		}
+		a1, b1 = a1[n:], b1[n:]
+	}
+}
+
+func nsString(ns *memNS) string {
+	if ns == nil {
+		return ""
+	}
+	return ns.s
+}
+
+func memLess(a, b memEntry) bool {
+	if a.ns == b.ns {
+		return a.rest < b.rest
+	}
+	return compareKeys(nsString(a.ns), a.rest, nsString(b.ns), b.rest) < 0
+}
+
+func (e memEntry) key() string { return nsString(e.ns) + e.rest }
 
 func newMemory() *memory {
-	return &memory{tree: btree.NewG(16, memLess)}
+	return &memory{tree: btree.NewG(16, memLess), ns: make(map[string]*memNS)}
+}
+
+// probe is an entry to look k up with (it allocates nothing: the rest is
+// a substring of k); ok is false when no stored key can equal k (its
+// namespace is not interned), and the entry must then not be used: it
+// stands for another key.
+func (m *memory) probe(k string) (e memEntry, ok bool) {
+	ns, rest := splitKey(k)
+	if ns == "" {
+		return memEntry{rest: rest}, true
+	}
+	n := m.ns[ns]
+	return memEntry{ns: n, rest: rest}, n != nil
+}
+
+func (m *memory) lookup(k ds.Key) (memEntry, bool) {
+	p, ok := m.probe(k.String())
+	if !ok {
+		return memEntry{}, false
+	}
+	return m.tree.Get(p)
 }
 
 func (m *memory) Get(_ context.Context, k ds.Key) ([]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, ok := m.tree.Get(memEntry{key: k.String()})
+	e, ok := m.lookup(k)
 	if !ok {
 		return nil, ds.ErrNotFound
 	}
@@ -45,13 +141,14 @@ func (m *memory) Get(_ context.Context, k ds.Key) ([]byte, error) {
 func (m *memory) Has(_ context.Context, k ds.Key) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.tree.Has(memEntry{key: k.String()}), nil
+	_, ok := m.lookup(k)
+	return ok, nil
 }
 
 func (m *memory) GetSize(_ context.Context, k ds.Key) (int, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e, ok := m.tree.Get(memEntry{key: k.String()})
+	e, ok := m.lookup(k)
 	if !ok {
 		return -1, ds.ErrNotFound
 	}
@@ -59,17 +156,52 @@ func (m *memory) GetSize(_ context.Context, k ds.Key) (int, error) {
 }
 
 func (m *memory) Put(_ context.Context, k ds.Key, value []byte) error {
+	value = bytes.Clone(value) // the store's own copy, exactly sized
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.tree.ReplaceOrInsert(memEntry{key: k.String(), value: value})
+	if old, ok := m.lookup(k); ok {
+		old.value = value // the same key: its namespace and rest stay
+		m.tree.ReplaceOrInsert(old)
+		return nil
+	}
+	ns, rest := splitKey(k.String())
+	e := memEntry{rest: strings.Clone(rest), value: value}
+	if ns != "" {
+		n := m.ns[ns]
+		if n == nil {
+			n = &memNS{s: strings.Clone(ns)}
+			m.ns[n.s] = n
+		}
+		n.refs++
+		e.ns = n
+	}
+	m.tree.ReplaceOrInsert(e)
 	return nil
 }
 
 func (m *memory) Delete(_ context.Context, k ds.Key) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.tree.Delete(memEntry{key: k.String()})
+	p, ok := m.probe(k.String())
+	if !ok {
+		return nil
+	}
+	old, ok := m.tree.Delete(p)
+	if ok && old.ns != nil {
+		if old.ns.refs--; old.ns.refs == 0 {
+			delete(m.ns, old.ns.s)
+		}
+	}
 	return nil
+}
+
+// hasPrefix tells whether e's key starts with prefix.
+func (e memEntry) hasPrefix(prefix string) bool {
+	ns := nsString(e.ns)
+	if len(prefix) <= len(ns) {
+		return strings.HasPrefix(ns, prefix)
+	}
+	return strings.HasPrefix(prefix, ns) && strings.HasPrefix(e.rest, prefix[len(ns):])
 }
 
 // Query answers from a snapshot of the keys under q.Prefix taken when it
@@ -89,11 +221,11 @@ func (m *memory) Query(_ context.Context, q dsq.Query) (dsq.Results, error) {
 	}
 	var entries []dsq.Entry
 	m.mu.RLock()
-	m.tree.AscendGreaterOrEqual(memEntry{key: prefix}, func(e memEntry) bool {
-		if !strings.HasPrefix(e.key, prefix) {
+	m.tree.AscendGreaterOrEqual(memEntry{rest: prefix}, func(e memEntry) bool {
+		if !e.hasPrefix(prefix) {
 			return false
 		}
-		ent := dsq.Entry{Key: e.key, Size: len(e.value)}
+		ent := dsq.Entry{Key: e.key(), Size: len(e.value)}
 		if !q.KeysOnly {
 			ent.Value = e.value
 		}
