@@ -155,7 +155,10 @@ func (c *Collection) insert(t *txn, doc map[string]any) error {
 	if err != nil {
 		return err
 	}
-	cur := t.doc(r)
+	cur, err := t.doc(r)
+	if err != nil {
+		return err
+	}
 	if cur.Exists {
 		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
 	}
@@ -166,7 +169,7 @@ func (c *Collection) insert(t *txn, doc map[string]any) error {
 	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
 	}
-	t.stage(r, p)
+	t.stage(r, cur, p)
 	return nil
 }
 
@@ -338,7 +341,10 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			return nil
 		}
 		for _, r := range matches {
-			cur := t.doc(r)
+			cur, err := t.doc(r)
+			if err != nil {
+				return err
+			}
 			p, err := crdt.PlanUpdate(cur, u, c.writer())
 			if err != nil {
 				return err
@@ -350,7 +356,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			if p.Modified {
 				res.ModifiedCount++
 			}
-			t.stage(r, p)
+			t.stage(r, cur, p)
 			if before == nil {
 				before, after = cur.Materialize(), p.Doc
 			}
@@ -373,7 +379,10 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err != nil {
 		return err
 	}
-	cur := t.doc(r)
+	cur, err := t.doc(r)
+	if err != nil {
+		return err
+	}
 	if cur.Exists {
 		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
 	}
@@ -395,7 +404,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err := c.checkSize(doc); err != nil {
 		return err
 	}
-	t.stage(r, p)
+	t.stage(r, cur, p)
 	return nil
 }
 
@@ -449,7 +458,10 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 			res.UpsertedID = m["_id"]
 			return nil
 		}
-		cur := t.doc(matches[0])
+		cur, err := t.doc(matches[0])
+		if err != nil {
+			return err
+		}
 		doc := value.Clone(repl).(map[string]any)
 		id := cur.Materialize()["_id"]
 		if rid, ok := doc["_id"]; ok && !value.Equal(rid, id) {
@@ -466,7 +478,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 		res.MatchedCount = 1
 		if p.Modified {
 			res.ModifiedCount = 1
-			t.stage(matches[0], p)
+			t.stage(matches[0], cur, p)
 		}
 		return nil
 	})
@@ -517,12 +529,15 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 			return err
 		}
 		for _, r := range matches {
-			cur := t.doc(r)
+			cur, err := t.doc(r)
+			if err != nil {
+				return err
+			}
 			if first == nil {
 				first = cur.Materialize()
 			}
 			p := crdt.PlanDelete(cur)
-			t.stage(r, p)
+			t.stage(r, cur, p)
 			res.DeletedCount++
 		}
 		return nil
@@ -561,7 +576,11 @@ func parseFilter(filter any) (*query.Filter, error) {
 }
 
 // matchInTxn finds the documents a write acts on, as the txn sees them: the
-// view, plus earlier writes of the same commit group.
+// view, plus earlier writes of the same commit group. The filter (and the
+// sort) run on the documents as shown; each hit is then read from the store
+// (t.doc) in that order and kept only if its state there still matches, so
+// a write plans against the state it matched. Without many, reading stops
+// at the first hit that holds.
 func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKey, many bool) ([]docRef, error) {
 	type hit struct {
 		ref docRef
@@ -574,12 +593,7 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 			return
 		}
 		seen[r] = true
-		d := t.doc(r)
-		if !d.Exists {
-			return
-		}
-		doc := d.Materialize()
-		if f.Match(doc) {
+		if doc := t.shown(r); doc != nil && f.Match(doc) {
 			hits = append(hits, hit{r, doc})
 		}
 	}
@@ -600,31 +614,61 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 	// _id order first, so that documents tied on the sort keys come in _id
 	// order, as Find returns them.
 	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
-	if len(sortKeys) > 0 {
+	// order returns the hits in write order: all of them with many, else
+	// the first (a top-1 sort).
+	order := func() ([]int, error) {
+		if len(sortKeys) == 0 {
+			n := len(hits)
+			if !many {
+				n = 1
+			}
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = i
+			}
+			return idx, nil
+		}
 		docs := make([]map[string]any, len(hits))
 		for i, h := range hits {
 			docs[i] = h.doc
 		}
 		opts := &query.Options{Sort: sortKeys}
 		if !many {
-			opts.Limit = 1 // a top-1 sort
+			opts.Limit = 1
 		}
-		order, err := opts.Permutation(docs)
+		return opts.Permutation(docs)
+	}
+	var out []docRef
+	for len(hits) > 0 {
+		idx, err := order()
 		if err != nil {
 			return nil, err
 		}
-		sorted := make([]hit, len(order))
-		for i, j := range order {
-			sorted[i] = hits[j]
+		stale := map[int]bool{}
+		for _, j := range idx {
+			d, err := t.doc(hits[j].ref)
+			if err != nil {
+				return nil, err
+			}
+			if !d.Exists || !f.Match(d.Materialize()) {
+				stale[j] = true // changed in the store since the view showed it
+				continue
+			}
+			out = append(out, hits[j].ref)
+			if !many {
+				return out, nil
+			}
 		}
-		hits = sorted
-	}
-	if !many && len(hits) > 1 {
-		hits = hits[:1]
-	}
-	out := make([]docRef, len(hits))
-	for i, h := range hits {
-		out[i] = h.ref
+		if many || len(stale) == 0 {
+			break
+		}
+		kept := hits[:0]
+		for i, h := range hits {
+			if !stale[i] {
+				kept = append(kept, h)
+			}
+		}
+		hits = kept
 	}
 	return out, nil
 }

@@ -201,7 +201,7 @@ func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, b
 		return m.refresh(ctx, r, true)
 	}
 	m.seq++
-	e := &docEntry{state: state, doc: state.Materialize(), seq: m.seq}
+	e := newEntry(state, m.seq)
 	old := m.view.put(r.coll, r.id, e)
 	m.mu.Unlock()
 	if m.onChange != nil && !docEqual(old, e.doc) {
@@ -227,15 +227,11 @@ func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error 
 		m.mu.Unlock()
 	}()
 
-	raw, err := m.readDoc(ctx, r)
+	state, err := m.load(ctx, r)
 	if err != nil {
 		return err
 	}
-	state, bad := crdt.Assemble(r.coll, r.id, raw)
-	if bad > 0 {
-		m.log.Debug("undecodable keys in document", "collection", r.coll, "id", r.id, "count", bad)
-	}
-	e := &docEntry{state: state, doc: state.Materialize(), seq: seq}
+	e := newEntry(state, seq)
 
 	m.mu.Lock()
 	if cur := m.view.entry(r.coll, r.id); cur != nil && cur.seq > seq {
@@ -248,6 +244,19 @@ func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error 
 		m.onChange(r, old, e.doc, local)
 	}
 	return nil
+}
+
+// load reads one document's CRDT state from the store.
+func (m *materializer) load(ctx context.Context, r docRef) (*crdt.Doc, error) {
+	raw, err := m.readDoc(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	state, bad := crdt.Assemble(r.coll, r.id, raw)
+	if bad > 0 {
+		m.log.Debug("undecodable keys in document", "collection", r.coll, "id", r.id, "count", bad)
+	}
+	return state, nil
 }
 
 // readDoc returns the live CRDT keys of one document and their values,
@@ -316,7 +325,7 @@ func (m *materializer) rebuild(ctx context.Context) error {
 	m.seq++
 	for r, raw := range docs {
 		state, _ := crdt.Assemble(r.coll, r.id, raw)
-		m.view.put(r.coll, r.id, &docEntry{state: state, doc: state.Materialize(), seq: m.seq})
+		m.view.put(r.coll, r.id, newEntry(state, m.seq))
 	}
 	m.mu.Unlock()
 	for _, k := range metas {

@@ -79,9 +79,11 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	require.NoError(t, m.rebuild(ctx))
 	entry := m.view.entry(r.coll, r.id)
 	require.NotNil(t, entry)
+	state, err := m.load(ctx, r) // what a writer plans against
+	require.NoError(t, err)
 
 	// A remote change arrives: the store has it, the view must re-read.
-	remote := update(entry.state, "b", int64(2))
+	remote := update(state, "b", int64(2))
 	write(remote)
 	ps := &pausingStore{Datastore: base, prefix: m.valuesNs + crdt.DocPrefix(r.coll, r.id),
 		read: make(chan struct{}), release: make(chan struct{})}
@@ -95,9 +97,9 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	<-ps.read // the re-read has seen the remote change and is slow to install it
 
 	// Meanwhile a local commit made from the view's (older) state installs.
-	local := update(entry.state, "c", int64(3))
+	local := update(state, "c", int64(3))
 	write(local)
-	require.NoError(t, m.install(ctx, r, entry.state.With(local), entry.seq, false))
+	require.NoError(t, m.install(ctx, r, state.With(local), entry.seq, false))
 	close(ps.release)
 	<-flushed
 

@@ -11,8 +11,8 @@ import (
 	"github.com/latticedb/lattice/value"
 )
 
-// view is the materialised state of one database: every document's CRDT
-// state and JSON form, by collection, plus secondary indexes. It is derived
+// view is the materialised state of one database: every document's JSON
+// form, by collection, plus secondary indexes. It is derived
 // from the go-ds-crdt store (rebuilt on open, kept current by the
 // materializer) and guarded by the materializer's lock.
 type view struct {
@@ -27,10 +27,18 @@ type collView struct {
 	indexes map[string]*index
 }
 
+// docEntry is what the view holds of one document. Its CRDT state is not
+// kept: writes read it from the store when they plan (txn.doc), so a
+// replica holds each document once, in the store, plus its JSON form here.
 type docEntry struct {
-	state *crdt.Doc
-	doc   map[string]any // materialised; nil when the document does not exist. Never mutated.
-	seq   uint64         // materializer sequence of the read that produced it
+	doc  map[string]any // materialised; nil when the document does not exist. Never mutated.
+	seq  uint64         // materializer sequence of the read that produced it
+	keys bool           // the document has live CRDT keys (a deleted one may keep its graves)
+}
+
+// newEntry is the view entry of a document's CRDT state.
+func newEntry(state *crdt.Doc, seq uint64) *docEntry {
+	return &docEntry{doc: state.Materialize(), seq: seq, keys: len(state.Raw) > 0}
 }
 
 // IndexSpec describes a secondary index: a field path whose values are
@@ -136,7 +144,7 @@ func (v *view) put(coll, id string, e *docEntry) (old map[string]any) {
 			c.live--
 		}
 	}
-	if e.doc == nil && len(e.state.Raw) == 0 {
+	if e.doc == nil && !e.keys {
 		delete(c.docs, id)
 	} else {
 		c.docs[id] = e

@@ -54,6 +54,7 @@ type txn struct {
 	db     *Database
 	docs   map[docRef]*crdt.Doc // state after the group's staged mutations
 	base   map[docRef]uint64    // view sequence of the state each document was read at
+	read   map[docRef]*crdt.Doc // states read from the store, as they were before the group
 	muts   map[string]crdt.Mutation
 	order  []string
 	meta   []string // non-document keys written
@@ -79,30 +80,56 @@ func newTxn(db *Database) *txn {
 }
 
 // doc returns a document's state as the running function sees it: with
-// every earlier staged mutation of the group applied.
-func (t *txn) doc(r docRef) *crdt.Doc {
+// every earlier staged mutation of the group applied. A document the group
+// has not written is read from the store (the view keeps no CRDT state),
+// once per group; the view's sequence is taken first, so a newer read
+// installed meanwhile makes the commit re-read rather than be overwritten.
+func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	if d := t.opDocs[r]; d != nil {
-		return d
+		return d, nil
 	}
 	if d := t.docs[r]; d != nil {
-		return d
+		return d, nil
 	}
-	e := t.db.mat.entry(r)
+	if d := t.read[r]; d != nil {
+		return d, nil
+	}
 	if _, read := t.base[r]; !read {
 		t.base[r] = 0
-		if e != nil {
+		if e := t.db.mat.entry(r); e != nil {
 			t.base[r] = e.seq
 		}
 	}
-	if e != nil {
-		return e.state
+	d, err := t.db.mat.load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
+	if err != nil {
+		return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.id, r.coll, err)
 	}
-	d, _ := crdt.Assemble(r.coll, r.id, nil)
-	return d
+	if t.read == nil {
+		t.read = make(map[docRef]*crdt.Doc)
+	}
+	t.read[r] = d
+	return d, nil
 }
 
-// stage records a planned write of one document.
-func (t *txn) stage(r docRef, p crdt.Plan) {
+// shown returns a document as the running function sees it, materialised
+// (nil when it does not exist): from the group's state when the group read
+// or wrote it, else from the view, without reading the store. Matching a
+// filter uses it; only the documents matched are read with doc.
+func (t *txn) shown(r docRef) map[string]any {
+	for _, m := range []map[docRef]*crdt.Doc{t.opDocs, t.docs, t.read} {
+		if d := m[r]; d != nil {
+			return d.Materialize()
+		}
+	}
+	if e := t.db.mat.entry(r); e != nil {
+		return e.doc
+	}
+	return nil
+}
+
+// stage records a planned write of one document; cur is its state the
+// plan was made against (from doc).
+func (t *txn) stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
 	muts := p.Mutations
 	if len(muts) == 0 {
 		return
@@ -111,10 +138,10 @@ func (t *txn) stage(r docRef, p crdt.Plan) {
 		t.opDocs = make(map[docRef]*crdt.Doc)
 		t.opColls = make(map[string]bool)
 	}
-	if p.State != nil && len(t.doc(r).Raw) == 0 {
+	if p.State != nil && len(cur.Raw) == 0 {
 		t.opDocs[r] = p.State // a fresh insert: nothing to merge with
 	} else {
-		t.opDocs[r] = t.doc(r).With(muts)
+		t.opDocs[r] = cur.With(muts)
 	}
 	t.opMuts = append(t.opMuts, muts...)
 	t.opColls[r.coll] = true
