@@ -21,6 +21,13 @@ import (
 // docRef names a document in a database.
 type docRef struct{ coll, id string }
 
+// refOf is the docRef of a parsed CRDT key, its strings copied: the view
+// keeps a document's id for as long as it holds the document, and a
+// substring would keep the whole key (go-ds-crdt's, or a query's) with it.
+func refOf(pk crdt.Key) docRef {
+	return docRef{strings.Clone(pk.Coll), strings.Clone(pk.ID)}
+}
+
 // materializer keeps a database's view in step with its go-ds-crdt store.
 // The store wrapper tells it which CRDT keys changed after each commit; it
 // re-reads those documents from the store and installs them in the view.
@@ -87,7 +94,7 @@ func (m *materializer) notify(changes []replication.Change) {
 			if err != nil {
 				continue
 			}
-			m.dirty[docRef{pk.Coll, pk.ID}] = struct{}{}
+			m.dirty[refOf(pk)] = struct{}{}
 		case strings.HasPrefix(k, "/s/"):
 			// Delta signatures: nothing to show.
 		default:
@@ -314,7 +321,7 @@ func (m *materializer) rebuild(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		r := docRef{pk.Coll, pk.ID}
+		r := refOf(pk)
 		if docs[r] == nil {
 			docs[r] = map[string][]byte{}
 		}
