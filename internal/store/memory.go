@@ -1,8 +1,9 @@
 package store
 
 import (
-	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"path"
 	"strings"
 	"sync"
@@ -21,8 +22,10 @@ import (
 // It is also sized for many replicas in one process: a key's leading
 // segments (its namespace: a database's "/db/<cid>", go-ds-crdt's key
 // kind, a collection or a writer) are stored once, interned and shared by
-// every key under them, and each value is the store's own copy, no larger
-// than it is (a caller's over-sized or shared buffer is never retained).
+// every key under them, and the rest of the key and the value are one
+// string of exactly their size (a caller's over-sized or shared buffer is
+// never retained). Like pebble, reads return copies of values, which the
+// caller owns.
 type memory struct {
 	mu   sync.RWMutex
 	tree *btree.BTreeG[memEntry]
@@ -35,12 +38,20 @@ type memNS struct {
 	refs int
 }
 
-// memEntry is one stored key, ns.s+rest, and its value.
+// memEntry is one stored key, ns.s+kv[:klen], and its value, kv[klen:].
+// A probe (a key being looked up) has only the key.
 type memEntry struct {
-	ns    *memNS
-	rest  string
-	value []byte
+	ns   *memNS
+	kv   string
+	klen uint32
 }
+
+func (e memEntry) rest() string { return e.kv[:e.klen] }
+
+// value returns a copy of the entry's value.
+func (e memEntry) value() []byte { return []byte(e.kv[e.klen:]) }
+
+func (e memEntry) size() int { return len(e.kv) - int(e.klen) }
 
 // nsSegments is how many leading segments of a key make its namespace
 // (never the whole key): enough for go-ds-crdt's keys of our documents,
@@ -96,12 +107,17 @@ func nsString(ns *memNS) string {
 
 func memLess(a, b memEntry) bool {
 	if a.ns == b.ns {
-		return a.rest < b.rest
+		return a.rest() < b.rest()
 	}
-	return compareKeys(nsString(a.ns), a.rest, nsString(b.ns), b.rest) < 0
+	return compareKeys(nsString(a.ns), a.rest(), nsString(b.ns), b.rest()) < 0
 }
 
-func (e memEntry) key() string { return nsString(e.ns) + e.rest }
+func (e memEntry) key() string { return nsString(e.ns) + e.rest() }
+
+// probeOf is the entry that stands for key ns.s+rest in lookups.
+func probeOf(ns *memNS, rest string) memEntry {
+	return memEntry{ns: ns, kv: rest, klen: uint32(len(rest))}
+}
 
 func newMemory() *memory {
 	return &memory{tree: btree.NewG(16, memLess), ns: make(map[string]*memNS)}
@@ -114,10 +130,10 @@ func newMemory() *memory {
 func (m *memory) probe(k string) (e memEntry, ok bool) {
 	ns, rest := splitKey(k)
 	if ns == "" {
-		return memEntry{rest: rest}, true
+		return probeOf(nil, rest), true
 	}
 	n := m.ns[ns]
-	return memEntry{ns: n, rest: rest}, n != nil
+	return probeOf(n, rest), n != nil
 }
 
 func (m *memory) lookup(k ds.Key) (memEntry, bool) {
@@ -135,7 +151,7 @@ func (m *memory) Get(_ context.Context, k ds.Key) ([]byte, error) {
 	if !ok {
 		return nil, ds.ErrNotFound
 	}
-	return e.value, nil
+	return e.value(), nil
 }
 
 func (m *memory) Has(_ context.Context, k ds.Key) (bool, error) {
@@ -152,20 +168,29 @@ func (m *memory) GetSize(_ context.Context, k ds.Key) (int, error) {
 	if !ok {
 		return -1, ds.ErrNotFound
 	}
-	return len(e.value), nil
+	return e.size(), nil
 }
 
 func (m *memory) Put(_ context.Context, k ds.Key, value []byte) error {
-	value = bytes.Clone(value) // the store's own copy, exactly sized
+	ns, rest := splitKey(k.String())
+	if uint64(len(rest)) > math.MaxUint32 {
+		return fmt.Errorf("store: key of %d bytes", len(k.String()))
+	}
+	// One string of exactly both, the store's own (a concatenation would
+	// return rest itself for an empty value: a substring of the caller's key).
+	var b strings.Builder
+	b.Grow(len(rest) + len(value))
+	b.WriteString(rest)
+	b.Write(value)
+	kv := b.String()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if old, ok := m.lookup(k); ok {
-		old.value = value // the same key: its namespace and rest stay
+		old.kv = kv // the same key: its namespace stays
 		m.tree.ReplaceOrInsert(old)
 		return nil
 	}
-	ns, rest := splitKey(k.String())
-	e := memEntry{rest: strings.Clone(rest), value: value}
+	e := memEntry{kv: kv, klen: uint32(len(rest))}
 	if ns != "" {
 		n := m.ns[ns]
 		if n == nil {
@@ -201,7 +226,7 @@ func (e memEntry) hasPrefix(prefix string) bool {
 	if len(prefix) <= len(ns) {
 		return strings.HasPrefix(ns, prefix)
 	}
-	return strings.HasPrefix(prefix, ns) && strings.HasPrefix(e.rest, prefix[len(ns):])
+	return strings.HasPrefix(prefix, ns) && strings.HasPrefix(e.rest(), prefix[len(ns):])
 }
 
 // Query answers from a snapshot of the keys under q.Prefix taken when it
@@ -221,13 +246,13 @@ func (m *memory) Query(_ context.Context, q dsq.Query) (dsq.Results, error) {
 	}
 	var entries []dsq.Entry
 	m.mu.RLock()
-	m.tree.AscendGreaterOrEqual(memEntry{rest: prefix}, func(e memEntry) bool {
+	m.tree.AscendGreaterOrEqual(probeOf(nil, prefix), func(e memEntry) bool {
 		if !e.hasPrefix(prefix) {
 			return false
 		}
-		ent := dsq.Entry{Key: e.key(), Size: len(e.value)}
+		ent := dsq.Entry{Key: e.key(), Size: e.size()}
 		if !q.KeysOnly {
-			ent.Value = e.value
+			ent.Value = e.value()
 		}
 		entries = append(entries, ent)
 		return true

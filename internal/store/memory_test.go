@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unsafe"
 
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
@@ -75,8 +76,9 @@ func TestMemoryOrderAcrossNamespaces(t *testing.T) {
 	require.Zero(t, m.tree.Len())
 }
 
-// The store keeps its own copy of a value: a caller reusing its buffer
-// does not change what is stored.
+// The store keeps its own copy of a value, and a read returns the
+// caller's own: neither a caller reusing its buffer nor one changing what
+// it read changes what is stored.
 func TestMemoryCopiesValues(t *testing.T) {
 	ctx := context.Background()
 	m := newMemory()
@@ -87,5 +89,28 @@ func TestMemoryCopiesValues(t *testing.T) {
 	v, err := m.Get(ctx, ds.NewKey("/k"))
 	require.NoError(t, err)
 	require.Equal(t, "abc", string(v))
-	require.Less(t, cap(v), 64)
+	v[0] = 'q' // a read is the caller's copy
+	v, err = m.Get(ctx, ds.NewKey("/k"))
+	require.NoError(t, err)
+	require.Equal(t, "abc", string(v))
+}
+
+// What the store keeps of a key never points into the caller's key
+// string (which would keep the whole string alive), empty values included.
+func TestMemoryKeepsNoCallerKey(t *testing.T) {
+	ctx := context.Background()
+	m := newMemory()
+	for _, v := range [][]byte{nil, {}, []byte("v")} {
+		k := ds.NewKey("/db/x/s/s/d/docs/s1/0/b/h/CIQ" + string(v) + "x")
+		require.NoError(t, m.Put(ctx, k, v))
+		ks := k.String()
+		lo := uintptr(unsafe.Pointer(unsafe.StringData(ks)))
+		m.tree.Ascend(func(e memEntry) bool {
+			if e.key() == ks {
+				p := uintptr(unsafe.Pointer(unsafe.StringData(e.kv)))
+				require.False(t, p >= lo && p < lo+uintptr(len(ks)), "entry of %s points into the caller's key", ks)
+			}
+			return true
+		})
+	}
 }
