@@ -82,8 +82,11 @@ func newTxn(db *Database) *txn {
 // doc returns a document's state as the running function sees it: with
 // every earlier staged mutation of the group applied. A document the group
 // has not written is read from the store (the view keeps no CRDT state),
-// once per group; the view's sequence is taken first, so a newer read
-// installed meanwhile makes the commit re-read rather than be overwritten.
+// once per group, and the view's sequence is taken first, so that a newer
+// read installed meanwhile makes the commit re-read rather than be
+// overwritten. A document the view has no entry for is planned against
+// the empty state without a read, as when the view kept states: a store
+// change the view has not shown yet is dirty, and the commit then re-reads.
 func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	if d := t.opDocs[r]; d != nil {
 		return d, nil
@@ -94,15 +97,22 @@ func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	if d := t.read[r]; d != nil {
 		return d, nil
 	}
+	e := t.db.mat.entry(r)
 	if _, read := t.base[r]; !read {
 		t.base[r] = 0
-		if e := t.db.mat.entry(r); e != nil {
+		if e != nil {
 			t.base[r] = e.seq
 		}
 	}
-	d, err := t.db.mat.load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
-	if err != nil {
-		return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.id, r.coll, err)
+	var d *crdt.Doc
+	if e == nil {
+		d, _ = crdt.Assemble(r.coll, r.id, nil)
+	} else {
+		var err error
+		d, err = t.db.mat.load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
+		if err != nil {
+			return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.id, r.coll, err)
+		}
 	}
 	if t.read == nil {
 		t.read = make(map[docRef]*crdt.Doc)
