@@ -245,6 +245,36 @@ func EncodeValue(v any) ([]byte, error) {
 func DecodeValue(b []byte) (any, error) { return decodeJSON(b) }
 
 func decodeJSON(b []byte) (any, error) {
+	// A scalar, what most registers and counter contributions hold,
+	// decodes without a json.Decoder (which allocates a 512-byte buffer
+	// per call): a number into json.Number keeps its digits as UseNumber
+	// does. Objects and arrays need UseNumber throughout.
+	switch first(b) {
+	case '{', '[':
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		return s, nil
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		return canonical(n)
+	default: // true, false, null, or not JSON
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadValue, err)
+		}
+		return v, nil
+	}
+	return decodeStream(b)
+}
+
+// decodeStream decodes any JSON value with numbers kept exact.
+func decodeStream(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -255,6 +285,19 @@ func decodeJSON(b []byte) (any, error) {
 		return nil, fmt.Errorf("%w: trailing data", ErrBadValue)
 	}
 	return canonical(v)
+}
+
+// first returns the first byte of b that is not JSON white space (0 when
+// there is none).
+func first(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
 }
 
 // canonical converts json.Number into int64 or float64, recursively. A
