@@ -578,13 +578,15 @@ func parseFilter(filter any) (*query.Filter, error) {
 // matchInTxn finds the documents a write acts on, as the txn sees them: the
 // view, plus earlier writes of the same commit group. The filter (and the
 // sort) run on the documents as shown; each hit is then read from the store
-// (t.doc) in that order and kept only if its state there still matches, so
-// a write plans against the state it matched. Without many, reading stops
-// at the first hit that holds.
+// (t.doc) in that order and kept only if its state there still matches
+// (checked only when the view may be behind the store), so a write plans
+// against the state it matched. Without many, reading stops at the first
+// hit that holds.
 func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKey, many bool) ([]docRef, error) {
 	type hit struct {
 		ref docRef
 		doc map[string]any
+		seq uint64 // of the view entry doc came from; 0 for the group's own state
 	}
 	var hits []hit
 	seen := map[docRef]bool{}
@@ -593,8 +595,8 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 			return
 		}
 		seen[r] = true
-		if doc := t.shown(r); doc != nil && f.Match(doc) {
-			hits = append(hits, hit{r, doc})
+		if doc, seq := t.shown(r); doc != nil && f.Match(doc) {
+			hits = append(hits, hit{r, doc, seq})
 		}
 	}
 	// Documents the group already changed, then the view's candidates.
@@ -646,11 +648,15 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 		}
 		stale := map[int]bool{}
 		for _, j := range idx {
-			d, err := t.doc(hits[j].ref)
+			h := hits[j]
+			d, err := t.doc(h.ref)
 			if err != nil {
 				return nil, err
 			}
-			if !d.Exists || !f.Match(d.Materialize()) {
+			// The group's own state is what doc returns; a view entry
+			// still current is what the store holds.
+			recheck := h.seq != 0 && !c.db.mat.current(h.ref, h.seq)
+			if recheck && (!d.Exists || !f.Match(d.Materialize())) {
 				stale[j] = true // changed in the store since the view showed it
 				continue
 			}

@@ -19,6 +19,17 @@ func (m *materializer) entry(r docRef) *docEntry {
 	return m.view.entry(r.coll, r.id)
 }
 
+// current tells whether the view still shows the document as the entry
+// of sequence seq did, with no store change of it waiting to be shown:
+// the store then holds what that entry shows.
+func (m *materializer) current(r docRef, seq uint64) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	e := m.view.entry(r.coll, r.id)
+	_, dirty := m.dirty[r]
+	return e != nil && e.seq == seq && !dirty && m.reading[r] == 0
+}
+
 // collections lists, sorted, the collections that hold a live document or
 // were created explicitly.
 func (m *materializer) collections() []string {

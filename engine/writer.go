@@ -124,17 +124,19 @@ func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 // shown returns a document as the running function sees it, materialised
 // (nil when it does not exist): from the group's state when the group read
 // or wrote it, else from the view, without reading the store. Matching a
-// filter uses it; only the documents matched are read with doc.
-func (t *txn) shown(r docRef) map[string]any {
+// filter uses it; only the documents matched are read with doc. seq is
+// the sequence of the view entry it came from (0 when it came from the
+// group's state or there is none).
+func (t *txn) shown(r docRef) (doc map[string]any, seq uint64) {
 	for _, m := range []map[docRef]*crdt.Doc{t.opDocs, t.docs, t.read} {
 		if d := m[r]; d != nil {
-			return d.Materialize()
+			return d.Materialize(), 0
 		}
 	}
 	if e := t.db.mat.entry(r); e != nil {
-		return e.doc
+		return e.doc, e.seq
 	}
-	return nil
+	return nil, 0
 }
 
 // stage records a planned write of one document; cur is its state the
