@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -68,4 +69,16 @@ func MaxHeight(db *Database) uint64 {
 		return 0
 	}
 	return s.InternalStats(context.Background()).MaxHeight
+}
+
+// HoldView makes db's view stop showing remote changes (they stay dirty)
+// until the returned release is called; release is idempotent. Call it
+// while no remote change is being shown.
+func HoldView(db *Database) (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	db.mat.mu.Lock()
+	db.mat.beforeFlush = func() { <-ch }
+	db.mat.mu.Unlock()
+	return func() { once.Do(func() { close(ch) }) }
 }

@@ -61,6 +61,9 @@ type materializer struct {
 	expect map[string]crdt.Mutation
 
 	wake chan struct{}
+	// beforeFlush, if set (by tests only), runs at the start of every
+	// flush. Guarded by mu.
+	beforeFlush func()
 }
 
 func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materializer {
@@ -122,6 +125,12 @@ func (m *materializer) run(ctx context.Context) {
 
 // flush re-reads every dirty document and meta key.
 func (m *materializer) flush(ctx context.Context) {
+	m.mu.RLock()
+	hold := m.beforeFlush
+	m.mu.RUnlock()
+	if hold != nil {
+		hold()
+	}
 	m.mu.Lock()
 	refs := make([]docRef, 0, len(m.dirty))
 	for r := range m.dirty {
