@@ -39,6 +39,11 @@ type Options struct {
 	// OnEvent, if set, is called with each scheduled event as it is
 	// carried out, from the run's goroutine.
 	OnEvent func(Event)
+	// Tail, if set, receives at the end a diagnosis of the (write,
+	// replica) pairs slower than TailOver: how the write's announcement
+	// reached the replica and what the replica's gossipsub mesh was.
+	Tail     io.Writer
+	TailOver time.Duration
 }
 
 // collection is the one collection every write goes to.
@@ -61,6 +66,8 @@ type simPeer struct {
 	db   *engine.Database
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+
+	trace *tracer // gossipsub's view of this peer, since its last start
 
 	mu       sync.Mutex
 	up       bool
@@ -157,6 +164,9 @@ func Run(ctx context.Context, s Scenario, o Options) (*Report, error) {
 	r.execute(ctx)
 	converged := r.settle(ctx)
 	rep := r.report(converged)
+	if o.Tail != nil {
+		r.tail(o.Tail, o.TailOver)
+	}
 	rep.ElapsedMS = ms(time.Since(wall))
 	return rep, nil
 }
@@ -287,8 +297,10 @@ func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrIn
 	if err != nil {
 		return err
 	}
+	tr := newTracer()
 	opts := []engine.Option{
 		engine.WithHost(h),
+		engine.WithPubsubTracer(tr),
 		engine.WithBootstrap(relays...),
 		engine.WithRebroadcastInterval(Rebroadcast),
 		engine.WithLogger(r.log.Named(fmt.Sprintf("peer-%d", p.idx))),
@@ -307,7 +319,7 @@ func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrIn
 		return fmt.Errorf("sim: peer %d engine: %w", p.idx, err)
 	}
 	p.mu.Lock()
-	p.h, p.eng, p.up = h, e, true
+	p.h, p.eng, p.up, p.trace = h, e, true, tr
 	p.mu.Unlock()
 	return nil
 }

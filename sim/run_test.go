@@ -31,9 +31,17 @@ func runVirtual(t *testing.T, s sim.Scenario) *sim.Report {
 	t.Helper()
 	var rep *sim.Report
 	wall := time.Now()
+	o := sim.Options{Mode: "virtual"}
+	if v := os.Getenv("LATTICE_SIM_TAIL"); v != "" {
+		// A diagnosis of the pairs slower than this many ms.
+		over, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		o.Tail, o.TailOver = os.Stdout, time.Duration(over)*time.Millisecond
+	}
 	synctest.Test(t, func(t *testing.T) {
 		var err error
-		rep, err = sim.Run(context.Background(), s, sim.Options{Mode: "virtual", TempDir: t.TempDir()})
+		o.TempDir = t.TempDir()
+		rep, err = sim.Run(context.Background(), s, o)
 		require.NoError(t, err)
 	})
 	t.Logf("%s: %v wall", s.Name, time.Since(wall))
