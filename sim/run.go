@@ -297,7 +297,7 @@ func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrIn
 	if err != nil {
 		return err
 	}
-	tr := newTracer()
+	tr := newTracer(h)
 	opts := []engine.Option{
 		engine.WithHost(h),
 		engine.WithPubsubTracer(tr),

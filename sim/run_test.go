@@ -262,3 +262,24 @@ func TestLateJoiners(t *testing.T) {
 	require.True(t, rep.Converged, "diff: %s", rep.Diff)
 	require.Len(t, rep.JoinCatchupMS, 2, "both joiners caught up on what was written before they started")
 }
+
+// TestGossipLeavesTheRelay: once a hole punch gives two peers behind
+// NATs a direct connection, their gossipsub streams leave the relay
+// circuit (transports closes it and gossipsub reopens them on the direct
+// connection). Left on the circuit, every announcement between them
+// crosses the relay's link, shared with every relayed peer: at N = 100 that
+// queue made the p99 tail of seconds (BENCHMARKS.md, "Network simulator").
+func TestGossipLeavesTheRelay(t *testing.T) {
+	s := small()
+	s.Name = "punched"
+	s.NATShare = 0.75
+	s.NATMix = map[sim.NATType]float64{sim.FullCone: 1, sim.PortRestricted: 1}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	require.Positive(t, rep.HolePunch.Successes)
+	require.Positive(t, rep.Connections.Holepunched)
+	require.Zero(t, rep.PubsubOverRelay, "peer pairs with gossipsub on a circuit beside a direct connection")
+	a := rep.Announcements
+	require.Equal(t, len(rep.Samples), a.Flood+a.Mesh+a.Gossip+a.Other+a.None, "%+v", a)
+	require.Positive(t, a.Flood+a.Mesh, "%+v", a)
+}

@@ -23,7 +23,6 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 		}
 		return id.ShortString()
 	}
-	paths := map[Path]int{}
 	slowPaths := map[Path]int{}
 	slowBy := map[int]int{}
 	type line struct {
@@ -32,7 +31,6 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 	}
 	var lines []line
 	for _, wr := range r.writes {
-		author := r.peers[wr.writer].h.ID()
 		for _, p := range r.peers {
 			if p.idx == wr.writer || p.trace == nil {
 				continue
@@ -44,29 +42,17 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 				continue
 			}
 			d := at.Sub(wr.at)
-			topicPeers := 0
-			if d > over {
-				topicPeers = len(p.eng.PubSub().ListPeers(p.trace.topic()))
+			if d <= over {
+				continue
 			}
-			tr := p.trace
-			tr.mu.Lock()
-			var first *delivery
-			for i := range tr.deliveries {
-				dl := &tr.deliveries[i]
-				if dl.author == author && !dl.at.Before(wr.at) {
-					first = dl
-					break
-				}
-			}
+			topicPeers := len(p.eng.PubSub().ListPeers(p.trace.topic()))
+			first := r.firstAnnouncement(wr, p)
 			path := Path("none")
 			if first != nil {
 				path = first.path
 			}
-			paths[path]++
-			if d <= over {
-				tr.mu.Unlock()
-				continue
-			}
+			tr := p.trace
+			tr.mu.Lock()
 			slowPaths[path]++
 			slowBy[p.idx]++
 			// The replica's mesh for the topic at the write: grafts minus
@@ -102,7 +88,11 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 			txt := fmt.Sprintf("write %s by %d at %.1fs -> replica %d (%s, %d conns, %d topic peers now): %dms; ",
 				wr.doc, wr.writer, wr.at.Sub(r.start).Seconds(), p.idx, p.node.NAT, len(p.h.Network().Peers()), topicPeers, d.Milliseconds())
 			if first != nil {
-				txt += fmt.Sprintf("announcement at +%dms via %s from %s (mesh %d)", first.at.Sub(wr.at).Milliseconds(), first.path, name(first.from), first.meshSize)
+				link := "direct"
+				if first.relayed {
+					link = "relayed"
+				}
+				txt += fmt.Sprintf("announcement at +%dms via %s from %s over a %s stream (mesh %d)", first.at.Sub(wr.at).Milliseconds(), first.path, name(first.from), link, first.meshSize)
 			} else {
 				txt += "no announcement by the writer delivered"
 			}
@@ -112,7 +102,6 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 		}
 	}
 	sort.Slice(lines, func(i, j int) bool { return lines[i].d > lines[j].d })
-	fmt.Fprintf(w, "first announcement by path, all pairs: %v\n", paths)
 	fmt.Fprintf(w, "pairs over %v: %d, by path %v, by replica %v\n", over, len(lines), slowPaths, slowBy)
 	for i, l := range lines {
 		if i == 60 {
@@ -137,4 +126,28 @@ func (t *tracer) topicLocked() string {
 		}
 	}
 	return topic
+}
+
+// firstAnnouncement is the first message from w's writer that reached p
+// after w (a copy), or nil.
+func (r *runner) firstAnnouncement(w writeRec, p *simPeer) *delivery {
+	wp := r.peers[w.writer]
+	wp.mu.Lock()
+	wh := wp.h
+	wp.mu.Unlock()
+	p.mu.Lock()
+	tr := p.trace
+	p.mu.Unlock()
+	if wh == nil || tr == nil {
+		return nil
+	}
+	author := wh.ID()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for i := range tr.deliveries {
+		if d := tr.deliveries[i]; d.author == author && !d.at.Before(w.at) {
+			return &d
+		}
+	}
+	return nil
 }

@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"strings"
 	"sync"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
@@ -34,6 +36,9 @@ type delivery struct {
 	from     peer.ID
 	path     Path
 	meshSize int // the replica's mesh for the topic when it arrived
+	// relayed is true when the gossipsub streams with from were all on
+	// relay circuits when it arrived.
+	relayed bool
 }
 
 // meshEvent is a change of a replica's mesh for a topic.
@@ -50,6 +55,7 @@ type meshEvent struct {
 // delivery with the path it came by and the replica's mesh changes. Its
 // methods run on pubsub's event loop: they only take a short lock.
 type tracer struct {
+	h          host.Host // the replica's host
 	mu         sync.Mutex
 	mesh       map[string]map[peer.ID]bool // topic -> peers in this replica's mesh
 	asked      map[string]bool             // message ids this replica sent IWANT for
@@ -58,8 +64,16 @@ type tracer struct {
 	streams    map[peer.ID]int        // outbound streams opened, per peer
 }
 
-func newTracer() *tracer {
+// Bounds of a tracer's records (a run longer than they cover reports the
+// later writes' announcements as none).
+const (
+	maxDeliveries = 1 << 16
+	maxMeshEvents = 1 << 14
+)
+
+func newTracer(h host.Host) *tracer {
 	return &tracer{
+		h:       h,
 		mesh:    make(map[string]map[peer.ID]bool),
 		asked:   make(map[string]bool),
 		meshLog: make(map[string][]meshEvent),
@@ -97,7 +111,9 @@ func (t *tracer) meshChange(p peer.ID, topic string, graft, remote bool) {
 			delete(m, p)
 		}
 	}
-	t.meshLog[topic] = append(t.meshLog[topic], meshEvent{at: time.Now(), peer: p, graft: graft, remote: remote})
+	if len(t.meshLog[topic]) < maxMeshEvents {
+		t.meshLog[topic] = append(t.meshLog[topic], meshEvent{at: time.Now(), peer: p, graft: graft, remote: remote})
+	}
 }
 
 func (t *tracer) ValidateMessage(*pubsub.Message) {}
@@ -117,8 +133,11 @@ func (t *tracer) DeliverMessage(msg *pubsub.Message) {
 	default:
 		d.path = PathOther
 	}
+	d.relayed = t.relayedPubsub(msg.ReceivedFrom)
 	delete(t.asked, id)
-	t.deliveries = append(t.deliveries, d)
+	if len(t.deliveries) < maxDeliveries {
+		t.deliveries = append(t.deliveries, d)
+	}
 }
 
 func (t *tracer) RejectMessage(*pubsub.Message, string) {}
@@ -151,9 +170,48 @@ func (t *tracer) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
 	defer t.mu.Unlock()
 	for _, w := range ctl.GetIwant() {
 		for _, id := range w.GetMessageIDs() {
-			if len(t.asked) < 1<<16 {
+			if len(t.asked) < maxDeliveries {
 				t.asked[id] = true
 			}
 		}
 	}
+}
+
+// relayedPubsub tells whether every gossipsub stream with p is on a relay
+// circuit.
+func (t *tracer) relayedPubsub(p peer.ID) bool {
+	relayed, direct := pubsubStreams(t.h, p)
+	return relayed && !direct
+}
+
+// pubsubStreams tells whether h has gossipsub streams with p on relay
+// circuits, and on direct connections.
+func pubsubStreams(h host.Host, p peer.ID) (relayed, direct bool) {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		for _, st := range c.GetStreams() {
+			if !strings.HasPrefix(string(st.Protocol()), "/meshsub/") {
+				continue
+			}
+			if isCircuit(c.RemoteMultiaddr().String()) {
+				relayed = true
+			} else {
+				direct = true
+			}
+		}
+	}
+	return relayed, direct
+}
+
+// pubsubOverRelay tells whether h has a gossipsub stream with p on a
+// relay circuit while a direct connection to p is open.
+func pubsubOverRelay(h host.Host, p peer.ID) bool {
+	if relayed, _ := pubsubStreams(h, p); !relayed {
+		return false
+	}
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !isCircuit(c.RemoteMultiaddr().String()) {
+			return true
+		}
+	}
+	return false
 }
