@@ -53,6 +53,9 @@ type Report struct {
 	BytesSent     uint64      `json:"bytes_sent"`       // in the same span
 	SetupBytes    uint64      `json:"setup_bytes_sent"` // before it: dials, reservations, opening the database
 	BytesPerPeer  Percentiles `json:"bytes_per_peer"`   // spread of bytes sent per peer
+	// RelayBytes is what the relays sent in the same span as BytesSent
+	// (part of it): the traffic of relayed connections.
+	RelayBytes uint64 `json:"relay_bytes_sent"`
 
 	HeadsSent     uint64 `json:"heads_sent"`     // pubsub announcements published
 	HeadsReceived uint64 `json:"heads_received"` // pubsub announcements received
@@ -297,6 +300,11 @@ func (r *runner) report(converged bool) *Report {
 		rep.ByPeer = append(rep.ByPeer, pr)
 	}
 	rep.SetupBytes = r.setupBytes
+	for _, nd := range r.relayNodes {
+		b, _ := nd.Sent()
+		rep.RelayBytes += b
+	}
+	rep.RelayBytes -= min(rep.RelayBytes, r.relaySetup)
 	rep.BytesSent = total - min(total, r.setupBytes)
 	if rep.Writes > 0 {
 		rep.BytesPerWrite = float64(rep.BytesSent) / float64(rep.Writes)
@@ -422,7 +430,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	}
 	row("bytes per write", "%.0f (all peers and relays from the first event on: %d bytes; %d before)", rep.BytesPerWrite, rep.BytesSent, rep.SetupBytes)
 	b := rep.BytesPerPeer
-	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)
+	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f (relays sent %d)", b.P50, b.P90, b.Max, rep.RelayBytes)
 	row("pubsub heads", "%d sent, %d received", rep.HeadsSent, rep.HeadsReceived)
 	row("DAG blocks", "%d fetched by bitswap, %d by catch-up (%d heads dropped, %d fetches failed)", rep.BlocksFetched, rep.CatchupBlocks, rep.HeadsDropped, rep.FetchFailures)
 	a := rep.Announcements

@@ -108,20 +108,22 @@ func (p *simPeer) isUp() bool {
 }
 
 type runner struct {
-	s      Scenario
-	o      Options
-	plan   Plan
-	nw     *Network
-	relays []*relay.Service
-	peers  []*simPeer
-	punch  *PunchLog
-	addr   string // the database's address
-	log    hclog.Logger
+	s          Scenario
+	o          Options
+	plan       Plan
+	nw         *Network
+	relays     []*relay.Service
+	relayNodes []*Node
+	peers      []*simPeer
+	punch      *PunchLog
+	addr       string // the database's address
+	log        hclog.Logger
 
 	mu         sync.Mutex
 	writes     []writeRec
 	start      time.Time
 	setupBytes uint64 // sent before the schedule began (dials, reservations, opening)
+	relaySetup uint64 // of which by the relays
 }
 
 type writeRec struct {
@@ -192,6 +194,7 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	r.nw.Start()
 	var relayInfo []peer.AddrInfo
+	r.relayNodes = relayNodes
 	for _, nd := range relayNodes {
 		rs, err := nd.NewRelay()
 		if err != nil {
@@ -392,6 +395,10 @@ func (r *runner) execute(ctx context.Context) {
 	for _, nd := range r.nw.Nodes() {
 		b, _ := nd.Sent()
 		r.setupBytes += b
+	}
+	for _, nd := range r.relayNodes {
+		b, _ := nd.Sent()
+		r.relaySetup += b
 	}
 	stopProgress := r.progress(ctx)
 	defer stopProgress()
