@@ -2,10 +2,12 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,9 +214,15 @@ func TestScaleVirtual(t *testing.T) {
 		writes, err = strconv.Atoi(w)
 		require.NoError(t, err)
 	}
-	var points []sim.ScalePoint
 	defer func() {
-		if dir := os.Getenv("LATTICE_SIM_OUT"); dir != "" && len(points) > 1 {
+		// The plot has every scale-N report under the directory, from this
+		// run or earlier ones (large N run alone).
+		dir := os.Getenv("LATTICE_SIM_OUT")
+		if dir == "" {
+			return
+		}
+		points := scalePoints(t, dir)
+		if len(points) > 1 {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "p99-vs-peers.svg"), []byte(sim.ScaleSVG(points)), 0o644))
 		}
 	}()
@@ -230,7 +238,6 @@ func TestScaleVirtual(t *testing.T) {
 			var ms runtime.MemStats
 			rep := runVirtual(t, s)
 			runtime.ReadMemStats(&ms)
-			points = append(points, sim.ScalePoint{Peers: n, P99MS: rep.ConvergenceMS.P99, BoundMS: sim.Bound(n, 50)})
 			if !testing.Verbose() {
 				require.NoError(t, rep.WriteSummary(os.Stdout))
 			}
@@ -240,6 +247,23 @@ func TestScaleVirtual(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scalePoints reads DIR/scale-N/report.json for every N, sorted by N.
+func scalePoints(t *testing.T, dir string) []sim.ScalePoint {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "scale-*", sim.ReportJSON))
+	require.NoError(t, err)
+	var points []sim.ScalePoint
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var rep sim.Report
+		require.NoError(t, json.Unmarshal(b, &rep), f)
+		points = append(points, sim.ScalePoint{Peers: rep.Peers, P99MS: rep.ConvergenceMS.P99, BoundMS: sim.Bound(rep.Peers, 50)})
+	}
+	sort.Slice(points, func(i, j int) bool { return points[i].Peers < points[j].Peers })
+	return points
 }
 
 // TestLossyLinks: with 5% of packets lost everywhere, QUIC's retransmits
