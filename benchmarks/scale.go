@@ -86,6 +86,11 @@ type ScaleResult struct {
 	// Broadcast messages' bytes received and sent, and heads announced,
 	// summed over replicas (at convergence).
 	BytesIn, BytesOut, HeadsSent uint64
+	// Of HeadsSent: announced on peer joins, and local commits (the
+	// rest are go-ds-crdt's rebroadcasts); topic joins seen.
+	HeadsOnJoin, Commits, PeerJoins uint64
+	HeadsSuppressed                 uint64 // left out of rebroadcasts
+	HeadsServed                     uint64 // sent to joiners in heads exchanges
 }
 
 // PerEngine returns a per-engine share of n bytes, in MiB.
@@ -99,12 +104,13 @@ func (r ScaleResult) String() string {
 	if !r.Converged {
 		state = fmt.Sprintf("NOT converged (slowest %d of %d)", r.Slowest, r.Want)
 	}
-	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs; broadcast: %.0f KiB in and %.0f KiB out per engine, %d heads announced",
+	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs; broadcast: %.0f KiB in and %.0f KiB out per engine, %d heads announced (%d commits, %d on %d joins, %d forwarded or rebroadcast, %d suppressed), %d served in exchanges",
 		r.Engines, state, r.Elapsed.Seconds(), r.CPU.Seconds(),
 		float64(r.RSSAfter)/(1<<20), r.PerEngine(r.RSSAfter), r.PerEngine(r.RSSRest),
 		float64(r.HeapAfter)/(1<<20), r.PerEngine(r.HeapAfter), r.PerEngine(r.HeapRest), r.PerEngine(r.HeapLive),
 		r.GoroutinesAfter, r.GoroutinesRest, r.BitswapBlocks, r.CatchupBlocks, r.CatchupRuns,
-		float64(r.BytesIn)/float64(r.Engines)/1024, float64(r.BytesOut)/float64(r.Engines)/1024, r.HeadsSent) + r.settled()
+		float64(r.BytesIn)/float64(r.Engines)/1024, float64(r.BytesOut)/float64(r.Engines)/1024, r.HeadsSent,
+		r.Commits, r.HeadsOnJoin, r.PeerJoins, r.HeadsSent-min(r.HeadsSent, r.HeadsOnJoin+r.Commits), r.HeadsSuppressed, r.HeadsServed) + r.settled()
 }
 
 func (r ScaleResult) settled() string {
@@ -299,6 +305,11 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 		res.BytesIn += st.BytesIn
 		res.BytesOut += st.BytesOut
 		res.HeadsSent += st.HeadsSent
+		res.HeadsOnJoin += st.HeadsSentOnJoin
+		res.Commits += st.Commits
+		res.PeerJoins += st.PeerJoins
+		res.HeadsSuppressed += st.HeadsSuppressed
+		res.HeadsServed += st.HeadsServed
 	}
 	// Bitswap's counters are the engine's, shared by its databases: one
 	// database each here.

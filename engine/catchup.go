@@ -42,6 +42,30 @@ func (e *Engine) serveCatchup() {
 	})
 }
 
+// serveHeads registers the heads exchange on the host: a peer that joins
+// one of our databases' topics asks for its heads (see
+// replication.HeadsServer).
+func (e *Engine) serveHeads() {
+	srv := replication.NewHeadsServer(func(manifest cid.Cid) *replication.Broadcaster {
+		e.mu.Lock()
+		db := e.databases[manifest.String()]
+		e.mu.Unlock()
+		if !isOpen(db) {
+			return nil
+		}
+		return db.served.Load()
+	})
+	e.host.SetStreamHandler(replication.HeadsProtocol, func(st network.Stream) {
+		ctx, leave, err := e.enter(context.Background())
+		if err != nil {
+			_ = st.Reset()
+			return
+		}
+		defer leave()
+		srv.Handle(ctx, st)
+	})
+}
+
 // catchupSink puts streamed blocks in the engine's quarantine.
 type catchupSink struct{ e *Engine }
 

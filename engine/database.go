@@ -42,6 +42,7 @@ type Database struct {
 
 	crdtStore atomic.Pointer[dscrdt.Datastore]
 	bc        *replication.Broadcaster
+	served    atomic.Pointer[replication.Broadcaster] // bc once started, until stopped: what peers' heads requests get
 	vdag      *replication.ValidatingDAG
 	// beforeCommit, if set (by tests only), runs between signing a delta
 	// and committing it, under the writer.
@@ -434,6 +435,9 @@ func (db *Database) start(ctx context.Context) error {
 		Delegate:     delegate{db},
 		Journal:      journal,
 		Catchup:      catchup,
+		Host:         e.host,
+		Manifest:     db.addr.Manifest,
+		Rebroadcast:  e.cfg.rebroadcastInterval,
 	})
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered
@@ -475,6 +479,7 @@ func (db *Database) start(ctx context.Context) error {
 	}()
 	db.startRedial(e.cfg.reconnect) // before the broadcaster reports peers to it
 	bc.Start()
+	db.served.Store(bc)
 	for _, h := range retry {
 		bc.Enqueue(h, "") // fetched from any peer if it is not local
 	}
@@ -532,6 +537,7 @@ func (db *Database) stop() error {
 	if s := db.crdtStore.Swap(nil); s != nil {
 		errs = append(errs, s.Close())
 	}
+	db.served.Store(nil)
 	if db.bc != nil {
 		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.Topic())
 		errs = append(errs, db.bc.Close())
@@ -607,19 +613,23 @@ func (db *Database) onMeta(key string) {
 // Stats returns the database's replication counters.
 func (db *Database) Stats() Stats {
 	s := Stats{
-		LocalWrites:   db.stats.localWrites.Load(),
-		RemoteApplied: db.stats.remoteApplied.Load(),
-		Commits:       db.stats.commits.Load(),
-		HeadsSent:     db.stats.HeadsSent.Load(),
-		HeadsReceived: db.stats.HeadsReceived.Load(),
-		HeadsDropped:  db.stats.HeadsDropped.Load(),
-		FetchFailures: db.stats.FetchFailures.Load(),
-		Rejected:      db.stats.Rejected.Load(),
-		BytesIn:       db.stats.BytesIn.Load(),
-		BytesOut:      db.stats.BytesOut.Load(),
-		EventsDropped: db.stats.eventsDropped.Load(),
-		Reconnects:    db.stats.reconnects.Load(),
-		Resigned:      db.stats.resigned.Load(),
+		LocalWrites:     db.stats.localWrites.Load(),
+		RemoteApplied:   db.stats.remoteApplied.Load(),
+		Commits:         db.stats.commits.Load(),
+		HeadsSent:       db.stats.HeadsSent.Load(),
+		HeadsSentOnJoin: db.stats.HeadsSentOnJoin.Load(),
+		PeerJoins:       db.stats.PeerJoins.Load(),
+		HeadsServed:     db.stats.HeadsServed.Load(),
+		HeadsSuppressed: db.stats.HeadsSuppressed.Load(),
+		HeadsReceived:   db.stats.HeadsReceived.Load(),
+		HeadsDropped:    db.stats.HeadsDropped.Load(),
+		FetchFailures:   db.stats.FetchFailures.Load(),
+		Rejected:        db.stats.Rejected.Load(),
+		BytesIn:         db.stats.BytesIn.Load(),
+		BytesOut:        db.stats.BytesOut.Load(),
+		EventsDropped:   db.stats.eventsDropped.Load(),
+		Reconnects:      db.stats.reconnects.Load(),
+		Resigned:        db.stats.resigned.Load(),
 		Catchup: CatchupStats{
 			Runs:      db.stats.Catchup.Runs.Load(),
 			Failures:  db.stats.Catchup.Failures.Load(),

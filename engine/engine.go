@@ -194,6 +194,7 @@ func (e *Engine) start(ctx context.Context) error {
 	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
 	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
 	e.serveCatchup()
+	e.serveHeads()
 	e.watchPubsub()
 	e.watchRelaySwitch()
 

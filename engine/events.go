@@ -126,28 +126,40 @@ func (h *eventHub) close() {
 
 // Stats are a database's replication counters since it was opened.
 type Stats struct {
-	LocalWrites    uint64       `json:"localWrites"`   // documents changed by local writes
-	RemoteApplied  uint64       `json:"remoteApplied"` // documents changed by remote writes
-	Commits        uint64       `json:"commits"`       // deltas written locally
-	HeadsSent      uint64       `json:"headsSent"`     // heads announced
-	HeadsReceived  uint64       `json:"headsReceived"` // heads received in valid messages
-	HeadsDropped   uint64       `json:"headsDropped"`  // heads dropped because the queue was full
-	FetchFailures  uint64       `json:"fetchFailures"` // announced heads whose block could not be fetched
-	Rejected       uint64       `json:"rejected"`      // messages or blocks refused (malformed or unauthorised)
-	BytesIn        uint64       `json:"bytesIn"`       // broadcast bytes received
-	BytesOut       uint64       `json:"bytesOut"`      // broadcast bytes sent
-	EventsDropped  uint64       `json:"eventsDropped"` // events a slow subscriber missed
-	Reconnects     uint64       `json:"reconnects"`    // peers of the address book redialled successfully
-	Resigned       uint64       `json:"resigned"`      // local deltas signed again because a remote head moved their height
-	Catchup        CatchupStats `json:"catchup"`
-	Heads          int          `json:"heads"`          // current DAG heads
-	MaxHeight      uint64       `json:"maxHeight"`      // current DAG height
-	QueuedHeads    int          `json:"queuedHeads"`    // heads waiting for go-ds-crdt
-	PendingChanges int          `json:"pendingChanges"` // merged changes not yet visible to queries
-	Documents      int          `json:"documents"`      // live documents, all collections
-	BlocksFetched  uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
-	BitswapDataIn  uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
-	BitswapDataOut uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+	LocalWrites   uint64 `json:"localWrites"`   // documents changed by local writes
+	RemoteApplied uint64 `json:"remoteApplied"` // documents changed by remote writes
+	Commits       uint64 `json:"commits"`       // deltas written locally
+	HeadsSent     uint64 `json:"headsSent"`     // heads announced, for any cause
+	// HeadsSentOnJoin is the share of HeadsSent announced on the topic
+	// because a peer that cannot exchange heads (an older Lattice) joined
+	// it; HeadsSent less this and Commits is heads forwarded from heads
+	// exchanges and go-ds-crdt's rebroadcasts.
+	HeadsSentOnJoin uint64 `json:"headsSentOnJoin"`
+	// HeadsServed counts heads sent straight to joining peers that asked
+	// for them (the heads exchange), not on the topic.
+	HeadsServed uint64 `json:"headsServed"`
+	PeerJoins   uint64 `json:"peerJoins"` // peers that joined the database's topic
+	// HeadsSuppressed counts heads left out of rebroadcasts because
+	// another peer had announced them within the rebroadcast interval.
+	HeadsSuppressed uint64       `json:"headsSuppressed"`
+	HeadsReceived   uint64       `json:"headsReceived"` // heads received in valid messages
+	HeadsDropped    uint64       `json:"headsDropped"`  // heads dropped because the queue was full
+	FetchFailures   uint64       `json:"fetchFailures"` // announced heads whose block could not be fetched
+	Rejected        uint64       `json:"rejected"`      // messages or blocks refused (malformed or unauthorised)
+	BytesIn         uint64       `json:"bytesIn"`       // broadcast bytes received
+	BytesOut        uint64       `json:"bytesOut"`      // broadcast bytes sent
+	EventsDropped   uint64       `json:"eventsDropped"` // events a slow subscriber missed
+	Reconnects      uint64       `json:"reconnects"`    // peers of the address book redialled successfully
+	Resigned        uint64       `json:"resigned"`      // local deltas signed again because a remote head moved their height
+	Catchup         CatchupStats `json:"catchup"`
+	Heads           int          `json:"heads"`          // current DAG heads
+	MaxHeight       uint64       `json:"maxHeight"`      // current DAG height
+	QueuedHeads     int          `json:"queuedHeads"`    // heads waiting for go-ds-crdt
+	PendingChanges  int          `json:"pendingChanges"` // merged changes not yet visible to queries
+	Documents       int          `json:"documents"`      // live documents, all collections
+	BlocksFetched   uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
+	BitswapDataIn   uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
+	BitswapDataOut  uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
 }
 
 // CatchupStats report catch-up: streams of a missing history from one

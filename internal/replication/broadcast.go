@@ -69,6 +69,17 @@ type Config struct {
 	// a merge a crash interrupts is repaired at the next start (see
 	// Journal).
 	Journal *Journal
+	// Host, if not nil, exchanges heads with each peer that joins the
+	// topic over HeadsProtocol streams (see HeadsServer), instead of
+	// announcing them to the whole topic; Manifest names the database to
+	// the other side.
+	Host     host.Host
+	Manifest cid.Cid
+	// Rebroadcast is go-ds-crdt's rebroadcast interval. A head another
+	// peer announced on the topic less than this long ago is left out of
+	// this peer's announcements: everyone heard it then. Zero keeps every
+	// head.
+	Rebroadcast time.Duration
 	// Catchup, if not nil, streams a head's missing history from its
 	// announcer when go-ds-crdt is handed a head whose parents are not
 	// local, or when its walk reaches a block that is not (see CatchUp
@@ -132,6 +143,19 @@ type Broadcaster struct {
 	sendMu   sync.Mutex
 	toSend   []cid.Cid     // heads to announce, oldest first
 	sendWake chan struct{} // signalled when toSend grows
+
+	started       atomic.Bool // Start was called: the heads are the store's
+	pullMu        sync.Mutex
+	pulls         map[peer.ID]*pull // heads exchanges scheduled or running
+	pullsInFlight int
+	pullWake      chan struct{}
+
+	fwdMu   sync.Mutex
+	forward map[cid.Cid]struct{} // heads a heads exchange brought that no one had announced: announced once merged
+	merging cid.Cid              // the head Next last returned (only Next's goroutine uses it)
+
+	heardMu sync.Mutex
+	heard   map[cid.Cid]int64 // heads announced on the topic by others, when (Unix ns); see Config.Rebroadcast
 }
 
 // NewBroadcaster prepares a broadcaster; it ends when ctx does or on
@@ -159,6 +183,10 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		announceWake: make(chan struct{}, 1),
 		left:         make(map[peer.ID]time.Time),
 		sendWake:     make(chan struct{}, 1),
+		pulls:        make(map[peer.ID]*pull),
+		pullWake:     make(chan struct{}, 1),
+		forward:      make(map[cid.Cid]struct{}),
+		heard:        make(map[cid.Cid]int64),
 	}
 	b.ctx, b.cancel = context.WithCancel(ctx)
 	return b
@@ -181,11 +209,16 @@ func (b *Broadcaster) Subscribe() error {
 
 // Start starts the broadcaster's goroutines; Close ends them.
 func (b *Broadcaster) Start() {
+	b.started.Store(true)
 	b.wg.Add(4 + maxConcurrentFetches)
 	go b.receiveLoop()
 	go b.peerLoop()
 	go b.sendLoop()
 	go b.announceLoop()
+	if b.cfg.Host != nil {
+		b.wg.Add(1)
+		go b.pullLoop(b.cfg.Host)
+	}
 	for i := 0; i < maxConcurrentFetches; i++ {
 		go b.fetchLoop()
 	}
@@ -201,21 +234,76 @@ func (b *Broadcaster) Broadcast(ctx context.Context, data []byte) error {
 	if err := proto.Unmarshal(data, &bc); err != nil {
 		return err
 	}
-	b.sendMu.Lock()
+	heads := make([]cid.Cid, 0, len(bc.Heads))
 	for _, h := range bc.Heads {
 		c, err := cid.Cast(h.Cid)
 		if err != nil {
-			b.sendMu.Unlock()
 			return err
 		}
-		b.toSend = append(b.toSend, c)
+		if b.heardRecently(c) {
+			// go-ds-crdt's rebroadcast: someone announced it meanwhile.
+			b.stats.HeadsSuppressed.Add(1)
+			continue
+		}
+		heads = append(heads, c)
 	}
+	b.send(heads)
+	return nil
+}
+
+// send queues heads for the send loop.
+func (b *Broadcaster) send(heads []cid.Cid) {
+	if len(heads) == 0 {
+		return
+	}
+	b.sendMu.Lock()
+	b.toSend = append(b.toSend, heads...)
 	b.sendMu.Unlock()
 	select {
 	case b.sendWake <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// maxHeard bounds the heads a broadcaster remembers hearing (see
+// Config.Rebroadcast); beyond it, older ones are forgotten first and new
+// ones are not recorded, which only means announcing them again.
+const maxHeard = 1024
+
+// hear records that heads were announced on the topic by another peer.
+func (b *Broadcaster) hear(heads []cid.Cid) {
+	if b.cfg.Rebroadcast <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	b.heardMu.Lock()
+	defer b.heardMu.Unlock()
+	for _, h := range heads {
+		if _, ok := b.heard[h]; !ok && len(b.heard) >= maxHeard {
+			old := now - int64(b.cfg.Rebroadcast)
+			for k, at := range b.heard {
+				if at < old {
+					delete(b.heard, k)
+				}
+			}
+			if len(b.heard) >= maxHeard {
+				return
+			}
+		}
+		b.heard[h] = now
+	}
+}
+
+// heardRecently tells whether another peer announced h on the topic within
+// the rebroadcast interval.
+func (b *Broadcaster) heardRecently(h cid.Cid) bool {
+	if b.cfg.Rebroadcast <= 0 {
+		return false
+	}
+	b.heardMu.Lock()
+	defer b.heardMu.Unlock()
+	at, ok := b.heard[h]
+	return ok && time.Now().UnixNano()-at < int64(b.cfg.Rebroadcast)
 }
 
 // minAnnounceInterval spaces announcements: a signed pubsub message costs
@@ -247,7 +335,7 @@ func (b *Broadcaster) sendLoop() {
 		if len(fresh) == 0 || !b.mayAnnounce() {
 			continue
 		}
-		if err := b.announce(b.ctx, newestFirst(fresh)); err != nil {
+		if _, err := b.announce(b.ctx, newestFirst(fresh)); err != nil {
 			if b.ctx.Err() != nil {
 				// Close cut this announcement short: its flush makes it.
 				b.sendMu.Lock()
@@ -260,12 +348,30 @@ func (b *Broadcaster) sendLoop() {
 	}
 }
 
-func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
+// announce publishes heads (at most maxMessageHeads of them, the first)
+// and returns how many it published.
+func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) (int, error) {
 	if len(heads) == 0 || len(b.topic.ListPeers()) == 0 {
 		// Nobody to tell: a peer that subscribes later gets the heads in
 		// the announcement its join triggers.
-		return nil
+		return 0, nil
 	}
+	m := b.message(ctx, heads)
+	data, err := EncodeMessage(m)
+	if err != nil {
+		return 0, err
+	}
+	if err := b.topic.Publish(ctx, data); err != nil {
+		return 0, err
+	}
+	b.stats.BytesOut.Add(uint64(len(data)))
+	b.stats.HeadsSent.Add(uint64(len(m.Heads)))
+	return len(m.Heads), nil
+}
+
+// message is the broadcast of heads (the first maxMessageHeads), with as
+// many of their blocks inline as the inline budget holds.
+func (b *Broadcaster) message(ctx context.Context, heads []cid.Cid) *Message {
 	if len(heads) > maxMessageHeads {
 		heads = heads[:maxMessageHeads]
 	}
@@ -282,13 +388,7 @@ func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) error {
 		budget -= len(blk.RawData())
 		m.Blocks = append(m.Blocks, blk)
 	}
-	data, err := EncodeMessage(m)
-	if err != nil {
-		return err
-	}
-	b.stats.BytesOut.Add(uint64(len(data)))
-	b.stats.HeadsSent.Add(uint64(len(heads)))
-	return b.topic.Publish(ctx, data)
+	return m
 }
 
 // announceGaps are the pauses between the announcements a join triggers:
@@ -298,9 +398,10 @@ var announceGaps = []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Sec
 // minAnnounceGap is the least time between two join announcements.
 const minAnnounceGap = time.Second
 
-// announceLoop publishes the database's current heads when a peer joins,
-// so it need not wait for a new write or the periodic rebroadcast to learn
-// where the DAG is.
+// announceLoop publishes the database's current heads on the topic when
+// a peer joins that cannot get them from a heads exchange (see
+// announceJoin), so it need not wait for a new write or the periodic
+// rebroadcast to learn where the DAG is.
 //
 // Each join gets several announcements (see announceGaps). Pubsub reports a
 // join when the peer's subscription arrives, which can be before it has set
@@ -339,20 +440,36 @@ func (b *Broadcaster) announceLoop() {
 	}
 }
 
+// announceJoin starts announceLoop's schedule of join announcements on
+// the topic: for a peer that does not speak the heads exchange, or when
+// there is no host to speak it on.
+func (b *Broadcaster) announceJoin() {
+	select {
+	case b.announceWake <- struct{}{}:
+	default:
+	}
+}
+
 // announceHeads publishes the current heads, if this peer may announce.
 func (b *Broadcaster) announceHeads() {
 	if !b.mayAnnounce() {
 		return
 	}
 	heads := b.cfg.Delegate.Heads(b.ctx)
-	if err := b.announce(b.ctx, heads); err != nil && b.ctx.Err() == nil {
+	n, err := b.announce(b.ctx, heads)
+	if err != nil && b.ctx.Err() == nil {
 		b.log.Debug("announce heads", "error", err)
 	}
+	b.stats.HeadsSentOnJoin.Add(uint64(n))
 }
 
 // Next implements dscrdt.Broadcaster: the next head whose block is local.
 func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 	// go-ds-crdt asks for the next head once it is done with the last.
+	if b.merging.Defined() {
+		b.forwardMerged(b.merging)
+		b.merging = cid.Undef
+	}
 	if b.cfg.Journal != nil && b.handed.Defined() {
 		if err := b.cfg.Journal.End(b.ctx, b.handed); err != nil && b.ctx.Err() == nil {
 			b.log.Warn("journal", "error", err)
@@ -383,6 +500,7 @@ func (b *Broadcaster) Next(ctx context.Context) ([]byte, error) {
 				}
 				b.handed = q.h
 			}
+			b.merging = q.h
 			if q.from != "" {
 				b.handedFrom.Store(q.from)
 			}
@@ -459,15 +577,22 @@ func (b *Broadcaster) receiveLoop() {
 		// every message would be held twice.
 		msg.ValidatorData = nil
 		b.stats.BytesIn.Add(uint64(len(msg.Data)))
-		b.stats.HeadsReceived.Add(uint64(len(m.Heads)))
-		if len(m.Blocks) > 0 {
-			if err := b.bstore.PutMany(b.ctx, m.Blocks); err != nil {
-				b.log.Warn("store inline blocks", "error", err)
-			}
+		b.hear(m.Heads)
+		b.accept(m, msg.GetFrom())
+	}
+}
+
+// accept takes a validated announcement by from: its inline blocks go to
+// the quarantine, its heads to go-ds-crdt or to be fetched.
+func (b *Broadcaster) accept(m *Message, from peer.ID) {
+	b.stats.HeadsReceived.Add(uint64(len(m.Heads)))
+	if len(m.Blocks) > 0 {
+		if err := b.bstore.PutMany(b.ctx, m.Blocks); err != nil {
+			b.log.Warn("store inline blocks", "error", err)
 		}
-		for _, h := range m.Heads {
-			b.offer(h, msg.GetFrom())
-		}
+	}
+	for _, h := range m.Heads {
+		b.offer(h, from)
 	}
 }
 
@@ -606,11 +731,13 @@ func (b *Broadcaster) peerLoop() {
 		b.noteMember(ev.Peer, ev.Type == pubsub.PeerJoin, time.Now())
 		switch ev.Type {
 		case pubsub.PeerJoin:
+			b.stats.PeerJoins.Add(1)
 			b.cfg.Delegate.PeerJoined(ev.Peer)
-			select {
-			case b.announceWake <- struct{}{}:
-			default:
+			if b.cfg.Host != nil {
+				b.queuePull(ev.Peer)
+				break
 			}
+			b.announceJoin()
 		case pubsub.PeerLeave:
 			b.cfg.Delegate.PeerLeft(ev.Peer)
 		}
@@ -717,7 +844,7 @@ func (b *Broadcaster) flush() {
 	if b.cfg.Delegate.CanAnnounce(ctx, b.self) != nil {
 		return
 	}
-	if err := b.announce(ctx, newestFirst(fresh)); err != nil {
+	if _, err := b.announce(ctx, newestFirst(fresh)); err != nil {
 		b.log.Warn("announce on close", "error", err)
 	}
 }

@@ -6,12 +6,22 @@ import "sync/atomic"
 // updated atomically, so one Counters may be shared by a database's
 // broadcaster and its validating DAG and read at any time.
 type Counters struct {
-	HeadsSent     atomic.Uint64 // heads announced
-	HeadsReceived atomic.Uint64 // heads in announcements received
-	HeadsDropped  atomic.Uint64 // heads dropped: queue or per-peer fetch bound reached
-	FetchFailures atomic.Uint64 // announced heads whose blocks could not be fetched
-	Rejected      atomic.Uint64 // malformed messages and refused deltas or authors
-	BytesIn       atomic.Uint64 // broadcast bytes received
-	BytesOut      atomic.Uint64 // broadcast bytes sent
-	Catchup       CatchupCounters
+	HeadsSent atomic.Uint64 // heads announced on the topic, for any cause
+	// HeadsSentOnJoin is the share of HeadsSent announced because a peer
+	// that cannot exchange heads joined the topic (the rest are local
+	// commits, heads forwarded from an exchange and go-ds-crdt's
+	// rebroadcasts).
+	HeadsSentOnJoin atomic.Uint64
+	HeadsServed     atomic.Uint64 // heads sent to peers in heads exchanges (see HeadsProtocol)
+	PeerJoins       atomic.Uint64 // peers that joined the topic
+	// HeadsSuppressed counts heads go-ds-crdt's rebroadcast would have
+	// announced again but another peer had announced within its interval.
+	HeadsSuppressed atomic.Uint64
+	HeadsReceived   atomic.Uint64 // heads in announcements received
+	HeadsDropped    atomic.Uint64 // heads dropped: queue or per-peer fetch bound reached
+	FetchFailures   atomic.Uint64 // announced heads whose blocks could not be fetched
+	Rejected        atomic.Uint64 // malformed messages and refused deltas or authors
+	BytesIn         atomic.Uint64 // broadcast bytes received
+	BytesOut        atomic.Uint64 // broadcast bytes sent
+	Catchup         CatchupCounters
 }

@@ -1,0 +1,388 @@
+package replication
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	msmux "github.com/multiformats/go-multistream"
+)
+
+// Heads exchange. When a peer joins a database's topic, each side needs the
+// other's heads: the joiner to learn where the DAG is without waiting for a
+// write or the rebroadcast, the members to learn what the joiner wrote
+// while away. Publishing them on the topic, as go-ds-crdt's own broadcaster
+// would, floods every join's heads to every replica: with N peers of degree
+// d that is N·d topic-wide messages of up to all heads each, which at a few
+// hundred peers was most of the broadcast traffic. Instead each side asks
+// the other for its heads on one stream:
+//
+//	request:  'H' 0x01, manifest CID
+//	response: status byte (0 ok, then a broadcast Message, length-prefixed;
+//	          1 refused, then a reason)
+//
+// The response is a broadcast message (EncodeMessage: heads, and the
+// newest blocks inline), judged as one from the responder: the gate must
+// let the responder announce, every inline block is verified against its
+// CID and waits in the quarantine.
+
+// HeadsProtocol is the libp2p protocol of heads exchanges.
+const HeadsProtocol = protocol.ID("/lattice/heads/1")
+
+// Bounds of heads exchanges.
+const (
+	maxHeadsRequest  = 256              // bytes of one request
+	headsTimeout     = 10 * time.Second // one exchange, either side
+	maxHeadsServing  = 16               // exchanges served at once
+	headsServingWait = 2 * time.Second  // how long a request waits for a slot
+	maxPullsInFlight = 4                // exchanges one broadcaster runs at once
+)
+
+// ErrHeads marks a heads exchange that failed: refused, broken, or a
+// malformed answer.
+var ErrHeads = errors.New("replication: heads exchange failed")
+
+// EncodeHeadsRequest encodes a request for the heads of the database with
+// this manifest.
+func EncodeHeadsRequest(manifest cid.Cid) []byte {
+	return appendBytes([]byte{'H', 1}, manifest.Bytes())
+}
+
+// DecodeHeadsRequest decodes a request from the network.
+func DecodeHeadsRequest(data []byte) (cid.Cid, error) {
+	if len(data) > maxHeadsRequest || len(data) < 2 || data[0] != 'H' || data[1] != 1 {
+		return cid.Undef, fmt.Errorf("%w: malformed request: header", ErrHeads)
+	}
+	rd := byteReader{b: data[2:]}
+	mb, err := rd.bytes(maxCIDLen)
+	if err != nil || len(rd.b) != 0 {
+		return cid.Undef, fmt.Errorf("%w: malformed request: manifest", ErrHeads)
+	}
+	c, err := cid.Cast(mb)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("%w: malformed request: manifest CID: %v", ErrHeads, err)
+	}
+	return c, nil
+}
+
+// HeadsServer answers heads requests for a host's open databases.
+type HeadsServer struct {
+	// Lookup returns the broadcaster of the open database with this
+	// manifest, or nil.
+	Lookup func(manifest cid.Cid) *Broadcaster
+
+	sem chan struct{}
+}
+
+// NewHeadsServer returns a server over lookup.
+func NewHeadsServer(lookup func(manifest cid.Cid) *Broadcaster) *HeadsServer {
+	return &HeadsServer{Lookup: lookup, sem: make(chan struct{}, maxHeadsServing)}
+}
+
+// Handle answers one request; call it from the host's stream handler for
+// HeadsProtocol. It returns when the answer is written or ctx ends.
+func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	_ = st.SetDeadline(time.Now().Add(headsTimeout))
+	br := bufio.NewReader(st)
+	n, err := readUvarint(br)
+	if err != nil || n > maxHeadsRequest {
+		_ = st.Reset()
+		return
+	}
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(br, raw); err != nil {
+		_ = st.Reset()
+		return
+	}
+	manifest, err := DecodeHeadsRequest(raw)
+	if err != nil {
+		_ = st.Reset()
+		return
+	}
+	refuse := func(reason string) {
+		_, _ = st.Write(appendBytes([]byte{1}, []byte(reason)))
+	}
+	wait := time.NewTimer(headsServingWait)
+	defer wait.Stop()
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-wait.C:
+		refuse("busy")
+		return
+	case <-ctx.Done():
+		return
+	}
+	b := s.Lookup(manifest)
+	if b == nil {
+		refuse("database not open here")
+		return
+	}
+	data, n2, err := b.headsMessage(ctx)
+	if err != nil {
+		refuse("heads unavailable")
+		return
+	}
+	if _, err := st.Write(appendBytes([]byte{0}, data)); err == nil {
+		b.stats.BytesOut.Add(uint64(len(data)))
+		b.stats.HeadsServed.Add(uint64(n2))
+	}
+}
+
+// errHeadsUnsupported is a peer that does not speak HeadsProtocol (an
+// older Lattice): it learns our heads the old way, from the topic.
+var errHeadsUnsupported = fmt.Errorf("%w: protocol not supported", ErrHeads)
+
+// unsupported tells whether err says the other side does not speak the
+// protocol: the negotiation failed when the stream opened or, when the
+// host negotiated lazily (it had seen the peer speak it before), at the
+// first read or write.
+func unsupported(err error) bool {
+	var ns msmux.ErrNotSupported[protocol.ID]
+	var se *network.StreamError
+	return errors.As(err, &ns) ||
+		errors.As(err, &se) && se.Remote && se.ErrorCode == network.StreamProtocolNegotiationFailed
+}
+
+// pullHeads asks p for its heads of this database and offers them as if p
+// had announced them.
+func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, headsTimeout)
+	defer cancel()
+	// Over the connection the join came on: a peer that is gone is not
+	// dialled back for this (the redialer decides about that).
+	sctx := network.WithNoDial(network.WithAllowLimitedConn(ctx, "heads"), "heads")
+	st, err := h.NewStream(sctx, p, HeadsProtocol)
+	if err != nil {
+		if unsupported(err) {
+			return errHeadsUnsupported
+		}
+		return fmt.Errorf("%w: open stream to %s: %v", ErrHeads, p, err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	_ = st.SetDeadline(time.Now().Add(headsTimeout))
+	if _, err := st.Write(appendBytes(nil, EncodeHeadsRequest(b.cfg.Manifest))); err != nil {
+		if unsupported(err) {
+			return errHeadsUnsupported
+		}
+		return fmt.Errorf("%w: send request to %s: %v", ErrHeads, p, err)
+	}
+	_ = st.CloseWrite()
+	br := bufio.NewReader(st)
+	status, err := br.ReadByte()
+	if err != nil {
+		if unsupported(err) {
+			return errHeadsUnsupported
+		}
+		return fmt.Errorf("%w: read status from %s: %v", ErrHeads, p, err)
+	}
+	if status != 0 {
+		reason, _ := readBytes(br, 1024)
+		return fmt.Errorf("%w: refused by %s: %s", ErrHeads, p, reason)
+	}
+	data, err := readBytes(br, MaxMessageSize)
+	if err != nil {
+		return fmt.Errorf("%w: read heads from %s: %v", ErrHeads, p, err)
+	}
+	m, err := DecodeMessage(data)
+	if err != nil {
+		b.stats.Rejected.Add(1)
+		return fmt.Errorf("%w: heads from %s: %v", ErrHeads, p, err)
+	}
+	if err := b.cfg.Delegate.CanAnnounce(ctx, p); err != nil {
+		b.stats.Rejected.Add(1)
+		return nil // a reader: what it has is not ours to take from it
+	}
+	b.stats.BytesIn.Add(uint64(len(data)))
+	b.markForward(m.Heads)
+	b.accept(m, p)
+	return nil
+}
+
+// maxForward bounds the heads waiting to be forwarded.
+const maxForward = maxMessageHeads
+
+// markForward notes which of heads are new here: not stored, not
+// announced to us already. Those came from the other side of a heads
+// exchange only, so the other peers of the topic have not heard of them
+// either (a phone back online with its offline edits, met by one peer):
+// they are announced on the topic once go-ds-crdt has merged them, when
+// the blocks below them can be served.
+func (b *Broadcaster) markForward(heads []cid.Cid) {
+	var fresh []cid.Cid
+	for _, h := range heads {
+		b.mu.Lock()
+		_, pending := b.pending[h]
+		b.mu.Unlock()
+		if pending {
+			continue
+		}
+		if has, err := b.bstore.Has(b.ctx, h); err == nil && !has {
+			fresh = append(fresh, h)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	b.fwdMu.Lock()
+	if len(b.forward)+len(fresh) > maxForward {
+		// Heads that were never merged (a fetch that failed) would stay;
+		// forget them all rather than refuse newer ones.
+		clear(b.forward)
+	}
+	for _, h := range fresh[:min(len(fresh), maxForward)] {
+		b.forward[h] = struct{}{}
+	}
+	b.fwdMu.Unlock()
+}
+
+// forwardMerged announces h if a heads exchange brought it (markForward)
+// and go-ds-crdt has now merged it.
+func (b *Broadcaster) forwardMerged(h cid.Cid) {
+	b.fwdMu.Lock()
+	_, ok := b.forward[h]
+	delete(b.forward, h)
+	b.fwdMu.Unlock()
+	if ok && b.mayAnnounce() {
+		b.send([]cid.Cid{h})
+	}
+}
+
+// headsMessage encodes this database's current heads as a broadcast
+// message, with the newest blocks inline, and says how many heads it
+// holds. A peer the gate refuses answers with no heads.
+func (b *Broadcaster) headsMessage(ctx context.Context) ([]byte, int, error) {
+	if !b.started.Load() {
+		return nil, 0, errors.New("not started")
+	}
+	var heads []cid.Cid
+	if b.mayAnnounce() {
+		heads = b.cfg.Delegate.Heads(ctx)
+	}
+	m := b.message(ctx, heads)
+	data, err := EncodeMessage(m)
+	return data, len(m.Heads), err
+}
+
+// pull is the schedule of one peer's heads exchange.
+type pull struct {
+	attempt  int       // index into announceGaps of the next try
+	at       time.Time // when it is due
+	inFlight bool
+	again    bool // joined again while in flight: start over when it ends
+}
+
+// queuePull schedules a heads exchange with p, now.
+func (b *Broadcaster) queuePull(p peer.ID) {
+	b.pullMu.Lock()
+	if pl, ok := b.pulls[p]; ok {
+		if pl.inFlight {
+			pl.again = true
+		} else {
+			pl.attempt, pl.at = 0, time.Now()
+		}
+	} else {
+		b.pulls[p] = &pull{at: time.Now()}
+	}
+	b.pullMu.Unlock()
+	select {
+	case b.pullWake <- struct{}{}:
+	default:
+	}
+}
+
+// pullLoop runs the heads exchanges queuePull schedules, at most
+// maxPullsInFlight at once. A failed exchange is tried again after each
+// of announceGaps; one with a peer that does not speak the protocol falls
+// back to announcing the heads on the topic.
+func (b *Broadcaster) pullLoop(h host.Host) {
+	defer b.wg.Done()
+	var running sync.WaitGroup
+	defer running.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		now := time.Now()
+		next := time.Duration(-1)
+		b.pullMu.Lock()
+		for p, pl := range b.pulls {
+			if pl.inFlight {
+				continue
+			}
+			if wait := pl.at.Sub(now); wait > 0 {
+				if next < 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+			if b.pullsInFlight >= maxPullsInFlight {
+				break
+			}
+			pl.inFlight = true
+			b.pullsInFlight++
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				err := b.pullHeads(b.ctx, h, p)
+				b.pulled(p, err)
+			}()
+		}
+		b.pullMu.Unlock()
+		if next >= 0 {
+			timer.Reset(next)
+		}
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.pullWake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// pulled records the end of an exchange with p.
+func (b *Broadcaster) pulled(p peer.ID, err error) {
+	if errors.Is(err, errHeadsUnsupported) {
+		b.announceJoin() // an older peer: it learns them from the topic
+	} else if err != nil && b.ctx.Err() == nil {
+		b.log.Debug("heads exchange", "peer", p, "error", err)
+	}
+	b.pullMu.Lock()
+	pl := b.pulls[p]
+	b.pullsInFlight--
+	pl.inFlight = false
+	switch {
+	case pl.again:
+		pl.again, pl.attempt, pl.at = false, 0, time.Now()
+	case err == nil || errors.Is(err, errHeadsUnsupported) || pl.attempt+1 >= len(announceGaps):
+		delete(b.pulls, p)
+	default:
+		pl.attempt++
+		pl.at = time.Now().Add(announceGaps[pl.attempt])
+	}
+	b.pullMu.Unlock()
+	select {
+	case b.pullWake <- struct{}{}:
+	default:
+	}
+}
