@@ -73,6 +73,11 @@ type Report struct {
 	// shared with every other relayed peer, for nothing.
 	PubsubOverRelay int `json:"pubsub_over_relay"`
 
+	// Unreserved counts the peers behind NATs that held no relay
+	// reservation when the schedule began (a relay holds 128): nobody
+	// can dial them, they can only dial out.
+	Unreserved int `json:"unreserved"`
+
 	Connections      Connections          `json:"connections"`
 	RelayConnections int                  `json:"relay_connections"` // peer-relay connections
 	HolePunch        HolePunch            `json:"holepunch"`
@@ -300,6 +305,7 @@ func (r *runner) report(converged bool) *Report {
 		rep.ByPeer = append(rep.ByPeer, pr)
 	}
 	rep.SetupBytes = r.setupBytes
+	rep.Unreserved = r.unreserved
 	for _, nd := range r.relayNodes {
 		b, _ := nd.Sent()
 		rep.RelayBytes += b
@@ -437,6 +443,7 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	row("announcements", "first reached a replica by flood %d, mesh %d, gossip %d, other %d, none %d (%d over a relay)", a.Flood, a.Mesh, a.Gossip, a.Other, a.None, a.OverRelay)
 	cn := rep.Connections
 	row("peer connections", "direct %d  holepunched %d  relayed %d  (+%d to relays; gossipsub on a circuit beside a direct connection: %d)", cn.Direct, cn.Holepunched, cn.Relayed, rep.RelayConnections, rep.PubsubOverRelay)
+	row("relay reservations", "%d peers behind NATs had none when the schedule began", rep.Unreserved)
 	row("hole punches", "%d pairs tried, %d succeeded", rep.HolePunch.Attempts, rep.HolePunch.Successes)
 	keys := make([]string, 0, len(rep.HolePunchByNAT))
 	for k := range rep.HolePunchByNAT {

@@ -124,6 +124,7 @@ type runner struct {
 	start      time.Time
 	setupBytes uint64 // sent before the schedule began (dials, reservations, opening)
 	relaySetup uint64 // of which by the relays
+	unreserved int    // peers behind NATs without a relay reservation when the schedule began
 }
 
 type writeRec struct {
@@ -294,8 +295,25 @@ func hasCircuit(h host.Host) bool {
 	return false
 }
 
+// MaxRelaysPerPeer is how many relays a peer knows and reserves on when
+// a scenario has more (see Scenario.Relays).
+const MaxRelaysPerPeer = 2
+
+// relaysOf are the relays peer i uses.
+func relaysOf(i int, relays []peer.AddrInfo) []peer.AddrInfo {
+	if len(relays) <= MaxRelaysPerPeer {
+		return relays
+	}
+	out := make([]peer.AddrInfo, 0, MaxRelaysPerPeer)
+	for k := range MaxRelaysPerPeer {
+		out = append(out, relays[(i+k)%len(relays)])
+	}
+	return out
+}
+
 // startPeer starts (or restarts) a peer's host and engine.
 func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrInfo) error {
+	relays = relaysOf(p.idx, relays)
 	h, err := p.node.NewHost(HostConfig{Identity: p.key, Relays: relays, HolePunch: r.punch})
 	if err != nil {
 		return err
@@ -399,6 +417,11 @@ func (r *runner) execute(ctx context.Context) {
 	for _, nd := range r.relayNodes {
 		b, _ := nd.Sent()
 		r.relaySetup += b
+	}
+	for _, p := range r.peers {
+		if p.isUp() && p.node.NAT != Public && !hasCircuit(p.h) {
+			r.unreserved++
+		}
 	}
 	stopProgress := r.progress(ctx)
 	defer stopProgress()

@@ -231,7 +231,10 @@ func TestScaleVirtual(t *testing.T) {
 		require.NoError(t, err)
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			s := sim.Scenario{
-				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: 2,
+				// Each peer behind a NAT reserves on 2 relays, and a relay
+				// holds 128 reservations: 2 relays up to ~200 peers, then
+				// one per 64 peers behind NATs.
+				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: max(2, (n*6/10+63)/64),
 				LatencyMin: sim.Duration(25 * time.Millisecond), LatencyMax: sim.Duration(25 * time.Millisecond),
 				Degree: 4, Duration: sim.Duration(20 * time.Second), Writes: writes, Settle: sim.Duration(5 * time.Minute),
 			}
