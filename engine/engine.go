@@ -129,7 +129,7 @@ func (e *Engine) start(ctx context.Context) error {
 	if cfg.inMemory {
 		e.store = store.InMemory()
 	} else {
-		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"))
+		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"), cfg.footprint.store)
 		if err != nil {
 			return fmt.Errorf("engine: %w", err)
 		}

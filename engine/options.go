@@ -286,8 +286,10 @@ func WithMaxDocumentSize(n int) Option {
 // gossipsub keeps messages for 3 heartbeats instead of 5 (advertising 2
 // instead of 3) and remembers seen message ids for 30 s instead of 2 min,
 // and bitswap's server and go-ds-crdt run 2 workers each instead of 8 to
-// 16 and 5. The mesh degrees and the wire protocol are unchanged, so small
-// and default engines interoperate. What it saves is measured in
+// 16 and 5; on disk, pebble's memtable grows to 1 MiB instead of 64 MiB and
+// its block cache holds 1 MiB instead of 128 MiB. The mesh degrees and the
+// wire protocol are unchanged, so small and default engines interoperate.
+// What it saves is measured in
 // BENCHMARKS.md ("Many engines in one process").
 func WithSmallFootprint() Option {
 	return func(c *config) error { c.footprint = smallFootprint; return nil }
