@@ -23,8 +23,8 @@ const (
 	PathMesh Path = "mesh"
 	// PathGossip: asked for with IWANT after an IHAVE.
 	PathGossip Path = "gossip"
-	// PathOther: forwarded by a peer that was in neither mesh when it
-	// arrived (a fanout, or a mesh change not yet seen).
+	// PathOther: forwarded by a peer outside the replica's mesh when it
+	// arrived (its fanout, or a graft the replica had not made yet).
 	PathOther Path = "other"
 )
 
@@ -61,7 +61,6 @@ type tracer struct {
 	asked      map[string]bool             // message ids this replica sent IWANT for
 	deliveries []delivery
 	meshLog    map[string][]meshEvent // topic -> changes
-	streams    map[peer.ID]int        // outbound streams opened, per peer
 }
 
 // Bounds of a tracer's records (a run longer than they cover reports the
@@ -77,17 +76,12 @@ func newTracer(h host.Host) *tracer {
 		mesh:    make(map[string]map[peer.ID]bool),
 		asked:   make(map[string]bool),
 		meshLog: make(map[string][]meshEvent),
-		streams: make(map[peer.ID]int),
 	}
 }
 
 var _ pubsub.RawTracer = (*tracer)(nil)
 
-func (t *tracer) OnNewOutboundStream(p peer.ID, _ protocol.ID) {
-	t.mu.Lock()
-	t.streams[p]++
-	t.mu.Unlock()
-}
+func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID) {}
 
 func (t *tracer) OnClosedOutboundStream(peer.ID) {}
 func (t *tracer) Join(string)                    {}
@@ -119,10 +113,11 @@ func (t *tracer) meshChange(p peer.ID, topic string, graft, remote bool) {
 func (t *tracer) ValidateMessage(*pubsub.Message) {}
 
 func (t *tracer) DeliverMessage(msg *pubsub.Message) {
-	id := string(msg.GetFrom()) + string(msg.GetSeqno())
+	id := string(msg.GetFrom()) + string(msg.GetSeqno()) // pubsub's default message id
+	relayed := t.relayedPubsub(msg.ReceivedFrom)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := delivery{at: time.Now(), author: msg.GetFrom(), from: msg.ReceivedFrom, meshSize: len(t.mesh[msg.GetTopic()])}
+	d := delivery{at: time.Now(), author: msg.GetFrom(), from: msg.ReceivedFrom, meshSize: len(t.mesh[msg.GetTopic()]), relayed: relayed}
 	switch {
 	case msg.ReceivedFrom == msg.GetFrom():
 		d.path = PathFlood
@@ -133,7 +128,6 @@ func (t *tracer) DeliverMessage(msg *pubsub.Message) {
 	default:
 		d.path = PathOther
 	}
-	d.relayed = t.relayedPubsub(msg.ReceivedFrom)
 	delete(t.asked, id)
 	if len(t.deliveries) < maxDeliveries {
 		t.deliveries = append(t.deliveries, d)
