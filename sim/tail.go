@@ -45,7 +45,10 @@ func (r *runner) tail(w io.Writer, over time.Duration) {
 			if d <= over {
 				continue
 			}
-			topicPeers := len(p.eng.PubSub().ListPeers(p.trace.topic()))
+			topicPeers := -1 // down at the end
+			if p.isUp() {
+				topicPeers = len(p.eng.PubSub().ListPeers(p.trace.topic()))
+			}
 			first := r.firstAnnouncement(wr, p)
 			path := Path("none")
 			if first != nil {
