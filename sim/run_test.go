@@ -310,3 +310,16 @@ func TestGossipLeavesTheRelay(t *testing.T) {
 	require.Equal(t, len(rep.Samples), a.Flood+a.Mesh+a.Gossip+a.Other+a.None, "%+v", a)
 	require.Positive(t, a.Flood+a.Mesh, "%+v", a)
 }
+
+// TestTailDiagnosis: Options.Tail lists the pairs slower than TailOver,
+// each with how the announcement came and the replica's mesh.
+func TestTailDiagnosis(t *testing.T) {
+	var out strings.Builder
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := sim.Run(context.Background(), small(), sim.Options{Mode: "virtual", TempDir: t.TempDir(), Tail: &out, TailOver: time.Nanosecond})
+		require.NoError(t, err)
+		require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	})
+	require.Contains(t, out.String(), "pairs over 1ns: ")
+	require.Regexp(t, `(?m)^write w\d+ by \d+ at .* -> replica \d+ .*: \d+ms; announcement at \+\d+ms via (flood|mesh|gossip|other) from \d+ over a (direct|relayed) stream`, out.String())
+}
