@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +46,11 @@ type ScaleConfig struct {
 	// limit (debug.SetMemoryLimit, as GOMEMLIMIT does) for the run, and
 	// the previous limit restored after it.
 	MemoryLimit int64
+	// DataDir, when set, puts each engine's store on pebble in a directory
+	// of its own under it, instead of in memory.
+	DataDir string
 	// Options are given to every engine after the scenario's own
-	// (WithInMemory, loopback TCP, no reconnect).
+	// (WithInMemory or DataDir, loopback TCP, no reconnect).
 	Options []engine.Option
 	// Progress, when set, is told how far the slowest replica is, about
 	// once a second while waiting.
@@ -91,6 +95,8 @@ type ScaleResult struct {
 	HeadsOnJoin, Commits, PeerJoins uint64
 	HeadsSuppressed                 uint64 // left out of rebroadcasts
 	HeadsServed                     uint64 // sent to joiners in heads exchanges
+	// Behind describes up to five replicas that did not converge.
+	Behind []string
 }
 
 // PerEngine returns a per-engine share of n bytes, in MiB.
@@ -102,7 +108,7 @@ func (r ScaleResult) PerEngine(n uint64) float64 {
 func (r ScaleResult) String() string {
 	state := "converged"
 	if !r.Converged {
-		state = fmt.Sprintf("NOT converged (slowest %d of %d)", r.Slowest, r.Want)
+		state = fmt.Sprintf("NOT converged (slowest %d of %d; %s)", r.Slowest, r.Want, strings.Join(r.Behind, "; "))
 	}
 	return fmt.Sprintf("%d engines: %s in %.2fs (CPU %.1fs); RSS %.0f MiB (%.1f MiB/engine, at rest %.1f); heap %.0f MiB (%.1f MiB/engine, at rest %.1f, live after GC %.1f); goroutines %d (at rest %d); blocks: bitswap %d, catch-up %d in %d runs; broadcast: %.0f KiB in and %.0f KiB out per engine, %d heads announced (%d commits, %d on %d joins, %d forwarded or rebroadcast, %d suppressed), %d served in exchanges",
 		r.Engines, state, r.Elapsed.Seconds(), r.CPU.Seconds(),
@@ -161,8 +167,12 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 		}
 	}()
 	for i := 0; i < cfg.Engines; i++ {
+		where := engine.WithInMemory()
+		if cfg.DataDir != "" {
+			where = engine.WithDataDir(filepath.Join(cfg.DataDir, strconv.Itoa(i)))
+		}
 		e, err := engine.New(ctx, append([]engine.Option{
-			engine.WithInMemory(),
+			where,
 			engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 			engine.WithReconnect(false),
 		}, cfg.Options...)...)
@@ -294,6 +304,13 @@ func Scale(ctx context.Context, cfg ScaleConfig) (res ScaleResult, err error) {
 	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpuStart
 	res.Converged = len(waiting) == 0
 	stopCPU()
+	for _, i := range waiting[:min(len(waiting), 5)] {
+		n, _ := dbs[i].Collection("docs").CountDocuments(ctx, nil)
+		st := dbs[i].Stats()
+		res.Behind = append(res.Behind, fmt.Sprintf("replica %d: %d documents, %d peers, %d heads, %d queued, %d heads received, %d dropped, %d fetches failed, catch-up %d runs %d failed %d blocks, %d bitswap blocks, %d pubsub revivals",
+			i, n, len(es[i].Host().Network().Peers()), st.Heads, st.QueuedHeads, st.HeadsReceived, st.HeadsDropped, st.FetchFailures,
+			st.Catchup.Runs, st.Catchup.Failures, st.Catchup.Blocks, st.BlocksFetched, es[i].PubsubRevivals()))
+	}
 
 	res.RSSAfter, res.HeapAfter, res.GoroutinesAfter = rss(), heapInUse(), runtime.NumGoroutine()
 	runtime.GC()

@@ -26,6 +26,7 @@ var (
 	scaleSettle  = flag.Duration("scale.settle", 0, "how long TestScale waits after convergence before measuring memory again")
 	scaleMemLim  = flag.Int64("scale.memlimit", 0, "soft memory limit in bytes for TestScale (debug.SetMemoryLimit, as GOMEMLIMIT)")
 	scaleSmall   = flag.Bool("scale.small", false, "whether TestScale's engines use engine.WithSmallFootprint")
+	scaleDisk    = flag.String("scale.disk", "", "directory under which TestScale's engines keep their stores on pebble (default: in memory)")
 	scaleCatchup = flag.Bool("scale.catchup", true, "whether TestScale's engines catch up by stream (engine.WithCatchup)")
 )
 
@@ -39,6 +40,7 @@ func TestScale(t *testing.T) {
 		ProfileDir:  *scaleProfile,
 		Settle:      *scaleSettle,
 		MemoryLimit: *scaleMemLim,
+		DataDir:     *scaleDisk,
 		Options:     scaleOptions(),
 		Measured:    func(r ScaleResult) { t.Log("measured:", r) },
 		Progress: func(elapsed time.Duration, slowest, want int) {

@@ -129,7 +129,7 @@ func (e *Engine) start(ctx context.Context) error {
 	if cfg.inMemory {
 		e.store = store.InMemory()
 	} else {
-		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"))
+		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"), cfg.footprint.store)
 		if err != nil {
 			return fmt.Errorf("engine: %w", err)
 		}
@@ -150,7 +150,7 @@ func (e *Engine) start(ctx context.Context) error {
 	fp := cfg.footprint
 	scoreParams := replication.PeerScoreParams()
 	scoreParams.SeenMsgTTL = fp.seenTTL // delivery records live as long as the ids
-	ps, err := pubsub.NewGossipSub(e.ctx, h,
+	psOpts := []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithFloodPublish(true),
@@ -161,7 +161,11 @@ func (e *Engine) start(ctx context.Context) error {
 		pubsub.WithPeerScoreInspect(e.scores.Update, time.Second),
 		pubsub.WithValidateQueueSize(fp.validateQueue),
 		pubsub.WithPeerOutboundQueueSize(fp.outboundQueue),
-	)
+	}
+	if cfg.pubsubTracer != nil {
+		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.pubsubTracer))
+	}
+	ps, err := pubsub.NewGossipSub(e.ctx, h, psOpts...)
 	if err != nil {
 		return fmt.Errorf("engine: pubsub: %w", err)
 	}

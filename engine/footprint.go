@@ -4,6 +4,8 @@ import (
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+
+	"github.com/latticedb/lattice/internal/store"
 )
 
 // footprint is the table of the engine's sizes that trade memory and idle
@@ -23,6 +25,8 @@ type footprint struct {
 	taskWorkers       int // goroutines sending blocks to peers (boxo: 8)
 	// go-ds-crdt
 	dagWorkers int // goroutines processing fetched DAG nodes per database (go-ds-crdt: 5)
+	// pebble, on disk
+	store store.Sizes
 }
 
 // defaultFootprint is sized for a real node: one engine per process,
@@ -37,6 +41,7 @@ var defaultFootprint = footprint{
 	blockstoreWorkers: bitswapBlockstoreWorkers,
 	taskWorkers:       8,
 	dagWorkers:        5,
+	store:             store.DefaultSizes,
 }
 
 // smallFootprint is for many engines in one process (simulations, tests):
@@ -53,6 +58,9 @@ var smallFootprint = footprint{
 	blockstoreWorkers: 2,
 	taskWorkers:       2,
 	dagWorkers:        2,
+	// A 1 MiB memtable flushes every few thousand deltas; 1 MiB of cache
+	// holds the index and filter blocks of a small store.
+	store: store.Sizes{MemTable: 1 << 20, Cache: 1 << 20},
 }
 
 // gossipSubParams are gossipsub's defaults with the footprint's history

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -47,6 +48,7 @@ type config struct {
 	discovery           []discovery.Source
 	discoveryLimits     discovery.Limits
 	footprint           footprint
+	pubsubTracer        pubsub.RawTracer
 }
 
 func defaultConfig() *config {
@@ -284,9 +286,26 @@ func WithMaxDocumentSize(n int) Option {
 // gossipsub keeps messages for 3 heartbeats instead of 5 (advertising 2
 // instead of 3) and remembers seen message ids for 30 s instead of 2 min,
 // and bitswap's server and go-ds-crdt run 2 workers each instead of 8 to
-// 16 and 5. The mesh degrees and the wire protocol are unchanged, so small
-// and default engines interoperate. What it saves is measured in
+// 16 and 5; on disk, pebble's memtable grows to 1 MiB instead of 64 MiB and
+// its block cache holds 1 MiB instead of 128 MiB. The mesh degrees and the
+// wire protocol are unchanged, so small and default engines interoperate.
+// What it saves is measured in
 // BENCHMARKS.md ("Many engines in one process").
 func WithSmallFootprint() Option {
 	return func(c *config) error { c.footprint = smallFootprint; return nil }
+}
+
+// WithPubsubTracer hands gossipsub a raw tracer that sees every RPC,
+// graft, prune and delivery of this engine's router: for simulations and
+// diagnostics (package sim uses it to tell how each announcement reached
+// each replica). The tracer's methods run on pubsub's event loop and must
+// not block.
+func WithPubsubTracer(t pubsub.RawTracer) Option {
+	return func(c *config) error {
+		if t == nil {
+			return fmt.Errorf("%w: nil pubsub tracer", ErrBadOption)
+		}
+		c.pubsubTracer = t
+		return nil
+	}
 }

@@ -41,21 +41,29 @@ func TestReplayedAnnouncements(t *testing.T) {
 			sub, err := f.topic.Subscribe()
 			require.NoError(t, err)
 			defer sub.Cancel()
-			for i := 0; i < 5; i++ {
-				_, err := ca.InsertOne(ctx, engine.M{"_id": fmt.Sprint("a", i)})
-				require.NoError(t, err)
-			}
+			// Write until the listener has seen one of A's announcements:
+			// one made before the listener is in B's mesh reaches it only
+			// by gossip, if at all.
 			var captured [][]byte
-			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			for len(captured) == 0 {
-				msg, err := sub.Next(rctx)
-				require.NoError(t, err, "no announcement from the writer seen")
-				if msg.GetFrom() == a.ID() {
-					captured = append(captured, msg.Data)
+			n := 0
+			poll.Eventually(t, 30*time.Second, func() error {
+				_, err := ca.InsertOne(ctx, engine.M{"_id": fmt.Sprint("a", n)})
+				require.NoError(t, err)
+				n++
+				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				for {
+					msg, err := sub.Next(rctx)
+					if err != nil {
+						return fmt.Errorf("no announcement from the writer seen after %d writes", n)
+					}
+					if msg.GetFrom() == a.ID() {
+						captured = append(captured, msg.Data)
+						return nil
+					}
 				}
-			}
-			enginetest.Converged(t, 20*time.Second, 5, ca, cb)
+			})
+			enginetest.Converged(t, 20*time.Second, n, ca, cb)
 			before := enginetest.Dump(t, cb)
 			rejectedBefore := dbB.Stats().Rejected
 
@@ -71,9 +79,9 @@ func TestReplayedAnnouncements(t *testing.T) {
 				}
 				return nil
 			})
-			enginetest.Converged(t, 20*time.Second, 6, ca, cb)
+			enginetest.Converged(t, 20*time.Second, n+1, ca, cb)
 			require.NoError(t, cb.FindOneAndDelete(ctx, engine.M{"_id": "after"}).Err())
-			enginetest.Converged(t, 20*time.Second, 5, ca, cb)
+			enginetest.Converged(t, 20*time.Second, n, ca, cb)
 			require.Equal(t, before, enginetest.Dump(t, cb))
 			if tc.refuse {
 				poll.Eventually(t, 10*time.Second, func() error {

@@ -34,6 +34,20 @@
 // scenario out and returns a Report; Report.WriteFiles writes
 // report.json, report.html and two SVG plots.
 //
+// # Where the time goes
+//
+// Each peer's gossipsub has a raw tracer (engine.WithPubsubTracer): the
+// report says how each write's announcement first reached each replica
+// (straight from its writer, from a mesh neighbour, by IHAVE/IWANT
+// gossip) and how often on a stream over a relay circuit, and counts peer
+// pairs whose gossipsub streams stayed on a circuit beside a direct
+// connection. Options.Tail lists the slow (write, replica) pairs with the
+// replica's mesh and the path of the announcement. That is how the
+// seconds-long p99 tail at 100 peers was found: gossipsub's streams stayed
+// on the relay circuits opened before the hole punches, so a few replicas
+// heard every announcement through a relay's shared link (see
+// BENCHMARKS.md, "Network simulator", and TestGossipLeavesTheRelay).
+//
 // # Virtual time
 //
 // Inside testing/synctest.Test, Run's clock is the bubble's: simulated

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 )
 
@@ -130,4 +132,27 @@ func sock2(t *testing.T, nw *Network, nd *Node, at netip.AddrPort) *hostConn {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestRelaysOf: with more relays than MaxRelaysPerPeer, each peer gets
+// that many distinct ones and the reservations spread evenly; with fewer,
+// every peer gets them all.
+func TestRelaysOf(t *testing.T) {
+	var relays []peer.AddrInfo
+	for i := range 5 {
+		relays = append(relays, peer.AddrInfo{ID: peer.ID(fmt.Sprint("relay-", i))})
+	}
+	require.Len(t, relaysOf(3, relays[:2]), 2)
+	uses := map[peer.ID]int{}
+	for i := range 100 {
+		got := relaysOf(i, relays)
+		require.Len(t, got, MaxRelaysPerPeer)
+		require.NotEqual(t, got[0].ID, got[1].ID)
+		for _, r := range got {
+			uses[r.ID]++
+		}
+	}
+	for _, r := range relays {
+		require.Equal(t, 100*MaxRelaysPerPeer/len(relays), uses[r.ID], "relay %s", r.ID)
+	}
 }

@@ -53,6 +53,9 @@ type Report struct {
 	BytesSent     uint64      `json:"bytes_sent"`       // in the same span
 	SetupBytes    uint64      `json:"setup_bytes_sent"` // before it: dials, reservations, opening the database
 	BytesPerPeer  Percentiles `json:"bytes_per_peer"`   // spread of bytes sent per peer
+	// RelayBytes is what the relays sent in the same span as BytesSent
+	// (part of it): the traffic of relayed connections.
+	RelayBytes uint64 `json:"relay_bytes_sent"`
 
 	HeadsSent     uint64 `json:"heads_sent"`     // pubsub announcements published
 	HeadsReceived uint64 `json:"heads_received"` // pubsub announcements received
@@ -60,6 +63,20 @@ type Report struct {
 	CatchupBlocks uint64 `json:"catchup_blocks"` // DAG blocks received by catch-up
 	HeadsDropped  uint64 `json:"heads_dropped"`  // announcements dropped on a full queue
 	FetchFailures uint64 `json:"fetch_failures"` // announced heads whose block could not be fetched
+
+	// Announcements say how each write's announcement first reached each
+	// replica (over the pairs of ConvergenceMS).
+	Announcements Arrivals `json:"announcements"`
+	// PubsubOverRelay counts peer pairs whose gossipsub streams were on a
+	// relay circuit at the end of the run although a direct connection
+	// joined them: announcements between them crossed the relay's link,
+	// shared with every other relayed peer, for nothing.
+	PubsubOverRelay int `json:"pubsub_over_relay"`
+
+	// Unreserved counts the peers behind NATs that held no relay
+	// reservation when the schedule began (a relay holds 128): nobody
+	// can dial them, they can only dial out.
+	Unreserved int `json:"unreserved"`
 
 	Connections      Connections          `json:"connections"`
 	RelayConnections int                  `json:"relay_connections"` // peer-relay connections
@@ -89,6 +106,40 @@ type Connections struct {
 	Direct      int `json:"direct"`
 	Holepunched int `json:"holepunched"`
 	Relayed     int `json:"relayed"`
+}
+
+// Arrivals count (write, replica) pairs by how the first announcement
+// from the writer after the write reached the replica (see Path), and
+// how many of those came on a gossipsub stream over a relay circuit.
+type Arrivals struct {
+	Flood  int `json:"flood"`
+	Mesh   int `json:"mesh"`
+	Gossip int `json:"gossip"`
+	Other  int `json:"other"`
+	// None: no announcement from the writer reached the replica (the
+	// write came inside a later writer's history, or before a restart).
+	None      int `json:"none"`
+	OverRelay int `json:"over_relay"`
+}
+
+func (a *Arrivals) add(d *delivery) {
+	if d == nil {
+		a.None++
+		return
+	}
+	switch d.path {
+	case PathFlood:
+		a.Flood++
+	case PathMesh:
+		a.Mesh++
+	case PathGossip:
+		a.Gossip++
+	default:
+		a.Other++
+	}
+	if d.relayed {
+		a.OverRelay++
+	}
 }
 
 // HolePunch counts DCUtR between pairs of peers: pairs that tried, and
@@ -179,6 +230,7 @@ func (r *runner) report(converged bool) *Report {
 			}
 			d := ms(max(0, at.Sub(from)))
 			wr.Reached[p.idx] = d
+			rep.Announcements.add(r.firstAnnouncement(w, p))
 			samples = append(samples, d)
 			worst = max(worst, d)
 		}
@@ -253,6 +305,12 @@ func (r *runner) report(converged bool) *Report {
 		rep.ByPeer = append(rep.ByPeer, pr)
 	}
 	rep.SetupBytes = r.setupBytes
+	rep.Unreserved = r.unreserved
+	for _, nd := range r.relayNodes {
+		b, _ := nd.Sent()
+		rep.RelayBytes += b
+	}
+	rep.RelayBytes -= min(rep.RelayBytes, r.relaySetup)
 	rep.BytesSent = total - min(total, r.setupBytes)
 	if rep.Writes > 0 {
 		rep.BytesPerWrite = float64(rep.BytesSent) / float64(rep.Writes)
@@ -279,6 +337,18 @@ func (r *runner) report(converged bool) *Report {
 			rep.Connections.add(p.h, remote, r.punch)
 		}
 	}
+	stale := map[[2]peer.ID]bool{}
+	for _, p := range r.peers {
+		if !p.isUp() {
+			continue
+		}
+		for _, remote := range p.h.Network().Peers() {
+			if !isRelay[remote] && pubsubOverRelay(p.h, remote) {
+				stale[pairKey(p.h.ID(), remote)] = true
+			}
+		}
+	}
+	rep.PubsubOverRelay = len(stale)
 	for k, pp := range r.punch.Pairs() {
 		a, b := nat[k[0]], nat[k[1]]
 		if b < a {
@@ -366,11 +436,14 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 	}
 	row("bytes per write", "%.0f (all peers and relays from the first event on: %d bytes; %d before)", rep.BytesPerWrite, rep.BytesSent, rep.SetupBytes)
 	b := rep.BytesPerPeer
-	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f", b.P50, b.P90, b.Max)
+	row("bytes per peer", "p50 %.0f  p90 %.0f  max %.0f (relays sent %d)", b.P50, b.P90, b.Max, rep.RelayBytes)
 	row("pubsub heads", "%d sent, %d received", rep.HeadsSent, rep.HeadsReceived)
 	row("DAG blocks", "%d fetched by bitswap, %d by catch-up (%d heads dropped, %d fetches failed)", rep.BlocksFetched, rep.CatchupBlocks, rep.HeadsDropped, rep.FetchFailures)
+	a := rep.Announcements
+	row("announcements", "first reached a replica by flood %d, mesh %d, gossip %d, other %d, none %d (%d over a relay)", a.Flood, a.Mesh, a.Gossip, a.Other, a.None, a.OverRelay)
 	cn := rep.Connections
-	row("peer connections", "direct %d  holepunched %d  relayed %d  (+%d to relays)", cn.Direct, cn.Holepunched, cn.Relayed, rep.RelayConnections)
+	row("peer connections", "direct %d  holepunched %d  relayed %d  (+%d to relays; gossipsub on a circuit beside a direct connection: %d)", cn.Direct, cn.Holepunched, cn.Relayed, rep.RelayConnections, rep.PubsubOverRelay)
+	row("relay reservations", "%d peers behind NATs had none when the schedule began", rep.Unreserved)
 	row("hole punches", "%d pairs tried, %d succeeded", rep.HolePunch.Attempts, rep.HolePunch.Successes)
 	keys := make([]string, 0, len(rep.HolePunchByNAT))
 	for k := range rep.HolePunchByNAT {

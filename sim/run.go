@@ -39,6 +39,11 @@ type Options struct {
 	// OnEvent, if set, is called with each scheduled event as it is
 	// carried out, from the run's goroutine.
 	OnEvent func(Event)
+	// Tail, if set, receives at the end a diagnosis of the (write,
+	// replica) pairs slower than TailOver: how the write's announcement
+	// reached the replica and what the replica's gossipsub mesh was.
+	Tail     io.Writer
+	TailOver time.Duration
 }
 
 // collection is the one collection every write goes to.
@@ -61,6 +66,8 @@ type simPeer struct {
 	db   *engine.Database
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+
+	trace *tracer // gossipsub's view of this peer, since its last start
 
 	mu       sync.Mutex
 	up       bool
@@ -101,20 +108,23 @@ func (p *simPeer) isUp() bool {
 }
 
 type runner struct {
-	s      Scenario
-	o      Options
-	plan   Plan
-	nw     *Network
-	relays []*relay.Service
-	peers  []*simPeer
-	punch  *PunchLog
-	addr   string // the database's address
-	log    hclog.Logger
+	s          Scenario
+	o          Options
+	plan       Plan
+	nw         *Network
+	relays     []*relay.Service
+	relayNodes []*Node
+	peers      []*simPeer
+	punch      *PunchLog
+	addr       string // the database's address
+	log        hclog.Logger
 
 	mu         sync.Mutex
 	writes     []writeRec
 	start      time.Time
 	setupBytes uint64 // sent before the schedule began (dials, reservations, opening)
+	relaySetup uint64 // of which by the relays
+	unreserved int    // peers behind NATs without a relay reservation when the schedule began
 }
 
 type writeRec struct {
@@ -157,6 +167,9 @@ func Run(ctx context.Context, s Scenario, o Options) (*Report, error) {
 	r.execute(ctx)
 	converged := r.settle(ctx)
 	rep := r.report(converged)
+	if o.Tail != nil {
+		r.tail(o.Tail, o.TailOver)
+	}
 	rep.ElapsedMS = ms(time.Since(wall))
 	return rep, nil
 }
@@ -182,6 +195,7 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	r.nw.Start()
 	var relayInfo []peer.AddrInfo
+	r.relayNodes = relayNodes
 	for _, nd := range relayNodes {
 		rs, err := nd.NewRelay()
 		if err != nil {
@@ -281,14 +295,33 @@ func hasCircuit(h host.Host) bool {
 	return false
 }
 
+// MaxRelaysPerPeer is how many relays a peer knows and reserves on when
+// a scenario has more (see Scenario.Relays).
+const MaxRelaysPerPeer = 2
+
+// relaysOf are the relays peer i uses.
+func relaysOf(i int, relays []peer.AddrInfo) []peer.AddrInfo {
+	if len(relays) <= MaxRelaysPerPeer {
+		return relays
+	}
+	out := make([]peer.AddrInfo, 0, MaxRelaysPerPeer)
+	for k := range MaxRelaysPerPeer {
+		out = append(out, relays[(i+k)%len(relays)])
+	}
+	return out
+}
+
 // startPeer starts (or restarts) a peer's host and engine.
 func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrInfo) error {
+	relays = relaysOf(p.idx, relays)
 	h, err := p.node.NewHost(HostConfig{Identity: p.key, Relays: relays, HolePunch: r.punch})
 	if err != nil {
 		return err
 	}
+	tr := newTracer(h)
 	opts := []engine.Option{
 		engine.WithHost(h),
+		engine.WithPubsubTracer(tr),
 		engine.WithBootstrap(relays...),
 		engine.WithRebroadcastInterval(Rebroadcast),
 		engine.WithLogger(r.log.Named(fmt.Sprintf("peer-%d", p.idx))),
@@ -307,7 +340,7 @@ func (r *runner) startPeer(ctx context.Context, p *simPeer, relays []peer.AddrIn
 		return fmt.Errorf("sim: peer %d engine: %w", p.idx, err)
 	}
 	p.mu.Lock()
-	p.h, p.eng, p.up = h, e, true
+	p.h, p.eng, p.up, p.trace = h, e, true, tr
 	p.mu.Unlock()
 	return nil
 }
@@ -380,6 +413,15 @@ func (r *runner) execute(ctx context.Context) {
 	for _, nd := range r.nw.Nodes() {
 		b, _ := nd.Sent()
 		r.setupBytes += b
+	}
+	for _, nd := range r.relayNodes {
+		b, _ := nd.Sent()
+		r.relaySetup += b
+	}
+	for _, p := range r.peers {
+		if p.isUp() && p.node.NAT != Public && !hasCircuit(p.h) {
+			r.unreserved++
+		}
 	}
 	stopProgress := r.progress(ctx)
 	defer stopProgress()

@@ -2,10 +2,12 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,9 +33,17 @@ func runVirtual(t *testing.T, s sim.Scenario) *sim.Report {
 	t.Helper()
 	var rep *sim.Report
 	wall := time.Now()
+	o := sim.Options{Mode: "virtual"}
+	if v := os.Getenv("LATTICE_SIM_TAIL"); v != "" {
+		// A diagnosis of the pairs slower than this many ms.
+		over, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		o.Tail, o.TailOver = os.Stdout, time.Duration(over)*time.Millisecond
+	}
 	synctest.Test(t, func(t *testing.T) {
 		var err error
-		rep, err = sim.Run(context.Background(), s, sim.Options{Mode: "virtual", TempDir: t.TempDir()})
+		o.TempDir = t.TempDir()
+		rep, err = sim.Run(context.Background(), s, o)
 		require.NoError(t, err)
 	})
 	t.Logf("%s: %v wall", s.Name, time.Since(wall))
@@ -204,9 +214,15 @@ func TestScaleVirtual(t *testing.T) {
 		writes, err = strconv.Atoi(w)
 		require.NoError(t, err)
 	}
-	var points []sim.ScalePoint
 	defer func() {
-		if dir := os.Getenv("LATTICE_SIM_OUT"); dir != "" && len(points) > 1 {
+		// The plot has every scale-N report under the directory, from this
+		// run or earlier ones (large N run alone).
+		dir := os.Getenv("LATTICE_SIM_OUT")
+		if dir == "" {
+			return
+		}
+		points := scalePoints(t, dir)
+		if len(points) > 1 {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "p99-vs-peers.svg"), []byte(sim.ScaleSVG(points)), 0o644))
 		}
 	}()
@@ -215,14 +231,16 @@ func TestScaleVirtual(t *testing.T) {
 		require.NoError(t, err)
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			s := sim.Scenario{
-				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: 2,
+				// Each peer behind a NAT reserves on 2 relays, and a relay
+				// holds 128 reservations: 2 relays up to ~200 peers, then
+				// one per 64 peers behind NATs.
+				Name: fmt.Sprintf("scale-%d", n), Seed: 1, Peers: n, NATShare: 0.6, Relays: max(2, (n*6/10+63)/64),
 				LatencyMin: sim.Duration(25 * time.Millisecond), LatencyMax: sim.Duration(25 * time.Millisecond),
 				Degree: 4, Duration: sim.Duration(20 * time.Second), Writes: writes, Settle: sim.Duration(5 * time.Minute),
 			}
 			var ms runtime.MemStats
 			rep := runVirtual(t, s)
 			runtime.ReadMemStats(&ms)
-			points = append(points, sim.ScalePoint{Peers: n, P99MS: rep.ConvergenceMS.P99, BoundMS: sim.Bound(n, 50)})
 			if !testing.Verbose() {
 				require.NoError(t, rep.WriteSummary(os.Stdout))
 			}
@@ -232,6 +250,23 @@ func TestScaleVirtual(t *testing.T) {
 			}
 		})
 	}
+}
+
+// scalePoints reads DIR/scale-N/report.json for every N, sorted by N.
+func scalePoints(t *testing.T, dir string) []sim.ScalePoint {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "scale-*", sim.ReportJSON))
+	require.NoError(t, err)
+	var points []sim.ScalePoint
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var rep sim.Report
+		require.NoError(t, json.Unmarshal(b, &rep), f)
+		points = append(points, sim.ScalePoint{Peers: rep.Peers, P99MS: rep.ConvergenceMS.P99, BoundMS: sim.Bound(rep.Peers, 50)})
+	}
+	sort.Slice(points, func(i, j int) bool { return points[i].Peers < points[j].Peers })
+	return points
 }
 
 // TestLossyLinks: with 5% of packets lost everywhere, QUIC's retransmits
@@ -253,4 +288,38 @@ func TestLateJoiners(t *testing.T) {
 	rep := runVirtual(t, s)
 	require.True(t, rep.Converged, "diff: %s", rep.Diff)
 	require.Len(t, rep.JoinCatchupMS, 2, "both joiners caught up on what was written before they started")
+}
+
+// TestGossipLeavesTheRelay: once a hole punch gives two peers behind
+// NATs a direct connection, their gossipsub streams leave the relay
+// circuit (transports closes it and gossipsub reopens them on the direct
+// connection). Left on the circuit, every announcement between them
+// crosses the relay's link, shared with every relayed peer: at N = 100 that
+// queue made the p99 tail of seconds (BENCHMARKS.md, "Network simulator").
+func TestGossipLeavesTheRelay(t *testing.T) {
+	s := small()
+	s.Name = "punched"
+	s.NATShare = 0.75
+	s.NATMix = map[sim.NATType]float64{sim.FullCone: 1, sim.PortRestricted: 1}
+	rep := runVirtual(t, s)
+	require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	require.Positive(t, rep.HolePunch.Successes)
+	require.Positive(t, rep.Connections.Holepunched)
+	require.Zero(t, rep.PubsubOverRelay, "peer pairs with gossipsub on a circuit beside a direct connection")
+	a := rep.Announcements
+	require.Equal(t, len(rep.Samples), a.Flood+a.Mesh+a.Gossip+a.Other+a.None, "%+v", a)
+	require.Positive(t, a.Flood+a.Mesh, "%+v", a)
+}
+
+// TestTailDiagnosis: Options.Tail lists the pairs slower than TailOver,
+// each with how the announcement came and the replica's mesh.
+func TestTailDiagnosis(t *testing.T) {
+	var out strings.Builder
+	synctest.Test(t, func(t *testing.T) {
+		rep, err := sim.Run(context.Background(), small(), sim.Options{Mode: "virtual", TempDir: t.TempDir(), Tail: &out, TailOver: time.Nanosecond})
+		require.NoError(t, err)
+		require.True(t, rep.Converged, "diff: %s", rep.Diff)
+	})
+	require.Contains(t, out.String(), "pairs over 1ns: ")
+	require.Regexp(t, `(?m)^write w\d+ by \d+ at .* -> replica \d+ .*: \d+ms; announcement at \+\d+ms via (flood|mesh|gossip|other) from \d+ over a (direct|relayed) stream`, out.String())
 }

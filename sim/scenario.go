@@ -45,9 +45,11 @@ type Scenario struct {
 	// port-restricted 2, symmetric 1).
 	NATShare float64             `json:"nat_share"`
 	NATMix   map[NATType]float64 `json:"nat_mix,omitempty"`
-	// Relays are public circuit relays; every peer knows them (they are
-	// the bootstrap peers too) and every peer behind a NAT reserves on
-	// each.
+	// Relays are public circuit relays. With up to MaxRelaysPerPeer of
+	// them every peer knows them all (they are the bootstrap peers too)
+	// and every peer behind a NAT reserves on each; with more, peer i
+	// uses relays i and i+1 (mod Relays), so that the reservations spread
+	// over them: a relay holds at most 128 (libp2p's default).
 	Relays int `json:"relays"`
 	// LatencyMin and LatencyMax bound each peer's access-link delay,
 	// drawn uniformly; a packet between two peers takes the sum of

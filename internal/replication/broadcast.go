@@ -23,7 +23,7 @@ import (
 
 // maxQueuedHeads bounds the heads waiting for go-ds-crdt. Heads beyond it
 // are dropped (and counted); the sender's periodic rebroadcast and the
-// announcement on peer join bring them back.
+// heads exchange on peer join bring them back.
 const maxQueuedHeads = 1 << 16
 
 // maxFetchesPerPeer bounds the fetches one announcer can have queued or in
@@ -353,7 +353,7 @@ func (b *Broadcaster) sendLoop() {
 func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) (int, error) {
 	if len(heads) == 0 || len(b.topic.ListPeers()) == 0 {
 		// Nobody to tell: a peer that subscribes later gets the heads in
-		// the announcement its join triggers.
+		// the heads exchange its join triggers.
 		return 0, nil
 	}
 	m := b.message(ctx, heads)

@@ -5,8 +5,10 @@
 //
 //   - Broadcaster: go-ds-crdt's Broadcaster over one gossipsub topic, with
 //     its own message codec (message.go: heads, and small blocks inline),
-//     a topic validator, coalesced announcements, announcements on peer
-//     join, and bounded background fetches of announced heads.
+//     a topic validator, coalesced announcements, heads exchanged with
+//     each joining peer on a stream (heads.go) rather than flooded to the
+//     topic, rebroadcasts that leave out what others just announced, and
+//     bounded background fetches of announced heads.
 //   - Quarantine: the blockstore remote blocks are fetched into. They wait
 //     in bounded memory until their delta is judged; only admitted blocks
 //     reach the disk.

@@ -251,13 +251,14 @@ func (b *Broadcaster) markForward(heads []cid.Cid) {
 }
 
 // forwardMerged announces h if a heads exchange brought it (markForward)
-// and go-ds-crdt has now merged it.
+// and go-ds-crdt has now merged it, unless another peer announced it on
+// the topic meanwhile: then it was only in flight to us, not new.
 func (b *Broadcaster) forwardMerged(h cid.Cid) {
 	b.fwdMu.Lock()
 	_, ok := b.forward[h]
 	delete(b.forward, h)
 	b.fwdMu.Unlock()
-	if ok && b.mayAnnounce() {
+	if ok && !b.heardRecently(h) && b.mayAnnounce() {
 		b.send([]cid.Cid{h})
 	}
 }

@@ -3,13 +3,18 @@ package replication
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	dag "github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/go-cid"
+	crdtpb "github.com/ipfs/go-ds-crdt/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestHeadsRequestRoundTrip(t *testing.T) {
@@ -107,4 +112,32 @@ func TestPullHeads(t *testing.T) {
 	responder.RemoveStreamHandler(HeadsProtocol)
 	err = newAsker(manifest).pullHeads(ctx, asker, responder.ID())
 	require.True(t, errors.Is(err, errHeadsUnsupported), "%v", err)
+}
+
+// TestRebroadcastLeavesOutHeardHeads: a head another peer announced on
+// the topic within the rebroadcast interval is not announced again; one
+// heard longer ago, or never, is.
+func TestRebroadcastLeavesOutHeardHeads(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nodes := chain(t, newBlockstore(), 3)
+	heard, old, fresh := nodes[0].Cid(), nodes[1].Cid(), nodes[2].Cid()
+	b := NewBroadcaster(ctx, Config{Counters: &Counters{}, Delegate: openDelegate{}, Rebroadcast: time.Minute})
+	b.hear([]cid.Cid{heard, old})
+	b.heard[old] = time.Now().Add(-2 * time.Minute).UnixNano()
+
+	var bc crdtpb.CRDTBroadcast
+	for _, c := range []cid.Cid{heard, old, fresh} {
+		bc.Heads = append(bc.Heads, &crdtpb.Head{Cid: c.Bytes()})
+	}
+	data, err := proto.Marshal(&bc)
+	require.NoError(t, err)
+	require.NoError(t, b.Broadcast(ctx, data))
+	require.Equal(t, []cid.Cid{old, fresh}, b.toSend)
+	require.EqualValues(t, 1, b.stats.HeadsSuppressed.Load())
+
+	for i := range maxHeard + 10 { // the memory is bounded
+		b.hear([]cid.Cid{dag.NodeWithData([]byte(fmt.Sprint("head ", i))).Cid()})
+	}
+	require.Len(t, b.heard, maxHeard)
 }

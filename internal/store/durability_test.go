@@ -112,7 +112,7 @@ func TestWALFSBackgroundSyncErrorIsReported(t *testing.T) {
 // unsynced for long after writes stop.
 func TestStoreSyncsWALInBackground(t *testing.T) {
 	ctx := context.Background()
-	st, err := Open(filepath.Join(t.TempDir(), "pebble"), false, nil)
+	st, err := Open(filepath.Join(t.TempDir(), "pebble"), false, nil, Sizes{})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, st.Close()) }()
 	for i := 0; i < 20; i++ {
@@ -149,7 +149,7 @@ func TestWALNotPreallocated(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "pebble")
 	for r := 0; r < 4; r++ {
-		st, err := Open(dir, false, nil)
+		st, err := Open(dir, false, nil, Sizes{})
 		require.NoError(t, err)
 		for i := 0; i < 200; i++ {
 			require.NoError(t, st.Put(ctx, ds.NewKey(fmt.Sprintf("/k/%d/%d", r, i)), make([]byte, 100)))

@@ -33,20 +33,41 @@ func InMemory() *Store {
 	return &Store{Batching: newMemory(), cancel: func() {}}
 }
 
+// Sizes bound the memory of one pebble store: its largest memtable (pebble
+// starts small and doubles up to it) and its block cache. A memtable holds
+// the latest writes until they are flushed to an sstable, so it bounds
+// how much a burst of writes costs in memory; the cache holds sstable
+// blocks read.
+type Sizes struct {
+	MemTable uint64
+	Cache    int64
+}
+
+// DefaultSizes are for one store per process with room to spare.
+var DefaultSizes = Sizes{MemTable: 64 << 20, Cache: 128 << 20}
+
 // Open opens (or creates) the pebble store in dir. Individual writes do
 // not sync (go-ds-crdt makes several per delta): callers end each commit
 // group with SyncWAL, which is real with syncWrites and deferred to a
-// background fsync every walSyncInterval without.
-func Open(dir string, syncWrites bool, log hclog.Logger) (*Store, error) {
+// background fsync every walSyncInterval without. Zero sizes are
+// DefaultSizes'.
+func Open(dir string, syncWrites bool, log hclog.Logger, sizes Sizes) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("store: data directory: %w", err)
 	}
+	if sizes.MemTable == 0 {
+		sizes.MemTable = DefaultSizes.MemTable
+	}
+	if sizes.Cache == 0 {
+		sizes.Cache = DefaultSizes.Cache
+	}
 	wal := newWALFS(vfs.Default, syncWrites)
 	opts := PebbleOptions()
+	opts.MemTableSize = sizes.MemTable
 	opts.FS = wal
 	p, err := pebbleds.NewDatastore(dir,
 		pebbleds.WithPebbleWriteOptions(pebble.NoSync), pebbleds.WithPebbleOpts(opts),
-		pebbleds.WithCacheSize(128<<20))
+		pebbleds.WithCacheSize(sizes.Cache))
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -68,7 +89,7 @@ func Open(dir string, syncWrites bool, log hclog.Logger) (*Store, error) {
 // markers, priorities of new keys), which bloom filters answer without
 // touching sstable blocks.
 func PebbleOptions() *pebble.Options {
-	o := &pebble.Options{MemTableSize: 64 << 20}
+	o := &pebble.Options{MemTableSize: DefaultSizes.MemTable}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
