@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +33,27 @@ type Limits struct {
 	QueueLen int
 	// DialTimeout bounds one dial.
 	DialTimeout time.Duration
-	// RetryAfter is how long a peer that was dialled is not queued again.
+	// RetryAfter is how long a peer that was dialled is not queued again
+	// when a source reports it.
 	RetryAfter time.Duration
+	// Yield is how long this peer waits before dialling a found peer
+	// whose ID sorts below its own, and then dials only if no connection
+	// came meanwhile. Two peers that find each other at once (mDNS answers
+	// both ways within a millisecond) would otherwise dial each other at
+	// the same instant; over TCP with port reuse the two dials can become
+	// one TCP simultaneous open, on which both ends start the security
+	// handshake as its client and both dials fail. The lower ID dials at
+	// once, so only one of the pair dials.
+	Yield time.Duration
+	// DialRetries is how many times a failed dial is tried again, since a
+	// source may report a peer only once (mDNS does); negative means
+	// never.
+	DialRetries int
+	// RetryDelay is the wait before the first of those retries, doubled for
+	// each next one, plus up to half of it again at random. Keep it above
+	// libp2p's dial backoff (swarm.BackoffBase, 5 s), which refuses a
+	// redial of the failed addresses before then.
+	RetryDelay time.Duration
 	// LogEvery is the least time between two warnings of one kind; the
 	// ones in between are counted and the count logged with the next.
 	LogEvery time.Duration
@@ -41,11 +61,13 @@ type Limits struct {
 
 // DefaultLimits are a Manager's bounds unless told otherwise: 8 dials per
 // second, 8 in flight, 8 addresses per peer, 64 peers queued per source,
-// 10 s per dial, 30 s before a peer is dialled again, a warning of one
-// kind every 10 s.
+// 10 s per dial, 30 s before a peer reported again is dialled again, a
+// yield of 1 s, 2 retries of a failed dial after 6-9 s and 12-18 s, a
+// warning of one kind every 10 s.
 func DefaultLimits() Limits {
 	return Limits{DialRate: 8, MaxInFlight: 8, MaxAddrs: 8, QueueLen: 64,
-		DialTimeout: 10 * time.Second, RetryAfter: 30 * time.Second, LogEvery: 10 * time.Second}
+		DialTimeout: 10 * time.Second, RetryAfter: 30 * time.Second,
+		Yield: time.Second, DialRetries: 2, RetryDelay: 6 * time.Second, LogEvery: 10 * time.Second}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -67,6 +89,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RetryAfter <= 0 {
 		l.RetryAfter = d.RetryAfter
+	}
+	if l.Yield <= 0 {
+		l.Yield = d.Yield
+	}
+	if l.DialRetries == 0 {
+		l.DialRetries = d.DialRetries
+	}
+	if l.RetryDelay <= 0 {
+		l.RetryDelay = d.RetryDelay
 	}
 	if l.LogEvery <= 0 {
 		l.LogEvery = d.LogEvery
@@ -90,6 +121,8 @@ type Stats struct {
 	DroppedAddrs uint64 `json:"droppedAddrs"` // addresses dropped: malformed, undialable, or past MaxAddrs
 	Dialed       uint64 `json:"dialed"`       // dials started
 	Connected    uint64 `json:"connected"`    // dials that connected
+	Failed       uint64 `json:"failed"`       // dials that failed
+	Retried      uint64 `json:"retried"`      // failed dials queued to be tried again
 	InFlight     int64  `json:"inFlight"`     // dials running now
 	MaxInFlight  int64  `json:"maxInFlight"`  // most dials that ran at once
 }
@@ -112,11 +145,12 @@ type Manager struct {
 	mu     sync.Mutex
 	closed bool
 	queues []*queue // round robin
+	retry  *queue   // failed dials waiting to be tried again
 	next   int
 	recent map[peer.ID]time.Time
 
-	found, queued, dropped, droppedAddrs, dialed, connected atomic.Uint64
-	inFlight, maxInFlight                                   atomic.Int64
+	found, queued, dropped, droppedAddrs, dialed, connected, failed, retried atomic.Uint64
+	inFlight, maxInFlight                                                    atomic.Int64
 }
 
 // NewManager starts sources on h and dials what they find. log may be
@@ -141,6 +175,7 @@ func NewManager(h host.Host, sources []Source, lim Limits, log hclog.Logger) (*M
 		recent: make(map[peer.ID]time.Time),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.retry = m.addQueue("retries")
 	for i, s := range sources {
 		if s == nil {
 			_ = m.Close()
@@ -205,6 +240,7 @@ func (m *Manager) Stats() Stats {
 	return Stats{
 		Found: m.found.Load(), Queued: m.queued.Load(), Dropped: m.dropped.Load(),
 		DroppedAddrs: m.droppedAddrs.Load(), Dialed: m.dialed.Load(), Connected: m.connected.Load(),
+		Failed: m.failed.Load(), Retried: m.retried.Load(),
 		InFlight: m.inFlight.Load(), MaxInFlight: m.maxInFlight.Load(),
 	}
 }
@@ -229,35 +265,44 @@ func (m *Manager) Close() error {
 }
 
 // run starts dials, one per token of the rate limiter and free slot,
-// taking queued peers round robin across queues.
+// taking queued peers that are due round robin across queues.
 func (m *Manager) run() {
 	defer m.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
 		case m.sem <- struct{}{}:
 		}
-		ai, ok := m.pop()
+		it, next, ok := m.pop(time.Now())
 		for !ok {
+			wait := time.Hour
+			if !next.IsZero() {
+				wait = time.Until(next)
+			}
+			timer.Reset(wait) // since Go 1.23 no stale fire survives a Reset
 			select {
 			case <-m.ctx.Done():
 				return
 			case <-m.wake:
+			case <-timer.C:
 			}
-			ai, ok = m.pop()
+			it, next, ok = m.pop(time.Now())
 		}
 		if err := m.rate.Wait(m.ctx); err != nil {
 			return
 		}
 		m.wg.Add(1)
-		go m.dial(ai)
+		go m.dial(it)
 	}
 }
 
-func (m *Manager) dial(ai peer.AddrInfo) {
+func (m *Manager) dial(it item) {
 	defer m.wg.Done()
 	defer func() { <-m.sem }()
+	ai := it.ai
 	if m.host.Network().Connectedness(ai.ID) == network.Connected {
 		return
 	}
@@ -273,21 +318,72 @@ func (m *Manager) dial(ai peer.AddrInfo) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.lim.DialTimeout)
 	defer cancel()
 	if err := m.host.Connect(ctx, ai); err != nil {
-		if m.ctx.Err() == nil {
-			m.log.debug("dial", "discovered peer unreachable", "peer", ai.ID, "error", err)
+		if m.ctx.Err() != nil {
+			return
+		}
+		m.failed.Add(1)
+		m.log.debug("dial", "discovered peer unreachable", "peer", ai.ID, "attempt", it.attempt+1, "error", err)
+		if it.attempt < m.lim.DialRetries {
+			d := m.lim.RetryDelay << it.attempt
+			d += rand.N(d/2 + 1)
+			m.requeue(item{ai: ai, attempt: it.attempt + 1, due: time.Now().Add(d)})
 		}
 		return
 	}
 	m.connected.Add(1)
 }
 
+// item is a peer waiting in a queue: its dial is due at due, after
+// attempt failed dials.
+type item struct {
+	ai      peer.AddrInfo
+	attempt int
+	due     time.Time
+}
+
+// requeue queues a failed dial to be tried again.
+func (m *Manager) requeue(it item) {
+	m.mu.Lock()
+	q := m.retry
+	if m.closed || q.ids[it.ai.ID] {
+		m.mu.Unlock()
+		return
+	}
+	q.add(it)
+	m.retried.Add(1)
+	m.mu.Unlock()
+	m.poke()
+}
+
+// poke wakes run to look at the queues.
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
 // queue is the bounded, newest-first list of peers one source (or one
-// namespace of it) found.
+// namespace of it) found, or of failed dials to try again.
 type queue struct {
 	m     *Manager
 	name  string
-	items []peer.AddrInfo
+	items []item
 	ids   map[peer.ID]bool
+}
+
+// add appends it, dropping the oldest item if the queue is full (with
+// m.mu held).
+func (q *queue) add(it item) {
+	m := q.m
+	if len(q.items) == m.lim.QueueLen {
+		delete(q.ids, q.items[0].ai.ID)
+		q.items = append(q.items[:0], q.items[1:]...)
+		m.dropped.Add(1)
+		m.log.warn("queue "+q.name, "discovery queue full: dropping the oldest peers found", "source", q.name, "limit", m.lim.QueueLen)
+	}
+	q.items = append(q.items, it)
+	q.ids[it.ai.ID] = true
 }
 
 // addQueue adds a queue for a source; newQueue makes one the caller adds
@@ -333,36 +429,42 @@ func (q *queue) push(ai peer.AddrInfo) {
 		m.mu.Unlock()
 		return
 	}
-	if len(q.items) == m.lim.QueueLen {
-		delete(q.ids, q.items[0].ID)
-		q.items = append(q.items[:0], q.items[1:]...)
-		m.dropped.Add(1)
-		m.log.warn("queue "+q.name, "discovery queue full: dropping the oldest peers found", "source", q.name, "limit", m.lim.QueueLen)
+	it := item{ai: ai, due: now}
+	if m.host.ID() > ai.ID {
+		it.due = now.Add(m.lim.Yield) // see Limits.Yield
 	}
-	q.items = append(q.items, ai)
-	q.ids[ai.ID] = true
+	q.add(it)
 	m.queued.Add(1)
 	m.mu.Unlock()
-	select {
-	case m.wake <- struct{}{}:
-	default:
-	}
+	m.poke()
 }
 
-// pop takes the newest peer of the next non-empty queue, round robin.
-func (m *Manager) pop() (peer.AddrInfo, bool) {
+// pop takes the newest peer that is due of the next queue that has one,
+// round robin. If none is due, it returns when the first one will be
+// (zero if none is queued).
+func (m *Manager) pop(now time.Time) (it item, next time.Time, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for range m.queues {
 		m.next = (m.next + 1) % len(m.queues)
 		q := m.queues[m.next]
-		if len(q.items) == 0 {
+		i := len(q.items) - 1
+		for ; i >= 0; i-- {
+			d := q.items[i].due
+			if !d.After(now) {
+				break
+			}
+			if next.IsZero() || d.Before(next) {
+				next = d
+			}
+		}
+		if i < 0 {
 			continue
 		}
-		ai := q.items[len(q.items)-1]
-		q.items = q.items[:len(q.items)-1]
+		it = q.items[i]
+		q.items = append(q.items[:i], q.items[i+1:]...)
+		ai := it.ai
 		delete(q.ids, ai.ID)
-		now := time.Now()
 		if len(m.recent) >= maxRecent {
 			for p, t := range m.recent {
 				if now.Sub(t) >= m.lim.RetryAfter {
@@ -374,9 +476,9 @@ func (m *Manager) pop() (peer.AddrInfo, bool) {
 			}
 		}
 		m.recent[ai.ID] = now
-		return ai, true
+		return it, time.Time{}, true
 	}
-	return peer.AddrInfo{}, false
+	return item{}, next, false
 }
 
 // sanitize keeps at most MaxAddrs of the peer's addresses that could be

@@ -181,6 +181,11 @@ func TestMDNSChild(t *testing.T) {
 		engine.WithDiscovery(discovery.MDNS("")), engine.WithRebroadcastInterval(2*time.Second))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, e.Close()) }()
+	defer func() { // before Close: a failure explains itself
+		if t.Failed() {
+			fmt.Print(diagnose(e))
+		}
+	}()
 	var db *engine.Database
 	mine, theirs := "from-"+role, "from-a"
 	if role == "a" {
@@ -194,6 +199,9 @@ func TestMDNSChild(t *testing.T) {
 			octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
 			defer ocancel()
 			db, err = e.Open(octx, os.Getenv(addressEnv))
+			if err != nil {
+				fmt.Printf("open failed: %v (discovery %+v)\n", err, e.DiscoveryStats())
+			}
 			return err
 		})
 	}
@@ -207,4 +215,18 @@ func TestMDNSChild(t *testing.T) {
 	require.Positive(t, e.DiscoveryStats().Found, "peer found without mDNS")
 	fmt.Println("synced")
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent is done with both
+}
+
+// diagnose describes what the engine's discovery found and dialled and
+// which peers it is connected to, for a failure to explain itself (a
+// Failed dial with Connected 0 is the simultaneous open Limits.Yield
+// prevents; Found 0 is mDNS not hearing the other side).
+func diagnose(e *engine.Engine) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "diagnosis: peer %s, addrs %v\n", e.ID(), e.Addrs())
+	fmt.Fprintf(&b, "diagnosis: discovery stats %+v\n", e.DiscoveryStats())
+	for _, p := range e.Host().Network().Peers() {
+		fmt.Fprintf(&b, "diagnosis: peer %s %s, conns %v\n", p, e.Host().Network().Connectedness(p), e.Host().Network().ConnsToPeer(p))
+	}
+	return b.String()
 }
