@@ -28,8 +28,13 @@
 // multicast and undialable ones dropped), a bounded queue per source and
 // namespace (newest first, so a flood evicts itself and fresh finds from
 // other sources are not starved), at most Limits.DialRate dials per second
-// and Limits.MaxInFlight at once, a peer tried again only after
-// Limits.RetryAfter, and warnings rate limited. engine.WithDiscovery hands
+// and Limits.MaxInFlight at once, a peer reported again dialled again
+// only after Limits.RetryAfter, and warnings rate limited. Of two peers
+// that find each other at once (mDNS), only the lower ID dials: the
+// other waits Limits.Yield and dials only if still unconnected, since two
+// TCP dials that cross can fuse into one simultaneous open that fails both.
+// A failed dial is tried again Limits.DialRetries times, as a source may
+// report a peer only once. engine.WithDiscovery hands
 // sources to an engine, which runs them in a Manager, joins each open
 // database's namespace and closes everything on Close. Peers that connect
 // and open the same database enter its address book (engine
