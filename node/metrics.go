@@ -105,6 +105,8 @@ var (
 		{prometheus.NewDesc("lattice_discovery_dropped_addrs_total", "Discovered addresses dropped: malformed, undialable, or past the per-peer cap.", nil, nil), func(s discovery.Stats) float64 { return float64(s.DroppedAddrs) }},
 		{prometheus.NewDesc("lattice_discovery_dials_total", "Dials discovery started.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Dialed) }},
 		{prometheus.NewDesc("lattice_discovery_connected_total", "Discovery dials that connected.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Connected) }},
+		{prometheus.NewDesc("lattice_discovery_failed_total", "Discovery dials that failed.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Failed) }},
+		{prometheus.NewDesc("lattice_discovery_retried_total", "Failed discovery dials queued again.", nil, nil), func(s discovery.Stats) float64 { return float64(s.Retried) }},
 	}
 	discoveryGauges = []struct {
 		desc *prometheus.Desc
