@@ -7,6 +7,7 @@ import (
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/latticedb/lattice/internal/replication"
 )
@@ -31,14 +32,20 @@ func (e *Engine) serveCatchup() {
 		},
 		Log: e.log.Named("catchup"),
 	}
-	e.host.SetStreamHandler(replication.CatchupProtocol, func(st network.Stream) {
+	e.handle(replication.CatchupProtocol, srv.Handle)
+}
+
+// handle serves protocol p with serve, one call per stream, while the
+// engine is open: a stream that arrives as it closes is reset.
+func (e *Engine) handle(p protocol.ID, serve func(context.Context, network.Stream)) {
+	e.host.SetStreamHandler(p, func(st network.Stream) {
 		ctx, leave, err := e.enter(context.Background())
 		if err != nil {
 			_ = st.Reset()
 			return
 		}
 		defer leave()
-		srv.Handle(ctx, st)
+		serve(ctx, st)
 	})
 }
 
@@ -55,15 +62,7 @@ func (e *Engine) serveHeads() {
 		}
 		return db.served.Load()
 	})
-	e.host.SetStreamHandler(replication.HeadsProtocol, func(st network.Stream) {
-		ctx, leave, err := e.enter(context.Background())
-		if err != nil {
-			_ = st.Reset()
-			return
-		}
-		defer leave()
-		srv.Handle(ctx, st)
-	})
+	e.handle(replication.HeadsProtocol, srv.Handle)
 }
 
 // catchupSink puts streamed blocks in the engine's quarantine.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -158,14 +157,8 @@ func (s *CatchupServer) Handle(ctx context.Context, st network.Stream) {
 		log = hclog.NewNullLogger()
 	}
 	_ = st.SetDeadline(time.Now().Add(catchupIdle))
-	br := bufio.NewReader(st)
-	n, err := readUvarint(br)
-	if err != nil || n > maxCatchupRequest {
-		_ = st.Reset()
-		return
-	}
-	raw := make([]byte, n)
-	if _, err := io.ReadFull(br, raw); err != nil {
+	raw, err := readBytes(bufio.NewReader(st), maxCatchupRequest)
+	if err != nil {
 		_ = st.Reset()
 		return
 	}

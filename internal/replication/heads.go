@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -95,14 +94,8 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
 	_ = st.SetDeadline(time.Now().Add(headsTimeout))
-	br := bufio.NewReader(st)
-	n, err := readUvarint(br)
-	if err != nil || n > maxHeadsRequest {
-		_ = st.Reset()
-		return
-	}
-	raw := make([]byte, n)
-	if _, err := io.ReadFull(br, raw); err != nil {
+	raw, err := readBytes(bufio.NewReader(st), maxHeadsRequest)
+	if err != nil {
 		_ = st.Reset()
 		return
 	}
