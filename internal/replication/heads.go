@@ -345,12 +345,7 @@ func (b *Broadcaster) pullLoop(h host.Host) {
 		case <-b.pullWake:
 		case <-timer.C:
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
+		timer.Stop() // since Go 1.23 a stopped timer delivers nothing stale
 	}
 }
 
