@@ -40,15 +40,7 @@ type Delegate interface {
 	// Heads returns the database's current DAG heads; nil while it has
 	// none or is closing.
 	Heads(ctx context.Context) []cid.Cid
-	// CanAnnounce is the broadcast gate: whether author may announce heads
-	// at all (this peer too: a peer the gate refuses stays silent).
-	CanAnnounce(ctx context.Context, author peer.ID) error
-	// PeerJoined and PeerLeft report peers joining and leaving the topic.
-	PeerJoined(p peer.ID)
-	PeerLeft(p peer.ID)
-	// CatchingUp reports a running catch-up's progress, at most every
-	// catchupReportEvery and once more when it ends (done).
-	CatchingUp(received uint64, remaining int64, done bool)
+	ReplicaDelegate
 }
 
 // Config is what a Broadcaster runs on.
@@ -85,6 +77,8 @@ type Config struct {
 	// local, or when its walk reaches a block that is not (see CatchUp
 	// and Missing).
 	Catchup *CatchupConfig
+	// Clock dates peers leaving the topic (LeftSince); nil is time.Now.
+	Clock func() time.Time
 }
 
 // CatchupConfig is what a broadcaster's catch-ups run on.
@@ -165,6 +159,9 @@ type Broadcaster struct {
 func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 	if cfg.Log == nil {
 		cfg.Log = hclog.NewNullLogger()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	b := &Broadcaster{
 		cfg:          cfg,
@@ -728,7 +725,7 @@ func (b *Broadcaster) peerLoop() {
 		if err != nil {
 			return
 		}
-		b.noteMember(ev.Peer, ev.Type == pubsub.PeerJoin, time.Now())
+		b.noteMember(ev.Peer, ev.Type == pubsub.PeerJoin, b.cfg.Clock())
 		switch ev.Type {
 		case pubsub.PeerJoin:
 			b.stats.PeerJoins.Add(1)
