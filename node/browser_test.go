@@ -98,7 +98,7 @@ func runOn(t *testing.T, page context.Context, steps ...chromedp.Action[chromedp
 	defer cancel()
 	err := chromedp.Do(ctx, steps...)
 	if err != nil {
-		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].map(li => li.className + ":" + li.textContent), active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
+		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].slice(0, 20).map(li => li.className + ":" + li.textContent), rows: document.querySelectorAll(".todo").length, remaining: document.querySelector("#remaining").textContent, status: document.querySelector("#status-text").textContent, active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
 		t.Logf("page: %s", dump)
 	}
 	require.NoError(t, err)
@@ -139,6 +139,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("EditSurvivesRemoteChanges", func(t *testing.T) { testEditSurvivesRemoteChanges(t, br) })
 	t.Run("ConcurrentEditNotice", func(t *testing.T) { testConcurrentEditNotice(t, br) })
 	t.Run("ManageLists", func(t *testing.T) { testManageLists(t, br) })
+	t.Run("LongList", func(t *testing.T) { testLongList(t, br) })
 }
 
 // testWebAppInTwoBrowsers drives the to-do app of two nodes in headless

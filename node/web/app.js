@@ -10,7 +10,8 @@
   const ABOUT = "about";
   const NOTICE_MS = 6000; // how long "changed on another device" shows
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
-  const PAGE = 200; // to-dos shown at first, and added each time the end of the list comes into view
+  const PAGE = 200; // to-dos shown at first
+  const MORE = 500; // to-dos added each time the end of the list comes into view
   const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
 
@@ -458,6 +459,10 @@
       }
       state.loaded = true;
       state.loadedOnce = true;
+      if (!state.loadMarked && state.todos.length > 0) {
+        state.loadMarked = true;
+        requestAnimationFrame(() => performance.mark("todos-loaded"));
+      }
       fetchDirty();
     } catch (e) {
       if (gen === state.loadGen) fail(e);
@@ -695,9 +700,21 @@
     }
   }
 
+  // trim keeps the page at state.limit rows when a to-do comes in above
+  // the last: the last one goes (the focused or edited one stays).
+  function trim() {
+    while (state.rows.size > state.limit) {
+      const last = state.todos[state.rows.size - 1];
+      const row = last && state.rows.get(String(last._id));
+      if (!row || row.contains(document.activeElement)) return;
+      row.remove();
+      state.rows.delete(String(last._id));
+    }
+  }
+
   function showMore() {
     if (state.rows.size >= state.todos.length) return;
-    state.limit = state.rows.size + PAGE;
+    state.limit = state.rows.size + MORE;
     topUp();
     renderFoot();
   }
@@ -728,13 +745,14 @@
     const i = indexFor(doc);
     state.todos.splice(i, 0, doc);
     state.byId.set(id, doc);
-    if (i < state.rows.size || allShown) {
+    if (i < state.rows.size || (allShown && state.rows.size < state.limit)) {
       const li = renderTodo(doc);
+      li.classList.add("fresh");
       const next = state.todos[i + 1];
       const nextRow = next && state.rows.get(String(next._id));
       $("todos").insertBefore(li, nextRow || null);
       state.rows.set(id, li);
-      state.limit = Math.max(state.limit, state.rows.size);
+      trim();
     }
   }
 
