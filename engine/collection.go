@@ -141,7 +141,7 @@ func toMap(v any, what string) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %s must be a JSON object, got %T", ErrBadDocument, what, out)
 	}
 	// Numbers as storage will give them back (1.0 is stored as 1).
-	crdt.CanonicalNumbers(m)
+	value.CanonicalNumbers(m)
 	return m, nil
 }
 
@@ -390,7 +390,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err != nil {
 		return c.insert(t, doc)
 	}
-	crdt.CanonicalNumbers(seed)
+	value.CanonicalNumbers(seed)
 	seed["_id"] = doc["_id"]
 	w := c.writer()
 	w.Now = now

@@ -126,7 +126,7 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err != nil {
 		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
 	}
-	r, err := c.ref(crdt.CanonicalNumbers(nid))
+	r, err := c.ref(value.CanonicalNumbers(nid))
 	if err != nil {
 		return &SingleResult{err: err}
 	}

@@ -212,7 +212,7 @@ func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool)
 	if b, ok := f.Bounds("_id"); ok && !b.IsRange {
 		seen := make(map[string]bool, len(b.Points))
 		for _, p := range b.Points {
-			k, err := IDKey(crdt.CanonicalNumbers(p))
+			k, err := IDKey(value.CanonicalNumbers(p))
 			if err != nil || seen[k] {
 				continue // not a possible _id (null, an array, an object)
 			}
