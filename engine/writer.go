@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -38,6 +39,7 @@ const (
 )
 
 type writeReq struct {
+	ctx  context.Context // its caller's: a write whose caller has gone is dropped
 	fn   func(*txn) error
 	done chan error
 	lead chan struct{} // closed when its caller is to commit the next group
@@ -202,7 +204,10 @@ func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 	if err := db.checkOpen(); err != nil {
 		return err
 	}
-	req := &writeReq{fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
 	q := &db.wq
 	q.mu.Lock()
 	q.pending = append(q.pending, req)
@@ -216,10 +221,47 @@ func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 		case err := <-req.done:
 			return err
 		case <-req.lead:
+		case <-ctx.Done():
+			if db.withdraw(req) {
+				return ctx.Err()
+			}
+			// A leader took it into its group: the group drops it if it
+			// has not run yet, and reports either way.
+			select {
+			case err := <-req.done:
+				return err
+			case <-req.lead:
+			}
 		}
 	}
 	db.lead(ctx)
 	return <-req.done
+}
+
+// withdraw takes req out of the queue when no group has taken it yet, and
+// reports whether it did. A request withdrawn after leadership was handed
+// to it hands leadership on, so the queue never waits on a caller that
+// has gone.
+func (db *Database) withdraw(req *writeReq) bool {
+	q := &db.wq
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.pending, req)
+	if i < 0 {
+		return false
+	}
+	q.pending = slices.Delete(q.pending, i, i+1)
+	select {
+	case <-req.lead:
+		// It was to lead the next group: hand that on.
+		if len(q.pending) == 0 {
+			q.active = false
+		} else {
+			close(q.pending[0].lead)
+		}
+	default:
+	}
+	return true
 }
 
 // lead commits the next group, which holds the leader's own request, then
@@ -247,6 +289,13 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 	results := make([]error, len(group))
 	ok := 0
 	for i, req := range group {
+		// A caller that went away before its write ran is told so, and its
+		// write is dropped: it must not land after the caller saw a failure
+		// (a retried insert without _id would duplicate it).
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
 		if err := req.fn(t); err != nil {
 			t.abortOp()
 			results[i] = err
@@ -257,7 +306,8 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 	}
 	var commitErr error
 	if len(t.order) > 0 {
-		commitErr = db.authorizeLocal(ctx, t)
+		// The leader's own cancellation must not fail the others' writes.
+		commitErr = db.authorizeLocal(context.WithoutCancel(ctx), t)
 		if commitErr == nil {
 			commitErr = db.commit(ctx, t)
 		}
