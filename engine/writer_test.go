@@ -161,7 +161,7 @@ func TestAbandonedWriteInGroupIsDropped(t *testing.T) {
 	queued(t, db, 2)
 	releaseFirst()
 	require.NoError(t, <-first)
-	<-inLeader      // the next group runs, holding both
+	<-inLeader       // the next group runs, holding both
 	queued(t, db, 0) // both were taken into it
 	cancel()
 	once.Do(func() { close(releaseLeader) })
