@@ -197,7 +197,11 @@ func (t *txn) abortOp() {
 }
 
 // write runs fn as part of a commit group and returns once the group is
-// committed and the view shows it.
+// committed and the view shows it. fn may run more than once (on a fresh
+// txn, when the group commits what came before it first, see
+// commitGroup): it must reset whatever it reports. A write over the
+// bounds of limits.go fails with ErrWriteTooLarge; a write whose ctx is
+// done before it runs is dropped and fails with ctx.Err().
 func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 	db.writing.RLock()
 	defer db.writing.RUnlock()
@@ -284,11 +288,35 @@ func (db *Database) lead(ctx context.Context) {
 	q.mu.Unlock()
 }
 
+// commitGroup runs the group's write functions in order against one txn
+// and commits them. A function whose staged keys are over the write bound
+// is refused alone; when the group as a whole would pass the bound, what
+// it holds so far is committed first and the function runs again on a
+// fresh txn, so a group never holds more than one bound's worth of keys.
 func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
-	t := newTxn(db)
 	results := make([]error, len(group))
-	ok := 0
-	for i, req := range group {
+	t := newTxn(db)
+	cost, from := 0, 0
+	// settle commits t and reports for the requests from from to to.
+	settle := func(to int) {
+		var commitErr error
+		if len(t.order) > 0 {
+			// The leader's own cancellation must not fail the others' writes.
+			commitErr = db.authorizeLocal(context.WithoutCancel(ctx), t)
+			if commitErr == nil {
+				commitErr = db.commit(ctx, t)
+			}
+		}
+		for i := from; i < to; i++ {
+			if results[i] == nil && commitErr != nil {
+				results[i] = commitErr
+			}
+			group[i].done <- results[i]
+		}
+		t, cost, from = newTxn(db), 0, to
+	}
+	for i := 0; i < len(group); i++ {
+		req := group[i]
 		// A caller that went away before its write ran is told so, and its
 		// write is dropped: it must not land after the caller saw a failure
 		// (a retried insert without _id would duplicate it).
@@ -301,23 +329,23 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 			results[i] = err
 			continue
 		}
+		c := writeCost(t.opMuts)
+		if err := db.checkWriteCost(c, len(t.opMuts)); err != nil {
+			t.abortOp()
+			results[i] = err
+			continue
+		}
+		if cost > 0 && db.checkWriteCost(cost+c, 0) != nil {
+			// Commit the writes before this one, then run it again alone.
+			t.abortOp()
+			settle(i)
+			i--
+			continue
+		}
 		t.commitOp()
-		ok++
+		cost += c
 	}
-	var commitErr error
-	if len(t.order) > 0 {
-		// The leader's own cancellation must not fail the others' writes.
-		commitErr = db.authorizeLocal(context.WithoutCancel(ctx), t)
-		if commitErr == nil {
-			commitErr = db.commit(ctx, t)
-		}
-	}
-	for i, req := range group {
-		if results[i] == nil && commitErr != nil {
-			results[i] = commitErr
-		}
-		req.done <- results[i]
-	}
+	settle(len(group))
 }
 
 // maxSignAttempts bounds how often one delta is signed again because its
