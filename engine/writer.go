@@ -32,9 +32,10 @@ const maxGroupOps = 1024
 // maxDeltaMutations and maxDeltaBytes bound one delta. go-ds-crdt's batch
 // recomputes the size of the whole pending delta on every Put, so deltas
 // are kept small enough for that to stay cheap, and small enough to travel
-// inline in a broadcast.
+// inline in a broadcast. Receivers refuse a delta of more keys
+// (replication.MaxDeltaMutations).
 const (
-	maxDeltaMutations = 512
+	maxDeltaMutations = replication.MaxDeltaMutations
 	maxDeltaBytes     = 768 << 10
 )
 
@@ -49,6 +50,10 @@ type writeQueue struct {
 	mu      sync.Mutex
 	pending []*writeReq
 	active  bool
+	// deltaKeys, when set (by tests only, see export_test.go), replaces
+	// maxDeltaMutations: a peer that makes deltas past the receivers'
+	// bounds.
+	deltaKeys int
 }
 
 // txn accumulates the mutations of a commit group.
@@ -369,6 +374,10 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		return err
 	}
 	db.mat.beginLocal(t.muts)
+	deltaKeys := maxDeltaMutations
+	if db.wq.deltaKeys > 0 {
+		deltaKeys = db.wq.deltaKeys
+	}
 	var chunk []crdt.Mutation
 	size := 0
 	flush := func() error {
@@ -419,7 +428,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		}
 		chunk = append(chunk, m)
 		size += len(k) + len(m.Value)
-		if len(chunk) >= maxDeltaMutations || size >= maxDeltaBytes {
+		if len(chunk) >= deltaKeys || size >= maxDeltaBytes {
 			if err = flush(); err != nil {
 				break
 			}

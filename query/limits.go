@@ -34,10 +34,11 @@ const (
 	MaxRegexProgram = 4096
 
 	// DefaultRegexWork is the regex work a Filter or Update may do when
-	// not told otherwise (see RegexWork): about a second on a 2-core
-	// machine for typical patterns, and tens of seconds for the most
-	// expensive programs under MaxRegexProgram.
-	DefaultRegexWork = 1 << 30
+	// not told otherwise (see RegexWork), in bytes matched times program
+	// instructions: measured on a 2-core machine, 2 to 15 ns a unit for
+	// typical patterns (a quarter of a second to two seconds), up to 90 ns
+	// for the costliest programs (about ten seconds).
+	DefaultRegexWork = 1 << 27
 )
 
 // regexCheapWork is the bound (bytes times instructions) under which a
