@@ -150,27 +150,70 @@ func jsonSize(m map[string]any) (int, error) {
 	return len(b), err
 }
 
-func (c *Collection) insert(t *txn, doc map[string]any) error {
+// plannedInsert is an insert planned before the write path: the document
+// encoded and its size checked against a document never written, which is
+// what almost every insert meets. Only an _id that exists or was deleted
+// is planned again inside the write path (see insertPlanned).
+type plannedInsert struct {
+	doc  map[string]any
+	ref  docRef
+	plan crdt.Plan
+}
+
+// planInsert plans inserting doc (prepared) outside the write path.
+func (c *Collection) planInsert(doc map[string]any) (*plannedInsert, error) {
 	r, err := c.ref(doc["_id"])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cur, err := t.doc(r)
+	fresh, _ := crdt.Assemble(r.coll, r.id, nil)
+	p, err := c.planInsertOn(fresh, doc)
+	if err != nil {
+		return nil, err
+	}
+	return &plannedInsert{doc: doc, ref: r, plan: p}, nil
+}
+
+func (c *Collection) planInsertOn(cur *crdt.Doc, doc map[string]any) (crdt.Plan, error) {
+	p, err := crdt.PlanInsert(cur, doc, c.writer())
+	if err != nil {
+		return crdt.Plan{}, fmt.Errorf("%w: %w", ErrBadDocument, err)
+	}
+	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
+		return crdt.Plan{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
+	}
+	return p, nil
+}
+
+// insertPlanned stages a planned insert in the write path: as planned
+// when the _id has no keys at all, else planned again against them (a
+// creation after a delete derives its incarnation from the graves).
+func (c *Collection) insertPlanned(t *txn, pi *plannedInsert) error {
+	cur, err := t.doc(pi.ref)
 	if err != nil {
 		return err
 	}
 	if cur.Exists {
-		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
+		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, pi.doc["_id"], c.name)
 	}
-	p, err := crdt.PlanInsert(cur, doc, c.writer())
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadDocument, err)
+	p := pi.plan
+	if len(cur.Raw) != 0 || len(cur.Graves) != 0 {
+		if p, err = c.planInsertOn(cur, pi.doc); err != nil {
+			return err
+		}
 	}
-	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
-	}
-	t.stage(r, cur, p)
+	t.stage(pi.ref, cur, p)
 	return nil
+}
+
+// insert plans and stages an insert inside the write path (upserts,
+// replaces that insert).
+func (c *Collection) insert(t *txn, doc map[string]any) error {
+	pi, err := c.planInsert(doc)
+	if err != nil {
+		return err
+	}
+	return c.insertPlanned(t, pi)
 }
 
 // InsertOne inserts a document (a map, or a struct with json tags) and
@@ -183,7 +226,11 @@ func (c *Collection) InsertOne(ctx context.Context, doc any) (*InsertOneResult, 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.db.write(ctx, func(t *txn) error { return c.insert(t, m) }); err != nil {
+	pi, err := c.planInsert(m) // before the write path: encoding grows with the document
+	if err != nil {
+		return nil, err
+	}
+	if err := c.db.write(ctx, func(t *txn) error { return c.insertPlanned(t, pi) }); err != nil {
 		return nil, err
 	}
 	return &InsertOneResult{InsertedID: m["_id"]}, nil
@@ -203,18 +250,30 @@ func (c *Collection) InsertMany(ctx context.Context, docs []any) (*InsertManyRes
 	if max := c.db.e.cfg.maxBatchDocs; len(docs) > max {
 		return nil, fmt.Errorf("%w: InsertMany of %d documents, the limit is %d (WithMaxBatchDocuments)", ErrWriteTooLarge, len(docs), max)
 	}
-	ms := make([]map[string]any, len(docs))
+	// Everything that grows with the documents but not with the database
+	// (canonical form, encoding, size and cost checks) is done before the
+	// write path.
+	pis := make([]*plannedInsert, len(docs))
 	ids := make([]any, len(docs))
+	cost := 0
 	for i, d := range docs {
 		m, err := c.prepare(d)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		ms[i], ids[i] = m, m["_id"]
+		pi, err := c.planInsert(m)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		cost += writeCost(pi.plan.Mutations)
+		if err := c.db.checkWriteCost(cost, i+1); err != nil {
+			return nil, fmt.Errorf("InsertMany of %d documents: %w", len(docs), err)
+		}
+		pis[i], ids[i] = pi, m["_id"]
 	}
 	err := c.db.write(ctx, func(t *txn) error {
-		for i, m := range ms {
-			if err := c.insert(t, m); err != nil {
+		for i, pi := range pis {
+			if err := c.insertPlanned(t, pi); err != nil {
 				return fmt.Errorf("document %d: %w", i, err)
 			}
 		}
