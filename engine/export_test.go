@@ -80,3 +80,7 @@ func HoldView(db *Database) (release func()) {
 	db.mat.SetBeforeFlush(func() { <-ch })
 	return func() { once.Do(func() { close(ch) }) }
 }
+
+// SetDeltaKeys makes db's writer pack up to n keys in one delta, past the
+// bound receivers hold deltas to: a modified peer.
+func SetDeltaKeys(db *Database, n int) { db.wq.deltaKeys = n }

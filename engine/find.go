@@ -45,6 +45,9 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 		if exact || f.Match(h.Doc) {
 			hits = append(hits, h)
 		}
+		if err := f.Err(); err != nil {
+			return nil, err // a regex match stopped: no partial answer
+		}
 	}
 	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
 	out := make([]map[string]any, len(hits))
@@ -71,10 +74,6 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 	if err := c.db.checkOpen(); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(filter)
-	if err != nil {
-		return nil, err
-	}
 	o, err := query.NewOptions(opts...)
 	if err != nil {
 		return nil, err
@@ -84,6 +83,17 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 		var cancel context.CancelFunc
 		sctx, cancel = context.WithTimeout(ctx, o.MaxTime)
 		defer cancel()
+	}
+	// A regex match in one large document stops at the deadline: with a
+	// time limit that alone bounds it, else query's default work budget
+	// does too.
+	fopts := []query.FilterOption{query.Interrupt(sctx.Err)}
+	if o.MaxTime > 0 {
+		fopts = append(fopts, query.RegexWork(0))
+	}
+	f, err := parseFilter(filter, fopts...)
+	if err != nil {
+		return nil, err
 	}
 	matched, err := c.snapshot(sctx, f)
 	if err == nil {
@@ -145,7 +155,7 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any) (int64, err
 	if err := c.db.checkOpen(); err != nil {
 		return 0, err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.Interrupt(ctx.Err))
 	if err != nil {
 		return 0, err
 	}
@@ -169,7 +179,7 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 	if err := c.db.checkOpen(); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.Interrupt(ctx.Err))
 	if err != nil {
 		return nil, err
 	}

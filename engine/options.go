@@ -35,6 +35,8 @@ type config struct {
 	dagSyncTimeout      time.Duration
 	fetchTimeout        time.Duration
 	maxDocumentSize     int
+	maxBatchDocs        int // see limits.go
+	maxWriteBytes       int
 	inlineBlockLimit    int
 	reconnect           bool
 	catchup             bool
@@ -53,6 +55,8 @@ func defaultConfig() *config {
 		dagSyncTimeout:      2 * time.Minute,
 		fetchTimeout:        30 * time.Second,
 		maxDocumentSize:     DefaultMaxDocumentSize,
+		maxBatchDocs:        DefaultMaxBatchDocuments,
+		maxWriteBytes:       DefaultMaxWriteBytes,
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
