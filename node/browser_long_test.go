@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"testing"
 	"time"
@@ -214,4 +215,116 @@ func testLongList(t *testing.T, br *browser) {
 	wantRows := longListSize - 2 + 2 // two deleted, two added
 	require.Regexp(t, fmt.Sprintf(`^%d %d t00002,t00001,t00000 elsewhere,`, wantRows, wantRows), order)
 	ms("toggle with every row shown", `row("To-do 00002").querySelector(".toggle").click()`, `row("To-do 00002").classList.contains("done")`)
+}
+
+// testListStatusAndNames (issue 24, items 2, 3, 5, 6, 7): the status is
+// the list's own ("Offline: …" with nobody on it, "Synced with 1 person"
+// once someone joins), announced politely; the list's name is in the share
+// panel, in the link and its join confirmation, and the heading after the
+// join; "Can't reach this node" goes once the node is back; a long title
+// wraps within a bounded row; the list address wraps anywhere; at phone
+// width the ⋯ button stays on the card; after creating a list the focus
+// is in the add box.
+func testListStatusAndNames(t *testing.T, br *browser) {
+	aliceDir := t.TempDir()
+	alice := startNodeIn(t, aliceDir, "127.0.0.1:0", nil, nil)
+	bob := startNode(t)
+	pa, pb := br.page(t), br.page(t)
+	status := func(state, text string) chromedp.Action[chromedp.Void] {
+		return until(fmt.Sprintf(`document.querySelector("#status").dataset.state === %q && document.querySelector("#status-text").textContent === %q`, state, text))
+	}
+	list := openApp(t, pa, alice, "")
+	runOn(t, pa, status("alone", "Offline: your changes are saved here and will sync"))
+	alice.act("updateOne", list, map[string]any{"collection": "about", "filter": map[string]any{"_id": "list"},
+		"update": map[string]any{"$set": map[string]any{"name": "Weekend trip"}}, "upsert": true})
+	runOn(t, pa,
+		until(`document.querySelector("#list-title").textContent === "Weekend trip"`),
+		until(`document.querySelector("#share-title").textContent === "Share “Weekend trip”"`),
+		chromedp.Click(chromedp.CSS(`#share-btn`)),
+		until(`document.querySelector("#invite-link").value.includes("&title=Weekend+trip")`),
+	)
+	link := textOn(t, pa, chromedp.Value(chromedp.CSS(`#invite-link`)))
+
+	// Bob's app shows the name the link gives before he joins, and as the
+	// heading once he has.
+	runOn(t, pb,
+		chromedp.Navigate(bob.url+"/#join="+url.QueryEscape(link)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		until(`document.querySelector("#confirm-body dd").textContent === "Weekend trip"`),
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		until(fmt.Sprintf(`document.querySelector("#db-address").textContent === %q`, list)),
+		until(`document.querySelector("#list-title").textContent === "Weekend trip"`),
+	)
+	for _, p := range []context.Context{pa, pb} {
+		runOn(t, p, status("online", "Synced with 1 person"))
+	}
+
+	// A long title (the node takes it; the app refuses over 1,000
+	// characters) wraps within a bounded row, and the row's controls stay
+	// in view with it.
+	long := ""
+	for len(long) < 1000 {
+		long += "supercalifragilistic "
+	}
+	long = long[:1000]
+	alice.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "long", "title": long, "isDone": false, "createdAt": time.Now().UnixMilli()}})
+	runOn(t, pa, until(`(() => {
+		const li = document.querySelector('.todo[data-id="long"]');
+		if (!li) return false;
+		const card = document.querySelector(".list-card").getBoundingClientRect();
+		const r = li.getBoundingClientRect();
+		const del = li.querySelector(".delete").getBoundingClientRect();
+		return r.height < 260 && r.right <= card.right && del.bottom <= r.bottom && del.right <= card.right;
+	})()`))
+	// An edit over 1,000 characters is refused, with the editor kept.
+	runOn(t, pa,
+		startEditing("long"),
+		js(`document.activeElement.value = "y".repeat(1001); document.activeElement.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}))`),
+		until(`!document.querySelector("#toast").hidden && document.querySelector("#toast-text").textContent.startsWith("A to-do can be at most 1,000 characters")`),
+		until(`document.activeElement.classList.contains("edit")`),
+		chromedp.KeyEvent(kb.Escape),
+		until(`!document.querySelector(".edit")`),
+	)
+	screenshot(t, pa, "todo-long-title.png")
+
+	// The address wraps anywhere; at phone width ⋯ stays on the card.
+	runOn(t, pa,
+		until(`getComputedStyle(document.querySelector("#db-address")).overflowWrap === "anywhere"`),
+		chromedp.EmulateViewport(375, 720),
+		until(`(() => {
+			const m = document.querySelector("#list-menu").getBoundingClientRect();
+			const c = document.querySelector(".list-card").getBoundingClientRect();
+			return m.width > 0 && m.right <= c.right && m.left >= c.left;
+		})()`),
+	)
+	screenshot(t, pa, "todo-phone.png")
+	runOn(t, pa, chromedp.EmulateViewport(1180, 760))
+
+	// After creating a list the focus is in the add box.
+	runOn(t, pb,
+		chromedp.Click(chromedp.CSS(`#list-menu`)),
+		chromedp.WaitVisible(chromedp.CSS(`#new-list`)),
+		chromedp.Click(chromedp.CSS(`#new-list`)),
+		chromedp.WaitVisible(chromedp.CSS(`#name-input`)),
+		chromedp.KeyEvent("Errands"),
+		chromedp.KeyEvent(kb.Enter),
+		until(`document.querySelector("#list-title").textContent === "Errands" && document.activeElement.id === "new-title"`),
+		status("alone", "Offline: your changes are saved here and will sync"),
+	)
+
+	// Alice's node goes away: a change then says it cannot reach it; once
+	// the node is back (same data, same address), that message goes.
+	addr := alice.url[len("http://"):]
+	alice.stop()
+	runOn(t, pa,
+		status("offline", "Reconnecting to node…"),
+		js(`document.querySelector("#new-title").value = "While down"; document.querySelector("#add-form").requestSubmit()`),
+		until(`!document.querySelector("#toast").hidden && document.querySelector("#toast-text").textContent === "Can't reach this node. Is lattice node still running?"`),
+	)
+	startNodeIn(t, aliceDir, addr, nil, nil)
+	runOn(t, pa,
+		until(`document.querySelector("#toast").hidden`),
+		until(`document.querySelector("#status").dataset.state !== "offline"`),
+		hasTodoAction(long, false),
+	)
 }

@@ -28,12 +28,13 @@
 //	                             deletes the local data, otherwise it is kept and marked "left"
 //	GET  /v1/databases           {"databases": [{"address", "name", "open", "access", "meta", "left"}]}
 //	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
-//	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}}
+//	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}},
+//	                             and "peers", the peers on the database's topic now
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
 //	GET  /v1/events?database=A   server-sent events of database A (&ticket=T in token mode, for browsers)
 //	POST /v1/events/ticket       -> {"ticket", "expiresIn"}: a single-use ticket for one event stream
-//	POST /v1/invites             {"database", "collection", "topic"} -> {"link", "qr"}
-//	POST /v1/invites/inspect     {"link"} -> {"peerId", "addrs", "database", "name", "collection", "own"}, dials nothing
+//	POST /v1/invites             {"database", "collection", "topic", "title"} -> {"link", "qr"}
+//	POST /v1/invites/inspect     {"link"} -> {"peerId", "addrs", "database", "name", "collection", "title", "own"}, dials nothing
 //	GET  /v1/invites/qr?link=L   PNG QR code of invite link L
 //	POST /v1/join                {"link"} -> {"address", "name", "peerId"}
 //	GET  /metrics                Prometheus text format

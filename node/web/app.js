@@ -132,7 +132,8 @@
       fail(e, "link");
       return;
     }
-    const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
+    // The list's name is the inviter's, carried in the link.
+    const rows = [["List", inv.title || inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
     if (inv.database) rows.push(["Address", inv.database]);
     const hint = "Join only lists from people you know: your node connects to theirs, and what you add is shared with everyone on the list.";
     if (!(await confirmBox("Join this list?", rows, "Join", hint))) {
@@ -140,8 +141,8 @@
       return;
     }
     try {
-      await join(link);
-      toast("Joined the list");
+      await join(link, inv.title);
+      toast(inv.title ? `Joined “${inv.title}”` : "Joined the list");
     } catch (e) {
       fail(e, "join");
     }
@@ -1047,7 +1048,9 @@
     }
   }
   const remove = (id) => write("deleteOne", { filter: { _id: id } }, id);
-  async function join(link) {
+  // join joins the list of an invite link; title is the name the link
+  // gives it, shown until the list's own name arrives.
+  async function join(link, title) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     // The list the app made by itself, still empty and unnamed, is not
     // worth keeping beside the joined one.
@@ -1056,6 +1059,7 @@
     try {
       const res = await api("POST", "/v1/join", { link });
       $("join-msg").textContent = "Joined.";
+      if (title && !names()[res.address]) cacheName(res.address, title);
       await useList(res.address);
       if (spare && spare !== res.address) {
         await api("POST", "/v1/databases/leave", { address: spare, forget: true }).catch(() => {});
@@ -1192,7 +1196,7 @@
       const btn = $("share-btn");
       btn.disabled = true;
       try {
-        const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION });
+        const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION, title: state.listName.slice(0, 60) });
         $("invite-link").value = inv.link;
         $("share-out").hidden = false;
         state.invite = inv;
@@ -1221,7 +1225,8 @@
       const btn = e.target.querySelector("button");
       btn.disabled = true;
       try {
-        await join(link);
+        const inv = await api("POST", "/v1/invites/inspect", { link }).catch(() => ({}));
+        await join(link, inv.title);
         $("join-input").value = "";
         toast("Joined the list");
       } catch (err) {
