@@ -328,3 +328,40 @@ func testListStatusAndNames(t *testing.T, br *browser) {
 		hasTodoAction(long, false),
 	)
 }
+
+// testCatchUpInTodos (issue 24, item 4): a node joining a list of 3,000
+// to-dos through the app says it is catching up, counted in to-dos, with
+// the list filling in below, and says "Synced" only once every to-do is in.
+func testCatchUpInTodos(t *testing.T, br *browser) {
+	const n = 3000
+	alice, bob := startNode(t), startNode(t)
+	pb := br.page(t)
+	list := alice.createDB("TodoList")
+	insertTodos(t, alice, list, n, time.Now().Add(-time.Hour).UnixMilli())
+	link := alice.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+	runOn(t, pb,
+		chromedp.Navigate(bob.url+"/?join#join="+url.QueryEscape(link)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		// Each status the page shows, with the to-dos it counted then.
+		js(`(() => {
+			window.statuses = [];
+			new MutationObserver(() => {
+				const s = document.querySelector("#status-text").textContent;
+				const last = window.statuses[window.statuses.length - 1];
+				if (!last || last.s !== s) window.statuses.push({s, shown: document.querySelector("#remaining").textContent, t: Math.round(performance.now())});
+			}).observe(document.querySelector("#status"), {subtree: true, childList: true, characterData: true});
+		})()`),
+	)
+	start := time.Now()
+	runOn(t, pb, chromedp.Click(chromedp.CSS(`#confirm-yes`)))
+	runOn(t, pb,
+		until(`document.querySelector("#remaining").textContent === "2,000 left · 1,000 done"`),
+		until(`document.querySelector("#status-text").textContent === "Synced with 1 person"`),
+	)
+	t.Logf("all %d to-dos shown %s after the join started", n, time.Since(start))
+	statuses := textOn(t, pb, chromedp.Evaluate[string](`JSON.stringify(window.statuses)`))
+	t.Logf("statuses: %s", statuses)
+	// "Synced" never showed while to-dos were still arriving.
+	require.Equal(t, "true", textOn(t, pb, chromedp.Evaluate[string](`String(window.statuses.filter((x) => x.s.startsWith("Synced")).every((x) => x.shown === "2,000 left · 1,000 done"))`)), statuses)
+	require.Equal(t, "true", textOn(t, pb, chromedp.Evaluate[string](`String(window.statuses.filter((x) => x.s.startsWith("Catching")).every((x) => /^Catching up… [0-9,]+ to-dos so far$/.test(x.s)))`)), statuses)
+}

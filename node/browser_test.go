@@ -141,6 +141,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("ManageLists", func(t *testing.T) { testManageLists(t, br) })
 	t.Run("LongList", func(t *testing.T) { testLongList(t, br) })
 	t.Run("ListStatusAndNames", func(t *testing.T) { testListStatusAndNames(t, br) })
+	t.Run("CatchUpInTodos", func(t *testing.T) { testCatchUpInTodos(t, br) })
 }
 
 // testWebAppInTwoBrowsers drives the to-do app of two nodes in headless

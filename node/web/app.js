@@ -38,6 +38,8 @@
     catchingUp: false,
     settling: false,
     settleAgain: false,
+    settleTimer: null,
+    missed: 0, // checks that found to-dos on the node the page never heard of
     editing: null, // _id of the to-do being edited
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
@@ -238,7 +240,9 @@
     return `${isOwn(d) ? "My list" : "Shared list"} · ${d.address.split("/")[2].slice(-6)}`;
   }
 
-  async function useList(address) {
+  // useList shows a list; joining says it was just joined, and arrives
+  // from its peers: the status says so until it is in.
+  async function useList(address, joining) {
     await api("POST", "/v1/databases/open", { address });
     state.address = address;
     localStorage.setItem("lattice.list", address);
@@ -249,9 +253,11 @@
     state.limit = PAGE;
     state.loaded = false;
     state.loadedOnce = false;
-    state.catchingUp = false;
+    state.catchingUp = !!joining;
+    state.missed = 0;
     state.listPeers = 0;
     setModel([]);
+    if (joining) showCatchup();
     state.saved.clear();
     state.notices.clear();
     state.named = false;
@@ -418,19 +424,37 @@
   }
 
   // checkSettled ends the catch-up status once the node has merged all it
-  // received: a catch-up's blocks are all in before their to-dos are. It
-  // asks again when the next to-dos arrive, never on a timer.
+  // received (a catch-up's blocks are all in before their to-dos are) and
+  // the page shows every to-do the node has. It asks again when the next
+  // to-dos arrive; when the node has to-dos whose events never came (a
+  // slow page misses events), it reads the list afresh.
   async function checkSettled() {
     if (state.settling) { state.settleAgain = true; return; }
     state.settling = true;
+    const address = state.address;
     try {
       do {
         state.settleAgain = false;
-        const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(state.address));
-        const busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
+        const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(address));
+        let busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
+        if (!busy) {
+          const { count: n } = await action("countDocuments", { filter: {} });
+          if (address !== state.address) return;
+          busy = n !== state.todos.length;
+          if (busy && !state.fetching && state.dirty.size === 0) {
+            // Wait a moment for events on their way; then read afresh.
+            clearTimeout(state.settleTimer);
+            state.settleTimer = setTimeout(() => {
+              if (address !== state.address || !state.catchingUp) return;
+              if (state.dirty.size === 0 && !state.fetching) state.missed++;
+              if (state.missed >= 2) { state.missed = 0; load(); } else checkSettled();
+            }, 500);
+          }
+        }
+        if (address !== state.address) return;
         state.catchingUp = busy;
         state.listPeers = s.peers || 0;
-        if (busy) showCatchup(); else renderPeers();
+        if (busy) showCatchup(); else { state.missed = 0; renderPeers(); }
       } while (state.settleAgain);
     } catch (e) {
       // the stream's state says what is wrong
@@ -460,6 +484,7 @@
       }
       state.loaded = true;
       state.loadedOnce = true;
+      if (state.catchingUp && state.dirty.size === 0) checkSettled();
       if (!state.loadMarked && state.todos.length > 0) {
         state.loadMarked = true;
         requestAnimationFrame(() => performance.mark("todos-loaded"));
@@ -505,13 +530,14 @@
         }
         watchSaved(gen, batch.map(([id]) => id));
         renderFoot();
-        if (state.catchingUp) { showCatchup(); checkSettled(); }
+        if (state.catchingUp) showCatchup();
       }
     } catch (e) {
       fail(e);
     } finally {
       state.fetching = false;
     }
+    if (state.catchingUp) checkSettled();
   }
 
   // refreshPeers reads the node's peers (the node card) and the list's own
@@ -1060,7 +1086,8 @@
       const res = await api("POST", "/v1/join", { link });
       $("join-msg").textContent = "Joined.";
       if (title && !names()[res.address]) cacheName(res.address, title);
-      await useList(res.address);
+      await useList(res.address, true);
+      checkSettled();
       if (spare && spare !== res.address) {
         await api("POST", "/v1/databases/leave", { address: spare, forget: true }).catch(() => {});
         cacheName(spare, "");
