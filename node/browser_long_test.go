@@ -289,7 +289,7 @@ func testListStatusAndNames(t *testing.T, br *browser) {
 
 	// The address wraps anywhere; at phone width ⋯ stays on the card.
 	runOn(t, pa,
-		until(`getComputedStyle(document.querySelector("#db-address")).overflowWrap === "anywhere"`),
+		until(`getComputedStyle(document.querySelector("#db-address")).overflowWrap === "anywhere" && document.querySelector("#db-address").innerHTML.endsWith("<wbr>/TodoList")`),
 		chromedp.EmulateViewport(375, 720),
 		until(`(() => {
 			const m = document.querySelector("#list-menu").getBoundingClientRect();

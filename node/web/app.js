@@ -246,7 +246,7 @@
     await api("POST", "/v1/databases/open", { address });
     state.address = address;
     localStorage.setItem("lattice.list", address);
-    $("db-address").textContent = address;
+    showAddress(address);
     $("share-out").hidden = true;
     state.editing = null;
     state.dirty.clear();
@@ -281,6 +281,14 @@
       o.selected = d.address === state.address;
       return o;
     }));
+  }
+
+  // showAddress shows the list's address with a line break allowed before
+  // each "/": the name ("/TodoList") stays whole on its line, and only the
+  // long CID between breaks anywhere.
+  function showAddress(address) {
+    const parts = address.split(/(?=\/)/);
+    $("db-address").replaceChildren(...parts.flatMap((p, i) => i === 0 ? [p] : [document.createElement("wbr"), p]));
   }
 
   function showName(name) {
