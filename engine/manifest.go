@@ -147,6 +147,11 @@ func ParseAddress(s string) (Address, error) {
 	return Address{Manifest: c, Name: name}, nil
 }
 
+// ValidateCollectionName reports whether name is a valid collection name
+// (the rules of validateName), wrapping ErrBadName: for callers that
+// carry a name before they use it, such as invite links.
+func ValidateCollectionName(name string) error { return validateName("collection", name) }
+
 // validateName checks database, collection and index names: 1 to 128
 // bytes of UTF-8, no '/', no control characters, not starting with '$' or
 // '_' (reserved for Lattice's own collections).
