@@ -91,18 +91,37 @@ func WithMeta(key, value string) DatabaseOption {
 	}
 }
 
+// WithDeterministicAddress leaves the nonce out of the manifest, so the
+// address follows from the name, the options and (for the default access)
+// the creator's peer ID: creating twice with the same name and options
+// gives the same address, on this engine or, for an open database, on any.
+// Anyone who can guess those can open the database: use it only for
+// databases meant to be found by name.
+func WithDeterministicAddress() DatabaseOption {
+	return func(m *Manifest) error {
+		m.Nonce = ""
+		return nil
+	}
+}
+
 const dbRegistryPrefix = "/lattice/dbs"
 
-// Create creates a database (or opens it, if the same manifest exists) and
-// returns it open. Its address is /lattice/<manifest CID>/<name>: creating
-// twice with the same name and options gives the same address.
+// Create creates a database and returns it open. Its address is
+// /lattice/<manifest CID>/<name>, and the manifest carries a random nonce:
+// every Create makes a new database, whose address cannot be guessed from
+// its name or creator. With WithDeterministicAddress it has no nonce, and
+// creating twice with the same name and options opens the same database.
 func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption) (*Database, error) {
 	ctx, leave, err := e.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer leave()
-	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID())}
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID()), Nonce: nonce}
 	for _, o := range opts {
 		if err := o(m); err != nil {
 			return nil, err
@@ -136,7 +155,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	}
 	if db != nil {
 		if db.addr.Name != addr.Name {
-			return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, db.addr.Name)
+			return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 		}
 		return db, nil
 	}
@@ -155,7 +174,9 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		return nil, err // the block stays in memory until evicted
 	}
 	if m.Name != addr.Name {
-		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
+		// Not the manifest's name: a caller who guessed the CID (seen
+		// somewhere) must not learn the address from the error.
+		return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 	}
 	if err := e.node.Admit(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
@@ -403,7 +424,7 @@ func (db *Database) start(ctx context.Context) error {
 
 	rep, err := e.node.Open(ctx, replication.ReplicaConfig{
 		Manifest:       db.addr.Manifest,
-		Topic:          "/lattice/db/" + db.addr.Manifest.String(),
+		Topic:          replication.TopicName(db.addr.Manifest),
 		Database:       db.addr.String(),
 		Namespace:      db.ns,
 		Access:         db.access,

@@ -39,8 +39,8 @@ type ReplicaDelegate interface {
 
 // ReplicaConfig is one database as a Node replicates it.
 type ReplicaConfig struct {
-	Manifest  cid.Cid // names the database to peers (heads, catch-up)
-	Topic     string  // its gossipsub topic
+	Manifest  cid.Cid // the database's manifest; peers see only its TopicKey
+	Topic     string  // its gossipsub topic; empty means TopicName(Manifest)
 	Database  string  // its address, which signatures bind
 	Namespace ds.Key  // its namespace in the node's store
 	// Access judges authors and deltas. Required.
@@ -68,7 +68,10 @@ type ReplicaConfig struct {
 }
 
 func (c *ReplicaConfig) validate() error {
-	if !c.Manifest.Defined() || c.Topic == "" || c.Access == nil || c.Delegate == nil || c.Counters == nil {
+	if c.Topic == "" && c.Manifest.Defined() {
+		c.Topic = TopicName(c.Manifest)
+	}
+	if !c.Manifest.Defined() || c.Access == nil || c.Delegate == nil || c.Counters == nil {
 		return fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if c.Log == nil {
@@ -89,6 +92,7 @@ type Replica struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	key        [32]byte // TopicKey of the manifest, how peers name it
 	bc         *Broadcaster
 	validating bool // the topic validator is registered
 	vdag       *ValidatingDAG
@@ -115,7 +119,7 @@ func (n *Node) Open(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 		return nil, fmt.Errorf("%w: %s", ErrReplicaOpen, cfg.Database)
 	}
 	n.mu.Unlock()
-	r := &Replica{n: n, cfg: cfg}
+	r := &Replica{n: n, cfg: cfg, key: TopicKey(cfg.Manifest)}
 	r.ctx, r.cancel = context.WithCancel(n.ctx)
 	if err := r.start(ctx); err != nil {
 		_ = r.stop()
