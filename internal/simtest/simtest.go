@@ -1,0 +1,297 @@
+// Package simtest runs real engines on a simulated network inside
+// testing/synctest, so replication tests are deterministic in time: every
+// engine gets a host on its own node of a sim.Network (simnet underneath,
+// QUIC over in-process packets) through engine.WithHost, and the bubble's
+// virtual clock drives every timer of the engines, of gossipsub, QUIC and
+// go-ds-crdt. A wait of simulated minutes costs milliseconds; a test that
+// waits for a condition waits for an event, never for the machine.
+//
+//	func TestX(t *testing.T) {
+//		simtest.Run(t, 1, func(t *testing.T, n *simtest.Net) {
+//			a, b := n.Engine(), n.Engine()
+//			n.ConnectAll(a, b)
+//			...
+//			n.Converged(30*time.Second, 1, ca, cb)
+//		})
+//	}
+//
+// Seeds: the seed fixes the network's layout (each node's latency) and
+// every engine's identity, so a failure replays with the same peers and
+// links; LATTICE_SIMTEST_SEED overrides it (the seed is logged). Go's
+// scheduler still interleaves goroutines as it likes, so a replay is the
+// same network and the same virtual time line, not the same schedule.
+//
+// What must hold for an engine under synctest (learnt making this
+// harness): nothing in the bubble may wait on real I/O, since time moves
+// only when every goroutine of the bubble is durably blocked: so no
+// loopback sockets (the hosts are sim's), no mDNS, no DHT on real
+// sockets, and the store in memory or on disk (pebble's file I/O
+// returns; it never waits on the network). Everything the bubble started
+// must end before Run's function returns: the harness closes engines,
+// then hosts, then the network, and synctest fails the test if a
+// goroutine is left. The engine's clock (engine.WithClock) defaults to
+// time.Now, which inside the bubble is already virtual.
+//
+// It is for tests only; production code never imports it.
+package simtest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/sim"
+)
+
+// SeedEnv names the environment variable that overrides a test's seed.
+const SeedEnv = "LATTICE_SIMTEST_SEED"
+
+// Rebroadcast is the engines' rebroadcast interval: long enough that a
+// test of what joins and announcements do is not rescued by it, short
+// enough in virtual time to cost nothing.
+const Rebroadcast = 30 * time.Second
+
+// Net is a simulated network of engines inside one synctest bubble.
+type Net struct {
+	t    *testing.T
+	seed uint64
+	rng  *rand.Rand
+	nw   *sim.Network
+
+	mu    sync.Mutex
+	peers []*Peer
+}
+
+// Peer is one engine's place on the network: its node, its identity and
+// its data directory, so that it can restart as the same peer.
+type Peer struct {
+	n    *Net
+	Node *sim.Node
+	Key  crypto.PrivKey
+	Dir  string // "" for an in-memory store
+	opts []engine.Option
+
+	mu sync.Mutex
+	h  host.Host
+	e  *engine.Engine
+}
+
+// Run runs f inside synctest.Test with a fresh network seeded by seed
+// (or SeedEnv). Engines and hosts f starts are closed when f returns,
+// before the bubble ends.
+func Run(t *testing.T, seed uint64, f func(t *testing.T, n *Net)) {
+	t.Helper()
+	if v := os.Getenv(SeedEnv); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "%s", SeedEnv)
+		seed = s
+	}
+	t.Logf("simtest: seed %d (replay: %s=%d)", seed, SeedEnv, seed)
+	synctest.Test(t, func(t *testing.T) {
+		n := &Net{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nw: sim.NewNetwork(sim.NetworkConfig{})}
+		n.nw.Start()
+		defer n.close()
+		f(t, n)
+	})
+}
+
+// Seed is the network's seed.
+func (n *Net) Seed() uint64 { return n.seed }
+
+// Network is the simulated network, for partitions (sim.Network's
+// Partition and Heal take node indexes: Peer.Node.Index).
+func (n *Net) Network() *sim.Network { return n.nw }
+
+// NewPeer adds a node and an identity for an engine that keeps its data
+// in memory (onDisk false) or in a directory of the test (onDisk true);
+// Start starts it. opts are given to every start of its engine.
+func (n *Net) NewPeer(onDisk bool, opts ...engine.Option) *Peer {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	// A few milliseconds per access link, drawn from the seed.
+	lat := time.Duration(1+n.rng.IntN(10)) * time.Millisecond
+	key, _, err := crypto.GenerateEd25519Key(seededReader{n.rng})
+	require.NoError(n.t, err)
+	p := &Peer{n: n, Node: n.nw.AddNode(sim.NodeConfig{NAT: sim.Public, Latency: lat}), Key: key, opts: opts}
+	if onDisk {
+		p.Dir = n.t.TempDir()
+	}
+	n.peers = append(n.peers, p)
+	return p
+}
+
+// Engine starts an engine with its data in memory on a new node: the
+// usual case.
+func (n *Net) Engine(opts ...engine.Option) *engine.Engine {
+	return n.NewPeer(false, opts...).Start()
+}
+
+// Start starts the peer's host and engine (again, after Stop: same
+// identity, same data, same address). It fails the test on error.
+func (p *Peer) Start(opts ...engine.Option) *engine.Engine {
+	t := p.n.t
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	require.Nil(t, p.e, "simtest: peer %d started twice", p.Node.Index)
+	h, err := p.Node.NewHost(sim.HostConfig{Identity: p.Key})
+	require.NoError(t, err)
+	all := []engine.Option{
+		engine.WithHost(h),
+		engine.WithRebroadcastInterval(Rebroadcast),
+		engine.WithReconnect(false),
+	}
+	if p.Dir != "" {
+		all = append(all, engine.WithDataDir(p.Dir))
+	} else {
+		all = append(all, engine.WithInMemory())
+	}
+	all = append(append(all, p.opts...), opts...)
+	e, err := engine.New(context.Background(), all...)
+	if err != nil {
+		_ = h.Close()
+		require.NoError(t, err)
+	}
+	p.h, p.e = h, e
+	return e
+}
+
+// Engine is the peer's running engine, nil while stopped.
+func (p *Peer) Engine() *engine.Engine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.e
+}
+
+// Stop closes the peer's engine and then its host.
+func (p *Peer) Stop() {
+	p.mu.Lock()
+	e, h := p.e, p.h
+	p.e, p.h = nil, nil
+	p.mu.Unlock()
+	if e == nil {
+		return
+	}
+	require.NoError(p.n.t, e.Close())
+	require.NoError(p.n.t, h.Close())
+}
+
+// close stops every peer, then the network.
+func (n *Net) close() {
+	n.mu.Lock()
+	peers := n.peers
+	n.mu.Unlock()
+	for _, p := range peers {
+		p.Stop()
+	}
+	n.nw.Close()
+}
+
+// AddrInfo is how to dial an engine on the network.
+func AddrInfo(e *engine.Engine) peer.AddrInfo {
+	return peer.AddrInfo{ID: e.Host().ID(), Addrs: e.Host().Addrs()}
+}
+
+// ConnectAll connects every pair of engines.
+func (n *Net) ConnectAll(es ...*engine.Engine) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, a := range es {
+		for _, b := range es[i+1:] {
+			require.NoError(n.t, a.Connect(ctx, AddrInfo(b)))
+		}
+	}
+}
+
+// Cut partitions the network so that lone reaches none of the others,
+// and closes their connections (the packets stop at once; the
+// connections would otherwise die only at QUIC's idle timeout). It
+// returns when both sides' pubsub let go of each other. Heal the
+// network and ConnectAll to end it.
+func (n *Net) Cut(lone *engine.Engine, others ...*engine.Engine) {
+	n.t.Helper()
+	idx := n.indexOf(lone)
+	n.nw.Partition([]int{idx})
+	for _, o := range others {
+		require.NoError(n.t, lone.Host().Network().ClosePeer(o.ID()))
+		require.NoError(n.t, o.Host().Network().ClosePeer(lone.ID()))
+	}
+	poll.Eventually(n.t, time.Minute, func() error {
+		for _, o := range others {
+			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
+				return fmt.Errorf("still connected to %s", o.ID())
+			}
+			if contains(lone.PubSub().ListPeers(""), o.ID()) || contains(o.PubSub().ListPeers(""), lone.ID()) {
+				return fmt.Errorf("pubsub still holds %s", o.ID())
+			}
+		}
+		return nil
+	})
+}
+
+// Heal ends every partition (connections are not remade: ConnectAll).
+func (n *Net) Heal() { n.nw.Heal() }
+
+func (n *Net) indexOf(e *engine.Engine) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.Engine() == e {
+			return p.Node.Index
+		}
+	}
+	n.t.Fatalf("simtest: engine %s is not on this network", e.ID())
+	return -1
+}
+
+func contains(ps []peer.ID, p peer.ID) bool {
+	for _, q := range ps {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Converged is enginetest.Converged: under synctest its timeout is
+// virtual time.
+func (n *Net) Converged(timeout time.Duration, want int, cs ...*engine.Collection) string {
+	n.t.Helper()
+	return enginetest.Converged(n.t, timeout, want, cs...)
+}
+
+// Open opens a database by address on e, failing the test on error.
+func Open(t testing.TB, e *engine.Engine, address string) *engine.Database {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := e.Open(ctx, address)
+	require.NoError(t, err)
+	return db
+}
+
+// seededReader is an io.Reader of the network's seeded randomness, for
+// identities.
+type seededReader struct{ rng *rand.Rand }
+
+func (r seededReader) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(r.rng.Uint32())
+	}
+	return len(b), nil
+}
