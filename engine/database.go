@@ -438,6 +438,8 @@ func (db *Database) start(ctx context.Context) error {
 		Host:         e.host,
 		Manifest:     db.addr.Manifest,
 		Rebroadcast:  e.cfg.rebroadcastInterval,
+		// gossipsub v0.19 can forget a connected peer's subscription.
+		LostSubscription: e.relaySwitch.lostSubscription,
 	})
 	db.bc = bc // stop closes the topic and unregisters the validator
 	// The validator goes in before the subscription: a message delivered
@@ -613,23 +615,24 @@ func (db *Database) onMeta(key string) {
 // Stats returns the database's replication counters.
 func (db *Database) Stats() Stats {
 	s := Stats{
-		LocalWrites:     db.stats.localWrites.Load(),
-		RemoteApplied:   db.stats.remoteApplied.Load(),
-		Commits:         db.stats.commits.Load(),
-		HeadsSent:       db.stats.HeadsSent.Load(),
-		HeadsSentOnJoin: db.stats.HeadsSentOnJoin.Load(),
-		PeerJoins:       db.stats.PeerJoins.Load(),
-		HeadsServed:     db.stats.HeadsServed.Load(),
-		HeadsSuppressed: db.stats.HeadsSuppressed.Load(),
-		HeadsReceived:   db.stats.HeadsReceived.Load(),
-		HeadsDropped:    db.stats.HeadsDropped.Load(),
-		FetchFailures:   db.stats.FetchFailures.Load(),
-		Rejected:        db.stats.Rejected.Load(),
-		BytesIn:         db.stats.BytesIn.Load(),
-		BytesOut:        db.stats.BytesOut.Load(),
-		EventsDropped:   db.stats.eventsDropped.Load(),
-		Reconnects:      db.stats.reconnects.Load(),
-		Resigned:        db.stats.resigned.Load(),
+		LocalWrites:       db.stats.localWrites.Load(),
+		RemoteApplied:     db.stats.remoteApplied.Load(),
+		Commits:           db.stats.commits.Load(),
+		HeadsSent:         db.stats.HeadsSent.Load(),
+		HeadsSentOnJoin:   db.stats.HeadsSentOnJoin.Load(),
+		PeerJoins:         db.stats.PeerJoins.Load(),
+		LostSubscriptions: db.stats.LostSubscriptions.Load(),
+		HeadsServed:       db.stats.HeadsServed.Load(),
+		HeadsSuppressed:   db.stats.HeadsSuppressed.Load(),
+		HeadsReceived:     db.stats.HeadsReceived.Load(),
+		HeadsDropped:      db.stats.HeadsDropped.Load(),
+		FetchFailures:     db.stats.FetchFailures.Load(),
+		Rejected:          db.stats.Rejected.Load(),
+		BytesIn:           db.stats.BytesIn.Load(),
+		BytesOut:          db.stats.BytesOut.Load(),
+		EventsDropped:     db.stats.eventsDropped.Load(),
+		Reconnects:        db.stats.reconnects.Load(),
+		Resigned:          db.stats.resigned.Load(),
 		Catchup: CatchupStats{
 			Runs:      db.stats.Catchup.Runs.Load(),
 			Failures:  db.stats.Catchup.Failures.Load(),

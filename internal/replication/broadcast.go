@@ -75,6 +75,17 @@ type Config struct {
 	// the other side.
 	Host     host.Host
 	Manifest cid.Cid
+	// LostSubscription, if not nil (and Host is set), is called when
+	// gossipsub dropped a peer from the topic that still has the database
+	// open: it left the topic while staying connected, and a heads
+	// exchange shows its database is open. go-libp2p-pubsub v0.19 does
+	// that when its outbound stream to a peer dies while the peer stays
+	// connected (it forgets the peer's subscriptions and learns them only
+	// from the hello of the peer's next stream, which the peer has no
+	// reason to open): nothing published here reaches the peer again, the
+	// rebroadcast included. The callee makes pubsub start afresh with the
+	// peer (reconnects it); it must not block.
+	LostSubscription func(p peer.ID)
 	// Rebroadcast is go-ds-crdt's rebroadcast interval. A head another
 	// peer announced on the topic less than this long ago is left out of
 	// this peer's announcements: everyone heard it then. Zero keeps every
@@ -149,6 +160,7 @@ type Broadcaster struct {
 	pulls         map[peer.ID]*pull // heads exchanges scheduled or running
 	pullsInFlight int
 	pullWake      chan struct{}
+	leftChecks    map[peer.ID]time.Time // peers that left the topic while connected: when to check (see checkLeft)
 
 	fwdMu   sync.Mutex
 	forward map[cid.Cid]struct{} // heads a heads exchange brought that no one had announced: announced once merged
@@ -185,6 +197,7 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		sendWake:     make(chan struct{}, 1),
 		pulls:        make(map[peer.ID]*pull),
 		pullWake:     make(chan struct{}, 1),
+		leftChecks:   make(map[peer.ID]time.Time),
 		forward:      make(map[cid.Cid]struct{}),
 		heard:        make(map[cid.Cid]int64),
 	}
@@ -740,6 +753,7 @@ func (b *Broadcaster) peerLoop() {
 			b.announceJoin()
 		case pubsub.PeerLeave:
 			b.cfg.Delegate.PeerLeft(ev.Peer)
+			b.checkLeft(ev.Peer)
 		}
 	}
 }
