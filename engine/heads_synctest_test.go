@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,8 @@ import (
 // heads go both ways over the exchange, a forwards b's to c once merged,
 // and nobody floods the topic for the join.
 func TestSynctestJoinExchangesHeads(t *testing.T) {
-	simtest.Run(t, 1, func(t *testing.T, n *simtest.Net) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simtest.New(t, 1)
 		ctx := context.Background()
 		a, b, c := n.Engine(noRebroadcast), n.Engine(noRebroadcast), n.Engine(noRebroadcast)
 		dbA, err := a.Create(ctx, "join-heads", engine.WithAccess(accesscontrol.Open()))
@@ -59,7 +61,8 @@ func TestSynctestJoinExchangesHeads(t *testing.T) {
 // TestSynctestJoinFallsBackToTopic: peers that do not speak the heads
 // exchange learn each other's heads from announcements on the topic.
 func TestSynctestJoinFallsBackToTopic(t *testing.T) {
-	simtest.Run(t, 2, func(t *testing.T, n *simtest.Net) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simtest.New(t, 2)
 		ctx := context.Background()
 		a, old := n.Engine(noRebroadcast), n.Engine(noRebroadcast)
 		a.Host().RemoveStreamHandler(replication.HeadsProtocol)
@@ -91,7 +94,8 @@ func TestSynctestJoinFallsBackToTopic(t *testing.T) {
 func TestSynctestJoinAfterWritesOnBothSides(t *testing.T) {
 	for seed := uint64(10); seed < 15; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			simtest.Run(t, seed, func(t *testing.T, n *simtest.Net) {
+			synctest.Test(t, func(t *testing.T) {
+				n := simtest.New(t, seed)
 				ctx := context.Background()
 				a, b := n.Engine(noRebroadcast), n.Engine(noRebroadcast)
 				dbA, err := a.Create(ctx, "both-sides", engine.WithAccess(accesscontrol.Open()))

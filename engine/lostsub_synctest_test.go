@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -26,7 +27,8 @@ import (
 // engine must notice (b left the topic without closing the database) and
 // make pubsub start afresh, so a's next write reaches b.
 func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
-	simtest.Run(t, 3, func(t *testing.T, n *simtest.Net) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simtest.New(t, 3)
 		ctx := context.Background()
 		a, b := n.Engine(), n.Engine()
 		n.ConnectAll(a, b)

@@ -7,7 +7,8 @@
 // waits for a condition waits for an event, never for the machine.
 //
 //	func TestX(t *testing.T) {
-//		simtest.Run(t, 1, func(t *testing.T, n *simtest.Net) {
+//		synctest.Test(t, func(t *testing.T) {
+//			n := simtest.New(t, 1)
 //			a, b := n.Engine(), n.Engine()
 //			n.ConnectAll(a, b)
 //			...
@@ -27,7 +28,7 @@
 // loopback sockets (the hosts are sim's), no mDNS, no DHT on real
 // sockets, and the store in memory or on disk (pebble's file I/O
 // returns; it never waits on the network). Everything the bubble started
-// must end before Run's function returns: the harness closes engines,
+// must end before the bubble's function returns: the harness closes engines,
 // then hosts, then the network, and synctest fails the test if a
 // goroutine is left. The engine's clock (engine.WithClock) defaults to
 // time.Now, which inside the bubble is already virtual.
@@ -43,7 +44,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -90,10 +90,11 @@ type Peer struct {
 	e  *engine.Engine
 }
 
-// Run runs f inside synctest.Test with a fresh network seeded by seed
-// (or SeedEnv). Engines and hosts f starts are closed when f returns,
-// before the bubble ends.
-func Run(t *testing.T, seed uint64, f func(t *testing.T, n *Net)) {
+// New makes a network for the test t, which must be the *testing.T of a
+// synctest.Test bubble, seeded by seed (or SeedEnv; the seed is logged).
+// Engines and hosts started on it are closed, and the network after them,
+// when t ends, inside the bubble.
+func New(t *testing.T, seed uint64) *Net {
 	t.Helper()
 	if v := os.Getenv(SeedEnv); v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
@@ -101,12 +102,10 @@ func Run(t *testing.T, seed uint64, f func(t *testing.T, n *Net)) {
 		seed = s
 	}
 	t.Logf("simtest: seed %d (replay: %s=%d)", seed, SeedEnv, seed)
-	synctest.Test(t, func(t *testing.T) {
-		n := &Net{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nw: sim.NewNetwork(sim.NetworkConfig{})}
-		n.nw.Start()
-		defer n.close()
-		f(t, n)
-	})
+	n := &Net{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nw: sim.NewNetwork(sim.NetworkConfig{})}
+	n.nw.Start()
+	t.Cleanup(n.close)
+	return n
 }
 
 // Seed is the network's seed.
