@@ -18,7 +18,8 @@
 //
 // Seeds: the seed fixes the network's layout (each node's latency) and
 // every engine's identity, so a failure replays with the same peers and
-// links; LATTICE_SIMTEST_SEED overrides it (the seed is logged). Go's
+// links; LATTICE_SIMTEST_SEED overrides it (the seed is logged), and
+// LATTICE_SIMTEST_LOG=debug shows the engines' logs. Go's
 // scheduler still interleaves goroutines as it likes, so a replay is the
 // same network and the same virtual time line, not the same schedule.
 //
@@ -46,6 +47,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -71,6 +73,7 @@ type Net struct {
 	seed uint64
 	rng  *rand.Rand
 	nw   *sim.Network
+	dir  string // the peers' data directories are made in it
 
 	mu    sync.Mutex
 	peers []*Peer
@@ -103,6 +106,7 @@ func New(t *testing.T, seed uint64) *Net {
 	}
 	t.Logf("simtest: seed %d (replay: %s=%d)", seed, SeedEnv, seed)
 	n := &Net{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nw: sim.NewNetwork(sim.NetworkConfig{})}
+	n.dir = t.TempDir() // before Cleanup(n.close): removed after the engines close
 	n.nw.Start()
 	t.Cleanup(n.close)
 	return n
@@ -127,10 +131,22 @@ func (n *Net) NewPeer(onDisk bool, opts ...engine.Option) *Peer {
 	require.NoError(n.t, err)
 	p := &Peer{n: n, Node: n.nw.AddNode(sim.NodeConfig{NAT: sim.Public, Latency: lat}), Key: key, opts: opts}
 	if onDisk {
-		p.Dir = n.t.TempDir()
+		p.Dir, err = os.MkdirTemp(n.dir, "peer")
+		require.NoError(n.t, err)
 	}
 	n.peers = append(n.peers, p)
 	return p
+}
+
+// Host starts a bare host (no engine) on a new node, closed when the
+// test ends: a stranger on the network, a flooder, an older peer.
+func (n *Net) Host() host.Host {
+	n.t.Helper()
+	p := n.NewPeer(false)
+	h, err := p.Node.NewHost(sim.HostConfig{Identity: p.Key})
+	require.NoError(n.t, err)
+	n.t.Cleanup(func() { _ = h.Close() }) // before the network closes: cleanups run last in, first out
+	return h
 }
 
 // Engine starts an engine with its data in memory on a new node: the
@@ -151,6 +167,7 @@ func (p *Peer) Start(opts ...engine.Option) *engine.Engine {
 	require.NoError(t, err)
 	all := []engine.Option{
 		engine.WithHost(h),
+		engine.WithLogger(p.n.logger(p.Node.Index)),
 		engine.WithRebroadcastInterval(Rebroadcast),
 		engine.WithReconnect(false),
 	}
@@ -169,6 +186,21 @@ func (p *Peer) Start(opts ...engine.Option) *engine.Engine {
 	return e
 }
 
+// Move puts a stopped peer on a new node: its next Start listens at a
+// new address, as a laptop that changed networks or a process that
+// restarted on another port.
+func (p *Peer) Move() {
+	n := p.n
+	require.Nil(n.t, p.Engine(), "simtest: move peer %d while it runs", p.Node.Index)
+	n.mu.Lock()
+	lat := time.Duration(1+n.rng.IntN(10)) * time.Millisecond
+	nd := n.nw.AddNode(sim.NodeConfig{NAT: sim.Public, Latency: lat})
+	n.mu.Unlock()
+	p.mu.Lock()
+	p.Node = nd
+	p.mu.Unlock()
+}
+
 // Engine is the peer's running engine, nil while stopped.
 func (p *Peer) Engine() *engine.Engine {
 	p.mu.Lock()
@@ -176,7 +208,12 @@ func (p *Peer) Engine() *engine.Engine {
 	return p.e
 }
 
-// Stop closes the peer's engine and then its host.
+// Stop closes the peer's engine and then its host, and the other
+// peers' connections to it. A stopped process's TCP sockets are reset
+// and its peers notice at once; a QUIC connection's close may be lost on
+// the way and the peer then holds a dead connection until QUIC's idle
+// timeout, taking it for live (a Connect to the restarted peer returns
+// at once, over the dead one).
 func (p *Peer) Stop() {
 	p.mu.Lock()
 	e, h := p.e, p.h
@@ -185,8 +222,17 @@ func (p *Peer) Stop() {
 	if e == nil {
 		return
 	}
+	id := h.ID()
 	require.NoError(p.n.t, e.Close())
 	require.NoError(p.n.t, h.Close())
+	p.n.mu.Lock()
+	peers := p.n.peers
+	p.n.mu.Unlock()
+	for _, q := range peers {
+		if o := q.Engine(); o != nil {
+			_ = o.Host().Network().ClosePeer(id)
+		}
+	}
 }
 
 // close stops every peer, then the network.
@@ -265,6 +311,19 @@ func contains(ps []peer.ID, p peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// LogEnv names the environment variable that turns the engines' logs on,
+// to stderr, at its level (trace, debug, info, warn, error).
+const LogEnv = "LATTICE_SIMTEST_LOG"
+
+// logger is peer i's logger: silent unless LogEnv is set.
+func (n *Net) logger(i int) hclog.Logger {
+	lvl := os.Getenv(LogEnv)
+	if lvl == "" {
+		return hclog.NewNullLogger()
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: fmt.Sprintf("peer-%d", i), Level: hclog.LevelFromString(lvl), Output: os.Stderr})
 }
 
 // Converged is enginetest.Converged: under synctest its timeout is
