@@ -110,4 +110,3 @@ func TestSynctestReplayedAnnouncements(t *testing.T) {
 		})
 	}
 }
-
