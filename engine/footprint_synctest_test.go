@@ -54,3 +54,39 @@ func TestSynctestLineConvergesWithoutRebroadcast(t *testing.T) {
 		})
 	}
 }
+
+// TestSynctestLineHealsADroppedConnection: in the same line, the
+// connection between the middle and one end drops in the middle of the
+// writes (as a connection whose writes time out on a loaded machine
+// does). With reconnecting on, the end redials from its address book and
+// the line converges; without it the end stays cut off for good, which
+// is how TestSmallFootprintInteroperates stalled for 60 s beside a large
+// simulation.
+func TestSynctestLineHealsADroppedConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simtest.New(t, 9)
+		ctx := context.Background()
+		on := engine.WithReconnect(true)
+		a := n.Engine(on, engine.WithSmallFootprint())
+		mid := n.Engine(on)
+		b := n.Engine(on, engine.WithSmallFootprint())
+		n.ConnectAll(a, mid)
+		n.ConnectAll(mid, b)
+		dba, err := a.Create(ctx, "small", engine.WithAccess(accesscontrol.Open()))
+		require.NoError(t, err)
+		dbm := simtest.Open(t, mid, dba.Address())
+		dbb := simtest.Open(t, b, dba.Address())
+		cs := []*engine.Collection{dba.Collection("c"), dbm.Collection("c"), dbb.Collection("c")}
+		for i := 0; i < 10; i++ {
+			if i == 5 {
+				require.NoError(t, b.Host().Network().ClosePeer(mid.ID()))
+			}
+			for j, c := range cs {
+				_, err := c.InsertOne(ctx, engine.M{"_id": fmt.Sprintf("%d-%d", j, i), "n": i})
+				require.NoError(t, err)
+			}
+		}
+		n.Converged(5*time.Minute, 30, cs...)
+		require.NotZero(t, dbb.Stats().Reconnects+dbm.Stats().Reconnects, "nobody redialled")
+	})
+}
