@@ -320,3 +320,42 @@ func ParseKey(k string) (Key, error) {
 	}
 	return bad()
 }
+
+// StoreLayout is where go-ds-crdt v0.6.8 keeps the visible value of each
+// CRDT key inside the namespace of the datastore it was given: the value of
+// key K lives at <ns>/s/k/K/v. It is go-ds-crdt's private layout, and this
+// is its one reader in Lattice: the read model and the store watcher go
+// through it, so an upgrade that moves the layout changes one place.
+type StoreLayout struct {
+	values string // "<ns>/s/k"
+}
+
+// NewStoreLayout returns the layout of the go-ds-crdt instance whose
+// namespace in the underlying datastore is ns (a datastore key string such
+// as "/db/abc").
+func NewStoreLayout(ns string) StoreLayout {
+	return StoreLayout{values: strings.TrimSuffix(ns, "/") + "/s/k"}
+}
+
+// ValuesPrefix is the store-key prefix of every visible value (a prefix
+// query for it lists the whole live state).
+func (l StoreLayout) ValuesPrefix() string { return l.values }
+
+// ValueKey is the store key holding the visible value of CRDT key k (which
+// starts with '/'). A prefix query for ValuesPrefix()+p lists the values of
+// every CRDT key under p.
+func (l StoreLayout) ValueKey(k string) string { return l.values + k + "/v" }
+
+// CRDTKey maps a store key back to the CRDT key whose visible value it
+// holds; false for every other store key of the instance (priorities,
+// tombstones, heads, blocks).
+func (l StoreLayout) CRDTKey(storeKey string) (string, bool) {
+	if !strings.HasPrefix(storeKey, l.values) || !strings.HasSuffix(storeKey, "/v") {
+		return "", false
+	}
+	inner := storeKey[len(l.values) : len(storeKey)-2]
+	if inner == "" || inner[0] != '/' {
+		return "", false
+	}
+	return inner, true
+}

@@ -121,7 +121,7 @@ func TestOpenOfANonManifestStoresNothing(t *testing.T) {
 	require.NoError(t, err)
 	junk, err := blocks.NewBlockWithCid(data, c)
 	require.NoError(t, err)
-	require.NoError(t, a.bstore.Put(ctx, junk))
+	require.NoError(t, a.node.Put(ctx, junk))
 
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

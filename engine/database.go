@@ -11,13 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
-	dscrdt "github.com/ipfs/go-ds-crdt"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/accesscontrol"
@@ -40,10 +37,8 @@ type Database struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	crdtStore atomic.Pointer[dscrdt.Datastore]
-	bc        *replication.Broadcaster
-	served    atomic.Pointer[replication.Broadcaster] // bc once started, until stopped: what peers' heads requests get
-	vdag      *replication.ValidatingDAG
+	rep  *replication.Replica                // its replication, once started
+	live atomic.Pointer[replication.Replica] // rep until closed: what writes go to
 	// beforeCommit, if set (by tests only), runs between signing a delta
 	// and committing it, under the writer.
 	beforeCommit func()
@@ -54,9 +49,7 @@ type Database struct {
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
 
-	book   *replication.AddressBook // peers it replicated with (reconnect.go)
-	redial *replication.Redialer    // records peers; redials them with WithReconnect
-	leave  func()                   // leaves the rendezvous namespace (discovery.go)
+	leave func() // leaves the rendezvous namespace (discovery.go)
 
 	closed atomic.Bool
 	// writing is held (read-locked) by every write call from admission to
@@ -118,7 +111,7 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 	if err != nil {
 		return nil, err
 	}
-	if err := e.bstore.Put(ctx, blk); err != nil {
+	if err := e.node.Put(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest: %w", err)
 	}
 	return e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m)
@@ -152,7 +145,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	defer stopLooking()
 	// The manifest comes through the quarantine: a block that is no
 	// manifest (a wrong address) is never written to disk.
-	blk, err := e.fetchServ.GetBlock(ctx, addr.Manifest)
+	blk, err := e.node.Fetch(ctx, addr.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
 	}
@@ -163,7 +156,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	if m.Name != addr.Name {
 		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
 	}
-	if err := e.held.Admit(ctx, blk); err != nil {
+	if err := e.node.Admit(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
 	}
 	return e.open(ctx, addr, m)
@@ -261,7 +254,7 @@ func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
 		if err != nil {
 			continue
 		}
-		if blk, err := e.bstore.Get(ctx, addr.Manifest); err == nil {
+		if blk, err := e.node.Get(ctx, addr.Manifest); err == nil {
 			if mm, err := decodeManifest(blk.RawData()); err == nil {
 				m = *mm
 			}
@@ -393,7 +386,6 @@ func (db *Database) start(ctx context.Context) error {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
 	db.access = ac
-	db.book = replication.NewAddressBook(e.store, db.ns.ChildString("l").ChildString("peers"))
 
 	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
 	db.mat.onChange = db.onDocChange
@@ -402,95 +394,42 @@ func (db *Database) start(ctx context.Context) error {
 	if err := db.mat.rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
 	}
-
-	topicName := "/lattice/db/" + db.addr.Manifest.String()
-	topic, err := e.pubsub.Join(topicName)
-	if err != nil {
-		return fmt.Errorf("engine: join topic: %w", err)
-	}
-	if err := topic.SetScoreParams(replication.TopicScoreParams()); err != nil {
-		_ = topic.Close()
-		return fmt.Errorf("engine: topic score: %w", err)
-	}
-	// Repair what a crash left of a remote merge before go-ds-crdt opens
-	// the store (see replication.Journal).
-	journal := replication.NewJournal(e.store, db.ns)
-	retry, err := journal.Recover(ctx, e.bstore)
-	if err != nil {
-		return fmt.Errorf("engine: open %s: %w", db.addr, err)
-	}
-	var catchup *replication.CatchupConfig
-	if e.cfg.catchup {
-		catchup = &replication.CatchupConfig{Host: e.host, Manifest: db.addr.Manifest, Sink: catchupSink{e}}
-	}
-	bc := replication.NewBroadcaster(db.ctx, replication.Config{
-		Topic:        topic,
-		Self:         e.host.ID(),
-		Blocks:       e.held,     // inline blocks wait there to be judged
-		DAG:          e.fetchDAG, // fetched heads wait in the quarantine
-		InlineLimit:  e.cfg.inlineBlockLimit,
-		FetchTimeout: e.cfg.fetchTimeout,
-		Counters:     &db.stats.Counters,
-		Log:          db.log.Named("broadcast"),
-		Delegate:     delegate{db},
-		Journal:      journal,
-		Catchup:      catchup,
-		Host:         e.host,
-		Manifest:     db.addr.Manifest,
-		Rebroadcast:  e.cfg.rebroadcastInterval,
-		// gossipsub v0.19 can forget a connected peer's subscription.
-		LostSubscription: e.relaySwitch.lostSubscription,
-	})
-	db.bc = bc // stop closes the topic and unregisters the validator
-	// The validator goes in before the subscription: a message delivered
-	// in between would reach the receive loop unvalidated.
-	if err := e.pubsub.RegisterTopicValidator(topicName, bc.Validate); err != nil {
-		return fmt.Errorf("engine: topic validator: %w", err)
-	}
-	if err := bc.Subscribe(); err != nil {
-		return fmt.Errorf("engine: subscribe: %w", err)
-	}
-
-	opts := dscrdt.DefaultOptions()
-	opts.Logger = replication.CRDTLogger(db.log.Named("crdt"))
-	opts.RebroadcastInterval = e.cfg.rebroadcastInterval
-	opts.DAGSyncerTimeout = e.cfg.dagSyncTimeout
-	opts.MaxBatchDeltaSize = 1 << 20
-	opts.NumWorkers = e.cfg.footprint.dagWorkers
-	watch := replication.NewWatchStore(e.store, db.ns, db.mat.notify)
-	vcfg := replication.ValidatorConfig{
-		Database: db.addr.String(),
-		Access:   db.access,
-		Counters: &db.stats.Counters,
-		Log:      db.log,
-	}
-	if catchup != nil {
-		vcfg.Missing = bc.Missing // a walk reaching a missing history catches up
-	}
-	db.vdag = replication.NewValidatingDAG(e.dag, e.fetchDAG, e.held, vcfg)
-	store, err := dscrdt.New(watch, db.ns, db.vdag, bc, opts)
-	if err != nil {
-		return fmt.Errorf("engine: crdt: %w", err)
-	}
-	db.crdtStore.Store(store)
-
 	db.wg.Add(1)
 	go func() {
 		defer db.wg.Done()
 		db.mat.run(db.ctx)
 	}()
-	db.startRedial(e.cfg.reconnect) // before the broadcaster reports peers to it
-	bc.Start()
-	db.served.Store(bc)
-	for _, h := range retry {
-		bc.Enqueue(h, "") // fetched from any peer if it is not local
+
+	rep, err := e.node.Open(ctx, replication.ReplicaConfig{
+		Manifest:       db.addr.Manifest,
+		Topic:          "/lattice/db/" + db.addr.Manifest.String(),
+		Database:       db.addr.String(),
+		Namespace:      db.ns,
+		Access:         db.access,
+		Delegate:       delegate{db},
+		Counters:       &db.stats.Counters,
+		Log:            db.log,
+		Notify:         db.mat.notify,
+		InlineLimit:    e.cfg.inlineBlockLimit,
+		FetchTimeout:   e.cfg.fetchTimeout,
+		Rebroadcast:    e.cfg.rebroadcastInterval,
+		DAGSyncTimeout: e.cfg.dagSyncTimeout,
+		DAGWorkers:     e.cfg.footprint.dagWorkers,
+		Catchup:        e.cfg.catchup,
+		Reconnect:      e.cfg.reconnect,
+		OnRedial:       func(peer.ID) { db.stats.reconnects.Add(1) },
+	})
+	if err != nil {
+		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
+	db.rep = rep
+	db.live.Store(rep)
 	db.leave = e.joinRendezvous(db.addr.String())
 	return nil
 }
 
-// store is the go-ds-crdt datastore, nil once closed.
-func (db *Database) store() *dscrdt.Datastore { return db.crdtStore.Load() }
+// store is the database's replica, which writes go to; nil once closed.
+func (db *Database) store() *replication.Replica { return db.live.Load() }
 
 // Address is the database's address.
 func (db *Database) Address() string { return db.addr.String() }
@@ -536,13 +475,8 @@ func (db *Database) stop() error {
 	if db.leave != nil {
 		db.leave()
 	}
-	if s := db.crdtStore.Swap(nil); s != nil {
-		errs = append(errs, s.Close())
-	}
-	db.served.Store(nil)
-	if db.bc != nil {
-		_ = db.e.pubsub.UnregisterTopicValidator(db.bc.Topic())
-		errs = append(errs, db.bc.Close())
+	if r := db.live.Swap(nil); r != nil {
+		errs = append(errs, r.Close())
 	}
 	db.hub.close() // ends subscriptions, whose goroutines wg counts
 	db.wg.Wait()
@@ -639,20 +573,20 @@ func (db *Database) Stats() Stats {
 			Blocks:    db.stats.Catchup.Blocks.Load(),
 			Bytes:     db.stats.Catchup.Bytes.Load(),
 			Remaining: db.stats.Catchup.Remaining.Load(),
-			Running:   db.bc != nil && db.bc.CatchingUp(),
+			Running:   db.rep != nil && db.rep.CatchingUp(),
 		},
 	}
 	if store := db.store(); store != nil {
 		is := store.InternalStats(db.ctx)
 		s.Heads, s.MaxHeight, s.QueuedHeads = len(is.Heads), is.MaxHeight, is.QueuedJobs
 	}
-	if db.bc != nil {
-		s.QueuedHeads += db.bc.Queued() // waiting for go-ds-crdt or for their block
+	if db.rep != nil {
+		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
 	}
 	s.PendingChanges = db.mat.pending()
 	s.Documents = db.mat.liveDocuments()
-	if bs, err := db.e.bitswap.Stat(); err == nil {
-		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = bs.BlocksReceived, bs.DataReceived, bs.DataSent
+	if fs, err := db.e.node.FetchStats(); err == nil {
+		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = fs.Blocks, fs.BytesIn, fs.BytesOut
 	}
 	return s
 }
@@ -680,7 +614,7 @@ func (db *Database) Heads() []string {
 // authorizeLocal asks the access controller whether this peer may make the
 // group's writes. Nothing is stored when it may not.
 func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
-	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: db.e.cfg.clock(), Token: db.token(), After: db.vdag.Latest()}
+	w := accesscontrol.Write{Database: db.addr.String(), Author: db.e.ID(), Time: db.e.cfg.clock(), Token: db.token(), After: db.rep.Latest()}
 	for c := range t.colls {
 		w.Collections = append(w.Collections, c)
 	}
@@ -704,22 +638,14 @@ func (db *Database) authorizeAnnouncement(ctx context.Context, author peer.ID) e
 	return nil
 }
 
-// delegate is what the database's broadcaster asks of it.
+// delegate is what the database's replica tells it and asks of it.
 type delegate struct{ db *Database }
-
-func (d delegate) Heads(ctx context.Context) []cid.Cid {
-	if store := d.db.store(); store != nil {
-		return store.InternalStats(ctx).Heads
-	}
-	return nil
-}
 
 func (d delegate) CanAnnounce(ctx context.Context, author peer.ID) error {
 	return d.db.authorizeAnnouncement(ctx, author)
 }
 
 func (d delegate) PeerJoined(p peer.ID) {
-	d.db.redial.Record(d.db.ctx, p)
 	d.db.emit(Event{Type: EventPeerJoined, Peer: p})
 }
 
@@ -729,10 +655,9 @@ func (d delegate) CatchingUp(received uint64, remaining int64, done bool) {
 
 func (d delegate) PeerLeft(p peer.ID) {
 	d.db.emit(Event{Type: EventPeerLeft, Peer: p})
-	d.db.redial.Lonely()
 }
 
-var _ replication.Delegate = delegate{}
+var _ replication.ReplicaDelegate = delegate{}
 
 // UseToken sets the capability token sent with this peer's writes, for
 // databases whose controller asks for one (accesscontrol.Token).
@@ -781,10 +706,4 @@ func (db *Database) aclWrite(ctx context.Context, entry func(*accesscontrol.Dyna
 		t.stageMeta(crdt.Mutation{Key: key, Value: b})
 		return nil
 	})
-}
-
-// lostPeerSince reports whether p left the database's topic at or after t
-// and is not subscribed to it now (see relayswitch.go).
-func (db *Database) lostPeerSince(p peer.ID, t time.Time) bool {
-	return db.bc != nil && db.bc.LeftSince(p, t)
 }

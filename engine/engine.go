@@ -7,19 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/hashicorp/go-hclog"
-	"github.com/ipfs/boxo/bitswap"
-	bsclient "github.com/ipfs/boxo/bitswap/client"
-	bsnet "github.com/ipfs/boxo/bitswap/network/bsnet"
-	"github.com/ipfs/boxo/blockservice"
-	"github.com/ipfs/boxo/blockstore"
-	"github.com/ipfs/boxo/ipld/merkledag"
-	blocks "github.com/ipfs/go-block-format"
-	ipld "github.com/ipfs/go-ipld-format"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,27 +24,20 @@ import (
 	"github.com/latticedb/lattice/transports"
 )
 
-// Engine is one Lattice peer: a libp2p host, gossipsub, a DAG syncer
-// (bitswap over the same host), a local datastore, and the databases open on
-// it. It is safe for concurrent use. Close releases everything it started.
+// Engine is one Lattice peer: a libp2p host, its replication (a
+// replication.Node: gossipsub, bitswap, catch-up), a local datastore, and
+// the databases open on it. It is safe for concurrent use. Close releases
+// everything it started.
 type Engine struct {
-	cfg       *config
-	log       hclog.Logger
-	key       crypto.PrivKey
-	self      string // this peer's ID, encoded once
-	store     *store.Store
-	host      host.Host
-	pubsub    *pubsub.PubSub
-	bitswap   *bitswap.Bitswap
-	bstore    blockstore.Blockstore
-	bserv     blockservice.BlockService
-	dag       ipld.DAGService           // our own blocks: written straight to the store
-	held      *replication.Quarantine   // remote blocks not yet judged
-	fetchServ blockservice.BlockService // remote blocks: fetched into the quarantine
-	fetchDAG  ipld.DAGService
-	registry  *plugins.Registry
-	scores    replication.Scores // gossipsub's, refreshed every second
-	ownsHost  bool               // built by the engine (not WithHost): Close closes it
+	cfg      *config
+	log      hclog.Logger
+	key      crypto.PrivKey
+	self     string // this peer's ID, encoded once
+	store    *store.Store
+	host     host.Host
+	node     *replication.Node
+	registry *plugins.Registry
+	ownsHost bool // built by the engine (not WithHost): Close closes it
 	// hostProtos are the protocols a host given with WithHost served
 	// before the engine started: Close removes the handlers it added.
 	hostProtos map[protocol.ID]bool
@@ -65,11 +47,6 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the engine's own loops
-	// watchdog reconnects peers pubsub gave up on; nil when turned off
-	watchdog *pubsubWatchdog
-	// relaySwitch repairs pubsub after a relay circuit gives way to a
-	// direct connection (relayswitch.go)
-	relaySwitch *relaySwitch
 
 	// calls is read-locked by the calls enter admits; Close takes it once
 	// closing (cancelled first, to cut their network waits short) so that
@@ -147,56 +124,14 @@ func (e *Engine) start(ctx context.Context) error {
 	}
 	e.self = h.ID().String()
 
-	fp := cfg.footprint
-	scoreParams := replication.PeerScoreParams()
-	scoreParams.SeenMsgTTL = fp.seenTTL // delivery records live as long as the ids
-	psOpts := []pubsub.Option{
-		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithPeerExchange(true),
-		pubsub.WithFloodPublish(true),
-		pubsub.WithMaxMessageSize(replication.MaxMessageSize),
-		pubsub.WithGossipSubParams(fp.gossipSubParams()),
-		pubsub.WithSeenMessagesTTL(fp.seenTTL),
-		pubsub.WithPeerScore(scoreParams, replication.PeerScoreThresholds()),
-		pubsub.WithPeerScoreInspect(e.scores.Update, time.Second),
-		pubsub.WithValidateQueueSize(fp.validateQueue),
-		pubsub.WithPeerOutboundQueueSize(fp.outboundQueue),
+	ncfg := cfg.footprint.node
+	ncfg.Log = e.log.Named("replication")
+	ncfg.Clock = cfg.clock
+	ncfg.Tracer = cfg.pubsubTracer
+	ncfg.PubsubWatch = cfg.pubsubWatch
+	if e.node, err = replication.NewNode(ctx, h, e.store, ncfg); err != nil {
+		return fmt.Errorf("engine: %w", err)
 	}
-	if cfg.pubsubTracer != nil {
-		psOpts = append(psOpts, pubsub.WithRawTracer(cfg.pubsubTracer))
-	}
-	ps, err := pubsub.NewGossipSub(e.ctx, h, psOpts...)
-	if err != nil {
-		return fmt.Errorf("engine: pubsub: %w", err)
-	}
-	e.pubsub = ps
-
-	e.bstore = blockstore.NewBlockstore(e.store)
-	net := bsnet.NewFromIpfsHost(h)
-	e.bitswap = bitswap.New(e.ctx, net, nil, e.bstore,
-		bitswap.EngineBlockstoreWorkerCount(fp.blockstoreWorkers),
-		bitswap.TaskWorkerCount(fp.taskWorkers),
-		bitswap.EngineTaskWorkerCount(fp.taskWorkers),
-		bitswap.WithClientOption(bsclient.WithPerPeerSendDelay(bitswapPerPeerSendDelay)))
-	// Write-through: every block the engine adds is a new delta, so the
-	// existence check before each write is a wasted store lookup (a
-	// duplicate write of a content-addressed block is harmless).
-	e.bserv = blockservice.New(e.bstore, e.bitswap, blockservice.WriteThrough(true))
-	e.dag = merkledag.NewDAGService(e.bserv)
-	// Blocks from the network wait in memory until their delta is judged
-	// (see quarantine): the fetch path has its own blockservice over it.
-	e.held = replication.NewQuarantine(e.bstore, replication.MaxQuarantineBytes, func(ctx context.Context, b blocks.Block) {
-		_ = e.bitswap.NotifyNewBlocks(ctx, b) // serve it to peers waiting for it
-	})
-	// The fetch path tells only bitswap's client of a new block (other
-	// sessions may want it); its server would advertise a block it cannot
-	// serve until the block is admitted.
-	e.fetchServ = blockservice.New(e.held, clientOnly{e.bitswap})
-	e.fetchDAG = merkledag.NewDAGService(e.fetchServ)
-	e.serveCatchup()
-	e.serveHeads()
-	e.watchPubsub()
-	e.watchRelaySwitch()
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {
@@ -241,7 +176,7 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 
 // PebbleOptions returns the pebble options the engine opens its store
 // with, for embedders and benchmarks that open pebble themselves.
-func PebbleOptions() *pebble.Options { return store.PebbleOptions() }
+func PebbleOptions() *store.PebbleConfig { return store.PebbleOptions() }
 
 // loadIdentity returns the engine's key: kept in dir (see package
 // identity), or a throwaway one in memory.
@@ -272,7 +207,7 @@ func (e *Engine) Addrs() []ma.Multiaddr {
 
 // PubSub is the engine's gossipsub router. A host has one; protocols built
 // beside the engine (invite topics, presence) join their topics here.
-func (e *Engine) PubSub() *pubsub.PubSub { return e.pubsub }
+func (e *Engine) PubSub() *replication.PubSub { return e.node.PubSub() }
 
 // Database returns an open database by address, without any network call.
 func (e *Engine) Database(address string) (*Database, bool) {
@@ -323,14 +258,11 @@ func (e *Engine) Close() error {
 		if e.disc != nil {
 			errs = append(errs, e.disc.Close())
 		}
-		if e.relaySwitch != nil {
-			e.relaySwitch.stop()
+		if e.node != nil {
+			errs = append(errs, e.node.Close())
 		}
 		e.cancel()
 		e.wg.Wait()
-		if e.bitswap != nil {
-			errs = append(errs, e.bitswap.Close())
-		}
 		switch {
 		case e.host != nil && e.ownsHost:
 			errs = append(errs, e.host.Close())
@@ -357,7 +289,17 @@ func (e *Engine) Close() error {
 // malformed broadcasts (below -80 its traffic is dropped unread). Scores of
 // peers that disconnected are kept for 10 minutes. ok is false for a peer
 // pubsub has no score for.
-func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.scores.Get(p) }
+func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.node.PeerScore(p) }
+
+// PubsubRevivals reports how many times the engine reconnected a peer
+// that pubsub had given up on while it stayed connected (see
+// WithPubsubWatchdog).
+func (e *Engine) PubsubRevivals() uint64 { return e.node.PubsubRevivals() }
+
+// RelaySwitchRepairs reports how many times the engine reconnected a peer
+// because gossipsub lost its subscriptions when the relay circuit to it
+// closed and a direct connection took over.
+func (e *Engine) RelaySwitchRepairs() uint64 { return e.node.RelaySwitchRepairs() }
 
 // enter admits a call that uses the store or the network. It fails with
 // ErrClosed once Close has begun; otherwise the call runs with a context
@@ -375,38 +317,4 @@ func (e *Engine) enter(ctx context.Context) (_ context.Context, leave func(), _ 
 		cancel()
 		e.calls.RUnlock()
 	}, nil
-}
-
-// bitswapBlockstoreWorkers is the goroutines bitswap's server reads the
-// block store with. boxo's default, 128 per engine, is sized for a disk
-// shared by many remote requesters; Lattice fetches histories by
-// catch-up, and 128 idle goroutines per engine were half of all the
-// goroutines of a many-engine process (issue 14).
-const bitswapBlockstoreWorkers = 16
-
-// bitswapPerPeerSendDelay is how long bitswap's client waits per peer
-// before it sends a want message after the first: boxo's default (125 µs,
-// clamped to [20 ms, 2 s]) counts the peers of every bitswap in the
-// process, so a hundred engines in one process waited 100 ms or more
-// before every DAG fetch. At 1 ns the wait is boxo's minimum, 20 ms, for
-// any peer count a process reaches.
-const bitswapPerPeerSendDelay = time.Nanosecond
-
-// clientOnly is bitswap as the exchange of the fetch path: new blocks are
-// announced to its client only (see quarantine).
-type clientOnly struct{ *bitswap.Bitswap }
-
-func (c clientOnly) NotifyNewBlocks(ctx context.Context, blks ...blocks.Block) error {
-	return c.Client.NotifyNewBlocks(ctx, blks...)
-}
-
-// openDatabases returns the databases open now.
-func (e *Engine) openDatabases() []*Database {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	dbs := make([]*Database, 0, len(e.databases))
-	for _, db := range e.databases {
-		dbs = append(dbs, db)
-	}
-	return dbs
 }

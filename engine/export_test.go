@@ -22,12 +22,12 @@ func HeadsOf(db *Database) []cid.Cid {
 // StoresBlock reports whether e's block store on disk holds c (the
 // quarantine of unjudged blocks is not looked at).
 func StoresBlock(e *Engine, c cid.Cid) bool {
-	has, err := e.bstore.Has(context.Background(), c)
+	has, err := e.node.Blocks().Has(context.Background(), c)
 	return err == nil && has
 }
 
 // QuarantinedBytes reports the memory e holds in unjudged blocks.
-func QuarantinedBytes(e *Engine) int { return e.held.HeldBytes() }
+func QuarantinedBytes(e *Engine) int { return e.node.Quarantine().HeldBytes() }
 
 // WithoutInlineBlocks makes an engine announce heads without their
 // blocks, so receivers fetch them over bitswap.
@@ -36,7 +36,7 @@ func WithoutInlineBlocks() Option {
 }
 
 // EnqueueHead hands db's go-ds-crdt a head as if its block were local.
-func EnqueueHead(db *Database, c cid.Cid) { db.bc.Enqueue(c, db.e.ID()) }
+func EnqueueHead(db *Database, c cid.Cid) { db.rep.Enqueue(c, db.e.ID()) }
 
 // SetScanHook makes c's finds call hook with the scan's context (MaxTime
 // included) before filtering each candidate document.
@@ -44,18 +44,18 @@ func SetScanHook(c *Collection, hook func(ctx context.Context)) { c.scanHook = h
 
 // BlockOf returns a block e stores (admitted or its own).
 func BlockOf(e *Engine, c cid.Cid) (blocks.Block, error) {
-	return e.bstore.Get(context.Background(), c)
+	return e.node.Blocks().Get(context.Background(), c)
 }
 
 // Hold puts blocks in e's quarantine, as if they had come inline in a
 // broadcast.
 func Hold(e *Engine, bs ...blocks.Block) error {
-	return e.held.PutMany(context.Background(), bs)
+	return e.node.Quarantine().PutMany(context.Background(), bs)
 }
 
 // Store writes blocks to e's block store, as if e had admitted them.
 func Store(e *Engine, bs ...blocks.Block) error {
-	return e.bstore.PutMany(context.Background(), bs)
+	return e.node.Blocks().PutMany(context.Background(), bs)
 }
 
 // SetBeforeCommit makes f run between signing each of db's deltas and

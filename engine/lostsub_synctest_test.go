@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
@@ -81,4 +83,16 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// outboundPubsubStream is a's stream to b that pubsub writes to, if open.
+func outboundPubsubStream(a, b *engine.Engine) network.Stream {
+	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
+		for _, s := range c.GetStreams() {
+			if s.Stat().Direction == network.DirOutbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
+				return s
+			}
+		}
+	}
+	return nil
 }

@@ -36,8 +36,8 @@ func refOf(pk crdt.Key) docRef {
 // never overwrite a newer state.
 type materializer struct {
 	log      hclog.Logger
-	store    ds.Datastore // the raw store (reads bypass go-ds-crdt)
-	valuesNs string       // "<ns>/s/k"
+	store    ds.Datastore     // the raw store (reads bypass go-ds-crdt)
+	layout   crdt.StoreLayout // where go-ds-crdt keeps visible values
 	onChange func(ref docRef, old, new map[string]any, local bool)
 	onMeta   func(key string)
 	// durable, if set, makes what the store holds survive the process
@@ -68,14 +68,14 @@ type materializer struct {
 
 func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materializer {
 	return &materializer{
-		log:      log,
-		store:    store,
-		valuesNs: ns.String() + "/s/k",
-		view:     newView(),
-		dirty:    make(map[docRef]struct{}),
-		reading:  make(map[docRef]int),
-		meta:     make(map[string]struct{}),
-		wake:     make(chan struct{}, 1),
+		log:     log,
+		store:   store,
+		layout:  crdt.NewStoreLayout(ns.String()),
+		view:    newView(),
+		dirty:   make(map[docRef]struct{}),
+		reading: make(map[docRef]int),
+		meta:    make(map[string]struct{}),
+		wake:    make(chan struct{}, 1),
 	}
 }
 
@@ -98,7 +98,7 @@ func (m *materializer) notify(changes []replication.Change) {
 				continue
 			}
 			m.dirty[refOf(pk)] = struct{}{}
-		case strings.HasPrefix(k, "/s/"):
+		case strings.HasPrefix(k, crdt.SigPrefix()):
 			// Delta signatures: nothing to show.
 		default:
 			m.meta[k] = struct{}{}
@@ -278,7 +278,7 @@ func (m *materializer) load(ctx context.Context, r docRef) (*crdt.Doc, error) {
 // readDoc returns the live CRDT keys of one document and their values,
 // straight from go-ds-crdt's value namespace.
 func (m *materializer) readDoc(ctx context.Context, r docRef) (map[string][]byte, error) {
-	prefix := m.valuesNs + crdt.DocPrefix(r.coll, r.id)
+	prefix := m.layout.ValuesPrefix() + crdt.DocPrefix(r.coll, r.id)
 	res, err := m.store.Query(ctx, dsq.Query{Prefix: prefix})
 	if err != nil {
 		return nil, err
@@ -299,15 +299,12 @@ func (m *materializer) readDoc(ctx context.Context, r docRef) (map[string][]byte
 }
 
 func (m *materializer) crdtKey(storeKey string) (string, bool) {
-	if !strings.HasPrefix(storeKey, m.valuesNs) || !strings.HasSuffix(storeKey, "/v") {
-		return "", false
-	}
-	return storeKey[len(m.valuesNs) : len(storeKey)-2], true
+	return m.layout.CRDTKey(storeKey)
 }
 
 // rebuild reads every document of the database into a fresh view.
 func (m *materializer) rebuild(ctx context.Context) error {
-	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.valuesNs})
+	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.layout.ValuesPrefix()})
 	if err != nil {
 		return err
 	}
@@ -352,7 +349,7 @@ func (m *materializer) rebuild(ctx context.Context) error {
 
 // getMeta reads one non-document CRDT key's current value.
 func (m *materializer) getMeta(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := m.store.Get(ctx, ds.NewKey(m.valuesNs+key+"/v"))
+	v, err := m.store.Get(ctx, ds.NewKey(m.layout.ValueKey(key)))
 	if err == ds.ErrNotFound {
 		return nil, false, nil
 	}

@@ -59,7 +59,7 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	write := func(muts []crdt.Mutation) {
 		for _, mu := range muts {
 			require.False(t, mu.Delete)
-			require.NoError(t, base.Put(ctx, ds.NewKey(m.valuesNs+mu.Key+"/v"), mu.Value))
+			require.NoError(t, base.Put(ctx, ds.NewKey(m.layout.ValueKey(mu.Key)), mu.Value))
 		}
 	}
 	update := func(cur *crdt.Doc, field string, v any) []crdt.Mutation {
@@ -85,7 +85,7 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	// A remote change arrives: the store has it, the view must re-read.
 	remote := update(state, "b", int64(2))
 	write(remote)
-	ps := &pausingStore{Datastore: base, prefix: m.valuesNs + crdt.DocPrefix(r.coll, r.id),
+	ps := &pausingStore{Datastore: base, prefix: m.layout.ValuesPrefix() + crdt.DocPrefix(r.coll, r.id),
 		read: make(chan struct{}), release: make(chan struct{})}
 	m.store = ps
 	m.notify([]replication.Change{{Key: remote[0].Key, Value: remote[0].Value}})

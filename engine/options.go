@@ -6,12 +6,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p"
-	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/discovery"
+	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/transports"
 )
@@ -48,7 +48,7 @@ type config struct {
 	discovery           []discovery.Source
 	discoveryLimits     discovery.Limits
 	footprint           footprint
-	pubsubTracer        pubsub.RawTracer
+	pubsubTracer        replication.RawTracer
 }
 
 func defaultConfig() *config {
@@ -61,7 +61,7 @@ func defaultConfig() *config {
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
-		pubsubWatch:         defaultPubsubWatch,
+		pubsubWatch:         replication.DefaultPubsubWatch,
 		clock:               time.Now,
 		footprint:           defaultFootprint,
 	}
@@ -300,7 +300,7 @@ func WithSmallFootprint() Option {
 // diagnostics (package sim uses it to tell how each announcement reached
 // each replica). The tracer's methods run on pubsub's event loop and must
 // not block.
-func WithPubsubTracer(t pubsub.RawTracer) Option {
+func WithPubsubTracer(t replication.RawTracer) Option {
 	return func(c *config) error {
 		if t == nil {
 			return fmt.Errorf("%w: nil pubsub tracer", ErrBadOption)

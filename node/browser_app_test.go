@@ -162,7 +162,17 @@ func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
 // testConcurrentEditNotice (issue 12, item 2): alice and bob save
 // different titles for one to-do at once. Both pages end with the same
 // title; the page whose title lost says "Changed on another device", the
-// other does not.
+// other never does.
+//
+// Which title wins is known only once each node has merged the other's
+// write: two nodes can agree for a moment on a title that is not the last
+// (alice's node shows bob's title before its own write commits after it,
+// while bob's has not yet heard of alice's). So each node writes a barrier
+// document after the edits, and the title counts as final once both nodes
+// hold both barriers: a barrier's delta links to every earlier delta of its
+// writer, so merging it merges that writer's title too. The notice shows
+// for NOTICE_MS only, so each page records whether it ever appeared rather
+// than the test racing its expiry.
 func testConcurrentEditNotice(t *testing.T, br *browser) {
 	alice, bob := startNode(t), startNode(t)
 	pa, pb := br.page(t), br.page(t)
@@ -170,9 +180,26 @@ func testConcurrentEditNotice(t *testing.T, br *browser) {
 	alice.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "trip", "title": "Plan the trip", "isDone": false, "createdAt": 1}})
 	joinInApp(t, pb, alice, bob, list)
 	mine := map[context.Context]string{pa: "Plan the trip to Rome", pb: "Plan the trip to Oslo"}
+	// Each page counts its answered updateOnes (its save) and records
+	// whether the notice ever showed.
+	watchNotice := js(`(() => {
+		window.noticeSeen = false;
+		window.saves = 0;
+		const fetchOrig = window.fetch;
+		window.fetch = async (url, init) => {
+			const res = await fetchOrig(url, init);
+			if (String(url).endsWith("/v1/action/updateOne")) window.saves++;
+			return res;
+		};
+		new MutationObserver(() => {
+			const n = document.querySelector('.todo[data-id="trip"] .note');
+			if (n && n.textContent === "Changed on another device") window.noticeSeen = true;
+		}).observe(document.body, {subtree: true, childList: true, characterData: true});
+	})()`)
 	for _, p := range []context.Context{pa, pb} {
 		runOn(t, p,
 			hasTodoAction("Plan the trip", false),
+			watchNotice,
 			startEditing("trip"),
 			editorHas("Plan the trip"),
 			js(fmt.Sprintf(`document.activeElement.value = %q`, mine[p])),
@@ -189,8 +216,19 @@ func testConcurrentEditNotice(t *testing.T, br *browser) {
 	runOn(t, pa, enter)
 	require.NoError(t, <-done)
 
+	// Each page's save has reached its node once its updateOne answered.
+	for _, p := range []context.Context{pa, pb} {
+		runOn(t, p, until(`window.saves > 0`))
+	}
+	alice.act("insertOne", list, map[string]any{"collection": "barrier", "document": map[string]any{"_id": "alice"}})
+	bob.act("insertOne", list, map[string]any{"collection": "barrier", "document": map[string]any{"_id": "bob"}})
 	var final string
 	poll.Eventually(t, 40*time.Second, func() error {
+		for _, n := range []*testNode{alice, bob} {
+			if c := n.act("countDocuments", list, map[string]any{"collection": "barrier", "filter": map[string]any{}})["count"]; fmt.Sprint(c) != "2" {
+				return fmt.Errorf("a node holds %v of the 2 barriers", c)
+			}
+		}
 		ta, tb := titleOf(alice, list, "trip"), titleOf(bob, list, "trip")
 		if ta != tb || (ta != mine[pa] && ta != mine[pb]) {
 			return fmt.Errorf("not converged: alice %q, bob %q", ta, tb)
@@ -203,13 +241,9 @@ func testConcurrentEditNotice(t *testing.T, br *browser) {
 		winner, loser = pb, pa
 	}
 	t.Logf("the title that stays: %q", final)
-	note := `document.querySelector('.todo[data-id="trip"] .note')`
-	runOn(t, loser,
-		hasTodoAction(final, false),
-		until(note+` && `+note+`.textContent === "Changed on another device"`),
-	)
+	runOn(t, loser, hasTodoAction(final, false), until(`window.noticeSeen`))
 	runOn(t, winner, hasTodoAction(final, false))
-	require.Equal(t, "false", textOn(t, winner, chromedp.Evaluate[string](`String(!!`+note+`)`)), "the page whose title stayed shows the notice")
+	require.Equal(t, "false", textOn(t, winner, chromedp.Evaluate[string](`String(window.noticeSeen)`)), "the page whose title stayed showed the notice")
 }
 
 // testManageLists (issue 12, item 4): joining replaces the app's own empty

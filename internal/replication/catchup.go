@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -399,4 +400,211 @@ func verifiedBlock(c cid.Cid, data []byte) (blocks.Block, error) {
 		return nil, errors.New("block does not match its CID")
 	}
 	return blocks.NewBlockWithCid(data, c)
+}
+
+// CatchingUp tells whether a catch-up is running.
+func (b *Broadcaster) CatchingUp() bool { return b.catching.Load() }
+
+// catchupBan is how long a peer whose catch-up stream broke the protocol
+// is not asked again.
+const catchupBan = 10 * time.Minute
+
+// maxCatchupTries bounds the peers one catch-up asks in turn.
+const maxCatchupTries = 3
+
+// maybeCatchUp starts a catch-up when a head handed to go-ds-crdt has a
+// parent that is not local: go-ds-crdt is about to walk a history this
+// replica lacks. One runs at a time; heads handed meanwhile are covered by
+// it or fetched by bitswap.
+//
+// It is paced like Missing: after catch-ups that brought little it waits.
+func (b *Broadcaster) maybeCatchUp(h cid.Cid, from peer.ID) {
+	cc := b.cfg.Catchup
+	if cc == nil || b.catching.Load() || b.backingOff() {
+		return
+	}
+	blk, err := b.bstore.Get(b.ctx, h)
+	if err != nil {
+		return
+	}
+	nd, err := dag.DecodeProtobufBlock(blk)
+	if err != nil {
+		return
+	}
+	for _, l := range nd.Links() {
+		if !cc.Sink.Has(b.ctx, l.Cid) {
+			b.startCatchUp(h, from)
+			return
+		}
+	}
+}
+
+// Missing starts a catch-up of the history below c, a block a DAG walk
+// needs and does not have (see ValidatorConfig.Missing), unless one is
+// running. A head whose parents are local does not start one when it is
+// handed to go-ds-crdt (a joiner handed the writer's newest heads inline,
+// one after another), but the walk below them reaches the missing history
+// sooner or later: without this, that history would come one bitswap round
+// trip per block. The peer asked first is the announcer of the head last
+// handed to go-ds-crdt, which has the history it announced. Missing never
+// blocks; it is safe to call from any goroutine until go-ds-crdt is closed.
+//
+// Many writers at once make many short gaps, each a missing block or two
+// that bitswap fetches in a round trip, while a catch-up streams the
+// sender's whole history down to where it meets this replica's heads. So a
+// catch-up that brought fewer than catchupWorthBlocks blocks makes the
+// next wait (Missing's and maybeCatchUp's), twice as long each time (up to
+// maxCatchupBackoff); one that brought many resets the wait.
+//
+// A gap a few levels deep (depth, see ValidatorConfig.Missing, below
+// minCatchupDepth) costs bitswap as many round trips, and starts no
+// catch-up: with many writers, gaps one or two deltas deep are the rule.
+func (b *Broadcaster) Missing(c cid.Cid, depth int) {
+	if b.cfg.Catchup == nil || depth < minCatchupDepth || b.catching.Load() || b.ctx.Err() != nil {
+		return
+	}
+	if b.backingOff() {
+		return
+	}
+	from, _ := b.handedFrom.Load().(peer.ID)
+	b.startCatchUp(c, from)
+}
+
+// Pacing of catch-ups (see Missing).
+const (
+	minCatchupDepth    = 4  // missing blocks in a row that make a walk worth a stream
+	catchupWorthBlocks = 16 // a catch-up bringing fewer was not worth a stream
+	minCatchupBackoff  = 250 * time.Millisecond
+	maxCatchupBackoff  = 30 * time.Second
+)
+
+// backingOff tells whether catch-ups wait after unproductive ones.
+func (b *Broadcaster) backingOff() bool {
+	until := b.missingAfter.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
+// startCatchUp runs a catch-up of the history below h in the background,
+// unless one is running, and moves the backoff by what it brought.
+func (b *Broadcaster) startCatchUp(h cid.Cid, from peer.ID) {
+	if !b.catching.CompareAndSwap(false, true) {
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer b.catching.Store(false)
+		before := b.stats.Catchup.Blocks.Load()
+		b.catchUp(h, from)
+		if b.stats.Catchup.Blocks.Load()-before >= catchupWorthBlocks {
+			b.missingBackoff.Store(0)
+			b.missingAfter.Store(0)
+			return
+		}
+		wait := min(max(2*time.Duration(b.missingBackoff.Load()), minCatchupBackoff), maxCatchupBackoff)
+		b.missingBackoff.Store(int64(wait))
+		b.missingAfter.Store(time.Now().Add(wait).UnixNano())
+	}()
+}
+
+// catchupReportEvery spaces catch-up progress reports.
+const catchupReportEvery = 250 * time.Millisecond
+
+// catchUp asks the announcer, then other peers of the topic, for the
+// history below h, each time for what is still missing.
+func (b *Broadcaster) catchUp(h cid.Cid, from peer.ID) {
+	cc, ctr := b.cfg.Catchup, &b.stats.Catchup
+	start := ctr.Blocks.Load()
+	report := func(done bool) {
+		b.cfg.Delegate.CatchingUp(ctr.Blocks.Load()-start, ctr.Remaining.Load(), done)
+	}
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	reporter.Add(1)
+	go func() {
+		defer reporter.Done()
+		t := time.NewTicker(catchupReportEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-b.ctx.Done():
+				return
+			case <-t.C:
+				report(false)
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		reporter.Wait()
+		report(true)
+	}()
+	wanted := []cid.Cid{h}
+	tried := map[peer.ID]bool{}
+	for try := 0; try < maxCatchupTries && len(wanted) > 0 && b.ctx.Err() == nil; try++ {
+		p := b.catchupPeer(from, tried)
+		if p == "" {
+			return
+		}
+		tried[p] = true
+		var have []cid.Cid
+		for _, c := range b.cfg.Delegate.Heads(b.ctx) {
+			if len(have) < maxCatchupHeads && !slices.Contains(wanted, c) {
+				have = append(have, c)
+			}
+		}
+		ctr.Runs.Add(1)
+		left, err := CatchUp(b.ctx, cc.Host, p, CatchupRequest{Manifest: cc.Manifest, Wanted: wanted, Have: have}, cc.Sink, ctr)
+		if err != nil {
+			if b.ctx.Err() != nil {
+				return
+			}
+			ctr.Failures.Add(1)
+			b.log.Debug("catch-up", "peer", p, "error", err)
+			if !errors.Is(err, errCatchupRefused) {
+				b.ban(p)
+			}
+			continue // the same heads, from another peer
+		}
+		wanted = left
+	}
+}
+
+// catchupPeer picks whom to ask: the announcer first, then any other peer
+// of the topic not tried or banned.
+func (b *Broadcaster) catchupPeer(from peer.ID, tried map[peer.ID]bool) peer.ID {
+	ok := func(p peer.ID) bool { return p != "" && p != b.self && !tried[p] && !b.isBanned(p) }
+	if ok(from) {
+		return from
+	}
+	for _, p := range b.topic.ListPeers() {
+		if ok(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func (b *Broadcaster) ban(p peer.ID) {
+	b.banMu.Lock()
+	defer b.banMu.Unlock()
+	if b.banned == nil {
+		b.banned = make(map[peer.ID]time.Time)
+	}
+	now := time.Now()
+	for q, until := range b.banned { // bounded: expired bans go
+		if now.After(until) {
+			delete(b.banned, q)
+		}
+	}
+	b.banned[p] = now.Add(catchupBan)
+}
+
+func (b *Broadcaster) isBanned(p peer.ID) bool {
+	b.banMu.Lock()
+	defer b.banMu.Unlock()
+	until, ok := b.banned[p]
+	return ok && time.Now().Before(until)
 }

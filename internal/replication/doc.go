@@ -1,14 +1,31 @@
-// Package replication moves one Lattice database's deltas between peers
-// and judges them before anything is merged. It is the network half of a
+// Package replication moves Lattice databases' deltas between peers and
+// judges them before anything is merged. It is the network half of a
 // database, beneath package engine (which is the API) and beside
-// go-ds-crdt (which merges):
+// go-ds-crdt (which merges). Its entry point is one call per peer and one
+// per database:
+//
+//   - NewNode(ctx, host, store, NodeConfig) starts a peer's replication:
+//     gossipsub and its scores, bitswap, the quarantine, the catch-up and
+//     heads servers, and the repairs of gossipsub's known failures (the
+//     pubsub watchdog, watchdog.go; the relay switch, relayswitch.go),
+//     with the node's clock and goroutines of their own.
+//   - (*Node).Open(ctx, ReplicaConfig) starts a database's Replica: topic,
+//     validator, journal, broadcaster, validating DAG, go-ds-crdt and the
+//     redialer of its address book, assembled in the one safe order.
+//     Writes go to Replica.Batch; what changed comes back through
+//     ReplicaConfig.Notify and the ReplicaDelegate.
+//
+// Its parts:
 //
 //   - Broadcaster: go-ds-crdt's Broadcaster over one gossipsub topic, with
 //     its own message codec (message.go: heads, and small blocks inline),
-//     a topic validator, coalesced announcements, heads exchanged with
-//     each joining peer on a stream (heads.go) rather than flooded to the
-//     topic, rebroadcasts that leave out what others just announced, and
-//     bounded background fetches of announced heads.
+//     split by concern, one lock each: announcing (announce.go: coalesced
+//     announcements, rebroadcasts that leave out what others just
+//     announced), receiving (receive.go: the topic validator, a receive
+//     loop that never blocks on go-ds-crdt), fetching (fetch.go: bounded
+//     background fetches of announced heads), membership (members.go),
+//     heads exchanged with each joining peer on a stream (heads.go)
+//     rather than flooded to the topic, and catch-up (catchup.go).
 //   - Quarantine: the blockstore remote blocks are fetched into. They wait
 //     in bounded memory until their delta is judged; only admitted blocks
 //     reach the disk.

@@ -232,7 +232,7 @@ func (b *Broadcaster) markForward(heads []cid.Cid) {
 	if len(fresh) == 0 {
 		return
 	}
-	b.fwdMu.Lock()
+	b.announceMu.Lock()
 	if len(b.forward)+len(fresh) > maxForward {
 		// Heads that were never merged (a fetch that failed) would stay;
 		// forget them all rather than refuse newer ones.
@@ -241,17 +241,17 @@ func (b *Broadcaster) markForward(heads []cid.Cid) {
 	for _, h := range fresh[:min(len(fresh), maxForward)] {
 		b.forward[h] = struct{}{}
 	}
-	b.fwdMu.Unlock()
+	b.announceMu.Unlock()
 }
 
 // forwardMerged announces h if a heads exchange brought it (markForward)
 // and go-ds-crdt has now merged it, unless another peer announced it on
 // the topic meanwhile: then it was only in flight to us, not new.
 func (b *Broadcaster) forwardMerged(h cid.Cid) {
-	b.fwdMu.Lock()
+	b.announceMu.Lock()
 	_, ok := b.forward[h]
 	delete(b.forward, h)
-	b.fwdMu.Unlock()
+	b.announceMu.Unlock()
 	if ok && !b.heardRecently(h) && b.mayAnnounce() {
 		b.send([]cid.Cid{h})
 	}

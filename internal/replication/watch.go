@@ -2,10 +2,11 @@ package replication
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	ds "github.com/ipfs/go-datastore"
+
+	"github.com/latticedb/lattice/crdt"
 )
 
 // WatchStore wraps the datastore one go-ds-crdt instance writes to and
@@ -14,12 +15,12 @@ import (
 // before its batches commit, so a reader woken by them could read the old
 // value and miss the change for good; reporting after commit cannot.
 //
-// go-ds-crdt keeps the visible value of key K at <ns>/s/k/K/v; only writes
-// and deletes of those paths are reported.
+// Only writes and deletes of visible values (crdt.StoreLayout) are
+// reported.
 type WatchStore struct {
 	ds.Batching
-	valuePrefix string                 // "<ns>/s/k"
-	notify      func(changes []Change) // called after commit with changed CRDT keys
+	layout crdt.StoreLayout       // where go-ds-crdt keeps visible values
+	notify func(changes []Change) // called after commit with changed CRDT keys
 }
 
 // Change is a committed change of a CRDT key's visible value.
@@ -34,20 +35,12 @@ type Change struct {
 // the CRDT keys whose visible value the commit changed; it must not block
 // for long nor write to the store.
 func NewWatchStore(base ds.Batching, ns ds.Key, notify func([]Change)) *WatchStore {
-	return &WatchStore{Batching: base, valuePrefix: ns.String() + "/s/k", notify: notify}
+	return &WatchStore{Batching: base, layout: crdt.NewStoreLayout(ns.String()), notify: notify}
 }
 
 // crdtKey maps a datastore key to the CRDT key whose value it holds.
 func (w *WatchStore) crdtKey(k ds.Key) (string, bool) {
-	s := k.String()
-	if !strings.HasPrefix(s, w.valuePrefix) || !strings.HasSuffix(s, "/v") {
-		return "", false
-	}
-	inner := s[len(w.valuePrefix) : len(s)-2]
-	if inner == "" || inner[0] != '/' {
-		return "", false
-	}
-	return inner, true
+	return w.layout.CRDTKey(k.String())
 }
 
 // Put writes, then reports the change.

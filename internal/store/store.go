@@ -84,6 +84,10 @@ func Open(dir string, syncWrites bool, log hclog.Logger, sizes Sizes) (*Store, e
 	return s, nil
 }
 
+// PebbleConfig is pebble's Options, named here so that callers handing
+// them on need not import pebble.
+type PebbleConfig = pebble.Options
+
 // PebbleOptions tunes pebble for go-ds-crdt's access pattern: most of its
 // reads are lookups of keys that do not exist (tombstones, processed-block
 // markers, priorities of new keys), which bloom filters answer without

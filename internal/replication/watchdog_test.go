@@ -1,4 +1,4 @@
-package engine_test
+package replication_test
 
 import (
 	"context"
@@ -20,8 +20,9 @@ import (
 
 // TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn: go-libp2p-pubsub forgets
 // a peer whose outbound stream died four times while it stayed connected,
-// and then nothing the engine publishes reaches that peer. The watchdog
-// notices, reconnects, and replication flows again.
+// and then nothing the node publishes reaches that peer. The watchdog
+// notices, reconnects, and replication flows again. It runs between
+// engines (the node's owner) so that replication is seen end to end.
 func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
 	ctx := context.Background()
 	a := enginetest.NewEngine(t, engine.WithPubsubWatchdog(250*time.Millisecond))
@@ -29,7 +30,10 @@ func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "watchdog", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, b, dbA.Address())
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dbB, err := b.Open(octx, dbA.Address())
+	require.NoError(t, err)
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	_, err = ca.InsertOne(ctx, engine.M{"_id": "before"})
 	require.NoError(t, err)

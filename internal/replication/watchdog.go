@@ -1,11 +1,14 @@
-package engine
+package replication
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -16,54 +19,67 @@ import (
 // duplicate connection closed, a stream reset by a flaky link) it opens a
 // new one, with a backoff; after MaxBackoffAttempts (4) such deaths within
 // ten minutes it gives up and forgets the peer, and only a new connection
-// (after a full disconnect) brings it back. Until then nothing this engine
+// (after a full disconnect) brings it back. Until then nothing this node
 // publishes reaches that peer directly, though both still list each other
 // as connected. The watchdog closes the connections to such a peer and
 // dials it again, so pubsub starts afresh.
 
-// defaultPubsubWatch is how often the watchdog looks.
-const defaultPubsubWatch = 10 * time.Second
+// DefaultPubsubWatch is how often the watchdog looks unless told
+// otherwise.
+const DefaultPubsubWatch = 10 * time.Second
 
 var gossipProtocols = []protocol.ID{pubsub.GossipSubID_v13, pubsub.GossipSubID_v12, pubsub.GossipSubID_v11, pubsub.GossipSubID_v10, pubsub.FloodSubID}
 
-type pubsubWatchdog struct {
-	e        *Engine
+// watchdog reconnects connected peers pubsub gave up on. It owns one
+// goroutine, ended by close.
+type watchdog struct {
+	host     host.Host
+	ps       *pubsub.PubSub
+	log      hclog.Logger
 	interval time.Duration
-	strikes  map[peer.ID]int
+	strikes  map[peer.ID]int // used by the loop goroutine only
 	revived  atomic.Uint64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// watchPubsub starts the watchdog, unless it is turned off.
-func (e *Engine) watchPubsub() {
-	if e.cfg.pubsubWatch <= 0 {
-		return
-	}
-	w := &pubsubWatchdog{e: e, interval: e.cfg.pubsubWatch, strikes: map[peer.ID]int{}}
-	e.watchdog = w
-	e.wg.Add(1)
+// startWatchdog starts looking every interval (> 0).
+func startWatchdog(h host.Host, ps *pubsub.PubSub, interval time.Duration, log hclog.Logger) *watchdog {
+	w := &watchdog{host: h, ps: ps, log: log, interval: interval, strikes: map[peer.ID]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.wg.Add(1)
 	go func() {
-		defer e.wg.Done()
+		defer w.wg.Done()
 		t := time.NewTicker(w.interval)
 		defer t.Stop()
 		for {
 			select {
-			case <-e.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				w.check(e.ctx)
+				w.check(ctx)
 			}
 		}
 	}()
+	return w
+}
+
+// close ends the watchdog and waits for it.
+func (w *watchdog) close() {
+	w.cancel()
+	w.wg.Wait()
 }
 
 // check looks once. A peer must be missing from pubsub at two looks in a
 // row (a connection pubsub has not handled yet is missing at one), over a
 // full connection (pubsub ignores limited, relayed ones), and speak a
 // pubsub protocol.
-func (w *pubsubWatchdog) check(ctx context.Context) {
-	h := w.e.host
+func (w *watchdog) check(ctx context.Context) {
+	h := w.host
 	held := make(map[peer.ID]bool)
-	for _, p := range w.e.pubsub.ListPeers("") {
+	for _, p := range w.ps.ListPeers("") {
 		held[p] = true
 	}
 	for p := range w.strikes {
@@ -87,10 +103,10 @@ func (w *pubsubWatchdog) check(ctx context.Context) {
 }
 
 // revive closes the connections to p and dials it again.
-func (w *pubsubWatchdog) revive(ctx context.Context, p peer.ID) {
-	h := w.e.host
+func (w *watchdog) revive(ctx context.Context, p peer.ID) {
+	h := w.host
 	ai := peer.AddrInfo{ID: p, Addrs: h.Peerstore().Addrs(p)}
-	w.e.log.Warn("pubsub gave up on a connected peer: reconnecting", "peer", p)
+	w.log.Warn("pubsub gave up on a connected peer: reconnecting", "peer", p)
 	_ = h.Network().ClosePeer(p)
 	if len(ai.Addrs) == 0 {
 		return // the peer dials back, or the address book's redialer does
@@ -98,18 +114,8 @@ func (w *pubsubWatchdog) revive(ctx context.Context, p peer.ID) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := h.Connect(dctx, ai); err != nil {
-		w.e.log.Debug("pubsub watchdog: redial failed", "peer", p, "err", err)
+		w.log.Debug("pubsub watchdog: redial failed", "peer", p, "err", err)
 		return
 	}
 	w.revived.Add(1)
-}
-
-// PubsubRevivals reports how many times the engine reconnected a peer
-// that pubsub had given up on while it stayed connected (see
-// WithPubsubWatchdog).
-func (e *Engine) PubsubRevivals() uint64 {
-	if e.watchdog == nil {
-		return 0
-	}
-	return e.watchdog.revived.Load()
 }

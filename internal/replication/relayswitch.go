@@ -1,4 +1,4 @@
-package engine
+package replication
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-
-	"github.com/latticedb/lattice/transports"
 )
 
 // The relay switch repair. When a relay circuit to a peer closes while a
@@ -26,10 +26,14 @@ import (
 // both peers list each other as pubsub peers, but one no longer publishes
 // the database's announcements to the other. The pubsub watchdog does not
 // see it (the peer is a pubsub peer), so after every such switch the
-// engine checks each open database's topic: a peer that left a topic
+// node checks each open database's topic: a peer that left a topic
 // around the switch and has not joined it again within relayRepairWait is
 // disconnected and dialled again, so that pubsub starts afresh on both
 // sides (as the watchdog does).
+//
+// Package transports closes the circuit; this repair sits next to
+// gossipsub because it mends gossipsub's state, and it reads only the
+// connections, so it works on any host.
 
 const (
 	// relayRepairWait is how long after a switch a peer may be missing
@@ -49,54 +53,86 @@ const (
 )
 
 // relaySwitch watches the host's connections for relay circuits that close
-// while a direct connection stays, and repairs pubsub after them.
+// while a direct connection stays, and repairs pubsub after them. It owns
+// the check goroutines, ended and waited for by close.
 type relaySwitch struct {
-	e        *Engine
+	host     host.Host
+	log      hclog.Logger
+	now      func() time.Time
+	lost     func(p peer.ID, since time.Time) int // topics p left since and has not joined again
 	notifiee *network.NotifyBundle
 	repaired atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu       sync.Mutex
 	checking map[peer.ID]bool      // peers being checked now
 	last     map[peer.ID]time.Time // last repair, per peer (pruned after relayRepairEvery)
 }
 
-// watchRelaySwitch starts watching the host; the watch ends with the
-// engine's context.
-func (e *Engine) watchRelaySwitch() {
-	rs := &relaySwitch{e: e, checking: map[peer.ID]bool{}, last: map[peer.ID]time.Time{}}
+// startRelaySwitch starts watching h. lost counts the topics p left at or
+// after since and has not joined again; now is the clock the topics date
+// leaving with.
+func startRelaySwitch(h host.Host, lost func(peer.ID, time.Time) int, now func() time.Time, log hclog.Logger) *relaySwitch {
+	rs := &relaySwitch{host: h, log: log, now: now, lost: lost, checking: map[peer.ID]bool{}, last: map[peer.ID]time.Time{}}
+	rs.ctx, rs.cancel = context.WithCancel(context.Background())
 	rs.notifiee = &network.NotifyBundle{DisconnectedF: rs.disconnected}
-	e.relaySwitch = rs
-	e.host.Network().Notify(rs.notifiee)
+	h.Network().Notify(rs.notifiee)
+	return rs
 }
 
-// stop unregisters the notifiee; the checks end with the engine's
-// context (the engine's WaitGroup waits for them).
-func (rs *relaySwitch) stop() { rs.e.host.Network().StopNotify(rs.notifiee) }
+// close unregisters the notifiee, ends the checks and waits for them.
+func (rs *relaySwitch) close() {
+	rs.host.Network().StopNotify(rs.notifiee)
+	rs.mu.Lock()
+	rs.cancel() // under mu: no check starts after this
+	rs.mu.Unlock()
+	rs.wg.Wait()
+}
+
+// isRelayed tells whether a is a relay circuit address.
+func isRelayed(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// directlyConnected tells whether h has a direct (not relayed)
+// connection to p.
+func directlyConnected(h host.Host, p peer.ID) bool {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		if !isRelayed(c.RemoteMultiaddr()) {
+			return true
+		}
+	}
+	return false
+}
 
 // disconnected is the notifiee: it does not block.
 func (rs *relaySwitch) disconnected(n network.Network, c network.Conn) {
-	if !transports.IsRelayed(c.RemoteMultiaddr()) {
+	if !isRelayed(c.RemoteMultiaddr()) {
 		return
 	}
 	p := c.RemotePeer()
-	if transports.KindOf(rs.e.host, p) != transports.KindDirect {
+	if !directlyConnected(rs.host, p) {
 		return // gone, or still relayed: pubsub handles a full disconnect
 	}
-	since := time.Now().Add(-relaySwitchSlack)
+	since := rs.now().Add(-relaySwitchSlack)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.checking[p] || rs.e.ctx.Err() != nil {
+	if rs.checking[p] || rs.ctx.Err() != nil {
 		return
 	}
 	rs.checking[p] = true // bounded by the connected peers
-	rs.e.wg.Add(1)
-	go rs.check(rs.e.ctx, p, since)
+	rs.wg.Add(1)
+	go rs.check(rs.ctx, p, since)
 }
 
 // check waits relayRepairWait, then repairs p if a database's topic lost
 // it since the switch, up to relayRepairTries times.
 func (rs *relaySwitch) check(ctx context.Context, p peer.ID, since time.Time) {
-	defer rs.e.wg.Done()
+	defer rs.wg.Done()
 	defer func() {
 		rs.mu.Lock()
 		delete(rs.checking, p)
@@ -110,39 +146,27 @@ func (rs *relaySwitch) check(ctx context.Context, p peer.ID, since time.Time) {
 			return
 		case <-t.C:
 		}
-		lost := rs.lostTopics(p, since)
-		if lost == 0 || rs.e.host.Network().Connectedness(p) != network.Connected {
+		lost := rs.lost(p, since)
+		if lost == 0 || rs.host.Network().Connectedness(p) != network.Connected {
 			return
 		}
 		if !rs.mayRepair(p) {
-			rs.e.log.Debug("pubsub lost a peer's subscriptions after a relay switch; repaired recently", "peer", p)
+			rs.log.Debug("pubsub lost a peer's subscriptions after a relay switch; repaired recently", "peer", p)
 			return
 		}
-		rs.e.log.Warn("pubsub lost a peer's subscriptions after the relay circuit closed: reconnecting", "peer", p, "topics", lost)
-		since = time.Now()
+		rs.log.Warn("pubsub lost a peer's subscriptions after the relay circuit closed: reconnecting", "peer", p, "topics", lost)
+		since = rs.now()
 		if rs.reconnect(ctx, p) {
 			rs.repaired.Add(1)
 		}
 	}
 }
 
-// lostTopics counts the open databases whose topic p left since and has
-// not joined again.
-func (rs *relaySwitch) lostTopics(p peer.ID, since time.Time) int {
-	n := 0
-	for _, db := range rs.e.openDatabases() {
-		if db.lostPeerSince(p, since) {
-			n++
-		}
-	}
-	return n
-}
-
 // mayRepair reports whether p may be repaired now, and if so records it.
 func (rs *relaySwitch) mayRepair(p peer.ID) bool {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	now := time.Now()
+	now := rs.now()
 	for q, at := range rs.last {
 		if now.Sub(at) > relayRepairEvery {
 			delete(rs.last, q)
@@ -160,13 +184,18 @@ func (rs *relaySwitch) mayRepair(p peer.ID) bool {
 // replication.Config.LostSubscription): the same fault as after a relay
 // switch, from any stream that died. It does not block.
 func (rs *relaySwitch) lostSubscription(p peer.ID) {
-	if rs.e.ctx.Err() != nil || !rs.mayRepair(p) {
+	if !rs.mayRepair(p) {
 		return
 	}
-	rs.e.wg.Add(1)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx.Err() != nil {
+		return
+	}
+	rs.wg.Add(1)
 	go func() {
-		defer rs.e.wg.Done()
-		if rs.reconnect(rs.e.ctx, p) {
+		defer rs.wg.Done()
+		if rs.reconnect(rs.ctx, p) {
 			rs.repaired.Add(1)
 		}
 	}()
@@ -178,16 +207,16 @@ func (rs *relaySwitch) lostSubscription(p peer.ID) {
 // peerstore has, relay circuits included (a new relayed connection is
 // punched again).
 func (rs *relaySwitch) reconnect(ctx context.Context, p peer.ID) bool {
-	h := rs.e.host
+	h := rs.host
 	all := h.Peerstore().Addrs(p)
 	var direct []ma.Multiaddr
 	for _, c := range h.Network().ConnsToPeer(p) {
-		if !transports.IsRelayed(c.RemoteMultiaddr()) {
+		if !isRelayed(c.RemoteMultiaddr()) {
 			direct = append(direct, c.RemoteMultiaddr())
 		}
 	}
 	for _, a := range all {
-		if !transports.IsRelayed(a) {
+		if !isRelayed(a) {
 			direct = append(direct, a)
 		}
 	}
@@ -202,17 +231,7 @@ func (rs *relaySwitch) reconnect(ctx context.Context, p peer.ID) bool {
 		if err == nil {
 			return true
 		}
-		rs.e.log.Debug("relay switch repair: redial failed", "peer", p, "addrs", addrs, "err", err)
+		rs.log.Debug("relay switch repair: redial failed", "peer", p, "addrs", addrs, "err", err)
 	}
 	return false
-}
-
-// RelaySwitchRepairs reports how many times the engine reconnected a peer
-// because gossipsub lost its subscriptions when the relay circuit to it
-// closed and a direct connection took over.
-func (e *Engine) RelaySwitchRepairs() uint64 {
-	if e.relaySwitch == nil {
-		return 0
-	}
-	return e.relaySwitch.repaired.Load()
 }
