@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/simtest"
 )
 
@@ -28,7 +29,7 @@ func TestSynctestLateJoinerCatchesUp(t *testing.T) {
 		b := pb.Start()
 		n.ConnectAll(a, b)
 		start := time.Now()
-		dbb := simtest.Open(t, b, dba.Address())
+		dbb := enginetest.Open(t, b, dba.Address())
 		n.Converged(5*time.Minute, first, dba.Collection("todos"), dbb.Collection("todos"))
 		took := time.Since(start)
 		st := dbb.Stats()
@@ -46,7 +47,7 @@ func TestSynctestLateJoinerCatchesUp(t *testing.T) {
 		}
 		pb.Move()
 		b = pb.Start()
-		dbb = simtest.Open(t, b, dba.Address()) // the manifest is local: no peer needed
+		dbb = enginetest.Open(t, b, dba.Address()) // the manifest is local: no peer needed
 		runs := dbb.Stats().Catchup.Runs
 		n.ConnectAll(a, b)
 		defer func() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/internal/simtest"
 )
@@ -31,7 +32,7 @@ func TestSynctestCloseRightAfterWritesAnnouncesThem(t *testing.T) {
 		for round := 0; round < 5; round++ {
 			dbA, err := a.Create(ctx, fmt.Sprintf("close-%d", round), engine.WithAccess(accesscontrol.Open()))
 			require.NoError(t, err)
-			dbB := simtest.Open(t, b, dbA.Address())
+			dbB := enginetest.Open(t, b, dbA.Address())
 			cb := dbB.Collection("c")
 			_, err = dbA.Collection("c").InsertOne(ctx, engine.M{"_id": "warm"})
 			require.NoError(t, err)

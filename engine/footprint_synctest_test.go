@@ -12,6 +12,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/simtest"
 )
 
@@ -34,8 +35,8 @@ func TestSynctestLineConvergesWithoutRebroadcast(t *testing.T) {
 				n.ConnectAll(mid, b)
 				dba, err := a.Create(ctx, "small", engine.WithAccess(accesscontrol.Open()))
 				require.NoError(t, err)
-				dbm := simtest.Open(t, mid, dba.Address())
-				dbb := simtest.Open(t, b, dba.Address())
+				dbm := enginetest.Open(t, mid, dba.Address())
+				dbb := enginetest.Open(t, b, dba.Address())
 				cs := []*engine.Collection{dba.Collection("c"), dbm.Collection("c"), dbb.Collection("c")}
 				start := time.Now()
 				// Writes spaced by up to a few round trips, so they meet
@@ -74,8 +75,8 @@ func TestSynctestLineHealsADroppedConnection(t *testing.T) {
 		n.ConnectAll(mid, b)
 		dba, err := a.Create(ctx, "small", engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
-		dbm := simtest.Open(t, mid, dba.Address())
-		dbb := simtest.Open(t, b, dba.Address())
+		dbm := enginetest.Open(t, mid, dba.Address())
+		dbb := enginetest.Open(t, b, dba.Address())
 		cs := []*engine.Collection{dba.Collection("c"), dbm.Collection("c"), dbb.Collection("c")}
 		for i := 0; i < 10; i++ {
 			if i == 5 {

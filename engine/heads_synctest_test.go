@@ -11,6 +11,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/simtest"
 )
@@ -31,7 +32,7 @@ func TestSynctestJoinExchangesHeads(t *testing.T) {
 		dbA, err := a.Create(ctx, "join-heads", engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
 		n.ConnectAll(a, b, c)
-		dbB, dbC := simtest.Open(t, b, dbA.Address()), simtest.Open(t, c, dbA.Address())
+		dbB, dbC := enginetest.Open(t, b, dbA.Address()), enginetest.Open(t, c, dbA.Address())
 		ca, cb, cc := dbA.Collection("c"), dbB.Collection("c"), dbC.Collection("c")
 		n.Cut(b, a, c)
 
@@ -70,7 +71,7 @@ func TestSynctestJoinFallsBackToTopic(t *testing.T) {
 		dbA, err := a.Create(ctx, "join-old", engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
 		n.ConnectAll(a, old)
-		dbOld := simtest.Open(t, old, dbA.Address())
+		dbOld := enginetest.Open(t, old, dbA.Address())
 		n.Cut(old, a)
 		for i := range 3 {
 			_, err := dbA.Collection("c").InsertOne(ctx, engine.M{"_id": fmt.Sprint("a", i)})
@@ -101,7 +102,7 @@ func TestSynctestJoinAfterWritesOnBothSides(t *testing.T) {
 				dbA, err := a.Create(ctx, "both-sides", engine.WithAccess(accesscontrol.Open()))
 				require.NoError(t, err)
 				n.ConnectAll(a, b)
-				dbB := simtest.Open(t, b, dbA.Address())
+				dbB := enginetest.Open(t, b, dbA.Address())
 				n.Cut(a, b)
 				_, err = dbA.Collection("c").InsertOne(ctx, engine.M{"_id": "a"})
 				require.NoError(t, err)

@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/internal/simtest"
 )
@@ -36,7 +35,7 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 		n.ConnectAll(a, b)
 		dbA, err := a.Create(ctx, "lost-sub", engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
-		dbB := simtest.Open(t, b, dbA.Address())
+		dbB := enginetest.Open(t, b, dbA.Address())
 		ca, cb := dbA.Collection("c"), dbB.Collection("c")
 		_, err = ca.InsertOne(ctx, engine.M{"_id": "before"})
 		require.NoError(t, err)
@@ -46,7 +45,7 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 		require.NoError(t, err)
 		topic := "/lattice/db/" + addr.Manifest.String()
 		require.Contains(t, a.PubSub().ListPeers(topic), b.ID())
-		s := outboundPubsubStream(a, b)
+		s := enginetest.OutboundPubsubStream(a, b)
 		require.NotNil(t, s)
 		require.NoError(t, s.Reset())
 		// pubsub on a drops b from the topic and opens a new stream.
@@ -83,16 +82,4 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 			return nil
 		})
 	})
-}
-
-// outboundPubsubStream is a's stream to b that pubsub writes to, if open.
-func outboundPubsubStream(a, b *engine.Engine) network.Stream {
-	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
-		for _, s := range c.GetStreams() {
-			if s.Stat().Direction == network.DirOutbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
-				return s
-			}
-		}
-	}
-	return nil
 }

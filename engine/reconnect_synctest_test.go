@@ -11,6 +11,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/simtest"
 )
 
@@ -29,7 +30,7 @@ func TestSynctestReconnectAfterRestart(t *testing.T) {
 		n.ConnectAll(a, b)
 		dba, err := a.Create(ctx, "reconnect", engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
-		dbb := simtest.Open(t, b, dba.Address())
+		dbb := enginetest.Open(t, b, dba.Address())
 		insert := func(c *engine.Collection, prefix string, count int) {
 			t.Helper()
 			for i := 0; i < count; i++ {
@@ -47,7 +48,7 @@ func TestSynctestReconnectAfterRestart(t *testing.T) {
 		pb.Move()
 		b = pb.Start()
 		require.NotEqual(t, bAddrs, fmt.Sprint(b.Addrs()), "the restarted replica listens elsewhere")
-		dbb = simtest.Open(t, b, dba.Address())
+		dbb = enginetest.Open(t, b, dba.Address())
 		n.Converged(5*time.Minute, 55, dba.Collection("c"), dbb.Collection("c"))
 		require.NotZero(t, dbb.Stats().Reconnects, "the restarted replica redialled its peer")
 
@@ -57,7 +58,7 @@ func TestSynctestReconnectAfterRestart(t *testing.T) {
 		insert(dbb.Collection("c"), "while-away", 20)
 		pa.Move()
 		a = pa.Start()
-		dba = simtest.Open(t, a, dbb.Address())
+		dba = enginetest.Open(t, a, dbb.Address())
 		n.Converged(5*time.Minute, 75, dba.Collection("c"), dbb.Collection("c"))
 	})
 }

@@ -39,7 +39,7 @@ func TestSynctestReplayedAnnouncements(t *testing.T) {
 				n.ConnectAll(a, b)
 				dbA, err := a.Create(ctx, "replay", engine.WithAccess(tc.access(a, b)))
 				require.NoError(t, err)
-				dbB := simtest.Open(t, b, dbA.Address())
+				dbB := enginetest.Open(t, b, dbA.Address())
 				ca, cb := dbA.Collection("c"), dbB.Collection("c")
 
 				// The stranger joins the topic through b and records a's

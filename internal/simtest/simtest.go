@@ -55,7 +55,6 @@ import (
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
-	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/sim"
 )
 
@@ -264,29 +263,13 @@ func (n *Net) ConnectAll(es ...*engine.Engine) {
 }
 
 // Cut partitions the network so that lone reaches none of the others,
-// and closes their connections (the packets stop at once; the
-// connections would otherwise die only at QUIC's idle timeout). It
-// returns when both sides' pubsub let go of each other. Heal the
-// network and ConnectAll to end it.
+// and then cuts them as enginetest.Partition does (the packets stop at
+// once; the connections would otherwise die only at QUIC's idle
+// timeout). Heal the network and ConnectAll to end it.
 func (n *Net) Cut(lone *engine.Engine, others ...*engine.Engine) {
 	n.t.Helper()
-	idx := n.indexOf(lone)
-	n.nw.Partition([]int{idx})
-	for _, o := range others {
-		require.NoError(n.t, lone.Host().Network().ClosePeer(o.ID()))
-		require.NoError(n.t, o.Host().Network().ClosePeer(lone.ID()))
-	}
-	poll.Eventually(n.t, time.Minute, func() error {
-		for _, o := range others {
-			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
-				return fmt.Errorf("still connected to %s", o.ID())
-			}
-			if contains(lone.PubSub().ListPeers(""), o.ID()) || contains(o.PubSub().ListPeers(""), lone.ID()) {
-				return fmt.Errorf("pubsub still holds %s", o.ID())
-			}
-		}
-		return nil
-	})
+	n.nw.Partition([]int{n.indexOf(lone)})
+	enginetest.Partition(n.t, lone, others...)
 }
 
 // Heal ends every partition (connections are not remade: ConnectAll).
@@ -302,15 +285,6 @@ func (n *Net) indexOf(e *engine.Engine) int {
 	}
 	n.t.Fatalf("simtest: engine %s is not on this network", e.ID())
 	return -1
-}
-
-func contains(ps []peer.ID, p peer.ID) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 // LogEnv names the environment variable that turns the engines' logs on,
@@ -331,16 +305,6 @@ func (n *Net) logger(i int) hclog.Logger {
 func (n *Net) Converged(timeout time.Duration, want int, cs ...*engine.Collection) string {
 	n.t.Helper()
 	return enginetest.Converged(n.t, timeout, want, cs...)
-}
-
-// Open opens a database by address on e, failing the test on error.
-func Open(t testing.TB, e *engine.Engine, address string) *engine.Database {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	db, err := e.Open(ctx, address)
-	require.NoError(t, err)
-	return db
 }
 
 // seededReader is an io.Reader of the network's seeded randomness, for
