@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -192,6 +193,9 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	if err != nil {
 		return fmt.Errorf("%w: read heads from %s: %v", ErrHeads, p, err)
 	}
+	if bytes.Equal(data, noHeads) {
+		return nil // open there, nothing written yet: no heads to offer
+	}
 	m, err := DecodeMessage(data)
 	if err != nil {
 		b.stats.Rejected.Add(1)
@@ -206,6 +210,12 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	b.accept(m, p)
 	return nil
 }
+
+// noHeads is the answer of a database with no heads yet (EncodeMessage
+// of an empty message, which DecodeMessage refuses as a broadcast): an
+// answer, not a malformed one, so it is neither counted as rejected nor
+// tried again.
+var noHeads = []byte{msgMagic, msgVersion, 0, 0}
 
 // maxForward bounds the heads waiting to be forwarded.
 const maxForward = maxMessageHeads

@@ -94,3 +94,28 @@ func TestSynctestPullGivesUpAfterTheSchedule(t *testing.T) {
 		require.True(t, errors.Is(b.ctx.Err(), context.Canceled))
 	})
 }
+
+// TestSynctestPullFromAnEmptyDatabase: a peer whose database has no heads
+// yet answers with an empty message; that is an answer (no retry, nothing
+// counted as rejected), so a heads exchange also tells whether a peer has
+// the database open.
+func TestSynctestPullFromAnEmptyDatabase(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		responder, asker := simPair(t, 5*time.Millisecond)
+		served := NewBroadcaster(ctx, Config{Self: responder.ID(), Blocks: newBlockstore(), Counters: &Counters{},
+			Delegate: openDelegate{}, InlineLimit: 1 << 10})
+		served.started.Store(true)
+		srv := NewHeadsServer(func(cid.Cid) *Broadcaster { return served })
+		responder.SetStreamHandler(HeadsProtocol, func(st network.Stream) { srv.Handle(ctx, st) })
+		b := NewBroadcaster(ctx, Config{Self: asker.ID(), Blocks: newBlockstore(), Counters: &Counters{},
+			Delegate: openDelegate{}, Manifest: manifest})
+		empty, err := EncodeMessage(&Message{})
+		require.NoError(t, err)
+		require.Equal(t, noHeads, empty, "what an empty database answers")
+		require.NoError(t, b.pullHeads(ctx, asker, responder.ID()))
+		require.Zero(t, b.stats.Rejected.Load())
+		require.Zero(t, b.Queued())
+	})
+}
