@@ -83,3 +83,28 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 		})
 	})
 }
+
+// TestSynctestClosedDatabaseIsNotALostSubscription: a peer that closes
+// the database leaves the topic while it stays connected, like a peer
+// whose subscription gossipsub forgot; but its heads exchange refuses,
+// so it is not reconnected.
+func TestSynctestClosedDatabaseIsNotALostSubscription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := simtest.New(t, 11)
+		ctx := context.Background()
+		a, b := n.Engine(), n.Engine()
+		n.ConnectAll(a, b)
+		dbA, err := a.Create(ctx, "closed", engine.WithAccess(accesscontrol.Open()))
+		require.NoError(t, err)
+		dbB := enginetest.Open(t, b, dbA.Address())
+		_, err = dbA.Collection("c").InsertOne(ctx, engine.M{"_id": "x"})
+		require.NoError(t, err)
+		n.Converged(time.Minute, 1, dbA.Collection("c"), dbB.Collection("c"))
+		conns := len(a.Host().Network().ConnsToPeer(b.ID()))
+		require.NoError(t, dbB.Close())
+		time.Sleep(time.Minute) // many times the check's wait
+		require.Zero(t, dbA.Stats().LostSubscriptions)
+		require.Zero(t, a.RelaySwitchRepairs())
+		require.Len(t, a.Host().Network().ConnsToPeer(b.ID()), conns, "the connection was not touched")
+	})
+}
