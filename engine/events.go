@@ -139,6 +139,10 @@ type Stats struct {
 	// for them (the heads exchange), not on the topic.
 	HeadsServed uint64 `json:"headsServed"`
 	PeerJoins   uint64 `json:"peerJoins"` // peers that joined the database's topic
+	// LostSubscriptions counts peers gossipsub dropped from the topic
+	// while they stayed connected with the database open; each was
+	// reconnected so that pubsub starts afresh.
+	LostSubscriptions uint64 `json:"lostSubscriptions"`
 	// HeadsSuppressed counts heads left out of rebroadcasts because
 	// another peer had announced them within the rebroadcast interval.
 	HeadsSuppressed uint64       `json:"headsSuppressed"`

@@ -176,6 +176,8 @@ func (r *Replica) start(ctx context.Context) error {
 		Manifest:     cfg.Manifest,
 		Rebroadcast:  cfg.Rebroadcast,
 		Clock:        n.now,
+		// gossipsub v0.19 can forget a connected peer's subscription.
+		LostSubscription: n.relaySwitch.lostSubscription,
 	})
 	// The validator goes in before the subscription: a message delivered
 	// in between would reach the receive loop unvalidated.
