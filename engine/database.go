@@ -604,6 +604,7 @@ func (db *Database) Stats() Stats {
 	}
 	if db.rep != nil {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
+		s.Peers = db.rep.Peers()
 	}
 	s.PendingChanges = db.mat.Pending()
 	s.Documents = db.mat.LiveDocuments()

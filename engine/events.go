@@ -164,6 +164,10 @@ type Stats struct {
 	BlocksFetched   uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
 	BitswapDataIn   uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
 	BitswapDataOut  uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+
+	// Peers is the number of peers subscribed to the database's topic now:
+	// the replicas it syncs with, not every peer the node knows.
+	Peers int `json:"peers"`
 }
 
 // CatchupStats report catch-up: streams of a missing history from one
