@@ -258,6 +258,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		Name   string            `json:"name"`
 		Access *accessSpec       `json:"access"`
 		Meta   map[string]string `json:"meta"`
+		// Schemas holds a JSON Schema per collection (see package
+		// validation); the address pins them.
+		Schemas map[string]json.RawMessage `json:"schemas"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -275,6 +278,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opts = append(opts, engine.WithAccess(cfg))
+	}
+	if len(req.Schemas) > 0 {
+		opts = append(opts, engine.WithSchemas(req.Schemas))
 	}
 	keys := make([]string, 0, len(req.Meta))
 	for k := range req.Meta {
