@@ -214,7 +214,10 @@ func testLongList(t *testing.T, br *browser) {
 	t.Logf("rows when scrolled to the end: %s", order)
 	wantRows := longListSize - 2 + 2 // two deleted, two added
 	require.Regexp(t, fmt.Sprintf(`^%d %d t00002,t00001,t00000 elsewhere,`, wantRows, wantRows), order)
-	ms("toggle with every row shown", `row("To-do 00002").querySelector(".toggle").click()`, `row("To-do 00002").classList.contains("done")`)
+	// The row is found once: looking it up among 10,000 on every change
+	// of the page would be the test's cost, not the app's.
+	runOn(t, page, js(`window.far = row("To-do 00002")`))
+	ms("toggle with every row shown", `far.querySelector(".toggle").click()`, `far.classList.contains("done")`)
 }
 
 // testListStatusAndNames (issue 24, items 2, 3, 5, 6, 7): the status is
@@ -363,5 +366,5 @@ func testCatchUpInTodos(t *testing.T, br *browser) {
 	t.Logf("statuses: %s", statuses)
 	// "Synced" never showed while to-dos were still arriving.
 	require.Equal(t, "true", textOn(t, pb, chromedp.Evaluate[string](`String(window.statuses.filter((x) => x.s.startsWith("Synced")).every((x) => x.shown === "2,000 left · 1,000 done"))`)), statuses)
-	require.Equal(t, "true", textOn(t, pb, chromedp.Evaluate[string](`String(window.statuses.filter((x) => x.s.startsWith("Catching")).every((x) => /^Catching up… [0-9,]+ to-dos so far$/.test(x.s)))`)), statuses)
+	require.Equal(t, "true", textOn(t, pb, chromedp.Evaluate[string](`String(window.statuses.filter((x) => x.s.startsWith("Catching")).every((x) => /^Catching up… [0-9,]+ to-dos? so far$/.test(x.s)))`)), statuses)
 }

@@ -24,6 +24,7 @@
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
   const PAGE = 200; // to-dos shown at first
   const MORE = 500; // to-dos added each time the end of the list comes into view
+  const JOIN_QUIET_MS = 3000; // a joined list with no history yet counts as in after this
   const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
 
@@ -52,6 +53,7 @@
     settleAgain: false,
     settleTimer: null,
     missed: 0, // checks that found to-dos on the node the page never heard of
+    joinedAt: 0, // when the list shown was joined (Date.now()), 0 if it was not
     editing: null, // _id of the to-do being edited
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
@@ -266,6 +268,7 @@
     state.loaded = false;
     state.loadedOnce = false;
     state.catchingUp = !!joining;
+    state.joinedAt = joining ? Date.now() : 0;
     state.missed = 0;
     state.listPeers = 0;
     setModel([]);
@@ -440,7 +443,8 @@
 
   const count = (n) => n.toLocaleString("en-US");
   function showCatchup() {
-    setStatus("busy", `Catching up… ${count(state.todos.length)} to-dos so far`);
+    const n = state.todos.length;
+    setStatus("busy", `Catching up… ${count(n)} to-do${n === 1 ? "" : "s"} so far`);
   }
 
   // checkSettled ends the catch-up status once the node has merged all it
@@ -457,7 +461,14 @@
         state.settleAgain = false;
         const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(address));
         let busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
-        if (!busy) {
+        // Just joined, the node may not have heard of the list's history
+        // yet (no heads): that is not "all in". A list that has none (an
+        // empty one) counts as in after JOIN_QUIET_MS.
+        if (!busy && (s.heads || 0) === 0 && Date.now() - state.joinedAt < JOIN_QUIET_MS) {
+          busy = true;
+          clearTimeout(state.settleTimer);
+          state.settleTimer = setTimeout(() => { if (address === state.address && state.catchingUp) checkSettled(); }, 250);
+        } else if (!busy) {
           const { count: n } = await action("countDocuments", { filter: {} });
           if (address !== state.address) return;
           busy = n !== state.todos.length;
