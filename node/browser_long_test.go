@@ -101,7 +101,8 @@ func testLongList(t *testing.T, br *browser) {
 		loaded: performance.getEntriesByName("todos-loaded")[0].startTime,
 		rows: document.querySelectorAll("#todos > li").length,
 		first: document.querySelector("#todos > li .title").textContent,
-		height: document.documentElement.scrollHeight})`))
+		height: document.documentElement.scrollHeight,
+		finds: performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/v1/action/find")).map((e) => [Math.round(e.startTime), Math.round(e.duration)])})`))
 	t.Logf("from scratch (ms since navigation): %s", paint)
 	require.Contains(t, paint, `"rows":200,"first":"To-do 09999"`, "the newest page, and only it, is shown")
 
