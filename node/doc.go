@@ -64,6 +64,15 @@
 // rename. Leaving a list is POST /v1/databases/leave; deleting it for
 // everyone deletes its to-dos, sets "deleted" and forgets it.
 //
+// The app keeps a list in memory, newest first, and follows the event
+// stream one document at a time: an event names a document, the app reads
+// that one (findOne by _id, or a burst in one find by _id $in), and
+// changes that one row. It shows 200 rows and more as the list scrolls.
+// Its status is the list's: "Synced with N people" from the database's
+// topic peers (the "peers" of GET /v1/databases/stats), and after a join
+// "Catching up… N to-dos so far" until the node has merged what it
+// received and the page shows every to-do the node has.
+//
 // # Actions
 //
 // POST /v1/action/<name> takes {"database": <address>, "collection": <name>}
@@ -173,7 +182,8 @@
 // node listens on loopback (link-local) itself or allows local dials;
 // private ranges are allowed, for LAN sync.
 //
-// In the web app, the share panel shows the link and its QR code; on the
+// In the web app, the share panel shows the link (with the list's name as
+// its title) and its QR code; on the
 // other node's app, paste the link into "Join a list", or open
 // http://<that node's API>/#join=<URL-encoded link>, which shows the list
 // and who shares it (POST /v1/invites/inspect) and joins only when the
