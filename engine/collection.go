@@ -506,6 +506,11 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 	if err := value.ValidateDocument(repl); err != nil {
 		return nil, fmt.Errorf("%w: replacement: %w", ErrBadDocument, err)
 	}
+	// Its size without the _id is known now: refuse it before the write
+	// path (checked again there with the _id).
+	if err := c.checkSize(repl); err != nil {
+		return nil, err
+	}
 	res := &UpdateResult{}
 	err = c.db.write(ctx, func(t *txn) error {
 		*res = UpdateResult{}
