@@ -38,7 +38,7 @@ func (db *Database) Collections(ctx context.Context) ([]string, error) {
 	if err := db.checkOpen(); err != nil {
 		return nil, err
 	}
-	return db.mat.collections(), nil
+	return db.mat.Collections(), nil
 }
 
 // CreateCollection records an empty collection so it is listed before its
@@ -86,7 +86,7 @@ func (c *Collection) ref(id any) (docRef, error) {
 	if err != nil {
 		return docRef{}, err
 	}
-	return docRef{coll: c.name, id: k}, nil
+	return docRef{Coll: c.name, ID: k}, nil
 }
 
 func (c *Collection) writer() crdt.Writer {
@@ -141,7 +141,7 @@ func toMap(v any, what string) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %s must be a JSON object, got %T", ErrBadDocument, what, out)
 	}
 	// Numbers as storage will give them back (1.0 is stored as 1).
-	crdt.CanonicalNumbers(m)
+	value.CanonicalNumbers(m)
 	return m, nil
 }
 
@@ -166,7 +166,7 @@ func (c *Collection) planInsert(doc map[string]any) (*plannedInsert, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh, _ := crdt.Assemble(r.coll, r.id, nil)
+	fresh, _ := crdt.Assemble(r.Coll, r.ID, nil)
 	p, err := c.planInsertOn(fresh, doc)
 	if err != nil {
 		return nil, err
@@ -459,7 +459,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err != nil {
 		return c.insert(t, doc)
 	}
-	crdt.CanonicalNumbers(seed)
+	value.CanonicalNumbers(seed)
 	seed["_id"] = doc["_id"]
 	w := c.writer()
 	w.Now = now
@@ -655,10 +655,10 @@ func (c *Collection) Drop(ctx context.Context) error {
 		}
 	}
 	return c.db.write(ctx, func(t *txn) error {
-		for _, spec := range c.db.mat.indexes(c.name) {
+		for _, spec := range c.db.mat.Indexes(c.name) {
 			t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, spec.Name), Delete: true})
 		}
-		if c.db.mat.marked(c.name) {
+		if c.db.mat.Marked(c.name) {
 			t.stageMeta(crdt.Mutation{Key: crdt.CollectionKey(c.name), Delete: true})
 		}
 		return nil
@@ -706,24 +706,24 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 	}
 	// Documents the group already changed, then the view's candidates.
 	for _, r := range t.events {
-		if r.coll == c.name {
+		if r.Coll == c.name {
 			consider(r)
 		}
 	}
 	for r := range t.opDocs {
-		if r.coll == c.name {
+		if r.Coll == c.name {
 			consider(r)
 		}
 	}
 	for _, id := range c.candidateIDs(f) {
-		consider(docRef{c.name, id})
+		consider(docRef{Coll: c.name, ID: id})
 	}
 	if err := f.Err(); err != nil {
 		return nil, err // a regex match stopped: act on nothing
 	}
 	// _id order first, so that documents tied on the sort keys come in _id
 	// order, as Find returns them.
-	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.ID < hits[j].ref.ID })
 	// order returns the hits in write order: all of them with many, else
 	// the first (a top-1 sort).
 	order := func() ([]int, error) {
@@ -763,7 +763,7 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 			}
 			// The group's own state is what doc returns; a view entry
 			// still current is what the store holds.
-			recheck := h.seq != 0 && !c.db.mat.current(h.ref, h.seq)
+			recheck := h.seq != 0 && !c.db.mat.Current(h.ref, h.seq)
 			if recheck && (!d.Exists || !f.Match(d.Materialize())) {
 				if err := f.Err(); err != nil {
 					return nil, err
@@ -793,10 +793,10 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 // candidateIDs returns the ids of documents that may match f: from an
 // index when one applies, else every document of the collection.
 func (c *Collection) candidateIDs(f *query.Filter) []string {
-	cands, _ := c.db.mat.candidates(c.name, f)
+	cands, _ := c.db.mat.Candidates(c.name, f)
 	ids := make([]string, len(cands))
 	for i, cand := range cands {
-		ids[i] = cand.id
+		ids[i] = cand.ID
 	}
 	return ids
 }

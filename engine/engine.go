@@ -21,7 +21,6 @@ import (
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/plugins"
-	"github.com/latticedb/lattice/transports"
 )
 
 // Engine is one Lattice peer: a libp2p host, its replication (a
@@ -158,25 +157,13 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 			return nil, err
 		}
 	}
-	h, err := transports.New(transports.Config{
-		Identity:    key,
-		ListenAddrs: cfg.listen,
-		Transports:  cfg.transports,
-		NAT:         cfg.nat,
-		Relays:      cfg.relays,
-		Options:     cfg.libp2pOpts,
-		Logger:      e.log,
-	})
+	h, err := buildHost(cfg, key, e.log)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	e.ownsHost = true
 	return h, nil
 }
-
-// PebbleOptions returns the pebble options the engine opens its store
-// with, for embedders and benchmarks that open pebble themselves.
-func PebbleOptions() *store.PebbleConfig { return store.PebbleOptions() }
 
 // loadIdentity returns the engine's key: kept in dir (see package
 // identity), or a throwaway one in memory.
@@ -297,8 +284,10 @@ func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.node.P
 func (e *Engine) PubsubRevivals() uint64 { return e.node.PubsubRevivals() }
 
 // RelaySwitchRepairs reports how many times the engine reconnected a peer
-// because gossipsub lost its subscriptions when the relay circuit to it
-// closed and a direct connection took over.
+// because gossipsub lost its subscriptions: when the relay circuit to it
+// closed and a direct connection took over, or when any stream death made
+// gossipsub drop a connected peer from a database's topic while its
+// database stayed open (Stats.LostSubscriptions).
 func (e *Engine) RelaySwitchRepairs() uint64 { return e.node.RelaySwitchRepairs() }
 
 // enter admits a call that uses the store or the network. It fails with

@@ -77,9 +77,7 @@ func MaxHeight(db *Database) uint64 {
 func HoldView(db *Database) (release func()) {
 	ch := make(chan struct{})
 	var once sync.Once
-	db.mat.mu.Lock()
-	db.mat.beforeFlush = func() { <-ch }
-	db.mat.mu.Unlock()
+	db.mat.SetBeforeFlush(func() { <-ch })
 	return func() { once.Do(func() { close(ch) }) }
 }
 

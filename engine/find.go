@@ -28,10 +28,10 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cands, exact := c.db.mat.candidates(c.name, f)
+	cands, exact := c.db.mat.Candidates(c.name, f)
 	hits := cands[:0]
 	for i, h := range cands {
-		if h.doc == nil {
+		if h.Doc == nil {
 			continue
 		}
 		if i%scanCheckEvery == 0 {
@@ -42,17 +42,17 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 		if c.scanHook != nil {
 			c.scanHook(ctx)
 		}
-		if exact || f.Match(h.doc) {
+		if exact || f.Match(h.Doc) {
 			hits = append(hits, h)
 		}
 		if err := f.Err(); err != nil {
 			return nil, err // a regex match stopped: no partial answer
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
 	out := make([]map[string]any, len(hits))
 	for i, h := range hits {
-		out[i] = h.doc
+		out[i] = h.Doc
 	}
 	return out, nil
 }
@@ -136,15 +136,15 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err != nil {
 		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
 	}
-	r, err := c.ref(crdt.CanonicalNumbers(nid))
+	r, err := c.ref(value.CanonicalNumbers(nid))
 	if err != nil {
 		return &SingleResult{err: err}
 	}
-	e := c.db.mat.entry(r)
-	if e == nil || e.doc == nil {
+	e := c.db.mat.Entry(r)
+	if e == nil || e.Doc == nil {
 		return &SingleResult{err: ErrNoDocuments}
 	}
-	return &SingleResult{doc: e.doc}
+	return &SingleResult{doc: e.Doc}
 }
 
 // CountDocuments counts the documents matching filter.
@@ -241,7 +241,7 @@ func (c *Collection) DropIndex(ctx context.Context, name string) error {
 	if c.err != nil {
 		return c.err
 	}
-	if !c.db.mat.hasIndex(c.name, name) {
+	if !c.db.mat.HasIndex(c.name, name) {
 		return fmt.Errorf("%w: no index %q on collection %q", ErrBadName, name, c.name)
 	}
 	return c.db.write(ctx, func(t *txn) error {
@@ -255,7 +255,7 @@ func (c *Collection) Indexes(ctx context.Context) ([]IndexSpec, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return c.db.mat.indexes(c.name), nil
+	return c.db.mat.Indexes(c.name), nil
 }
 
 func validateIndexPath(p string) error {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -30,6 +32,27 @@ type Manifest struct {
 	// Meta is free-form creation metadata (creator, creation time, ...).
 	// Two Creates with identical manifests give the same address.
 	Meta map[string]string `json:"meta,omitempty"`
+	// Nonce makes the address unique and unguessable: Create fills it with
+	// 128 random bits (26 characters of lower-case base32) unless asked for
+	// a deterministic address (WithDeterministicAddress). Manifests made
+	// before nonces existed have none and keep their addresses.
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// nonceLen is the length of a generated nonce; maxNonceLen bounds one from
+// the network.
+const (
+	nonceLen    = 26
+	maxNonceLen = 64
+)
+
+// newNonce returns 128 random bits in lower-case base32 without padding.
+func newNonce() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("engine: manifest nonce: %w", err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
 }
 
 func (m *Manifest) validate() error {
@@ -41,6 +64,14 @@ func (m *Manifest) validate() error {
 	}
 	if m.Access.Type == "" {
 		return fmt.Errorf("%w: no access controller", ErrBadManifest)
+	}
+	if len(m.Nonce) > maxNonceLen {
+		return fmt.Errorf("%w: nonce of %d bytes, the limit is %d", ErrBadManifest, len(m.Nonce), maxNonceLen)
+	}
+	for _, r := range m.Nonce {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return fmt.Errorf("%w: nonce holds characters other than a-z and 0-9", ErrBadManifest)
+		}
 	}
 	return nil
 }
@@ -115,6 +146,11 @@ func ParseAddress(s string) (Address, error) {
 	}
 	return Address{Manifest: c, Name: name}, nil
 }
+
+// ValidateCollectionName reports whether name is a valid collection name
+// (the rules of validateName), wrapping ErrBadName: for callers that
+// carry a name before they use it, such as invite links.
+func ValidateCollectionName(name string) error { return validateName("collection", name) }
 
 // validateName checks database, collection and index names: 1 to 128
 // bytes of UTF-8, no '/', no control characters, not starting with '$' or

@@ -25,6 +25,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // Resource bounds under a flood of junk broadcasts.
@@ -58,7 +59,7 @@ func newFlooder(t *testing.T, dbAddr string, target *engine.Engine) *flooder {
 		pubsub.WithPeerOutboundQueueSize(4096),
 	)
 	require.NoError(t, err)
-	topic, err := ps.Join("/lattice/db/" + addr.Manifest.String())
+	topic, err := ps.Join(replication.TopicName(addr.Manifest))
 	require.NoError(t, err)
 	f := &flooder{h: h, topic: topic, cancel: cancel}
 	t.Cleanup(f.close)
@@ -160,7 +161,7 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "flood", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, b, dbA.Address())
+	dbB := enginetest.Open(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	base := heapAfterGC()
 
@@ -275,7 +276,7 @@ func TestFloodPhantomHeads(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "phantom", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, b, dbA.Address())
+	dbB := enginetest.Open(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	f := newFlooder(t, dbA.Address(), a)
 

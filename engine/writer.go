@@ -104,21 +104,21 @@ func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	if d := t.read[r]; d != nil {
 		return d, nil
 	}
-	e := t.db.mat.entry(r)
+	e := t.db.mat.Entry(r)
 	if _, read := t.base[r]; !read {
 		t.base[r] = 0
 		if e != nil {
-			t.base[r] = e.seq
+			t.base[r] = e.Seq
 		}
 	}
 	var d *crdt.Doc
 	if e == nil {
-		d, _ = crdt.Assemble(r.coll, r.id, nil)
+		d, _ = crdt.Assemble(r.Coll, r.ID, nil)
 	} else {
 		var err error
-		d, err = t.db.mat.load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
+		d, err = t.db.mat.Load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
 		if err != nil {
-			return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.id, r.coll, err)
+			return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.ID, r.Coll, err)
 		}
 	}
 	if t.read == nil {
@@ -140,8 +140,8 @@ func (t *txn) shown(r docRef) (doc map[string]any, seq uint64) {
 			return d.Materialize(), 0
 		}
 	}
-	if e := t.db.mat.entry(r); e != nil {
-		return e.doc, e.seq
+	if e := t.db.mat.Entry(r); e != nil {
+		return e.Doc, e.Seq
 	}
 	return nil, 0
 }
@@ -163,7 +163,7 @@ func (t *txn) stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
 		t.opDocs[r] = cur.With(muts)
 	}
 	t.opMuts = append(t.opMuts, muts...)
-	t.opColls[r.coll] = true
+	t.opColls[r.Coll] = true
 }
 
 // stageMeta records a write of a non-document key (index, collection, ACL).
@@ -373,7 +373,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	if err != nil {
 		return err
 	}
-	db.mat.beginLocal(t.muts)
+	db.mat.BeginLocal(t.muts)
 	deltaKeys := maxDeltaMutations
 	if db.wq.deltaKeys > 0 {
 		deltaKeys = db.wq.deltaKeys
@@ -442,9 +442,9 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		err = db.e.store.SyncWAL()
 	}
 	// Install even after an error: some deltas may have been committed.
-	reread := db.mat.endLocal()
+	reread := db.mat.EndLocal()
 	for _, r := range t.events {
-		if rerr := db.mat.install(cctx, r, t.docs[r], t.base[r], reread[r] || err != nil); rerr != nil && err == nil {
+		if rerr := db.mat.Install(cctx, r, t.docs[r], t.base[r], reread[r] || err != nil); rerr != nil && err == nil {
 			err = rerr
 		}
 	}

@@ -258,6 +258,10 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		Name   string            `json:"name"`
 		Access *accessSpec       `json:"access"`
 		Meta   map[string]string `json:"meta"`
+		// Deterministic leaves the random nonce out of the manifest:
+		// the same name, access and meta then give the same address
+		// (engine.WithDeterministicAddress).
+		Deterministic bool `json:"deterministic"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -283,6 +287,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		opts = append(opts, engine.WithMeta(k, req.Meta[k]))
+	}
+	if req.Deterministic {
+		opts = append(opts, engine.WithDeterministicAddress())
 	}
 	done, err := n.admitDatabase("")
 	if err != nil {

@@ -14,6 +14,10 @@ type Counters struct {
 	HeadsSentOnJoin atomic.Uint64
 	HeadsServed     atomic.Uint64 // heads sent to peers in heads exchanges (see HeadsProtocol)
 	PeerJoins       atomic.Uint64 // peers that joined the topic
+	// LostSubscriptions counts peers gossipsub dropped from the topic
+	// while they stayed connected with the database open (see
+	// Config.LostSubscription).
+	LostSubscriptions atomic.Uint64
 	// HeadsSuppressed counts heads go-ds-crdt's rebroadcast would have
 	// announced again but another peer had announced within its interval.
 	HeadsSuppressed atomic.Uint64

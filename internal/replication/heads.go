@@ -2,9 +2,11 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,9 +27,15 @@ import (
 // hundred peers was most of the broadcast traffic. Instead each side asks
 // the other for its heads on one stream:
 //
-//	request:  'H' 0x01, manifest CID
+//	request:  'H' 0x02, claim (the database's TopicKey, 32 bytes, and a
+//	          32-byte proof that the requester holds its address: Claim)
 //	response: status byte (0 ok, then a broadcast Message, length-prefixed;
 //	          1 refused, then a reason)
+//
+// The request never carries the address: the peer asked may be anyone
+// who subscribed to the topic, whose name everyone connected sees. A
+// request whose proof fails is refused as one for a database not open
+// here, so a peer without the address gets no heads (and learns nothing).
 //
 // The response is a broadcast message (EncodeMessage: heads, and the
 // newest blocks inline), judged as one from the responder: the gate must
@@ -50,45 +58,42 @@ const (
 // malformed answer.
 var ErrHeads = errors.New("replication: heads exchange failed")
 
-// EncodeHeadsRequest encodes a request for the heads of the database with
-// this manifest.
-func EncodeHeadsRequest(manifest cid.Cid) []byte {
-	return appendBytes([]byte{'H', 1}, manifest.Bytes())
+// EncodeHeadsRequest encodes a request for the heads of the database the
+// claim names.
+func EncodeHeadsRequest(c Claim) []byte {
+	return appendClaim([]byte{'H', 2}, c)
 }
 
 // DecodeHeadsRequest decodes a request from the network.
-func DecodeHeadsRequest(data []byte) (cid.Cid, error) {
-	if len(data) > maxHeadsRequest || len(data) < 2 || data[0] != 'H' || data[1] != 1 {
-		return cid.Undef, fmt.Errorf("%w: malformed request: header", ErrHeads)
+func DecodeHeadsRequest(data []byte) (Claim, error) {
+	if len(data) > maxHeadsRequest || len(data) < 2 || data[0] != 'H' || data[1] != 2 {
+		return Claim{}, fmt.Errorf("%w: malformed request: header", ErrHeads)
 	}
 	rd := byteReader{b: data[2:]}
-	mb, err := rd.bytes(maxCIDLen)
-	if err != nil || len(rd.b) != 0 {
-		return cid.Undef, fmt.Errorf("%w: malformed request: manifest", ErrHeads)
-	}
-	c, err := cid.Cast(mb)
-	if err != nil {
-		return cid.Undef, fmt.Errorf("%w: malformed request: manifest CID: %v", ErrHeads, err)
+	c, ok := rd.claim()
+	if !ok || len(rd.b) != 0 {
+		return Claim{}, fmt.Errorf("%w: malformed request: claim", ErrHeads)
 	}
 	return c, nil
 }
 
 // HeadsServer answers heads requests for a host's open databases.
 type HeadsServer struct {
-	// Lookup returns the broadcaster of the open database with this
-	// manifest, or nil.
-	Lookup func(manifest cid.Cid) *Broadcaster
+	// Lookup returns the manifest and broadcaster of the open database
+	// with this TopicKey, or a nil broadcaster.
+	Lookup func(key [32]byte) (cid.Cid, *Broadcaster)
 
 	sem chan struct{}
 }
 
 // NewHeadsServer returns a server over lookup.
-func NewHeadsServer(lookup func(manifest cid.Cid) *Broadcaster) *HeadsServer {
+func NewHeadsServer(lookup func(key [32]byte) (cid.Cid, *Broadcaster)) *HeadsServer {
 	return &HeadsServer{Lookup: lookup, sem: make(chan struct{}, maxHeadsServing)}
 }
 
 // Handle answers one request; call it from the host's stream handler for
-// HeadsProtocol. It returns when the answer is written or ctx ends.
+// HeadsProtocol. It returns when the answer is written or ctx ends. Only a
+// requester whose claim proves it holds the address gets heads.
 func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
@@ -99,7 +104,7 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	manifest, err := DecodeHeadsRequest(raw)
+	claim, err := DecodeHeadsRequest(raw)
 	if err != nil {
 		_ = st.Reset()
 		return
@@ -118,8 +123,8 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	case <-ctx.Done():
 		return
 	}
-	b := s.Lookup(manifest)
-	if b == nil {
+	manifest, b := s.Lookup(claim.Key)
+	if b == nil || !claim.Verify(manifest, claimHeads, st.Conn().RemotePeer(), st.Conn().LocalPeer()) {
 		refuse("database not open here")
 		return
 	}
@@ -168,7 +173,7 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
 	_ = st.SetDeadline(time.Now().Add(headsTimeout))
-	if _, err := st.Write(appendBytes(nil, EncodeHeadsRequest(b.cfg.Manifest))); err != nil {
+	if _, err := st.Write(appendBytes(nil, EncodeHeadsRequest(NewClaim(b.cfg.Manifest, claimHeads, h.ID(), p)))); err != nil {
 		if unsupported(err) {
 			return errHeadsUnsupported
 		}
@@ -191,6 +196,9 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	if err != nil {
 		return fmt.Errorf("%w: read heads from %s: %v", ErrHeads, p, err)
 	}
+	if bytes.Equal(data, noHeads) {
+		return nil // open there, nothing written yet: no heads to offer
+	}
 	m, err := DecodeMessage(data)
 	if err != nil {
 		b.stats.Rejected.Add(1)
@@ -205,6 +213,12 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	b.accept(m, p)
 	return nil
 }
+
+// noHeads is the answer of a database with no heads yet (EncodeMessage
+// of an empty message, which DecodeMessage refuses as a broadcast): an
+// answer, not a malformed one, so it is neither counted as rejected nor
+// tried again.
+var noHeads = []byte{msgMagic, msgVersion, 0, 0}
 
 // maxForward bounds the heads waiting to be forwarded.
 const maxForward = maxMessageHeads
@@ -335,6 +349,31 @@ func (b *Broadcaster) pullLoop(h host.Host) {
 				b.pulled(p, err)
 			}()
 		}
+		for p, at := range b.leftChecks {
+			if wait := at.Sub(now); wait > 0 {
+				if next < 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+			if b.pullsInFlight >= maxPullsInFlight {
+				break
+			}
+			delete(b.leftChecks, p)
+			b.pullsInFlight++
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				b.verifyLeft(h, p)
+				b.pullMu.Lock()
+				b.pullsInFlight--
+				b.pullMu.Unlock()
+				select {
+				case b.pullWake <- struct{}{}:
+				default:
+				}
+			}()
+		}
 		b.pullMu.Unlock()
 		if next >= 0 {
 			timer.Reset(next)
@@ -373,5 +412,57 @@ func (b *Broadcaster) pulled(p peer.ID, err error) {
 	select {
 	case b.pullWake <- struct{}{}:
 	default:
+	}
+}
+
+// leftCheckWait is how long after a peer left the topic, while staying
+// connected, checkLeft waits before it looks: a stream gossipsub lost is
+// reopened after 100 ms and its hello restores the subscriptions within a
+// round trip, when the peer is the one that reopens it.
+const leftCheckWait = 1500 * time.Millisecond
+
+// checkLeft schedules a look at p, which left the topic: if it is still
+// connected then, still off the topic and its database is open (a heads
+// exchange succeeds), gossipsub lost its subscription, and
+// Config.LostSubscription is told. A peer that closed the database (the
+// exchange is refused) or disconnected is left alone. The exchange
+// doubles as a pull: whatever p wrote meanwhile comes with it.
+func (b *Broadcaster) checkLeft(p peer.ID) {
+	h := b.cfg.Host
+	if h == nil || b.cfg.LostSubscription == nil || h.Network().Connectedness(p) != network.Connected {
+		return
+	}
+	b.pullMu.Lock()
+	if len(b.leftChecks) < maxLeftChecks {
+		b.leftChecks[p] = time.Now().Add(leftCheckWait)
+	}
+	b.pullMu.Unlock()
+	select {
+	case b.pullWake <- struct{}{}:
+	default:
+	}
+}
+
+// maxLeftChecks bounds the leave checks waiting (one per peer).
+const maxLeftChecks = 1024
+
+// verifyLeft is checkLeft's look at p.
+func (b *Broadcaster) verifyLeft(h host.Host, p peer.ID) {
+	lost := func() bool {
+		return h.Network().Connectedness(p) == network.Connected && !slices.Contains(b.topic.ListPeers(), p)
+	}
+	if !lost() {
+		return
+	}
+	if err := b.pullHeads(b.ctx, h, p); err != nil {
+		if b.ctx.Err() == nil {
+			b.log.Debug("peer left the topic", "peer", p, "check", err)
+		}
+		return
+	}
+	if lost() {
+		b.stats.LostSubscriptions.Add(1)
+		b.log.Warn("pubsub lost the subscription of a peer that has the database open: reconnecting", "peer", p)
+		b.cfg.LostSubscription(p)
 	}
 }
