@@ -8,6 +8,18 @@
   // ABOUT holds the list's own document, {_id: "list", name, deleted}: its
   // name replicates like a to-do, so a rename shows on every device.
   const ABOUT = "about";
+  // TODO_SCHEMA is what every replica of a list holds its to-dos to (the
+  // list's address pins it): a node, or a modified peer, that skips the
+  // page's own checks is refused by the others.
+  const TODO_SCHEMA = {
+    type: "object",
+    properties: {
+      title: { type: "string", minLength: 1, maxLength: 1000 },
+      isDone: { type: "boolean" },
+      createdAt: { type: "number" },
+    },
+    required: ["title"],
+  };
   const NOTICE_MS = 6000; // how long "changed on another device" shows
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
   const PAGE = 200; // to-dos shown at first
@@ -217,7 +229,7 @@
   async function createList(name, auto) {
     const meta = { creator: state.peerId, created: new Date().toISOString(), title: name };
     if (auto) meta.auto = "true";
-    const created = await api("POST", "/v1/databases", { name: LIST_NAME, access: { type: "open" }, meta });
+    const created = await api("POST", "/v1/databases", { name: LIST_NAME, access: { type: "open" }, meta, schemas: { [COLLECTION]: TODO_SCHEMA } });
     cacheName(created.address, name);
     return created.address;
   }
@@ -1089,6 +1101,7 @@
       case "bad_request": case "bad_address": case "bad_json":
         return link ? "This link is damaged." : "The node did not understand this request.";
       case "too_large": return "This to-do is too long to save. Shorten it and try again.";
+      case "bad_document": return "The list's rules refuse this to-do: a title is 1 to 1,000 characters.";
       case "forbidden": return "This list does not let your node make changes.";
       case "not_found": return link ? "The node that shared this list does not have it any more." : "This list is not on this node any more.";
       case "duplicate_key": return "That to-do exists already.";
@@ -1158,7 +1171,7 @@
         await add(title);
       } catch (err) {
         input.value = title;
-        if (err.code === "too_large") addMsg(plain(err));
+        if (err.code === "too_large" || err.code === "bad_document") addMsg(plain(err));
         else fail(err);
       }
     });
