@@ -19,6 +19,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/readmodel"
 	"github.com/latticedb/lattice/internal/replication"
 )
 
@@ -42,7 +43,7 @@ type Database struct {
 	// beforeCommit, if set (by tests only), runs between signing a delta
 	// and committing it, under the writer.
 	beforeCommit func()
-	mat          *materializer
+	mat          *readmodel.Model
 	wq           writeQueue
 	hub          *eventHub
 	stats        counters
@@ -408,17 +409,17 @@ func (db *Database) start(ctx context.Context) error {
 	}
 	db.access = ac
 
-	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
-	db.mat.onChange = db.onDocChange
-	db.mat.onMeta = db.onMeta
-	db.mat.durable = e.store.SyncWAL
-	if err := db.mat.rebuild(ctx); err != nil {
+	db.mat = readmodel.New(db.log.Named("view"), e.store, db.ns)
+	db.mat.OnChange = db.onDocChange
+	db.mat.OnMeta = db.onMeta
+	db.mat.Durable = e.store.SyncWAL
+	if err := db.mat.Rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
 	}
 	db.wg.Add(1)
 	go func() {
 		defer db.wg.Done()
-		db.mat.run(db.ctx)
+		db.mat.Run(db.ctx)
 	}()
 
 	rep, err := e.node.Open(ctx, replication.ReplicaConfig{
@@ -430,7 +431,7 @@ func (db *Database) start(ctx context.Context) error {
 		Delegate:       delegate{db},
 		Counters:       &db.stats.Counters,
 		Log:            db.log,
-		Notify:         db.mat.notify,
+		Store:          readmodel.NewWatchStore(e.store, db.ns, db.mat.Notify),
 		InlineLimit:    e.cfg.inlineBlockLimit,
 		FetchTimeout:   e.cfg.fetchTimeout,
 		Rebroadcast:    e.cfg.rebroadcastInterval,
@@ -515,7 +516,7 @@ func (db *Database) Events(ctx context.Context) <-chan Event {
 func (db *Database) emit(ev Event) { db.hub.emit(ev) }
 
 func (db *Database) onDocChange(r docRef, old, doc map[string]any, local bool) {
-	ev := Event{Type: EventReplicated, Collection: r.coll, Deleted: doc == nil}
+	ev := Event{Type: EventReplicated, Collection: r.Coll, Deleted: doc == nil}
 	if local {
 		ev.Type = EventWrite
 		db.stats.localWrites.Add(1)
@@ -539,23 +540,23 @@ func (db *Database) onMeta(key string) {
 	if err != nil {
 		return
 	}
-	val, ok, err := db.mat.getMeta(db.ctx, key)
+	val, ok, err := db.mat.GetMeta(db.ctx, key)
 	if err != nil {
 		return
 	}
 	switch pk.Kind {
 	case crdt.KindIndex:
 		if !ok {
-			db.mat.applyIndex(pk.Coll, pk.Sub, nil)
+			db.mat.ApplyIndex(pk.Coll, pk.Sub, nil)
 			return
 		}
 		var spec IndexSpec
 		if json.Unmarshal(val, &spec) != nil || spec.Name != pk.Sub || validateIndexPath(spec.Path) != nil {
 			return
 		}
-		db.mat.applyIndex(pk.Coll, pk.Sub, &spec)
+		db.mat.ApplyIndex(pk.Coll, pk.Sub, &spec)
 	case crdt.KindCollection:
-		db.mat.applyMarker(pk.Coll, ok)
+		db.mat.ApplyMarker(pk.Coll, ok)
 	case crdt.KindACL:
 		if ok {
 			if r, isRep := db.access.(accesscontrol.Replicated); isRep {
@@ -603,8 +604,8 @@ func (db *Database) Stats() Stats {
 	if db.rep != nil {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
 	}
-	s.PendingChanges = db.mat.pending()
-	s.Documents = db.mat.liveDocuments()
+	s.PendingChanges = db.mat.Pending()
+	s.Documents = db.mat.LiveDocuments()
 	if fs, err := db.e.node.FetchStats(); err == nil {
 		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = fs.Blocks, fs.BytesIn, fs.BytesOut
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
+	"github.com/latticedb/lattice/query"
 )
 
 func TestID(t *testing.T) {
@@ -151,6 +152,10 @@ func TestErrors(t *testing.T) {
 		{"bad access", "POST", "/v1/databases", `{"name":"x","access":{"type":"static","writers":["nope"]}}`, 400, "bad_request"},
 		{"bad connect addr", "POST", "/v1/connect", `{"addr":"/ip4/127.0.0.1/tcp/1"}`, 400, "bad_request"},
 		{"bad link", "POST", "/v1/join", `{"link":"https://example.com"}`, 400, "bad_request"},
+		{"regex too long", "POST", "/v1/action/find", `{"database":"` + db + `","collection":"todos","filter":{"s":{"$regex":"` + strings.Repeat("a", query.MaxRegexLength+1) + `"}}}`, 400, "limit_exceeded"},
+		{"regex program too large", "POST", "/v1/action/find", `{"database":"` + db + `","collection":"todos","filter":{"s":{"$regex":"[a-z]{1,1000}[0-9]{1,1000}[a-z]{1,1000}"}}}`, 400, "limit_exceeded"},
+		{"$each over cap", "POST", "/v1/action/updateOne", `{"database":"` + db + `","collection":"todos","filter":{"_id":"x"},"update":{"$addToSet":{"t":{"$each":[` + strings.Repeat("1,", query.MaxEachItems) + `1]}}}}`, 400, "limit_exceeded"},
+		{"insertMany over cap", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[` + strings.Repeat("{},", engine.DefaultMaxBatchDocuments) + `{}]}`, 400, "limit_exceeded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

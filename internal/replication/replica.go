@@ -48,9 +48,10 @@ type ReplicaConfig struct {
 	Delegate ReplicaDelegate // required
 	Counters *Counters       // required
 	Log      hclog.Logger    // nil is silent
-	// Notify is told, after each commit, of the CRDT keys whose visible
-	// value changed (see WatchStore). Required.
-	Notify func([]Change)
+	// Store is the datastore go-ds-crdt writes to: the node's store, or a
+	// wrapper over it that watches commits (the read model's); nil is the
+	// node's store.
+	Store ds.Batching
 
 	InlineLimit    int           // max bytes of blocks inline in one announcement
 	FetchTimeout   time.Duration // bounds fetching one announced head
@@ -70,7 +71,7 @@ func (c *ReplicaConfig) validate() error {
 	if c.Topic == "" && c.Manifest.Defined() {
 		c.Topic = TopicName(c.Manifest)
 	}
-	if !c.Manifest.Defined() || c.Access == nil || c.Delegate == nil || c.Counters == nil || c.Notify == nil {
+	if !c.Manifest.Defined() || c.Access == nil || c.Delegate == nil || c.Counters == nil {
 		return fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if c.Log == nil {
@@ -199,7 +200,11 @@ func (r *Replica) start(ctx context.Context) error {
 		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
 	}
 	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
-	store, err := dscrdt.New(NewWatchStore(n.store, cfg.Namespace, cfg.Notify), cfg.Namespace, r.vdag, r.bc, opts)
+	base := cfg.Store
+	if base == nil {
+		base = n.store
+	}
+	store, err := dscrdt.New(base, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}
