@@ -50,15 +50,6 @@ func rogueRegistry(t *testing.T) *plugins.Registry {
 	return r
 }
 
-func openOn(t *testing.T, e *engine.Engine, address string) *engine.Database {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := e.Open(ctx, address)
-	require.NoError(t, err)
-	return db
-}
-
 // has reports whether a replica shows a document.
 func has(c *engine.Collection, id string) bool {
 	return c.FindByID(context.Background(), id).Err() == nil
@@ -90,7 +81,7 @@ func TestStaticNonWritersCannotWrite(t *testing.T) {
 
 	dbA, err := a.Create(ctx, "static", engine.WithAccess(accesscontrol.Static(a.ID(), b.ID())))
 	require.NoError(t, err)
-	dbB, dbC, dbR := openOn(t, b, dbA.Address()), openOn(t, c, dbA.Address()), openOn(t, rogue, dbA.Address())
+	dbB, dbC, dbR := enginetest.Open(t, b, dbA.Address()), enginetest.Open(t, c, dbA.Address()), enginetest.Open(t, rogue, dbA.Address())
 	ca, cb, cc, cr := dbA.Collection("t"), dbB.Collection("t"), dbC.Collection("t"), dbR.Collection("t")
 
 	// An honest non-writer is refused locally, and stores nothing.
@@ -149,7 +140,7 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 
 	dbA, err := admin.Create(ctx, "dynamic", engine.WithAccess(accesscontrol.Dynamic(admin.ID())))
 	require.NoError(t, err)
-	dbW, dbC := openOn(t, writer, dbA.Address()), openOn(t, c, dbA.Address())
+	dbW, dbC := enginetest.Open(t, writer, dbA.Address()), enginetest.Open(t, c, dbA.Address())
 	ca, cw, cc := dbA.Collection("t"), dbW.Collection("t"), dbC.Collection("t")
 
 	// Only admins grant.
@@ -172,7 +163,7 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 
 	// C goes offline; the admin revokes the writer, which learns of it and
 	// writes anyway.
-	partition(t, c, admin, writer)
+	enginetest.Partition(t, c, admin, writer)
 	require.NoError(t, dbA.Revoke(ctx, writer.ID(), accesscontrol.RoleWriter))
 	poll.Eventually(t, 20*time.Second, func() error {
 		if slices.Contains(rogueState.Writers(), writer.ID()) {
@@ -195,32 +186,6 @@ func TestDynamicGrantAndRevokeWithOfflineReplica(t *testing.T) {
 	require.NotZero(t, dbC.Stats().Rejected+dbA.Stats().Rejected)
 }
 
-// partition cuts one engine off from the others until they reconnect.
-func partition(t *testing.T, lone *engine.Engine, others ...*engine.Engine) {
-	t.Helper()
-	for _, o := range others {
-		lone.Host().Peerstore().ClearAddrs(o.ID())
-		o.Host().Peerstore().ClearAddrs(lone.ID())
-		require.NoError(t, lone.Host().Network().ClosePeer(o.ID()))
-		require.NoError(t, o.Host().Network().ClosePeer(lone.ID()))
-	}
-	poll.Eventually(t, 5*time.Second, func() error {
-		for _, o := range others {
-			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
-				return fmt.Errorf("still connected to %s", o.ID())
-			}
-			// pubsub must also have let go of the peer: a connection
-			// made while it still holds the dead one is taken for a
-			// duplicate, and after a few of those (go-libp2p-pubsub's
-			// MaxBackoffAttempts) it stops opening streams to the peer.
-			if slices.Contains(lone.PubSub().ListPeers(""), o.ID()) || slices.Contains(o.PubSub().ListPeers(""), lone.ID()) {
-				return fmt.Errorf("pubsub still holds %s", o.ID())
-			}
-		}
-		return nil
-	})
-}
-
 func TestTokens(t *testing.T) {
 	ctx := context.Background()
 	issuer, _, err := crypto.GenerateEd25519Key(nil)
@@ -236,8 +201,8 @@ func TestTokens(t *testing.T) {
 	dbS, err := server.Create(ctx, "tokens", engine.WithAccess(accesscontrol.Token(issuer.GetPublic())))
 	require.NoError(t, err)
 	addr := dbS.Address()
-	dbH, dbV, dbR := openOn(t, holder, addr), openOn(t, viewer, addr), openOn(t, rogue, addr)
-	dbRB := openOn(t, rogueB, addr)
+	dbH, dbV, dbR := enginetest.Open(t, holder, addr), enginetest.Open(t, viewer, addr), enginetest.Open(t, rogue, addr)
+	dbRB := enginetest.Open(t, rogueB, addr)
 
 	issue := func(key crypto.PrivKey, db, coll string, expires time.Time) []byte {
 		tok, err := accesscontrol.IssueToken(key, accesscontrol.TokenClaims{
@@ -342,8 +307,8 @@ func TestRelayOfRefusedAnnouncementIsNotPenalised(t *testing.T) {
 	enginetest.ConnectAll(t, relay, author)
 	dbJ, err := judge.Create(ctx, "judged") // static: only the judge writes
 	require.NoError(t, err)
-	openOn(t, relay, dbJ.Address())
-	dbA := openOn(t, author, dbJ.Address())
+	enginetest.Open(t, relay, dbJ.Address())
+	dbA := enginetest.Open(t, author, dbJ.Address())
 
 	// The author's announcements reach the judge only as relayed messages.
 	i := 0

@@ -50,7 +50,7 @@ func TestBackdatedWriteOnLaterHistoryIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		return tok
 	}
-	dbH, dbO, dbV := openOn(t, holder, addr), openOn(t, other, addr), openOn(t, viewer, addr)
+	dbH, dbO, dbV := enginetest.Open(t, holder, addr), enginetest.Open(t, other, addr), enginetest.Open(t, viewer, addr)
 	holderToken := issue(holderID, expiry)
 	dbH.UseToken(holderToken)
 	dbO.UseToken(issue(other.ID(), start.Add(3*time.Hour)))
@@ -73,7 +73,7 @@ func TestBackdatedWriteOnLaterHistoryIsRefused(t *testing.T) {
 	rogue := enginetest.NewEngine(t, engine.WithIdentity(holderKey), engine.WithClock(backdated), engine.WithRegistry(rogueRegistry(t)))
 	require.NoError(t, holder.Close()) // one engine per identity on the network
 	enginetest.ConnectAll(t, rogue, server, other, viewer)
-	dbR := openOn(t, rogue, addr)
+	dbR := enginetest.Open(t, rogue, addr)
 	dbR.UseToken(holderToken)
 	settledAmong(t, []string{"early", "late"}, dbR.Collection("c"), dbV.Collection("c"))
 	rejected := dbV.Stats().Rejected

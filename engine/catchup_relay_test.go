@@ -58,7 +58,7 @@ func TestLateJoinerCatchesUpThroughRelay(t *testing.T) {
 		require.Contains(t, c.RemoteMultiaddr().String(), "/p2p-circuit", "b must reach a only through the relay")
 	}
 
-	dbb := openOn(t, b, dba.Address())
+	dbb := enginetest.Open(t, b, dba.Address())
 	enginetest.Converged(t, 90*time.Second, n, dba.Collection("todos"), dbb.Collection("todos"))
 	st := dbb.Stats()
 	require.NotZero(t, st.Catchup.Runs, "no catch-up ran over the relayed connection")

@@ -42,7 +42,7 @@ func TestLateJoinerCatchesUp(t *testing.T) {
 	bdir := t.TempDir()
 	b := enginetest.NewEngineAt(t, bdir)
 	enginetest.ConnectAll(t, a, b)
-	dbb := openOn(t, b, dba.Address())
+	dbb := enginetest.Open(t, b, dba.Address())
 	enginetest.Converged(t, 60*time.Second, n, dba.Collection("todos"), dbb.Collection("todos"))
 	st := dbb.Stats()
 	require.NotZero(t, st.Catchup.Runs, "no catch-up ran")
@@ -60,7 +60,7 @@ func TestLateJoinerCatchesUp(t *testing.T) {
 		require.NoError(t, err)
 	}
 	b = enginetest.NewEngineAt(t, bdir)
-	dbb = openOn(t, b, dba.Address()) // the manifest is local: no peer needed
+	dbb = enginetest.Open(t, b, dba.Address()) // the manifest is local: no peer needed
 	events := dbb.Events(ctx)
 	enginetest.ConnectAll(t, a, b)
 	enginetest.Converged(t, 60*time.Second, n+300, dba.Collection("todos"), dbb.Collection("todos"))
@@ -119,7 +119,7 @@ func TestCatchupWhenHandedHeadsHaveLocalParents(t *testing.T) {
 	// whose parent is local.
 	b := enginetest.NewEngine(t)
 	require.NoError(t, engine.Store(b, manifest))
-	dbb := openOn(t, b, dba.Address())
+	dbb := enginetest.Open(t, b, dba.Address())
 	require.NoError(t, engine.Hold(b, newest...))
 	enginetest.ConnectAll(t, a, b)
 	enginetest.Converged(t, 60*time.Second, n, dba.Collection("todos"), dbb.Collection("todos"))

@@ -25,7 +25,7 @@ func TestCloseRightAfterWritesAnnouncesThem(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		dbA, err := a.Create(ctx, fmt.Sprintf("close-%d", round), engine.WithAccess(accesscontrol.Open()))
 		require.NoError(t, err)
-		dbB := openOn(t, b, dbA.Address())
+		dbB := enginetest.Open(t, b, dbA.Address())
 		cb := dbB.Collection("c")
 		_, err = dbA.Collection("c").InsertOne(ctx, engine.M{"_id": "warm"})
 		require.NoError(t, err)

@@ -28,7 +28,7 @@ func newPair(t *testing.T, doc engine.M) *pair {
 	enginetest.ConnectAll(t, p.a, p.b)
 	dbA, err := p.a.Create(ctx, "conflicts", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, p.b, dbA.Address())
+	dbB := enginetest.Open(t, p.b, dbA.Address())
 	p.ca, p.cb = dbA.Collection("c"), dbB.Collection("c")
 	doc["_id"] = "doc"
 	_, err = p.ca.InsertOne(ctx, doc)
@@ -40,7 +40,7 @@ func newPair(t *testing.T, doc engine.M) *pair {
 // partition disconnects the replicas; nothing dials them back until heal.
 func (p *pair) partition(t *testing.T) {
 	t.Helper()
-	partition(t, p.a, p.b)
+	enginetest.Partition(t, p.a, p.b)
 }
 
 // heal reconnects the replicas and waits until they agree.

@@ -284,8 +284,10 @@ func (e *Engine) PeerScore(p peer.ID) (score float64, ok bool) { return e.node.P
 func (e *Engine) PubsubRevivals() uint64 { return e.node.PubsubRevivals() }
 
 // RelaySwitchRepairs reports how many times the engine reconnected a peer
-// because gossipsub lost its subscriptions when the relay circuit to it
-// closed and a direct connection took over.
+// because gossipsub lost its subscriptions: when the relay circuit to it
+// closed and a direct connection took over, or when any stream death made
+// gossipsub drop a connected peer from a database's topic while its
+// database stayed open (Stats.LostSubscriptions).
 func (e *Engine) RelaySwitchRepairs() uint64 { return e.node.RelaySwitchRepairs() }
 
 // enter admits a call that uses the store or the network. It fails with

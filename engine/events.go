@@ -139,6 +139,10 @@ type Stats struct {
 	// for them (the heads exchange), not on the topic.
 	HeadsServed uint64 `json:"headsServed"`
 	PeerJoins   uint64 `json:"peerJoins"` // peers that joined the database's topic
+	// LostSubscriptions counts peers gossipsub dropped from the topic
+	// while they stayed connected with the database open; each was
+	// reconnected so that pubsub starts afresh.
+	LostSubscriptions uint64 `json:"lostSubscriptions"`
 	// HeadsSuppressed counts heads left out of rebroadcasts because
 	// another peer had announced them within the rebroadcast interval.
 	HeadsSuppressed uint64       `json:"headsSuppressed"`
@@ -146,6 +150,7 @@ type Stats struct {
 	HeadsDropped    uint64       `json:"headsDropped"`  // heads dropped because the queue was full
 	FetchFailures   uint64       `json:"fetchFailures"` // announced heads whose block could not be fetched
 	Rejected        uint64       `json:"rejected"`      // messages or blocks refused (malformed or unauthorised)
+	Invalid         uint64       `json:"invalid"`       // remote deltas the database's validator refused
 	BytesIn         uint64       `json:"bytesIn"`       // broadcast bytes received
 	BytesOut        uint64       `json:"bytesOut"`      // broadcast bytes sent
 	EventsDropped   uint64       `json:"eventsDropped"` // events a slow subscriber missed
@@ -160,6 +165,10 @@ type Stats struct {
 	BlocksFetched   uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
 	BitswapDataIn   uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
 	BitswapDataOut  uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+
+	// Peers is the number of peers subscribed to the database's topic now:
+	// the replicas it syncs with, not every peer the node knows.
+	Peers int `json:"peers"`
 }
 
 // CatchupStats report catch-up: streams of a missing history from one

@@ -28,9 +28,9 @@ func TestJoinExchangesHeadsWithoutFlooding(t *testing.T) {
 	dbA, err := a.Create(ctx, "join-heads", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	enginetest.ConnectAll(t, a, b, c)
-	dbB, dbC := openOn(t, b, dbA.Address()), openOn(t, c, dbA.Address())
+	dbB, dbC := enginetest.Open(t, b, dbA.Address()), enginetest.Open(t, c, dbA.Address())
 	ca, cb, cc := dbA.Collection("c"), dbB.Collection("c"), dbC.Collection("c")
-	partition(t, b, a, c)
+	enginetest.Partition(t, b, a, c)
 
 	_, err = ca.InsertOne(ctx, engine.M{"_id": "a1"})
 	require.NoError(t, err)
@@ -72,8 +72,8 @@ func TestJoinFallsBackToTopicForPeersWithoutHeadsExchange(t *testing.T) {
 	dbA, err := a.Create(ctx, "join-old", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
 	enginetest.ConnectAll(t, a, old)
-	dbOld := openOn(t, old, dbA.Address())
-	partition(t, old, a)
+	dbOld := enginetest.Open(t, old, dbA.Address())
+	enginetest.Partition(t, old, a)
 	for i := range 3 {
 		_, err := dbA.Collection("c").InsertOne(ctx, engine.M{"_id": fmt.Sprint("a", i)})
 		require.NoError(t, err)

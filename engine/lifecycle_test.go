@@ -84,7 +84,7 @@ func TestCloseDuringWrites(t *testing.T) {
 	wg.Wait()
 
 	e2 := enginetest.NewEngineAt(t, dir)
-	db2 := openOn(t, e2, db.Address())
+	db2 := enginetest.Open(t, e2, db.Address())
 	n, err := db2.Collection("c").CountDocuments(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, len(acked), n)

@@ -27,7 +27,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dba, err := a.Create(ctx, "reconnect", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbb := openOn(t, b, dba.Address())
+	dbb := enginetest.Open(t, b, dba.Address())
 	insert := func(c *engine.Collection, prefix string, n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
@@ -44,7 +44,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	insert(dba.Collection("c"), "missed", 50)
 	b = enginetest.NewEngineAt(t, bdir, on)
 	require.NotEqual(t, bAddrs, fmt.Sprint(b.Addrs()), "the restarted replica listens elsewhere")
-	dbb = openOn(t, b, dba.Address())
+	dbb = enginetest.Open(t, b, dba.Address())
 	enginetest.Converged(t, 60*time.Second, 55, dba.Collection("c"), dbb.Collection("c"))
 	require.NotZero(t, dbb.Stats().Reconnects, "the restarted replica redialled its peer")
 
@@ -53,6 +53,6 @@ func TestReconnectAfterRestart(t *testing.T) {
 	require.NoError(t, a.Close())
 	insert(dbb.Collection("c"), "while-away", 20)
 	a = enginetest.NewEngineAt(t, adir, on)
-	dba = openOn(t, a, dbb.Address())
+	dba = enginetest.Open(t, a, dbb.Address())
 	enginetest.Converged(t, 60*time.Second, 75, dba.Collection("c"), dbb.Collection("c"))
 }

@@ -161,7 +161,7 @@ func TestFloodJunkBroadcasts(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "flood", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, b, dbA.Address())
+	dbB := enginetest.Open(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	base := heapAfterGC()
 
@@ -276,7 +276,7 @@ func TestFloodPhantomHeads(t *testing.T) {
 	enginetest.ConnectAll(t, a, b)
 	dbA, err := a.Create(ctx, "phantom", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbB := openOn(t, b, dbA.Address())
+	dbB := enginetest.Open(t, b, dbA.Address())
 	ca, cb := dbA.Collection("c"), dbB.Collection("c")
 	f := newFlooder(t, dbA.Address(), a)
 

@@ -33,7 +33,7 @@ func TestReplayedAnnouncements(t *testing.T) {
 			enginetest.ConnectAll(t, a, b)
 			dbA, err := a.Create(ctx, "replay", engine.WithAccess(tc.access(a, b)))
 			require.NoError(t, err)
-			dbB := openOn(t, b, dbA.Address())
+			dbB := enginetest.Open(t, b, dbA.Address())
 			ca, cb := dbA.Collection("c"), dbB.Collection("c")
 
 			// A third peer listens on the topic and records A's messages.

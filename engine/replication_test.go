@@ -87,14 +87,14 @@ func TestLateJoinerLearnsHeadsOnJoin(t *testing.T) {
 
 	b := enginetest.NewEngine(t, noRebroadcast)
 	enginetest.ConnectAll(t, a, b)
-	dbB := openOn(t, b, dbA.Address())
+	dbB := enginetest.Open(t, b, dbA.Address())
 	enginetest.Converged(t, 10*time.Second, 5, ta, dbB.Collection("notes"))
 
 	// A second joiner inside the one-second pause after that announcement
 	// gets its own once the pause is over.
 	c := enginetest.NewEngine(t, noRebroadcast)
 	enginetest.ConnectAll(t, a, c)
-	dbC := openOn(t, c, dbA.Address())
+	dbC := enginetest.Open(t, c, dbA.Address())
 	enginetest.Converged(t, 10*time.Second, 5, ta, dbC.Collection("notes"))
 }
 
@@ -108,7 +108,7 @@ func TestWriteRightAfterOpenArrives(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		b := enginetest.NewEngine(t, noRebroadcast, engine.WithInMemory())
 		enginetest.ConnectAll(t, a, b)
-		dbB := openOn(t, b, dbA.Address())
+		dbB := enginetest.Open(t, b, dbA.Address())
 		_, err := ta.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i)})
 		require.NoError(t, err)
 		enginetest.Converged(t, 10*time.Second, i+1, ta, dbB.Collection("notes"))

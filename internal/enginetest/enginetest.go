@@ -10,9 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
@@ -118,4 +121,54 @@ func Converged(t testing.TB, timeout time.Duration, want int, cs ...*engine.Coll
 		return nil
 	})
 	return last
+}
+
+// Open opens a database by address on e, failing the test on error.
+func Open(t testing.TB, e *engine.Engine, address string) *engine.Database {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := e.Open(ctx, address)
+	require.NoError(t, err)
+	return db
+}
+
+// Partition cuts lone off from the others until a test connects them
+// again: it forgets their addresses (so nothing redials them), closes the
+// connections, and waits until pubsub on both sides let go of each
+// other. (A connection made while pubsub still holds the dead one is
+// taken for a duplicate, and after a few of those, go-libp2p-pubsub's
+// MaxBackoffAttempts, it stops opening streams to the peer.)
+func Partition(t testing.TB, lone *engine.Engine, others ...*engine.Engine) {
+	t.Helper()
+	for _, o := range others {
+		lone.Host().Peerstore().ClearAddrs(o.ID())
+		o.Host().Peerstore().ClearAddrs(lone.ID())
+		require.NoError(t, lone.Host().Network().ClosePeer(o.ID()))
+		require.NoError(t, o.Host().Network().ClosePeer(lone.ID()))
+	}
+	poll.Eventually(t, 30*time.Second, func() error {
+		for _, o := range others {
+			if len(lone.Host().Network().ConnsToPeer(o.ID())) > 0 {
+				return fmt.Errorf("still connected to %s", o.ID())
+			}
+			if slices.Contains(lone.PubSub().ListPeers(""), o.ID()) || slices.Contains(o.PubSub().ListPeers(""), lone.ID()) {
+				return fmt.Errorf("pubsub still holds %s", o.ID())
+			}
+		}
+		return nil
+	})
+}
+
+// OutboundPubsubStream is a's stream to b that gossipsub writes to, if
+// one is open: tests reset it to make gossipsub lose the peer.
+func OutboundPubsubStream(a, b *engine.Engine) network.Stream {
+	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
+		for _, s := range c.GetStreams() {
+			if s.Stat().Direction == network.DirOutbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
+				return s
+			}
+		}
+	}
+	return nil
 }

@@ -62,6 +62,17 @@ type Config struct {
 	Catchup *CatchupConfig
 	// Clock dates peers leaving the topic (LeftSince); nil is time.Now.
 	Clock func() time.Time
+	// LostSubscription, if not nil (and Host is set), is called when
+	// gossipsub dropped a peer from the topic that still has the database
+	// open: it left the topic while staying connected, and a heads
+	// exchange shows its database is open. go-libp2p-pubsub v0.19 does
+	// that when its outbound stream to a peer dies while the peer stays
+	// connected (it forgets the peer's subscriptions and learns them only
+	// from the hello of the peer's next stream, which the peer has no
+	// reason to open): nothing published here reaches the peer again, the
+	// rebroadcast included. The callee makes pubsub start afresh with the
+	// peer (reconnects it); it must not block.
+	LostSubscription func(p peer.ID)
 }
 
 // CatchupConfig is what a broadcaster's catch-ups run on.
@@ -125,6 +136,7 @@ type Broadcaster struct {
 	pulls         map[peer.ID]*pull // heads exchanges scheduled or running
 	pullsInFlight int
 	pullWake      chan struct{}
+	leftChecks    map[peer.ID]time.Time // peers that left the topic while connected: when to check (see checkLeft)
 
 	// Catching up (catchup.go): banMu guards the bans.
 	catching   atomic.Bool  // a catch-up is running
@@ -165,6 +177,7 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		sendWake:     make(chan struct{}, 1),
 		pulls:        make(map[peer.ID]*pull),
 		pullWake:     make(chan struct{}, 1),
+		leftChecks:   make(map[peer.ID]time.Time),
 		forward:      make(map[cid.Cid]struct{}),
 		heard:        make(map[cid.Cid]int64),
 	}

@@ -14,6 +14,10 @@ type Counters struct {
 	HeadsSentOnJoin atomic.Uint64
 	HeadsServed     atomic.Uint64 // heads sent to peers in heads exchanges (see HeadsProtocol)
 	PeerJoins       atomic.Uint64 // peers that joined the topic
+	// LostSubscriptions counts peers gossipsub dropped from the topic
+	// while they stayed connected with the database open (see
+	// Config.LostSubscription).
+	LostSubscriptions atomic.Uint64
 	// HeadsSuppressed counts heads go-ds-crdt's rebroadcast would have
 	// announced again but another peer had announced within its interval.
 	HeadsSuppressed atomic.Uint64
@@ -21,7 +25,10 @@ type Counters struct {
 	HeadsDropped    atomic.Uint64 // heads dropped: queue or per-peer fetch bound reached
 	FetchFailures   atomic.Uint64 // announced heads whose blocks could not be fetched
 	Rejected        atomic.Uint64 // malformed messages and refused deltas or authors
-	BytesIn         atomic.Uint64 // broadcast bytes received
-	BytesOut        atomic.Uint64 // broadcast bytes sent
-	Catchup         CatchupCounters
+	// Invalid counts remote deltas the database's validator refused (a
+	// share of Rejected when they came in a message).
+	Invalid  atomic.Uint64
+	BytesIn  atomic.Uint64 // broadcast bytes received
+	BytesOut atomic.Uint64 // broadcast bytes sent
+	Catchup  CatchupCounters
 }

@@ -2,9 +2,11 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -194,6 +196,9 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	if err != nil {
 		return fmt.Errorf("%w: read heads from %s: %v", ErrHeads, p, err)
 	}
+	if bytes.Equal(data, noHeads) {
+		return nil // open there, nothing written yet: no heads to offer
+	}
 	m, err := DecodeMessage(data)
 	if err != nil {
 		b.stats.Rejected.Add(1)
@@ -208,6 +213,12 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	b.accept(m, p)
 	return nil
 }
+
+// noHeads is the answer of a database with no heads yet (EncodeMessage
+// of an empty message, which DecodeMessage refuses as a broadcast): an
+// answer, not a malformed one, so it is neither counted as rejected nor
+// tried again.
+var noHeads = []byte{msgMagic, msgVersion, 0, 0}
 
 // maxForward bounds the heads waiting to be forwarded.
 const maxForward = maxMessageHeads
@@ -338,6 +349,31 @@ func (b *Broadcaster) pullLoop(h host.Host) {
 				b.pulled(p, err)
 			}()
 		}
+		for p, at := range b.leftChecks {
+			if wait := at.Sub(now); wait > 0 {
+				if next < 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+			if b.pullsInFlight >= maxPullsInFlight {
+				break
+			}
+			delete(b.leftChecks, p)
+			b.pullsInFlight++
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				b.verifyLeft(h, p)
+				b.pullMu.Lock()
+				b.pullsInFlight--
+				b.pullMu.Unlock()
+				select {
+				case b.pullWake <- struct{}{}:
+				default:
+				}
+			}()
+		}
 		b.pullMu.Unlock()
 		if next >= 0 {
 			timer.Reset(next)
@@ -376,5 +412,57 @@ func (b *Broadcaster) pulled(p peer.ID, err error) {
 	select {
 	case b.pullWake <- struct{}{}:
 	default:
+	}
+}
+
+// leftCheckWait is how long after a peer left the topic, while staying
+// connected, checkLeft waits before it looks: a stream gossipsub lost is
+// reopened after 100 ms and its hello restores the subscriptions within a
+// round trip, when the peer is the one that reopens it.
+const leftCheckWait = 1500 * time.Millisecond
+
+// checkLeft schedules a look at p, which left the topic: if it is still
+// connected then, still off the topic and its database is open (a heads
+// exchange succeeds), gossipsub lost its subscription, and
+// Config.LostSubscription is told. A peer that closed the database (the
+// exchange is refused) or disconnected is left alone. The exchange
+// doubles as a pull: whatever p wrote meanwhile comes with it.
+func (b *Broadcaster) checkLeft(p peer.ID) {
+	h := b.cfg.Host
+	if h == nil || b.cfg.LostSubscription == nil || h.Network().Connectedness(p) != network.Connected {
+		return
+	}
+	b.pullMu.Lock()
+	if len(b.leftChecks) < maxLeftChecks {
+		b.leftChecks[p] = time.Now().Add(leftCheckWait)
+	}
+	b.pullMu.Unlock()
+	select {
+	case b.pullWake <- struct{}{}:
+	default:
+	}
+}
+
+// maxLeftChecks bounds the leave checks waiting (one per peer).
+const maxLeftChecks = 1024
+
+// verifyLeft is checkLeft's look at p.
+func (b *Broadcaster) verifyLeft(h host.Host, p peer.ID) {
+	lost := func() bool {
+		return h.Network().Connectedness(p) == network.Connected && !slices.Contains(b.topic.ListPeers(), p)
+	}
+	if !lost() {
+		return
+	}
+	if err := b.pullHeads(b.ctx, h, p); err != nil {
+		if b.ctx.Err() == nil {
+			b.log.Debug("peer left the topic", "peer", p, "check", err)
+		}
+		return
+	}
+	if lost() {
+		b.stats.LostSubscriptions.Add(1)
+		b.log.Warn("pubsub lost the subscription of a peer that has the database open: reconnecting", "peer", p)
+		b.cfg.LostSubscription(p)
 	}
 }

@@ -32,6 +32,7 @@ func (b *Broadcaster) peerLoop() {
 			b.announceJoin()
 		case pubsub.PeerLeave:
 			b.cfg.Delegate.PeerLeft(ev.Peer)
+			b.checkLeft(ev.Peer)
 		}
 	}
 }

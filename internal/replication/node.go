@@ -346,8 +346,10 @@ func (n *Node) PubsubRevivals() uint64 {
 }
 
 // RelaySwitchRepairs counts the peers reconnected because gossipsub lost
-// their subscriptions when a relay circuit gave way to a direct
-// connection (see relayswitch.go).
+// their subscriptions: when a relay circuit gave way to a direct
+// connection (see relayswitch.go), or when a replica found a connected
+// peer with the database open dropped from its topic
+// (Config.LostSubscription).
 func (n *Node) RelaySwitchRepairs() uint64 { return n.relaySwitch.repaired.Load() }
 
 // Close closes the replicas still open, stops serving, ends the repairs,

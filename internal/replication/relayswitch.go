@@ -179,6 +179,28 @@ func (rs *relaySwitch) mayRepair(p peer.ID) bool {
 	return true
 }
 
+// lostSubscription repairs p, whose subscription to a database's topic
+// gossipsub dropped while p stayed connected with the database open (see
+// replication.Config.LostSubscription): the same fault as after a relay
+// switch, from any stream that died. It does not block.
+func (rs *relaySwitch) lostSubscription(p peer.ID) {
+	if !rs.mayRepair(p) {
+		return
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.ctx.Err() != nil {
+		return
+	}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		if rs.reconnect(rs.ctx, p) {
+			rs.repaired.Add(1)
+		}
+	}()
+}
+
 // reconnect closes the connections to p and dials it again: at its
 // direct addresses (the one just used among them; a NAT keeps a punched
 // mapping for a while), then, if none answers, at every address the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +47,7 @@ func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
 				gaveUp = true
 				return nil
 			}
-			if s := outboundPubsubStream(a, b); s != nil {
+			if s := enginetest.OutboundPubsubStream(a, b); s != nil {
 				return s.Reset()
 			}
 			return errors.New("no outbound pubsub stream yet")
@@ -62,18 +61,6 @@ func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
 	enginetest.Converged(t, 30*time.Second, 2, ca, cb)
 	require.NotZero(t, a.PubsubRevivals(), "replication resumed without the watchdog")
 	require.Equal(t, network.Connected, a.Host().Network().Connectedness(b.ID()))
-}
-
-// outboundPubsubStream is a's stream to b that pubsub writes to, if open.
-func outboundPubsubStream(a, b *engine.Engine) network.Stream {
-	for _, c := range a.Host().Network().ConnsToPeer(b.ID()) {
-		for _, s := range c.GetStreams() {
-			if s.Stat().Direction == network.DirOutbound && strings.HasPrefix(string(s.Protocol()), "/meshsub/") {
-				return s
-			}
-		}
-	}
-	return nil
 }
 
 func TestPubsubWatchdogOption(t *testing.T) {
