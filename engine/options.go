@@ -93,7 +93,9 @@ func (c *config) validate() error {
 }
 
 // WithDataDir stores everything (pebble database, identity key) under dir,
-// which is created if missing.
+// which is created if missing and made private (0700) at every start; an
+// identity key its group or others may read is refused (see
+// internal/identity).
 func WithDataDir(dir string) Option {
 	return func(c *config) error { c.dataDir = dir; return nil }
 }
