@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -247,6 +248,7 @@ func PlanUpdate(cur *Doc, upd Update, w Writer) (Plan, error) {
 	sort.Strings(fields)
 
 	inc := cur.Marker.Inc
+	var keys rawKeys            // cur.Raw's keys, sorted on demand
 	var shown map[string]string // identities of the paths shown, computed on demand
 	held := false               // a conversion found contributions or elements under its epoch
 	for _, name := range fields {
@@ -262,7 +264,7 @@ func PlanUpdate(cur *Doc, upd Update, w Writer) (Plan, error) {
 			if shown == nil {
 				shown = cur.ShownPaths()
 			}
-			muts, err := planPaths(cur, ops, old, next, shown, w, &held)
+			muts, err := planPaths(cur, &keys, ops, old, next, shown, w, &held)
 			if err != nil {
 				return Plan{}, err
 			}
@@ -304,7 +306,7 @@ func PlanUpdate(cur *Doc, upd Update, w Writer) (Plan, error) {
 				return Plan{}, err
 			}
 			p.Mutations = append(p.Mutations, Mutation{Key: FieldKey(cur.Coll, cur.ID, inc, name), Value: b})
-			p.Mutations = append(p.Mutations, collectGarbage(cur, name)...)
+			p.Mutations = append(p.Mutations, collectGarbage(cur, &keys, name)...)
 		}
 	}
 	if held {
@@ -364,7 +366,7 @@ func lookupPath(doc map[string]any, parts []string) (any, bool) {
 // top-level field ($inc a counter, $addToSet and set $pull an add-wins set,
 // anything else a register), under the identity of the nearest ancestor
 // shown as parent.
-func planPaths(cur *Doc, ops []Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
+func planPaths(cur *Doc, keys *rawKeys, ops []Op, old, next map[string]any, shown map[string]string, w Writer, held *bool) ([]Mutation, error) {
 	var muts []Mutation
 	for _, op := range ops {
 		path := op.Path
@@ -400,7 +402,7 @@ func planPaths(cur *Doc, ops []Op, old, next map[string]any, shown map[string]st
 			var b []byte
 			if b, err = EncodeRegister(r); err == nil {
 				m = append(m, Mutation{Key: FieldKey(cur.Coll, cur.ID, cur.Marker.Inc, path), Value: b})
-				m = append(m, collectGarbage(cur, path)...)
+				m = append(m, collectGarbage(cur, keys, path)...)
 			}
 		}
 		if err != nil {
@@ -578,22 +580,37 @@ func planSetRemove(cur *Doc, name string, fs *FieldState, newVal any) []Mutation
 
 // collectGarbage deletes the counter contributions and set elements of a
 // field (or nested path), and every key of the paths below it, that a plain
-// register write makes unreachable.
-func collectGarbage(cur *Doc, name string) []Mutation {
+// register write makes unreachable. keys are cur.Raw's keys, sorted (see
+// rawKeys): each prefix is found by binary search, so a plan that writes F
+// fields of a document of R keys costs O(F log R + garbage), not O(F R).
+func collectGarbage(cur *Doc, keys *rawKeys, name string) []Mutation {
 	inc := DocPrefix(cur.Coll, cur.ID) + "/" + cur.Marker.Inc
 	own, below := Escape(name)+"/", Escape(name)+Escape(".")
 	prefixes := []string{inc + "/n/" + own, inc + "/s/" + own, inc + "/f/" + below, inc + "/n/" + below, inc + "/s/" + below}
-	var muts []Mutation
-	for _, k := range sortedKeys(cur.Raw) {
-		garbage := false
-		for _, p := range prefixes {
-			garbage = garbage || strings.HasPrefix(k, p)
-		}
-		if garbage {
-			muts = append(muts, Mutation{Key: k, Delete: true})
+	sorted := keys.get(cur)
+	var garbage []string
+	for _, p := range prefixes {
+		for i := sort.SearchStrings(sorted, p); i < len(sorted) && strings.HasPrefix(sorted[i], p); i++ {
+			garbage = append(garbage, sorted[i])
 		}
 	}
+	sort.Strings(garbage) // in key order, as a scan gave them
+	garbage = slices.Compact(garbage)
+	muts := make([]Mutation, 0, len(garbage))
+	for _, k := range garbage {
+		muts = append(muts, Mutation{Key: k, Delete: true})
+	}
 	return muts
+}
+
+// rawKeys is a document's keys, sorted once on first use by a plan.
+type rawKeys struct{ sorted []string }
+
+func (r *rawKeys) get(cur *Doc) []string {
+	if r.sorted == nil {
+		r.sorted = sortedKeys(cur.Raw)
+	}
+	return r.sorted
 }
 
 func topField(path string) string {

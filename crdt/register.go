@@ -346,20 +346,6 @@ func mapLeaves(v any, leaf func(any) any) any {
 	return leaf(v)
 }
 
-// CanonicalNumbers rewrites v in place (and returns it) into the form it
-// has after a round trip through storage: encoding/json writes a float64
-// with an integral value below 1e21 without a fraction, and decoding reads
-// it back as an int64 when it fits. Callers canonicalise documents before
-// planning, so a writer's own state equals what every replica decodes.
-func CanonicalNumbers(v any) any {
-	return mapLeaves(v, func(x any) any {
-		if f, ok := x.(float64); ok && f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
-			return int64(f)
-		}
-		return x
-	})
-}
-
 // ValueHash is the identity of a set element: a hash of its canonical JSON.
 // Numerically equal numbers (1 and 1.0) have the same hash.
 func ValueHash(v any) string {

@@ -38,7 +38,7 @@ func (db *Database) Collections(ctx context.Context) ([]string, error) {
 	if err := db.checkOpen(); err != nil {
 		return nil, err
 	}
-	return db.mat.collections(), nil
+	return db.mat.Collections(), nil
 }
 
 // CreateCollection records an empty collection so it is listed before its
@@ -86,7 +86,7 @@ func (c *Collection) ref(id any) (docRef, error) {
 	if err != nil {
 		return docRef{}, err
 	}
-	return docRef{coll: c.name, id: k}, nil
+	return docRef{Coll: c.name, ID: k}, nil
 }
 
 func (c *Collection) writer() crdt.Writer {
@@ -141,7 +141,7 @@ func toMap(v any, what string) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: %s must be a JSON object, got %T", ErrBadDocument, what, out)
 	}
 	// Numbers as storage will give them back (1.0 is stored as 1).
-	crdt.CanonicalNumbers(m)
+	value.CanonicalNumbers(m)
 	return m, nil
 }
 
@@ -150,27 +150,70 @@ func jsonSize(m map[string]any) (int, error) {
 	return len(b), err
 }
 
-func (c *Collection) insert(t *txn, doc map[string]any) error {
+// plannedInsert is an insert planned before the write path: the document
+// encoded and its size checked against a document never written, which is
+// what almost every insert meets. Only an _id that exists or was deleted
+// is planned again inside the write path (see insertPlanned).
+type plannedInsert struct {
+	doc  map[string]any
+	ref  docRef
+	plan crdt.Plan
+}
+
+// planInsert plans inserting doc (prepared) outside the write path.
+func (c *Collection) planInsert(doc map[string]any) (*plannedInsert, error) {
 	r, err := c.ref(doc["_id"])
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cur, err := t.doc(r)
+	fresh, _ := crdt.Assemble(r.Coll, r.ID, nil)
+	p, err := c.planInsertOn(fresh, doc)
+	if err != nil {
+		return nil, err
+	}
+	return &plannedInsert{doc: doc, ref: r, plan: p}, nil
+}
+
+func (c *Collection) planInsertOn(cur *crdt.Doc, doc map[string]any) (crdt.Plan, error) {
+	p, err := crdt.PlanInsert(cur, doc, c.writer())
+	if err != nil {
+		return crdt.Plan{}, fmt.Errorf("%w: %w", ErrBadDocument, err)
+	}
+	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
+		return crdt.Plan{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
+	}
+	return p, nil
+}
+
+// insertPlanned stages a planned insert in the write path: as planned
+// when the _id has no keys at all, else planned again against them (a
+// creation after a delete derives its incarnation from the graves).
+func (c *Collection) insertPlanned(t *txn, pi *plannedInsert) error {
+	cur, err := t.doc(pi.ref)
 	if err != nil {
 		return err
 	}
 	if cur.Exists {
-		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, doc["_id"], c.name)
+		return fmt.Errorf("%w: %v in collection %q", ErrDuplicateKey, pi.doc["_id"], c.name)
 	}
-	p, err := crdt.PlanInsert(cur, doc, c.writer())
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadDocument, err)
+	p := pi.plan
+	if len(cur.Raw) != 0 || len(cur.Graves) != 0 {
+		if p, err = c.planInsertOn(cur, pi.doc); err != nil {
+			return err
+		}
 	}
-	if max := c.db.e.cfg.maxDocumentSize; p.Size > max {
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrDocumentTooLarge, p.Size, max)
-	}
-	t.stage(r, cur, p)
+	t.stage(pi.ref, cur, p)
 	return nil
+}
+
+// insert plans and stages an insert inside the write path (upserts,
+// replaces that insert).
+func (c *Collection) insert(t *txn, doc map[string]any) error {
+	pi, err := c.planInsert(doc)
+	if err != nil {
+		return err
+	}
+	return c.insertPlanned(t, pi)
 }
 
 // InsertOne inserts a document (a map, or a struct with json tags) and
@@ -183,14 +226,20 @@ func (c *Collection) InsertOne(ctx context.Context, doc any) (*InsertOneResult, 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.db.write(ctx, func(t *txn) error { return c.insert(t, m) }); err != nil {
+	pi, err := c.planInsert(m) // before the write path: encoding grows with the document
+	if err != nil {
+		return nil, err
+	}
+	if err := c.db.write(ctx, func(t *txn) error { return c.insertPlanned(t, pi) }); err != nil {
 		return nil, err
 	}
 	return &InsertOneResult{InsertedID: m["_id"]}, nil
 }
 
 // InsertMany inserts documents atomically: if any is invalid or its _id
-// exists, none is inserted.
+// exists, none is inserted. More documents than WithMaxBatchDocuments
+// allows, or more keys than WithMaxWriteBytes, are refused whole with
+// ErrWriteTooLarge.
 func (c *Collection) InsertMany(ctx context.Context, docs []any) (*InsertManyResult, error) {
 	if c.err != nil {
 		return nil, c.err
@@ -198,18 +247,33 @@ func (c *Collection) InsertMany(ctx context.Context, docs []any) (*InsertManyRes
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("%w: InsertMany needs at least one document", ErrBadDocument)
 	}
-	ms := make([]map[string]any, len(docs))
+	if max := c.db.e.cfg.maxBatchDocs; len(docs) > max {
+		return nil, fmt.Errorf("%w: InsertMany of %d documents, the limit is %d (WithMaxBatchDocuments)", ErrWriteTooLarge, len(docs), max)
+	}
+	// Everything that grows with the documents but not with the database
+	// (canonical form, encoding, size and cost checks) is done before the
+	// write path.
+	pis := make([]*plannedInsert, len(docs))
 	ids := make([]any, len(docs))
+	cost := 0
 	for i, d := range docs {
 		m, err := c.prepare(d)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		ms[i], ids[i] = m, m["_id"]
+		pi, err := c.planInsert(m)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		cost += writeCost(pi.plan.Mutations)
+		if err := c.db.checkWriteCost(cost, i+1); err != nil {
+			return nil, fmt.Errorf("InsertMany of %d documents: %w", len(docs), err)
+		}
+		pis[i], ids[i] = pi, m["_id"]
 	}
 	err := c.db.write(ctx, func(t *txn) error {
-		for i, m := range ms {
-			if err := c.insert(t, m); err != nil {
+		for i, pi := range pis {
+			if err := c.insertPlanned(t, pi); err != nil {
 				return fmt.Errorf("document %d: %w", i, err)
 			}
 		}
@@ -304,7 +368,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 	if c.err != nil {
 		return nil, nil, nil, c.err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.RegexWork(writeRegexWork))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -312,7 +376,7 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	u, err := query.ParseUpdate(um)
+	u, err := query.ParseUpdate(um, query.RegexWork(writeRegexWork))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -390,7 +454,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err != nil {
 		return c.insert(t, doc)
 	}
-	crdt.CanonicalNumbers(seed)
+	value.CanonicalNumbers(seed)
 	seed["_id"] = doc["_id"]
 	w := c.writer()
 	w.Now = now
@@ -426,7 +490,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 		return nil, c.err
 	}
 	o := updateOptions(opts)
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.RegexWork(writeRegexWork))
 	if err != nil {
 		return nil, err
 	}
@@ -490,19 +554,21 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 
 // DeleteOne deletes the first document matching filter.
 func (c *Collection) DeleteOne(ctx context.Context, filter any) (*DeleteResult, error) {
-	res, _, err := c.delete(ctx, filter, false, nil)
+	res, _, err := c.delete(ctx, filter, false, nil, 0)
 	return res, err
 }
 
-// DeleteMany deletes every document matching filter, atomically.
+// DeleteMany deletes every document matching filter, atomically; a delete
+// of more keys than WithMaxWriteBytes allows is refused whole with
+// ErrWriteTooLarge (Drop deletes a whole collection in several writes).
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (*DeleteResult, error) {
-	res, _, err := c.delete(ctx, filter, true, nil)
+	res, _, err := c.delete(ctx, filter, true, nil, 0)
 	return res, err
 }
 
 // FindOneAndDelete deletes the first matching document and returns it.
 func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...UpdateOption) *SingleResult {
-	_, doc, err := c.delete(ctx, filter, false, updateOptions(opts).Sort)
+	_, doc, err := c.delete(ctx, filter, false, updateOptions(opts).Sort, 0)
 	if err != nil {
 		return &SingleResult{err: err}
 	}
@@ -512,11 +578,13 @@ func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...U
 	return &SingleResult{doc: doc}
 }
 
-func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys []query.SortKey) (*DeleteResult, map[string]any, error) {
+// delete deletes the first document matching filter, or with many all of
+// them, or with limit > 0 at most limit of them.
+func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys []query.SortKey, limit int) (*DeleteResult, map[string]any, error) {
 	if c.err != nil {
 		return nil, nil, c.err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.RegexWork(writeRegexWork))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -527,6 +595,9 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 		matches, err := c.matchInTxn(t, f, sortKeys, many)
 		if err != nil {
 			return err
+		}
+		if limit > 0 && len(matches) > limit {
+			matches = matches[:limit]
 		}
 		for _, r := range matches {
 			cur, err := t.doc(r)
@@ -548,32 +619,51 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 	return res, first, nil
 }
 
-// Drop deletes every document of the collection and its indexes.
+// dropBatch is how many documents one write of Drop deletes: a large
+// collection is dropped in several writes, each within the write bounds.
+const dropBatch = 1000
+
+// Drop deletes every document of the collection and its indexes. A large
+// collection is deleted in writes of dropBatch documents, so Drop is not
+// atomic: should it fail, it may have deleted some of the documents.
 func (c *Collection) Drop(ctx context.Context) error {
 	if c.err != nil {
 		return c.err
 	}
-	if _, err := c.DeleteMany(ctx, nil); err != nil {
-		return err
+	for {
+		res, _, err := c.delete(ctx, nil, true, nil, dropBatch)
+		if err != nil {
+			return err
+		}
+		if res.DeletedCount < dropBatch {
+			break
+		}
 	}
 	return c.db.write(ctx, func(t *txn) error {
-		for _, spec := range c.db.mat.indexes(c.name) {
+		for _, spec := range c.db.mat.Indexes(c.name) {
 			t.stageMeta(crdt.Mutation{Key: crdt.IndexKey(c.name, spec.Name), Delete: true})
 		}
-		if c.db.mat.marked(c.name) {
+		if c.db.mat.Marked(c.name) {
 			t.stageMeta(crdt.Mutation{Key: crdt.CollectionKey(c.name), Delete: true})
 		}
 		return nil
 	})
 }
 
-func parseFilter(filter any) (*query.Filter, error) {
+func parseFilter(filter any, opts ...query.FilterOption) (*query.Filter, error) {
 	fm, err := toMap(filter, "filter")
 	if err != nil {
 		return nil, err
 	}
-	return query.ParseFilter(fm)
+	return query.ParseFilter(fm, opts...)
 }
+
+// writeRegexWork is the regex work budget (query.RegexWork) of the filter
+// and the $pull conditions of one update or delete. Their matching runs
+// inside the database's write path, which every writer shares, so the
+// budget is smaller than a find's: a few tens of milliseconds for typical
+// patterns, about a second for the costliest programs.
+const writeRegexWork = 1 << 24
 
 // matchInTxn finds the documents a write acts on, as the txn sees them: the
 // view, plus earlier writes of the same commit group. The filter (and the
@@ -601,21 +691,24 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 	}
 	// Documents the group already changed, then the view's candidates.
 	for _, r := range t.events {
-		if r.coll == c.name {
+		if r.Coll == c.name {
 			consider(r)
 		}
 	}
 	for r := range t.opDocs {
-		if r.coll == c.name {
+		if r.Coll == c.name {
 			consider(r)
 		}
 	}
 	for _, id := range c.candidateIDs(f) {
-		consider(docRef{c.name, id})
+		consider(docRef{Coll: c.name, ID: id})
+	}
+	if err := f.Err(); err != nil {
+		return nil, err // a regex match stopped: act on nothing
 	}
 	// _id order first, so that documents tied on the sort keys come in _id
 	// order, as Find returns them.
-	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.id < hits[j].ref.id })
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.ID < hits[j].ref.ID })
 	// order returns the hits in write order: all of them with many, else
 	// the first (a top-1 sort).
 	order := func() ([]int, error) {
@@ -655,8 +748,11 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 			}
 			// The group's own state is what doc returns; a view entry
 			// still current is what the store holds.
-			recheck := h.seq != 0 && !c.db.mat.current(h.ref, h.seq)
+			recheck := h.seq != 0 && !c.db.mat.Current(h.ref, h.seq)
 			if recheck && (!d.Exists || !f.Match(d.Materialize())) {
+				if err := f.Err(); err != nil {
+					return nil, err
+				}
 				stale[j] = true // changed in the store since the view showed it
 				continue
 			}
@@ -682,10 +778,10 @@ func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKe
 // candidateIDs returns the ids of documents that may match f: from an
 // index when one applies, else every document of the collection.
 func (c *Collection) candidateIDs(f *query.Filter) []string {
-	cands, _ := c.db.mat.candidates(c.name, f)
+	cands, _ := c.db.mat.Candidates(c.name, f)
 	ids := make([]string, len(cands))
 	for i, cand := range cands {
-		ids[i] = cand.id
+		ids[i] = cand.ID
 	}
 	return ids
 }

@@ -19,7 +19,9 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/readmodel"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Database is one replicated database: a go-ds-crdt instance over its own
@@ -32,6 +34,9 @@ type Database struct {
 	log      hclog.Logger
 	ns       ds.Key
 	access   accesscontrol.Controller
+	// validator judges what documents may hold (validation.Open when the
+	// manifest names none).
+	validator validation.Validator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -42,7 +47,7 @@ type Database struct {
 	// beforeCommit, if set (by tests only), runs between signing a delta
 	// and committing it, under the writer.
 	beforeCommit func()
-	mat          *materializer
+	mat          *readmodel.Model
 	wq           writeQueue
 	hub          *eventHub
 	stats        counters
@@ -78,6 +83,35 @@ func WithAccess(cfg accesscontrol.Config) DatabaseOption {
 	}
 }
 
+// WithValidator sets the database's validator (see package validation):
+// what its documents may hold, judged on every local write and every
+// remote delta. The manifest holds it, so the address pins it. Create
+// refuses a configuration the engine's registry cannot build.
+func WithValidator(cfg validation.Config) DatabaseOption {
+	return func(m *Manifest) error {
+		if cfg.Type == "" {
+			return fmt.Errorf("%w: validator has no type", ErrBadManifest)
+		}
+		c := cfg
+		m.Validator = &c
+		return nil
+	}
+}
+
+// WithSchemas sets a JSON Schema (draft 2020-12) per collection: shorthand
+// for WithValidator of type "jsonschema". Keywords that merging documents
+// field by field could break are refused when the database is created
+// (see package validation).
+func WithSchemas(schemas map[string]json.RawMessage) DatabaseOption {
+	return func(m *Manifest) error {
+		params, err := json.Marshal(validation.JSONSchemaParams{Schemas: schemas})
+		if err != nil {
+			return fmt.Errorf("%w: schemas: %v", ErrBadManifest, err)
+		}
+		return WithValidator(validation.Config{Type: validation.TypeJSONSchema, Params: params})(m)
+	}
+}
+
 // WithMeta adds free-form metadata to the manifest. Metadata is part of the
 // address: different metadata, different database.
 func WithMeta(key, value string) DatabaseOption {
@@ -90,21 +124,47 @@ func WithMeta(key, value string) DatabaseOption {
 	}
 }
 
+// WithDeterministicAddress leaves the nonce out of the manifest, so the
+// address follows from the name, the options and (for the default access)
+// the creator's peer ID: creating twice with the same name and options
+// gives the same address, on this engine or, for an open database, on any.
+// Anyone who can guess those can open the database: use it only for
+// databases meant to be found by name.
+func WithDeterministicAddress() DatabaseOption {
+	return func(m *Manifest) error {
+		m.Nonce = ""
+		return nil
+	}
+}
+
 const dbRegistryPrefix = "/lattice/dbs"
 
-// Create creates a database (or opens it, if the same manifest exists) and
-// returns it open. Its address is /lattice/<manifest CID>/<name>: creating
-// twice with the same name and options gives the same address.
+// Create creates a database and returns it open. Its address is
+// /lattice/<manifest CID>/<name>, and the manifest carries a random nonce:
+// every Create makes a new database, whose address cannot be guessed from
+// its name or creator. With WithDeterministicAddress it has no nonce, and
+// creating twice with the same name and options opens the same database.
 func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption) (*Database, error) {
 	ctx, leave, err := e.enter(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer leave()
-	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID())}
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{Name: name, Type: ManifestType, Access: accesscontrol.Static(e.ID()), Nonce: nonce}
 	for _, o := range opts {
 		if err := o(m); err != nil {
 			return nil, err
+		}
+	}
+	if m.Validator != nil {
+		// Refuse a validator this engine cannot build before the address
+		// exists: no database is created that nobody could open.
+		if _, err := e.registry.NewValidator(*m.Validator); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 		}
 	}
 	blk, err := encodeManifest(m)
@@ -135,7 +195,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	}
 	if db != nil {
 		if db.addr.Name != addr.Name {
-			return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, db.addr.Name)
+			return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 		}
 		return db, nil
 	}
@@ -154,7 +214,9 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 		return nil, err // the block stays in memory until evicted
 	}
 	if m.Name != addr.Name {
-		return nil, fmt.Errorf("%w: %s names database %q, the manifest %q", ErrBadAddress, addr, addr.Name, m.Name)
+		// Not the manifest's name: a caller who guessed the CID (seen
+		// somewhere) must not learn the address from the error.
+		return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 	}
 	if err := e.node.Admit(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
@@ -386,30 +448,37 @@ func (db *Database) start(ctx context.Context) error {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
 	db.access = ac
+	db.validator = validation.Validator(validation.Open{})
+	if db.manifest.Validator != nil {
+		if db.validator, err = e.registry.NewValidator(*db.manifest.Validator); err != nil {
+			return fmt.Errorf("engine: open %s: %w", db.addr, err)
+		}
+	}
 
-	db.mat = newMaterializer(db.log.Named("view"), e.store, db.ns)
-	db.mat.onChange = db.onDocChange
-	db.mat.onMeta = db.onMeta
-	db.mat.durable = e.store.SyncWAL
-	if err := db.mat.rebuild(ctx); err != nil {
+	db.mat = readmodel.New(db.log.Named("view"), e.store, db.ns)
+	db.mat.OnChange = db.onDocChange
+	db.mat.OnMeta = db.onMeta
+	db.mat.Durable = e.store.SyncWAL
+	if err := db.mat.Rebuild(ctx); err != nil {
 		return fmt.Errorf("engine: open %s: read store: %w", db.addr, err)
 	}
 	db.wg.Add(1)
 	go func() {
 		defer db.wg.Done()
-		db.mat.run(db.ctx)
+		db.mat.Run(db.ctx)
 	}()
 
 	rep, err := e.node.Open(ctx, replication.ReplicaConfig{
 		Manifest:       db.addr.Manifest,
-		Topic:          "/lattice/db/" + db.addr.Manifest.String(),
+		Topic:          replication.TopicName(db.addr.Manifest),
 		Database:       db.addr.String(),
 		Namespace:      db.ns,
 		Access:         db.access,
+		Validator:      db.validator,
 		Delegate:       delegate{db},
 		Counters:       &db.stats.Counters,
 		Log:            db.log,
-		Notify:         db.mat.notify,
+		Store:          readmodel.NewWatchStore(e.store, db.ns, db.mat.Notify),
 		InlineLimit:    e.cfg.inlineBlockLimit,
 		FetchTimeout:   e.cfg.fetchTimeout,
 		Rebroadcast:    e.cfg.rebroadcastInterval,
@@ -494,7 +563,7 @@ func (db *Database) Events(ctx context.Context) <-chan Event {
 func (db *Database) emit(ev Event) { db.hub.emit(ev) }
 
 func (db *Database) onDocChange(r docRef, old, doc map[string]any, local bool) {
-	ev := Event{Type: EventReplicated, Collection: r.coll, Deleted: doc == nil}
+	ev := Event{Type: EventReplicated, Collection: r.Coll, Deleted: doc == nil}
 	if local {
 		ev.Type = EventWrite
 		db.stats.localWrites.Add(1)
@@ -518,23 +587,23 @@ func (db *Database) onMeta(key string) {
 	if err != nil {
 		return
 	}
-	val, ok, err := db.mat.getMeta(db.ctx, key)
+	val, ok, err := db.mat.GetMeta(db.ctx, key)
 	if err != nil {
 		return
 	}
 	switch pk.Kind {
 	case crdt.KindIndex:
 		if !ok {
-			db.mat.applyIndex(pk.Coll, pk.Sub, nil)
+			db.mat.ApplyIndex(pk.Coll, pk.Sub, nil)
 			return
 		}
 		var spec IndexSpec
 		if json.Unmarshal(val, &spec) != nil || spec.Name != pk.Sub || validateIndexPath(spec.Path) != nil {
 			return
 		}
-		db.mat.applyIndex(pk.Coll, pk.Sub, &spec)
+		db.mat.ApplyIndex(pk.Coll, pk.Sub, &spec)
 	case crdt.KindCollection:
-		db.mat.applyMarker(pk.Coll, ok)
+		db.mat.ApplyMarker(pk.Coll, ok)
 	case crdt.KindACL:
 		if ok {
 			if r, isRep := db.access.(accesscontrol.Replicated); isRep {
@@ -562,6 +631,7 @@ func (db *Database) Stats() Stats {
 		HeadsDropped:      db.stats.HeadsDropped.Load(),
 		FetchFailures:     db.stats.FetchFailures.Load(),
 		Rejected:          db.stats.Rejected.Load(),
+		Invalid:           db.stats.Invalid.Load(),
 		BytesIn:           db.stats.BytesIn.Load(),
 		BytesOut:          db.stats.BytesOut.Load(),
 		EventsDropped:     db.stats.eventsDropped.Load(),
@@ -582,9 +652,10 @@ func (db *Database) Stats() Stats {
 	}
 	if db.rep != nil {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
+		s.Peers = db.rep.Peers()
 	}
-	s.PendingChanges = db.mat.pending()
-	s.Documents = db.mat.liveDocuments()
+	s.PendingChanges = db.mat.Pending()
+	s.Documents = db.mat.LiveDocuments()
 	if fs, err := db.e.node.FetchStats(); err == nil {
 		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = fs.Blocks, fs.BytesIn, fs.BytesOut
 	}

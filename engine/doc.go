@@ -1,10 +1,12 @@
 // Package engine is Lattice's peer: it opens replicated document databases
 // and serves them through an API shaped like the MongoDB Go driver.
 //
-// An Engine is one peer: a libp2p host, gossipsub, bitswap for DAG blocks,
-// and a local store (pebble on disk by default). A Database is one
-// Merkle-CRDT (go-ds-crdt) over its own namespace of that store, announced on
-// its own pubsub topic; it is addressed by the content address of its
+// An Engine is one peer: a libp2p host, its replication (gossipsub, bitswap
+// for DAG blocks, catch-up: internal/replication's Node), and a local store
+// (pebble on disk by default). A Database is one Merkle-CRDT (go-ds-crdt)
+// over its own namespace of that store, announced on its own pubsub topic
+// (a replication Replica), read through a materialised view
+// (internal/readmodel); it is addressed by the content address of its
 // manifest, /lattice/<manifest CID>/<name>, so the address pins its name and
 // its access rules. Databases hold collections of JSON documents; documents
 // are CRDT maps (see package crdt for the merge rules), so replicas that
@@ -57,6 +59,13 @@
 //   - A peer that sends malformed broadcasts loses gossipsub score and is
 //     soon ignored (Engine.PeerScore); honest peers are never penalised for
 //     relaying announcements another replica's controller refuses.
+//
+// # Builds
+//
+// A native build makes its own host (package transports, WithTransports,
+// WithNAT, WithLibp2pOptions) and keeps its data in pebble. The engine
+// core also builds for GOOS=js GOARCH=wasm, where neither exists: such an
+// engine runs on a host given with WithHost, in memory (WithInMemory).
 //
 // # Concurrency and lifecycle
 //

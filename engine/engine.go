@@ -21,7 +21,6 @@ import (
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/plugins"
-	"github.com/latticedb/lattice/transports"
 )
 
 // Engine is one Lattice peer: a libp2p host, its replication (a
@@ -158,25 +157,13 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 			return nil, err
 		}
 	}
-	h, err := transports.New(transports.Config{
-		Identity:    key,
-		ListenAddrs: cfg.listen,
-		Transports:  cfg.transports,
-		NAT:         cfg.nat,
-		Relays:      cfg.relays,
-		Options:     cfg.libp2pOpts,
-		Logger:      e.log,
-	})
+	h, err := buildHost(cfg, key, e.log)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
 	e.ownsHost = true
 	return h, nil
 }
-
-// PebbleOptions returns the pebble options the engine opens its store
-// with, for embedders and benchmarks that open pebble themselves.
-func PebbleOptions() *store.PebbleConfig { return store.PebbleOptions() }
 
 // loadIdentity returns the engine's key: kept in dir (see package
 // identity), or a throwaway one in memory.

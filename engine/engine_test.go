@@ -62,15 +62,15 @@ func TestRestartKeepsDataAndIdentity(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func TestCreateIsDeterministicAndOpenValidates(t *testing.T) {
+func TestCreateIsDeterministicOnRequestAndOpenValidates(t *testing.T) {
 	ctx := context.Background()
 	e := enginetest.NewEngine(t)
-	db1, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()))
+	db1, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()), engine.WithDeterministicAddress())
 	require.NoError(t, err)
-	db2, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()))
+	db2, err := e.Create(ctx, "same", engine.WithAccess(accesscontrol.Open()), engine.WithDeterministicAddress())
 	require.NoError(t, err)
 	require.Equal(t, db1.Address(), db2.Address())
-	db3, err := e.Create(ctx, "same")
+	db3, err := e.Create(ctx, "same", engine.WithDeterministicAddress())
 	require.NoError(t, err)
 	require.NotEqual(t, db1.Address(), db3.Address(), "access rules are part of the address")
 

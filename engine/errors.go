@@ -20,6 +20,10 @@ var (
 	ErrBadDocument = errors.New("engine: invalid document")
 	// ErrDocumentTooLarge is returned for a document over the size limit.
 	ErrDocumentTooLarge = errors.New("engine: document too large")
+	// ErrWriteTooLarge is returned for a write over one of the bounds of
+	// limits.go (documents per InsertMany, estimated memory of its keys);
+	// nothing of it is applied.
+	ErrWriteTooLarge = errors.New("engine: write too large")
 	// ErrDuplicateKey is returned when inserting an _id that exists.
 	ErrDuplicateKey = errors.New("engine: duplicate _id")
 	// ErrNoDocuments is returned by SingleResult.Decode when nothing matched,

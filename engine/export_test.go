@@ -77,8 +77,10 @@ func MaxHeight(db *Database) uint64 {
 func HoldView(db *Database) (release func()) {
 	ch := make(chan struct{})
 	var once sync.Once
-	db.mat.mu.Lock()
-	db.mat.beforeFlush = func() { <-ch }
-	db.mat.mu.Unlock()
+	db.mat.SetBeforeFlush(func() { <-ch })
 	return func() { once.Do(func() { close(ch) }) }
 }
+
+// SetDeltaKeys makes db's writer pack up to n keys in one delta, past the
+// bound receivers hold deltas to: a modified peer.
+func SetDeltaKeys(db *Database, n int) { db.wq.deltaKeys = n }

@@ -28,10 +28,10 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cands, exact := c.db.mat.candidates(c.name, f)
+	cands, exact := c.db.mat.Candidates(c.name, f)
 	hits := cands[:0]
 	for i, h := range cands {
-		if h.doc == nil {
+		if h.Doc == nil {
 			continue
 		}
 		if i%scanCheckEvery == 0 {
@@ -42,14 +42,17 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 		if c.scanHook != nil {
 			c.scanHook(ctx)
 		}
-		if exact || f.Match(h.doc) {
+		if exact || f.Match(h.Doc) {
 			hits = append(hits, h)
 		}
+		if err := f.Err(); err != nil {
+			return nil, err // a regex match stopped: no partial answer
+		}
 	}
-	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
 	out := make([]map[string]any, len(hits))
 	for i, h := range hits {
-		out[i] = h.doc
+		out[i] = h.Doc
 	}
 	return out, nil
 }
@@ -71,10 +74,6 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 	if err := c.db.checkOpen(); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(filter)
-	if err != nil {
-		return nil, err
-	}
 	o, err := query.NewOptions(opts...)
 	if err != nil {
 		return nil, err
@@ -84,6 +83,17 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 		var cancel context.CancelFunc
 		sctx, cancel = context.WithTimeout(ctx, o.MaxTime)
 		defer cancel()
+	}
+	// A regex match in one large document stops at the deadline: with a
+	// time limit that alone bounds it, else query's default work budget
+	// does too.
+	fopts := []query.FilterOption{query.Interrupt(sctx.Err)}
+	if o.MaxTime > 0 {
+		fopts = append(fopts, query.RegexWork(0))
+	}
+	f, err := parseFilter(filter, fopts...)
+	if err != nil {
+		return nil, err
 	}
 	matched, err := c.snapshot(sctx, f)
 	if err == nil {
@@ -126,15 +136,15 @@ func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if err != nil {
 		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
 	}
-	r, err := c.ref(crdt.CanonicalNumbers(nid))
+	r, err := c.ref(value.CanonicalNumbers(nid))
 	if err != nil {
 		return &SingleResult{err: err}
 	}
-	e := c.db.mat.entry(r)
-	if e == nil || e.doc == nil {
+	e := c.db.mat.Entry(r)
+	if e == nil || e.Doc == nil {
 		return &SingleResult{err: ErrNoDocuments}
 	}
-	return &SingleResult{doc: e.doc}
+	return &SingleResult{doc: e.Doc}
 }
 
 // CountDocuments counts the documents matching filter.
@@ -145,7 +155,7 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any) (int64, err
 	if err := c.db.checkOpen(); err != nil {
 		return 0, err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.Interrupt(ctx.Err))
 	if err != nil {
 		return 0, err
 	}
@@ -169,7 +179,7 @@ func (c *Collection) Distinct(ctx context.Context, field string, filter any) ([]
 	if err := c.db.checkOpen(); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(filter)
+	f, err := parseFilter(filter, query.Interrupt(ctx.Err))
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +241,7 @@ func (c *Collection) DropIndex(ctx context.Context, name string) error {
 	if c.err != nil {
 		return c.err
 	}
-	if !c.db.mat.hasIndex(c.name, name) {
+	if !c.db.mat.HasIndex(c.name, name) {
 		return fmt.Errorf("%w: no index %q on collection %q", ErrBadName, name, c.name)
 	}
 	return c.db.write(ctx, func(t *txn) error {
@@ -245,7 +255,7 @@ func (c *Collection) Indexes(ctx context.Context) ([]IndexSpec, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	return c.db.mat.indexes(c.name), nil
+	return c.db.mat.Indexes(c.name), nil
 }
 
 func validateIndexPath(p string) error {

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/validation"
 )
 
 // ManifestType is the only database type so far: collections of documents.
@@ -27,9 +30,34 @@ type Manifest struct {
 	Name   string               `json:"name"`
 	Type   string               `json:"type"`
 	Access accesscontrol.Config `json:"access"`
+	// Validator, if set, names what the database's documents may hold
+	// (see package validation). Absent in manifests made before it, and
+	// in those of databases without one: their address is unchanged.
+	Validator *validation.Config `json:"validator,omitempty"`
 	// Meta is free-form creation metadata (creator, creation time, ...).
 	// Two Creates with identical manifests give the same address.
 	Meta map[string]string `json:"meta,omitempty"`
+	// Nonce makes the address unique and unguessable: Create fills it with
+	// 128 random bits (26 characters of lower-case base32) unless asked for
+	// a deterministic address (WithDeterministicAddress). Manifests made
+	// before nonces existed have none and keep their addresses.
+	Nonce string `json:"nonce,omitempty"`
+}
+
+// nonceLen is the length of a generated nonce; maxNonceLen bounds one from
+// the network.
+const (
+	nonceLen    = 26
+	maxNonceLen = 64
+)
+
+// newNonce returns 128 random bits in lower-case base32 without padding.
+func newNonce() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("engine: manifest nonce: %w", err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
 }
 
 func (m *Manifest) validate() error {
@@ -41,6 +69,17 @@ func (m *Manifest) validate() error {
 	}
 	if m.Access.Type == "" {
 		return fmt.Errorf("%w: no access controller", ErrBadManifest)
+	}
+	if len(m.Nonce) > maxNonceLen {
+		return fmt.Errorf("%w: nonce of %d bytes, the limit is %d", ErrBadManifest, len(m.Nonce), maxNonceLen)
+	}
+	for _, r := range m.Nonce {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return fmt.Errorf("%w: nonce holds characters other than a-z and 0-9", ErrBadManifest)
+		}
+	}
+	if m.Validator != nil && m.Validator.Type == "" {
+		return fmt.Errorf("%w: validator has no type", ErrBadManifest)
 	}
 	return nil
 }
@@ -59,6 +98,10 @@ func encodeManifest(m *Manifest) (blocks.Block, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
 	}
 	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(data) > maxManifestSize {
+		// Peers refuse a larger manifest: the database could not be opened.
+		return nil, fmt.Errorf("%w: %d bytes (at most %d)", ErrBadManifest, len(data), maxManifestSize)
+	}
 	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum(data)
 	if err != nil {
 		return nil, err
@@ -115,6 +158,11 @@ func ParseAddress(s string) (Address, error) {
 	}
 	return Address{Manifest: c, Name: name}, nil
 }
+
+// ValidateCollectionName reports whether name is a valid collection name
+// (the rules of validateName), wrapping ErrBadName: for callers that
+// carry a name before they use it, such as invite links.
+func ValidateCollectionName(name string) error { return validateName("collection", name) }
 
 // validateName checks database, collection and index names: 1 to 128
 // bytes of UTF-8, no '/', no control characters, not starting with '$' or

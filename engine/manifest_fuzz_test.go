@@ -6,6 +6,7 @@ import "testing"
 func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte(`{"name":"x","type":"docstore","access":{"type":"open"}}`))
 	f.Add([]byte(`{"name":"","type":"docstore","access":{"type":"open"}}`))
+	f.Add([]byte(`{"name":"x","type":"docstore","access":{"type":"open"},"nonce":"abcdefghijklmnopqrstuvwxyz"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decodeManifest(data)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -13,7 +12,6 @@ import (
 	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/plugins"
-	"github.com/latticedb/lattice/transports"
 )
 
 // Option configures an Engine.
@@ -30,16 +28,15 @@ type config struct {
 	relays              []peer.AddrInfo
 	identity            crypto.PrivKey
 	registry            *plugins.Registry
-	libp2pOpts          []libp2p.Option
 	host                host.Host
 	listenSet           bool
-	transports          []transports.Transport
-	nat                 transports.NATConfig
-	natSet              bool
+	net                 netConfig // the options of a host the engine builds (host_native.go)
 	rebroadcastInterval time.Duration
 	dagSyncTimeout      time.Duration
 	fetchTimeout        time.Duration
 	maxDocumentSize     int
+	maxBatchDocs        int // see limits.go
+	maxWriteBytes       int
 	inlineBlockLimit    int
 	reconnect           bool
 	catchup             bool
@@ -58,6 +55,8 @@ func defaultConfig() *config {
 		dagSyncTimeout:      2 * time.Minute,
 		fetchTimeout:        30 * time.Second,
 		maxDocumentSize:     DefaultMaxDocumentSize,
+		maxBatchDocs:        DefaultMaxBatchDocuments,
+		maxWriteBytes:       DefaultMaxWriteBytes,
 		inlineBlockLimit:    256 << 10,
 		reconnect:           true,
 		catchup:             true,
@@ -82,7 +81,7 @@ func (c *config) validate() error {
 	if c.maxDocumentSize <= 0 || c.maxDocumentSize > 1<<20 {
 		return fmt.Errorf("%w: max document size must be in (0, 1 MiB]", ErrBadOption)
 	}
-	if c.host != nil && (c.identity != nil || c.relays != nil || c.libp2pOpts != nil || c.listenSet || c.transports != nil || c.natSet) {
+	if c.host != nil && (c.identity != nil || c.relays != nil || c.listenSet || c.net.set()) {
 		return fmt.Errorf("%w: WithHost cannot be combined with WithIdentity, WithListenAddrs, WithRelays, WithTransports, WithNAT or WithLibp2pOptions: configure the host instead", ErrBadOption)
 	}
 	return nil
@@ -134,26 +133,6 @@ func WithLogger(l hclog.Logger) Option {
 // all interfaces, random ports).
 func WithListenAddrs(addrs ...string) Option {
 	return func(c *config) error { c.listen, c.listenSet = addrs, true; return nil }
-}
-
-// WithTransports sets the transports the host speaks (default:
-// transports.Defaults(), TCP, QUIC and WebSocket). See package transports
-// for the built-ins and for writing one's own.
-func WithTransports(ts ...transports.Transport) Option {
-	return func(c *config) error {
-		if len(ts) == 0 {
-			return fmt.Errorf("%w: WithTransports needs at least one transport", ErrBadOption)
-		}
-		c.transports = append(c.transports, ts...)
-		return nil
-	}
-}
-
-// WithNAT sets the host's NAT traversal: AutoNAT, hole punching, port
-// mapping (default: the zero transports.NATConfig, which punches holes
-// when the engine has relays).
-func WithNAT(n transports.NATConfig) Option {
-	return func(c *config) error { c.nat, c.natSet = n, true; return nil }
 }
 
 // WithBootstrap names peers to connect to at start.
@@ -209,12 +188,6 @@ func WithHost(h host.Host) Option {
 		c.host = h
 		return nil
 	}
-}
-
-// WithLibp2pOptions appends options to the libp2p host constructor
-// (transports, relays, NAT traversal).
-func WithLibp2pOptions(opts ...libp2p.Option) Option {
-	return func(c *config) error { c.libp2pOpts = append(c.libp2pOpts, opts...); return nil }
 }
 
 // WithRebroadcastInterval sets how often each database re-announces heads

@@ -25,6 +25,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/internal/replication"
 )
 
 // Resource bounds under a flood of junk broadcasts.
@@ -58,7 +59,7 @@ func newFlooder(t *testing.T, dbAddr string, target *engine.Engine) *flooder {
 		pubsub.WithPeerOutboundQueueSize(4096),
 	)
 	require.NoError(t, err)
-	topic, err := ps.Join("/lattice/db/" + addr.Manifest.String())
+	topic, err := ps.Join(replication.TopicName(addr.Manifest))
 	require.NoError(t, err)
 	f := &flooder{h: h, topic: topic, cancel: cancel}
 	t.Cleanup(f.close)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Write path. Every write is a function run against a txn. Writes are group
@@ -31,13 +33,15 @@ const maxGroupOps = 1024
 // maxDeltaMutations and maxDeltaBytes bound one delta. go-ds-crdt's batch
 // recomputes the size of the whole pending delta on every Put, so deltas
 // are kept small enough for that to stay cheap, and small enough to travel
-// inline in a broadcast.
+// inline in a broadcast. Receivers refuse a delta of more keys
+// (replication.MaxDeltaMutations).
 const (
-	maxDeltaMutations = 512
+	maxDeltaMutations = replication.MaxDeltaMutations
 	maxDeltaBytes     = 768 << 10
 )
 
 type writeReq struct {
+	ctx  context.Context // its caller's: a write whose caller has gone is dropped
 	fn   func(*txn) error
 	done chan error
 	lead chan struct{} // closed when its caller is to commit the next group
@@ -47,6 +51,10 @@ type writeQueue struct {
 	mu      sync.Mutex
 	pending []*writeReq
 	active  bool
+	// deltaKeys, when set (by tests only, see export_test.go), replaces
+	// maxDeltaMutations: a peer that makes deltas past the receivers'
+	// bounds.
+	deltaKeys int
 }
 
 // txn accumulates the mutations of a commit group.
@@ -97,21 +105,21 @@ func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	if d := t.read[r]; d != nil {
 		return d, nil
 	}
-	e := t.db.mat.entry(r)
+	e := t.db.mat.Entry(r)
 	if _, read := t.base[r]; !read {
 		t.base[r] = 0
 		if e != nil {
-			t.base[r] = e.seq
+			t.base[r] = e.Seq
 		}
 	}
 	var d *crdt.Doc
 	if e == nil {
-		d, _ = crdt.Assemble(r.coll, r.id, nil)
+		d, _ = crdt.Assemble(r.Coll, r.ID, nil)
 	} else {
 		var err error
-		d, err = t.db.mat.load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
+		d, err = t.db.mat.Load(t.db.ctx, r) // the database's context: one caller's cancellation must not fail the group
 		if err != nil {
-			return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.id, r.coll, err)
+			return nil, fmt.Errorf("engine: read %s in collection %q: %w", r.ID, r.Coll, err)
 		}
 	}
 	if t.read == nil {
@@ -133,8 +141,8 @@ func (t *txn) shown(r docRef) (doc map[string]any, seq uint64) {
 			return d.Materialize(), 0
 		}
 	}
-	if e := t.db.mat.entry(r); e != nil {
-		return e.doc, e.seq
+	if e := t.db.mat.Entry(r); e != nil {
+		return e.Doc, e.Seq
 	}
 	return nil, 0
 }
@@ -156,7 +164,7 @@ func (t *txn) stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
 		t.opDocs[r] = cur.With(muts)
 	}
 	t.opMuts = append(t.opMuts, muts...)
-	t.opColls[r.coll] = true
+	t.opColls[r.Coll] = true
 }
 
 // stageMeta records a write of a non-document key (index, collection, ACL).
@@ -190,19 +198,47 @@ func (t *txn) commitOp() {
 	t.abortOp()
 }
 
+// validateOp asks the database's validator about every document the
+// running function leaves existing, as it would stand after the group so
+// far and the function's own writes. The function fails whole on the
+// first refusal (ErrBadDocument wrapping validation.ErrInvalid).
+func (t *txn) validateOp() error {
+	v := t.db.validator
+	if _, open := v.(validation.Open); open || v == nil {
+		return nil
+	}
+	for r, d := range t.opDocs {
+		if !d.Exists {
+			continue
+		}
+		doc := d.Materialize()
+		if err := v.Validate(r.Coll, doc); err != nil {
+			return fmt.Errorf("%w: _id %v: %w", ErrBadDocument, doc["_id"], err)
+		}
+	}
+	return nil
+}
+
 func (t *txn) abortOp() {
 	t.opDocs, t.opMuts, t.opMeta, t.opColls = nil, nil, nil, nil
 }
 
 // write runs fn as part of a commit group and returns once the group is
-// committed and the view shows it.
+// committed and the view shows it. fn may run more than once (on a fresh
+// txn, when the group commits what came before it first, see
+// commitGroup): it must reset whatever it reports. A write over the
+// bounds of limits.go fails with ErrWriteTooLarge; a write whose ctx is
+// done before it runs is dropped and fails with ctx.Err().
 func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 	db.writing.RLock()
 	defer db.writing.RUnlock()
 	if err := db.checkOpen(); err != nil {
 		return err
 	}
-	req := &writeReq{fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), lead: make(chan struct{})}
 	q := &db.wq
 	q.mu.Lock()
 	q.pending = append(q.pending, req)
@@ -216,10 +252,47 @@ func (db *Database) write(ctx context.Context, fn func(*txn) error) error {
 		case err := <-req.done:
 			return err
 		case <-req.lead:
+		case <-ctx.Done():
+			if db.withdraw(req) {
+				return ctx.Err()
+			}
+			// A leader took it into its group: the group drops it if it
+			// has not run yet, and reports either way.
+			select {
+			case err := <-req.done:
+				return err
+			case <-req.lead:
+			}
 		}
 	}
 	db.lead(ctx)
 	return <-req.done
+}
+
+// withdraw takes req out of the queue when no group has taken it yet, and
+// reports whether it did. A request withdrawn after leadership was handed
+// to it hands leadership on, so the queue never waits on a caller that
+// has gone.
+func (db *Database) withdraw(req *writeReq) bool {
+	q := &db.wq
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.pending, req)
+	if i < 0 {
+		return false
+	}
+	q.pending = slices.Delete(q.pending, i, i+1)
+	select {
+	case <-req.lead:
+		// It was to lead the next group: hand that on.
+		if len(q.pending) == 0 {
+			q.active = false
+		} else {
+			close(q.pending[0].lead)
+		}
+	default:
+	}
+	return true
 }
 
 // lead commits the next group, which holds the leader's own request, then
@@ -242,32 +315,68 @@ func (db *Database) lead(ctx context.Context) {
 	q.mu.Unlock()
 }
 
+// commitGroup runs the group's write functions in order against one txn
+// and commits them. A function whose staged keys are over the write bound
+// is refused alone; when the group as a whole would pass the bound, what
+// it holds so far is committed first and the function runs again on a
+// fresh txn, so a group never holds more than one bound's worth of keys.
 func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
-	t := newTxn(db)
 	results := make([]error, len(group))
-	ok := 0
-	for i, req := range group {
+	t := newTxn(db)
+	cost, from := 0, 0
+	// settle commits t and reports for the requests from from to to.
+	settle := func(to int) {
+		var commitErr error
+		if len(t.order) > 0 {
+			// The leader's own cancellation must not fail the others' writes.
+			commitErr = db.authorizeLocal(context.WithoutCancel(ctx), t)
+			if commitErr == nil {
+				commitErr = db.commit(ctx, t)
+			}
+		}
+		for i := from; i < to; i++ {
+			if results[i] == nil && commitErr != nil {
+				results[i] = commitErr
+			}
+			group[i].done <- results[i]
+		}
+		t, cost, from = newTxn(db), 0, to
+	}
+	for i := 0; i < len(group); i++ {
+		req := group[i]
+		// A caller that went away before its write ran is told so, and its
+		// write is dropped: it must not land after the caller saw a failure
+		// (a retried insert without _id would duplicate it).
+		if err := req.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
 		if err := req.fn(t); err != nil {
 			t.abortOp()
 			results[i] = err
 			continue
 		}
+		c := writeCost(t.opMuts)
+		err := db.checkWriteCost(c, len(t.opMuts))
+		if err == nil {
+			err = t.validateOp()
+		}
+		if err != nil {
+			t.abortOp()
+			results[i] = err
+			continue
+		}
+		if cost > 0 && db.checkWriteCost(cost+c, 0) != nil {
+			// Commit the writes before this one, then run it again alone.
+			t.abortOp()
+			settle(i)
+			i--
+			continue
+		}
 		t.commitOp()
-		ok++
+		cost += c
 	}
-	var commitErr error
-	if len(t.order) > 0 {
-		commitErr = db.authorizeLocal(ctx, t)
-		if commitErr == nil {
-			commitErr = db.commit(ctx, t)
-		}
-	}
-	for i, req := range group {
-		if results[i] == nil && commitErr != nil {
-			results[i] = commitErr
-		}
-		req.done <- results[i]
-	}
+	settle(len(group))
 }
 
 // maxSignAttempts bounds how often one delta is signed again because its
@@ -290,7 +399,11 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	if err != nil {
 		return err
 	}
-	db.mat.beginLocal(t.muts)
+	db.mat.BeginLocal(t.muts)
+	deltaKeys := maxDeltaMutations
+	if db.wq.deltaKeys > 0 {
+		deltaKeys = db.wq.deltaKeys
+	}
 	var chunk []crdt.Mutation
 	size := 0
 	flush := func() error {
@@ -341,7 +454,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		}
 		chunk = append(chunk, m)
 		size += len(k) + len(m.Value)
-		if len(chunk) >= maxDeltaMutations || size >= maxDeltaBytes {
+		if len(chunk) >= deltaKeys || size >= maxDeltaBytes {
 			if err = flush(); err != nil {
 				break
 			}
@@ -355,9 +468,9 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 		err = db.e.store.SyncWAL()
 	}
 	// Install even after an error: some deltas may have been committed.
-	reread := db.mat.endLocal()
+	reread := db.mat.EndLocal()
 	for _, r := range t.events {
-		if rerr := db.mat.install(cctx, r, t.docs[r], t.base[r], reread[r] || err != nil); rerr != nil && err == nil {
+		if rerr := db.mat.Install(cctx, r, t.docs[r], t.base[r], reread[r] || err != nil); rerr != nil && err == nil {
 			err = rerr
 		}
 	}

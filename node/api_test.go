@@ -1,6 +1,8 @@
 package node_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/node"
+	"github.com/latticedb/lattice/query"
 )
 
 func TestID(t *testing.T) {
@@ -149,6 +152,10 @@ func TestErrors(t *testing.T) {
 		{"bad access", "POST", "/v1/databases", `{"name":"x","access":{"type":"static","writers":["nope"]}}`, 400, "bad_request"},
 		{"bad connect addr", "POST", "/v1/connect", `{"addr":"/ip4/127.0.0.1/tcp/1"}`, 400, "bad_request"},
 		{"bad link", "POST", "/v1/join", `{"link":"https://example.com"}`, 400, "bad_request"},
+		{"regex too long", "POST", "/v1/action/find", `{"database":"` + db + `","collection":"todos","filter":{"s":{"$regex":"` + strings.Repeat("a", query.MaxRegexLength+1) + `"}}}`, 400, "limit_exceeded"},
+		{"regex program too large", "POST", "/v1/action/find", `{"database":"` + db + `","collection":"todos","filter":{"s":{"$regex":"[a-z]{1,1000}[0-9]{1,1000}[a-z]{1,1000}"}}}`, 400, "limit_exceeded"},
+		{"$each over cap", "POST", "/v1/action/updateOne", `{"database":"` + db + `","collection":"todos","filter":{"_id":"x"},"update":{"$addToSet":{"t":{"$each":[` + strings.Repeat("1,", query.MaxEachItems) + `1]}}}}`, 400, "limit_exceeded"},
+		{"insertMany over cap", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[` + strings.Repeat("{},", engine.DefaultMaxBatchDocuments) + `{}]}`, 400, "limit_exceeded"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -221,11 +228,18 @@ func TestMetrics(t *testing.T) {
 	defer res.Body.Close()
 	require.Equal(t, 200, res.StatusCode)
 	text := readAll(t, res)
+	// The label is the name and a short hash, never the address (which
+	// opens the database, and metrics travel to other systems).
+	sum := sha256.Sum256([]byte("lattice-metrics-v1\n" + db))
+	label := "Metrics#" + hex.EncodeToString(sum[:4])
+	addr, err := engine.ParseAddress(db)
+	require.NoError(t, err)
+	require.NotContains(t, text, addr.Manifest.String())
 	for _, want := range []string{
 		`lattice_peers{kind="direct",transport="tcp"} 0`,
-		`lattice_db_local_writes_total{database="` + db + `"} 1`,
-		`lattice_replication_lag{database="` + db + `"}`,
-		`lattice_db_heads{database="` + db + `"}`,
+		`lattice_db_local_writes_total{database="` + label + `"} 1`,
+		`lattice_replication_lag{database="` + label + `"}`,
+		`lattice_db_heads{database="` + label + `"}`,
 		`lattice_blocks_fetched_total`,
 		`lattice_peers{kind="holepunched",transport="quic"} 0`,
 		`lattice_reachability{reachability="unknown"} 1`,
@@ -304,4 +318,20 @@ func TestMetricsDiscoveryAndWatchdog(t *testing.T) {
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Contains(t, readAll(t, res), "lattice_discovery_found_total 0\n")
+}
+
+// TestCreateGivesUniqueAddresses: README's open "Notes" created twice (or
+// by two strangers) is two databases; "deterministic": true asks for the
+// address that follows from the name and rules.
+func TestCreateGivesUniqueAddresses(t *testing.T) {
+	a := startNode(t)
+	body := map[string]any{"name": "Notes", "access": map[string]any{"type": "open"}}
+	one := a.ok(201, "POST", "/v1/databases", body)["address"].(string)
+	two := a.ok(201, "POST", "/v1/databases", body)["address"].(string)
+	require.NotEqual(t, one, two)
+	body["deterministic"] = true
+	det1 := a.ok(201, "POST", "/v1/databases", body)["address"].(string)
+	det2 := a.ok(201, "POST", "/v1/databases", body)["address"].(string)
+	require.Equal(t, det1, det2)
+	require.NotEqual(t, one, det1)
 }

@@ -46,8 +46,11 @@ type Config struct {
 	IdleTimeout       time.Duration
 
 	// MaxStreams bounds the event streams open at once (past it: 503
-	// too_many_streams); MaxStreamsPerClient bounds them per client IP
-	// address (past it: 429 too_many_streams).
+	// too_many_streams); a sixteenth of them (at least one) is kept for
+	// the node's own web app, whose browser marks its requests
+	// Sec-Fetch-Site: same-origin. MaxStreamsPerClient bounds them per
+	// client IP address, counting the app's streams and other ones apart
+	// (past it: 429 too_many_streams).
 	MaxStreams          int
 	MaxStreamsPerClient int
 	// MaxDatabases bounds the databases the node keeps open; creating,

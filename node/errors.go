@@ -66,6 +66,8 @@ func classify(err error) *apiError {
 		return errorf(http.StatusRequestEntityTooLarge, "too_large", "%v", err)
 	case errors.Is(err, engine.ErrBadAddress):
 		return errorf(http.StatusBadRequest, "bad_address", "%v", err)
+	case errors.Is(err, query.ErrLimit), errors.Is(err, engine.ErrWriteTooLarge):
+		return errorf(http.StatusBadRequest, "limit_exceeded", "%v", err)
 	case errors.Is(err, query.ErrUnknownOperator):
 		return errorf(http.StatusBadRequest, "unknown_operator", "%v", err)
 	case errors.Is(err, query.ErrInvalidJSON):

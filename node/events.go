@@ -9,13 +9,21 @@ import (
 
 // handleEvents streams a database's events as server-sent events until the
 // client goes away, the database closes or the node closes.
+//
+// A stream a browser opens for another site's page, or with another
+// Origin, is refused (403); the node's own pages have streams kept for
+// them (see streamLimiter).
 func (n *Node) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if err := crossSiteRead(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	db, err := n.database(r.Context(), r.URL.Query().Get("database"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	release, err := n.streams.acquire(clientKey(r))
+	release, err := n.streams.acquire(clientKey(r), isAppRequest(r))
 	if err != nil {
 		writeError(w, err)
 		return

@@ -258,6 +258,13 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		Name   string            `json:"name"`
 		Access *accessSpec       `json:"access"`
 		Meta   map[string]string `json:"meta"`
+		// Deterministic leaves the random nonce out of the manifest:
+		// the same name, access and meta then give the same address
+		// (engine.WithDeterministicAddress).
+		Deterministic bool `json:"deterministic"`
+		// Schemas holds a JSON Schema per collection (see package
+		// validation); the address pins them.
+		Schemas map[string]json.RawMessage `json:"schemas"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -276,6 +283,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		}
 		opts = append(opts, engine.WithAccess(cfg))
 	}
+	if len(req.Schemas) > 0 {
+		opts = append(opts, engine.WithSchemas(req.Schemas))
+	}
 	keys := make([]string, 0, len(req.Meta))
 	for k := range req.Meta {
 		keys = append(keys, k)
@@ -283,6 +293,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 	slices.Sort(keys)
 	for _, k := range keys {
 		opts = append(opts, engine.WithMeta(k, req.Meta[k]))
+	}
+	if req.Deterministic {
+		opts = append(opts, engine.WithDeterministicAddress())
 	}
 	done, err := n.admitDatabase("")
 	if err != nil {

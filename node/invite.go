@@ -39,7 +39,9 @@ const (
 //
 // where each addr is a multiaddr without the /p2p/<peer ID> suffix. Without
 // db, the invitee learns the database from the inviter's invite topic
-// (InviteTopic). collection is a hint for applications (the web app uses
+// (InviteTopic), where the inviter announces it to every subscriber: anyone
+// who knows the inviter's peer ID. Only invites asked for in that form
+// ("topic": true) are announced. collection is a hint for applications (the web app uses
 // "todos").
 type Invite struct {
 	// Peer is the inviter.
@@ -216,6 +218,12 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if req.Collection != "" {
+		if err := engine.ValidateCollectionName(req.Collection); err != nil {
+			writeError(w, errorf(http.StatusBadRequest, "bad_request", "collection: %v", err))
+			return
+		}
+	}
 	db, err := n.database(r.Context(), req.Database)
 	if err != nil {
 		writeError(w, err)
@@ -226,19 +234,50 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
 		return
 	}
-	n.invites.share(db.Address(), db.Name(), req.Collection)
 	if req.Topic {
+		// Only the topic form announces the address, and then to every
+		// peer that subscribes to this node's invite topic.
+		n.invites.share(db.Address(), db.Name(), req.Collection)
 		inv.Database = ""
 	}
-	link := inv.String()
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	origin := scheme + "://" + r.Host
+	link, err := fitLink(inv, origin)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	qrURL := origin + "/v1/invites/qr?link=" + url.QueryEscape(link)
 	writeJSON(w, http.StatusOK, inviteResponse{Link: link, QR: qrURL, Web: WebLink(origin, link),
 		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address()})
+}
+
+// fitLink formats inv as a link this node's own routes accept: ParseInvite
+// (inspect, join) takes it and the QR route can draw it, in both its forms
+// (the link, and the web link on origin). Addresses are dropped from the
+// end (relay circuits come first) until it fits; a link that does not fit
+// with one address is a 400.
+func fitLink(inv Invite, origin string) (string, error) {
+	for {
+		link := inv.String()
+		_, perr := ParseInvite(link)
+		_, qerr := qr.Encode(link, qr.M)
+		var werr error
+		if perr == nil && qerr == nil && checkWebBase(origin) == nil {
+			_, werr = qr.Encode(WebLink(origin, link), qr.M)
+		}
+		if perr == nil && qerr == nil && werr == nil {
+			return link, nil
+		}
+		if len(inv.Addrs) <= 1 {
+			return "", errorf(http.StatusBadRequest, "bad_request",
+				"the invite link would be %d bytes, too long for a link or its QR code (at most %d); use a shorter collection name", len(link), MaxLinkLen)
+		}
+		inv.Addrs = inv.Addrs[:len(inv.Addrs)-1]
+	}
 }
 
 // WebLink is an invite link in the form a phone camera can open:

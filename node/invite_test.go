@@ -173,3 +173,33 @@ func waitDoc(t testing.TB, tn *testNode, db string, id string, ok func(map[strin
 		return nil
 	})
 }
+
+// TestInviteLinksFitTheirRoutes: POST /v1/invites refuses an unbounded
+// collection name with a 400, and a link made from the longest names it
+// accepts (multi-byte, so escaping triples them) is one the node's own
+// inspect and QR routes take, in both forms.
+func TestInviteLinksFitTheirRoutes(t *testing.T) {
+	a := startNode(t)
+	longest := strings.Repeat("é", 64) // 128 bytes, 384 once escaped
+	db := a.createDB(longest)
+	status, out := a.do("POST", "/v1/invites", map[string]any{"database": db, "collection": strings.Repeat("c", 100_000)})
+	require.Equal(t, 400, status, "%v", out)
+	require.Equal(t, "bad_request", errCode(out))
+	status, out = a.do("POST", "/v1/invites", map[string]any{"database": db, "collection": "bad\x01"})
+	require.Equal(t, 400, status, "%v", out)
+
+	inv := a.ok(200, "POST", "/v1/invites", map[string]any{"database": db, "collection": longest})
+	link := inv["link"].(string)
+	got := a.ok(200, "POST", "/v1/invites/inspect", map[string]any{"link": link})
+	require.Equal(t, db, got["database"])
+	require.Equal(t, longest, got["collection"])
+	got = a.ok(200, "POST", "/v1/invites/inspect", map[string]any{"link": inv["web"]})
+	require.Equal(t, db, got["database"])
+	for _, qr := range []string{inv["qr"].(string), inv["webQr"].(string)} {
+		res, err := a.client.Get(qr)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode, qr)
+		require.Equal(t, "image/png", res.Header.Get("Content-Type"))
+	}
+}

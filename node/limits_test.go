@@ -112,12 +112,15 @@ func TestNosniffAndJSONErrors(t *testing.T) {
 // openStream opens an event stream from a given loopback source address
 // and returns its status and error code; a 200 stream stays open until the
 // test ends.
-func openStream(t *testing.T, tn *testNode, db, from string) (int, string) {
+func openStream(t *testing.T, tn *testNode, db, from string, header ...string) (int, string) {
 	t.Helper()
 	tr := &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", tn.url+"/v1/events?database="+url.QueryEscape(db), nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	res, err := (&http.Client{Transport: tr}).Do(req)
 	require.NoError(t, err)
 	if res.StatusCode == 200 {
@@ -132,9 +135,10 @@ func openStream(t *testing.T, tn *testNode, db, from string) (int, string) {
 }
 
 // TestStreamLimits: event streams are bounded per client (429) and
-// overall (503).
+// overall (503), and the node's own app keeps a stream however many other
+// programs hold (one of four is reserved for it).
 func TestStreamLimits(t *testing.T) {
-	a := startNode(t, func(c *node.Config) { c.MaxStreams, c.MaxStreamsPerClient = 3, 2 })
+	a := startNode(t, func(c *node.Config) { c.MaxStreams, c.MaxStreamsPerClient = 4, 2 })
 	db := a.createDB("Streams")
 	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1")))
 	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1")))
@@ -145,6 +149,42 @@ func TestStreamLimits(t *testing.T) {
 	status, code = openStream(t, a, db, "127.0.0.3")
 	require.Equal(t, 503, status)
 	require.Equal(t, "too_many_streams", code)
+	// The app on 127.0.0.1, whose other programs hold their limit, still
+	// gets the reserved stream; then the node is full for it too.
+	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1", "Sec-Fetch-Site", "same-origin")))
+	status, _ = openStream(t, a, db, "127.0.0.4", "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, 503, status)
+}
+
+// TestStreamsRefuseOtherSites: a page of another site (or another port of
+// this host, same-site to a browser) cannot open an event stream, nor can
+// a request with another Origin: they would hold slots and read changes.
+func TestStreamsRefuseOtherSites(t *testing.T) {
+	a := startNode(t)
+	db := a.createDB("Sites")
+	for _, h := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+		{"Origin", "http://evil.example"},
+		{"Origin", "http://127.0.0.1:1"},
+		{"Origin", "null"},
+	} {
+		status, code := openStream(t, a, db, "127.0.0.1", h...)
+		require.Equal(t, 403, status, "%v", h)
+		require.Equal(t, "forbidden", code, "%v", h)
+	}
+	u, err := url.Parse(a.url)
+	require.NoError(t, err)
+	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1", "Origin", "http://"+u.Host, "Sec-Fetch-Site", "same-origin")))
+	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1", "Sec-Fetch-Site", "none")))
+
+	// 16 foreign pages cannot take the app's slots: they are refused
+	// before they count, and the app's stream opens.
+	for i := 0; i < 16; i++ {
+		status, _ := openStream(t, a, db, "127.0.0.1", "Sec-Fetch-Site", "cross-site")
+		require.Equal(t, 403, status)
+	}
+	require.Equal(t, 200, first(openStream(t, a, db, "127.0.0.1", "Sec-Fetch-Site", "same-origin")))
 }
 
 // TestMaxDatabases: the node keeps at most MaxDatabases open; one more is

@@ -62,6 +62,12 @@ var (
 	// path).
 	ErrBadOption = errors.New("query: bad option")
 
+	// ErrLimit reports an input past one of the package's bounds
+	// (MaxUpdateOps, MaxEachItems, MaxRegexLength, MaxRegexProgram) or a
+	// filter or update whose regex matching ran past its RegexWork. The
+	// message names the bound and the value.
+	ErrLimit = errors.New("query: limit exceeded")
+
 	// ErrSortTooLarge reports an in-memory sort without a limit whose sort
 	// keys would take more than Options.MaxSortBytes.
 	ErrSortTooLarge = errors.New("query: sort exceeds the memory limit")

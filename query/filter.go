@@ -3,19 +3,21 @@ package query
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 
 	"github.com/latticedb/lattice/value"
 )
 
 // Filter is a parsed query filter. The zero value and a nil *Filter match
-// every document. A Filter is immutable and safe for concurrent use.
+// every document. A Filter is immutable and safe for concurrent use, except
+// that its regex work budget (see RegexWork) is shared by every Match on
+// it: parse one Filter per query.
 type Filter struct {
 	root andNode
 	// conj is the top-level conjunction: the fields of the filter document
 	// and, recursively, of the documents under a top-level $and.
 	conj []*fieldNode
+	work *meter
 }
 
 // ParseFilter parses a MongoDB-style filter document; see the package
@@ -23,17 +25,24 @@ type Filter struct {
 // document. The filter is normalized first (see Normalize), so Go integers
 // and nested maps of any string-keyed map type are accepted. Errors wrap
 // ErrUnknownOperator, ErrBadOperand, ErrBadPath or ErrInvalidValue and name
-// the operator and path.
-func ParseFilter(f map[string]any) (*Filter, error) {
+// the operator and path; patterns past MaxRegexLength or MaxRegexProgram
+// wrap ErrLimit.
+//
+// Options bound the filter's regex work (RegexWork, DefaultRegexWork by
+// default) and let a caller's deadline stop a long match (Interrupt). A
+// match stopped that way is no match, and Err says why: a caller that
+// scans checks Err and fails the query rather than return a partial
+// answer.
+func ParseFilter(f map[string]any, opts ...FilterOption) (*Filter, error) {
+	flt := &Filter{work: newMeter(opts)}
 	if len(f) == 0 {
-		return &Filter{}, nil
+		return flt, nil
 	}
 	n, err := value.Normalize(f)
 	if err != nil {
 		return nil, err
 	}
-	flt := &Filter{}
-	root, err := parseDoc(n.(map[string]any), "", &flt.conj)
+	root, err := parseDoc(n.(map[string]any), "", &flt.conj, flt.work)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +56,17 @@ func (f *Filter) Match(doc map[string]any) bool {
 		return true
 	}
 	return f.root.match(doc)
+}
+
+// Err reports why the filter stopped matching, or nil: a regex match ran
+// past the filter's RegexWork (an error wrapping ErrLimit) or its
+// Interrupt returned an error (wrapped as returned). Once set it stays
+// set, and every later Match reports false.
+func (f *Filter) Err() error {
+	if f == nil {
+		return nil
+	}
+	return f.work.stopped()
 }
 
 // node is a predicate over a whole document.
@@ -212,7 +232,7 @@ const inHashMin = 8
 // larger ones become a set keyed by EncodeKey, whose bytes are equal
 // exactly when Compare reports equality (int64(1) and float64(1) share a
 // key, null and a missing field too), so both forms agree.
-func inFunc(xs []any, res []*regexp.Regexp) func(any) bool {
+func inFunc(xs []any, res []*regex) func(any) bool {
 	eq := inValues(xs)
 	if len(res) == 0 {
 		return eq
@@ -283,7 +303,7 @@ func isLogical(k string) bool {
 
 // parseDoc parses a filter document. ctx prefixes paths in error messages
 // (inside $elemMatch). When conj is not nil the fields are appended to it.
-func parseDoc(m map[string]any, ctx string, conj *[]*fieldNode) (andNode, error) {
+func parseDoc(m map[string]any, ctx string, conj *[]*fieldNode, w *meter) (andNode, error) {
 	var out andNode
 	for _, k := range value.SortedKeys(m) {
 		v := m[k]
@@ -295,14 +315,14 @@ func parseDoc(m map[string]any, ctx string, conj *[]*fieldNode) (andNode, error)
 				}
 				return nil, fmt.Errorf("%w %q at %s", ErrUnknownOperator, k, where)
 			}
-			n, err := parseLogical(k, v, ctx, conj)
+			n, err := parseLogical(k, v, ctx, conj, w)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, n)
 			continue
 		}
-		n, err := parseField(k, v, ctx)
+		n, err := parseField(k, v, ctx, w)
 		if err != nil {
 			return nil, err
 		}
@@ -314,7 +334,7 @@ func parseDoc(m map[string]any, ctx string, conj *[]*fieldNode) (andNode, error)
 	return out, nil
 }
 
-func parseLogical(op string, v any, ctx string, conj *[]*fieldNode) (node, error) {
+func parseLogical(op string, v any, ctx string, conj *[]*fieldNode, w *meter) (node, error) {
 	arr, ok := v.([]any)
 	if !ok || len(arr) == 0 {
 		return nil, fmt.Errorf("%w: %s needs a non-empty array of filter documents, got %s", ErrBadOperand, op, value.TypeName(v))
@@ -328,7 +348,7 @@ func parseLogical(op string, v any, ctx string, conj *[]*fieldNode) (node, error
 		if !ok {
 			return nil, fmt.Errorf("%w: %s element %d must be a filter document, got %s", ErrBadOperand, op, i, value.TypeName(e))
 		}
-		n, err := parseDoc(m, ctx, conj)
+		n, err := parseDoc(m, ctx, conj, w)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +363,7 @@ func parseLogical(op string, v any, ctx string, conj *[]*fieldNode) (node, error
 	return norNode(children), nil
 }
 
-func parseField(path string, v any, ctx string) (*fieldNode, error) {
+func parseField(path string, v any, ctx string, w *meter) (*fieldNode, error) {
 	errPath := value.JoinPath(ctx, path)
 	parts, err := value.SplitPath(path)
 	if err != nil {
@@ -356,7 +376,7 @@ func parseField(path string, v any, ctx string) (*fieldNode, error) {
 			return nil, err
 		}
 		if isOps {
-			n.pred, n.ops, err = parseOps(m, errPath, true)
+			n.pred, n.ops, err = parseOps(m, errPath, true, w)
 			if err != nil {
 				return nil, err
 			}
@@ -388,12 +408,12 @@ func operatorDoc(m map[string]any, errPath string) (bool, error) {
 // parseOps parses an operator expression such as {"$gt": 1, "$lt": 5}.
 // expand selects MongoDB's implicit array traversal for comparisons (off
 // for the element predicates of $elemMatch and $pull).
-func parseOps(m map[string]any, path string, expand bool) (pred, []opArg, error) {
+func parseOps(m map[string]any, path string, expand bool, w *meter) (pred, []opArg, error) {
 	var preds allPred
 	var ops []opArg
 	for _, op := range value.SortedKeys(m) {
 		arg := m[op]
-		p, err := parseOp(op, arg, m, path, expand)
+		p, err := parseOp(op, arg, m, path, expand, w)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -409,7 +429,7 @@ func parseOps(m map[string]any, path string, expand bool) (pred, []opArg, error)
 	return preds, ops, nil
 }
 
-func parseOp(op string, arg any, m map[string]any, path string, expand bool) (pred, error) {
+func parseOp(op string, arg any, m map[string]any, path string, expand bool, w *meter) (pred, error) {
 	switch op {
 	case "$eq":
 		return valuePred{eqFunc(arg), expand}, nil
@@ -424,7 +444,7 @@ func parseOp(op string, arg any, m map[string]any, path string, expand bool) (pr
 		}
 		switch op {
 		case "$in", "$nin":
-			vals, res, err := splitRegexMembers(op, arr, path)
+			vals, res, err := splitRegexMembers(op, arr, path, w)
 			if err != nil {
 				return nil, err
 			}
@@ -453,7 +473,7 @@ func parseOp(op string, arg any, m map[string]any, path string, expand bool) (pr
 		}
 		return nil, fmt.Errorf("%w: $exists needs a boolean at %q, got %s", ErrBadOperand, path, value.TypeName(arg))
 	case "$regex":
-		re, err := compileRegex(arg, m["$options"], path)
+		re, err := compileRegex(arg, m["$options"], path, w)
 		if err != nil {
 			return nil, err
 		}
@@ -484,18 +504,18 @@ func parseOp(op string, arg any, m map[string]any, path string, expand bool) (pr
 		if !isOps {
 			return nil, fmt.Errorf("%w: $not needs operators, not a document with fields, at %q", ErrBadOperand, path)
 		}
-		p, _, err := parseOps(sub, path, expand)
+		p, _, err := parseOps(sub, path, expand, w)
 		if err != nil {
 			return nil, err
 		}
 		return notPred{p}, nil
 	case "$elemMatch":
-		return parseElemMatch(arg, path)
+		return parseElemMatch(arg, path, w)
 	}
 	return nil, fmt.Errorf("%w %q at %q", ErrUnknownOperator, op, path)
 }
 
-func parseElemMatch(arg any, path string) (pred, error) {
+func parseElemMatch(arg any, path string, w *meter) (pred, error) {
 	sub, ok := arg.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: $elemMatch needs a document at %q, got %s", ErrBadOperand, path, value.TypeName(arg))
@@ -510,14 +530,14 @@ func parseElemMatch(arg any, path string) (pred, error) {
 			return nil, err
 		}
 		if isOps {
-			p, _, err := parseOps(sub, path, false)
+			p, _, err := parseOps(sub, path, false, w)
 			if err != nil {
 				return nil, err
 			}
 			return elemMatchPred{value: p}, nil
 		}
 	}
-	q, err := parseDoc(sub, path, nil)
+	q, err := parseDoc(sub, path, nil, w)
 	if err != nil {
 		return nil, err
 	}
@@ -560,16 +580,16 @@ func isRegexMember(x any) bool {
 
 // splitRegexMembers separates the values of an $in or $nin list from its
 // regular expressions, compiled.
-func splitRegexMembers(op string, arr []any, path string) ([]any, []*regexp.Regexp, error) {
+func splitRegexMembers(op string, arr []any, path string, w *meter) ([]any, []*regex, error) {
 	var vals []any
-	var res []*regexp.Regexp
+	var res []*regex
 	for _, x := range arr {
 		if !isRegexMember(x) {
 			vals = append(vals, x)
 			continue
 		}
 		m := x.(map[string]any)
-		re, err := compileRegex(m["$regex"], m["$options"], path)
+		re, err := compileRegex(m["$regex"], m["$options"], path, w)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w (in %s)", err, op)
 		}
@@ -580,7 +600,7 @@ func splitRegexMembers(op string, arr []any, path string) ([]any, []*regexp.Rege
 
 // compileRegex compiles a $regex pattern with $options i, m and s. The x
 // option has no RE2 equivalent and is rejected.
-func compileRegex(pattern, options any, path string) (*regexp.Regexp, error) {
+func compileRegex(pattern, options any, path string, w *meter) (*regex, error) {
 	pat, ok := pattern.(string)
 	if !ok {
 		return nil, fmt.Errorf("%w: $regex needs a string pattern at %q, got %s", ErrBadOperand, path, value.TypeName(pattern))
@@ -607,11 +627,7 @@ func compileRegex(pattern, options any, path string) (*regexp.Regexp, error) {
 	if flags != "" {
 		pat = "(?" + flags + ")" + pat
 	}
-	re, err := regexp.Compile(pat)
-	if err != nil {
-		return nil, fmt.Errorf("%w: $regex: invalid pattern %q at %q: %v", ErrBadOperand, pattern, path, err)
-	}
-	return re, nil
+	return compilePattern(pat, pattern.(string), path, w)
 }
 
 // intArg returns v as an int when it is an integral number of moderate size.

@@ -26,7 +26,8 @@ type Op struct {
 // Update is a parsed update document. It is immutable and safe for
 // concurrent use.
 type Update struct {
-	ops []*updateOp
+	ops  []*updateOp
+	work *meter // regex work of $pull conditions
 }
 
 // updateOp is one parsed operation.
@@ -72,8 +73,12 @@ var updateOperators = map[string]bool{
 // operands of the wrong shape (ErrBadOperand), malformed paths
 // (ErrBadPath), any path under _id (ErrImmutableID), and two paths, across
 // all operators and including $rename targets, that are equal or where one
-// is a prefix of the other (ErrConflict).
-func ParseUpdate(u map[string]any) (*Update, error) {
+// is a prefix of the other (ErrConflict). More than MaxUpdateOps
+// operations, more than MaxEachItems elements in one $each, or a $pull
+// $regex past MaxRegexLength or MaxRegexProgram are refused with ErrLimit
+// before any other work. Options bound the regex work of $pull conditions
+// as ParseFilter's do.
+func ParseUpdate(u map[string]any, opts ...FilterOption) (*Update, error) {
 	if len(u) == 0 {
 		return nil, fmt.Errorf("%w: an update needs at least one operator such as $set", ErrEmptyUpdate)
 	}
@@ -88,7 +93,10 @@ func ParseUpdate(u map[string]any) (*Update, error) {
 			return nil, fmt.Errorf("%w: field %q is not an update operator; this is a replacement document, use ReplaceOne", ErrReplacement, k)
 		}
 	}
-	upd := &Update{}
+	if err := checkUpdateSize(doc); err != nil {
+		return nil, err
+	}
+	upd := &Update{work: newMeter(opts)}
 	for _, op := range keys {
 		if !updateOperators[op] {
 			return nil, fmt.Errorf("%w %q in update", ErrUnknownOperator, op)
@@ -101,7 +109,7 @@ func ParseUpdate(u map[string]any) (*Update, error) {
 			return nil, fmt.Errorf("%w: %s is empty; give it fields such as {%q: {\"a\": 1}}", ErrBadOperand, op, op)
 		}
 		for _, path := range value.SortedKeys(fields) {
-			o, err := parseUpdateOp(op, path, fields[path])
+			o, err := parseUpdateOp(op, path, fields[path], upd.work)
 			if err != nil {
 				return nil, err
 			}
@@ -125,7 +133,7 @@ func checkUpdatePath(op, path string) ([]string, error) {
 	return parts, nil
 }
 
-func parseUpdateOp(op, path string, arg any) (*updateOp, error) {
+func parseUpdateOp(op, path string, arg any, w *meter) (*updateOp, error) {
 	parts, err := checkUpdatePath(op, path)
 	if err != nil {
 		return nil, err
@@ -172,7 +180,7 @@ func parseUpdateOp(op, path string, arg any) (*updateOp, error) {
 		}
 		return o, nil
 	}
-	return o, parsePull(o, arg)
+	return o, parsePull(o, arg, w)
 }
 
 func parseCurrentDate(o *updateOp, arg any) error {
@@ -271,7 +279,7 @@ func parsePushSort(v any, path string) (*pushSort, error) {
 // parsePull parses the $pull operand: an operator expression tested on each
 // element ({"$gte": 5}), a query matched against object elements
 // ({"score": {"$lt": 3}}), or a value removed wherever an element equals it.
-func parsePull(o *updateOp, arg any) error {
+func parsePull(o *updateOp, arg any, w *meter) error {
 	m, ok := arg.(map[string]any)
 	if !ok {
 		o.pullEq = true
@@ -287,11 +295,11 @@ func parsePull(o *updateOp, arg any) error {
 			return fmt.Errorf("%w (in $pull)", err)
 		}
 		if isOps {
-			o.pullValue, _, err = parseOps(m, o.Path, false)
+			o.pullValue, _, err = parseOps(m, o.Path, false, w)
 			return err
 		}
 	}
-	q, err := parseDoc(m, o.Path, nil)
+	q, err := parseDoc(m, o.Path, nil, w)
 	o.pullQuery = q
 	return err
 }
@@ -302,6 +310,11 @@ func conflict(a, b string) bool {
 	return a == b || strings.HasPrefix(b, a+".") || strings.HasPrefix(a, b+".")
 }
 
+// checkConflicts finds two paths that conflict in time linear in the
+// total length of the paths: a set holds every path, and each path looks
+// up its proper prefixes (cut at each dot) in it. Two equal paths, or a
+// path and one of its prefixes, are a conflict; the pair reported is the
+// first in sorted order.
 func checkConflicts(ops []*updateOp) error {
 	var paths []string
 	for _, o := range ops {
@@ -311,12 +324,49 @@ func checkConflicts(ops []*updateOp) error {
 		}
 	}
 	slices.Sort(paths)
-	for i := range paths {
-		for j := i + 1; j < len(paths); j++ {
-			if conflict(paths[i], paths[j]) {
-				return fmt.Errorf("%w at %q and %q", ErrConflict, paths[i], paths[j])
+	set := make(map[string]bool, len(paths))
+	for i, p := range paths {
+		if i > 0 && paths[i-1] == p {
+			return fmt.Errorf("%w at %q and %q", ErrConflict, p, p)
+		}
+		set[p] = true
+	}
+	for _, p := range paths {
+		for i := 0; i < len(p); i++ {
+			if p[i] == '.' && set[p[:i]] {
+				return fmt.Errorf("%w at %q and %q", ErrConflict, p[:i], p)
 			}
 		}
+	}
+	return nil
+}
+
+// checkUpdateSize refuses an update over MaxUpdateOps operations or with
+// a $each over MaxEachItems elements, before anything else is done with
+// it.
+func checkUpdateSize(doc map[string]any) error {
+	n := 0
+	for op, fields := range doc {
+		m, ok := fields.(map[string]any)
+		if !ok {
+			continue
+		}
+		n += len(m)
+		if op != "$push" && op != "$addToSet" {
+			continue
+		}
+		for path, arg := range m {
+			mods, ok := arg.(map[string]any)
+			if !ok {
+				continue
+			}
+			if each, ok := mods["$each"].([]any); ok && len(each) > MaxEachItems {
+				return fmt.Errorf("%w: %s $each at %q has %d elements, the limit is %d (MaxEachItems)", ErrLimit, op, path, len(each), MaxEachItems)
+			}
+		}
+	}
+	if n > MaxUpdateOps {
+		return fmt.Errorf("%w: the update has %d operations, the limit is %d (MaxUpdateOps)", ErrLimit, n, MaxUpdateOps)
 	}
 	return nil
 }
@@ -364,6 +414,9 @@ func (u *Update) Apply(doc map[string]any, now time.Time) (map[string]any, error
 	for _, o := range u.ops {
 		if err := o.apply(out, now); err != nil {
 			return nil, err
+		}
+		if err := u.work.stopped(); err != nil {
+			return nil, fmt.Errorf("%w (in %s at %q)", err, o.Operator, o.Path)
 		}
 	}
 	if err := value.ValidateDocument(out); err != nil {

@@ -60,12 +60,7 @@ func (o *updateOp) leaf(now time.Time) leafFn {
 			if o.Operator == "$push" {
 				return o.push(arr), true, nil
 			}
-			for _, it := range o.items {
-				if !slices.ContainsFunc(arr, func(e any) bool { return value.Equal(e, it) }) {
-					arr = append(arr, value.Clone(it))
-				}
-			}
-			return arr, true, nil
+			return o.addToSet(arr), true, nil
 		}
 	}
 	// $pull
@@ -85,6 +80,29 @@ func (o *updateOp) leaf(now time.Time) leafFn {
 		}
 		return out, true, nil
 	}
+}
+
+// addToSet appends to arr each item not equal to an element already
+// there (or to an earlier item), in order. Equality is Equal's: the
+// elements are hashed by EncodeKey, whose bytes are equal exactly when
+// Compare reports equality, so the cost is linear in the sizes of arr
+// and the items, not their product.
+func (o *updateOp) addToSet(arr []any) []any {
+	seen := make(map[string]struct{}, len(arr)+len(o.items))
+	var buf []byte
+	for _, e := range arr {
+		buf = value.AppendKey(buf[:0], e)
+		seen[string(buf)] = struct{}{}
+	}
+	for _, it := range o.items {
+		buf = value.AppendKey(buf[:0], it)
+		if _, ok := seen[string(buf)]; ok {
+			continue
+		}
+		seen[string(buf)] = struct{}{}
+		arr = append(arr, value.Clone(it))
+	}
+	return arr
 }
 
 // array returns a copy of the array field old (empty when missing).

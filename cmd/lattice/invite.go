@@ -34,7 +34,10 @@ The link (lattice://join?peer=...&addr=...&db=...) carries this node's peer
 ID, its dialable addresses and the database address. Give it to the other
 side: "lattice join LINK" on their node, or paste it into "Join a list" in
 their web app. With --topic the link leaves the database out and the invitee
-learns it from this node's invite topic (/lattice/invite/<peer ID>).
+learns it from this node's invite topic (/lattice/invite/<peer ID>); the
+node then announces the address to every peer that subscribes to that
+topic, which anyone who knows this node's peer ID can do: the address
+opens the database, so use --topic only for databases meant for anyone.
 
 The first line of output is the link alone, for scripts.
 

@@ -99,6 +99,12 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--transport", "tcp,carrier-pigeon"},
 		{"node", "--api", "127.0.0.1:0", "--holepunch", "sometimes"},
 		{"relay", "--in-memory", "--transport", "udp"},
+		{"relay", "--in-memory", "--allow", "not-a-peer-id"},
+		{"relay", "--in-memory", "--circuit-data", "0"}, // an unlimited relay is an open proxy
+		{"relay", "--in-memory", "--circuit-data", "5XB"},
+		{"relay", "--in-memory", "--circuit-duration", "0s"},
+		{"relay", "--in-memory", "--max-reservations-per-ip", "0"},
+		{"node", "--api", "127.0.0.1:0", "--api-token", "0123456789abcdef", "--api-token-file", "/nonexistent"},
 		{"join"},
 		{"invite"},
 		{"bench", "--run", "("},

@@ -38,6 +38,8 @@ type nodeFlags struct {
 	relays    []string
 	bootstrap []string
 	token     string
+	tokenFile string
+	apiSocket string
 	logLevel  string
 	sync      bool
 	transport []string
@@ -65,9 +67,21 @@ At start it prints, one per line:
   api: http://HOST:PORT
   app: http://HOST:PORT/                 (with #token=... when a token is set)
 
-The API listens on loopback by default. Any other address needs --api-token;
-clients then send "Authorization: Bearer <token>". Without a token the node
-answers loopback clients only.
+The API listens on loopback by default, without a token: every local user
+(and every local program) can use it, as with kubo's API. Any other address
+needs a token (LATTICE_API_TOKEN, --api-token-file, or --api-token, which
+other local users can read in the process list); clients then send
+"Authorization: Bearer <token>". Without a token the node answers loopback
+clients only.
+
+On a machine shared with other users, --api-socket PATH serves the API on a
+Unix socket only its owner may connect to (created 0600); with it, the TCP
+API is served only when --api is given too. curl reaches it with
+  curl --unix-socket PATH http://localhost/v1/id
+
+The data directory is made private (0700) at every start, and a node whose
+identity key (DIR/identity.key) its group or others may read refuses to
+start until it is "chmod 600".
 
 --relay takes circuit relay addresses (with /p2p/<relay ID>), as printed by
 lattice relay. The node keeps a reservation on each and advertises its circuit
@@ -114,7 +128,9 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
   lattice node --mdns
   lattice node --dht --bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...
   lattice node --transport tcp,quic --holepunch on --nat-portmap
-  lattice node --api 0.0.0.0:5080 --api-token "$(openssl rand -hex 16)"`,
+  LATTICE_API_TOKEN="$(openssl rand -hex 16)" lattice node --api 0.0.0.0:5080
+  lattice node --api 0.0.0.0:5080 --api-token-file ~/.config/lattice-token
+  lattice node --api-socket "$XDG_RUNTIME_DIR/lattice.sock"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runNode(cmd, f)
@@ -130,7 +146,9 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 	fl.StringVar(&f.holepunch, "holepunch", "auto", "hole punching (DCUtR) to turn relayed connections into direct ones: auto (on with --relay), on, off")
 	fl.StringArrayVar(&f.relays, "relay", nil, "circuit relay multiaddr with /p2p/<relay ID> to keep a reservation on, repeatable")
 	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "peer multiaddr with /p2p/<peer ID> to connect to at start, repeatable")
-	fl.StringVar(&f.token, "api-token", os.Getenv("LATTICE_API_TOKEN"), "bearer token required by the API (env LATTICE_API_TOKEN); needed for a non-loopback --api")
+	fl.StringVar(&f.token, "api-token", "", "bearer token required by the API; needed for a non-loopback --api (visible in the process list: prefer --api-token-file or LATTICE_API_TOKEN)")
+	fl.StringVar(&f.tokenFile, "api-token-file", "", "file whose first line is the API token (mode 0600); default: the environment variable LATTICE_API_TOKEN")
+	fl.StringVar(&f.apiSocket, "api-socket", "", "also serve the API on a Unix socket at PATH that only this user may use (0600); with it the TCP API is served only if --api is given")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
 	def := node.DefaultConfig()
@@ -158,11 +176,18 @@ func defaultDataDir() string {
 
 func runNode(cmd *cobra.Command, f nodeFlags) error {
 	out := cmd.OutOrStdout()
+	var err error
+	if f.token, err = apiToken(f.token, f.tokenFile); err != nil {
+		return err
+	}
+	// With a socket, TCP only when asked for: the socket is for machines
+	// where other users must not reach the API on loopback.
+	serveTCP := f.apiSocket == "" || cmd.Flags().Changed("api")
 	host, _, err := net.SplitHostPort(f.api)
 	if err != nil {
 		return usageErr("--api %q: want HOST:PORT", f.api)
 	}
-	if f.token == "" && !isLoopback(host) {
+	if serveTCP && f.token == "" && !isLoopback(host) {
 		return usageErr("--api %s is not a loopback address: give --api-token (or LATTICE_API_TOKEN) so that only holders of the token can use this node", f.api)
 	}
 	peers, err := parsePeerAddrs("--bootstrap", f.bootstrap)
@@ -242,11 +267,28 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		}
 		defer release()
 	}
-	ln, err := net.Listen("tcp", f.api)
-	if err != nil {
-		return fmt.Errorf("API address %s: %w", f.api, err)
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	var api string
+	if serveTCP {
+		ln, err := net.Listen("tcp", f.api)
+		if err != nil {
+			return fmt.Errorf("API address %s: %w", f.api, err)
+		}
+		lns = append(lns, ln)
+		api = "http://" + ln.Addr().String()
 	}
-	defer ln.Close()
+	if f.apiSocket != "" {
+		ln, err := listenAPISocket(f.apiSocket)
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+	}
 	e, err := engine.New(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("start engine: %w", err)
@@ -257,24 +299,30 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		return err
 	}
 
-	api := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "peer: %s\n", e.ID())
 	for _, a := range e.Addrs() {
 		fmt.Fprintf(out, "listen: %s\n", a)
 	}
-	fmt.Fprintf(out, "api: %s\n", api)
-	if f.token != "" {
-		fmt.Fprintf(out, "app: %s/#token=%s\n", api, f.token)
-	} else {
-		fmt.Fprintf(out, "app: %s/\n", api)
+	if api != "" {
+		fmt.Fprintf(out, "api: %s\n", api)
+		if f.token != "" {
+			fmt.Fprintf(out, "app: %s/#token=%s\n", api, f.token)
+		} else {
+			fmt.Fprintf(out, "app: %s/\n", api)
+		}
+	}
+	if f.apiSocket != "" {
+		fmt.Fprintf(out, "api-socket: %s\n", f.apiSocket)
 	}
 	if !f.inMemory {
 		fmt.Fprintf(out, "data: %s\n", f.data)
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), "lattice node is running; press Ctrl-C to stop.")
 
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { served <- n.Serve(ln) }()
+	}
 	stopReach := printReachability(e.Host(), out)
 	defer stopReach()
 	var serveErr error
@@ -285,8 +333,12 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	stop() // a second Ctrl-C kills at once
 	fmt.Fprintln(cmd.ErrOrStderr(), "stopping...")
 	closeErr := errors.Join(n.Close(), e.Close())
-	if serveErr == nil {
-		serveErr = <-served
+	pending := len(lns)
+	if serveErr != nil {
+		pending-- // that server has returned already
+	}
+	for ; pending > 0; pending-- {
+		serveErr = errors.Join(serveErr, <-served)
 	}
 	if err := errors.Join(serveErr, closeErr); err != nil {
 		return err

@@ -28,7 +28,9 @@ import (
 // tens of seconds. Instead it asks the peer that announced the head for the
 // whole missing history on one stream:
 //
-//	request:  'C' 0x01, manifest CID, wanted heads, the requester's heads
+//	request:  'C' 0x02, claim (the database's TopicKey and a proof that the
+//	          requester holds its address, see Claim: never the address),
+//	          wanted heads, the requester's heads
 //	response: status byte (0 ok; 1 refused, then a reason), then frames
 //	          of (CID, block) in breadth-first order from the wanted heads
 //	          (parents before children, the order go-ds-crdt walks in),
@@ -70,7 +72,12 @@ var errCatchupRefused = fmt.Errorf("%w: refused", ErrCatchup)
 // CatchupRequest asks for the history below Wanted, excluding what the
 // requester's heads (Have) already cover.
 type CatchupRequest struct {
-	Manifest cid.Cid // the database's manifest CID
+	// Claim names the database and proves the requester holds its
+	// address; CatchUp makes it from Manifest when it is zero.
+	Claim Claim
+	// Manifest is the database's manifest CID, on the requester's side
+	// only: it is not sent.
+	Manifest cid.Cid
 	Wanted   []cid.Cid
 	Have     []cid.Cid
 }
@@ -80,8 +87,7 @@ func EncodeCatchupRequest(r CatchupRequest) ([]byte, error) {
 	if len(r.Wanted) == 0 || len(r.Wanted) > maxCatchupHeads || len(r.Have) > maxCatchupHeads {
 		return nil, fmt.Errorf("%w: %d wanted and %d have heads", ErrCatchup, len(r.Wanted), len(r.Have))
 	}
-	b := []byte{'C', 1}
-	b = appendBytes(b, r.Manifest.Bytes())
+	b := appendClaim([]byte{'C', 2}, r.Claim)
 	for _, list := range [][]cid.Cid{r.Wanted, r.Have} {
 		b = appendUvarint(b, uint64(len(list)))
 		for _, c := range list {
@@ -98,16 +104,13 @@ func DecodeCatchupRequest(data []byte) (CatchupRequest, error) {
 	bad := func(what string) (CatchupRequest, error) {
 		return CatchupRequest{}, fmt.Errorf("%w: malformed request: %s", ErrCatchup, what)
 	}
-	if len(data) > maxCatchupRequest || len(data) < 2 || data[0] != 'C' || data[1] != 1 {
+	if len(data) > maxCatchupRequest || len(data) < 2 || data[0] != 'C' || data[1] != 2 {
 		return bad("header")
 	}
 	rd := byteReader{b: data[2:]}
-	mb, err := rd.bytes(maxCIDLen)
-	if err != nil {
-		return bad("manifest")
-	}
-	if r.Manifest, err = cid.Cast(mb); err != nil {
-		return bad("manifest CID")
+	var ok bool
+	if r.Claim, ok = rd.claim(); !ok {
+		return bad("claim")
 	}
 	for i, list := range []*[]cid.Cid{&r.Wanted, &r.Have} {
 		n, err := rd.uvarint()
@@ -137,13 +140,26 @@ type CatchupServer struct {
 	// Blocks are the admitted blocks (never the quarantine: a peer serves
 	// only what its access controller judged).
 	Blocks blockstore.Blockstore
-	// Serves tells whether the database with this manifest is open here.
-	Serves func(manifest cid.Cid) bool
+	// Resolve returns the manifest of the database open here with this
+	// TopicKey; false if there is none. A request is served only when its
+	// claim proves, against that manifest, that the requester holds the
+	// address.
+	Resolve func(key [32]byte) (cid.Cid, bool)
 	// Log receives a debug line per stream; nil is silent.
 	Log hclog.Logger
 
 	once sync.Once
 	sem  chan struct{}
+}
+
+// admits tells whether the database c names is open here and c proves
+// the stream's remote peer holds its address.
+func (s *CatchupServer) admits(st network.Stream, c Claim) bool {
+	if s.Resolve == nil {
+		return false
+	}
+	m, ok := s.Resolve(c.Key)
+	return ok && c.Verify(m, claimCatchup, st.Conn().RemotePeer(), st.Conn().LocalPeer())
 }
 
 // Handle serves one stream until it is done or ctx ends; call it from the
@@ -174,7 +190,7 @@ func (s *CatchupServer) Handle(ctx context.Context, st network.Stream) {
 		_, _ = bw.Write(appendBytes(nil, []byte(reason)))
 		_ = bw.Flush()
 	}
-	if s.Serves == nil || !s.Serves(req.Manifest) {
+	if !s.admits(st, req.Claim) {
 		refuse("database not open here")
 		return
 	}
@@ -283,6 +299,9 @@ type CatchupCounters struct {
 // order, at most maxCatchupHeads of them. A sender that breaks the
 // protocol gets an error wrapping ErrCatchup.
 func CatchUp(ctx context.Context, h host.Host, p peer.ID, req CatchupRequest, sink CatchupSink, ctr *CatchupCounters) ([]cid.Cid, error) {
+	if req.Claim == (Claim{}) {
+		req.Claim = NewClaim(req.Manifest, claimCatchup, h.ID(), p)
+	}
 	raw, err := EncodeCatchupRequest(req)
 	if err != nil {
 		return nil, err

@@ -67,7 +67,12 @@ func (s quarantineSink) Wait(context.Context) error                    { return 
 var manifest = cid.MustParse("bafkqaaa")
 
 func serve(t *testing.T, h host.Host, bs blockstore.Blockstore) {
-	srv := &CatchupServer{Blocks: bs, Serves: func(m cid.Cid) bool { return m == manifest }}
+	srv := &CatchupServer{Blocks: bs, Resolve: func(k [32]byte) (cid.Cid, bool) {
+		if k == TopicKey(manifest) {
+			return manifest, true
+		}
+		return cid.Undef, false
+	}}
 	h.SetStreamHandler(CatchupProtocol, func(st network.Stream) { srv.Handle(context.Background(), st) })
 }
 
@@ -111,6 +116,21 @@ func TestCatchUpRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "missing head")
 	_, err = CatchUp(ctx, receiver, sender.ID(), CatchupRequest{Manifest: head, Wanted: []cid.Cid{head}}, quarantineSink{q}, &CatchupCounters{})
 	require.ErrorContains(t, err, "not open here")
+
+	// A peer that knows the database's key (from its topic name) but not
+	// its address cannot make a claim: a made-up proof, a claim made for
+	// another requester, and one made for the heads exchange are refused
+	// like a database that is not open.
+	forged := Claim{Key: TopicKey(manifest)}
+	forged.Proof[0] = 1
+	for name, c := range map[string]Claim{
+		"made-up proof":     forged,
+		"another requester": NewClaim(manifest, claimCatchup, sender.ID(), sender.ID()),
+		"another protocol":  NewClaim(manifest, claimHeads, receiver.ID(), sender.ID()),
+	} {
+		_, err = CatchUp(ctx, receiver, sender.ID(), CatchupRequest{Claim: c, Wanted: []cid.Cid{head}}, quarantineSink{q}, &CatchupCounters{})
+		require.ErrorContains(t, err, "not open here", name)
+	}
 }
 
 // TestCatchUpRefusesBadSenders: blocks nobody asked for, blocks that do
@@ -158,9 +178,12 @@ func TestCatchUpRefusesBadSenders(t *testing.T) {
 }
 
 func TestCatchupRequestRoundTrip(t *testing.T) {
-	r := CatchupRequest{Manifest: manifest, Wanted: []cid.Cid{manifest}, Have: []cid.Cid{manifest, manifest}}
+	r := CatchupRequest{Claim: NewClaim(manifest, claimCatchup, "a", "b"), Wanted: []cid.Cid{manifest}, Have: []cid.Cid{manifest, manifest}}
 	b, err := EncodeCatchupRequest(r)
 	require.NoError(t, err)
+	other, err := EncodeCatchupRequest(CatchupRequest{Claim: r.Claim, Manifest: manifest, Wanted: []cid.Cid{dag.NodeWithData([]byte("x")).Cid()}})
+	require.NoError(t, err)
+	require.NotContains(t, string(other), string(manifest.Bytes()), "the address is not sent")
 	got, err := DecodeCatchupRequest(b)
 	require.NoError(t, err)
 	require.Equal(t, r, got)
@@ -170,9 +193,9 @@ func TestCatchupRequestRoundTrip(t *testing.T) {
 
 // FuzzDecodeCatchupRequest: requests come from the network.
 func FuzzDecodeCatchupRequest(f *testing.F) {
-	seed, _ := EncodeCatchupRequest(CatchupRequest{Manifest: manifest, Wanted: []cid.Cid{manifest}})
+	seed, _ := EncodeCatchupRequest(CatchupRequest{Claim: NewClaim(manifest, claimCatchup, "a", "b"), Wanted: []cid.Cid{manifest}})
 	f.Add(seed)
-	f.Add([]byte{'C', 1, 0, 0, 0})
+	f.Add([]byte{'C', 2, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := DecodeCatchupRequest(data)
 		if err != nil {

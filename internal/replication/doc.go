@@ -12,8 +12,9 @@
 //   - (*Node).Open(ctx, ReplicaConfig) starts a database's Replica: topic,
 //     validator, journal, broadcaster, validating DAG, go-ds-crdt and the
 //     redialer of its address book, assembled in the one safe order.
-//     Writes go to Replica.Batch; what changed comes back through
-//     ReplicaConfig.Notify and the ReplicaDelegate.
+//     Writes go to Replica.Batch; what changed is seen through the store
+//     go-ds-crdt writes to (ReplicaConfig.Store, the read model's watch
+//     store) and the ReplicaDelegate.
 //
 // Its parts:
 //
@@ -33,8 +34,6 @@
 //     must carry a valid delta signature (SignChunk, VerifyDelta) whose
 //     author the access controller admits, with the access-control entries
 //     of its causal past applied first.
-//   - WatchStore: reports the CRDT keys a commit changed, after it is
-//     durable, so the engine's read model never misses a change.
 //   - Scores: gossipsub peer scoring for objectively malformed broadcasts.
 //
 // Nothing here imports package engine: what a broadcaster needs of its

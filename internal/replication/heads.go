@@ -27,9 +27,15 @@ import (
 // hundred peers was most of the broadcast traffic. Instead each side asks
 // the other for its heads on one stream:
 //
-//	request:  'H' 0x01, manifest CID
+//	request:  'H' 0x02, claim (the database's TopicKey, 32 bytes, and a
+//	          32-byte proof that the requester holds its address: Claim)
 //	response: status byte (0 ok, then a broadcast Message, length-prefixed;
 //	          1 refused, then a reason)
+//
+// The request never carries the address: the peer asked may be anyone
+// who subscribed to the topic, whose name everyone connected sees. A
+// request whose proof fails is refused as one for a database not open
+// here, so a peer without the address gets no heads (and learns nothing).
 //
 // The response is a broadcast message (EncodeMessage: heads, and the
 // newest blocks inline), judged as one from the responder: the gate must
@@ -52,45 +58,42 @@ const (
 // malformed answer.
 var ErrHeads = errors.New("replication: heads exchange failed")
 
-// EncodeHeadsRequest encodes a request for the heads of the database with
-// this manifest.
-func EncodeHeadsRequest(manifest cid.Cid) []byte {
-	return appendBytes([]byte{'H', 1}, manifest.Bytes())
+// EncodeHeadsRequest encodes a request for the heads of the database the
+// claim names.
+func EncodeHeadsRequest(c Claim) []byte {
+	return appendClaim([]byte{'H', 2}, c)
 }
 
 // DecodeHeadsRequest decodes a request from the network.
-func DecodeHeadsRequest(data []byte) (cid.Cid, error) {
-	if len(data) > maxHeadsRequest || len(data) < 2 || data[0] != 'H' || data[1] != 1 {
-		return cid.Undef, fmt.Errorf("%w: malformed request: header", ErrHeads)
+func DecodeHeadsRequest(data []byte) (Claim, error) {
+	if len(data) > maxHeadsRequest || len(data) < 2 || data[0] != 'H' || data[1] != 2 {
+		return Claim{}, fmt.Errorf("%w: malformed request: header", ErrHeads)
 	}
 	rd := byteReader{b: data[2:]}
-	mb, err := rd.bytes(maxCIDLen)
-	if err != nil || len(rd.b) != 0 {
-		return cid.Undef, fmt.Errorf("%w: malformed request: manifest", ErrHeads)
-	}
-	c, err := cid.Cast(mb)
-	if err != nil {
-		return cid.Undef, fmt.Errorf("%w: malformed request: manifest CID: %v", ErrHeads, err)
+	c, ok := rd.claim()
+	if !ok || len(rd.b) != 0 {
+		return Claim{}, fmt.Errorf("%w: malformed request: claim", ErrHeads)
 	}
 	return c, nil
 }
 
 // HeadsServer answers heads requests for a host's open databases.
 type HeadsServer struct {
-	// Lookup returns the broadcaster of the open database with this
-	// manifest, or nil.
-	Lookup func(manifest cid.Cid) *Broadcaster
+	// Lookup returns the manifest and broadcaster of the open database
+	// with this TopicKey, or a nil broadcaster.
+	Lookup func(key [32]byte) (cid.Cid, *Broadcaster)
 
 	sem chan struct{}
 }
 
 // NewHeadsServer returns a server over lookup.
-func NewHeadsServer(lookup func(manifest cid.Cid) *Broadcaster) *HeadsServer {
+func NewHeadsServer(lookup func(key [32]byte) (cid.Cid, *Broadcaster)) *HeadsServer {
 	return &HeadsServer{Lookup: lookup, sem: make(chan struct{}, maxHeadsServing)}
 }
 
 // Handle answers one request; call it from the host's stream handler for
-// HeadsProtocol. It returns when the answer is written or ctx ends.
+// HeadsProtocol. It returns when the answer is written or ctx ends. Only a
+// requester whose claim proves it holds the address gets heads.
 func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
@@ -101,7 +104,7 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 		_ = st.Reset()
 		return
 	}
-	manifest, err := DecodeHeadsRequest(raw)
+	claim, err := DecodeHeadsRequest(raw)
 	if err != nil {
 		_ = st.Reset()
 		return
@@ -120,8 +123,8 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	case <-ctx.Done():
 		return
 	}
-	b := s.Lookup(manifest)
-	if b == nil {
+	manifest, b := s.Lookup(claim.Key)
+	if b == nil || !claim.Verify(manifest, claimHeads, st.Conn().RemotePeer(), st.Conn().LocalPeer()) {
 		refuse("database not open here")
 		return
 	}
@@ -170,7 +173,7 @@ func (b *Broadcaster) pullHeads(ctx context.Context, h host.Host, p peer.ID) err
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
 	_ = st.SetDeadline(time.Now().Add(headsTimeout))
-	if _, err := st.Write(appendBytes(nil, EncodeHeadsRequest(b.cfg.Manifest))); err != nil {
+	if _, err := st.Write(appendBytes(nil, EncodeHeadsRequest(NewClaim(b.cfg.Manifest, claimHeads, h.ID(), p)))); err != nil {
 		if unsupported(err) {
 			return errHeadsUnsupported
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +19,17 @@ import (
 )
 
 func TestHeadsRequestRoundTrip(t *testing.T) {
-	got, err := DecodeHeadsRequest(EncodeHeadsRequest(manifest))
+	c := NewClaim(manifest, claimHeads, "a", "b")
+	got, err := DecodeHeadsRequest(EncodeHeadsRequest(c))
 	require.NoError(t, err)
-	require.Equal(t, manifest, got)
+	require.Equal(t, c, got)
+	require.NotContains(t, string(EncodeHeadsRequest(c)), string(manifest.Bytes()), "the address is not sent")
 	for name, bad := range map[string][]byte{
 		"empty":         nil,
-		"other kind":    {'C', 1, 0},
-		"newer version": append([]byte{'H', 2}, EncodeHeadsRequest(manifest)[2:]...),
-		"trailing":      append(EncodeHeadsRequest(manifest), 0),
-		"no CID":        {'H', 1, 0},
+		"other kind":    {'C', 2, 0},
+		"older version": append([]byte{'H', 1}, EncodeHeadsRequest(c)[2:]...),
+		"trailing":      append(EncodeHeadsRequest(c), 0),
+		"short claim":   EncodeHeadsRequest(c)[:40],
 	} {
 		_, err := DecodeHeadsRequest(bad)
 		require.ErrorIs(t, err, ErrHeads, name)
@@ -35,14 +38,14 @@ func TestHeadsRequestRoundTrip(t *testing.T) {
 
 // FuzzDecodeHeadsRequest: requests come from the network.
 func FuzzDecodeHeadsRequest(f *testing.F) {
-	f.Add(EncodeHeadsRequest(manifest))
-	f.Add([]byte{'H', 1, 0})
+	f.Add(EncodeHeadsRequest(NewClaim(manifest, claimHeads, "a", "b")))
+	f.Add([]byte{'H', 2, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := DecodeHeadsRequest(data)
+		c, err := DecodeHeadsRequest(data)
 		if err != nil {
 			return
 		}
-		if string(EncodeHeadsRequest(m)) != string(data) {
+		if string(EncodeHeadsRequest(c)) != string(data) {
 			t.Fatalf("re-encoding differs")
 		}
 	})
@@ -71,11 +74,11 @@ func TestPullHeads(t *testing.T) {
 	served := NewBroadcaster(ctx, Config{Self: responder.ID(), Blocks: bs, Counters: &Counters{},
 		Delegate: openDelegate{heads: heads}, InlineLimit: 1 << 10})
 	served.started.Store(true)
-	srv := NewHeadsServer(func(m cid.Cid) *Broadcaster {
-		if m == manifest {
-			return served
+	srv := NewHeadsServer(func(k [32]byte) (cid.Cid, *Broadcaster) {
+		if k == TopicKey(manifest) {
+			return manifest, served
 		}
-		return nil
+		return cid.Undef, nil
 	})
 	responder.SetStreamHandler(HeadsProtocol, func(st network.Stream) { srv.Handle(ctx, st) })
 
@@ -92,6 +95,27 @@ func TestPullHeads(t *testing.T) {
 	err := newAsker(nodes[1].Cid()).pullHeads(ctx, asker, responder.ID())
 	require.ErrorIs(t, err, ErrHeads)
 	require.ErrorContains(t, err, "database not open here")
+
+	// A peer that saw the topic knows the key, not the address: its
+	// claims fail and it gets no heads.
+	forged := Claim{Key: TopicKey(manifest)}
+	for name, c := range map[string]Claim{
+		"made-up proof":     forged,
+		"another requester": NewClaim(manifest, claimHeads, responder.ID(), responder.ID()),
+		"another protocol":  NewClaim(manifest, claimCatchup, asker.ID(), responder.ID()),
+	} {
+		st, err := asker.NewStream(ctx, responder.ID(), HeadsProtocol)
+		require.NoError(t, err)
+		_, err = st.Write(appendBytes(nil, EncodeHeadsRequest(c)))
+		require.NoError(t, err)
+		require.NoError(t, st.CloseWrite())
+		answer, err := io.ReadAll(st)
+		require.NoError(t, err)
+		require.NotEmpty(t, answer, name)
+		require.Equal(t, byte(1), answer[0], "%s: not refused", name)
+		require.Contains(t, string(answer), "database not open here", name)
+	}
+	require.EqualValues(t, 1, served.stats.HeadsServed.Load(), "nothing served to claims that fail")
 
 	for name, answer := range map[string][]byte{
 		"malformed message": appendBytes([]byte{0}, []byte("not a message")),

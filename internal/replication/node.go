@@ -209,13 +209,19 @@ func NewNode(ctx context.Context, h host.Host, store ds.Batching, cfg NodeConfig
 	n.fetchServ = blockservice.New(n.held, clientOnly{n.bitswap})
 	n.fetchDAG = merkledag.NewDAGService(n.fetchServ)
 
-	catchup := &CatchupServer{Blocks: n.bstore, Serves: func(m cid.Cid) bool { return n.replica(m) != nil }, Log: n.log.Named("catchup")}
-	n.handle(CatchupProtocol, catchup.Handle)
-	heads := NewHeadsServer(func(m cid.Cid) *Broadcaster {
-		if r := n.replica(m); r != nil {
-			return r.bc
+	catchup := &CatchupServer{Blocks: n.bstore, Resolve: func(k [32]byte) (cid.Cid, bool) {
+		r := n.replicaByKey(k)
+		if r == nil {
+			return cid.Undef, false
 		}
-		return nil
+		return r.cfg.Manifest, true
+	}, Log: n.log.Named("catchup")}
+	n.handle(CatchupProtocol, catchup.Handle)
+	heads := NewHeadsServer(func(k [32]byte) (cid.Cid, *Broadcaster) {
+		if r := n.replicaByKey(k); r != nil {
+			return r.cfg.Manifest, r.bc
+		}
+		return cid.Undef, nil
 	})
 	n.handle(HeadsProtocol, heads.Handle)
 
@@ -253,6 +259,19 @@ func (n *Node) replica(m cid.Cid) *Replica {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.replicas[m]
+}
+
+// replicaByKey returns the open replica of the database with this
+// TopicKey (see Claim): peers name databases by it, never by address.
+func (n *Node) replicaByKey(k [32]byte) *Replica {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for m, r := range n.replicas {
+		if r.key == k {
+			return n.replicas[m]
+		}
+	}
+	return nil
 }
 
 // lostTopics counts the open replicas whose topic p left at or after

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/validation"
 )
 
 // ErrReplicaOpen is returned by Open for a database that already has an
@@ -39,18 +40,22 @@ type ReplicaDelegate interface {
 
 // ReplicaConfig is one database as a Node replicates it.
 type ReplicaConfig struct {
-	Manifest  cid.Cid // names the database to peers (heads, catch-up)
-	Topic     string  // its gossipsub topic
+	Manifest  cid.Cid // the database's manifest; peers see only its TopicKey
+	Topic     string  // its gossipsub topic; empty means TopicName(Manifest)
 	Database  string  // its address, which signatures bind
 	Namespace ds.Key  // its namespace in the node's store
 	// Access judges authors and deltas. Required.
-	Access   accesscontrol.Controller
-	Delegate ReplicaDelegate // required
-	Counters *Counters       // required
-	Log      hclog.Logger    // nil is silent
-	// Notify is told, after each commit, of the CRDT keys whose visible
-	// value changed (see WatchStore). Required.
-	Notify func([]Change)
+	Access accesscontrol.Controller
+	// Validator, if not nil, judges what each remote delta does to the
+	// documents before it is merged.
+	Validator validation.Validator
+	Delegate  ReplicaDelegate // required
+	Counters  *Counters       // required
+	Log       hclog.Logger    // nil is silent
+	// Store is the datastore go-ds-crdt writes to: the node's store, or a
+	// wrapper over it that watches commits (the read model's); nil is the
+	// node's store.
+	Store ds.Batching
 
 	InlineLimit    int           // max bytes of blocks inline in one announcement
 	FetchTimeout   time.Duration // bounds fetching one announced head
@@ -67,7 +72,10 @@ type ReplicaConfig struct {
 }
 
 func (c *ReplicaConfig) validate() error {
-	if !c.Manifest.Defined() || c.Topic == "" || c.Access == nil || c.Delegate == nil || c.Counters == nil || c.Notify == nil {
+	if c.Topic == "" && c.Manifest.Defined() {
+		c.Topic = TopicName(c.Manifest)
+	}
+	if !c.Manifest.Defined() || c.Access == nil || c.Delegate == nil || c.Counters == nil {
 		return fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if c.Log == nil {
@@ -88,6 +96,7 @@ type Replica struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	key        [32]byte // TopicKey of the manifest, how peers name it
 	bc         *Broadcaster
 	validating bool // the topic validator is registered
 	vdag       *ValidatingDAG
@@ -114,7 +123,7 @@ func (n *Node) Open(ctx context.Context, cfg ReplicaConfig) (*Replica, error) {
 		return nil, fmt.Errorf("%w: %s", ErrReplicaOpen, cfg.Database)
 	}
 	n.mu.Unlock()
-	r := &Replica{n: n, cfg: cfg}
+	r := &Replica{n: n, cfg: cfg, key: TopicKey(cfg.Manifest)}
 	r.ctx, r.cancel = context.WithCancel(n.ctx)
 	if err := r.start(ctx); err != nil {
 		_ = r.stop()
@@ -192,12 +201,16 @@ func (r *Replica) start(ctx context.Context) error {
 	if cfg.DAGWorkers > 0 {
 		opts.NumWorkers = cfg.DAGWorkers
 	}
-	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Counters: cfg.Counters, Log: cfg.Log}
+	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Validator: cfg.Validator, Counters: cfg.Counters, Log: cfg.Log}
 	if catchup != nil {
 		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
 	}
 	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
-	store, err := dscrdt.New(NewWatchStore(n.store, cfg.Namespace, cfg.Notify), cfg.Namespace, r.vdag, r.bc, opts)
+	base := cfg.Store
+	if base == nil {
+		base = n.store
+	}
+	store, err := dscrdt.New(base, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}

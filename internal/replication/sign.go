@@ -25,6 +25,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Every delta a Lattice engine writes carries one extra element, at
@@ -151,11 +152,57 @@ func SignChunk(key crypto.PrivKey, author peer.ID, db string, token []byte, now 
 // wrong, or whose elements it does not cover.
 var ErrBadDelta = errors.New("replication: delta refused")
 
+// Bounds on one delta. The engine's writer never makes a delta past them:
+// it commits a write as deltas of at most MaxDeltaMutations keys, and no
+// value is larger than a document (at most 1 MiB). A delta from the
+// network is judged by the same bounds before its signature is checked or
+// anything of it is merged, so a writer that bypasses its own engine's
+// checks (a modified peer) cannot make every replica hold, sign-check and
+// merge a delta of a million keys.
+const (
+	// MaxDeltaMutations is how many keys one delta puts or deletes.
+	MaxDeltaMutations = 512
+	// MaxDeltaElements bounds the elements (puts) of a delta: its
+	// mutations and its signature.
+	MaxDeltaElements = MaxDeltaMutations + 1
+	// MaxDeltaTombstones bounds the tombstones of a delta: a delete names
+	// every live version of its key, one per concurrent writer.
+	MaxDeltaTombstones = 16 * MaxDeltaMutations
+	// MaxDeltaValue bounds the value of one element: a document of the
+	// largest size the engine accepts (1 MiB) and its encoding.
+	MaxDeltaValue = 1<<20 + 16<<10
+)
+
+// ErrDeltaTooLarge marks a delta past MaxDeltaElements, MaxDeltaTombstones
+// or MaxDeltaValue; it is refused (it wraps ErrBadDelta too).
+var ErrDeltaTooLarge = errors.New("replication: delta over its bounds")
+
+// checkDeltaBounds refuses a delta past the bounds, before any work that
+// grows with it.
+func checkDeltaBounds(d *crdtpb.Delta) error {
+	if n := len(d.GetElements()); n > MaxDeltaElements {
+		return fmt.Errorf("%w: %w: %d elements, the limit is %d (MaxDeltaElements)", ErrBadDelta, ErrDeltaTooLarge, n, MaxDeltaElements)
+	}
+	if n := len(d.GetTombstones()); n > MaxDeltaTombstones {
+		return fmt.Errorf("%w: %w: %d tombstones, the limit is %d (MaxDeltaTombstones)", ErrBadDelta, ErrDeltaTooLarge, n, MaxDeltaTombstones)
+	}
+	for _, e := range d.GetElements() {
+		if n := len(e.GetValue()); n > MaxDeltaValue {
+			return fmt.Errorf("%w: %w: a value of %d bytes at %q, the limit is %d (MaxDeltaValue)", ErrBadDelta, ErrDeltaTooLarge, n, e.GetKey(), MaxDeltaValue)
+		}
+	}
+	return nil
+}
+
 // VerifyDelta checks a delta's signature for database db and returns the
 // write it stands for, ready for the access controller. Errors wrap
-// ErrBadDelta.
+// ErrBadDelta (and ErrDeltaTooLarge for a delta past the bounds, checked
+// first).
 func VerifyDelta(db string, d *crdtpb.Delta) (accesscontrol.Write, error) {
 	w := accesscontrol.Write{Database: db}
+	if err := checkDeltaBounds(d); err != nil {
+		return w, err
+	}
 	var env *envelope
 	var puts []crdt.Mutation
 	colls := map[string]bool{}
@@ -287,6 +334,9 @@ type ValidatorConfig struct {
 	Database string
 	// Access is the database's access controller. Required.
 	Access accesscontrol.Controller
+	// Validator, if not nil, judges every change a delta makes to a
+	// document before the delta is admitted (see judgeDelta).
+	Validator validation.Validator
 	// Counters, if not nil, count refused deltas.
 	Counters *Counters
 	// Log receives a debug line for each refused delta; nil is silent.
@@ -557,6 +607,12 @@ func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.D
 	w.After = v.linkedTime(ctx, nd)
 	if err := v.cfg.Access.CanWrite(ctx, w); err != nil {
 		return err
+	}
+	if err := judgeDelta(v.cfg.Validator, d); err != nil {
+		if v.cfg.Counters != nil {
+			v.cfg.Counters.Invalid.Add(1)
+		}
+		return fmt.Errorf("delta by %s: %w", w.Author, err)
 	}
 	for ms := w.Time.UnixMilli(); ; {
 		cur := v.latest.Load()

@@ -3,6 +3,8 @@ package replication
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,5 +182,42 @@ func TestHeightMatches(t *testing.T) {
 	}
 	if err := heightMatches(dag.NodeWithData([]byte{0xff})); err != nil {
 		t.Fatalf("not a delta: %v", err)
+	}
+}
+
+// A delta past the bounds a Lattice writer keeps to is refused by name
+// before its signature is even checked, however well signed: a modified
+// peer cannot make replicas merge a delta of a million keys.
+func TestVerifyDeltaBounds(t *testing.T) {
+	const db = "/lattice/x/db"
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	many := func(n, size int) []crdt.Mutation {
+		muts := make([]crdt.Mutation, n)
+		for i := range muts {
+			muts[i] = crdt.Mutation{Key: crdt.DocPrefix("c", fmt.Sprint(i)), Value: make([]byte, size)}
+		}
+		return muts
+	}
+	// What the engine's writer makes passes.
+	if _, err := VerifyDelta(db, signedDelta(t, key, db, many(MaxDeltaMutations, 10))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyDelta(db, signedDelta(t, key, db, many(1, MaxDeltaValue))); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string][]crdt.Mutation{
+		"MaxDeltaElements": many(MaxDeltaMutations+1, 10),
+		"MaxDeltaValue":    many(1, MaxDeltaValue+1),
+	}
+	dels := make([]crdt.Mutation, MaxDeltaTombstones+1)
+	for i := range dels {
+		dels[i] = crdt.Mutation{Key: crdt.DocPrefix("c", fmt.Sprint(i)), Delete: true}
+	}
+	cases["MaxDeltaTombstones"] = dels
+	for name, muts := range cases {
+		_, err := VerifyDelta(db, signedDelta(t, key, db, muts))
+		if !errors.Is(err, ErrDeltaTooLarge) || !errors.Is(err, ErrBadDelta) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

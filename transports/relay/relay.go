@@ -5,15 +5,22 @@
 // Two things differ from go-libp2p's defaults, and both are needed for
 // replication to work through a relay at all:
 //
-//   - The relay grants circuits without a per-circuit limit. libp2p's
-//     default limits (2 minutes, 128 KiB) mark every relayed connection
-//     "limited", and neither gossipsub nor bitswap opens streams on a
-//     limited connection: peers would connect and never replicate. The
-//     relay is bounded instead by how many reservations and circuits it
-//     keeps (Resources).
+//   - The relay announces no per-circuit limit. libp2p's default limits
+//     (2 minutes, 128 KiB) mark every relayed connection "limited", and
+//     neither gossipsub nor bitswap opens streams on a limited connection:
+//     peers would connect and never replicate. The relay enforces a limit
+//     sized for sync itself instead (CircuitLimit: 30 minutes, 32 MiB each
+//     way by default), resetting a circuit past it, and bounds how many
+//     reservations and circuits it keeps (Resources: 128 reservations, 4
+//     per IP address, one per peer, 16 circuits per peer).
 //   - A peer reserves explicitly with each relay it is configured with,
 //     rather than through autorelay, which ignores relays whose addresses
 //     are not public (a relay on a LAN or on loopback).
+//
+// A public relay is not an open proxy when it is given an allowlist
+// (Config.Allow, lattice relay --allow): only the listed peers reserve,
+// and circuits lead only to them; anyone may still dial a listed peer
+// through it, which is what a reservation is for.
 package relay
 
 import (
@@ -46,8 +53,17 @@ type Config struct {
 	// returns) instead of its listen addresses: its public addresses when
 	// it runs behind a NAT or a cloud provider's address translation.
 	Announce []string
-	// Resources bounds the relay; nil means DefaultResources().
+	// Resources bounds the relay; nil means DefaultResources(). Its Limit
+	// is announced to the peers (and stops Lattice's protocols): leave it
+	// nil and set Circuit instead.
 	Resources *relayv2.Resources
+	// Circuit bounds each circuit, enforced by the relay without being
+	// announced; the zero value means DefaultCircuitLimit(). Both fields
+	// must be positive otherwise.
+	Circuit CircuitLimit
+	// Allow, when not empty, lists the only peers that may reserve (and so
+	// be reached through the relay); empty lets any peer reserve.
+	Allow []peer.ID
 	// Transports are the libp2p options that install the relay's
 	// transports (libp2p.Transport(...)); nil means all of TCP (without
 	// port reuse), QUIC, WebSocket, WebTransport and WebRTC-direct.
@@ -62,16 +78,19 @@ type Config struct {
 // DefaultListen are the relay's listen addresses when none are given.
 var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"}
 
-// DefaultResources are libp2p's relay resources without the per-circuit
-// limit (see the package doc), and with larger circuit buffers, since
-// Lattice peers move DAG blocks through circuits. The other bounds are
-// libp2p's: 128 reservations (8 per IP address, 32 per ASN), each renewed
-// hourly, and 16 circuits per peer; the host's resource manager bounds
-// connections and relay streams overall.
+// DefaultResources are libp2p's relay resources without the announced
+// per-circuit limit (see the package doc; CircuitLimit replaces it), with
+// larger circuit buffers, since Lattice peers move DAG blocks through
+// circuits, and at most 4 reservations per IP address (libp2p's 8 let 16
+// addresses take all 128). The other bounds are libp2p's: 128
+// reservations (one per peer, 32 per ASN), each renewed hourly, and 16
+// circuits per peer; the host's resource manager bounds connections and
+// relay streams overall.
 func DefaultResources() relayv2.Resources {
 	rc := relayv2.DefaultResources()
 	rc.Limit = nil
 	rc.BufferSize = 32 << 10
+	rc.MaxReservationsPerIP = 4
 	return rc
 }
 
@@ -83,6 +102,13 @@ type Service struct {
 
 // Start starts a relay. Close stops it.
 func Start(cfg Config) (*Service, error) {
+	lim := cfg.Circuit
+	if lim == (CircuitLimit{}) {
+		lim = DefaultCircuitLimit()
+	}
+	if lim.Duration <= 0 || lim.Data <= 0 {
+		return nil, fmt.Errorf("relay: circuit limit %s / %d bytes: both must be positive", lim.Duration, lim.Data)
+	}
 	var key crypto.PrivKey
 	var err error
 	if cfg.DataDir != "" {
@@ -159,7 +185,15 @@ func Start(cfg Config) (*Service, error) {
 	}
 	// Started directly: libp2p.EnableRelayService would wait for AutoNAT
 	// to call this host public, which never happens on a LAN.
-	r, err := relayv2.New(h, relayv2.WithResources(rc))
+	ropts := []relayv2.Option{relayv2.WithResources(rc)}
+	if len(cfg.Allow) > 0 {
+		acl := make(allowlist, len(cfg.Allow))
+		for _, p := range cfg.Allow {
+			acl[p] = true
+		}
+		ropts = append(ropts, relayv2.WithACL(acl))
+	}
+	r, err := relayv2.New(limitHost{Host: h, lim: lim}, ropts...)
 	if err != nil {
 		_ = h.Close()
 		return nil, fmt.Errorf("relay: %w", err)

@@ -140,3 +140,77 @@ func TestRelayAnnouncesGivenAddresses(t *testing.T) {
 	_, err = relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Announce: []string{"not-an-addr"}})
 	require.ErrorContains(t, err, "not-an-addr")
 }
+
+// A circuit the relay resets at its limit is redialled: two peers that
+// reach each other only through a relay whose circuits last 2 s keep
+// replicating across resets.
+func TestReplicationSurvivesCircuitLimit(t *testing.T) {
+	ctx := context.Background()
+	r, err := relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, Circuit: relay.CircuitLimit{Duration: 2 * time.Second, Data: 1 << 20}})
+	require.NoError(t, err)
+	defer r.Close()
+
+	laptopKey, laptopID := newKey(t)
+	phoneKey, phoneID := newKey(t)
+	newPeer := func(key crypto.PrivKey, other peer.ID, opts ...engine.Option) *engine.Engine {
+		e, err := engine.New(ctx, append([]engine.Option{
+			engine.WithInMemory(),
+			engine.WithIdentity(key),
+			engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
+			engine.WithRebroadcastInterval(time.Second),
+			engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(other))),
+		}, opts...)...)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	laptop := newPeer(laptopKey, phoneID, engine.WithRelays(r.AddrInfo()))
+	phone := newPeer(phoneKey, laptopID)
+	var circuit ma.Multiaddr
+	poll.Eventually(t, 30*time.Second, func() error {
+		for _, a := range laptop.Addrs() {
+			if natgate.Relayed(a) {
+				circuit = a
+				return nil
+			}
+		}
+		return fmt.Errorf("no circuit address among %v", laptop.Addrs())
+	})
+	ai, err := peer.AddrInfoFromP2pAddr(circuit)
+	require.NoError(t, err)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, phone.Connect(cctx, *ai))
+
+	dbL, err := laptop.Create(ctx, "TodoList", engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	dbP, err := phone.Open(cctx, dbL.Address())
+	require.NoError(t, err)
+	count := func(db *engine.Database, want int64) func() error {
+		return func() error {
+			n, err := db.Collection("todos").CountDocuments(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if n != want {
+				return fmt.Errorf("%d of %d to-dos", n, want)
+			}
+			return nil
+		}
+	}
+	for i := int64(1); i <= 3; i++ {
+		// Each round outlives a circuit: the one before was reset.
+		first := phone.Host().Network().ConnsToPeer(laptopID)
+		_, err = dbL.Collection("todos").InsertOne(ctx, engine.M{"n": i})
+		require.NoError(t, err)
+		poll.Eventually(t, 60*time.Second, count(dbP, i))
+		if len(first) > 0 {
+			poll.Eventually(t, 30*time.Second, func() error {
+				if first[0].IsClosed() {
+					return nil
+				}
+				return fmt.Errorf("circuit %s still open", first[0].RemoteMultiaddr())
+			})
+		}
+	}
+}

@@ -1,4 +1,4 @@
-package engine
+package readmodel
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/query"
 )
 
@@ -45,16 +44,16 @@ func (s *pausingStore) Query(ctx context.Context, q dsq.Query) (dsq.Results, err
 
 // A local commit that installs its result while a re-read of the same
 // document is in flight must not hide the remote change that re-read saw.
-// Before the materializer counted reads in flight, the local result (made
+// Before the Model counted reads in flight, the local result (made
 // without the remote change) went in first and the re-read was then
 // discarded as older: the view lost the remote field for good.
 func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	ctx := context.Background()
 	ns := ds.NewKey("/db/x")
 	base := ds.NewMapDatastore()
-	m := newMaterializer(hclog.NewNullLogger(), base, ns)
-	m.onMeta = func(string) {}
-	r := docRef{"c", "sX"}
+	m := New(hclog.NewNullLogger(), base, ns)
+	m.OnMeta = func(string) {}
+	r := Ref{"c", "sX"}
 	w := crdt.Writer{Replica: "r1", Now: time.Unix(0, 0)}
 	write := func(muts []crdt.Mutation) {
 		for _, mu := range muts {
@@ -72,23 +71,23 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	}
 
 	w.Nonce = crdt.NewNonce()
-	none, _ := crdt.Assemble(r.coll, r.id, nil)
+	none, _ := crdt.Assemble(r.Coll, r.ID, nil)
 	ins, err := crdt.PlanInsert(none, map[string]any{"_id": "X", "a": int64(1)}, w)
 	require.NoError(t, err)
 	write(ins.Mutations)
-	require.NoError(t, m.rebuild(ctx))
-	entry := m.view.entry(r.coll, r.id)
+	require.NoError(t, m.Rebuild(ctx))
+	entry := m.view.entry(r.Coll, r.ID)
 	require.NotNil(t, entry)
-	state, err := m.load(ctx, r) // what a writer plans against
+	state, err := m.Load(ctx, r) // what a writer plans against
 	require.NoError(t, err)
 
 	// A remote change arrives: the store has it, the view must re-read.
 	remote := update(state, "b", int64(2))
 	write(remote)
-	ps := &pausingStore{Datastore: base, prefix: m.layout.ValuesPrefix() + crdt.DocPrefix(r.coll, r.id),
+	ps := &pausingStore{Datastore: base, prefix: m.layout.ValuesPrefix() + crdt.DocPrefix(r.Coll, r.ID),
 		read: make(chan struct{}), release: make(chan struct{})}
 	m.store = ps
-	m.notify([]replication.Change{{Key: remote[0].Key, Value: remote[0].Value}})
+	m.Notify([]Change{{Key: remote[0].Key, Value: remote[0].Value}})
 	flushed := make(chan struct{})
 	go func() {
 		defer close(flushed)
@@ -99,12 +98,12 @@ func TestLocalInstallDoesNotHideAnInFlightRemoteChange(t *testing.T) {
 	// Meanwhile a local commit made from the view's (older) state installs.
 	local := update(state, "c", int64(3))
 	write(local)
-	require.NoError(t, m.install(ctx, r, state.With(local), entry.seq, false))
+	require.NoError(t, m.Install(ctx, r, state.With(local), entry.Seq, false))
 	close(ps.release)
 	<-flushed
 
-	got := m.view.entry(r.coll, r.id).doc
+	got := m.view.entry(r.Coll, r.ID).Doc
 	require.Equal(t, int64(2), got["b"], "remote change lost: %v", got)
 	require.Equal(t, int64(3), got["c"], "local change lost: %v", got)
-	require.Zero(t, m.pending())
+	require.Zero(t, m.Pending())
 }

@@ -1,4 +1,4 @@
-package engine
+package readmodel
 
 import (
 	"sort"
@@ -6,33 +6,33 @@ import (
 	"github.com/latticedb/lattice/query"
 )
 
-// The read model's accessors. The materializer owns the view and its lock:
+// The read model's accessors. The Model owns the view and its lock:
 // the API (collections, find, writes, stats) reads and changes the view
 // through these methods only, each taking the lock for as long as it
 // needs and returning values that stay valid after it is released (the
 // view's documents are never mutated in place).
 
 // entry returns the document's view entry, nil when the view has none.
-func (m *materializer) entry(r docRef) *docEntry {
+func (m *Model) Entry(r Ref) *Entry {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.view.entry(r.coll, r.id)
+	return m.view.entry(r.Coll, r.ID)
 }
 
 // current tells whether the view still shows the document as the entry
 // of sequence seq did, with no store change of it waiting to be shown:
 // the store then holds what that entry shows.
-func (m *materializer) current(r docRef, seq uint64) bool {
+func (m *Model) Current(r Ref, seq uint64) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	e := m.view.entry(r.coll, r.id)
+	e := m.view.entry(r.Coll, r.ID)
 	_, dirty := m.dirty[r]
-	return e != nil && e.seq == seq && !dirty && m.reading[r] == 0
+	return e != nil && e.Seq == seq && !dirty && m.reading[r] == 0
 }
 
 // collections lists, sorted, the collections that hold a live document or
 // were created explicitly.
-func (m *materializer) collections() []string {
+func (m *Model) Collections() []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var out []string
@@ -51,7 +51,7 @@ func (m *materializer) collections() []string {
 }
 
 // liveDocuments counts the live documents of every collection.
-func (m *materializer) liveDocuments() int {
+func (m *Model) LiveDocuments() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n := 0
@@ -62,7 +62,7 @@ func (m *materializer) liveDocuments() int {
 }
 
 // indexes returns a collection's index definitions, sorted by name.
-func (m *materializer) indexes(coll string) []IndexSpec {
+func (m *Model) Indexes(coll string) []IndexSpec {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]IndexSpec, 0, len(m.view.indexes[coll]))
@@ -74,7 +74,7 @@ func (m *materializer) indexes(coll string) []IndexSpec {
 }
 
 // hasIndex tells whether a collection has an index of that name.
-func (m *materializer) hasIndex(coll, name string) bool {
+func (m *Model) HasIndex(coll, name string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	_, ok := m.view.indexes[coll][name]
@@ -82,7 +82,7 @@ func (m *materializer) hasIndex(coll, name string) bool {
 }
 
 // marked tells whether a collection was created explicitly.
-func (m *materializer) marked(coll string) bool {
+func (m *Model) Marked(coll string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.view.markers[coll]
@@ -90,7 +90,7 @@ func (m *materializer) marked(coll string) bool {
 
 // applyIndex installs (spec non-nil) or drops a replicated index
 // definition.
-func (m *materializer) applyIndex(coll, name string, spec *IndexSpec) {
+func (m *Model) ApplyIndex(coll, name string, spec *IndexSpec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if spec == nil {
@@ -101,7 +101,7 @@ func (m *materializer) applyIndex(coll, name string, spec *IndexSpec) {
 }
 
 // applyMarker records or forgets that a collection was created explicitly.
-func (m *materializer) applyMarker(coll string, present bool) {
+func (m *Model) ApplyMarker(coll string, present bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if present {
@@ -114,9 +114,9 @@ func (m *materializer) applyMarker(coll string, present bool) {
 // match is a candidate document for a filter: its id key and its
 // immutable materialised form (nil for an indexed entry of a deleted
 // document).
-type match struct {
-	id  string
-	doc map[string]any
+type Match struct {
+	ID  string
+	Doc map[string]any
 }
 
 // candidates returns the documents of a collection that may match f, from
@@ -124,7 +124,7 @@ type match struct {
 // live document. Only this copy of ids and pointers is made under the
 // view's read lock: callers filter after it is released, so a long filter
 // never holds up writers.
-func (m *materializer) candidates(coll string, f *query.Filter) (cands []match, exact bool) {
+func (m *Model) Candidates(coll string, f *query.Filter) (cands []Match, exact bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	cv := m.view.colls[coll]
@@ -132,16 +132,16 @@ func (m *materializer) candidates(coll string, f *query.Filter) (cands []match, 
 		return nil, false
 	}
 	if ics, ex, ok := cv.candidates(f); ok {
-		cands = make([]match, len(ics))
+		cands = make([]Match, len(ics))
 		for i, ic := range ics {
-			cands[i] = match{ic.id, ic.e.doc}
+			cands[i] = Match{ic.ID, ic.e.Doc}
 		}
 		return cands, ex
 	}
-	cands = make([]match, 0, cv.live)
+	cands = make([]Match, 0, cv.live)
 	for id, e := range cv.docs {
-		if e.doc != nil {
-			cands = append(cands, match{id, e.doc})
+		if e.Doc != nil {
+			cands = append(cands, Match{id, e.Doc})
 		}
 	}
 	return cands, false

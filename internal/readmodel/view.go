@@ -1,4 +1,4 @@
-package engine
+package readmodel
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 // view is the materialised state of one database: every document's JSON
 // form, by collection, plus secondary indexes. It is derived
 // from the go-ds-crdt store (rebuilt on open, kept current by the
-// materializer) and guarded by the materializer's lock.
+// Model) and guarded by the Model's lock.
 type view struct {
 	colls   map[string]*collView
 	indexes map[string]map[string]IndexSpec // coll -> name -> spec (replicated definitions)
@@ -22,23 +22,23 @@ type view struct {
 }
 
 type collView struct {
-	docs    map[string]*docEntry // by id key (see idKey)
+	docs    map[string]*Entry // by id key (see IDKey)
 	live    int
 	indexes map[string]*index
 }
 
-// docEntry is what the view holds of one document. Its CRDT state is not
-// kept: writes read it from the store when they plan (txn.doc), so a
+// Entry is what the view holds of one document. Its CRDT state is not
+// kept: writes read it from the store when they plan (txn.Doc), so a
 // replica holds each document once, in the store, plus its JSON form here.
-type docEntry struct {
-	doc  map[string]any // materialised; nil when the document does not exist. Never mutated.
-	seq  uint64         // materializer sequence of the read that produced it
+type Entry struct {
+	Doc  map[string]any // materialised; nil when the document does not exist. Never mutated.
+	Seq  uint64         // the model's sequence number of the read that produced it
 	keys bool           // the document has live CRDT keys (a deleted one may keep its graves)
 }
 
 // newEntry is the view entry of a document's CRDT state.
-func newEntry(state *crdt.Doc, seq uint64) *docEntry {
-	return &docEntry{doc: state.Materialize(), seq: seq, keys: len(state.Raw) > 0}
+func newEntry(state *crdt.Doc, seq uint64) *Entry {
+	return &Entry{Doc: state.Materialize(), Seq: seq, keys: len(state.Raw) > 0}
 }
 
 // IndexSpec describes a secondary index: a field path whose values are
@@ -50,15 +50,15 @@ type IndexSpec struct {
 
 type indexItem struct {
 	key []byte // value.EncodeKey of a value
-	id  string
-	e   *docEntry // the entry indexed (replaced with the entry on every put)
+	ID  string
+	e   *Entry // the entry indexed (replaced with the entry on every put)
 }
 
 func lessItem(a, b indexItem) bool {
 	if c := bytes.Compare(a.key, b.key); c != 0 {
 		return c < 0
 	}
-	return a.id < b.id
+	return a.ID < b.ID
 }
 
 type index struct {
@@ -78,7 +78,7 @@ func newView() *view {
 func (v *view) coll(name string, create bool) *collView {
 	c := v.colls[name]
 	if c == nil && create {
-		c = &collView{docs: make(map[string]*docEntry), indexes: make(map[string]*index)}
+		c = &collView{docs: make(map[string]*Entry), indexes: make(map[string]*index)}
 		for _, spec := range v.indexes[name] {
 			c.indexes[spec.Name] = newIndex(spec)
 		}
@@ -120,50 +120,50 @@ func indexKeys(doc map[string]any, path string) [][]byte {
 
 func (ix *index) remove(id string) {
 	for _, k := range ix.byID[id] {
-		ix.tree.Delete(indexItem{key: k, id: id})
+		ix.tree.Delete(indexItem{key: k, ID: id})
 	}
 	delete(ix.byID, id)
 }
 
-func (ix *index) add(id string, e *docEntry) {
-	keys := indexKeys(e.doc, ix.spec.Path)
+func (ix *index) add(id string, e *Entry) {
+	keys := indexKeys(e.Doc, ix.spec.Path)
 	for _, k := range keys {
-		ix.tree.ReplaceOrInsert(indexItem{key: k, id: id, e: e})
+		ix.tree.ReplaceOrInsert(indexItem{key: k, ID: id, e: e})
 	}
 	ix.byID[id] = keys
 }
 
 // put installs a document's new state and returns the previous materialised
 // form. Indexes are updated.
-func (v *view) put(coll, id string, e *docEntry) (old map[string]any) {
+func (v *view) put(coll, id string, e *Entry) (old map[string]any) {
 	c := v.coll(coll, true)
 	prev := c.docs[id]
 	if prev != nil {
-		old = prev.doc
+		old = prev.Doc
 		if old != nil {
 			c.live--
 		}
 	}
-	if e.doc == nil && !e.keys {
+	if e.Doc == nil && !e.keys {
 		delete(c.docs, id)
 	} else {
 		c.docs[id] = e
 	}
-	if e.doc != nil {
+	if e.Doc != nil {
 		c.live++
 	}
 	for _, ix := range c.indexes {
 		if old != nil {
 			ix.remove(id)
 		}
-		if e.doc != nil {
+		if e.Doc != nil {
 			ix.add(id, e)
 		}
 	}
 	return old
 }
 
-func (v *view) entry(coll, id string) *docEntry {
+func (v *view) entry(coll, id string) *Entry {
 	if c := v.colls[coll]; c != nil {
 		return c.docs[id]
 	}
@@ -182,7 +182,7 @@ func (v *view) setIndex(coll string, spec IndexSpec) {
 	c := v.coll(coll, true)
 	ix := newIndex(spec)
 	for id, e := range c.docs {
-		if e.doc != nil {
+		if e.Doc != nil {
 			ix.add(id, e)
 		}
 	}
@@ -198,8 +198,8 @@ func (v *view) dropIndex(coll, name string) {
 
 // candidate is a document an index lookup found.
 type candidate struct {
-	id string
-	e  *docEntry
+	ID string
+	e  *Entry
 }
 
 // candidates returns the documents an index narrows a filter to, or
@@ -212,7 +212,7 @@ func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool)
 	if b, ok := f.Bounds("_id"); ok && !b.IsRange {
 		seen := make(map[string]bool, len(b.Points))
 		for _, p := range b.Points {
-			k, err := idKey(crdt.CanonicalNumbers(p))
+			k, err := IDKey(value.CanonicalNumbers(p))
 			if err != nil || seen[k] {
 				continue // not a possible _id (null, an array, an object)
 			}
@@ -255,10 +255,10 @@ func (c *collView) candidates(f *query.Filter) (out []candidate, exact, ok bool)
 	out = make([]candidate, 0, 16)
 	collect := func(it indexItem) bool {
 		if single {
-			out = append(out, candidate{it.id, it.e})
-		} else if !seen[it.id] {
-			seen[it.id] = true
-			out = append(out, candidate{it.id, it.e})
+			out = append(out, candidate{it.ID, it.e})
+		} else if !seen[it.ID] {
+			seen[it.ID] = true
+			out = append(out, candidate{it.ID, it.e})
 		}
 		return true
 	}

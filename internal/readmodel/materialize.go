@@ -1,4 +1,4 @@
-package engine
+package readmodel
 
 import (
 	"bytes"
@@ -14,40 +14,40 @@ import (
 	dsq "github.com/ipfs/go-datastore/query"
 
 	"github.com/latticedb/lattice/crdt"
-	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/value"
 )
 
-// docRef names a document in a database.
-type docRef struct{ coll, id string }
+// Ref names a document in a database: its collection and its _id's key
+// (IDKey).
+type Ref struct{ Coll, ID string }
 
-// refOf is the docRef of a parsed CRDT key, its strings copied: the view
+// refOf is the Ref of a parsed CRDT key, its strings copied: the view
 // keeps a document's id for as long as it holds the document, and a
 // substring would keep the whole key (go-ds-crdt's, or a query's) with it.
-func refOf(pk crdt.Key) docRef {
-	return docRef{strings.Clone(pk.Coll), strings.Clone(pk.ID)}
+func refOf(pk crdt.Key) Ref {
+	return Ref{strings.Clone(pk.Coll), strings.Clone(pk.ID)}
 }
 
-// materializer keeps a database's view in step with its go-ds-crdt store.
+// Model keeps a database's view in step with its go-ds-crdt store.
 // The store wrapper tells it which CRDT keys changed after each commit; it
 // re-reads those documents from the store and installs them in the view.
 // Every read takes a sequence number and a result is installed only if no
 // later read of the same document was installed first, so a slow reader can
 // never overwrite a newer state.
-type materializer struct {
+type Model struct {
 	log      hclog.Logger
 	store    ds.Datastore     // the raw store (reads bypass go-ds-crdt)
 	layout   crdt.StoreLayout // where go-ds-crdt keeps visible values
-	onChange func(ref docRef, old, new map[string]any, local bool)
-	onMeta   func(key string)
+	OnChange func(ref Ref, old, new map[string]any, local bool)
+	OnMeta   func(key string)
 	// durable, if set, makes what the store holds survive the process
 	// being killed; flush calls it before it shows remote changes, so
 	// nothing a read or an event showed is lost to a crash.
-	durable func() error
+	Durable func() error
 
 	mu    sync.RWMutex // guards view, dirty, seq
 	view  *view
-	dirty map[docRef]struct{}
+	dirty map[Ref]struct{}
 	meta  map[string]struct{} // dirty non-document keys (indexes, ACL, collections)
 	seq   uint64
 	busy  int // documents being re-read by flush
@@ -55,7 +55,7 @@ type materializer struct {
 	// commit must not install its own result over a read that started
 	// before it (that read may hold a remote change the commit never saw,
 	// and it would then be discarded as older).
-	reading map[docRef]int
+	reading map[Ref]int
 	// expect holds the mutations of the running local commit that no
 	// notification has confirmed yet.
 	expect map[string]crdt.Mutation
@@ -66,24 +66,32 @@ type materializer struct {
 	beforeFlush func()
 }
 
-func newMaterializer(log hclog.Logger, store ds.Datastore, ns ds.Key) *materializer {
-	return &materializer{
+func New(log hclog.Logger, store ds.Datastore, ns ds.Key) *Model {
+	return &Model{
 		log:     log,
 		store:   store,
 		layout:  crdt.NewStoreLayout(ns.String()),
 		view:    newView(),
-		dirty:   make(map[docRef]struct{}),
-		reading: make(map[docRef]int),
+		dirty:   make(map[Ref]struct{}),
+		reading: make(map[Ref]int),
 		meta:    make(map[string]struct{}),
 		wake:    make(chan struct{}, 1),
 	}
 }
 
-// notify is the store wrapper's callback: CRDT keys whose visible value
+// SetBeforeFlush makes f run at the start of every flush (nil removes
+// it): a test hook that holds remote changes back.
+func (m *Model) SetBeforeFlush(f func()) {
+	m.mu.Lock()
+	m.beforeFlush = f
+	m.mu.Unlock()
+}
+
+// Notify is the store wrapper's callback: CRDT keys whose visible value
 // changed, already committed. A change that is exactly what the running
 // local commit wrote is claimed by that commit (which installs its result
 // itself); anything else is a remote change to re-read.
-func (m *materializer) notify(changes []replication.Change) {
+func (m *Model) Notify(changes []Change) {
 	m.mu.Lock()
 	for _, c := range changes {
 		k := c.Key
@@ -112,7 +120,7 @@ func (m *materializer) notify(changes []replication.Change) {
 }
 
 // run processes dirty documents until ctx ends.
-func (m *materializer) run(ctx context.Context) {
+func (m *Model) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,7 +132,7 @@ func (m *materializer) run(ctx context.Context) {
 }
 
 // flush re-reads every dirty document and meta key.
-func (m *materializer) flush(ctx context.Context) {
+func (m *Model) flush(ctx context.Context) {
 	m.mu.RLock()
 	hold := m.beforeFlush
 	m.mu.RUnlock()
@@ -132,11 +140,11 @@ func (m *materializer) flush(ctx context.Context) {
 		hold()
 	}
 	m.mu.Lock()
-	refs := make([]docRef, 0, len(m.dirty))
+	refs := make([]Ref, 0, len(m.dirty))
 	for r := range m.dirty {
 		refs = append(refs, r)
 	}
-	m.dirty = make(map[docRef]struct{})
+	m.dirty = make(map[Ref]struct{})
 	metas := make([]string, 0, len(m.meta))
 	for k := range m.meta {
 		metas = append(metas, k)
@@ -144,39 +152,39 @@ func (m *materializer) flush(ctx context.Context) {
 	m.meta = make(map[string]struct{})
 	m.busy += len(refs) + len(metas)
 	m.mu.Unlock()
-	if m.durable != nil && len(refs)+len(metas) > 0 {
-		if err := m.durable(); err != nil {
+	if m.Durable != nil && len(refs)+len(metas) > 0 {
+		if err := m.Durable(); err != nil {
 			m.log.Error("make merged changes durable", "error", err)
 		}
 	}
 	sort.Strings(metas)
 	for _, k := range metas {
-		m.onMeta(k)
+		m.OnMeta(k)
 		m.done()
 	}
 	for _, r := range refs {
 		if err := m.refresh(ctx, r, false); err != nil && ctx.Err() == nil {
-			m.log.Warn("materialize document", "collection", r.coll, "id", r.id, "error", err)
+			m.log.Warn("materialize document", "collection", r.Coll, "id", r.ID, "error", err)
 		}
 		m.done()
 	}
 }
 
-func (m *materializer) done() {
+func (m *Model) done() {
 	m.mu.Lock()
 	m.busy--
 	m.mu.Unlock()
 }
 
 // pending counts changes committed to the store but not yet in the view.
-func (m *materializer) pending() int {
+func (m *Model) Pending() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.dirty) + len(m.meta) + m.busy
 }
 
 // beginLocal registers a local commit's mutations before it starts.
-func (m *materializer) beginLocal(muts map[string]crdt.Mutation) {
+func (m *Model) BeginLocal(muts map[string]crdt.Mutation) {
 	m.mu.Lock()
 	m.expect = make(map[string]crdt.Mutation, len(muts))
 	for k, mu := range muts {
@@ -188,13 +196,13 @@ func (m *materializer) beginLocal(muts map[string]crdt.Mutation) {
 // endLocal ends a local commit and returns the documents whose mutations
 // were not all confirmed: a concurrent remote change won, or the mutation
 // was a no-op in the store. Those must be re-read.
-func (m *materializer) endLocal() map[docRef]bool {
+func (m *Model) EndLocal() map[Ref]bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := map[docRef]bool{}
+	out := map[Ref]bool{}
 	for k := range m.expect {
 		if pk, err := crdt.ParseKey(k); err == nil && pk.Kind != crdt.KindUnknown {
-			out[docRef{pk.Coll, pk.ID}] = true
+			out[Ref{pk.Coll, pk.ID}] = true
 		}
 	}
 	m.expect = nil
@@ -204,12 +212,12 @@ func (m *materializer) endLocal() map[docRef]bool {
 // install puts the state a local commit computed for a document into the
 // view, unless anything else changed the document since the commit read it
 // (base is the sequence of the entry it read): then it re-reads the store.
-func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, base uint64, reread bool) error {
+func (m *Model) Install(ctx context.Context, r Ref, state *crdt.Doc, base uint64, reread bool) error {
 	m.mu.Lock()
-	cur := m.view.entry(r.coll, r.id)
+	cur := m.view.entry(r.Coll, r.ID)
 	var curSeq uint64
 	if cur != nil {
-		curSeq = cur.seq
+		curSeq = cur.Seq
 	}
 	_, dirty := m.dirty[r]
 	if reread || dirty || m.reading[r] > 0 || curSeq != base || state == nil {
@@ -218,17 +226,17 @@ func (m *materializer) install(ctx context.Context, r docRef, state *crdt.Doc, b
 	}
 	m.seq++
 	e := newEntry(state, m.seq)
-	old := m.view.put(r.coll, r.id, e)
+	old := m.view.put(r.Coll, r.ID, e)
 	m.mu.Unlock()
-	if m.onChange != nil && !docEqual(old, e.doc) {
-		m.onChange(r, old, e.doc, true)
+	if m.OnChange != nil && !docEqual(old, e.Doc) {
+		m.OnChange(r, old, e.Doc, true)
 	}
 	return nil
 }
 
 // refresh reads one document from the store and installs it. Local writers
 // call it for the documents they wrote, after their commit.
-func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error {
+func (m *Model) refresh(ctx context.Context, r Ref, local bool) error {
 	m.mu.Lock()
 	delete(m.dirty, r)
 	m.seq++
@@ -243,42 +251,42 @@ func (m *materializer) refresh(ctx context.Context, r docRef, local bool) error 
 		m.mu.Unlock()
 	}()
 
-	state, err := m.load(ctx, r)
+	state, err := m.Load(ctx, r)
 	if err != nil {
 		return err
 	}
 	e := newEntry(state, seq)
 
 	m.mu.Lock()
-	if cur := m.view.entry(r.coll, r.id); cur != nil && cur.seq > seq {
+	if cur := m.view.entry(r.Coll, r.ID); cur != nil && cur.Seq > seq {
 		m.mu.Unlock()
 		return nil
 	}
-	old := m.view.put(r.coll, r.id, e)
+	old := m.view.put(r.Coll, r.ID, e)
 	m.mu.Unlock()
-	if m.onChange != nil && !docEqual(old, e.doc) {
-		m.onChange(r, old, e.doc, local)
+	if m.OnChange != nil && !docEqual(old, e.Doc) {
+		m.OnChange(r, old, e.Doc, local)
 	}
 	return nil
 }
 
 // load reads one document's CRDT state from the store.
-func (m *materializer) load(ctx context.Context, r docRef) (*crdt.Doc, error) {
+func (m *Model) Load(ctx context.Context, r Ref) (*crdt.Doc, error) {
 	raw, err := m.readDoc(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	state, bad := crdt.Assemble(r.coll, r.id, raw)
+	state, bad := crdt.Assemble(r.Coll, r.ID, raw)
 	if bad > 0 {
-		m.log.Debug("undecodable keys in document", "collection", r.coll, "id", r.id, "count", bad)
+		m.log.Debug("undecodable keys in document", "collection", r.Coll, "id", r.ID, "count", bad)
 	}
 	return state, nil
 }
 
 // readDoc returns the live CRDT keys of one document and their values,
 // straight from go-ds-crdt's value namespace.
-func (m *materializer) readDoc(ctx context.Context, r docRef) (map[string][]byte, error) {
-	prefix := m.layout.ValuesPrefix() + crdt.DocPrefix(r.coll, r.id)
+func (m *Model) readDoc(ctx context.Context, r Ref) (map[string][]byte, error) {
+	prefix := m.layout.ValuesPrefix() + crdt.DocPrefix(r.Coll, r.ID)
 	res, err := m.store.Query(ctx, dsq.Query{Prefix: prefix})
 	if err != nil {
 		return nil, err
@@ -298,18 +306,18 @@ func (m *materializer) readDoc(ctx context.Context, r docRef) (map[string][]byte
 	return raw, nil
 }
 
-func (m *materializer) crdtKey(storeKey string) (string, bool) {
+func (m *Model) crdtKey(storeKey string) (string, bool) {
 	return m.layout.CRDTKey(storeKey)
 }
 
 // rebuild reads every document of the database into a fresh view.
-func (m *materializer) rebuild(ctx context.Context) error {
+func (m *Model) Rebuild(ctx context.Context) error {
 	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.layout.ValuesPrefix()})
 	if err != nil {
 		return err
 	}
 	defer res.Close()
-	docs := map[docRef]map[string][]byte{}
+	docs := map[Ref]map[string][]byte{}
 	var metas []string
 	for e := range res.Next() {
 		if e.Error != nil {
@@ -337,18 +345,18 @@ func (m *materializer) rebuild(ctx context.Context) error {
 	m.view = newView()
 	m.seq++
 	for r, raw := range docs {
-		state, _ := crdt.Assemble(r.coll, r.id, raw)
-		m.view.put(r.coll, r.id, newEntry(state, m.seq))
+		state, _ := crdt.Assemble(r.Coll, r.ID, raw)
+		m.view.put(r.Coll, r.ID, newEntry(state, m.seq))
 	}
 	m.mu.Unlock()
 	for _, k := range metas {
-		m.onMeta(k)
+		m.OnMeta(k)
 	}
 	return nil
 }
 
 // getMeta reads one non-document CRDT key's current value.
-func (m *materializer) getMeta(ctx context.Context, key string) ([]byte, bool, error) {
+func (m *Model) GetMeta(ctx context.Context, key string) ([]byte, bool, error) {
 	v, err := m.store.Get(ctx, ds.NewKey(m.layout.ValueKey(key)))
 	if err == ds.ErrNotFound {
 		return nil, false, nil
@@ -359,9 +367,9 @@ func (m *materializer) getMeta(ctx context.Context, key string) ([]byte, bool, e
 	return v, true, nil
 }
 
-// idKey is the string a document _id is keyed by: its type and value, so
+// IDKey is the string a document _id is keyed by: its type and value, so
 // the string "1" and the number 1 are different documents.
-func idKey(id any) (string, error) {
+func IDKey(id any) (string, error) {
 	switch x := id.(type) {
 	case string:
 		return "s" + x, nil
@@ -370,7 +378,7 @@ func idKey(id any) (string, error) {
 	case float64:
 		return "f" + strconv.FormatFloat(x, 'g', -1, 64), nil
 	}
-	return "", fmt.Errorf("%w: _id must be a string or a number, got %T", ErrBadDocument, id)
+	return "", fmt.Errorf("%w, got %T", ErrBadID, id)
 }
 
 // docEqual compares two materialised documents (nil is "absent").
