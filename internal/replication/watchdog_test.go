@@ -55,11 +55,16 @@ func TestPubsubWatchdogRevivesAPeerPubsubGaveUpOn(t *testing.T) {
 	}
 	require.True(t, gaveUp, "pubsub never gave up on the peer")
 
-	// A write on a must reach b: only after the watchdog reconnected.
+	// A write on a must reach b: only after a repair reconnected b. The
+	// first stream death already dropped b from a's topic (gossipsub
+	// forgets the peer's subscriptions with its stream), so the replica's
+	// lost-subscription check (Config.LostSubscription) may reconnect b
+	// before pubsub gives up and the watchdog looks: on a loaded machine
+	// (-race) it did, once in 20 runs. Either repair will do here.
 	_, err = ca.InsertOne(ctx, engine.M{"_id": "after"})
 	require.NoError(t, err)
 	enginetest.Converged(t, 30*time.Second, 2, ca, cb)
-	require.NotZero(t, a.PubsubRevivals(), "replication resumed without the watchdog")
+	require.NotZero(t, a.PubsubRevivals()+a.RelaySwitchRepairs(), "replication resumed without a repair")
 	require.Equal(t, network.Connected, a.Host().Network().Connectedness(b.ID()))
 }
 
