@@ -172,7 +172,7 @@ func TestRemoteDeltaOverBoundsRefused(t *testing.T) {
 	enginetest.ConnectAll(t, honest, rogue)
 	dbH, err := honest.Create(ctx, "bounds", engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	dbR := openOn(t, rogue, dbH.Address())
+	dbR := enginetest.Open(t, rogue, dbH.Address())
 	engine.SetDeltaKeys(dbR, 4*replication.MaxDeltaMutations)
 
 	docs := make([]any, 3*replication.MaxDeltaMutations)

@@ -27,11 +27,11 @@ func TestSynctestPullRetriesOnSchedule(t *testing.T) {
 		nodes := chain(t, bs, 3)
 		served := NewBroadcaster(ctx, Config{Self: responder.ID(), Blocks: bs, Counters: &Counters{},
 			Delegate: openDelegate{heads: []cid.Cid{nodes[0].Cid()}}, InlineLimit: 1 << 10})
-		srv := NewHeadsServer(func(m cid.Cid) *Broadcaster {
-			if m == manifest {
-				return served
+		srv := NewHeadsServer(func(k [32]byte) (cid.Cid, *Broadcaster) {
+			if k == TopicKey(manifest) {
+				return manifest, served
 			}
-			return nil
+			return cid.Undef, nil
 		})
 		responder.SetStreamHandler(HeadsProtocol, func(st network.Stream) { srv.Handle(ctx, st) })
 
@@ -107,7 +107,7 @@ func TestSynctestPullFromAnEmptyDatabase(t *testing.T) {
 		served := NewBroadcaster(ctx, Config{Self: responder.ID(), Blocks: newBlockstore(), Counters: &Counters{},
 			Delegate: openDelegate{}, InlineLimit: 1 << 10})
 		served.started.Store(true)
-		srv := NewHeadsServer(func(cid.Cid) *Broadcaster { return served })
+		srv := NewHeadsServer(func([32]byte) (cid.Cid, *Broadcaster) { return manifest, served })
 		responder.SetStreamHandler(HeadsProtocol, func(st network.Stream) { srv.Handle(ctx, st) })
 		b := NewBroadcaster(ctx, Config{Self: asker.ID(), Blocks: newBlockstore(), Counters: &Counters{},
 			Delegate: openDelegate{}, Manifest: manifest})
