@@ -8,6 +8,7 @@ import "testing"
 
 func BenchmarkInsertOne(b *testing.B)                { InsertOne(b) }
 func BenchmarkInsertOneSyncWrites(b *testing.B)      { InsertOneSyncWrites(b) }
+func BenchmarkInsertOneSchema(b *testing.B)          { InsertOneSchema(b) }
 func BenchmarkInsertOneConcurrent16(b *testing.B)    { InsertOneConcurrent16(b) }
 func BenchmarkInsertMany(b *testing.B)               { InsertMany(b) }
 func BenchmarkRawCRDTPut(b *testing.B)               { RawCRDTPut(b) }

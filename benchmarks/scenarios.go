@@ -35,9 +35,9 @@ func newEngine(b *testing.B, opts ...engine.Option) *engine.Engine {
 	return e
 }
 
-func newCollection(b *testing.B, e *engine.Engine) *engine.Collection {
+func newCollection(b *testing.B, e *engine.Engine, opts ...engine.DatabaseOption) *engine.Collection {
 	b.Helper()
-	db, err := e.Create(context.Background(), "bench", engine.WithAccess(accesscontrol.Open()))
+	db, err := e.Create(context.Background(), "bench", append([]engine.DatabaseOption{engine.WithAccess(accesscontrol.Open())}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,6 +53,36 @@ func todo(i int) engine.M {
 // each insert's WAL records are written to the operating system when it
 // returns (it survives kill -9); the WAL is fsynced in the background.
 func InsertOne(b *testing.B) { insertSequentially(b, newEngine(b)) }
+
+// todoSchema is a typical schema for todo's documents: every field typed,
+// the title bounded, one required.
+var todoSchema = map[string]json.RawMessage{"docs": json.RawMessage(`{
+	"type": "object",
+	"properties": {
+		"title": {"type": "string", "minLength": 1, "maxLength": 1000},
+		"isDone": {"type": "boolean"},
+		"n": {"type": "integer", "minimum": 0},
+		"tags": {"type": "array", "items": {"type": "string", "maxLength": 64}}
+	},
+	"required": ["title"],
+	"additionalProperties": false
+}`)}
+
+// InsertOneSchema is InsertOne on a database whose documents are judged
+// by a JSON Schema (engine.WithSchemas): the cost of validation.
+func InsertOneSchema(b *testing.B) {
+	e := newEngine(b)
+	c := newCollection(b, e, engine.WithSchemas(todoSchema))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
 
 // InsertOneSyncWrites is InsertOne with WithSyncWrites(true): the
 // WAL is fsynced before each insert returns (it survives power loss).

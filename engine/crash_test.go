@@ -44,7 +44,7 @@ func crashOpen(t testing.TB, dir string) (*engine.Engine, *engine.Collection) {
 		engine.WithListenAddrs("/ip4/127.0.0.1/tcp/0"),
 	)
 	require.NoError(t, err)
-	db, err := e.Create(context.Background(), crashDBName, engine.WithAccess(accesscontrol.Open()))
+	db, err := e.Create(context.Background(), crashDBName, engine.WithAccess(accesscontrol.Open()), engine.WithDeterministicAddress())
 	require.NoError(t, err)
 	return e, db.Collection("c")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/readmodel"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Database is one replicated database: a go-ds-crdt instance over its own
@@ -33,6 +34,9 @@ type Database struct {
 	log      hclog.Logger
 	ns       ds.Key
 	access   accesscontrol.Controller
+	// validator judges what documents may hold (validation.Open when the
+	// manifest names none).
+	validator validation.Validator
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -76,6 +80,35 @@ func WithAccess(cfg accesscontrol.Config) DatabaseOption {
 		}
 		m.Access = cfg
 		return nil
+	}
+}
+
+// WithValidator sets the database's validator (see package validation):
+// what its documents may hold, judged on every local write and every
+// remote delta. The manifest holds it, so the address pins it. Create
+// refuses a configuration the engine's registry cannot build.
+func WithValidator(cfg validation.Config) DatabaseOption {
+	return func(m *Manifest) error {
+		if cfg.Type == "" {
+			return fmt.Errorf("%w: validator has no type", ErrBadManifest)
+		}
+		c := cfg
+		m.Validator = &c
+		return nil
+	}
+}
+
+// WithSchemas sets a JSON Schema (draft 2020-12) per collection: shorthand
+// for WithValidator of type "jsonschema". Keywords that merging documents
+// field by field could break are refused when the database is created
+// (see package validation).
+func WithSchemas(schemas map[string]json.RawMessage) DatabaseOption {
+	return func(m *Manifest) error {
+		params, err := json.Marshal(validation.JSONSchemaParams{Schemas: schemas})
+		if err != nil {
+			return fmt.Errorf("%w: schemas: %v", ErrBadManifest, err)
+		}
+		return WithValidator(validation.Config{Type: validation.TypeJSONSchema, Params: params})(m)
 	}
 }
 
@@ -125,6 +158,13 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 	for _, o := range opts {
 		if err := o(m); err != nil {
 			return nil, err
+		}
+	}
+	if m.Validator != nil {
+		// Refuse a validator this engine cannot build before the address
+		// exists: no database is created that nobody could open.
+		if _, err := e.registry.NewValidator(*m.Validator); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 		}
 	}
 	blk, err := encodeManifest(m)
@@ -408,6 +448,12 @@ func (db *Database) start(ctx context.Context) error {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)
 	}
 	db.access = ac
+	db.validator = validation.Validator(validation.Open{})
+	if db.manifest.Validator != nil {
+		if db.validator, err = e.registry.NewValidator(*db.manifest.Validator); err != nil {
+			return fmt.Errorf("engine: open %s: %w", db.addr, err)
+		}
+	}
 
 	db.mat = readmodel.New(db.log.Named("view"), e.store, db.ns)
 	db.mat.OnChange = db.onDocChange
@@ -428,6 +474,7 @@ func (db *Database) start(ctx context.Context) error {
 		Database:       db.addr.String(),
 		Namespace:      db.ns,
 		Access:         db.access,
+		Validator:      db.validator,
 		Delegate:       delegate{db},
 		Counters:       &db.stats.Counters,
 		Log:            db.log,
@@ -584,6 +631,7 @@ func (db *Database) Stats() Stats {
 		HeadsDropped:      db.stats.HeadsDropped.Load(),
 		FetchFailures:     db.stats.FetchFailures.Load(),
 		Rejected:          db.stats.Rejected.Load(),
+		Invalid:           db.stats.Invalid.Load(),
 		BytesIn:           db.stats.BytesIn.Load(),
 		BytesOut:          db.stats.BytesOut.Load(),
 		EventsDropped:     db.stats.eventsDropped.Load(),
@@ -604,6 +652,7 @@ func (db *Database) Stats() Stats {
 	}
 	if db.rep != nil {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
+		s.Peers = db.rep.Peers()
 	}
 	s.PendingChanges = db.mat.Pending()
 	s.Documents = db.mat.LiveDocuments()

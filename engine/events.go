@@ -150,6 +150,7 @@ type Stats struct {
 	HeadsDropped    uint64       `json:"headsDropped"`  // heads dropped because the queue was full
 	FetchFailures   uint64       `json:"fetchFailures"` // announced heads whose block could not be fetched
 	Rejected        uint64       `json:"rejected"`      // messages or blocks refused (malformed or unauthorised)
+	Invalid         uint64       `json:"invalid"`       // remote deltas the database's validator refused
 	BytesIn         uint64       `json:"bytesIn"`       // broadcast bytes received
 	BytesOut        uint64       `json:"bytesOut"`      // broadcast bytes sent
 	EventsDropped   uint64       `json:"eventsDropped"` // events a slow subscriber missed
@@ -164,6 +165,10 @@ type Stats struct {
 	BlocksFetched   uint64       `json:"blocksFetched"`  // blocks received by bitswap (whole engine)
 	BitswapDataIn   uint64       `json:"bitswapDataIn"`  // bytes received by bitswap (whole engine)
 	BitswapDataOut  uint64       `json:"bitswapDataOut"` // bytes sent by bitswap (whole engine)
+
+	// Peers is the number of peers subscribed to the database's topic now:
+	// the replicas it syncs with, not every peer the node knows.
+	Peers int `json:"peers"`
 }
 
 // CatchupStats report catch-up: streams of a missing history from one

@@ -15,6 +15,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/simtest"
 )
 
@@ -43,7 +44,7 @@ func TestSynctestLostSubscriptionIsRepaired(t *testing.T) {
 
 		addr, err := engine.ParseAddress(dbA.Address())
 		require.NoError(t, err)
-		topic := "/lattice/db/" + addr.Manifest.String()
+		topic := replication.TopicName(addr.Manifest)
 		require.Contains(t, a.PubSub().ListPeers(topic), b.ID())
 		s := enginetest.OutboundPubsubStream(a, b)
 		require.NotNil(t, s)

@@ -14,6 +14,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/validation"
 )
 
 // ManifestType is the only database type so far: collections of documents.
@@ -29,6 +30,10 @@ type Manifest struct {
 	Name   string               `json:"name"`
 	Type   string               `json:"type"`
 	Access accesscontrol.Config `json:"access"`
+	// Validator, if set, names what the database's documents may hold
+	// (see package validation). Absent in manifests made before it, and
+	// in those of databases without one: their address is unchanged.
+	Validator *validation.Config `json:"validator,omitempty"`
 	// Meta is free-form creation metadata (creator, creation time, ...).
 	// Two Creates with identical manifests give the same address.
 	Meta map[string]string `json:"meta,omitempty"`
@@ -73,6 +78,9 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("%w: nonce holds characters other than a-z and 0-9", ErrBadManifest)
 		}
 	}
+	if m.Validator != nil && m.Validator.Type == "" {
+		return fmt.Errorf("%w: validator has no type", ErrBadManifest)
+	}
 	return nil
 }
 
@@ -90,6 +98,10 @@ func encodeManifest(m *Manifest) (blocks.Block, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
 	}
 	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(data) > maxManifestSize {
+		// Peers refuse a larger manifest: the database could not be opened.
+		return nil, fmt.Errorf("%w: %d bytes (at most %d)", ErrBadManifest, len(data), maxManifestSize)
+	}
 	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum(data)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func TestManifestWithoutNonceKeepsItsAddress(t *testing.T) {
 	}
 	back, err := decodeManifest(blk.RawData())
 	if err != nil || back.Nonce != n {
-		t.Fatalf("nonce round trip: %v, %q", err, back)
+		t.Fatalf("nonce round trip: %v, %+v", err, back)
 	}
 	for _, bad := range []string{"UPPER", "with space", string(bytes.Repeat([]byte("a"), maxNonceLen+1))} {
 		m.Nonce = bad

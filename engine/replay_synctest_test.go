@@ -14,6 +14,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/simtest"
 )
 
@@ -51,7 +52,7 @@ func TestSynctestReplayedAnnouncements(t *testing.T) {
 				defer cancel()
 				ps, err := pubsub.NewGossipSub(pctx, h, pubsub.WithMessageSignaturePolicy(pubsub.StrictSign), pubsub.WithFloodPublish(true))
 				require.NoError(t, err)
-				topic, err := ps.Join("/lattice/db/" + addr.Manifest.String())
+				topic, err := ps.Join(replication.TopicName(addr.Manifest))
 				require.NoError(t, err)
 				defer topic.Close()
 				sub, err := topic.Subscribe()

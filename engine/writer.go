@@ -12,6 +12,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Write path. Every write is a function run against a txn. Writes are group
@@ -197,6 +198,27 @@ func (t *txn) commitOp() {
 	t.abortOp()
 }
 
+// validateOp asks the database's validator about every document the
+// running function leaves existing, as it would stand after the group so
+// far and the function's own writes. The function fails whole on the
+// first refusal (ErrBadDocument wrapping validation.ErrInvalid).
+func (t *txn) validateOp() error {
+	v := t.db.validator
+	if _, open := v.(validation.Open); open || v == nil {
+		return nil
+	}
+	for r, d := range t.opDocs {
+		if !d.Exists {
+			continue
+		}
+		doc := d.Materialize()
+		if err := v.Validate(r.Coll, doc); err != nil {
+			return fmt.Errorf("%w: _id %v: %w", ErrBadDocument, doc["_id"], err)
+		}
+	}
+	return nil
+}
+
 func (t *txn) abortOp() {
 	t.opDocs, t.opMuts, t.opMeta, t.opColls = nil, nil, nil, nil
 }
@@ -335,7 +357,11 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 			continue
 		}
 		c := writeCost(t.opMuts)
-		if err := db.checkWriteCost(c, len(t.opMuts)); err != nil {
+		err := db.checkWriteCost(c, len(t.opMuts))
+		if err == nil {
+			err = t.validateOp()
+		}
+		if err != nil {
 			t.abortOp()
 			results[i] = err
 			continue

@@ -98,7 +98,7 @@ func runOn(t *testing.T, page context.Context, steps ...chromedp.Action[chromedp
 	defer cancel()
 	err := chromedp.Do(ctx, steps...)
 	if err != nil {
-		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].map(li => li.className + ":" + li.textContent), active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
+		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].slice(0, 20).map(li => li.className + ":" + li.textContent), rows: document.querySelectorAll(".todo").length, remaining: document.querySelector("#remaining").textContent, status: document.querySelector("#status-text").textContent, active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
 		t.Logf("page: %s", dump)
 	}
 	require.NoError(t, err)
@@ -139,6 +139,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("EditSurvivesRemoteChanges", func(t *testing.T) { testEditSurvivesRemoteChanges(t, br) })
 	t.Run("ConcurrentEditNotice", func(t *testing.T) { testConcurrentEditNotice(t, br) })
 	t.Run("ManageLists", func(t *testing.T) { testManageLists(t, br) })
+	t.Run("LongList", func(t *testing.T) { testLongList(t, br) })
 }
 
 // testWebAppInTwoBrowsers drives the to-do app of two nodes in headless
@@ -288,9 +289,9 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 			hasTodo(title, false),
 		)
 	}
-	// Input the node would refuse or the app would drop gets a sentence
-	// under the field: spaces only, and a title past the node's document
-	// limit (the app has no length limit of its own, so the node's holds).
+	// Input the app refuses gets a sentence under the field: spaces only,
+	// and a title over 1,000 characters (far below the node's document
+	// limit: a to-do is a line, and a longer one breaks the layout).
 	count := `document.querySelectorAll(".todo").length`
 	n := text(page1, chromedp.Evaluate[string](count+`.toString()`))
 	addMsg := func(want string) chromedp.Action[chromedp.Void] {
@@ -301,9 +302,10 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 		chromedp.SendKeys(css(`#new-title`), "   "),
 		chromedp.Click(css(`#add-form button`)),
 		addMsg("A title of only spaces is empty: type a word or two."),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = "x".repeat(600 << 10)`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#new-title").value = "x".repeat(1001)`),
 		chromedp.Click(css(`#add-form button`)),
-		addMsg("This to-do is too long to save. Shorten it and try again."),
+		addMsg("A to-do can be at most 1,000 characters; this one has 1,001. Shorten it and try again."),
+		poll(`document.querySelector("#new-title").value.length === 1001`), // the text stays, to be shortened
 	)
 	require.Equal(t, n, text(page1, chromedp.Evaluate[string](count+`.toString()`)), "nothing was added")
 	run(page1,
@@ -343,13 +345,19 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 		focusedTitle("Water the roses"),
 	)
 
-	// An action fetches the list once (from its own event), not twice.
-	// The barrier: a write made elsewhere afterwards, whose event comes
-	// after the action's on the same stream and costs one fetch itself.
+	// An action fetches its one to-do once (findOne, from its own event),
+	// not twice, and never the whole list. The barrier: a write made
+	// elsewhere afterwards, whose event comes after the action's on the
+	// same stream and costs one fetch itself.
 	run(page1, chromedp.Evaluate[chromedp.Void](`(() => {
 		window.finds = 0;
+		window.wholeList = 0;
 		const f = window.fetch;
-		window.fetch = (u, o) => { if (String(u).endsWith("/v1/action/find")) window.finds++; return f(u, o); };
+		window.fetch = (u, o) => {
+			if (String(u).endsWith("/v1/action/findOne")) window.finds++;
+			if (String(u).endsWith("/v1/action/find")) window.wholeList++;
+			return f(u, o);
+		};
 	})()`))
 	fetches := func(barrier string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -357,6 +365,7 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 		a.act("insertOne", list1, map[string]any{"document": map[string]any{"title": barrier, "isDone": false, "createdAt": time.Now().UnixMilli()}})
 		run(page1, hasTodo(barrier, false))
 		require.Equal(t, "2", text(page1, chromedp.Evaluate[string](`String(window.finds)`)), "one fetch for the action, one for the barrier")
+		require.Equal(t, "0", text(page1, chromedp.Evaluate[string](`String(window.wholeList)`)), "a change re-read the list")
 	}
 	fetches("Book the dentist",
 		chromedp.SendKeys(css(`#new-title`), "Fix the bike"),

@@ -262,6 +262,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		// the same name, access and meta then give the same address
 		// (engine.WithDeterministicAddress).
 		Deterministic bool `json:"deterministic"`
+		// Schemas holds a JSON Schema per collection (see package
+		// validation); the address pins them.
+		Schemas map[string]json.RawMessage `json:"schemas"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -279,6 +282,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		opts = append(opts, engine.WithAccess(cfg))
+	}
+	if len(req.Schemas) > 0 {
+		opts = append(opts, engine.WithSchemas(req.Schemas))
 	}
 	keys := make([]string, 0, len(req.Meta))
 	for k := range req.Meta {

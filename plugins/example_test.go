@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/plugins"
+	"github.com/latticedb/lattice/validation"
 )
 
 // readOnly is a custom controller: nobody writes.
@@ -42,4 +44,37 @@ func ExampleRegistry_RegisterAccess() {
 	// accesscontrol: write not permitted: this database is read-only
 	// true
 	// plugins: unknown plugin: access controller type "orbitdb" (registered: dynamic, open, readonly, static, token)
+}
+
+// noShouting is a custom validator: no title in capitals.
+type noShouting struct{}
+
+func (noShouting) Type() string { return "noshouting" }
+func (noShouting) Validate(coll string, doc map[string]any) error {
+	return noShouting{}.ValidateChange(validation.Change{Collection: coll, Path: []string{"title"}, Kind: validation.Set, Value: doc["title"]})
+}
+func (noShouting) ValidateChange(c validation.Change) error {
+	if s, ok := c.Value.(string); ok && len(c.Path) == 1 && c.Path[0] == "title" && s != "" && s == strings.ToUpper(s) {
+		return fmt.Errorf("%w: at /title: no shouting", validation.ErrInvalid)
+	}
+	return nil
+}
+
+func ExampleRegistry_RegisterValidator() {
+	r := plugins.NewDefaultRegistry()
+	if err := r.RegisterValidator("noshouting", func(json.RawMessage) (validation.Validator, error) { return noShouting{}, nil }); err != nil {
+		panic(err)
+	}
+	fmt.Println(r.ValidatorTypes())
+	v, err := r.NewValidator(validation.Config{Type: "noshouting"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(v.Validate("todos", map[string]any{"title": "BUY MILK"}))
+	_, err = r.NewValidator(validation.Config{Type: "xsd"})
+	fmt.Println(err)
+	// Output:
+	// [jsonschema noshouting open]
+	// validation: document invalid: at /title: no shouting
+	// plugins: unknown plugin: validator type "xsd" (registered: jsonschema, noshouting, open)
 }

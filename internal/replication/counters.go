@@ -25,7 +25,10 @@ type Counters struct {
 	HeadsDropped    atomic.Uint64 // heads dropped: queue or per-peer fetch bound reached
 	FetchFailures   atomic.Uint64 // announced heads whose blocks could not be fetched
 	Rejected        atomic.Uint64 // malformed messages and refused deltas or authors
-	BytesIn         atomic.Uint64 // broadcast bytes received
-	BytesOut        atomic.Uint64 // broadcast bytes sent
-	Catchup         CatchupCounters
+	// Invalid counts remote deltas the database's validator refused (a
+	// share of Rejected when they came in a message).
+	Invalid  atomic.Uint64
+	BytesIn  atomic.Uint64 // broadcast bytes received
+	BytesOut atomic.Uint64 // broadcast bytes sent
+	Catchup  CatchupCounters
 }

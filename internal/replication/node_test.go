@@ -53,7 +53,7 @@ func testNode(t *testing.T) (*Node, host.Host) {
 func replicaConfig(manifest cid.Cid, joined chan peer.ID) ReplicaConfig {
 	return ReplicaConfig{
 		Manifest:       manifest,
-		Topic:          "/lattice/db/" + manifest.String(),
+		Topic:          TopicName(manifest),
 		Database:       "/lattice/" + manifest.String() + "/test",
 		Namespace:      ds.NewKey("/db/" + manifest.String()),
 		Access:         accesscontrol.AllowAll(),

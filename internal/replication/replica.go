@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/validation"
 )
 
 // ErrReplicaOpen is returned by Open for a database that already has an
@@ -44,10 +45,13 @@ type ReplicaConfig struct {
 	Database  string  // its address, which signatures bind
 	Namespace ds.Key  // its namespace in the node's store
 	// Access judges authors and deltas. Required.
-	Access   accesscontrol.Controller
-	Delegate ReplicaDelegate // required
-	Counters *Counters       // required
-	Log      hclog.Logger    // nil is silent
+	Access accesscontrol.Controller
+	// Validator, if not nil, judges what each remote delta does to the
+	// documents before it is merged.
+	Validator validation.Validator
+	Delegate  ReplicaDelegate // required
+	Counters  *Counters       // required
+	Log       hclog.Logger    // nil is silent
 	// Store is the datastore go-ds-crdt writes to: the node's store, or a
 	// wrapper over it that watches commits (the read model's); nil is the
 	// node's store.
@@ -197,7 +201,7 @@ func (r *Replica) start(ctx context.Context) error {
 	if cfg.DAGWorkers > 0 {
 		opts.NumWorkers = cfg.DAGWorkers
 	}
-	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Counters: cfg.Counters, Log: cfg.Log}
+	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Validator: cfg.Validator, Counters: cfg.Counters, Log: cfg.Log}
 	if catchup != nil {
 		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Every delta a Lattice engine writes carries one extra element, at
@@ -333,6 +334,9 @@ type ValidatorConfig struct {
 	Database string
 	// Access is the database's access controller. Required.
 	Access accesscontrol.Controller
+	// Validator, if not nil, judges every change a delta makes to a
+	// document before the delta is admitted (see judgeDelta).
+	Validator validation.Validator
 	// Counters, if not nil, count refused deltas.
 	Counters *Counters
 	// Log receives a debug line for each refused delta; nil is silent.
@@ -603,6 +607,12 @@ func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.D
 	w.After = v.linkedTime(ctx, nd)
 	if err := v.cfg.Access.CanWrite(ctx, w); err != nil {
 		return err
+	}
+	if err := judgeDelta(v.cfg.Validator, d); err != nil {
+		if v.cfg.Counters != nil {
+			v.cfg.Counters.Invalid.Add(1)
+		}
+		return fmt.Errorf("delta by %s: %w", w.Author, err)
 	}
 	for ms := w.Time.UnixMilli(); ; {
 		cur := v.latest.Load()

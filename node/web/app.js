@@ -8,20 +8,48 @@
   // ABOUT holds the list's own document, {_id: "list", name, deleted}: its
   // name replicates like a to-do, so a rename shows on every device.
   const ABOUT = "about";
+  // TODO_SCHEMA is what every replica of a list holds its to-dos to (the
+  // list's address pins it): a node, or a modified peer, that skips the
+  // page's own checks is refused by the others.
+  const TODO_SCHEMA = {
+    type: "object",
+    properties: {
+      title: { type: "string", minLength: 1, maxLength: 1000 },
+      isDone: { type: "boolean" },
+      createdAt: { type: "number" },
+    },
+    required: ["title"],
+  };
   const NOTICE_MS = 6000; // how long "changed on another device" shows
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
+  const PAGE = 200; // to-dos shown at first
+  const MORE = 500; // to-dos added each time the end of the list comes into view
+  const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
 
   const state = {
     token: null,
     peerId: "",
     address: "",
-    todos: [],
-    peers: [],
+    todos: [], // the list, sorted by order (newest first)
+    byId: new Map(), // String(_id) -> to-do
+    rows: new Map(), // String(_id) -> its row, for the shown to-dos (the first rows.size of todos)
+    limit: PAGE, // how many to-dos the page shows at least
+    dirty: new Map(), // String(_id) -> _id of to-dos changed since they were read
+    fetching: false, // fetchDirty runs
+    loaded: false, // the whole list is in (load finished)
+    loadedOnce: false,
+    loadGen: 0,
+    painted: false, // the first to-dos were on screen
+    peers: [], // the node's peers
+    listPeers: 0, // peers on this list's topic
     events: null,
     streamUp: false,
-    reloading: false,
-    reloadAgain: false,
+    nodeDown: false, // the node was out of reach
+    offlineToast: false, // the message shown says the node is out of reach
+    catchingUp: false,
+    settling: false,
+    settleAgain: false,
     editing: null, // _id of the to-do being edited
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
@@ -201,7 +229,7 @@
   async function createList(name, auto) {
     const meta = { creator: state.peerId, created: new Date().toISOString(), title: name };
     if (auto) meta.auto = "true";
-    const created = await api("POST", "/v1/databases", { name: LIST_NAME, access: { type: "open" }, meta });
+    const created = await api("POST", "/v1/databases", { name: LIST_NAME, access: { type: "open" }, meta, schemas: { [COLLECTION]: TODO_SCHEMA } });
     cacheName(created.address, name);
     return created.address;
   }
@@ -227,16 +255,21 @@
     localStorage.setItem("lattice.list", address);
     $("db-address").textContent = address;
     $("share-out").hidden = true;
-    state.todos = [];
     state.editing = null;
+    state.dirty.clear();
+    state.limit = PAGE;
+    state.loaded = false;
+    state.loadedOnce = false;
+    state.catchingUp = false;
+    state.listPeers = 0;
+    setModel([]);
     state.saved.clear();
     state.notices.clear();
     state.named = false;
-    render();
     subscribe();
     await refreshLists();
     showName(listLabel(state.lists.find((d) => d.address === address) || { address }));
-    await Promise.all([reload(), loadName()]);
+    await Promise.all([load(), loadName()]);
   }
 
   async function refreshLists() {
@@ -258,6 +291,7 @@
   function showName(name) {
     state.listName = name;
     $("list-title").textContent = name;
+    $("share-title").textContent = `Share “${name}”`;
     document.title = name + " · Lattice";
   }
 
@@ -310,6 +344,12 @@
   }
 
   // ---- event stream ---------------------------------------------------------
+  // The page keeps the list in memory, sorted, and applies the stream's
+  // changes to it one document at a time: an event names a document, the
+  // page fetches that document (findOne by _id; a burst of them, as in a
+  // catch-up, in one find by _id $in) and moves, adds, updates or removes
+  // its one row. The event itself carries no document: a document can be
+  // 512 KiB, and the stream is shared by every change of the list.
   async function subscribe() {
     if (state.events) state.events.close();
     state.events = null;
@@ -326,23 +366,31 @@
     const es = new EventSource(url);
     state.events = es;
     es.addEventListener("ready", () => {
+      const wasDown = state.nodeDown;
       state.streamUp = true;
-      // Catch up on anything missed while the stream was down.
-      reload();
+      state.nodeDown = false;
+      document.body.classList.remove("node-down");
+      // The node is back: its "can't reach" message is no longer true.
+      if (state.offlineToast) dismissToast();
+      // Catch up on anything missed while the stream was down (the first
+      // load starts with the list).
+      if (state.loadedOnce || wasDown) load();
       refreshPeers();
     });
     const onChange = (ev) => {
       const data = JSON.parse(ev.data);
-      if (data.collection === COLLECTION) {
-        // A title this page saves is judged by the finds that start after
-        // the node reports the write: what they show has it, or what
-        // replaced it later.
-        const saved = ev.type === "write" && state.saved.get(String(data.id));
+      if (data.collection === COLLECTION && data.id !== undefined) {
+        const id = String(data.id);
+        // A title this page saves is judged by the fetches that start
+        // after the node reports the write: what they show has it, or
+        // what replaced it later.
+        const saved = ev.type === "write" && state.saved.get(id);
         if (saved && !saved.written) {
           saved.written = true;
           saved.gen = state.findGen;
         }
-        reload();
+        state.dirty.set(id, data.id);
+        fetchDirty();
       }
       if (data.collection === ABOUT) loadName();
     };
@@ -351,18 +399,17 @@
     es.addEventListener("peer-joined", refreshPeers);
     es.addEventListener("peer-left", refreshPeers);
     // A list with a long history arrives on one catch-up stream: say so,
-    // rather than show a half-filled list as if it were all.
+    // in to-dos, until the last of them is in. The stream counts blocks
+    // (a block can hold one to-do or a thousand), so the page counts the
+    // to-dos it has, and does not claim a total nobody knows.
     es.addEventListener("catchup", (ev) => {
       const p = JSON.parse(ev.data).catchup || {};
       if (p.done) {
-        state.catchingUp = false;
-        reload();
-        renderPeers();
+        checkSettled();
         return;
       }
       state.catchingUp = true;
-      const total = (p.received || 0) + Math.max(0, p.remaining || 0);
-      setStatus("busy", `Catching up… ${p.received || 0} of ${total}`);
+      showCatchup();
     });
     es.onerror = () => {
       state.streamUp = false;
@@ -376,33 +423,121 @@
     };
   }
 
-  // reload fetches the list; calls that arrive while one runs are coalesced
-  // into one more run.
-  async function reload() {
-    if (state.reloading) { state.reloadAgain = true; return; }
-    state.reloading = true;
+  const count = (n) => n.toLocaleString("en-US");
+  function showCatchup() {
+    setStatus("busy", `Catching up… ${count(state.todos.length)} to-dos so far`);
+  }
+
+  // checkSettled ends the catch-up status once the node has merged all it
+  // received: a catch-up's blocks are all in before their to-dos are. It
+  // asks again when the next to-dos arrive, never on a timer.
+  async function checkSettled() {
+    if (state.settling) { state.settleAgain = true; return; }
+    state.settling = true;
     try {
       do {
-        state.reloadAgain = false;
-        const gen = ++state.findGen;
-        const address = state.address;
-        const { documents } = await action("find", { filter: {}, sort: { createdAt: 1, _id: 1 } });
-        if (address !== state.address) continue;
-        state.todos = documents;
-        watchSaved(gen);
-        render();
-      } while (state.reloadAgain);
+        state.settleAgain = false;
+        const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(state.address));
+        const busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
+        state.catchingUp = busy;
+        state.listPeers = s.peers || 0;
+        if (busy) showCatchup(); else renderPeers();
+      } while (state.settleAgain);
     } catch (e) {
-      fail(e);
+      // the stream's state says what is wrong
     } finally {
-      state.reloading = false;
+      state.settling = false;
     }
   }
 
-  async function refreshPeers() {
+  // load reads the whole list: at start, and after the stream was down.
+  // The newest to-dos come first in a small read, shown at once; the rest
+  // follow in one more. Changes that arrive meanwhile wait in dirty and
+  // are fetched once the list is in.
+  async function load() {
+    const address = state.address;
+    const gen = ++state.loadGen;
+    state.loaded = false;
+    const sort = { createdAt: -1, _id: -1 };
     try {
-      const { peers } = await api("GET", "/v1/peers");
+      const first = await action("find", { filter: {}, sort, limit: PAGE });
+      if (gen !== state.loadGen || address !== state.address) return;
+      setModel(first.documents);
+      markPainted();
+      if (first.documents.length >= PAGE) {
+        const all = await action("find", { filter: {}, sort });
+        if (gen !== state.loadGen || address !== state.address) return;
+        setModel(all.documents);
+      }
+      state.loaded = true;
+      state.loadedOnce = true;
+      if (!state.loadMarked && state.todos.length > 0) {
+        state.loadMarked = true;
+        requestAnimationFrame(() => performance.mark("todos-loaded"));
+      }
+      fetchDirty();
+    } catch (e) {
+      if (gen === state.loadGen) fail(e);
+    }
+  }
+
+  // markPainted records, once per page load, when the first to-dos were on
+  // screen (the Performance API mark "todos-painted").
+  function markPainted() {
+    if (state.painted || state.todos.length === 0) return;
+    state.painted = true;
+    requestAnimationFrame(() => performance.mark("todos-painted"));
+  }
+
+  // fetchDirty fetches the to-dos that changed since they were read, one
+  // request at a time (so an older answer never overwrites a newer one),
+  // and applies each to the model and its row.
+  async function fetchDirty() {
+    if (state.fetching || !state.loaded || state.dirty.size === 0) return;
+    state.fetching = true;
+    const address = state.address;
+    try {
+      while (state.dirty.size > 0 && state.loaded && address === state.address) {
+        const batch = [...state.dirty.entries()].slice(0, 500);
+        for (const [id] of batch) state.dirty.delete(id);
+        const gen = ++state.findGen;
+        let docs;
+        if (batch.length === 1) {
+          const { document: doc } = await action("findOne", { filter: { _id: batch[0][1] } });
+          docs = doc ? [doc] : [];
+        } else {
+          ({ documents: docs } = await action("find", { filter: { _id: { $in: batch.map(([, raw]) => raw) } } }));
+        }
+        if (address !== state.address) return;
+        const found = new Map(docs.map((d) => [String(d._id), d]));
+        for (const [id] of batch) {
+          const doc = found.get(id);
+          if (doc) upsert(doc); else removeDoc(id);
+        }
+        watchSaved(gen, batch.map(([id]) => id));
+        renderFoot();
+        if (state.catchingUp) { showCatchup(); checkSettled(); }
+      }
+    } catch (e) {
+      fail(e);
+    } finally {
+      state.fetching = false;
+    }
+  }
+
+  // refreshPeers reads the node's peers (the node card) and the list's own
+  // (the status): a list is synced with the peers on its topic, not with
+  // every node this one is connected to.
+  async function refreshPeers() {
+    const address = state.address;
+    try {
+      const [{ peers }, stats] = await Promise.all([
+        api("GET", "/v1/peers"),
+        api("GET", "/v1/databases/stats?database=" + encodeURIComponent(address)),
+      ]);
+      if (address !== state.address) return;
       state.peers = peers;
+      state.listPeers = stats.peers || 0;
     } catch (e) {
       return;
     }
@@ -412,14 +547,17 @@
   // ---- rendering ------------------------------------------------------------
   function setStatus(kind, text) {
     $("status").dataset.state = kind;
-    $("status-text").textContent = text;
+    if ($("status-text").textContent !== text) $("status-text").textContent = text;
   }
 
   // showOffline says the node is out of reach, and forgets its peers: a
   // list of them from before would claim connections nobody can vouch for.
   function showOffline(text) {
     setStatus("offline", text);
+    state.nodeDown = true;
     state.peers = [];
+    state.listPeers = 0;
+    document.body.classList.add("node-down");
     $("peer-list").textContent = "not known while the node is out of reach";
   }
 
@@ -429,11 +567,10 @@
     if (!state.streamUp) {
       showOffline("Reconnecting to node…");
       return;
-    } else if (n === 0) {
-      setStatus("alone", "Online · no peers yet");
-    } else {
-      setStatus("online", `Online · ${n} peer${n === 1 ? "" : "s"}`);
     }
+    const k = state.listPeers || 0;
+    if (k === 0) setStatus("alone", "Offline: your changes are saved here and will sync");
+    else setStatus("online", `Synced with ${k} ${k === 1 ? "person" : "people"}`);
     const box = $("peer-list");
     if (n === 0) { box.textContent = "none yet"; return; }
     box.replaceChildren(...state.peers.map((p) => {
@@ -452,80 +589,236 @@
     }));
   }
 
-  // watchSaved notes, after a find started as find number gen, which
+  // watchSaved notes, after fetch number gen of the to-dos ids, which
   // titles this page saved have been replaced since (a concurrent edit on
   // another device won, or came after): those get a brief notice. Only a
-  // find started after the node reported the save's write event can tell:
-  // a change that replaces it comes as an event after that one, and its
-  // find starts later still.
-  function watchSaved(gen) {
+  // fetch started after the node reported the save's write event can
+  // tell: a change that replaces it comes as an event after that one, and
+  // its fetch starts later still.
+  function watchSaved(gen, ids) {
     const now = Date.now();
-    for (const [id, s] of state.saved) {
-      if (!s.written || gen <= s.gen) continue;
-      const t = state.todos.find((x) => String(x._id) === id);
+    for (const id of ids) {
+      const s = state.saved.get(id);
+      if (!s || !s.written || gen <= s.gen) continue;
+      const t = state.byId.get(id);
       if (!t || now > s.until) {
         state.saved.delete(id);
       } else if (t.title !== s.title) {
         state.saved.delete(id);
         state.notices.set(id, now + NOTICE_MS);
-        setTimeout(render, NOTICE_MS + 50);
+        refreshRow(id);
+        setTimeout(() => refreshRow(id), NOTICE_MS + 50);
       }
     }
   }
 
-  // order is the list's sort order: createdAt, then _id.
+  // order is the list's sort order: newest first (createdAt, then _id),
+  // so a new to-do shows at the top, under the box it was typed in.
   function order(a, b) {
     const ca = a.createdAt || 0, cb = b.createdAt || 0;
-    if (ca !== cb) return ca < cb ? -1 : 1;
+    if (ca !== cb) return ca > cb ? -1 : 1;
     const ia = String(a._id), ib = String(b._id);
-    return ia < ib ? -1 : ia > ib ? 1 : 0;
+    return ia > ib ? -1 : ia < ib ? 1 : 0;
+  }
+  // indexFor is where t goes in the sorted list (binary search).
+  function indexFor(t) {
+    let lo = 0, hi = state.todos.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (order(state.todos[mid], t) < 0) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+  function indexOfTodo(t) {
+    const i = indexFor(t);
+    return state.todos[i] === t ? i : state.todos.indexOf(t);
   }
 
-  function render() {
-    const ul = $("todos");
-    // A re-render (a remote change, say) must not take the keyboard focus
-    // away: note which control of which to-do has it, and give it back.
+  // The page shows the first state.limit to-dos (a page more each time the
+  // end of the list comes into view, or "Show more" is pressed): rows
+  // holds their elements, by _id, always the first rows.size of the list.
+  // The list stays a real list (ul/li) that Tab and the arrow keys walk.
+  function setModel(docs) {
+    docs.sort(order);
+    state.todos = docs;
+    state.byId = new Map(docs.map((d) => [String(d._id), d]));
+    renderAll();
+  }
+
+  // focusedControl notes which control of which to-do has the focus.
+  function focusedControl() {
     const active = document.activeElement;
     const li = active && active.closest && active.closest(".todo");
-    const keep = state.focus || (li && ul.contains(li) ? { id: li.dataset.id, cls: active.className.split(" ")[0] } : null);
+    if (!li || !$("todos").contains(li)) return null;
+    return { id: li.dataset.id, cls: active.className.split(" ")[0] };
+  }
+  function refocus(keep) {
+    const li = keep && state.rows.get(keep.id);
+    const target = li && li.querySelector("." + (keep.cls === "edit" ? "title" : keep.cls));
+    if (target) target.focus();
+  }
+
+  // editingRow is the row of the to-do being edited, when its editor is
+  // open: it keeps its element, and with it the typed text, the caret and
+  // the focus; a remote change neither ends the edit nor saves it.
+  function editingRow() {
+    if (state.editing === null) return null;
+    const li = [...$("todos").children].find((x) => x.dataset.id === String(state.editing));
+    return li && li.querySelector(".edit") ? li : null;
+  }
+
+  // renderAll builds the shown rows afresh: after a (re)load, or a change
+  // of list.
+  function renderAll() {
+    const ul = $("todos");
+    const keep = state.focus || focusedControl();
     state.focus = null;
-    // The to-do being edited keeps its element, and with it the typed text,
-    // the caret and the focus: a remote change neither ends the edit nor
-    // saves it. Only the other to-dos are rebuilt around it.
-    const kept = state.editing === null ? null
-      : [...ul.children].find((x) => x.dataset.id === String(state.editing) && x.querySelector(".edit"));
-    if (kept) {
-      const now = state.todos.find((t) => t._id === state.editing);
-      if (now) {
-        state.editingTodo = now;
-        kept.classList.toggle("done", !!now.isDone);
-        kept.querySelector(".toggle").checked = !!now.isDone;
-      } else {
-        markGone(kept);
+    const kept = editingRow();
+    for (const child of [...ul.children]) if (child !== kept) child.remove();
+    state.rows.clear();
+    const n = Math.min(state.limit, state.todos.length);
+    const before = document.createDocumentFragment(), after = document.createDocumentFragment();
+    let seen = false;
+    for (let i = 0; i < n; i++) {
+      const t = state.todos[i];
+      if (kept && String(t._id) === kept.dataset.id) {
+        seen = true;
+        state.rows.set(kept.dataset.id, kept);
+        fillRow(kept, t);
+        continue;
       }
+      const li = renderTodo(t);
+      state.rows.set(String(t._id), li);
+      (kept && !seen ? before : after).append(li);
     }
-    for (const child of [...ul.children]) {
-      if (child !== kept) child.remove();
+    if (kept) {
+      ul.insertBefore(before, kept);
+      if (!state.byId.has(kept.dataset.id)) markGone(kept);
     }
-    for (const t of state.todos) {
-      if (kept && t._id === state.editing) continue;
-      const item = renderTodo(t);
-      if (kept && order(t, state.editingTodo) < 0) ul.insertBefore(item, kept);
-      else ul.append(item);
+    ul.append(after);
+    renderFoot();
+    if (keep) refocus(keep);
+  }
+
+  // topUp shows rows until the page shows state.limit to-dos (or all).
+  function topUp() {
+    const ul = $("todos");
+    const want = Math.min(state.limit, state.todos.length);
+    while (state.rows.size < want) {
+      const t = state.todos[state.rows.size];
+      const li = renderTodo(t);
+      state.rows.set(String(t._id), li);
+      ul.append(li);
     }
-    $("empty").hidden = state.todos.length > 0 || !!kept;
-    const left = state.todos.filter((t) => !t.isDone).length;
-    const done = state.todos.length - left;
-    $("remaining").textContent = state.todos.length ? `${left} left · ${done} done` : "";
+  }
+
+  // trim keeps the page at state.limit rows when a to-do comes in above
+  // the last: the last one goes (the focused or edited one stays).
+  function trim() {
+    while (state.rows.size > state.limit) {
+      const last = state.todos[state.rows.size - 1];
+      const row = last && state.rows.get(String(last._id));
+      if (!row || row.contains(document.activeElement)) return;
+      row.remove();
+      state.rows.delete(String(last._id));
+    }
+  }
+
+  function showMore() {
+    if (state.rows.size >= state.todos.length) return;
+    state.limit = state.rows.size + MORE;
+    topUp();
+    renderFoot();
+  }
+
+  // upsert applies a fetched to-do: a new one gets its row where it sorts
+  // (when that is among the shown ones), a changed one is updated in place
+  // or moved.
+  function upsert(doc) {
+    const id = String(doc._id);
+    const old = state.byId.get(id);
+    const row = state.rows.get(id);
+    if (old && order(old, doc) === 0) {
+      state.todos[indexOfTodo(old)] = doc;
+      state.byId.set(id, doc);
+      if (row) fillRow(row, doc);
+      return;
+    }
+    if (old && row && row.querySelector(".edit")) {
+      // Re-sorting the edited to-do would move its editor: it stays put.
+      state.todos.splice(indexOfTodo(old), 1);
+      state.todos.splice(indexFor(doc), 0, doc);
+      state.byId.set(id, doc);
+      fillRow(row, doc);
+      return;
+    }
+    if (old) removeDoc(id);
+    const allShown = state.rows.size >= state.todos.length;
+    const i = indexFor(doc);
+    state.todos.splice(i, 0, doc);
+    state.byId.set(id, doc);
+    if (i < state.rows.size || (allShown && state.rows.size < state.limit)) {
+      const li = renderTodo(doc);
+      li.classList.add("fresh");
+      const next = state.todos[i + 1];
+      const nextRow = next && state.rows.get(String(next._id));
+      $("todos").insertBefore(li, nextRow || null);
+      state.rows.set(id, li);
+      trim();
+    }
+  }
+
+  // removeDoc takes a to-do out of the list and its row off the page. A
+  // row that had the focus hands it to the same control of the next to-do
+  // (the previous one at the end; the add box when none is left). The
+  // row of a to-do being edited stays, as a draft (markGone).
+  function removeDoc(id) {
+    const old = state.byId.get(id);
+    if (!old) return;
+    const i = indexOfTodo(old);
+    state.todos.splice(i, 1);
+    state.byId.delete(id);
+    const row = state.rows.get(id);
+    if (!row) return;
+    state.rows.delete(id);
+    if (row.querySelector(".edit")) {
+      markGone(row);
+      topUp();
+      return;
+    }
+    const keep = row.contains(document.activeElement) ? focusedControl() : null;
+    row.remove();
+    topUp();
+    if (keep) {
+      const next = state.todos[i] || state.todos[i - 1];
+      if (next && state.rows.has(String(next._id))) refocus({ id: String(next._id), cls: keep.cls });
+      else $("new-title").focus();
+    }
+  }
+
+  // refreshRow redraws one to-do's row (its notice came or went).
+  function refreshRow(id) {
+    const row = state.rows.get(id);
+    const t = state.byId.get(id);
+    if (row && t) fillRow(row, t);
+  }
+
+  // renderFoot updates the counts, the empty note and "Show more".
+  function renderFoot() {
+    const n = state.todos.length;
+    $("empty").hidden = n > 0 || !!editingRow();
+    let left = 0;
+    for (const t of state.todos) if (!t.isDone) left++;
+    const done = n - left;
+    $("remaining").textContent = n ? `${count(left)} left · ${count(done)} done` : "";
     $("clear-done").hidden = done === 0;
+    const more = n - state.rows.size;
+    $("more").hidden = more <= 0;
+    if (more > 0) $("more").textContent = `Show more (${count(more)} more)`;
     if (state.editing !== null && state.focusEdit) {
       state.focusEdit = false;
-      const input = ul.querySelector(".edit");
+      const input = $("todos").querySelector(".edit");
       if (input) input.focus();
-    } else if (keep) {
-      const el = [...ul.querySelectorAll(".todo")].find((x) => x.dataset.id === keep.id);
-      const target = el && el.querySelector("." + (keep.cls === "edit" ? "title" : keep.cls));
-      if (target) target.focus();
     }
   }
 
@@ -558,17 +851,59 @@
     drop.addEventListener("click", () => input.finish("cancel"));
   }
 
+  // label quotes a title in an accessible name, cut short when long.
+  const label = (title) => {
+    const s = String(title || "");
+    return "“" + (s.length > 80 ? s.slice(0, 79) + "…" : s) + "”";
+  };
+
+  // fillRow brings a row up to date with its to-do, in place: the focus
+  // and an open editor stay.
+  function fillRow(li, t) {
+    li.todo = t;
+    li.classList.toggle("done", !!t.isDone);
+    const box = li.querySelector(".toggle");
+    box.checked = !!t.isDone;
+    box.setAttribute("aria-label", `Mark ${label(t.title)} done`);
+    li.querySelector(".delete").setAttribute("aria-label", `Delete ${label(t.title)}`);
+    const title = li.querySelector(".title");
+    if (title && title.textContent !== (t.title || "")) title.textContent = t.title || "";
+    if (li.querySelector(".edit")) state.editingTodo = t;
+    const showNote = (state.notices.get(String(t._id)) || 0) > Date.now();
+    let note = li.querySelector(".note");
+    if (showNote && !note) {
+      note = document.createElement("span");
+      note.className = "note";
+      note.setAttribute("role", "status");
+      note.textContent = "Changed on another device";
+      li.insertBefore(note, li.querySelector(".delete"));
+    } else if (!showNote && note) {
+      note.remove();
+    }
+  }
+
+  // editRow swaps a row's title for an editor (or back, when the edit
+  // ends): the rest of the row stays.
+  function editRow(id) {
+    const row = state.rows.get(String(id));
+    const t = state.byId.get(String(id));
+    if (!row || !t) return;
+    state.editing = t._id;
+    const fresh = renderTodo(t);
+    row.replaceWith(fresh);
+    state.rows.set(String(id), fresh);
+    fresh.querySelector(".edit").focus();
+  }
+
   function renderTodo(t) {
     const li = document.createElement("li");
-    li.className = "todo" + (t.isDone ? " done" : "");
+    li.className = "todo";
     li.dataset.id = String(t._id);
 
     const box = document.createElement("input");
     box.type = "checkbox";
     box.className = "toggle";
-    box.checked = !!t.isDone;
-    box.setAttribute("aria-label", "Done");
-    box.addEventListener("change", () => update(t._id, { isDone: box.checked }));
+    box.addEventListener("change", () => update(li.todo._id, { isDone: box.checked }));
 
     let title;
     if (state.editing === t._id) {
@@ -585,25 +920,44 @@
       const finish = (how) => {
         const gone = li.classList.contains("gone");
         if (finished || (gone && how === "blur")) return; // a draft stays until the user chooses
+        const v = title.value.trim();
+        if (how !== "cancel" && v.length > MAX_TITLE) {
+          if (how === "save") toast(tooLong(v), true);
+          return; // the editor stays open, with the text
+        }
         finished = true;
         if (address !== state.address) return; // another list is shown now: nothing to save there
         state.editing = null;
         state.editingTodo = null;
-        const v = title.value.trim();
+        const latest = li.todo || t;
         if (gone) {
           if (how === "save" && v) {
-            add(v, { isDone: !!t.isDone, createdAt: t.createdAt || Date.now() }).catch((e) => fail(e));
+            add(v, { isDone: !!latest.isDone, createdAt: latest.createdAt || Date.now() }).catch((e) => fail(e));
             toast("Added back");
           }
-          render();
+          li.remove();
+          renderFoot();
           $("new-title").focus();
           return;
         }
-        state.focus = { id: String(t._id), cls: "title" }; // back to the title
-        const latest = state.todos.find((x) => x._id === t._id) || t;
         if (how !== "cancel" && !v) toast("A to-do needs a title: the old one is kept.", true);
-        if (how !== "cancel" && v && v !== latest.title) saveTitle(t._id, v);
-        render();
+        const now = state.byId.get(String(latest._id)) || latest;
+        let shown = now;
+        if (how !== "cancel" && v && v !== now.title) {
+          saveTitle(now._id, v);
+          // The saved title shows at once: the old one must not come
+          // back for the moment until the node's answer is in.
+          shown = Object.assign({}, now, { title: v });
+          if (state.byId.get(String(now._id)) === now) {
+            state.todos[indexOfTodo(now)] = shown;
+            state.byId.set(String(now._id), shown);
+          }
+        }
+        const refocusTitle = how !== "blur";
+        const fresh = renderTodo(shown);
+        state.rows.set(String(shown._id), fresh);
+        li.replaceWith(fresh);
+        if (refocusTitle) fresh.querySelector(".title").focus();
       };
       title.finish = finish;
       title.addEventListener("keydown", (e) => {
@@ -619,7 +973,7 @@
       title.tabIndex = 0;
       title.setAttribute("role", "button");
       title.setAttribute("aria-description", "Press Enter or F2 to edit");
-      const edit = () => { state.editing = t._id; state.focusEdit = true; render(); };
+      const edit = () => editRow(li.todo._id);
       title.addEventListener("click", edit);
       title.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === "F2") { e.preventDefault(); edit(); }
@@ -629,44 +983,65 @@
     const del = document.createElement("button");
     del.type = "button";
     del.className = "delete";
-    del.setAttribute("aria-label", "Delete");
     del.textContent = "×";
-    del.addEventListener("click", () => remove(t._id));
+    del.addEventListener("click", () => remove(li.todo._id));
 
-    li.append(box, title);
-    if ((state.notices.get(String(t._id)) || 0) > Date.now()) {
-      const note = document.createElement("span");
-      note.className = "note";
-      note.setAttribute("role", "status");
-      note.textContent = "Changed on another device";
-      li.append(note);
-    }
-    li.append(del);
+    li.append(box, title, del);
+    fillRow(li, t);
     return li;
   }
 
-  // ---- actions --------------------------------------------------------------
-  // After a write the app's own event brings the change (and reloads the
-  // list, once), so an action does not fetch the list itself: it would
-  // fetch it twice. It does when no event will come: the stream is down,
-  // or the write failed and the page must drop what it showed.
-  function written() {
-    if (!state.streamUp) reload();
-  }
-  async function add(title, fields) {
-    await action("insertOne", { document: Object.assign({ title, isDone: false, createdAt: Date.now() }, fields) });
-    written();
-  }
-  async function write(name, body) {
-    try {
-      await action(name, body);
-      written();
-    } catch (e) {
-      fail(e);
-      reload();
+  // arrowKeys moves the focus between to-dos with ArrowUp and ArrowDown,
+  // to the same control of the next or previous row; past the last shown
+  // row it shows more.
+  function arrowKeys(e) {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const active = document.activeElement;
+    if (!active || active.classList.contains("edit")) return;
+    const li = active.closest(".todo");
+    if (!li) return;
+    const cls = active.className.split(" ")[0];
+    let next = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+    if (!next && e.key === "ArrowDown" && state.rows.size < state.todos.length) {
+      showMore();
+      next = li.nextElementSibling;
+    }
+    const target = next && next.querySelector("." + cls);
+    if (target) {
+      e.preventDefault();
+      target.focus();
     }
   }
-  const update = (id, fields) => write("updateOne", { filter: { _id: id }, update: { $set: fields } });
+
+  // ---- actions --------------------------------------------------------------
+  // After a write the app's own event brings the change (and fetches that
+  // one to-do), so an action does not fetch it itself: it would fetch it
+  // twice. It does when no event will come: the stream is down, or the
+  // write failed and the page must drop what it showed.
+  function written(id) {
+    if (state.streamUp) return;
+    if (id !== undefined) {
+      state.dirty.set(String(id), id);
+      fetchDirty();
+    } else {
+      load();
+    }
+  }
+  const tooLong = (v) => `A to-do can be at most ${count(MAX_TITLE)} characters; this one has ${count(v.length)}. Shorten it and try again.`;
+  async function add(title, fields) {
+    const { insertedId } = await action("insertOne", { document: Object.assign({ title, isDone: false, createdAt: Date.now() }, fields) });
+    written(insertedId);
+  }
+  async function write(name, body, id) {
+    try {
+      await action(name, body);
+      written(id);
+    } catch (e) {
+      fail(e);
+      if (id !== undefined) { state.dirty.set(String(id), id); fetchDirty(); } else load();
+    }
+  }
+  const update = (id, fields) => write("updateOne", { filter: { _id: id }, update: { $set: fields } }, id);
   // saveTitle saves an edited title and watches it for a while: if a
   // concurrent edit on another device replaces it, the to-do says so.
   async function saveTitle(id, title) {
@@ -675,14 +1050,15 @@
     state.saved.set(String(id), entry);
     try {
       await action("updateOne", { filter: { _id: id }, update: { $set: { title } } });
-      written();
+      written(id);
     } catch (e) {
       if (state.saved.get(String(id)) === entry) state.saved.delete(String(id));
       fail(e);
-      reload();
+      state.dirty.set(String(id), id);
+      fetchDirty();
     }
   }
-  const remove = (id) => write("deleteOne", { filter: { _id: id } });
+  const remove = (id) => write("deleteOne", { filter: { _id: id } }, id);
   async function join(link) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     // The list the app made by itself, still empty and unnamed, is not
@@ -725,6 +1101,7 @@
       case "bad_request": case "bad_address": case "bad_json":
         return link ? "This link is damaged." : "The node did not understand this request.";
       case "too_large": return "This to-do is too long to save. Shorten it and try again.";
+      case "bad_document": return "The list's rules refuse this to-do: a title is 1 to 1,000 characters.";
       case "forbidden": return "This list does not let your node make changes.";
       case "not_found": return link ? "The node that shared this list does not have it any more." : "This list is not on this node any more.";
       case "duplicate_key": return "That to-do exists already.";
@@ -740,6 +1117,7 @@
   // message one click away, until the user dismisses it.
   function fail(e, what) {
     toast(plain(e, what), true, (e.code ? e.code + ": " : "") + e.message);
+    state.offlineToast = e.code === "offline";
   }
 
   // toast shows a message. A notice goes away by itself; an error stays
@@ -753,6 +1131,7 @@
     $("toast-details").open = false;
     el.className = "toast" + (isError ? " error" : "");
     el.hidden = false;
+    state.offlineToast = false;
     clearTimeout(toastTimer);
     if (!isError) toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
   }
@@ -781,17 +1160,42 @@
         input.focus();
         return;
       }
+      if (title.length > MAX_TITLE) {
+        addMsg(tooLong(title));
+        input.focus();
+        return;
+      }
       addMsg("");
       input.value = "";
       try {
         await add(title);
       } catch (err) {
         input.value = title;
-        if (err.code === "too_large") addMsg(plain(err));
+        if (err.code === "too_large" || err.code === "bad_document") addMsg(plain(err));
         else fail(err);
       }
     });
     $("new-title").addEventListener("input", () => addMsg(""));
+    $("todos").addEventListener("keydown", arrowKeys);
+    // The next page of to-dos comes when the end of the list comes near
+    // the viewport, or when "Show more" is pressed (the keyboard's way).
+    $("more").addEventListener("click", () => {
+      const first = state.rows.size;
+      showMore();
+      const t = state.todos[first];
+      const row = t && state.rows.get(String(t._id));
+      if (row) row.querySelector(".toggle").focus();
+    });
+    if ("IntersectionObserver" in window) {
+      const io = new IntersectionObserver((entries) => {
+        if (!entries.some((e) => e.isIntersecting)) return;
+        showMore();
+        // Observed afresh, it reports again if the end is still near.
+        io.unobserve($("more"));
+        io.observe($("more"));
+      }, { rootMargin: "600px" });
+      io.observe($("more"));
+    }
     $("toast-close").addEventListener("click", dismissToast);
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("toast").hidden && $("confirm").hidden && !state.editing) dismissToast();
@@ -911,6 +1315,7 @@
     try {
       await useList(await createList(name, false));
       toast(`Created “${name}”`);
+      $("new-title").focus(); // what comes next: its first to-do
     } catch (e) {
       fail(e);
     }
@@ -964,7 +1369,7 @@
   // to the list's peers since it had announced before heads. With no peers
   // there is nobody to tell (and the node announces nothing).
   async function announced(before) {
-    if (state.peers.length === 0) return;
+    if (state.listPeers === 0) return;
     const stop = Date.now() + 3000;
     while (Date.now() < stop && (await headsSent()) <= before) {
       await new Promise((r) => setTimeout(r, 50));

@@ -1,0 +1,15 @@
+package validation
+
+import "errors"
+
+// Sentinel errors, checked with errors.Is.
+var (
+	// ErrInvalid: a document or a change breaks the database's rules. The
+	// error's text names the place (a JSON pointer into the document) and
+	// the rule.
+	ErrInvalid = errors.New("validation: document invalid")
+	// ErrBadSchema: a validator's parameters are unusable: malformed JSON,
+	// an unknown collection form, a keyword that is not merge-safe, or a
+	// schema over MaxSchemaBytes. The error names the keyword and where.
+	ErrBadSchema = errors.New("validation: bad schema")
+)
