@@ -340,7 +340,9 @@ func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...
 }
 
 // UpdateMany applies update operators to every document matching filter,
-// atomically: if the update fails on one document, none changes.
+// atomically: if the update fails on one document, none changes. An update
+// of more documents than WithMaxBatchDocuments allows, or of more keys
+// than WithMaxWriteBytes, is refused whole with ErrWriteTooLarge.
 func (c *Collection) UpdateMany(ctx context.Context, filter, update any, opts ...UpdateOption) (*UpdateResult, error) {
 	res, _, _, err := c.update(ctx, filter, update, true, updateOptions(opts))
 	return res, err
@@ -386,6 +388,9 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 		before, after = nil, nil
 		matches, err := c.matchInTxn(t, f, o.Sort, many)
 		if err != nil {
+			return err
+		}
+		if err := c.checkWriteDocs("UpdateMany", len(matches)); err != nil {
 			return err
 		}
 		if len(matches) == 0 && o.Upsert {
@@ -501,6 +506,11 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 	if err := value.ValidateDocument(repl); err != nil {
 		return nil, fmt.Errorf("%w: replacement: %w", ErrBadDocument, err)
 	}
+	// Its size without the _id is known now: refuse it before the write
+	// path (checked again there with the _id).
+	if err := c.checkSize(repl); err != nil {
+		return nil, err
+	}
 	res := &UpdateResult{}
 	err = c.db.write(ctx, func(t *txn) error {
 		*res = UpdateResult{}
@@ -559,8 +569,9 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (*DeleteResult, 
 }
 
 // DeleteMany deletes every document matching filter, atomically; a delete
-// of more keys than WithMaxWriteBytes allows is refused whole with
-// ErrWriteTooLarge (Drop deletes a whole collection in several writes).
+// of more documents than WithMaxBatchDocuments allows, or of more keys
+// than WithMaxWriteBytes, is refused whole with ErrWriteTooLarge (Drop
+// deletes a whole collection in several writes).
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (*DeleteResult, error) {
 	res, _, err := c.delete(ctx, filter, true, nil, 0)
 	return res, err
@@ -599,6 +610,9 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 		if limit > 0 && len(matches) > limit {
 			matches = matches[:limit]
 		}
+		if err := c.checkWriteDocs("DeleteMany", len(matches)); err != nil {
+			return err
+		}
 		for _, r := range matches {
 			cur, err := t.doc(r)
 			if err != nil {
@@ -630,12 +644,13 @@ func (c *Collection) Drop(ctx context.Context) error {
 	if c.err != nil {
 		return c.err
 	}
+	batch := min(dropBatch, c.db.e.cfg.maxBatchDocs)
 	for {
-		res, _, err := c.delete(ctx, nil, true, nil, dropBatch)
+		res, _, err := c.delete(ctx, nil, true, nil, batch)
 		if err != nil {
 			return err
 		}
-		if res.DeletedCount < dropBatch {
+		if res.DeletedCount < int64(batch) {
 			break
 		}
 	}

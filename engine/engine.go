@@ -102,9 +102,12 @@ func New(ctx context.Context, opts ...Option) (*Engine, error) {
 
 func (e *Engine) start(ctx context.Context) error {
 	cfg := e.cfg
-	if cfg.inMemory {
+	switch {
+	case cfg.datastore != nil:
+		e.store = store.Wrap(cfg.datastore)
+	case cfg.inMemory:
 		e.store = store.InMemory()
-	} else {
+	default:
 		st, err := store.Open(filepath.Join(cfg.dataDir, "pebble"), cfg.syncWrites, e.log.Named("store"), cfg.footprint.store)
 		if err != nil {
 			return fmt.Errorf("engine: %w", err)
@@ -153,7 +156,7 @@ func (e *Engine) hostFor(cfg *config) (host.Host, error) {
 	key := cfg.identity
 	if key == nil {
 		var err error
-		if key, err = loadIdentity(cfg.dataDir, cfg.inMemory); err != nil {
+		if key, err = loadIdentity(cfg.dataDir, cfg.inMemory || cfg.datastore != nil); err != nil {
 			return nil, err
 		}
 	}

@@ -43,6 +43,36 @@ func TestInsertManyOverCapRefusedWhole(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// An UpdateMany or DeleteMany of more documents than the cap is refused
+// whole: nothing changes.
+func TestUpdateManyOverCapRefusedWhole(t *testing.T) {
+	ctx := context.Background()
+	e := enginetest.NewEngine(t, engine.WithMaxBatchDocuments(10))
+	db, err := e.Create(ctx, "caps")
+	require.NoError(t, err)
+	c := db.Collection("c")
+	for i := range 11 {
+		_, err := c.InsertOne(ctx, engine.M{"_id": fmt.Sprint(i), "n": i})
+		require.NoError(t, err)
+	}
+	_, err = c.UpdateMany(ctx, nil, engine.M{"$set": engine.M{"x": 1}})
+	require.ErrorIs(t, err, engine.ErrWriteTooLarge)
+	require.ErrorContains(t, err, "UpdateMany of 11 documents")
+	_, err = c.DeleteMany(ctx, nil)
+	require.ErrorIs(t, err, engine.ErrWriteTooLarge)
+	n, err := c.CountDocuments(ctx, engine.M{"x": 1})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	n, err = c.CountDocuments(ctx, nil)
+	require.NoError(t, err)
+	require.EqualValues(t, 11, n)
+
+	res, err := c.UpdateMany(ctx, engine.M{"n": engine.M{"$lt": 10}}, engine.M{"$set": engine.M{"x": 1}})
+	require.NoError(t, err)
+	require.EqualValues(t, 10, res.ModifiedCount)
+	require.NoError(t, c.Drop(ctx)) // in writes under the cap
+}
+
 // A write whose keys would take more memory than WithMaxWriteBytes is
 // refused whole (here an InsertMany of documents under the count cap but
 // large), and a group of writes each under the bound but together over

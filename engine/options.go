@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	ds "github.com/ipfs/go-datastore"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -21,6 +22,7 @@ type Option func(*config) error
 type config struct {
 	dataDir             string
 	inMemory            bool
+	datastore           ds.Batching // WithDatastore; not closed by the engine
 	syncWrites          bool
 	logger              hclog.Logger
 	listen              []string
@@ -72,8 +74,11 @@ func defaultConfig() *config {
 const DefaultMaxDocumentSize = 512 << 10
 
 func (c *config) validate() error {
-	if c.dataDir == "" && !c.inMemory {
-		return fmt.Errorf("%w: no data directory (use WithDataDir or WithInMemory)", ErrBadOption)
+	if c.dataDir == "" && !c.inMemory && c.datastore == nil {
+		return fmt.Errorf("%w: no data directory (use WithDataDir, WithInMemory or WithDatastore)", ErrBadOption)
+	}
+	if c.datastore != nil && (c.dataDir != "" || c.inMemory) {
+		return fmt.Errorf("%w: WithDatastore cannot be combined with WithDataDir or WithInMemory", ErrBadOption)
 	}
 	if c.rebroadcastInterval <= 0 || c.dagSyncTimeout <= 0 || c.fetchTimeout <= 0 {
 		return fmt.Errorf("%w: intervals and timeouts must be positive", ErrBadOption)
@@ -88,9 +93,28 @@ func (c *config) validate() error {
 }
 
 // WithDataDir stores everything (pebble database, identity key) under dir,
-// which is created if missing.
+// which is created if missing and made private (0700) at every start; an
+// identity key its group or others may read is refused (see
+// internal/identity).
 func WithDataDir(dir string) Option {
 	return func(c *config) error { c.dataDir = dir; return nil }
+}
+
+// WithDatastore keeps all data in d, which stays the caller's: the engine
+// never closes it, so it may outlive the engine and be handed to the next
+// one (a restart on the same data). Writes are as durable as d makes them.
+// The identity is random unless WithIdentity or WithHost gives one. For
+// embedders with a store of their own (a browser's) and for tests that
+// restart engines inside testing/synctest, where pebble must not run (its
+// pooled channels would belong to the bubble).
+func WithDatastore(d ds.Batching) Option {
+	return func(c *config) error {
+		if d == nil {
+			return fmt.Errorf("%w: nil datastore", ErrBadOption)
+		}
+		c.datastore = d
+		return nil
+	}
 }
 
 // WithInMemory keeps all data in memory; it is lost on Close. For tests and

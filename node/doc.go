@@ -22,7 +22,7 @@
 //	GET  /v1/id                  {"peerId", "addrs"}
 //	GET  /v1/peers               {"peers": [{"peerId", "addrs", "kind", "transport"}]}
 //	POST /v1/connect             {"addr"} -> {"peerId"}
-//	POST /v1/databases           {"name", "access", "meta"} -> 201 {"address", "name"}
+//	POST /v1/databases           {"name", "access", "meta", "deterministic"} -> 201 {"address", "name"}
 //	POST /v1/databases/open      {"address"} -> {"address", "name"}
 //	POST /v1/databases/leave     {"address", "forget"} -> {"address", "forgotten"}: close it here; forget
 //	                             deletes the local data, otherwise it is kept and marked "left"
@@ -118,7 +118,7 @@
 //	WriteTimeout          2 min to answer (for an event stream: to write each event or heartbeat)
 //	IdleTimeout          60 s   between requests on a keep-alive connection
 //	MaxStreams           256    event streams open at once (503 past it)
-//	MaxStreamsPerClient   16    per client IP address (429 past it)
+//	MaxStreamsPerClient   16    per client IP address, the app's and others' apart (429 past it)
 //	MaxDatabases         256    databases open (503 too_many_databases past it)
 //	QueryTimeout         30 s   per read, and the largest maxTimeMS
 //	MaxBodyBytes         4 MiB  per request body (413 past it)
@@ -141,7 +141,23 @@
 // (http://host:port/#token=T, which `lattice node` prints), keeps it in the
 // browser's localStorage, drops the fragment from the address bar, and asks
 // before a later #token= replaces a stored token. Unsafe cross-origin
-// browser requests are refused (http.CrossOriginProtection).
+// browser requests are refused (http.CrossOriginProtection), and so are
+// event streams a browser opens for another site's page
+// (Sec-Fetch-Site cross-site or same-site) or with a foreign Origin.
+//
+// Without a token, any local user and program can use the API: on a
+// shared machine serve it on a Unix socket only its owner can open
+// (`lattice node --api-socket PATH`, created 0600; Serve accepts a Unix
+// listener without a token).
+//
+// # Addresses
+//
+// POST /v1/databases makes a new database each time: its manifest carries
+// a random nonce, so its address cannot be guessed and two creators of one
+// name never share a database. "deterministic": true leaves the nonce
+// out (engine.WithDeterministicAddress). The address opens the database:
+// /metrics labels a database by its name and a short hash of the address
+// (TodoList#1a2b3c4d), and errors name only addresses the caller gave.
 //
 // # Events
 //
@@ -159,9 +175,12 @@
 //
 // An invite link is lattice://join?peer=<peer ID>&addr=<multiaddr>&...&db=<address>
 // (see Invite). The invitee's node dials the inviter and opens the database.
-// A link without db uses the seed demo's form: the invitee subscribes to the
-// pubsub topic /lattice/invite/<inviter peer ID>, where the inviter announces
-// the databases it shares. That form needs the engine to expose its pubsub
+// A link without db ("topic": true) uses the seed demo's form: the invitee
+// subscribes to the pubsub topic /lattice/invite/<inviter peer ID>, where
+// the inviter announces the databases it shared in that form, to every
+// peer that subscribes: anyone who knows its peer ID. Other invites are
+// not announced. A collection name must be a valid name, and a link is
+// fitted to what inspect and the QR route accept, or refused with 400. That form needs the engine to expose its pubsub
 // (an engine with a PubSub() *pubsub.PubSub method); without it the node
 // answers 501.
 //

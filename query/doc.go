@@ -74,6 +74,20 @@
 // time limit (MongoDB's maxTimeMS) for the caller that scans to enforce:
 // engine.Collection.Find turns it into a context deadline.
 //
+// # Bounds on one request
+//
+// An update of more than MaxUpdateOps operations, a $each of more than
+// MaxEachItems elements, and a $regex pattern longer than MaxRegexLength
+// or compiling to more than MaxRegexProgram instructions are refused at
+// parse time with ErrLimit. Regex matching is metered: a match whose
+// bound (subject bytes times program instructions) is small runs
+// directly; a larger one reads its subject through a meter charged
+// against the filter's RegexWork (DefaultRegexWork unless set) and
+// polling its Interrupt, so one match on one very large string stops at
+// the budget or the caller's deadline; Filter.Err then says why, and
+// Update.Apply returns it. $addToSet hashes elements (EncodeKey) and the
+// conflict check of an update is linear in its paths.
+//
 // # Checked against MongoDB
 //
 // TestDifferentialMingo runs generated filters, updates and sorts through

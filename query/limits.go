@@ -78,6 +78,7 @@ type meter struct {
 	limit     int64
 	interrupt func() error
 	spent     atomic.Int64
+	sincePoll atomic.Int64          // bound of the small matches since the last poll
 	err       atomic.Pointer[error] // the first reason matching stopped
 }
 
@@ -123,6 +124,25 @@ func (m *meter) charge(n int64) bool {
 	return true
 }
 
+// tick counts a small match's bound, which is not charged to the budget
+// (a scan of many small strings must not run out of it), and polls the
+// interrupt every regexPollWork units of such work, so many small
+// matches stop at a deadline as one large one does.
+func (m *meter) tick(n int64) bool {
+	if m.stopped() != nil {
+		return false
+	}
+	if m.interrupt == nil || m.sincePoll.Add(n) < regexPollWork {
+		return true
+	}
+	m.sincePoll.Store(0)
+	if err := m.interrupt(); err != nil {
+		m.stop(err)
+		return false
+	}
+	return true
+}
+
 // regex is a compiled $regex with its cost per byte and the meter of the
 // filter or update it belongs to.
 type regex struct {
@@ -137,11 +157,11 @@ type regex struct {
 // reports false (the meter holds the reason, and the caller fails the
 // query).
 func (r *regex) MatchString(s string) bool {
+	if bound := (int64(len(s)) + 1) * r.insts; bound <= regexCheapWork {
+		return r.m.tick(bound) && r.re.MatchString(s)
+	}
 	if r.m.stopped() != nil {
 		return false
-	}
-	if (int64(len(s))+1)*r.insts <= regexCheapWork {
-		return r.re.MatchString(s)
 	}
 	mr := &meteredReader{s: s, r: r}
 	ok := r.re.MatchReader(mr)

@@ -231,6 +231,34 @@ func TestRegexInterrupt(t *testing.T) {
 	checkErr(t, err, ErrLimit, "$pull", `"l"`)
 }
 
+// Many small matches, each too small to be metered, poll the interrupt
+// too, without spending the work budget.
+func TestRegexInterruptSmallMatches(t *testing.T) {
+	stop := errors.New("deadline")
+	polls := 0
+	interrupt := func() error {
+		if polls++; polls > 1 {
+			return stop
+		}
+		return nil
+	}
+	f, err := ParseFilter(map[string]any{"s": map[string]any{"$regex": "b+c"}}, RegexWork(1), Interrupt(interrupt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{"s": strings.Repeat("a", 1000) + "bc"}
+	n := 0
+	for f.Err() == nil && n < 1_000_000 {
+		if !f.Match(doc) && f.Err() == nil {
+			t.Fatal("a small match failed")
+		}
+		n++
+	}
+	if !errors.Is(f.Err(), stop) || polls != 2 {
+		t.Fatalf("after %d matches: Err %v, %d polls", n, f.Err(), polls)
+	}
+}
+
 // BenchmarkAddToSetEach adds MaxEachItems elements, half of them new, to
 // a set of 10,000: linear by hashing (it was a pairwise scan).
 func BenchmarkAddToSetEach(b *testing.B) {

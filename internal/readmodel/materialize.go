@@ -312,16 +312,56 @@ func (m *Model) crdtKey(storeKey string) (string, bool) {
 
 // rebuild reads every document of the database into a fresh view.
 func (m *Model) Rebuild(ctx context.Context) error {
-	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.layout.ValuesPrefix()})
+	v, metas, sorted, err := m.scan(ctx, true)
+	if err == nil && !sorted {
+		// The store does not list keys in order (go-datastore does not
+		// promise it): group them by document first.
+		v, metas, _, err = m.scan(ctx, false)
+	}
 	if err != nil {
 		return err
 	}
+	m.mu.Lock()
+	m.view = v
+	m.mu.Unlock()
+	for _, k := range metas {
+		m.OnMeta(k)
+	}
+	return nil
+}
+
+// scan reads every key of the database into a new view, off the view's
+// lock. With streaming, a document is assembled as soon as its keys end
+// (a sorted store lists them together), so only one document's raw keys
+// are held at a time; it reports sorted false, and stops, when a document
+// it has assembled shows up again. Without streaming every document's
+// keys are grouped in one map first.
+func (m *Model) scan(ctx context.Context, streaming bool) (v *view, metas []string, sorted bool, err error) {
+	res, err := m.store.Query(ctx, dsq.Query{Prefix: m.layout.ValuesPrefix()})
+	if err != nil {
+		return nil, nil, false, err
+	}
 	defer res.Close()
+	m.mu.Lock()
+	m.seq++
+	seq := m.seq
+	m.mu.Unlock()
+	v = newView()
 	docs := map[Ref]map[string][]byte{}
-	var metas []string
+	done := map[Ref]struct{}{}
+	var cur Ref
+	var raw map[string][]byte
+	flush := func() {
+		if raw != nil {
+			state, _ := crdt.Assemble(cur.Coll, cur.ID, raw)
+			v.put(cur.Coll, cur.ID, newEntry(state, seq))
+			done[cur] = struct{}{}
+			raw = nil
+		}
+	}
 	for e := range res.Next() {
 		if e.Error != nil {
-			return e.Error
+			return nil, nil, false, e.Error
 		}
 		k, ok := m.crdtKey(e.Key)
 		if !ok {
@@ -336,23 +376,28 @@ func (m *Model) Rebuild(ctx context.Context) error {
 			continue
 		}
 		r := refOf(pk)
-		if docs[r] == nil {
-			docs[r] = map[string][]byte{}
+		if !streaming {
+			if docs[r] == nil {
+				docs[r] = map[string][]byte{}
+			}
+			docs[r][k] = e.Value
+			continue
 		}
-		docs[r][k] = e.Value
+		if raw == nil || r != cur {
+			flush()
+			if _, again := done[r]; again {
+				return nil, nil, false, nil
+			}
+			cur, raw = r, map[string][]byte{}
+		}
+		raw[k] = e.Value
 	}
-	m.mu.Lock()
-	m.view = newView()
-	m.seq++
+	flush()
 	for r, raw := range docs {
 		state, _ := crdt.Assemble(r.Coll, r.ID, raw)
-		m.view.put(r.Coll, r.ID, newEntry(state, m.seq))
+		v.put(r.Coll, r.ID, newEntry(state, seq))
 	}
-	m.mu.Unlock()
-	for _, k := range metas {
-		m.OnMeta(k)
-	}
-	return nil
+	return v, metas, true, nil
 }
 
 // getMeta reads one non-document CRDT key's current value.

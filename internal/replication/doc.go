@@ -36,6 +36,46 @@
 //     of its causal past applied first.
 //   - Scores: gossipsub peer scoring for objectively malformed broadcasts.
 //
+// Who may read. A database's address (its manifest CID) is the capability
+// to read it: it is 256 bits nobody can guess (the manifest carries a
+// random nonce) and it is never put where other peers see it. Peers name
+// a database by its TopicKey, a hash of the address with no way back:
+// the topic is TopicName, and heads and catch-up requests carry a Claim,
+// the TopicKey and a proof, bound to the requester, the responder and the
+// protocol, that the requester holds the address. A heads or catch-up
+// server answers only claims that verify; a requester's claim tells a
+// peer without the address nothing.
+//
+// What a peer without the address can still do, and the design that
+// closes it (not built yet):
+//
+//   - Subscribe to a topic it saw (gossipsub shows every connected peer
+//     the topics of its neighbours) and receive what is published on it:
+//     heads, and the blocks sent inline with them, which hold the deltas
+//     of small writes. Close it with pubsub.WithSubscriptionFilter: a
+//     peer's subscription to an open database's topic is accepted only
+//     once the peer is admitted for that database, and the member set is
+//     fed by the heads exchange (a peer whose Claim verified is admitted,
+//     per database, until it disconnects). The exchange then cannot wait
+//     for pubsub's PeerJoin (the filter drops the join it waits for):
+//     the filter itself starts it for a subscription it drops, each side
+//     proves itself with its pull, and once both are admitted the pubsub
+//     stream between them is reset once, so each side resends its
+//     subscriptions and the filters now accept them.
+//   - Fetch any stored block by CID through bitswap, which serves every
+//     block to every peer: with the heads it got from the topic, the
+//     whole history. Close it with bitswap's WithPeerBlockRequestFilter:
+//     serve a block only to a peer admitted for at least one database
+//     this node has open (blocks are shared by content across databases,
+//     so a finer rule needs a block -> database index, which go-ds-crdt's
+//     store does not keep), and the manifest block only to any peer (it
+//     is fetched before the database is open and only by its address).
+//   - Publish heads on a topic it saw: they are judged like any broadcast
+//     (the access controller must let the author announce; for an open
+//     database anyone may) and a member fetches them, but every delta
+//     must carry a signature over the database's address (SignChunk), so
+//     a peer without the address cannot write; its junk costs it score.
+//
 // Nothing here imports package engine: what a broadcaster needs of its
 // database is the Delegate interface and a Config, and a validating DAG
 // takes a ValidatorConfig. Every decoder of network input is bounded and

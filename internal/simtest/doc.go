@@ -27,8 +27,12 @@
 // harness): nothing in the bubble may wait on real I/O, since time moves
 // only when every goroutine of the bubble is durably blocked: so no
 // loopback sockets (the hosts are sim's), no mDNS, no DHT on real
-// sockets, and the store in memory or on disk (pebble's file I/O
-// returns; it never waits on the network). Everything the bubble started
+// sockets, and the store in memory, never pebble: pebble keeps pooled
+// objects holding channels across all its databases in the process, a
+// channel made inside a bubble belongs to it, and a pebble flush outside
+// the bubble that reuses one dies with "send on synctest channel from
+// outside bubble". A peer that restarts keeps its data in a memory store
+// of its own (NewPeer(true), engine.WithDatastore). Everything the bubble started
 // must end before the bubble's function returns: the harness closes engines,
 // then hosts, then the network, and synctest fails the test if a
 // goroutine is left. The engine's clock (engine.WithClock) defaults to

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
+	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/sim"
 )
 
@@ -35,20 +36,19 @@ type Net struct {
 	seed uint64
 	rng  *rand.Rand
 	nw   *sim.Network
-	dir  string // the peers' data directories are made in it
 
 	mu    sync.Mutex
 	peers []*Peer
 }
 
 // Peer is one engine's place on the network: its node, its identity and
-// its data directory, so that it can restart as the same peer.
+// its store, so that it can restart as the same peer.
 type Peer struct {
-	n    *Net
-	Node *sim.Node
-	Key  crypto.PrivKey
-	Dir  string // "" for an in-memory store
-	opts []engine.Option
+	n     *Net
+	Node  *sim.Node
+	Key   crypto.PrivKey
+	Store *store.Store // nil for a store that is lost on Stop
+	opts  []engine.Option
 
 	mu sync.Mutex
 	h  host.Host
@@ -68,7 +68,6 @@ func New(t *testing.T, seed uint64) *Net {
 	}
 	t.Logf("simtest: seed %d (replay: %s=%d)", seed, SeedEnv, seed)
 	n := &Net{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), nw: sim.NewNetwork(sim.NetworkConfig{})}
-	n.dir = t.TempDir() // before Cleanup(n.close): removed after the engines close
 	n.nw.Start()
 	t.Cleanup(n.close)
 	return n
@@ -82,9 +81,13 @@ func (n *Net) Seed() uint64 { return n.seed }
 func (n *Net) Network() *sim.Network { return n.nw }
 
 // NewPeer adds a node and an identity for an engine that keeps its data
-// in memory (onDisk false) or in a directory of the test (onDisk true);
-// Start starts it. opts are given to every start of its engine.
-func (n *Net) NewPeer(onDisk bool, opts ...engine.Option) *Peer {
+// in memory: lost on Stop (persistent false), or kept for the next Start
+// (persistent true: a store of the peer's own, handed to each engine with
+// engine.WithDatastore). Never pebble: pebble pools channels across
+// databases, and one made inside a bubble would crash pebble users
+// outside it ("send on synctest channel from outside bubble"). Start
+// starts the engine; opts are given to every start of it.
+func (n *Net) NewPeer(persistent bool, opts ...engine.Option) *Peer {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	// A few milliseconds per access link, drawn from the seed.
@@ -92,9 +95,9 @@ func (n *Net) NewPeer(onDisk bool, opts ...engine.Option) *Peer {
 	key, _, err := crypto.GenerateEd25519Key(seededReader{n.rng})
 	require.NoError(n.t, err)
 	p := &Peer{n: n, Node: n.nw.AddNode(sim.NodeConfig{NAT: sim.Public, Latency: lat}), Key: key, opts: opts}
-	if onDisk {
-		p.Dir, err = os.MkdirTemp(n.dir, "peer")
-		require.NoError(n.t, err)
+	if persistent {
+		p.Store = store.InMemory()
+		n.t.Cleanup(func() { _ = p.Store.Close() }) // after its engine: cleanups run last in, first out
 	}
 	n.peers = append(n.peers, p)
 	return p
@@ -133,8 +136,8 @@ func (p *Peer) Start(opts ...engine.Option) *engine.Engine {
 		engine.WithRebroadcastInterval(Rebroadcast),
 		engine.WithReconnect(false),
 	}
-	if p.Dir != "" {
-		all = append(all, engine.WithDataDir(p.Dir))
+	if p.Store != nil {
+		all = append(all, engine.WithDatastore(p.Store))
 	} else {
 		all = append(all, engine.WithInMemory())
 	}

@@ -54,3 +54,16 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	return s.Batching.Close()
 }
+
+// Wrap returns a store over d, which stays its caller's: Close leaves d
+// open, and SyncWAL does nothing (d is as durable as d makes itself). For
+// a datastore an embedder owns: a test's store that outlives an engine's
+// restart, a browser's IndexedDB.
+func Wrap(d ds.Batching) *Store {
+	return &Store{Batching: borrowed{d}, cancel: func() {}}
+}
+
+// borrowed is a datastore its user must not close.
+type borrowed struct{ ds.Batching }
+
+func (borrowed) Close() error { return nil }
