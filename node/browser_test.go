@@ -140,6 +140,8 @@ func TestBrowser(t *testing.T) {
 	t.Run("ConcurrentEditNotice", func(t *testing.T) { testConcurrentEditNotice(t, br) })
 	t.Run("ManageLists", func(t *testing.T) { testManageLists(t, br) })
 	t.Run("LongList", func(t *testing.T) { testLongList(t, br) })
+	t.Run("ListStatusAndNames", func(t *testing.T) { testListStatusAndNames(t, br) })
+	t.Run("CatchUpInTodos", func(t *testing.T) { testCatchUpInTodos(t, br) })
 }
 
 // testWebAppInTwoBrowsers drives the to-do app of two nodes in headless
@@ -257,7 +259,7 @@ func testWebAppInTwoBrowsers(t *testing.T, br *browser) {
 	)
 	shot(page2, "todo-join-confirm.png")
 	shown := text(page2, chromedp.TextContent(css(`#confirm-body`)))
-	require.Contains(t, shown, "TodoList", "the dialog names the list")
+	require.Contains(t, shown, "My to-dos", "the dialog names the list, by the name the link gives it")
 	require.Contains(t, shown, a.e.ID().String(), "the dialog names who shares it")
 	notJoined := func() {
 		t.Helper()

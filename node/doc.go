@@ -28,12 +28,13 @@
 //	                             deletes the local data, otherwise it is kept and marked "left"
 //	GET  /v1/databases           {"databases": [{"address", "name", "open", "access", "meta", "left"}]}
 //	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
-//	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}}
+//	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}},
+//	                             and "peers", the peers on the database's topic now
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
 //	GET  /v1/events?database=A   server-sent events of database A (&ticket=T in token mode, for browsers)
 //	POST /v1/events/ticket       -> {"ticket", "expiresIn"}: a single-use ticket for one event stream
-//	POST /v1/invites             {"database", "collection", "topic"} -> {"link", "qr"}
-//	POST /v1/invites/inspect     {"link"} -> {"peerId", "addrs", "database", "name", "collection", "own"}, dials nothing
+//	POST /v1/invites             {"database", "collection", "topic", "title"} -> {"link", "qr"}
+//	POST /v1/invites/inspect     {"link"} -> {"peerId", "addrs", "database", "name", "collection", "title", "own"}, dials nothing
 //	GET  /v1/invites/qr?link=L   PNG QR code of invite link L
 //	POST /v1/join                {"link"} -> {"address", "name", "peerId"}
 //	GET  /metrics                Prometheus text format
@@ -62,6 +63,15 @@
 // collection "about" ({"name", "deleted"}), the manifest's title until a
 // rename. Leaving a list is POST /v1/databases/leave; deleting it for
 // everyone deletes its to-dos, sets "deleted" and forgets it.
+//
+// The app keeps a list in memory, newest first, and follows the event
+// stream one document at a time: an event names a document, the app reads
+// that one (findOne by _id, or a burst in one find by _id $in), and
+// changes that one row. It shows 200 rows and more as the list scrolls.
+// Its status is the list's: "Synced with N people" from the database's
+// topic peers (the "peers" of GET /v1/databases/stats), and after a join
+// "Catching up… N to-dos so far" until the node has merged what it
+// received and the page shows every to-do the node has.
 //
 // # Actions
 //
@@ -191,7 +201,8 @@
 // node listens on loopback (link-local) itself or allows local dials;
 // private ranges are allowed, for LAN sync.
 //
-// In the web app, the share panel shows the link and its QR code; on the
+// In the web app, the share panel shows the link (with the list's name as
+// its title) and its QR code; on the
 // other node's app, paste the link into "Join a list", or open
 // http://<that node's API>/#join=<URL-encoded link>, which shows the list
 // and who shares it (POST /v1/invites/inspect) and joins only when the

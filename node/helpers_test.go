@@ -38,6 +38,7 @@ type testNode struct {
 	url    string
 	token  string
 	client *http.Client // own transport, so its connections close with the node
+	stop   func()       // closes the node and its engine (once; also at the test's end)
 }
 
 // startNode starts a node; mod may adjust its configuration.
@@ -61,8 +62,16 @@ const testListen = "/ip4/127.0.0.1/tcp/0"
 // options.
 func startNodeGated(t testing.TB, gaters []connmgr.ConnectionGater, eopts []engine.Option, mod ...func(*node.Config)) *testNode {
 	t.Helper()
+	return startNodeIn(t, t.TempDir(), "127.0.0.1:0", gaters, eopts, mod...)
+}
+
+// startNodeIn starts a node on data directory dir with its API on addr
+// (host:port): started again on the same two, after Close, it is the same
+// node to a client.
+func startNodeIn(t testing.TB, dir, addr string, gaters []connmgr.ConnectionGater, eopts []engine.Option, mod ...func(*node.Config)) *testNode {
+	t.Helper()
 	e, err := engine.New(context.Background(), append([]engine.Option{
-		engine.WithDataDir(t.TempDir()),
+		engine.WithDataDir(dir),
 		engine.WithListenAddrs(testListen),
 		engine.WithRebroadcastInterval(2 * time.Second),
 		node.DialPolicy(dialpolicy.Config{Listen: []ma.Multiaddr{ma.StringCast(testListen)}}, gaters...),
@@ -78,7 +87,7 @@ func startNodeGated(t testing.TB, gaters []connmgr.ConnectionGater, eopts []engi
 		require.NoError(t, err)
 	}
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 60 * time.Second}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -90,14 +99,18 @@ func startNodeGated(t testing.TB, gaters []connmgr.ConnectionGater, eopts []engi
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		require.NoError(t, n.Close())
-		wg.Wait()
-		_ = ln.Close() // Serve closes it, unless it never ran
-		client.CloseIdleConnections()
-		require.NoError(t, e.Close())
-	})
-	return &testNode{t: t, e: e, n: n, url: "http://" + ln.Addr().String(), token: cfg.Token, client: client}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			require.NoError(t, n.Close())
+			wg.Wait()
+			_ = ln.Close() // Serve closes it, unless it never ran
+			client.CloseIdleConnections()
+			require.NoError(t, e.Close())
+		})
+	}
+	t.Cleanup(stop)
+	return &testNode{t: t, e: e, n: n, url: "http://" + ln.Addr().String(), token: cfg.Token, client: client, stop: stop}
 }
 
 // do sends a request with a JSON body (a string is sent verbatim) and

@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -29,20 +32,24 @@ const InviteScheme = "lattice"
 const (
 	MaxLinkLen   = 2048
 	MaxLinkAddrs = 8
+	// MaxLinkTitle bounds an invite's title, in bytes of UTF-8.
+	MaxLinkTitle = 200
 )
 
 // Invite is a share link: who to dial (a peer ID and its dialable addresses,
 // relay circuit addresses included once the node has them) and which
 // database to open. Its text form is
 //
-//	lattice://join?peer=<peer ID>&addr=<multiaddr>&addr=...&db=<address>&collection=<name>
+//	lattice://join?peer=<peer ID>&addr=<multiaddr>&addr=...&db=<address>&collection=<name>&title=<text>
 //
 // where each addr is a multiaddr without the /p2p/<peer ID> suffix. Without
 // db, the invitee learns the database from the inviter's invite topic
 // (InviteTopic), where the inviter announces it to every subscriber: anyone
 // who knows the inviter's peer ID. Only invites asked for in that form
-// ("topic": true) are announced. collection is a hint for applications (the web app uses
-// "todos").
+// ("topic": true) are announced. collection is a hint for applications (the
+// web app uses "todos"); title is what the inviter calls the database ("My
+// to-dos"), shown to the invitee before joining: a claim of the inviter's,
+// as trustworthy as the link.
 type Invite struct {
 	// Peer is the inviter.
 	Peer peer.ID
@@ -52,6 +59,9 @@ type Invite struct {
 	Database string
 	// Collection optionally names the collection the invite is about.
 	Collection string
+	// Title optionally names the database for people: at most
+	// MaxLinkTitle bytes of UTF-8 without control characters.
+	Title string
 }
 
 // InviteTopic is the pubsub topic on which a peer announces the databases it
@@ -71,6 +81,9 @@ func (inv Invite) String() string {
 	}
 	if inv.Collection != "" {
 		b.WriteString("&collection=" + linkEscape(inv.Collection))
+	}
+	if inv.Title != "" {
+		b.WriteString("&title=" + url.QueryEscape(inv.Title))
 	}
 	return b.String()
 }
@@ -152,7 +165,26 @@ func ParseInvite(link string) (Invite, error) {
 		}
 	}
 	inv.Collection = q.Get("collection")
+	inv.Title = q.Get("title")
+	if err := checkTitle(inv.Title); err != nil {
+		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
+	}
 	return inv, nil
+}
+
+// checkTitle accepts an invite title: at most MaxLinkTitle bytes of valid
+// UTF-8 without control characters.
+func checkTitle(t string) error {
+	if len(t) > MaxLinkTitle {
+		return fmt.Errorf("title of %d bytes, the limit is %d", len(t), MaxLinkTitle)
+	}
+	if !utf8.ValidString(t) {
+		return errors.New("title is not UTF-8")
+	}
+	if strings.IndexFunc(t, unicode.IsControl) >= 0 {
+		return errors.New("title has control characters")
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {
@@ -213,6 +245,8 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		// Topic leaves the database out of the link: the invitee learns it
 		// from the inviter's invite topic.
 		Topic bool `json:"topic"`
+		// Title names the database in the link, for the invitee.
+		Title string `json:"title"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -229,7 +263,11 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	inv := Invite{Peer: n.e.ID(), Addrs: inviteAddrs(n.e.Addrs()), Database: db.Address(), Collection: req.Collection}
+	if err := checkTitle(req.Title); err != nil {
+		writeError(w, errorf(http.StatusBadRequest, "bad_request", "%v", err))
+		return
+	}
+	inv := Invite{Peer: n.e.ID(), Addrs: inviteAddrs(n.e.Addrs()), Database: db.Address(), Collection: req.Collection, Title: req.Title}
 	if len(inv.Addrs) == 0 {
 		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
 		return
@@ -339,7 +377,8 @@ type inspectResponse struct {
 	Database   string   `json:"database,omitempty"`
 	Name       string   `json:"name,omitempty"`
 	Collection string   `json:"collection,omitempty"`
-	Own        bool     `json:"own"` // the link is this node's own
+	Title      string   `json:"title,omitempty"` // the inviter's name for the database
+	Own        bool     `json:"own"`             // the link is this node's own
 }
 
 // handleInspect parses an invite link without dialing anything, so that an
@@ -356,7 +395,7 @@ func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := inspectResponse{PeerID: inv.Peer.String(), Addrs: addrStrings(inv.Addrs), Database: inv.Database,
-		Collection: inv.Collection, Own: inv.Peer == n.e.ID()}
+		Collection: inv.Collection, Title: inv.Title, Own: inv.Peer == n.e.ID()}
 	if a, err := engine.ParseAddress(inv.Database); err == nil {
 		out.Name = a.Name
 	}

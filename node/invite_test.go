@@ -47,8 +47,18 @@ func TestInviteLinkRoundTrip(t *testing.T) {
 	require.Equal(t, "/ip4/192.0.2.1/tcp/4001", got.Addrs[0].String())
 	require.Empty(t, got.Database, "topic form")
 
+	// A title for people, escaped in the link, bounded.
+	inv.Title = "Café & co: “Weekly” groceries"
+	got, err = node.ParseInvite(inv.String())
+	require.NoError(t, err)
+	require.Equal(t, inv.Title, got.Title)
+	require.Equal(t, inv.String(), got.String())
+
 	for _, bad := range []string{
 		"", "https://example.com/", "lattice://other?peer=" + id.String(),
+		link + "&title=" + strings.Repeat("x", node.MaxLinkTitle+1),
+		link + "&title=bad%0Aline",
+		link + "&title=%FF",
 		"lattice://join?peer=nope&addr=/ip4/1.2.3.4/tcp/1",
 		"lattice://join?peer=" + id.String(),
 		"lattice://join?peer=" + id.String() + "&addr=/bogus",

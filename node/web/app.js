@@ -24,6 +24,7 @@
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
   const PAGE = 200; // to-dos shown at first
   const MORE = 500; // to-dos added each time the end of the list comes into view
+  const JOIN_QUIET_MS = 3000; // a joined list with no history yet counts as in after this
   const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
 
@@ -50,6 +51,9 @@
     catchingUp: false,
     settling: false,
     settleAgain: false,
+    settleTimer: null,
+    missed: 0, // checks that found to-dos on the node the page never heard of
+    joinedAt: 0, // when the list shown was joined (Date.now()), 0 if it was not
     editing: null, // _id of the to-do being edited
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
@@ -144,7 +148,8 @@
       fail(e, "link");
       return;
     }
-    const rows = [["List", inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
+    // The list's name is the inviter's, carried in the link.
+    const rows = [["List", inv.title || inv.name || "(announced by the inviter)"], ["Shared by", inv.peerId]];
     if (inv.database) rows.push(["Address", inv.database]);
     const hint = "Join only lists from people you know: your node connects to theirs, and what you add is shared with everyone on the list.";
     if (!(await confirmBox("Join this list?", rows, "Join", hint))) {
@@ -152,8 +157,8 @@
       return;
     }
     try {
-      await join(link);
-      toast("Joined the list");
+      await join(link, inv.title);
+      toast(inv.title ? `Joined “${inv.title}”` : "Joined the list");
     } catch (e) {
       fail(e, "join");
     }
@@ -249,20 +254,25 @@
     return `${isOwn(d) ? "My list" : "Shared list"} · ${d.address.split("/")[2].slice(-6)}`;
   }
 
-  async function useList(address) {
+  // useList shows a list; joining says it was just joined, and arrives
+  // from its peers: the status says so until it is in.
+  async function useList(address, joining) {
     await api("POST", "/v1/databases/open", { address });
     state.address = address;
     localStorage.setItem("lattice.list", address);
-    $("db-address").textContent = address;
+    showAddress(address);
     $("share-out").hidden = true;
     state.editing = null;
     state.dirty.clear();
     state.limit = PAGE;
     state.loaded = false;
     state.loadedOnce = false;
-    state.catchingUp = false;
+    state.catchingUp = !!joining;
+    state.joinedAt = joining ? Date.now() : 0;
+    state.missed = 0;
     state.listPeers = 0;
     setModel([]);
+    if (joining) showCatchup();
     state.saved.clear();
     state.notices.clear();
     state.named = false;
@@ -286,6 +296,14 @@
       o.selected = d.address === state.address;
       return o;
     }));
+  }
+
+  // showAddress shows the list's address with a line break allowed before
+  // each "/": the name ("/TodoList") stays whole on its line, and only the
+  // long CID between breaks anywhere.
+  function showAddress(address) {
+    const parts = address.split(/(?=\/)/);
+    $("db-address").replaceChildren(...parts.flatMap((p, i) => i === 0 ? [p] : [document.createElement("wbr"), p]));
   }
 
   function showName(name) {
@@ -425,23 +443,49 @@
 
   const count = (n) => n.toLocaleString("en-US");
   function showCatchup() {
-    setStatus("busy", `Catching up… ${count(state.todos.length)} to-dos so far`);
+    const n = state.todos.length;
+    setStatus("busy", `Catching up… ${count(n)} to-do${n === 1 ? "" : "s"} so far`);
   }
 
   // checkSettled ends the catch-up status once the node has merged all it
-  // received: a catch-up's blocks are all in before their to-dos are. It
-  // asks again when the next to-dos arrive, never on a timer.
+  // received (a catch-up's blocks are all in before their to-dos are) and
+  // the page shows every to-do the node has. It asks again when the next
+  // to-dos arrive; when the node has to-dos whose events never came (a
+  // slow page misses events), it reads the list afresh.
   async function checkSettled() {
     if (state.settling) { state.settleAgain = true; return; }
     state.settling = true;
+    const address = state.address;
     try {
       do {
         state.settleAgain = false;
-        const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(state.address));
-        const busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
+        const s = await api("GET", "/v1/databases/stats?database=" + encodeURIComponent(address));
+        let busy = s.catchup && s.catchup.running || (s.pendingChanges || 0) > 0 || (s.queuedHeads || 0) > 0;
+        // Just joined, the node may not have heard of the list's history
+        // yet (no heads): that is not "all in". A list that has none (an
+        // empty one) counts as in after JOIN_QUIET_MS.
+        if (!busy && (s.heads || 0) === 0 && Date.now() - state.joinedAt < JOIN_QUIET_MS) {
+          busy = true;
+          clearTimeout(state.settleTimer);
+          state.settleTimer = setTimeout(() => { if (address === state.address && state.catchingUp) checkSettled(); }, 250);
+        } else if (!busy) {
+          const { count: n } = await action("countDocuments", { filter: {} });
+          if (address !== state.address) return;
+          busy = n !== state.todos.length;
+          if (busy && !state.fetching && state.dirty.size === 0) {
+            // Wait a moment for events on their way; then read afresh.
+            clearTimeout(state.settleTimer);
+            state.settleTimer = setTimeout(() => {
+              if (address !== state.address || !state.catchingUp) return;
+              if (state.dirty.size === 0 && !state.fetching) state.missed++;
+              if (state.missed >= 2) { state.missed = 0; load(); } else checkSettled();
+            }, 500);
+          }
+        }
+        if (address !== state.address) return;
         state.catchingUp = busy;
         state.listPeers = s.peers || 0;
-        if (busy) showCatchup(); else renderPeers();
+        if (busy) showCatchup(); else { state.missed = 0; renderPeers(); }
       } while (state.settleAgain);
     } catch (e) {
       // the stream's state says what is wrong
@@ -471,6 +515,7 @@
       }
       state.loaded = true;
       state.loadedOnce = true;
+      if (state.catchingUp && state.dirty.size === 0) checkSettled();
       if (!state.loadMarked && state.todos.length > 0) {
         state.loadMarked = true;
         requestAnimationFrame(() => performance.mark("todos-loaded"));
@@ -516,13 +561,14 @@
         }
         watchSaved(gen, batch.map(([id]) => id));
         renderFoot();
-        if (state.catchingUp) { showCatchup(); checkSettled(); }
+        if (state.catchingUp) showCatchup();
       }
     } catch (e) {
       fail(e);
     } finally {
       state.fetching = false;
     }
+    if (state.catchingUp) checkSettled();
   }
 
   // refreshPeers reads the node's peers (the node card) and the list's own
@@ -1059,7 +1105,9 @@
     }
   }
   const remove = (id) => write("deleteOne", { filter: { _id: id } }, id);
-  async function join(link) {
+  // join joins the list of an invite link; title is the name the link
+  // gives it, shown until the list's own name arrives.
+  async function join(link, title) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     // The list the app made by itself, still empty and unnamed, is not
     // worth keeping beside the joined one.
@@ -1068,7 +1116,9 @@
     try {
       const res = await api("POST", "/v1/join", { link });
       $("join-msg").textContent = "Joined.";
-      await useList(res.address);
+      if (title && !names()[res.address]) cacheName(res.address, title);
+      await useList(res.address, true);
+      checkSettled();
       if (spare && spare !== res.address) {
         await api("POST", "/v1/databases/leave", { address: spare, forget: true }).catch(() => {});
         cacheName(spare, "");
@@ -1205,7 +1255,7 @@
       const btn = $("share-btn");
       btn.disabled = true;
       try {
-        const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION });
+        const inv = await api("POST", "/v1/invites", { database: state.address, collection: COLLECTION, title: state.listName.slice(0, 60) });
         $("invite-link").value = inv.link;
         $("share-out").hidden = false;
         state.invite = inv;
@@ -1234,7 +1284,8 @@
       const btn = e.target.querySelector("button");
       btn.disabled = true;
       try {
-        await join(link);
+        const inv = await api("POST", "/v1/invites/inspect", { link }).catch(() => ({}));
+        await join(link, inv.title);
         $("join-input").value = "";
         toast("Joined the list");
       } catch (err) {
