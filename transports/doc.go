@@ -51,9 +51,10 @@
 //     only the setup. gossipsub v0.19 then reopens its streams on the
 //     direct connection, and sometimes forgets the peer's subscriptions
 //     (the dead stream's cleanup can be processed after the new stream's
-//     hello); the engine checks each database's topic after such a switch
-//     and reconnects a peer that is missing (engine/relayswitch.go;
-//     TestRelayedToDirectSwitch, run with -count=20, shows both).
+//     hello); the replication node checks each database's topic after
+//     such a switch and reconnects a peer that is missing
+//     (internal/replication/relayswitch.go; TestRelayedToDirectSwitch, run
+//     with -count=20, shows both).
 //
 // Subpackage relay is the circuit relay v2 service (lattice relay, which
 // also answers AutoNAT for its clients) and the reservations a peer behind
