@@ -86,6 +86,10 @@ func (nd *Node) NewRelay() (*relay.Service, error) {
 	s, err := relay.Start(relay.Config{
 		Listen:     []string{nd.ListenMultiaddr()},
 		Transports: nd.Transport().Options(),
+		// Unlimited rates: a scenario's peers behind one NAT share its
+		// address, and the simulator measures the network, not a
+		// deployment's abuse limits.
+		Rates: &relay.Rates{},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sim: node %d relay: %w", nd.Index, err)

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
+	"github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -115,3 +117,89 @@ func (a allowlist) AllowReserve(p peer.ID, _ ma.Multiaddr) bool { return a[p] }
 
 // AllowConnect admits circuits to listed peers.
 func (a allowlist) AllowConnect(_ peer.ID, _ ma.Multiaddr, dest peer.ID) bool { return a[dest] }
+
+// Rates bound how often one source address may ask the relay for
+// reservations and for circuits: token buckets per IPv4 address and per
+// IPv6 /56 (peer IDs cost nothing to make, addresses do). Loopback
+// sources are exempt (a relay's own machine). A zero rate.Limit leaves
+// that kind unlimited. Reservations are also bounded in number (one per
+// peer, Resources.MaxReservationsPerIP per address) and circuits in
+// count per peer (Resources.MaxCircuits) and in size (CircuitLimit).
+type Rates struct {
+	Reservations rate.Limit
+	Circuits     rate.Limit
+}
+
+// DefaultRates admit a burst of 8 reservations per address and then one
+// every 10 s (a peer renews its reservation hourly), and a burst of 32
+// circuits per address and then one a second: far above what a house of
+// Lattice devices needs, far below what turning the relay into a proxy
+// for strangers would.
+func DefaultRates() Rates {
+	return Rates{
+		Reservations: rate.Limit{RPS: 0.1, Burst: 8},
+		Circuits:     rate.Limit{RPS: 1, Burst: 32},
+	}
+}
+
+// rateACL admits reservations and circuits within Rates per source
+// address, after next (the allowlist, or nil for everyone) admits them.
+type rateACL struct {
+	next             relayv2.ACLFilter
+	reserve, connect *rate.Limiter
+}
+
+var _ relayv2.ACLFilter = (*rateACL)(nil)
+
+func newRateACL(next relayv2.ACLFilter, r Rates) *rateACL {
+	limiter := func(l rate.Limit) *rate.Limiter {
+		if l == (rate.Limit{}) {
+			return nil // unlimited
+		}
+		return &rate.Limiter{
+			NetworkPrefixLimits: []rate.PrefixLimit{
+				{Prefix: netip.MustParsePrefix("127.0.0.0/8")},
+				{Prefix: netip.MustParsePrefix("::1/128")},
+			},
+			SubnetRateLimiter: rate.SubnetLimiter{
+				IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: l}},
+				IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: l}},
+				GracePeriod:      time.Minute,
+			},
+		}
+	}
+	return &rateACL{next: next, reserve: limiter(r.Reservations), connect: limiter(r.Circuits)}
+}
+
+// sourceIP is the IP address a multiaddr starts with; ok is false for
+// one that names none (the rates then do not apply).
+func sourceIP(a ma.Multiaddr) (netip.Addr, bool) {
+	if a == nil {
+		return netip.Addr{}, false
+	}
+	for _, code := range []int{ma.P_IP4, ma.P_IP6} {
+		if v, err := a.ValueForProtocol(code); err == nil {
+			ip, err := netip.ParseAddr(v)
+			return ip.Unmap(), err == nil
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// AllowReserve admits a reservation within the source address's rate.
+func (r *rateACL) AllowReserve(p peer.ID, a ma.Multiaddr) bool {
+	if r.next != nil && !r.next.AllowReserve(p, a) {
+		return false
+	}
+	ip, ok := sourceIP(a)
+	return !ok || r.reserve == nil || r.reserve.Allow(ip)
+}
+
+// AllowConnect admits a circuit within the source address's rate.
+func (r *rateACL) AllowConnect(src peer.ID, srcAddr ma.Multiaddr, dest peer.ID) bool {
+	if r.next != nil && !r.next.AllowConnect(src, srcAddr, dest) {
+		return false
+	}
+	ip, ok := sourceIP(srcAddr)
+	return !ok || r.connect == nil || r.connect.Allow(ip)
+}

@@ -64,6 +64,9 @@ type Config struct {
 	// Allow, when not empty, lists the only peers that may reserve (and so
 	// be reached through the relay); empty lets any peer reserve.
 	Allow []peer.ID
+	// Rates bound reservations and circuits per source address; nil
+	// means DefaultRates().
+	Rates *Rates
 	// Transports are the libp2p options that install the relay's
 	// transports (libp2p.Transport(...)); nil means all of TCP (without
 	// port reuse), QUIC, WebSocket, WebTransport and WebRTC-direct.
@@ -186,13 +189,19 @@ func Start(cfg Config) (*Service, error) {
 	// Started directly: libp2p.EnableRelayService would wait for AutoNAT
 	// to call this host public, which never happens on a LAN.
 	ropts := []relayv2.Option{relayv2.WithResources(rc)}
+	var acl relayv2.ACLFilter
 	if len(cfg.Allow) > 0 {
-		acl := make(allowlist, len(cfg.Allow))
+		list := make(allowlist, len(cfg.Allow))
 		for _, p := range cfg.Allow {
-			acl[p] = true
+			list[p] = true
 		}
-		ropts = append(ropts, relayv2.WithACL(acl))
+		acl = list
 	}
+	rates := DefaultRates()
+	if cfg.Rates != nil {
+		rates = *cfg.Rates
+	}
+	ropts = append(ropts, relayv2.WithACL(newRateACL(acl, rates)))
 	r, err := relayv2.New(limitHost{Host: h, lim: lim}, ropts...)
 	if err != nil {
 		_ = h.Close()
