@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"text/tabwriter"
 	"time"
 )
 
@@ -103,6 +104,58 @@ type Report struct {
 	Quick     bool      `json:"quick"`
 	Results   []Result  `json:"results"`
 	Ratios    []Ratio   `json:"ratios,omitempty"`
+}
+
+// Missed lists the goals the run missed: scenarios whose result is on the
+// wrong side of their goal, and ratios over theirs.
+func (r *Report) Missed() []string {
+	var out []string
+	for _, res := range r.Results {
+		if res.Met != nil && !*res.Met {
+			out = append(out, fmt.Sprintf("%s: %.4g %s against a goal of %g", res.Name, res.Value, res.Metric, res.Goal))
+		}
+	}
+	for _, q := range r.Ratios {
+		if !q.Met {
+			out = append(out, fmt.Sprintf("%s: %.2fx against a goal of %.1fx", q.Name, q.Value, q.Goal))
+		}
+	}
+	return out
+}
+
+// Table renders the report for a terminal: one aligned row per scenario
+// and ratio, with its goal and whether it was met.
+func (r *Report) Table() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "scenario\tresult\tgoal\t")
+	for _, res := range r.Results {
+		result, goal := fmt.Sprintf("%.2f %s", res.Value, res.Metric), ""
+		if res.Error != "" {
+			result = "failed: " + res.Error
+		}
+		if res.Met != nil {
+			cmp := ">="
+			if res.Lower {
+				cmp = "<="
+			}
+			goal = fmt.Sprintf("%s %g: %s", cmp, res.Goal, plainVerdict(*res.Met))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", res.Name, result, goal)
+	}
+	for _, q := range r.Ratios {
+		fmt.Fprintf(tw, "%s\t%.2fx\t<= %.1fx: %s\t\n", q.Name, q.Value, q.Goal, plainVerdict(q.Met))
+	}
+	_ = tw.Flush()
+	return b.String()
+}
+
+// plainVerdict is verdict for a terminal.
+func plainVerdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
 }
 
 // Failed reports whether any scenario could not run to the end.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,7 @@ type benchFlags struct {
 	out       string
 	run       string
 	benchTime time.Duration
+	check     bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -24,9 +26,10 @@ func newBenchCmd() *cobra.Command {
 		Short: "Run the benchmark suite and print its report (or write it with --out)",
 		Long: `Run Lattice's benchmark suite (package benchmarks: the engine's writes,
 reads and replication over loopback, and raw go-ds-crdt baselines) on this
-machine, print each result as it comes, then the report in Markdown. With
---out the report goes to that file instead, and nothing is written unless
-you ask: the repository's BENCHMARKS.md is updated with --out BENCHMARKS.md.
+machine, print each result as it comes, then a table of the results with
+their goals. With --out the report goes to that file (Markdown or JSON),
+and nothing is written unless you ask: the repository's BENCHMARKS.md is
+updated with --out BENCHMARKS.md.
 
 A Markdown --out file keeps its hand-written text: the command replaces only
 the section between its "lattice bench" markers, or appends one. An --out
@@ -35,11 +38,12 @@ ending in .json gets the report as JSON.
 The same scenarios run under go test, which is the way to profile them:
   go test -run '^$' -bench . -benchtime 3s ./benchmarks/
 
-Exit status 1 when a scenario fails to run; a missed goal is reported, not
-an error.`,
+Exit status 1 when a scenario fails to run, and with --check when a goal
+is missed too (without it a missed goal is reported, not an error).`,
 		Example: `  lattice bench --quick
   lattice bench --out BENCHMARKS.md
   lattice bench --quick --out bench.json
+  lattice bench --quick --check        # exit 1 when a goal is missed
   lattice bench --run 'Insert' --benchtime 3s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,6 +55,7 @@ an error.`,
 	fl.StringVar(&f.out, "out", "", "report file: Markdown (generated section replaced in place) or .json (default: the Markdown report on stdout)")
 	fl.StringVar(&f.run, "run", "", "run only the scenarios whose name matches this regular expression")
 	fl.DurationVar(&f.benchTime, "benchtime", 0, "how long each benchmark runs (default 1s, 200ms with --quick)")
+	fl.BoolVar(&f.check, "check", false, "exit with status 1 when a goal is missed")
 	return cmd
 }
 
@@ -97,7 +102,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 		fmt.Fprintf(out, "%s: %.2fx (goal <= %.1fx)\n", q.Name, q.Value, q.Goal)
 	}
 	if f.out == "" {
-		fmt.Fprint(out, "\n"+rep.Markdown())
+		fmt.Fprint(out, "\n"+rep.Table())
 	} else {
 		if err := rep.WriteFile(f.out); err != nil {
 			return fmt.Errorf("write %s: %w", f.out, err)
@@ -106,6 +111,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	if rep.Failed() {
 		return fmt.Errorf("some scenarios failed to run")
+	}
+	if missed := rep.Missed(); f.check && len(missed) > 0 {
+		return fmt.Errorf("%d goal(s) missed: %s", len(missed), strings.Join(missed, "; "))
 	}
 	return nil
 }

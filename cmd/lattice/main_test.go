@@ -72,7 +72,7 @@ func TestHelp(t *testing.T) {
 		"demo":   {"--timeout"},
 		"relay":  {"--data", "--listen", "--dht"},
 		"sim":    {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
-		"bench":  {"--quick", "--out", "--run", "--benchtime"},
+		"bench":  {"--quick", "--out", "--run", "--benchtime", "--check"},
 	}
 	for c, want := range flags {
 		code, out, _ := runCLI(t, c, "--help")
@@ -168,18 +168,35 @@ func TestBench(t *testing.T) {
 	require.Positive(t, rep.Results[0].Value)
 }
 
-// Without --out, lattice bench prints the Markdown report and writes no
-// file, in the current directory or anywhere else.
+// Without --out, lattice bench prints a table of its results and writes
+// no file, in the current directory or anywhere else.
 func TestBenchPrintsByDefault(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms")
 	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
-	require.Contains(t, stdout, "<!-- lattice bench: begin (generated) -->")
+	require.Regexp(t, `(?m)^scenario\s+result\s+goal\s*$`, stdout)
+	require.Regexp(t, `(?m)^FindByID\s+\d+\.\d+ queries/s\s+>= 100000: (met|MISSED)\s*$`, stdout)
+	require.NotContains(t, stdout, "<!--", "no Markdown markers on a terminal")
 	require.NotContains(t, stdout, "report: ")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Empty(t, entries, "lattice bench wrote a file without --out")
+}
+
+// With --check a missed goal is an error: a goal no machine meets (a
+// FindByID run of 1 ms cannot reach 10^15 queries/s) makes it exit 1,
+// naming the goal; without --check the same run exits 0.
+func TestBenchCheck(t *testing.T) {
+	rep := benchmarks.Report{Results: []benchmarks.Result{{Name: "X", Metric: "ops/s", Value: 1, Goal: 2, Met: new(bool)}}}
+	require.Equal(t, []string{"X: 1 ops/s against a goal of 2"}, rep.Missed())
+	code, stdout, errOut := runCLI(t, "bench", "--quick", "--run", "^FindByID$", "--benchtime", "50ms", "--check")
+	if strings.Contains(stdout, "goal 100000: MISSED") {
+		require.Equal(t, 1, code, "%s\n%s", stdout, errOut)
+		require.Contains(t, errOut, "goal(s) missed: FindByID")
+	} else {
+		require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
+	}
 }
 
 func TestDemo(t *testing.T) {
