@@ -204,15 +204,17 @@ func (r *runner) setup(ctx context.Context) error {
 		r.relays = append(r.relays, rs)
 		relayInfo = append(relayInfo, rs.AddrInfo())
 	}
-	for _, p := range r.peers {
+	for i, p := range r.peers {
 		if p.plan.JoinAt > 0 {
 			continue
 		}
+		r.note("setting up: starting peer %d of %d", i+1, len(r.peers))
 		if err := r.startPeer(ctx, p, relayInfo); err != nil {
 			return err
 		}
 	}
 	// Peers behind NATs are reachable once they hold a reservation.
+	r.note("setting up: peers behind NATs reserving on the relays")
 	r.waitFor(ctx, 60*time.Second, func() bool {
 		for _, p := range r.peers {
 			if p.isUp() && p.node.NAT != Public && !hasCircuit(p.h) {
@@ -221,6 +223,7 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		return true
 	})
+	r.note("setting up: dialling neighbours")
 	r.dialAll(ctx)
 	first := r.peers[0]
 	db, err := first.eng.Create(ctx, "sim", engine.WithAccess(accesscontrol.Open()))
@@ -242,6 +245,7 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for remaining > 0 && time.Now().Before(deadline) {
+		r.note("setting up: the database is open on %d of %d peers", len(r.peers)-remaining, len(r.peers))
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for i, p := range r.peers {
@@ -586,6 +590,15 @@ func (r *runner) settle(ctx context.Context) bool {
 		}
 		return true
 	})
+}
+
+// note replaces the progress line with a setup step, so that a run says
+// what it does before the scenario's clock starts.
+func (r *runner) note(format string, args ...any) {
+	if r.o.Progress == nil {
+		return
+	}
+	fmt.Fprintf(r.o.Progress, "\r%s\r%s", "                                                                              ", fmt.Sprintf(format, args...))
 }
 
 // progress prints a line about once a second until the returned func is
