@@ -228,14 +228,22 @@ func TestMaxTimeMS(t *testing.T) {
 	status, out := a.do("POST", "/v1/action/insertOne", body("insertOne", map[string]any{"document": map[string]any{}, "maxTimeMS": 10}))
 	require.Equal(t, 400, status, "maxTimeMS is for reads: %v", out)
 
-	// A filter that takes far longer than 1 ms to decode and match.
+	// A filter that takes far longer than 1 ms to decode and match: a
+	// 20,000-value $in (decoded and hashed) and, since hashing made that
+	// alone fast enough to finish within 1 ms on an idle machine, a regex
+	// that every one of the 3,000 documents' 64 bytes must run through
+	// without matching (tens of milliseconds).
 	in := make([]int, 20000)
 	for i := range in {
 		in[i] = -i - 1
 	}
+	slow := map[string]any{"$or": []any{
+		map[string]any{"i": map[string]any{"$in": in}},
+		map[string]any{"s": map[string]any{"$regex": "(x|xx|y|z){1,30}q"}},
+	}}
 	for _, action := range []string{"find", "findOne", "countDocuments", "distinct"} {
 		status, out := a.do("POST", "/v1/action/"+action, body(action, map[string]any{
-			"filter": map[string]any{"i": map[string]any{"$in": in}}, "maxTimeMS": 1,
+			"filter": slow, "maxTimeMS": 1,
 		}))
 		require.Equal(t, 504, status, "%s: %v", action, out)
 		require.Equal(t, "timeout", errCode(out))
@@ -250,14 +258,19 @@ func TestQueryTimeoutDefault(t *testing.T) {
 	db := a.createDB("Slow")
 	docs := make([]any, 3000)
 	for i := range docs {
-		docs[i] = map[string]any{"i": i}
+		docs[i] = map[string]any{"i": i, "s": strings.Repeat("x", 64)}
 	}
 	a.act("insertMany", db, map[string]any{"documents": docs})
 	in := make([]int, 20000)
 	for i := range in {
 		in[i] = -i - 1
 	}
-	status, out := a.do("POST", "/v1/action/find", map[string]any{"database": db, "collection": "todos", "filter": map[string]any{"i": map[string]any{"$in": in}}})
+	// As in TestMaxTimeMS: far longer than 1 ms even on an idle machine.
+	slow := map[string]any{"$or": []any{
+		map[string]any{"i": map[string]any{"$in": in}},
+		map[string]any{"s": map[string]any{"$regex": "(x|xx|y|z){1,30}q"}},
+	}}
+	status, out := a.do("POST", "/v1/action/find", map[string]any{"database": db, "collection": "todos", "filter": slow})
 	require.Equal(t, 504, status, "%v", out)
 	require.Equal(t, "timeout", errCode(out))
 }
