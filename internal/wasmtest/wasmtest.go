@@ -90,6 +90,47 @@ func Build(t testing.TB, pkg string) string {
 	return bin
 }
 
+// BuildProgram compiles the command pkg for js/wasm, once per process, and
+// returns the binary's path.
+func BuildProgram(t testing.TB, pkg string) string {
+	t.Helper()
+	builds.Lock()
+	defer builds.Unlock()
+	key := "program:" + pkg
+	if bin, ok := builds.bins[key]; ok {
+		return bin
+	}
+	if builds.dir == "" {
+		d, err := os.MkdirTemp("", "lattice-wasmtest-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		builds.dir = d
+		builds.bins = map[string]string{}
+	}
+	bin := filepath.Join(builds.dir, fmt.Sprintf("prog%d.wasm", len(builds.bins)))
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("wasmtest: building %s for js/wasm: %v\n%s", pkg, err, out)
+	}
+	t.Logf("wasmtest: built %s for js/wasm in %s", pkg, time.Since(start).Round(time.Millisecond))
+	builds.bins[key] = bin
+	return bin
+}
+
+// WasmExecJS returns the Go toolchain's wasm_exec.js, the JavaScript glue
+// a js/wasm binary of this toolchain needs.
+func WasmExecJS(t testing.TB) []byte {
+	t.Helper()
+	b, err := wasmExecJS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Options are how Run runs a wasm test binary.
 type Options struct {
 	// Args are the binary's arguments, such as "-test.run=TestX"
