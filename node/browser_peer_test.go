@@ -49,7 +49,12 @@ func TestBrowserPeer(t *testing.T) {
 	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")})
 	static := startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
 	list := tn.createDB("TodoList")
-	link := tn.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos", "title": "Groceries"})["link"].(string)
+	inv := tn.ok(200, "POST", "/v1/invites", map[string]any{"database": list, "collection": "todos", "title": "Groceries"})
+	link := inv["link"].(string)
+	require.Regexp(t, `&addr=/ip4/127\.0\.0\.1/tcp/\d+/ws&`, link, "a browser peer needs the node's WebSocket address")
+	require.Nil(t, inv["peer"], "a node without the browser peer's assets offers no /peer/ link")
+	peerLink := static.ok(200, "POST", "/v1/invites", map[string]any{"database": static.createDB("Other"), "collection": "todos"})["peer"].(string)
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+/peer/#join=lattice`, peerLink)
 
 	page := br.page(t)
 	peerRunOn(t, page,
