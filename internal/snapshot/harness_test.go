@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"testing"
 	"time"
 
 	"github.com/ipfs/boxo/blockservice"
@@ -33,8 +32,18 @@ import (
 
 var harnessNS = ds.NewKey("/db")
 
+// tb is what the harness needs of a test: a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Error(args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 type world struct {
-	t      testing.TB
+	t      tb
+	checks []func()
 	ctx    context.Context
 	bs     blockstore.Blockstore
 	dag    ipld.DAGService
@@ -43,7 +52,7 @@ type world struct {
 	closed []*replica
 }
 
-func newWorld(t testing.TB) *world {
+func newWorld(t tb) *world {
 	bs := blockstore.NewBlockstore(dssync.MutexWrap(ds.NewMapDatastore()))
 	key, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
@@ -115,6 +124,7 @@ func (w *world) open(name string, store ds.Batching, dagSvc ipld.DAGService) *re
 	opts.Logger = quietLogger{w.t}
 	opts.RebroadcastInterval = time.Hour
 	opts.DAGSyncerTimeout = 5 * time.Second
+	opts.NumWorkers = workers
 	var err error
 	r.crdt, err = dscrdt.New(store, harnessNS, dagSvc, r.bc, opts)
 	if err != nil {
@@ -153,7 +163,7 @@ func (w *world) join(name string, b *Bundle) *replica {
 	r = w.open(name, cs, deniedDAG{DAGService: w.dag, denied: denied, asked: asked})
 	r.cov = cs
 	r.store = cs
-	w.t.Cleanup(func() {
+	w.checks = append(w.checks, func() {
 		if len(*asked) > 0 {
 			w.t.Errorf("%s fetched %d blocks its snapshot covers (first %s)", name, len(*asked), (*asked)[0])
 		}
@@ -169,6 +179,9 @@ func (w *world) close() {
 		}
 	}
 	w.closed = nil
+	for _, c := range w.checks {
+		c()
+	}
 }
 
 // snapshot produces a verified snapshot of r's state.
@@ -289,7 +302,7 @@ func (r *replica) state(keys []string) map[string]string {
 	return out
 }
 
-func sameState(t testing.TB, keys []string, rs ...*replica) {
+func sameState(t tb, keys []string, rs ...*replica) {
 	t.Helper()
 	want := rs[0].state(keys)
 	for _, r := range rs[1:] {
@@ -301,7 +314,7 @@ func sameState(t testing.TB, keys []string, rs ...*replica) {
 }
 
 // quietLogger drops go-ds-crdt's logs but its errors, which fail the test.
-type quietLogger struct{ t testing.TB }
+type quietLogger struct{ t tb }
 
 func (quietLogger) Debug(...any)          {}
 func (quietLogger) Debugf(string, ...any) {}
@@ -317,3 +330,12 @@ func (quietLogger) Panic(...any)          {}
 func (quietLogger) Panicf(string, ...any) {}
 func (quietLogger) Warn(...any)           {}
 func (quietLogger) Warnf(string, ...any)  {}
+
+// workers is go-ds-crdt's DAG workers per replica in the harness. One:
+// with several, go-ds-crdt v0.6.8 races with itself (a tombstone's
+// putTombs runs outside the lock putElems holds, so a worker merging a
+// delete can compute a key's best value while another worker sets a new
+// one, and write the stale one last): two uncompacted replicas with the
+// same heads then show different values (seen in this test, see
+// docs/snapshots.md), which says nothing about snapshots.
+var workers = 1

@@ -157,6 +157,9 @@ func Produce(ctx context.Context, src Source, key crypto.PrivKey, db string, now
 	if err != nil {
 		return nil, err
 	}
+	if len(s.Heads) == 0 {
+		return nil, ErrNoHistory
+	}
 	sort.Slice(s.Heads, func(i, j int) bool { return cidLess(s.Heads[i].CID, s.Heads[j].CID) })
 	sort.Slice(s.Live, func(i, j int) bool { return elemLess(s.Live[i], s.Live[j]) })
 	sort.Slice(carried, func(i, j int) bool { return cidLess(carried[i].Cid(), carried[j].Cid()) })

@@ -34,6 +34,9 @@ var (
 	// ErrBlockRefused: a carried block failed the judgment every remote
 	// delta passes (signature, height, access controller).
 	ErrBlockRefused = errors.New("snapshot: block refused")
+	// ErrNoHistory: Produce was asked for a snapshot of a replica with
+	// no heads.
+	ErrNoHistory = errors.New("snapshot: no history to snapshot")
 	// ErrNotEmpty: Install was asked to install over a replica that
 	// already has history.
 	ErrNotEmpty = errors.New("snapshot: replica not empty")
