@@ -38,6 +38,8 @@ with which two NATed peers punch a direct connection.
 
 At start it prints one line per address:
   relay: <multiaddr>/p2p/<peer ID>
+By default it listens on TCP and QUIC (port 4002) and on WebSocket (port
+4003, the .../tcp/4003/ws line): browser peers dial the WebSocket one.
 Give one of those to lattice node --relay. The identity key is kept in
 --data, so the addresses stay the same across restarts. Behind a NAT (a
 cloud VM, say), --announce gives the public address to print and advertise.
@@ -109,6 +111,12 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 					cfg.Transports = append(cfg.Transports, t.Options()...)
 				}
 			}
+			if len(transportNames) > 0 && len(listen) == 0 {
+				ts, _ := transports.Parse(transportNames...) // parsed above
+				if cfg.Listen = relayDefaultListen(ts); len(cfg.Listen) == 0 {
+					return usageErr("--transport %s has no default relay address: give --listen", strings.Join(transportNames, ","))
+				}
+			}
 			if inMemory {
 				cfg.DataDir = ""
 			}
@@ -140,7 +148,7 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 		},
 	}
 	cmd.Flags().StringVar(&data, "data", defaultRelayDir(), "data directory (identity key)")
-	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002)")
+	cmd.Flags().StringArrayVar(&listen, "listen", nil, "listen multiaddr, repeatable (default: TCP and QUIC on all interfaces, port 4002, and WebSocket on port 4003, for browsers; only those of --transport's transports)")
 	cmd.Flags().StringArrayVar(&announce, "announce", nil, "address to advertise and print instead of the listen addresses (its public address behind a NAT), repeatable")
 	cmd.Flags().StringArrayVar(&transportNames, "transport", nil, "transports to speak, comma-separated or repeatable: tcp, quic, ws, webtransport, webrtc-direct (default: all)")
 	cmd.Flags().BoolVar(&inMemory, "in-memory", false, "use a throwaway identity (ignores --data)")
@@ -152,6 +160,30 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	cmd.Flags().IntVar(&res.MaxReservationsPerIP, "max-reservations-per-ip", res.MaxReservationsPerIP, "reservations kept at once per IP address")
 	cmd.Flags().BoolVar(&serveDHT, "dht", false, "also serve Lattice's private DHT, so nodes started with --dht --bootstrap <this relay> find each other's databases")
 	return cmd
+}
+
+// relayDefaultListen are the relay's default addresses (relay.DefaultListen)
+// that the transports ts speak: a relay started with --transport tcp,quic
+// does not try to listen on WebSocket.
+func relayDefaultListen(ts []transports.Transport) []string {
+	var out []string
+	for _, a := range relay.DefaultListen {
+		var name string
+		switch {
+		case strings.HasSuffix(a, "/ws"):
+			name = "ws"
+		case strings.HasSuffix(a, "/quic-v1"):
+			name = "quic"
+		case strings.Contains(a, "/tcp/"):
+			name = "tcp"
+		}
+		for _, t := range ts {
+			if t.Name() == name {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }
 
 // defaultRelayDir is <user config dir>/lattice-relay: apart from a node's

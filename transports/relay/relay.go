@@ -46,8 +46,9 @@ type Config struct {
 	// DataDir keeps the relay's identity key, so its address survives a
 	// restart. Empty means a throwaway identity.
 	DataDir string
-	// Listen are the multiaddrs to listen on; empty means TCP and QUIC on
-	// all interfaces, port 4002.
+	// Listen are the multiaddrs to listen on; empty means DefaultListen:
+	// TCP and QUIC on all interfaces, port 4002, and WebSocket (what
+	// browsers dial) on port 4003.
 	Listen []string
 	// Announce, if set, are the addresses the relay advertises (and Addrs
 	// returns) instead of its listen addresses: its public addresses when
@@ -78,8 +79,12 @@ type Config struct {
 	Options []libp2p.Option
 }
 
-// DefaultListen are the relay's listen addresses when none are given.
-var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1"}
+// DefaultListen are the relay's listen addresses when none are given: TCP
+// and QUIC on port 4002, and WebSocket on TCP port 4003 so that browser
+// peers, which speak only WebSocket, can reserve and be reached through the
+// relay too. (TCP and WebSocket would need libp2p's shared TCP listener to
+// use one port; two ports keep the transports independent.)
+var DefaultListen = []string{"/ip4/0.0.0.0/tcp/4002", "/ip4/0.0.0.0/udp/4002/quic-v1", "/ip4/0.0.0.0/tcp/4003/ws"}
 
 // DefaultResources are libp2p's relay resources without the announced
 // per-circuit limit (see the package doc; CircuitLimit replaces it), with
