@@ -168,6 +168,10 @@ func (s *CoveredStore) Has(ctx context.Context, k ds.Key) (bool, error) {
 	if ok || err != nil {
 		return ok, err
 	}
+	cov := s.cov.Load()
+	if cov.Len() == 0 {
+		return false, nil
+	}
 	ks := k.String()
 	if !strings.HasPrefix(ks, s.prefix) {
 		return false, nil
@@ -176,5 +180,5 @@ func (s *CoveredStore) Has(ctx context.Context, k ds.Key) (bool, error) {
 	if err != nil {
 		return false, nil
 	}
-	return s.cov.Load().Has(h), nil
+	return cov.Has(h), nil
 }
