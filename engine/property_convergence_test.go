@@ -373,7 +373,7 @@ func (s *propSystem) settle(rt *rapid.T, g []int) {
 			mark = ""
 		}
 		if time.Now().After(deadline) {
-			rt.Fatalf("replicas %v never settled: %v\nhistory:\n%s", g, err, strings.Join(s.m.history, "\n"))
+			rt.Fatalf("replicas %v never settled: %v\nnetwork:\n%s\nhistory:\n%s", g, err, s.network(g), strings.Join(s.m.history, "\n"))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -383,6 +383,25 @@ func (s *propSystem) settle(rt *rapid.T, g []int) {
 			rt.Fatal(err)
 		}
 	}
+}
+
+// network describes, for a failure message, what each replica of g sees
+// of the others: connections, topic peers and replication counters.
+func (s *propSystem) network(g []int) string {
+	var b strings.Builder
+	for _, r := range g {
+		rep := s.reps[r]
+		st := rep.db.Stats()
+		fmt.Fprintf(&b, "  r%d %s: topic peers %d, joins %d, lost subscriptions %d, heads received %d sent %d on join %d served %d suppressed %d dropped %d, fetch failures %d, rejected %d, queued %d, catch-up %+v, conns:",
+			r, rep.id.ShortString(), st.Peers, st.PeerJoins, st.LostSubscriptions, st.HeadsReceived, st.HeadsSent, st.HeadsSentOnJoin, st.HeadsServed, st.HeadsSuppressed, st.HeadsDropped, st.FetchFailures, st.Rejected, st.QueuedHeads, st.Catchup)
+		for _, o := range g {
+			if o != r {
+				fmt.Fprintf(&b, " r%d=%d", o, len(rep.e.Host().Network().ConnsToPeer(s.reps[o].id)))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // settledDocs returns the documents of every replica of g once they have
