@@ -335,13 +335,15 @@ func ParseKey(k string) (Key, error) {
 // through it, so an upgrade that moves the layout changes one place.
 type StoreLayout struct {
 	values string // "<ns>/s/k"
+	ns     string // "<ns>"
 }
 
 // NewStoreLayout returns the layout of the go-ds-crdt instance whose
 // namespace in the underlying datastore is ns (a datastore key string such
 // as "/db/abc").
 func NewStoreLayout(ns string) StoreLayout {
-	return StoreLayout{values: strings.TrimSuffix(ns, "/") + "/s/k"}
+	ns = strings.TrimSuffix(ns, "/")
+	return StoreLayout{values: ns + "/s/k", ns: ns}
 }
 
 // ValuesPrefix is the store-key prefix of every visible value (a prefix
