@@ -4,7 +4,9 @@
 // parameters), so the database address pins the rules. When a database is
 // opened the engine builds the Controller through a plugins.Registry and asks
 // it, through CanWrite, about every local write before it is stored and every
-// remote delta before it is merged. Reads are not controlled.
+// remote delta before it is merged. Reads are not controlled by a
+// controller: a database is readable by whoever holds its address, unless
+// it is sealed (see "Sealed databases" below).
 //
 // Four controllers are built in, each with a Config constructor and a
 // factory:
@@ -44,9 +46,10 @@
 //
 // Access control is about writes. What an attacker can still do:
 //
-//   - Read. Anyone who can reach a peer can fetch the database's blocks by
-//     CID and follow its pubsub topic. Nothing here encrypts; encryption is
-//     out of scope.
+//   - Read. Anyone who holds the address and can reach a peer can fetch the
+//     database's blocks by CID and follow its pubsub topic. A database that
+//     is not sealed is readable by them; a sealed one shows them ciphertext
+//     and the metadata listed under "Sealed databases".
 //   - Flood the topic with junk. The engine's validator rejects malformed
 //     broadcasts, and gossipsub's peer score for their sender falls with
 //     each; past a threshold its traffic is dropped unread. Well-formed
@@ -127,4 +130,43 @@
 //     per block, not storage. (internal/replication: TestQuarantine; engine:
 //     TestFloodPhantomHeads, TestEvictedQueuedHeadIsFetchedAgain,
 //     TestStaticNonWritersCannotWrite.)
+//
+// # Sealed databases
+//
+// A manifest with "sealed": true (engine.WithSealed) makes the database
+// readable by its members only: readers, writers (a writer is a reader)
+// and admins, as the controller says (static: its lists; dynamic: its
+// grants; token: a token with the read right). The full design is in
+// docs/sealed.md and the primitives in internal/seal. In short:
+//
+//   - Each member has an HPKE key pair (X25519 by default; the ML-KEM-768
+//     hybrid optional) apart from its libp2p identity, published as a
+//     record signed by that identity.
+//   - Content is sealed under epoch keys (32 random bytes), wrapped per
+//     reader in key packages: entries under /k/ replicated inside the
+//     database, signed by their issuer and judged like ACL entries. Each
+//     epoch links the keys of the level below, so members read history.
+//     Removing a reader starts a new epoch it is not wrapped to. The
+//     current epoch is the highest-level epoch wrapped only to current
+//     readers, ties to the smallest id: concurrent rotations converge.
+//   - Values are sealed with a key-committing AEAD bound to their key and
+//     database; key components (collection names, document ids, field
+//     names, ...) are sealed deterministically (SIV) under a per-database
+//     name key, so merges, counters and prefix scans work unchanged.
+//   - The delta signature covers the sealed elements: relays and
+//     replicators verify and judge without a key.
+//
+// What a non-member that holds the address and every block still sees:
+// the manifest (name, controller and its peer IDs); ACL entries; key
+// package metadata (epochs, issuers, reader counts, 8-byte reader tags);
+// every delta's author, time, height and links; the shape of every key
+// (how many collections, documents, fields, counters, set elements,
+// deletions) and which keys change together; equality of key components;
+// value and component sizes in 16-byte steps; timing.
+//
+// What a removed reader keeps: what it could read before, and the name
+// key, so the key components (not the values) of later writes. Writes
+// made by a writer that has not yet received the revocation are sealed
+// under the old epoch. Not given: forward secrecy of content (new members
+// read history by design), hiding the metadata above.
 package accesscontrol

@@ -44,6 +44,7 @@ const (
 	KindSig                // delta signature
 	KindBase               // one creator's base document of an incarnation
 	KindGrave              // grave of a deleted incarnation
+	KindSeal               // key package or member record of a sealed database (sealkeys.go): Epoch is "p" or "m", Sub the id
 )
 
 // Key is a parsed database key.
@@ -317,6 +318,12 @@ func ParseKey(k string) (Key, error) {
 		}
 		key.Kind = KindSig
 		return key, nil
+	case "k":
+		if len(parts) != 3 || (parts[1] != "p" && parts[1] != "m") || un(&key.Sub, parts[2]) != nil {
+			return bad()
+		}
+		key.Kind, key.Epoch = KindSeal, parts[1]
+		return key, nil
 	}
 	return bad()
 }
@@ -328,13 +335,15 @@ func ParseKey(k string) (Key, error) {
 // through it, so an upgrade that moves the layout changes one place.
 type StoreLayout struct {
 	values string // "<ns>/s/k"
+	ns     string // "<ns>"
 }
 
 // NewStoreLayout returns the layout of the go-ds-crdt instance whose
 // namespace in the underlying datastore is ns (a datastore key string such
 // as "/db/abc").
 func NewStoreLayout(ns string) StoreLayout {
-	return StoreLayout{values: strings.TrimSuffix(ns, "/") + "/s/k"}
+	ns = strings.TrimSuffix(ns, "/")
+	return StoreLayout{values: ns + "/s/k", ns: ns}
 }
 
 // ValuesPrefix is the store-key prefix of every visible value (a prefix

@@ -89,3 +89,8 @@ func (db *Database) checkWriteCost(cost, keys int) error {
 	}
 	return nil
 }
+
+// MaxBatchDocuments is how many documents one write to this database may
+// insert or change (WithMaxBatchDocuments): callers that decode a batch
+// from the network stop there instead of decoding the rest.
+func (db *Database) MaxBatchDocuments() int { return db.e.cfg.maxBatchDocs }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,7 +375,7 @@ func (s *propSystem) settle(rt *rapid.T, g []int) {
 			mark = ""
 		}
 		if time.Now().After(deadline) {
-			rt.Fatalf("replicas %v never settled: %v\nhistory:\n%s", g, err, strings.Join(s.m.history, "\n"))
+			rt.Fatalf("replicas %v never settled: %v\nnetwork:\n%s\nhistory:\n%s", g, err, s.network(g), strings.Join(s.m.history, "\n"))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -383,6 +385,65 @@ func (s *propSystem) settle(rt *rapid.T, g []int) {
 			rt.Fatal(err)
 		}
 	}
+}
+
+// network describes, for a failure message, what each replica of g sees
+// of the others: connections, topic peers and replication counters.
+func (s *propSystem) network(g []int) string {
+	var b strings.Builder
+	for _, r := range g {
+		rep := s.reps[r]
+		st := rep.db.Stats()
+		fmt.Fprintf(&b, "  r%d %s: topic peers %d, joins %d, lost subscriptions %d, heads received %d sent %d on join %d served %d suppressed %d dropped %d, fetch failures %d, rejected %d, queued %d, catch-up %+v, conns:",
+			r, rep.id.ShortString(), st.Peers, st.PeerJoins, st.LostSubscriptions, st.HeadsReceived, st.HeadsSent, st.HeadsSentOnJoin, st.HeadsServed, st.HeadsSuppressed, st.HeadsDropped, st.FetchFailures, st.Rejected, st.QueuedHeads, st.Catchup)
+		for _, o := range g {
+			if o != r {
+				fmt.Fprintf(&b, " r%d=%d", o, len(rep.e.Host().Network().ConnsToPeer(s.reps[o].id)))
+			}
+		}
+		b.WriteString("\n")
+		// The read model against the store: a document whose view differs
+		// from what the store holds now is a stale view, not a divergence.
+		for _, id := range s.allIDs(g) {
+			view := "(none)"
+			var m map[string]any
+			if err := rep.c.FindByID(context.Background(), id).Decode(&m); err == nil {
+				view = canonJSON(m)
+			}
+			stored := "(none)"
+			if d, err := engine.StoreDoc(rep.db, "c", id); err != nil {
+				stored = "error: " + err.Error()
+			} else if d != nil {
+				stored = canonJSON(d)
+			}
+			if view != stored {
+				fmt.Fprintf(&b, "    r%d %s: view %s, store %s\n", r, id, view, stored)
+			}
+		}
+	}
+	return b.String()
+}
+
+// allIDs is every _id any replica of g shows, and the drawn ones.
+func (s *propSystem) allIDs(g []int) []string {
+	seen := map[string]bool{}
+	for _, id := range s.ids {
+		seen[id] = true
+	}
+	for _, r := range g {
+		cur, err := s.reps[r].c.Find(context.Background(), nil)
+		if err != nil {
+			continue
+		}
+		var all []map[string]any
+		if cur.All(context.Background(), &all) != nil {
+			continue
+		}
+		for _, d := range all {
+			seen[fmt.Sprint(d["_id"])] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // settledDocs returns the documents of every replica of g once they have

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -257,24 +258,64 @@ func actInsertMany(ctx context.Context, c *engine.Collection, req *actionRequest
 	if isNull(req.Documents) {
 		return 0, nil, requireField("documents", false)
 	}
-	v, err := value.DecodeJSON(req.Documents)
+	arr, err := decodeDocuments(req.Documents, c.Database().MaxBatchDocuments())
 	if err != nil {
-		return 0, nil, errorf(http.StatusBadRequest, "bad_json", "field \"documents\": %v", err)
-	}
-	arr, ok := v.([]any)
-	if !ok || len(arr) == 0 {
-		return 0, nil, errorf(http.StatusBadRequest, "bad_request", "field \"documents\" must be a non-empty array of objects")
-	}
-	for i, d := range arr {
-		if _, ok := d.(map[string]any); !ok {
-			return 0, nil, errorf(http.StatusBadRequest, "bad_request", "documents[%d] must be a JSON object", i)
-		}
+		return 0, nil, err
 	}
 	res, err := c.InsertMany(ctx, arr)
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusCreated, map[string]any{"insertedIds": res.InsertedIDs}, nil
+}
+
+// decodeDocuments decodes a non-empty JSON array of at most max objects,
+// one element at a time: a body of a million empty objects (4 MiB) is
+// refused after max+1 of them, not decoded whole first (about 1 KiB of
+// memory per decoded document).
+func decodeDocuments(raw json.RawMessage, max int) ([]any, error) {
+	shape := errorf(http.StatusBadRequest, "bad_request", "field \"documents\" must be a non-empty array of objects")
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	bad := func(err error) error {
+		return errorf(http.StatusBadRequest, "bad_json", "field \"documents\": %v", err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, bad(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, shape
+	}
+	var arr []any
+	for dec.More() {
+		if len(arr) == max {
+			return nil, errorf(http.StatusBadRequest, "limit_exceeded",
+				"%v: insertMany of more than %d documents, the limit is %d (WithMaxBatchDocuments)", engine.ErrWriteTooLarge, max, max)
+		}
+		var d any
+		if err := dec.Decode(&d); err != nil {
+			return nil, bad(err)
+		}
+		if _, ok := d.(map[string]any); !ok {
+			return nil, errorf(http.StatusBadRequest, "bad_request", "documents[%d] must be a JSON object", len(arr))
+		}
+		n, err := value.Normalize(d)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "bad_json", "field \"documents\": documents[%d]: %v", len(arr), err)
+		}
+		arr = append(arr, n)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, bad(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, bad(fmt.Errorf("%w: trailing data after the value", value.ErrInvalidJSON))
+	}
+	if len(arr) == 0 {
+		return nil, shape
+	}
+	return arr, nil
 }
 
 func actFindOne(ctx context.Context, c *engine.Collection, req *actionRequest) (int, any, error) {

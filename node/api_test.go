@@ -156,6 +156,13 @@ func TestErrors(t *testing.T) {
 		{"regex program too large", "POST", "/v1/action/find", `{"database":"` + db + `","collection":"todos","filter":{"s":{"$regex":"[a-z]{1,1000}[0-9]{1,1000}[a-z]{1,1000}"}}}`, 400, "limit_exceeded"},
 		{"$each over cap", "POST", "/v1/action/updateOne", `{"database":"` + db + `","collection":"todos","filter":{"_id":"x"},"update":{"$addToSet":{"t":{"$each":[` + strings.Repeat("1,", query.MaxEachItems) + `1]}}}}`, 400, "limit_exceeded"},
 		{"insertMany over cap", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[` + strings.Repeat("{},", engine.DefaultMaxBatchDocuments) + `{}]}`, 400, "limit_exceeded"},
+		// Refused at the cap, before the rest is decoded: a malformed
+		// element past it is never reached.
+		{"insertMany over cap, malformed after", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[` + strings.Repeat("{},", engine.DefaultMaxBatchDocuments+10) + `7]}`, 400, "limit_exceeded"},
+		{"insertMany not an array", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":{"a":1}}`, 400, "bad_request"},
+		{"insertMany empty", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[]}`, 400, "bad_request"},
+		{"insertMany element not an object", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[{},3]}`, 400, "bad_request"},
+		{"insertMany bad number", "POST", "/v1/action/insertMany", `{"database":"` + db + `","collection":"todos","documents":[{"n":1e999}]}`, 400, "bad_json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

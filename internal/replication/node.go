@@ -224,6 +224,7 @@ func NewNode(ctx context.Context, h host.Host, store ds.Batching, cfg NodeConfig
 		return cid.Undef, nil
 	})
 	n.handle(HeadsProtocol, heads.Handle)
+	n.handle(SnapshotProtocol, n.handleSnapshot)
 
 	if cfg.PubsubWatch > 0 {
 		n.watchdog = startWatchdog(h, ps, cfg.PubsubWatch, n.log.Named("watchdog"))

@@ -16,6 +16,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/snapshot"
 	"github.com/latticedb/lattice/validation"
 )
 
@@ -101,6 +103,7 @@ type Replica struct {
 	validating bool // the topic validator is registered
 	vdag       *ValidatingDAG
 	crdt       atomic.Pointer[dscrdt.Datastore] // nil once closed
+	covered    *snapshot.CoveredStore           // the store go-ds-crdt runs over (snapshots.go)
 	redial     *Redialer
 
 	once     sync.Once
@@ -210,7 +213,13 @@ func (r *Replica) start(ctx context.Context) error {
 	if base == nil {
 		base = n.store
 	}
-	store, err := dscrdt.New(base, cfg.Namespace, r.vdag, r.bc, opts)
+	// A replica installed from a snapshot reads the blocks the snapshot
+	// covers as merged (internal/snapshot); any other reads as itself.
+	r.covered, err = snapshot.NewCoveredStore(ctx, base, crdt.NewStoreLayout(cfg.Namespace.String()))
+	if err != nil {
+		return fmt.Errorf("replication: %w", err)
+	}
+	store, err := dscrdt.New(r.covered, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}

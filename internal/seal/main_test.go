@@ -1,0 +1,10 @@
+package seal_test
+
+import (
+	"testing"
+
+	"github.com/latticedb/lattice/internal/leaktest"
+)
+
+// TestMain fails the package if any goroutine outlives its tests.
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
