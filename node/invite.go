@@ -248,8 +248,8 @@ type inviteResponse struct {
 	QR   string `json:"qr"`
 	// Web is the link in the form a phone camera opens: this node's app
 	// (as the caller reached it) with #join=<link>; WebQR its QR code.
-	Web      string `json:"web"`
-	WebQR    string `json:"webQr"`
+	Web   string `json:"web"`
+	WebQR string `json:"webQr"`
 	// Peer is the link in the form that opens the browser peer on this
 	// node (/peer/#join=<link>): the phone keeps the list itself and works
 	// offline. PeerQR is its QR code. Both are empty when the node serves

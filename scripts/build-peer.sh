@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-peer-assets}
 mkdir -p "$dir"
-GOOS=js GOARCH=wasm go build -trimpath -ldflags=-s -o "$dir/lattice.wasm" ./cmd/lattice-peer
+GOOS=js GOARCH=wasm go build -ldflags=-s -o "$dir/lattice.wasm" ./cmd/lattice-peer
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$dir/wasm_exec.js"
 raw=$(wc -c <"$dir/lattice.wasm")
 gz=$(gzip -9 -c "$dir/lattice.wasm" | wc -c)
