@@ -29,6 +29,11 @@
     $("count").textContent = String(docs.length);
   }
 
+  // The page opens with no network once a service worker has cached it
+  // (https and localhost only).
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch((e) => console.log("no offline page: " + e.message));
+  }
   try {
     const peer = await Lattice.start({name: "lattice-peer"});
     $("peer-id").textContent = peer.id;
@@ -51,9 +56,12 @@
     status("connecting", "Connecting…");
     // Reach the inviter in the background: the list opens from this
     // browser's store if it was opened here before, network or not.
-    const connected = peer.connect({peer: list.peer, addrs: list.addrs})
+    const reach = () => peer.connect({peer: list.peer, addrs: list.addrs})
       .then(() => status("online", "Synced with " + list.peer.slice(-6)))
       .catch((e) => { status("offline", "Offline: changes stay here and sync later"); console.log(e.message); });
+    const connected = reach();
+    // Back online: dial at once rather than at the engine's next redial.
+    window.addEventListener("online", () => { reach(); });
     let db;
     try {
       db = await peer.open(list.db);
@@ -77,6 +85,7 @@
         await render();
       } catch (e) { say("Not saved: " + e.message); }
     });
+    window.latticeApp = {peer, db, todos}; // for the console and tests
     document.body.dataset.ready = "true";
   } catch (e) {
     say("The browser peer failed: " + e.message);
