@@ -9,6 +9,6 @@ dir=${1:-peer-assets}
 mkdir -p "$dir"
 GOOS=js GOARCH=wasm go build -ldflags=-s -o "$dir/lattice.wasm" ./cmd/lattice-peer
 cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$dir/wasm_exec.js"
-raw=$(wc -c <"$dir/lattice.wasm")
-gz=$(gzip -9 -c "$dir/lattice.wasm" | wc -c)
-echo "lattice.wasm: $raw bytes ($gz gzipped) in $dir"
+# lattice node serves the gzipped copy to browsers that accept gzip.
+gzip -9 -c "$dir/lattice.wasm" >"$dir/lattice.wasm.gz"
+echo "lattice.wasm: $(wc -c <"$dir/lattice.wasm") bytes ($(wc -c <"$dir/lattice.wasm.gz") gzipped) in $dir"
