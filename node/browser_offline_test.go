@@ -85,7 +85,11 @@ func TestBrowserPeerOffline(t *testing.T) {
 	)
 
 	start := time.Now()
-	peerRunOn(t, page, setOffline(false))
+	peerRunOn(t, page,
+		setOffline(false),
+		until(`(async () => (await latticeApp.peer.peers()).length > 0)()`),
+	)
+	t.Logf("back online: the page reconnected after %s", time.Since(start).Round(time.Millisecond))
 	poll.Eventually(t, 60*time.Second, func() error {
 		out := tn.act("countDocuments", list, map[string]any{"filter": map[string]any{}})
 		if fmt.Sprint(out["count"]) != "105" {
