@@ -22,7 +22,7 @@ import (
 
 // signedWrite commits puts (value != "") and deletes (value == "") as one
 // delta signed as the engine signs it.
-func signedWrite(t *testing.T, r *Replica, h host.Host, kv ...string) {
+func signedWrite(t testing.TB, r *Replica, h host.Host, kv ...string) {
 	t.Helper()
 	ctx := t.Context()
 	b, err := r.Batch(ctx)
@@ -44,7 +44,7 @@ func signedWrite(t *testing.T, r *Replica, h host.Host, kv ...string) {
 	require.NoError(t, b.Commit(ctx))
 }
 
-func values(t *testing.T, r *Replica, keys []string) map[string]string {
+func values(t testing.TB, r *Replica, keys []string) map[string]string {
 	out := map[string]string{}
 	for _, k := range keys {
 		v, err := r.store().Get(t.Context(), ds.NewKey(k))
@@ -78,7 +78,7 @@ func describe(r *Replica) string {
 	return fmt.Sprintf("height %d, rejected %d, heads received %d, dropped %d, fetch failures %d, sent %d", r.InternalStats(context.Background()).MaxHeight, c.Rejected.Load(), c.HeadsReceived.Load(), c.HeadsDropped.Load(), c.FetchFailures.Load(), c.HeadsSent.Load())
 }
 
-func connect(t *testing.T, a, b host.Host) {
+func connect(t testing.TB, a, b host.Host) {
 	require.NoError(t, a.Connect(t.Context(), peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}))
 }
 
