@@ -84,3 +84,17 @@ func HoldView(db *Database) (release func()) {
 // SetDeltaKeys makes db's writer pack up to n keys in one delta, past the
 // bound receivers hold deltas to: a modified peer.
 func SetDeltaKeys(db *Database, n int) { db.wq.deltaKeys = n }
+
+// StoreDoc materialises one document straight from db's store, bypassing
+// the read model's view: nil when the store holds no live document.
+func StoreDoc(db *Database, coll string, id any) (map[string]any, error) {
+	r, err := db.Collection(coll).ref(id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := db.mat.Load(context.Background(), r)
+	if err != nil {
+		return nil, err
+	}
+	return st.Materialize(), nil
+}

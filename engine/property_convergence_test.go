@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -400,8 +402,48 @@ func (s *propSystem) network(g []int) string {
 			}
 		}
 		b.WriteString("\n")
+		// The read model against the store: a document whose view differs
+		// from what the store holds now is a stale view, not a divergence.
+		for _, id := range s.allIDs(g) {
+			view := "(none)"
+			var m map[string]any
+			if err := rep.c.FindByID(context.Background(), id).Decode(&m); err == nil {
+				view = canonJSON(m)
+			}
+			stored := "(none)"
+			if d, err := engine.StoreDoc(rep.db, "c", id); err != nil {
+				stored = "error: " + err.Error()
+			} else if d != nil {
+				stored = canonJSON(d)
+			}
+			if view != stored {
+				fmt.Fprintf(&b, "    r%d %s: view %s, store %s\n", r, id, view, stored)
+			}
+		}
 	}
 	return b.String()
+}
+
+// allIDs is every _id any replica of g shows, and the drawn ones.
+func (s *propSystem) allIDs(g []int) []string {
+	seen := map[string]bool{}
+	for _, id := range s.ids {
+		seen[id] = true
+	}
+	for _, r := range g {
+		cur, err := s.reps[r].c.Find(context.Background(), nil)
+		if err != nil {
+			continue
+		}
+		var all []map[string]any
+		if cur.All(context.Background(), &all) != nil {
+			continue
+		}
+		for _, d := range all {
+			seen[fmt.Sprint(d["_id"])] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // settledDocs returns the documents of every replica of g once they have
