@@ -44,6 +44,7 @@ const (
 	KindSig                // delta signature
 	KindBase               // one creator's base document of an incarnation
 	KindGrave              // grave of a deleted incarnation
+	KindSeal               // key package or member record of a sealed database (sealkeys.go): Epoch is "p" or "m", Sub the id
 )
 
 // Key is a parsed database key.
@@ -316,6 +317,12 @@ func ParseKey(k string) (Key, error) {
 			return bad()
 		}
 		key.Kind = KindSig
+		return key, nil
+	case "k":
+		if len(parts) != 3 || (parts[1] != "p" && parts[1] != "m") || un(&key.Sub, parts[2]) != nil {
+			return bad()
+		}
+		key.Kind, key.Epoch = KindSeal, parts[1]
 		return key, nil
 	}
 	return bad()

@@ -48,6 +48,7 @@ type Database struct {
 	// and committing it, under the writer.
 	beforeCommit func()
 	mat          *readmodel.Model
+	sealer       *sealer // nil unless the database is sealed (seal.go)
 	wq           writeQueue
 	hub          *eventHub
 	stats        counters
@@ -160,6 +161,10 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 			return nil, err
 		}
 	}
+	genesis, err := prepareSealed(m)
+	if err != nil {
+		return nil, err
+	}
 	if m.Validator != nil {
 		// Refuse a validator this engine cannot build before the address
 		// exists: no database is created that nobody could open.
@@ -174,7 +179,14 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 	if err := e.node.Put(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest: %w", err)
 	}
-	return e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m)
+	db, err := e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m)
+	if err == nil && db.sealer != nil {
+		if err = db.writeGenesis(ctx, genesis); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return db, err
 }
 
 // Open opens a database by address, fetching its manifest from connected
@@ -456,6 +468,12 @@ func (db *Database) start(ctx context.Context) error {
 	}
 
 	db.mat = readmodel.New(db.log.Named("view"), e.store, db.ns)
+	if db.manifest.Sealed != nil {
+		if db.sealer, err = newSealer(ctx, db); err != nil {
+			return fmt.Errorf("engine: open %s: %w", db.addr, err)
+		}
+		db.mat.SetCodec(db.sealer)
+	}
 	db.mat.OnChange = db.onDocChange
 	db.mat.OnMeta = db.onMeta
 	db.mat.Durable = e.store.SyncWAL
@@ -515,6 +533,9 @@ func (db *Database) Access() accesscontrol.Controller { return db.access }
 func (db *Database) checkOpen() error {
 	if db.closed.Load() {
 		return fmt.Errorf("%w: database %s", ErrClosed, db.addr.Name)
+	}
+	if db.sealer != nil {
+		return db.sealer.readable()
 	}
 	return nil
 }
@@ -604,6 +625,13 @@ func (db *Database) onMeta(key string) {
 		db.mat.ApplyIndex(pk.Coll, pk.Sub, &spec)
 	case crdt.KindCollection:
 		db.mat.ApplyMarker(pk.Coll, ok)
+	case crdt.KindSeal:
+		if ok && db.sealer != nil && db.sealer.apply(key, val) {
+			// A key arrived: values that did not open may open now.
+			if err := db.mat.RefreshAll(db.ctx); err != nil && db.ctx.Err() == nil {
+				db.log.Warn("re-read sealed documents", "error", err)
+			}
+		}
 	case crdt.KindACL:
 		if ok {
 			if r, isRep := db.access.(accesscontrol.Replicated); isRep {

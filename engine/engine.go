@@ -19,6 +19,7 @@ import (
 	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/internal/seal"
 	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/plugins"
 )
@@ -42,6 +43,10 @@ type Engine struct {
 	hostProtos map[protocol.ID]bool
 	ids        *crdt.IDGenerator
 	disc       *discovery.Manager // WithDiscovery's sources, nil without
+
+	sealMu  sync.Mutex         // guards sealKey, sealRec (seal.go)
+	sealKey *seal.MemberKey    // this peer's member key, loaded on first use
+	sealRec *seal.MemberRecord // its signed public half
 
 	ctx    context.Context
 	cancel context.CancelFunc

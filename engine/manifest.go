@@ -42,6 +42,10 @@ type Manifest struct {
 	// a deterministic address (WithDeterministicAddress). Manifests made
 	// before nonces existed have none and keep their addresses.
 	Nonce string `json:"nonce,omitempty"`
+	// Sealed, if set, makes the database readable by its members only
+	// (WithSealed, seal.go). Absent in databases that are not sealed:
+	// their address is unchanged.
+	Sealed *SealedConfig `json:"sealed,omitempty"`
 }
 
 // nonceLen is the length of a generated nonce; maxNonceLen bounds one from
@@ -80,6 +84,14 @@ func (m *Manifest) validate() error {
 	}
 	if m.Validator != nil && m.Validator.Type == "" {
 		return fmt.Errorf("%w: validator has no type", ErrBadManifest)
+	}
+	if m.Sealed != nil {
+		if m.Validator != nil {
+			return fmt.Errorf("%w: a sealed database cannot have a validator", ErrBadManifest)
+		}
+		if err := m.Sealed.validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -399,6 +399,11 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	if err != nil {
 		return err
 	}
+	if db.sealer != nil {
+		if err := db.sealer.prepare(t); err != nil {
+			return err
+		}
+	}
 	db.mat.BeginLocal(t.muts)
 	deltaKeys := maxDeltaMutations
 	if db.wq.deltaKeys > 0 {
@@ -444,6 +449,12 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	}
 	for _, k := range t.order {
 		m := t.muts[k]
+		if db.sealer != nil {
+			if m, err = db.sealer.sealMutation(m); err != nil {
+				break
+			}
+			k = m.Key
+		}
 		if m.Delete {
 			err = b.Delete(cctx, ds.NewKey(k))
 		} else {

@@ -38,6 +38,7 @@ type Model struct {
 	log      hclog.Logger
 	store    ds.Datastore     // the raw store (reads bypass go-ds-crdt)
 	layout   crdt.StoreLayout // where go-ds-crdt keeps visible values
+	codec    Codec            // nil: the store is clear text (codec.go)
 	OnChange func(ref Ref, old, new map[string]any, local bool)
 	OnMeta   func(key string)
 	// durable, if set, makes what the store holds survive the process
@@ -95,6 +96,16 @@ func (m *Model) Notify(changes []Change) {
 	m.mu.Lock()
 	for _, c := range changes {
 		k := c.Key
+		if m.codec != nil {
+			ck, cv, ok := m.open(k, c.Value)
+			if !ok && c.Deleted {
+				ck, ok = m.openKey(k)
+			}
+			if !ok {
+				continue // sealed under a key this replica lacks: nothing to show
+			}
+			k, c.Value = ck, cv
+		}
 		if exp, ok := m.expect[k]; ok && exp.Delete == c.Deleted && (c.Deleted || bytes.Equal(exp.Value, c.Value)) {
 			delete(m.expect, k)
 			continue
@@ -286,7 +297,11 @@ func (m *Model) Load(ctx context.Context, r Ref) (*crdt.Doc, error) {
 // readDoc returns the live CRDT keys of one document and their values,
 // straight from go-ds-crdt's value namespace.
 func (m *Model) readDoc(ctx context.Context, r Ref) (map[string][]byte, error) {
-	prefix := m.layout.ValuesPrefix() + crdt.DocPrefix(r.Coll, r.ID)
+	dp, err := m.sealed(crdt.DocPrefix(r.Coll, r.ID))
+	if err != nil {
+		return nil, err
+	}
+	prefix := m.layout.ValuesPrefix() + dp
 	res, err := m.store.Query(ctx, dsq.Query{Prefix: prefix})
 	if err != nil {
 		return nil, err
@@ -298,7 +313,9 @@ func (m *Model) readDoc(ctx context.Context, r Ref) (map[string][]byte, error) {
 			return nil, e.Error
 		}
 		if k, ok := m.crdtKey(e.Key); ok {
-			raw[k] = e.Value
+			if k, v, ok := m.open(k, e.Value); ok {
+				raw[k] = v
+			}
 		}
 	}
 	// The marker's own value key is the prefix plus /v, which the prefix
@@ -367,6 +384,13 @@ func (m *Model) scan(ctx context.Context, streaming bool) (v *view, metas []stri
 		if !ok {
 			continue
 		}
+		if m.codec != nil {
+			var v []byte
+			if k, v, ok = m.open(k, e.Value); !ok {
+				continue
+			}
+			e.Value = v
+		}
 		if !strings.HasPrefix(k, crdt.AllDocsPrefix()+"/") {
 			metas = append(metas, k)
 			continue
@@ -402,12 +426,21 @@ func (m *Model) scan(ctx context.Context, streaming bool) (v *view, metas []stri
 
 // getMeta reads one non-document CRDT key's current value.
 func (m *Model) GetMeta(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := m.store.Get(ctx, ds.NewKey(m.layout.ValueKey(key)))
+	sk, err := m.sealed(key)
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := m.store.Get(ctx, ds.NewKey(m.layout.ValueKey(sk)))
 	if err == ds.ErrNotFound {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	if m.codec != nil {
+		if v, err = m.codec.OpenValue(sk, v); err != nil {
+			return nil, false, err
+		}
 	}
 	return v, true, nil
 }

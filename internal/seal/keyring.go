@@ -3,6 +3,7 @@ package seal
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +33,8 @@ type Keyring struct {
 
 type epochState struct {
 	level   uint64
-	started bool // its Rotation is held
+	started bool // a package for it is held: level is known
+	rotated bool // its Rotation is held: level is the rotation's
 	tags    map[Tag]bool
 	key     *Key
 	rots    []*KeyPackage
@@ -68,22 +70,25 @@ func (r *Keyring) Add(p *KeyPackage) error {
 	if r.pkgs[h] {
 		return nil
 	}
-	if p.Kind == Rotation {
-		if (p.Level == 0) != (p.Epoch == r.genesis) {
-			return fmt.Errorf("%w: epoch %s at level %d is not the database's genesis", ErrPackageDoesNotOpen, p.Epoch, p.Level)
-		}
-		if e := r.epochs[p.Epoch]; e != nil && e.started && e.level != p.Level {
-			return fmt.Errorf("%w: epoch %s started at two levels", ErrPackageDoesNotOpen, p.Epoch)
-		}
+	if (p.Level == 0) != (p.Epoch == r.genesis) {
+		return fmt.Errorf("%w: epoch %s at level %d is not the database's genesis", ErrPackageDoesNotOpen, p.Epoch, p.Level)
+	}
+	if e := r.epochs[p.Epoch]; p.Kind == Rotation && e != nil && e.rotated && e.level != p.Level {
+		return fmt.Errorf("%w: epoch %s started at two levels", ErrPackageDoesNotOpen, p.Epoch)
 	}
 	r.pkgs[h] = true
 	e := r.epoch(p.Epoch)
 	for _, x := range p.Wraps {
 		e.tags[x.Tag] = true
 	}
-	if p.Kind == Rotation {
-		e.started, e.level = true, p.Level
+	// An epoch's level is its rotation's; until that arrives (deltas
+	// reach a replica newest first), the lowest an addition claims.
+	switch {
+	case p.Kind == Rotation:
+		e.started, e.rotated, e.level = true, true, p.Level
 		e.rots = append(e.rots, p)
+	case !e.rotated && (!e.started || p.Level < e.level):
+		e.started, e.level = true, p.Level
 	}
 	var err error
 	if e.key == nil && r.mk != nil && p.Recipient(TagOf(r.self)) {
@@ -204,7 +209,7 @@ func (r *Keyring) SealingKey(isReader func(Tag) bool) (Key, Epoch, error) {
 	defer r.mu.Unlock()
 	cur, ok := r.current(isReader)
 	if !ok {
-		return Key{}, Epoch{}, fmt.Errorf("%w: no eligible epoch", ErrNotReader)
+		return Key{}, Epoch{}, fmt.Errorf("%w: no eligible epoch%s", ErrNotReader, r.describe(isReader))
 	}
 	e := r.epochs[cur.ID]
 	if e.key != nil {
@@ -282,4 +287,36 @@ func (r *Keyring) Rotate(issuer crypto.PrivKey, readers []*MemberRecord, now tim
 		return nil, Key{}, err
 	}
 	return p, k, nil
+}
+
+// Known returns how many epoch keys the keyring holds.
+func (r *Keyring) Known() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.epochs {
+		if e.key != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// describe says, for an error, which epochs are held and which of their
+// recipients are not readers.
+func (r *Keyring) describe(isReader func(Tag) bool) string {
+	var b strings.Builder
+	for id, e := range r.epochs {
+		if !e.started {
+			continue
+		}
+		n := 0
+		for t := range e.tags {
+			if !isReader(t) {
+				n++
+			}
+		}
+		fmt.Fprintf(&b, "; epoch %s level %d: %d of %d recipients not readers", id, e.level, n, len(e.tags))
+	}
+	return b.String()
 }

@@ -207,3 +207,37 @@ func TestKeyringGenesisPinned(t *testing.T) {
 		t.Errorf("current = %v", cur)
 	}
 }
+
+// Deltas reach a replica newest first: an addition that wraps an epoch
+// to a new reader may arrive before the epoch's rotation. The reader can
+// seal under it at once (the addition states the level), and the
+// rotation, when it comes, changes nothing.
+func TestKeyringAdditionBeforeRotation(t *testing.T) {
+	alice, bob := newMember(t, seal.SuiteX25519), newMember(t, seal.SuiteX25519)
+	g, k0 := genesis(t, alice)
+	add0, err := seal.NewAddition(alice.id, db, 0, k0, records(bob), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bob.keyring(g.Epoch)
+	add(t, r, roundTrip(t, add0))
+	isReader := readers(alice, bob)
+	k, cur, err := r.SealingKey(isReader)
+	if err != nil || k != k0 || cur.Level != 0 {
+		t.Fatalf("before the rotation: %v %v", cur, err)
+	}
+	add(t, r, g)
+	if k, cur, err = r.SealingKey(isReader); err != nil || k != k0 || cur.Level != 0 {
+		t.Fatalf("after the rotation: %v %v", cur, err)
+	}
+	// An addition cannot claim level 0 for an epoch that is not the
+	// genesis, nor another level for the genesis.
+	liar, _ := seal.NewAddition(alice.id, db, 0, mustKey(t), records(bob), now)
+	if err := r.Add(liar); !errors.Is(err, seal.ErrPackageDoesNotOpen) {
+		t.Errorf("addition at level 0: %v", err)
+	}
+	liar, _ = seal.NewAddition(alice.id, db, 4, k0, records(bob), now)
+	if err := r.Add(liar); !errors.Is(err, seal.ErrPackageDoesNotOpen) {
+		t.Errorf("genesis addition at level 4: %v", err)
+	}
+}
