@@ -194,3 +194,31 @@ func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapsh
 	}
 	return nil
 }
+
+// Compact compacts the database cfg describes, which must not be open
+// here (close it, compact, open it again): see snapshot.Compact. The
+// snapshot it stands on is signed by this node. A compacted replica
+// serves catch-up only above its snapshot: a fresh peer joins it by a
+// snapshot.
+func (n *Node) Compact(ctx context.Context, cfg ReplicaConfig) (*snapshot.Compaction, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if n.replica(cfg.Manifest) != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)
+	}
+	key := n.host.Peerstore().PrivKey(n.host.ID())
+	if key == nil {
+		return nil, fmt.Errorf("%w: no private key for this host", ErrSnapshot)
+	}
+	base := cfg.Store
+	if base == nil {
+		base = n.store
+	}
+	layout := crdt.NewStoreLayout(cfg.Namespace.String())
+	cs, err := snapshot.NewCoveredStore(ctx, base, layout)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.Compact(ctx, cs, layout, n.bstore, key, cfg.Database, n.now())
+}
