@@ -290,6 +290,7 @@ type roleKey struct {
 type dynamicState struct {
 	admins  map[peer.ID]struct{}
 	writers map[peer.ID]struct{}
+	readers map[peer.ID]struct{} // RoleReader (read.go)
 	decided map[roleKey]stamp
 }
 
@@ -297,6 +298,7 @@ func newDynamicState(founders map[peer.ID]struct{}) dynamicState {
 	s := dynamicState{
 		admins:  make(map[peer.ID]struct{}, len(founders)),
 		writers: make(map[peer.ID]struct{}),
+		readers: make(map[peer.ID]struct{}),
 		decided: make(map[roleKey]stamp),
 	}
 	for id := range founders {
@@ -320,8 +322,11 @@ func (s *dynamicState) apply(e Entry, founders map[peer.ID]struct{}) {
 	}
 	s.decided[rk] = st
 	set := s.writers
-	if e.Role == RoleAdmin {
+	switch e.Role {
+	case RoleAdmin:
 		set = s.admins
+	case RoleReader:
+		set = s.readers
 	}
 	if st.revoke {
 		delete(set, e.Target)

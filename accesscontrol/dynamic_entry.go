@@ -21,6 +21,9 @@ const (
 	RoleWriter Role = "writer"
 	// RoleAdmin may write documents and sign grants and revocations.
 	RoleAdmin Role = "admin"
+	// RoleReader may read a sealed database (see ReadGate), not write.
+	// Writers and admins read too.
+	RoleReader Role = "reader"
 )
 
 // Op is a dynamic controller entry's operation.
@@ -141,7 +144,7 @@ func (e Entry) checkFields() error {
 	switch {
 	case e.Op != OpGrant && e.Op != OpRevoke:
 		return invalidEntry("unknown op %.32q", e.Op)
-	case e.Role != RoleWriter && e.Role != RoleAdmin:
+	case e.Role != RoleWriter && e.Role != RoleAdmin && e.Role != RoleReader:
 		return invalidEntry("unknown role %.32q", e.Role)
 	case e.Target == "":
 		return invalidEntry("missing target")

@@ -28,13 +28,14 @@ func (c *StaticController) CanRead(_ context.Context, p peer.ID) error {
 	return nil
 }
 
-// CanRead admits the current writers and admins.
+// CanRead admits the current readers, writers and admins.
 func (c *DynamicController) CanRead(_ context.Context, p peer.ID) error {
 	var ok bool
 	c.read(func(s *dynamicState) {
 		_, admin := s.admins[p]
 		_, writer := s.writers[p]
-		ok = admin || writer
+		_, reader := s.readers[p]
+		ok = admin || writer || reader
 	})
 	if !ok {
 		return denied("peer %s is not a reader of this database", authorString(p))
@@ -46,3 +47,11 @@ var (
 	_ ReadGate = (*StaticController)(nil)
 	_ ReadGate = (*DynamicController)(nil)
 )
+
+// Readers returns the peers currently holding the reader role, sorted.
+// Writers and admins read too, whether listed here or not.
+func (c *DynamicController) Readers() []peer.ID {
+	var out []peer.ID
+	c.read(func(s *dynamicState) { out = setList(s.readers) })
+	return out
+}

@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/discovery"
+	"github.com/latticedb/lattice/discovery/discoverytest"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/poll"
 )
@@ -35,12 +37,7 @@ const (
 )
 
 func TestMDNSFindsPeersOnALAN(t *testing.T) {
-	if _, err := exec.LookPath("ip"); err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the mDNS test needs root and ip(8) (uid %d, ip: %v); CI must provide both", os.Geteuid(), err)
-		}
-		t.Skip("needs root and ip(8) to build network namespaces")
-	}
+	needNetns(t)
 	suffix := fmt.Sprint(os.Getpid() % 100000)
 	nsA, nsB := "ltd-a-"+suffix, "ltd-b-"+suffix
 	vethA, vethB := "ltd-va"+suffix, "ltd-vb"+suffix // at most 15 bytes
@@ -98,7 +95,13 @@ type child struct {
 
 func startChild(ctx context.Context, t *testing.T, ns, role, listen, address string) *child {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^TestMDNSChild$", "-test.v", "-test.count=1")
+	return startChildTest(ctx, t, ns, "TestMDNSChild", role, listen, address)
+}
+
+// startChildTest runs test (a child test of this file) in namespace ns.
+func startChildTest(ctx context.Context, t *testing.T, ns, test, role, listen, address string) *child {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+role, listenEnv+"="+listen, addressEnv+"="+address)
 	c := &child{name: role, cmd: cmd, lines: make(chan string, 64), done: make(chan error, 1)}
 	var err error
@@ -229,4 +232,68 @@ func diagnose(e *engine.Engine) string {
 		fmt.Fprintf(&b, "diagnosis: peer %s %s, conns %v\n", p, e.Host().Network().Connectedness(p), e.Host().Network().ConnsToPeer(p))
 	}
 	return b.String()
+}
+
+// needNetns skips a test that builds network namespaces without root and
+// ip(8), except under CI=true, where it fails.
+func needNetns(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the mDNS test needs root and ip(8) (uid %d, ip: %v); CI must provide both", os.Geteuid(), err)
+		}
+		t.Skip("needs root and ip(8) to build network namespaces")
+	}
+}
+
+// TestMDNSConformance runs the discovery conformance suite
+// (discoverytest.Run) on the mDNS source. The suite runs two engines in
+// one process, and mDNS needs an interface with multicast: the test builds
+// one network namespace holding both ends of a veth pair (an interface with
+// multicast; the kernel loops multicast back to the sockets of the same
+// host), and runs this test binary again inside it
+// (TestMDNSConformanceChild), where both engines listen on one end's
+// address and can meet by mDNS alone.
+func TestMDNSConformance(t *testing.T) {
+	needNetns(t)
+	suffix := fmt.Sprint(os.Getpid() % 100000)
+	ns, dev, peerDev := "ltd-c-"+suffix, "ltd-vc"+suffix, "ltd-vd"+suffix
+	ipCmd := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		require.NoError(t, err, "ip %s: %s", strings.Join(args, " "), out)
+	}
+	teardown := func() { _ = exec.Command("ip", "netns", "del", ns).Run() } // and the veth pair inside it
+	teardown()
+	t.Cleanup(teardown)
+	ipCmd("netns", "add", ns)
+	ipCmd("-n", ns, "link", "add", dev, "type", "veth", "peer", "name", peerDev)
+	ipCmd("-n", ns, "addr", "add", "10.78.0.1/24", "dev", dev)
+	ipCmd("-n", ns, "link", "set", peerDev, "up")
+	ipCmd("-n", ns, "link", "set", dev, "up")
+	ipCmd("-n", ns, "link", "set", "lo", "up")
+	ipCmd("-n", ns, "route", "add", "224.0.0.0/4", "dev", dev)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := startChildTest(ctx, t, ns, "TestMDNSConformanceChild", "conformance", "/ip4/10.78.0.1/tcp/0", "")
+	c.waitLine(t, "conformance passed")
+	c.finish(t)
+}
+
+// TestMDNSConformanceChild is TestMDNSConformance's suite, run in its
+// namespace; it does nothing when run otherwise.
+func TestMDNSConformanceChild(t *testing.T) {
+	if os.Getenv(childEnv) != "conformance" {
+		t.Skip("runs only inside TestMDNSConformance's namespace")
+	}
+	discoverytest.Run(t, discoverytest.Config{
+		NewSource: func(testing.TB, []peer.AddrInfo) discovery.Source { return discovery.MDNS("") },
+		// Both engines on the veth, where mDNS can reach.
+		EngineOptions: []engine.Option{engine.WithListenAddrs(os.Getenv(listenEnv))},
+	})
+	if !t.Failed() {
+		fmt.Println("conformance passed")
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent is done
 }

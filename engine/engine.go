@@ -139,6 +139,7 @@ func (e *Engine) start(ctx context.Context) error {
 	if e.node, err = replication.NewNode(ctx, h, e.store, ncfg); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
+	e.serveMemberRecords() // sealed databases (members.go)
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {

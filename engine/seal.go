@@ -327,9 +327,14 @@ func (s *sealer) stagePackage(t *txn, p *seal.KeyPackage) error {
 	if err := s.ring.Add(p); err != nil {
 		return err
 	}
-	h := p.Hash()
-	stageEntry(t, crdt.Mutation{Key: crdt.KeyPackageKey(hex.EncodeToString(h[:16])), Value: p.Encode()})
+	stageEntry(t, packageMutation(p))
 	return nil
+}
+
+// packageMutation is the entry that stores key package p.
+func packageMutation(p *seal.KeyPackage) crdt.Mutation {
+	h := p.Hash()
+	return crdt.Mutation{Key: crdt.KeyPackageKey(hex.EncodeToString(h[:16])), Value: p.Encode()}
 }
 
 // prepare runs before a commit group is sealed: it publishes this
@@ -425,7 +430,8 @@ func (db *Database) writeGenesis(ctx context.Context, k seal.Key) error {
 		return err
 	}
 	return db.write(ctx, func(t *txn) error {
-		return s.stagePackage(t, p)
+		t.stageMeta(packageMutation(p))
+		return nil
 	})
 }
 
@@ -457,3 +463,17 @@ func (db *Database) Share(ctx context.Context, record []byte) error {
 
 // Sealed reports whether the database is sealed.
 func (db *Database) Sealed() bool { return db.manifest.Sealed != nil }
+
+// SealedEpoch names the current epoch of a sealed database on this
+// replica ("<level>/<id>"), "" when there is none or it is not sealed.
+// Replicas holding the same key packages and access entries agree on it.
+func (db *Database) SealedEpoch() string {
+	if db.sealer == nil {
+		return ""
+	}
+	cur, ok := db.sealer.ring.Current(db.sealer.isReader)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%d/%s", cur.Level, cur.ID)
+}

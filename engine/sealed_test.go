@@ -248,3 +248,81 @@ func TestSealedRestartAndManifest(t *testing.T) {
 	require.EqualValues(t, 2, n)
 	require.Empty(t, markersIn(t, dir, "KEPTMARKER"))
 }
+
+// Members through the Go API: a reader granted by peer ID (its member
+// record is asked of it) reads and cannot write; Members lists roles;
+// revoking it starts a new epoch at once. Two admins that rotate while
+// apart end with the same current epoch, and each reads what the other
+// wrote under its own.
+func TestSealedMembersAndConcurrentRotation(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := enginetest.NewEngine(t), enginetest.NewEngine(t), enginetest.NewEngine(t)
+	enginetest.ConnectAll(t, a, b, c)
+	dbA, err := a.Create(ctx, "members", engine.WithSealed(), engine.WithAccess(accesscontrol.Dynamic(a.ID())))
+	require.NoError(t, err)
+	require.NoError(t, dbA.GrantMember(ctx, b.ID(), accesscontrol.RoleReader))
+	require.NoError(t, dbA.GrantMember(ctx, c.ID(), accesscontrol.RoleAdmin))
+	ms, err := dbA.Members(ctx)
+	require.NoError(t, err)
+	want := map[string][]string{
+		a.ID().String(): {"admin", "reader", "writer"},
+		b.ID().String(): {"reader"},
+		c.ID().String(): {"admin", "reader", "writer"},
+	}
+	require.Len(t, ms, 3)
+	for _, m := range ms {
+		require.Equal(t, want[m.PeerID.String()], m.Roles, m.PeerID)
+	}
+
+	dbB, dbC := enginetest.Open(t, b, dbA.Address()), enginetest.Open(t, c, dbA.Address())
+	ca, cb, cc := dbA.Collection("t"), dbB.Collection("t"), dbC.Collection("t")
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "one"})
+	require.NoError(t, err)
+	for _, col := range []*engine.Collection{cb, cc} {
+		poll.Eventually(t, 20*time.Second, func() error { return col.FindByID(ctx, "one").Err() })
+	}
+	_, err = cb.InsertOne(ctx, engine.M{"_id": "by-reader"})
+	require.ErrorIs(t, err, accesscontrol.ErrUnauthorized)
+
+	// The two admins rotate while apart, and write under their epochs.
+	enginetest.Partition(t, c, a, b)
+	require.NoError(t, dbA.RotateNow(ctx))
+	require.NoError(t, dbC.RotateNow(ctx))
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "a-apart"})
+	require.NoError(t, err)
+	_, err = cc.InsertOne(ctx, engine.M{"_id": "c-apart"})
+	require.NoError(t, err)
+	enginetest.ConnectAll(t, a, b, c)
+	for _, col := range []*engine.Collection{ca, cb, cc} {
+		poll.Eventually(t, 30*time.Second, func() error {
+			for _, id := range []string{"a-apart", "c-apart"} {
+				if err := col.FindByID(ctx, id).Err(); err != nil {
+					return fmt.Errorf("%s: %w", id, err)
+				}
+			}
+			return nil
+		})
+	}
+	poll.Eventually(t, 20*time.Second, func() error {
+		ea, ec := dbA.SealedEpoch(), dbC.SealedEpoch()
+		if ea != ec || ea == "" {
+			return fmt.Errorf("current epochs differ: %q, %q", ea, ec)
+		}
+		return nil
+	})
+
+	// Revoking the reader starts a new epoch at once.
+	before := dbA.SealedEpoch()
+	require.NoError(t, dbA.RevokeMember(ctx, b.ID(), accesscontrol.RoleReader))
+	require.NotEqual(t, before, dbA.SealedEpoch())
+	_, err = ca.InsertOne(ctx, engine.M{"_id": "after"})
+	require.NoError(t, err)
+	poll.Eventually(t, 20*time.Second, func() error { return cc.FindByID(ctx, "after").Err() })
+	poll.Eventually(t, 20*time.Second, func() error {
+		if h, want := dbB.Heads(), dbA.Heads(); !slices.Equal(h, want) {
+			return fmt.Errorf("b's heads %v, a's %v", h, want)
+		}
+		return nil
+	})
+	require.ErrorIs(t, cb.FindByID(ctx, "after").Err(), engine.ErrNoDocuments)
+}

@@ -56,7 +56,7 @@ func classify(err error) *apiError {
 		return ae
 	case errors.As(err, &mbe):
 		return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body larger than %d bytes", mbe.Limit)
-	case errors.Is(err, accesscontrol.ErrUnauthorized):
+	case errors.Is(err, accesscontrol.ErrUnauthorized), errors.Is(err, engine.ErrNotReader):
 		return errorf(http.StatusForbidden, "forbidden", "%v", err)
 	case errors.Is(err, engine.ErrDuplicateKey):
 		return errorf(http.StatusConflict, "duplicate_key", "%v", err)

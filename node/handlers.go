@@ -251,6 +251,8 @@ type databaseResponse struct {
 	Address string `json:"address"`
 	Name    string `json:"name"`
 	PeerID  string `json:"peerId,omitempty"`
+	// Sealed is true for a database only its members can read.
+	Sealed bool `json:"sealed"`
 }
 
 func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
@@ -265,6 +267,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		// Schemas holds a JSON Schema per collection (see package
 		// validation); the address pins them.
 		Schemas map[string]json.RawMessage `json:"schemas"`
+		// Sealed makes the database readable by its members only
+		// (engine.WithSealed); the address pins it.
+		Sealed bool `json:"sealed"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -285,6 +290,9 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Schemas) > 0 {
 		opts = append(opts, engine.WithSchemas(req.Schemas))
+	}
+	if req.Sealed {
+		opts = append(opts, engine.WithSealed())
 	}
 	keys := make([]string, 0, len(req.Meta))
 	for k := range req.Meta {
@@ -309,7 +317,7 @@ func (n *Node) handleCreateDatabase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.remember(db, true)
-	writeJSON(w, http.StatusCreated, databaseResponse{Address: db.Address(), Name: db.Name()})
+	writeJSON(w, http.StatusCreated, databaseResponse{Address: db.Address(), Name: db.Name(), Sealed: db.Sealed()})
 }
 
 func (n *Node) handleOpenDatabase(w http.ResponseWriter, r *http.Request) {
@@ -329,7 +337,7 @@ func (n *Node) handleOpenDatabase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, databaseResponse{Address: db.Address(), Name: db.Name()})
+	writeJSON(w, http.StatusOK, databaseResponse{Address: db.Address(), Name: db.Name(), Sealed: db.Sealed()})
 }
 
 // open opens a database by address within OpenTimeout, fetching its
@@ -364,6 +372,7 @@ type databaseInfo struct {
 	Open    bool              `json:"open"`
 	Access  string            `json:"access"`
 	Meta    map[string]string `json:"meta,omitempty"`
+	Sealed  bool              `json:"sealed"`
 	// Left is set for a database left on this node with its data kept
 	// (POST /v1/databases/leave): closed until opened or joined again.
 	Left bool `json:"left,omitempty"`
@@ -384,7 +393,7 @@ func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
 	n.mu.Unlock()
 	out := make([]databaseInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Left: left[in.Address]})
+		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Sealed: in.Manifest.Sealed != nil, Left: left[in.Address]})
 	}
 	// Most recently used first, then the others by address.
 	slices.SortStableFunc(out, func(a, b databaseInfo) int {

@@ -457,7 +457,7 @@ func (n *Node) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, databaseResponse{Address: db.Address(), Name: db.Name(), PeerID: inv.Peer.String()})
+	writeJSON(w, http.StatusOK, databaseResponse{Address: db.Address(), Name: db.Name(), PeerID: inv.Peer.String(), Sealed: db.Sealed()})
 }
 
 // Join follows an invite link: it dials the inviter, learns the database

@@ -37,6 +37,9 @@ func (n *Node) routes() http.Handler {
 		{"/v1/invites/inspect", map[string]http.HandlerFunc{http.MethodPost: n.handleInspect}},
 		{"/v1/invites/qr", map[string]http.HandlerFunc{http.MethodGet: n.handleInviteQR}},
 		{"/v1/join", map[string]http.HandlerFunc{http.MethodPost: n.handleJoin}},
+		{"/v1/members", map[string]http.HandlerFunc{http.MethodGet: n.handleMembers}},
+		{"/v1/members/grant", map[string]http.HandlerFunc{http.MethodPost: n.handleGrant}},
+		{"/v1/members/revoke", map[string]http.HandlerFunc{http.MethodPost: n.handleRevoke}},
 		{"/metrics", map[string]http.HandlerFunc{http.MethodGet: n.metrics.handler().ServeHTTP}},
 	}
 	for _, rt := range table {

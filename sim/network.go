@@ -232,6 +232,19 @@ func (s sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error) 
 // ListenMultiaddr and on nothing else.
 func (nd *Node) QUICOption() libp2p.Option {
 	sel := sourceIP{ip: net.IP(nd.Listen.Addr().AsSlice())}
+	return quicOnGateways(sel, func(addr *net.UDPAddr) (net.PacketConn, error) {
+		ap := addr.AddrPort()
+		if netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) != nd.Listen {
+			return nil, fmt.Errorf("sim: node %d listens on %s, not %s", nd.Index, nd.Listen, addr)
+		}
+		return nd.gw.attach(addr)
+	})
+}
+
+// quicOnGateways is the libp2p option that gives a host's QUIC transport
+// the packet conns listen returns, and the source address sel picks,
+// instead of UDP sockets.
+func quicOnGateways(sel quicreuse.SourceIPSelector, listen func(addr *net.UDPAddr) (net.PacketConn, error)) libp2p.Option {
 	return libp2p.QUICReuse(
 		func(l fx.Lifecycle, reset quic.StatelessResetKey, token quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {
 			cm, err := quicreuse.NewConnManager(reset, token, opts...)
@@ -243,12 +256,6 @@ func (nd *Node) QUICOption() libp2p.Option {
 			return cm, nil
 		},
 		quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return sel, nil }),
-		quicreuse.OverrideListenUDP(func(_ string, addr *net.UDPAddr) (net.PacketConn, error) {
-			ap := addr.AddrPort()
-			if netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) != nd.Listen {
-				return nil, fmt.Errorf("sim: node %d listens on %s, not %s", nd.Index, nd.Listen, addr)
-			}
-			return nd.gw.attach(addr)
-		}),
+		quicreuse.OverrideListenUDP(func(_ string, addr *net.UDPAddr) (net.PacketConn, error) { return listen(addr) }),
 	)
 }

@@ -66,7 +66,7 @@ func replicaConfig(manifest cid.Cid, joined chan peer.ID) ReplicaConfig {
 	}
 }
 
-func testManifest(t *testing.T, name string) cid.Cid {
+func testManifest(t testing.TB, name string) cid.Cid {
 	t.Helper()
 	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum([]byte(name))
 	require.NoError(t, err)

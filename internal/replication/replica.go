@@ -204,11 +204,6 @@ func (r *Replica) start(ctx context.Context) error {
 	if cfg.DAGWorkers > 0 {
 		opts.NumWorkers = cfg.DAGWorkers
 	}
-	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Validator: cfg.Validator, Counters: cfg.Counters, Log: cfg.Log}
-	if catchup != nil {
-		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
-	}
-	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
 	base := cfg.Store
 	if base == nil {
 		base = n.store
@@ -219,7 +214,15 @@ func (r *Replica) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replication: %w", err)
 	}
-	store, err := dscrdt.New(r.covered, cfg.Namespace, r.vdag, r.bc, opts)
+	vcfg := ValidatorConfig{Database: cfg.Database, Access: cfg.Access, Validator: cfg.Validator, Counters: cfg.Counters, Log: cfg.Log, Covered: r.covered.Covers}
+	if catchup != nil {
+		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
+	}
+	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
+	// go-ds-crdt's concurrent merges can leave a visible value wrong; the
+	// guard repairs it (mergeguard.go).
+	guard := newMergeGuard(r.covered, cfg.Namespace.String(), n.bstore, cfg.Log.Named("guard"), &cfg.Counters.MergeRepairs)
+	store, err := dscrdt.New(guard, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}

@@ -341,6 +341,11 @@ type ValidatorConfig struct {
 	Counters *Counters
 	// Log receives a debug line for each refused delta; nil is silent.
 	Log hclog.Logger
+	// Covered, if not nil, reports blocks in the past of the snapshot the
+	// replica was installed from (internal/snapshot): the access-control
+	// walk stops at them, as go-ds-crdt's walk does (they may be gone
+	// everywhere, and their entries came with the snapshot).
+	Covered func(c cid.Cid) bool
 	// MaxACLWalk bounds one validation's walk for access-control entries
 	// below a delta; 0 means DefaultMaxACLWalk.
 	MaxACLWalk int
@@ -704,6 +709,9 @@ func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Rep
 			}
 		}
 		for _, l := range cur.Links() {
+			if v.cfg.Covered != nil && v.cfg.Covered(l.Cid) {
+				continue // in a snapshot's past: its entries came with the snapshot
+			}
 			if !v.markScanned(l.Cid) {
 				continue
 			}

@@ -70,7 +70,14 @@ func (n *Node) handleSnapshot(ctx context.Context, st network.Stream) {
 		refuse("database not open here")
 		return
 	}
+	// Producing reads the whole history's markers: one at a time per
+	// node, so peers asking again and again cost it one producer's work.
+	if !n.snapshotting.CompareAndSwap(false, true) {
+		refuse("busy")
+		return
+	}
 	b, err := r.Snapshot(ctx)
+	n.snapshotting.Store(false)
 	if err != nil {
 		refuse(err.Error())
 		return
@@ -144,9 +151,12 @@ func (n *Node) FetchSnapshot(ctx context.Context, p peer.ID, manifest cid.Cid) (
 // (VerifyDelta), its author by cfg.Access (a replicated controller sees
 // every access-control entry the bundle carries first), its changes by
 // cfg.Validator. The producer must be allowed by snapshot.ProducerRule.
+//
+// Of cfg it reads Manifest, Database, Namespace, Access, Validator and
+// Store only.
 func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapshot.Bundle) error {
-	if err := cfg.validate(); err != nil {
-		return err
+	if !cfg.Manifest.Defined() || cfg.Access == nil {
+		return fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if n.replica(cfg.Manifest) != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)
@@ -193,4 +203,32 @@ func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapsh
 		return fmt.Errorf("%w: %w", ErrSnapshot, err)
 	}
 	return nil
+}
+
+// Compact compacts the database cfg describes, which must not be open
+// here (close it, compact, open it again): see snapshot.Compact. The
+// snapshot it stands on is signed by this node. A compacted replica
+// serves catch-up only above its snapshot: a fresh peer joins it by a
+// snapshot.
+func (n *Node) Compact(ctx context.Context, cfg ReplicaConfig) (*snapshot.Compaction, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if n.replica(cfg.Manifest) != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)
+	}
+	key := n.host.Peerstore().PrivKey(n.host.ID())
+	if key == nil {
+		return nil, fmt.Errorf("%w: no private key for this host", ErrSnapshot)
+	}
+	base := cfg.Store
+	if base == nil {
+		base = n.store
+	}
+	layout := crdt.NewStoreLayout(cfg.Namespace.String())
+	cs, err := snapshot.NewCoveredStore(ctx, base, layout)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.Compact(ctx, cs, layout, n.bstore, key, cfg.Database, n.now())
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/store"
 )
 
 // The harness: real go-ds-crdt instances over in-memory stores, one
@@ -112,71 +113,122 @@ type replica struct {
 	name   string
 	store  ds.Batching
 	layout crdt.StoreLayout
-	cov    *CoveredStore // nil unless installed from a snapshot
+	cov    *CoveredStore // every replica runs over one, as in replication
 	crdt   *dscrdt.Datastore
 	bc     *handBroadcaster
-	asked  []cid.Cid // denied fetches
+	dag    deniedDAG
+	gone   map[string]bool // multihashes of blocks this replica no longer has
 }
 
-func (w *world) open(name string, store ds.Batching, dagSvc ipld.DAGService) *replica {
-	r := &replica{w: w, name: name, store: store, layout: crdt.NewStoreLayout(harnessNS.String()), bc: &handBroadcaster{ch: make(chan []byte), done: make(chan struct{})}}
-	opts := dscrdt.DefaultOptions()
-	opts.Logger = quietLogger{w.t}
-	opts.RebroadcastInterval = time.Hour
-	opts.DAGSyncerTimeout = 5 * time.Second
-	opts.NumWorkers = workers
-	var err error
-	r.crdt, err = dscrdt.New(store, harnessNS, dagSvc, r.bc, opts)
+// open starts a replica over base: its go-ds-crdt runs over a
+// CoveredStore, and may fetch any block but those it no longer has
+// (installed past, compacted).
+func (w *world) open(name string, base ds.Batching) *replica {
+	w.t.Helper()
+	layout := crdt.NewStoreLayout(harnessNS.String())
+	cs, err := NewCoveredStore(w.ctx, base, layout)
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	r := &replica{w: w, name: name, store: cs, cov: cs, layout: layout, gone: map[string]bool{}}
+	asked := new([]cid.Cid)
+	r.dag = deniedDAG{DAGService: w.dag, denied: func(c cid.Cid) bool { return r.gone[string(c.Hash())] }, asked: asked}
+	w.checks = append(w.checks, func() {
+		if len(*asked) > 0 {
+			w.t.Errorf("%s fetched %d blocks it no longer has (first %s)", name, len(*asked), (*asked)[0])
+		}
+	})
+	r.start()
 	w.closed = append(w.closed, r)
 	return r
 }
 
+func (r *replica) start() {
+	r.bc = &handBroadcaster{ch: make(chan []byte), done: make(chan struct{})}
+	opts := dscrdt.DefaultOptions()
+	opts.Logger = quietLogger{r.w.t}
+	opts.RebroadcastInterval = time.Hour
+	opts.DAGSyncerTimeout = 5 * time.Second
+	opts.NumWorkers = workers
+	var err error
+	r.crdt, err = dscrdt.New(r.cov, harnessNS, r.dag, r.bc, opts)
+	if err != nil {
+		r.w.t.Fatal(err)
+	}
+}
+
+func (r *replica) stop() {
+	if r.crdt == nil {
+		return
+	}
+	close(r.bc.done)
+	if err := r.crdt.Close(); err != nil {
+		r.w.t.Error(err)
+	}
+	r.crdt = nil
+}
+
 // writer is a replica with the whole history.
 func (w *world) writer(name string) *replica {
-	return w.open(name, dssync.MutexWrap(ds.NewMapDatastore()), w.dag)
+	return w.open(name, store.InMemory())
 }
 
 // join installs b into a fresh replica, which can then fetch any block
 // but those b covers and does not carry.
 func (w *world) join(name string, b *Bundle) *replica {
 	w.t.Helper()
-	base := dssync.MutexWrap(ds.NewMapDatastore())
-	layout := crdt.NewStoreLayout(harnessNS.String())
-	if err := Install(w.ctx, base, layout, w.bs, b); err != nil {
+	base := store.InMemory()
+	if err := Install(w.ctx, base, crdt.NewStoreLayout(harnessNS.String()), w.bs, b); err != nil {
 		w.t.Fatal(err)
 	}
-	cs, err := NewCoveredStore(w.ctx, base, layout)
+	r := w.open(name, base)
+	carried := map[string]bool{}
+	for _, blk := range b.Blocks {
+		carried[string(blk.Cid().Hash())] = true
+	}
+	cov := b.Snapshot.Coverage
+	r.dag.denied = func(c cid.Cid) bool {
+		return r.gone[string(c.Hash())] || cov.Has(c.Hash()) && !carried[string(c.Hash())]
+	}
+	r.stop() // reopen with the denial in place (open started it already)
+	r.start()
+	return r
+}
+
+// goneBlocks is the shared blockstore as one replica's: a block it
+// deletes is gone for it only.
+type goneBlocks struct {
+	blockstore.Blockstore
+	r *replica
+}
+
+func (g goneBlocks) DeleteBlock(_ context.Context, c cid.Cid) error {
+	g.r.gone[string(c.Hash())] = true
+	return nil
+}
+
+func (g goneBlocks) GetSize(ctx context.Context, c cid.Cid) (int, error) {
+	if g.r.gone[string(c.Hash())] {
+		return 0, ipld.ErrNotFound{Cid: c}
+	}
+	return g.Blockstore.GetSize(ctx, c)
+}
+
+// compact compacts r (closed meanwhile, then reopened).
+func (w *world) compact(r *replica) *Compaction {
+	w.t.Helper()
+	r.stop()
+	c, err := Compact(w.ctx, r.cov, r.layout, goneBlocks{w.bs, r}, w.key, w.db, time.UnixMilli(1e12))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	carried := map[cid.Cid]bool{}
-	for _, blk := range b.Blocks {
-		carried[keyCID(blk.Cid())] = true
-	}
-	cov := b.Snapshot.Coverage
-	var r *replica
-	denied := func(c cid.Cid) bool { return cov.Has(c.Hash()) && !carried[keyCID(c)] }
-	asked := new([]cid.Cid)
-	r = w.open(name, cs, deniedDAG{DAGService: w.dag, denied: denied, asked: asked})
-	r.cov = cs
-	r.store = cs
-	w.checks = append(w.checks, func() {
-		if len(*asked) > 0 {
-			w.t.Errorf("%s fetched %d blocks its snapshot covers (first %s)", name, len(*asked), (*asked)[0])
-		}
-	})
-	return r
+	r.start()
+	return c
 }
 
 func (w *world) close() {
 	for _, r := range w.closed {
-		close(r.bc.done)
-		if err := r.crdt.Close(); err != nil {
-			w.t.Error(err)
-		}
+		r.stop()
 	}
 	w.closed = nil
 	for _, c := range w.checks {
@@ -187,10 +239,7 @@ func (w *world) close() {
 // snapshot produces a verified snapshot of r's state.
 func (w *world) snapshot(r *replica) *Bundle {
 	w.t.Helper()
-	src := Source{Store: r.store, Layout: r.layout, Blocks: w.bs}
-	if r.cov != nil {
-		src.Coverage = r.cov.Coverage()
-	}
+	src := Source{Store: r.store, Layout: r.layout, Blocks: w.bs, Coverage: r.cov.Coverage()}
 	b, err := Produce(w.ctx, src, w.key, w.db, time.UnixMilli(1e12))
 	if err != nil {
 		w.t.Fatal(err)

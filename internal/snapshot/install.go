@@ -158,6 +158,13 @@ func NewCoveredStore(ctx context.Context, store ds.Batching, layout crdt.StoreLa
 	return s, nil
 }
 
+// Covers reports whether the coverage holds block c (false for a store
+// never installed from a snapshot).
+func (s *CoveredStore) Covers(c cid.Cid) bool {
+	cov := s.cov.Load()
+	return cov.Len() > 0 && cov.Has(c.Hash())
+}
+
 // Coverage is the coverage the store answers with.
 func (s *CoveredStore) Coverage() Coverage { return *s.cov.Load() }
 

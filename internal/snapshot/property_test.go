@@ -10,7 +10,8 @@ import (
 // TestPropertySnapshotEqualsUncompacted: random histories on 2-4 writers
 // (puts, deletes, multi-key batches, partial deliveries, so versions are
 // concurrent and branches fork), a snapshot of a random replica at a
-// random point, a joiner installed from it (and, in some cases, a second
+// random point, compactions of random replicas at random points, a
+// joiner installed from it (and, in some cases, a second
 // joiner from a snapshot of the first), then more random writes on every
 // replica, the joiners included, by writers that forked before the
 // snapshot too. After full anti-entropy every replica shows the same
@@ -33,7 +34,11 @@ func TestPropertySnapshotEqualsUncompacted(t *testing.T) {
 		serial := 0
 		step := func(rs []*replica, label string) {
 			r := rs[rapid.IntRange(0, len(rs)-1).Draw(rt, label+" replica")]
-			switch rapid.IntRange(0, 5).Draw(rt, label+" op") {
+			switch rapid.IntRange(0, 6).Draw(rt, label+" op") {
+			case 6:
+				if len(r.heads()) > 0 && rapid.IntRange(0, 3).Draw(rt, "compact?") == 0 {
+					w.compact(r)
+				}
 			case 0, 1:
 				serial++
 				r.put(rapid.SampledFrom(keys).Draw(rt, "key"), fmt.Sprintf("v%d", rapid.IntRange(0, serial).Draw(rt, "value")))
