@@ -1,0 +1,29 @@
+package benchmarks
+
+import (
+	"context"
+	"testing"
+
+	"github.com/latticedb/lattice/engine"
+)
+
+// InsertOneSealed is InsertOne on a sealed database (engine.WithSealed):
+// the cost of sealing every key component and value. Compare it with
+// InsertOne in the same run (the goal: at least 90% of its rate).
+func InsertOneSealed(b *testing.B) {
+	e := newEngine(b)
+	c := newCollection(b, e, engine.WithSealed())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// LateJoin2kSealed is LateJoin2k on a sealed database (the goal:
+// at most 1.1 times the time of the same join in clear text).
+func LateJoin2kSealed(b *testing.B) { lateJoinOf(b, 2000, true) }
