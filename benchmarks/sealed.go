@@ -1,7 +1,6 @@
 package benchmarks
 
 import (
-	"context"
 	"testing"
 
 	"github.com/latticedb/lattice/engine"
@@ -11,17 +10,7 @@ import (
 // the cost of sealing every key component and value. Compare it with
 // InsertOne in the same run (the goal: at least 90% of its rate).
 func InsertOneSealed(b *testing.B) {
-	e := newEngine(b)
-	c := newCollection(b, e, engine.WithSealed())
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	insertSequentially(b, newEngine(b), engine.WithSealed())
 }
 
 // LateJoin2kSealed is LateJoin2k on a sealed database (the goal:
