@@ -144,9 +144,12 @@ func (n *Node) FetchSnapshot(ctx context.Context, p peer.ID, manifest cid.Cid) (
 // (VerifyDelta), its author by cfg.Access (a replicated controller sees
 // every access-control entry the bundle carries first), its changes by
 // cfg.Validator. The producer must be allowed by snapshot.ProducerRule.
+//
+// Of cfg it reads Manifest, Database, Namespace, Access, Validator and
+// Store only.
 func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapshot.Bundle) error {
-	if err := cfg.validate(); err != nil {
-		return err
+	if !cfg.Manifest.Defined() || cfg.Access == nil {
+		return fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if n.replica(cfg.Manifest) != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)

@@ -61,4 +61,12 @@
 // fetching it, so a writer that forked before the snapshot merges its
 // branch on the joiner, and the tail above the snapshot is merged by the
 // usual catch-up.
+//
+// # Compaction
+//
+// Compact turns a closed replica's history into a snapshot of itself: the
+// coverage is recorded first, then covered blocks without a live version,
+// their markers, dead versions and their tombstones, and the signatures of
+// dropped blocks are deleted in bounded batches; the blocks of live
+// versions stay.
 package snapshot

@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	ds "github.com/ipfs/go-datastore"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/internal/snapshot"
+	"github.com/latticedb/lattice/validation"
+)
+
+// JoinFromSnapshot opens the database at address as Open does, but when
+// this engine holds nothing of it yet, it starts from a snapshot of the
+// database fetched from peer from (connected, with the database open):
+// verified (the producer must be allowed to make snapshots by the
+// database's access controller, see docs/snapshots.md, and every block
+// it carries is judged as any remote delta), installed in one batch, and
+// then the history above it merges as usual. A database already held, or
+// already open, is simply opened. Sealed databases are not supported yet.
+// The join costs the live state, not the history: see docs/snapshots.md.
+// Do not open the same address concurrently with it.
+func (e *Engine) JoinFromSnapshot(ctx context.Context, address string, from peer.ID) (*Database, error) {
+	addr, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
+	}
+	if db := e.lookup(addr); isOpen(db) {
+		return e.Open(ctx, address)
+	}
+	blk, err := e.node.Fetch(ctx, addr.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
+	}
+	m, err := decodeManifest(blk.RawData())
+	if err != nil {
+		return nil, err
+	}
+	if m.Name != addr.Name {
+		return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
+	}
+	if m.Sealed != nil {
+		return nil, fmt.Errorf("engine: join %s from a snapshot: sealed databases are not supported yet", addr)
+	}
+	ac, err := e.registry.NewAccess(m.Access, accesscontrol.Env{Database: addr.String(), Self: e.ID(), Logger: e.log.Named("access")})
+	if err != nil {
+		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
+	}
+	var v validation.Validator = validation.Open{}
+	if m.Validator != nil {
+		if v, err = e.registry.NewValidator(*m.Validator); err != nil {
+			return nil, fmt.Errorf("engine: join %s: %w", addr, err)
+		}
+	}
+	bundle, err := e.node.FetchSnapshot(ctx, from, addr.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
+	}
+	err = e.node.InstallSnapshot(ctx, replication.ReplicaConfig{
+		Manifest:  addr.Manifest,
+		Database:  addr.String(),
+		Namespace: ds.NewKey("/db/" + addr.Manifest.String()),
+		Access:    ac,
+		Validator: v,
+		Store:     e.store,
+	}, bundle)
+	if err != nil && !errors.Is(err, snapshot.ErrNotEmpty) {
+		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
+	}
+	if err := e.node.Admit(ctx, blk); err != nil {
+		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
+	}
+	return e.Open(ctx, address)
+}
