@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -114,6 +115,8 @@ type Node struct {
 	now   func() time.Time
 	host  host.Host
 	store ds.Batching
+
+	snapshotting atomic.Bool // a snapshot is being produced for a peer (snapshots.go)
 
 	pubsub    *pubsub.PubSub
 	scores    Scores

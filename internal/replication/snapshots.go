@@ -70,7 +70,14 @@ func (n *Node) handleSnapshot(ctx context.Context, st network.Stream) {
 		refuse("database not open here")
 		return
 	}
+	// Producing reads the whole history's markers: one at a time per
+	// node, so peers asking again and again cost it one producer's work.
+	if !n.snapshotting.CompareAndSwap(false, true) {
+		refuse("busy")
+		return
+	}
 	b, err := r.Snapshot(ctx)
+	n.snapshotting.Store(false)
 	if err != nil {
 		refuse(err.Error())
 		return
