@@ -653,6 +653,7 @@ func (db *Database) Stats() Stats {
 		HeadsSentOnJoin:   db.stats.HeadsSentOnJoin.Load(),
 		PeerJoins:         db.stats.PeerJoins.Load(),
 		LostSubscriptions: db.stats.LostSubscriptions.Load(),
+		MergeRepairs:      db.stats.MergeRepairs.Load(),
 		HeadsServed:       db.stats.HeadsServed.Load(),
 		HeadsSuppressed:   db.stats.HeadsSuppressed.Load(),
 		HeadsReceived:     db.stats.HeadsReceived.Load(),

@@ -143,6 +143,10 @@ type Stats struct {
 	// while they stayed connected with the database open; each was
 	// reconnected so that pubsub starts afresh.
 	LostSubscriptions uint64 `json:"lostSubscriptions"`
+	// MergeRepairs counts visible values rewritten after concurrent
+	// merges in go-ds-crdt left them wrong (a tombstoned element's value
+	// brought back, or a live one's lost).
+	MergeRepairs uint64 `json:"mergeRepairs"`
 	// HeadsSuppressed counts heads left out of rebroadcasts because
 	// another peer had announced them within the rebroadcast interval.
 	HeadsSuppressed uint64       `json:"headsSuppressed"`

@@ -30,5 +30,8 @@ type Counters struct {
 	Invalid  atomic.Uint64
 	BytesIn  atomic.Uint64 // broadcast bytes received
 	BytesOut atomic.Uint64 // broadcast bytes sent
-	Catchup  CatchupCounters
+	// MergeRepairs counts visible values the merge guard rewrote after
+	// concurrent merges left them wrong (see mergeguard.go).
+	MergeRepairs atomic.Uint64
+	Catchup      CatchupCounters
 }

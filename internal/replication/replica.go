@@ -219,7 +219,10 @@ func (r *Replica) start(ctx context.Context) error {
 		vcfg.Missing = r.bc.Missing // a walk reaching a missing history catches up
 	}
 	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
-	store, err := dscrdt.New(r.covered, cfg.Namespace, r.vdag, r.bc, opts)
+	// go-ds-crdt's concurrent merges can leave a visible value wrong; the
+	// guard repairs it (mergeguard.go).
+	guard := newMergeGuard(r.covered, cfg.Namespace.String(), n.bstore, cfg.Log.Named("guard"), &cfg.Counters.MergeRepairs)
+	store, err := dscrdt.New(guard, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}
