@@ -26,3 +26,6 @@ func BenchmarkLateJoin100kBitswap(b *testing.B)      { LateJoin100kBitswap(b) }
 func BenchmarkRestartCatchUp300(b *testing.B)        { RestartCatchUp300(b) }
 func BenchmarkRestartCatchUp300Bitswap(b *testing.B) { RestartCatchUp300Bitswap(b) }
 func BenchmarkUpdateNested(b *testing.B)             { UpdateNested(b) }
+
+func BenchmarkInsertOneSealed(b *testing.B)  { InsertOneSealed(b) }
+func BenchmarkLateJoin2kSealed(b *testing.B) { LateJoin2kSealed(b) }

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
@@ -61,10 +62,19 @@ func mac(k []byte, parts ...[]byte) []byte {
 }
 
 var (
-	domCommit = []byte("lattice-seal-commit\x00")
-	domKey    = []byte("lattice-seal-key\x00")
-	zeroNonce = make([]byte, 12)
+	domMessage = []byte("lattice-seal-message\x00")
+	zeroNonce  = make([]byte, 12)
 )
+
+// derive returns a message's key commitment and its one-time AEAD key:
+// the two halves of HMAC-SHA512(k, domain || nonce).
+func derive(k Key, nonce []byte) (commit, key []byte) {
+	m := hmac.New(sha512.New, k[:])
+	m.Write(domMessage)
+	m.Write(nonce)
+	out := m.Sum(nil)
+	return out[:commitSize], out[commitSize:]
+}
 
 // pad appends 0x80 and zeros up to a multiple of padBlock (ISO/IEC
 // 7816-4), so sizes show in steps of padBlock.
@@ -107,18 +117,19 @@ func sealValue(k Key, nonce [nonceSize]byte, value, aad []byte) ([]byte, error) 
 	out = append(out, valueVersion)
 	out = append(out, id[:]...)
 	out = append(out, nonce[:]...)
-	out = append(out, mac(k[:], domCommit, nonce[:])...)
-	gcm, err := messageAEAD(k, nonce[:])
+	commit, mk := derive(k, nonce[:])
+	out = append(out, commit...)
+	gcm, err := messageAEAD(mk)
 	if err != nil {
 		return nil, err
 	}
 	return gcm.Seal(out, zeroNonce, pad(value), aad), nil
 }
 
-// messageAEAD is AES-256-GCM under the per-message key derived from k and
-// nonce: each such key seals one message, so GCM's nonce can be fixed.
-func messageAEAD(k Key, nonce []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(mac(k[:], domKey, nonce))
+// messageAEAD is AES-256-GCM under a per-message key (derive): each such
+// key seals one message, so GCM's nonce can be fixed.
+func messageAEAD(mk []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(mk)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -160,10 +171,11 @@ func OpenValueWith(k Key, sealed, aad []byte) ([]byte, error) {
 	}
 	rest := sealed[1+len(id):]
 	nonce, commit, ct := rest[:nonceSize], rest[nonceSize:nonceSize+commitSize], rest[nonceSize+commitSize:]
-	if subtle.ConstantTimeCompare(commit, mac(k[:], domCommit, nonce)) != 1 {
+	want, mk := derive(k, nonce)
+	if subtle.ConstantTimeCompare(commit, want) != 1 {
 		return nil, fmt.Errorf("%w: key commitment does not match", ErrDoesNotOpen)
 	}
-	gcm, err := messageAEAD(k, nonce)
+	gcm, err := messageAEAD(mk)
 	if err != nil {
 		return nil, err
 	}

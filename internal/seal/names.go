@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"sync"
 )
 
 // Names seals key components (collection names, document ids, field
@@ -23,6 +24,36 @@ import (
 type Names struct {
 	mac []byte
 	enc cipher.Block
+
+	// A small cache of both directions: the same collection and field
+	// names are sealed and opened on every write and read. Reset when
+	// full, so it stays bounded.
+	mu     sync.Mutex
+	sealed map[roleName]string
+	opened map[roleName]string
+}
+
+type roleName struct{ role, s string }
+
+// maxCached bounds each direction of a Names' cache.
+const maxCached = 4096
+
+func (n *Names) cached(m map[roleName]string, k roleName) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := m[k]
+	return v, ok
+}
+
+func (n *Names) remember(seal, open roleName) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.sealed) >= maxCached {
+		clear(n.sealed)
+		clear(n.opened)
+	}
+	n.sealed[seal] = open.s
+	n.opened[open] = seal.s
 }
 
 // NewNames derives the name keys of a database from its genesis epoch key
@@ -40,7 +71,7 @@ func NewNames(genesis Key) (*Names, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return &Names{mac: m, enc: block}, nil
+	return &Names{mac: m, enc: block, sealed: map[roleName]string{}, opened: map[roleName]string{}}, nil
 }
 
 const tagSize = 16
@@ -53,16 +84,24 @@ func (n *Names) tag(role string, padded []byte) []byte {
 
 // Seal seals component s in role (for example "coll", "id", "field").
 func (n *Names) Seal(role, s string) string {
+	if v, ok := n.cached(n.sealed, roleName{role, s}); ok {
+		return v
+	}
 	p := pad([]byte(s))
 	tag := n.tag(role, p)
 	out := make([]byte, tagSize+len(p))
 	copy(out, tag)
 	cipher.NewCTR(n.enc, tag).XORKeyStream(out[tagSize:], p)
-	return b64.EncodeToString(out)
+	sealed := b64.EncodeToString(out)
+	n.remember(roleName{role, s}, roleName{role, sealed})
+	return sealed
 }
 
 // Open opens a component sealed by Seal in the same role.
 func (n *Names) Open(role, sealed string) (string, error) {
+	if v, ok := n.cached(n.opened, roleName{role, sealed}); ok {
+		return v, nil
+	}
 	raw, err := b64.DecodeString(sealed)
 	if err != nil || len(raw) < tagSize+padBlock || (len(raw)-tagSize)%padBlock != 0 {
 		return "", fmt.Errorf("%w: not a sealed component", ErrDoesNotOpen)
@@ -77,5 +116,6 @@ func (n *Names) Open(role, sealed string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: bad padding", ErrDoesNotOpen)
 	}
+	n.remember(roleName{role, string(s)}, roleName{role, sealed})
 	return string(s), nil
 }

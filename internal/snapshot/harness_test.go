@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/store"
 )
 
 // The harness: real go-ds-crdt instances over in-memory stores, one
@@ -157,6 +158,9 @@ func (r *replica) start() {
 }
 
 func (r *replica) stop() {
+	if r.crdt == nil {
+		return
+	}
 	close(r.bc.done)
 	if err := r.crdt.Close(); err != nil {
 		r.w.t.Error(err)
@@ -166,14 +170,14 @@ func (r *replica) stop() {
 
 // writer is a replica with the whole history.
 func (w *world) writer(name string) *replica {
-	return w.open(name, dssync.MutexWrap(ds.NewMapDatastore()))
+	return w.open(name, store.InMemory())
 }
 
 // join installs b into a fresh replica, which can then fetch any block
 // but those b covers and does not carry.
 func (w *world) join(name string, b *Bundle) *replica {
 	w.t.Helper()
-	base := dssync.MutexWrap(ds.NewMapDatastore())
+	base := store.InMemory()
 	if err := Install(w.ctx, base, crdt.NewStoreLayout(harnessNS.String()), w.bs, b); err != nil {
 		w.t.Fatal(err)
 	}
