@@ -406,7 +406,8 @@ func (s *propSystem) network(g []int) string {
 			r, rep.id.ShortString(), st.Peers, st.PeerJoins, st.LostSubscriptions, st.HeadsReceived, st.HeadsSent, st.HeadsSentOnJoin, st.HeadsServed, st.HeadsSuppressed, st.HeadsDropped, st.FetchFailures, st.Rejected, st.QueuedHeads, st.Catchup)
 		for _, o := range g {
 			if o != r {
-				fmt.Fprintf(&b, " r%d=%d", o, len(rep.e.Host().Network().ConnsToPeer(s.reps[o].id)))
+				score, _ := rep.e.PeerScore(s.reps[o].id)
+				fmt.Fprintf(&b, " r%d=%d (score %.1f)", o, len(rep.e.Host().Network().ConnsToPeer(s.reps[o].id)), score)
 			}
 		}
 		b.WriteString("\n")

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -9,6 +10,10 @@ import (
 
 // Config tunes a Node. Start from DefaultConfig.
 type Config struct {
+	// PeerAssets holds lattice.wasm and wasm_exec.js, the browser peer the
+	// page at /peer/ loads (scripts/build-peer.sh builds them); nil serves
+	// the page without them.
+	PeerAssets fs.FS
 	// Token, when set, is the bearer token every /v1 route and /metrics
 	// requires, in the Authorization header only. Without it the node
 	// serves loopback only.

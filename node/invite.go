@@ -219,7 +219,23 @@ func inviteAddrs(as []ma.Multiaddr) []ma.Multiaddr {
 		}
 		out = append(out, tr)
 	}
-	slices.SortStableFunc(out, func(a, b ma.Multiaddr) int { return rank(a) - rank(b) })
+	// Within a rank, WebSocket addresses first: they are the only ones a
+	// browser peer can dial, and must not be cut by the limit.
+	ws := func(a ma.Multiaddr) int {
+		if _, err := a.ValueForProtocol(ma.P_WS); err == nil {
+			return 0
+		}
+		if _, err := a.ValueForProtocol(ma.P_WSS); err == nil {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(out, func(a, b ma.Multiaddr) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return ws(a) - ws(b)
+	})
 	if len(out) > MaxLinkAddrs {
 		out = out[:MaxLinkAddrs]
 	}
@@ -232,8 +248,14 @@ type inviteResponse struct {
 	QR   string `json:"qr"`
 	// Web is the link in the form a phone camera opens: this node's app
 	// (as the caller reached it) with #join=<link>; WebQR its QR code.
-	Web      string `json:"web"`
-	WebQR    string `json:"webQr"`
+	Web   string `json:"web"`
+	WebQR string `json:"webQr"`
+	// Peer is the link in the form that opens the browser peer on this
+	// node (/peer/#join=<link>): the phone keeps the list itself and works
+	// offline. PeerQR is its QR code. Both are empty when the node serves
+	// no browser peer (Config.PeerAssets) or the link is too long for it.
+	Peer     string `json:"peer,omitempty"`
+	PeerQR   string `json:"peerQr,omitempty"`
 	PeerID   string `json:"peerId"`
 	Database string `json:"database"`
 }
@@ -289,8 +311,14 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	qrURL := origin + "/v1/invites/qr?link=" + url.QueryEscape(link)
-	writeJSON(w, http.StatusOK, inviteResponse{Link: link, QR: qrURL, Web: WebLink(origin, link),
-		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address()})
+	res := inviteResponse{Link: link, QR: qrURL, Web: WebLink(origin, link),
+		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address()}
+	if n.cfg.PeerAssets != nil && inv.Database != "" {
+		if _, err := qr.Encode(WebLink(origin+"/peer", link), qr.M); err == nil {
+			res.Peer, res.PeerQR = WebLink(origin+"/peer", link), qrURL+"&web="+url.QueryEscape(origin+"/peer")
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // fitLink formats inv as a link this node's own routes accept: ParseInvite

@@ -48,7 +48,7 @@ func (n *Node) routes() http.Handler {
 	mux.Handle("/v1/", n.metrics.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "not_found", "no route %s %s", r.Method, r.URL.Path))
 	})))
-	mux.Handle("/", n.metrics.instrument("web", webHandler()))
+	mux.Handle("/", n.metrics.instrument("web", webHandler(n.cfg.PeerAssets)))
 
 	var h http.Handler = mux
 	cop := http.NewCrossOriginProtection()

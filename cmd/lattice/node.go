@@ -40,6 +40,7 @@ type nodeFlags struct {
 	token     string
 	tokenFile string
 	apiSocket string
+	peerDir   string
 	logLevel  string
 	sync      bool
 	transport []string
@@ -66,6 +67,14 @@ At start it prints, one per line:
   listen: <multiaddr>/p2p/<peer ID>     (one line per address)
   api: http://HOST:PORT
   app: http://HOST:PORT/                 (with #token=... when a token is set)
+  peer-app: http://HOST:PORT/peer/       (with --peer-assets)
+
+By default the node listens on WebSocket too (a .../ws line): browsers dial
+that. --peer-assets DIR serves the browser peer at /peer/: the to-do app
+running its own replica in the page (IndexedDB), which keeps working with
+no network. scripts/build-peer.sh DIR builds DIR (lattice.wasm and Go's
+wasm_exec.js); invite answers then carry a "peer" link and QR code that
+open it.
 
 The API listens on loopback by default, without a token: every local user
 (and every local program) can use it, as with kubo's API. Any other address
@@ -148,6 +157,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 	fl.StringArrayVar(&f.bootstrap, "bootstrap", nil, "peer multiaddr with /p2p/<peer ID> to connect to at start, repeatable")
 	fl.StringVar(&f.token, "api-token", "", "bearer token required by the API; needed for a non-loopback --api (visible in the process list: prefer --api-token-file or LATTICE_API_TOKEN)")
 	fl.StringVar(&f.tokenFile, "api-token-file", "", "file whose first line is the API token (mode 0600); default: the environment variable LATTICE_API_TOKEN")
+	fl.StringVar(&f.peerDir, "peer-assets", "", "directory with lattice.wasm and wasm_exec.js (scripts/build-peer.sh makes it): serve the browser peer at /peer/")
 	fl.StringVar(&f.apiSocket, "api-socket", "", "also serve the API on a Unix socket at PATH that only this user may use (0600); with it the TCP API is served only if --api is given")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
@@ -249,6 +259,12 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	cfg.Logger = log.Named("node")
 	cfg.ReadHeaderTimeout, cfg.ReadTimeout, cfg.WriteTimeout, cfg.IdleTimeout = f.readHeaderTimeout, f.readTimeout, f.writeTimeout, f.idleTimeout
 	cfg.QueryTimeout = f.queryTimeout
+	if f.peerDir != "" {
+		if _, err := os.Stat(filepath.Join(f.peerDir, "lattice.wasm")); err != nil {
+			return usageErr("--peer-assets %s: no lattice.wasm (build it with scripts/build-peer.sh %s)", f.peerDir, f.peerDir)
+		}
+		cfg.PeerAssets = os.DirFS(f.peerDir)
+	}
 	cfg.MaxStreams, cfg.MaxStreamsPerClient, cfg.MaxDatabases = f.maxStreams, f.maxStreamsPerClient, f.maxDatabases
 	if !f.inMemory {
 		cfg.StateDir = f.data
@@ -309,6 +325,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 			fmt.Fprintf(out, "app: %s/#token=%s\n", api, f.token)
 		} else {
 			fmt.Fprintf(out, "app: %s/\n", api)
+		}
+		if cfg.PeerAssets != nil {
+			fmt.Fprintf(out, "peer-app: %s/peer/\n", api)
 		}
 	}
 	if f.apiSocket != "" {

@@ -119,7 +119,7 @@ func (g *mergeGuard) Batch(ctx context.Context) (ds.Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &guardBatch{Batch: inner, g: g, keys: make(map[string]struct{})}
+	b := &guardBatch{Batch: inner, g: g}
 	g.enter(b)
 	return b, nil
 }
@@ -130,17 +130,15 @@ type guardBatch struct {
 	ds.Batch
 	g          *mergeGuard
 	mu         sync.Mutex
-	keys       map[string]struct{}
+	written    []string // store keys put or deleted, parsed only for a repair
 	overlapped bool
 	done       bool
 }
 
 func (b *guardBatch) note(k ds.Key) {
-	if ck, ok := b.g.setKey(k.String()); ok {
-		b.mu.Lock()
-		b.keys[ck] = struct{}{}
-		b.mu.Unlock()
-	}
+	b.mu.Lock()
+	b.written = append(b.written, k.String())
+	b.mu.Unlock()
 }
 
 func (b *guardBatch) Put(ctx context.Context, k ds.Key, v []byte) error {
@@ -163,12 +161,20 @@ func (b *guardBatch) Commit(ctx context.Context) error {
 		return err
 	}
 	b.done = true
-	keys := b.keys
+	written := b.written
 	b.mu.Unlock()
-	if overlapped := b.g.leave(b); err != nil || !overlapped || len(keys) == 0 {
+	if overlapped := b.g.leave(b); err != nil || !overlapped {
 		return err
 	}
-	b.g.repair(ctx, keys)
+	keys := make(map[string]struct{})
+	for _, k := range written {
+		if ck, ok := b.g.setKey(k); ok {
+			keys[ck] = struct{}{}
+		}
+	}
+	if len(keys) > 0 {
+		b.g.repair(ctx, keys)
+	}
 	return nil
 }
 

@@ -1,0 +1,37 @@
+//go:build !js
+
+package indexeddb_test
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/latticedb/lattice/internal/wasmtest"
+)
+
+// The datastore's tests (indexeddb_js_test.go, go-datastore's dstest
+// suite among them) run in a real Chromium: IndexedDB exists only there.
+func TestDatastoreInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	wasmtest.Chromium(t)
+	bin := wasmtest.Build(t, ".")
+	wasmtest.Run(t, bin, wasmtest.Options{Args: []string{"-test.run=^TestDatastore"}, Timeout: 8 * time.Minute})
+}
+
+// dstest's SubtestCombinations, about 40 minutes in Chromium: run when
+// LATTICE_DSTEST_COMBINATIONS=1 (CI does not).
+func TestDatastoreCombinationsInChromium(t *testing.T) {
+	if os.Getenv("LATTICE_DSTEST_COMBINATIONS") != "1" {
+		t.Skip("LATTICE_DSTEST_COMBINATIONS=1 runs dstest's SubtestCombinations in Chromium (about 40 minutes)")
+	}
+	wasmtest.Chromium(t)
+	bin := wasmtest.Build(t, ".")
+	wasmtest.Run(t, bin, wasmtest.Options{
+		Args:    []string{"-test.run=^TestDatastoreSuiteCombinations$"},
+		Env:     map[string]string{"LATTICE_DSTEST_COMBINATIONS": "1"},
+		Timeout: 90 * time.Minute,
+	})
+}

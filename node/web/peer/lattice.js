@@ -1,0 +1,104 @@
+// lattice.js: the JavaScript API of the in-browser Lattice peer.
+//
+// The peer is Lattice's Go engine compiled to WebAssembly (lattice.wasm,
+// run by Go's wasm_exec.js): a replica of its own, keeping its data and
+// identity in IndexedDB and syncing with Go nodes and relays over
+// WebSocket. It works offline; writes sync when a peer is reachable.
+//
+//   <script src="wasm_exec.js"></script>
+//   <script src="lattice.js"></script>
+//   <script type="module">
+//     const peer = await Lattice.start({name: "my-app"});   // loads lattice.wasm
+//     await peer.connect({peer: "12D3KooW...", addrs: ["/ip4/192.0.2.7/tcp/4003/ws"]});
+//     const db = await peer.open("/lattice/bafy.../TodoList");
+//     const todos = db.collection("todos");
+//     await todos.insertOne({title: "milk", isDone: false});
+//     console.log(await todos.find({isDone: false}, {sort: {title: 1}}));
+//     db.on((ev) => console.log(ev.type, ev.collection, ev.id));
+//   </script>
+//
+// Lattice.start(options) -> Promise<Peer>
+//   options.name  IndexedDB database of this peer (default "lattice")
+//   options.wasm  URL of lattice.wasm (default "lattice.wasm")
+// Peer.id                                  its peer ID
+// Peer.connect({peer, addrs})              dial a node or relay (WebSocket addresses)
+// Peer.join(link)                          connect to an invite link's inviter, open its database
+// Peer.open(address) -> Promise<Database>  open a database (offline too, once opened before)
+// Peer.peers() -> Promise<string[]>        connected peer IDs
+// Database.address
+// Database.collection(name) -> Collection
+// Database.on(callback)                    events: {type: "write"|"replicated"|"peer-joined"|"peer-left"|"catchup", collection, id, deleted, peer}
+// Collection.insertOne(doc) -> Promise<{insertedId}>
+// Collection.find(filter, {sort, limit}) -> Promise<doc[]>
+// Collection.findOne(filter) -> Promise<doc|null>
+// Collection.updateOne(filter, update) -> Promise<{matchedCount, modifiedCount}>
+// Collection.deleteOne(filter) -> Promise<{deletedCount}>
+// Collection.countDocuments(filter) -> Promise<number>
+// Filters and updates are MongoDB's ($eq, $in, $set, $inc, $push, ...),
+// as in the Go API. Every call rejects with an Error saying what failed.
+"use strict";
+(function () {
+  const enc = (v) => JSON.stringify(v === undefined ? {} : v);
+
+  class Collection {
+    constructor(db, name) { this.db = db; this.name = name; }
+    async insertOne(doc) { return JSON.parse(await latticeGo.insertOne(this.db.address, this.name, enc(doc))); }
+    async find(filter, opts) { return JSON.parse(await latticeGo.find(this.db.address, this.name, enc(filter), enc(opts))); }
+    async findOne(filter) { const d = await this.find(filter, {limit: 1}); return d.length ? d[0] : null; }
+    async updateOne(filter, update) { return JSON.parse(await latticeGo.updateOne(this.db.address, this.name, enc(filter), enc(update))); }
+    async deleteOne(filter) { return JSON.parse(await latticeGo.deleteOne(this.db.address, this.name, enc(filter))); }
+    async countDocuments(filter) { return Number(await latticeGo.countDocuments(this.db.address, this.name, enc(filter))); }
+  }
+
+  class Database {
+    constructor(address) { this.address = address; }
+    collection(name) { return new Collection(this, name); }
+    on(callback) { return latticeGo.subscribe(this.address, (ev) => callback(JSON.parse(ev))); }
+  }
+
+  class Peer {
+    constructor(id) { this.id = id; }
+    connect(target) { return latticeGo.connect(JSON.stringify(target)); }
+    async open(address) { return new Database(await latticeGo.open(address)); }
+    async peers() { return JSON.parse(await latticeGo.peers()); }
+    // join connects to the inviter of a lattice://join?... link (or a web
+    // link with #join=<link>) and opens its database.
+    async join(link) {
+      const inv = parseInvite(link);
+      await this.connect({peer: inv.peer, addrs: inv.addrs});
+      return this.open(inv.db);
+    }
+  }
+
+  // parseInvite reads an invite link: {peer, addrs, db, collection, title}.
+  function parseInvite(link) {
+    let s = String(link || "").trim();
+    const hash = s.indexOf("#join=");
+    if (/^https?:/.test(s) && hash >= 0) s = decodeURIComponent(s.slice(hash + 6));
+    if (!s.startsWith("lattice://join?")) throw new Error("not a Lattice invite link");
+    const q = new URLSearchParams(s.slice("lattice://join?".length));
+    const inv = {peer: q.get("peer"), addrs: q.getAll("addr"), db: q.get("db"), collection: q.get("collection") || "todos", title: q.get("title") || ""};
+    if (!inv.peer || inv.addrs.length === 0) throw new Error("the invite link names no peer to reach");
+    if (!inv.db) throw new Error("the invite link names no database (ask for a link with the database in it)");
+    if (!inv.addrs.some((a) => /\/(ws|wss)$/.test(a))) throw new Error("the inviter has no WebSocket address a browser can reach");
+    return inv;
+  }
+
+  let started = null;
+  async function start(options) {
+    if (started) return started;
+    started = (async () => {
+      const o = options || {};
+      const ready = new Promise((resolve) => { globalThis.latticeGoReady = resolve; });
+      const go = new Go();
+      const res = await WebAssembly.instantiateStreaming(fetch(o.wasm || "lattice.wasm"), go.importObject);
+      go.run(res.instance);
+      await ready;
+      const info = JSON.parse(await latticeGo.start(JSON.stringify({name: o.name || "lattice"})));
+      return new Peer(info.peer);
+    })();
+    try { return await started; } catch (e) { started = null; throw e; }
+  }
+
+  globalThis.Lattice = {start, parseInvite};
+})();
