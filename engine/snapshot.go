@@ -76,3 +76,59 @@ func (e *Engine) JoinFromSnapshot(ctx context.Context, address string, from peer
 	}
 	return e.Open(ctx, address)
 }
+
+// HistoryFootprint is what a database's history holds on this engine: the
+// blocks it merged and still stores, and their bytes.
+type HistoryFootprint struct {
+	Blocks int   `json:"blocks"`
+	Bytes  int64 `json:"bytes"`
+}
+
+// Compaction is what Compact did.
+type Compaction struct {
+	Before HistoryFootprint `json:"before"`
+	After  HistoryFootprint `json:"after"`
+}
+
+// ErrDatabaseOpen is returned by Compact for a database that is open.
+var ErrDatabaseOpen = errors.New("engine: database is open")
+
+// Compact makes the history of the database at address stop growing: the
+// replica stands on a snapshot of itself (signed by this engine), and the
+// blocks, markers and tombstones that snapshot makes unneeded are deleted;
+// the blocks of live versions stay (docs/snapshots.md). The database must
+// be known here and closed (ErrDatabaseOpen): close it, compact, open it
+// again. A compacted replica serves catch-up only above its snapshot:
+// fresh peers join it with JoinFromSnapshot.
+func (e *Engine) Compact(ctx context.Context, address string) (Compaction, error) {
+	addr, err := ParseAddress(address)
+	if err != nil {
+		return Compaction{}, err
+	}
+	ctx, leave, err := e.enter(ctx)
+	if err != nil {
+		return Compaction{}, err
+	}
+	defer leave()
+	if db, err := e.openDatabase(ctx, addr); err != nil {
+		return Compaction{}, err
+	} else if db != nil {
+		return Compaction{}, fmt.Errorf("%w: %s: close it before compacting", ErrDatabaseOpen, addr)
+	}
+	if has, err := e.store.Has(ctx, ds.NewKey(dbRegistryPrefix+"/"+addr.Manifest.String())); err != nil || !has {
+		return Compaction{}, fmt.Errorf("%w: %s", ErrNoDatabase, addr)
+	}
+	c, err := e.node.Compact(ctx, replication.ReplicaConfig{
+		Manifest:  addr.Manifest,
+		Database:  addr.String(),
+		Namespace: ds.NewKey("/db/" + addr.Manifest.String()),
+		Store:     e.store,
+	})
+	if err != nil {
+		return Compaction{}, fmt.Errorf("engine: compact %s: %w", addr, err)
+	}
+	return Compaction{
+		Before: HistoryFootprint{Blocks: c.Before.Blocks, Bytes: c.Before.Bytes},
+		After:  HistoryFootprint{Blocks: c.After.Blocks, Bytes: c.After.Bytes},
+	}, nil
+}

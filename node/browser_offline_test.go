@@ -43,8 +43,8 @@ func setOffline(offline bool) chromedp.Action[chromedp.Void] {
 // is cut (DevTools' offline emulation); it adds 100 to-dos while the node
 // adds 5; the page reloads with no network (the service worker serves the
 // page, IndexedDB the to-dos: all 100 are there); the network comes back
-// and the node and the page converge (the issue asks for 2 s; measured and
-// logged, asserted within a generous bound).
+// and the node and the page converge (the issue asks for 2 s: measured and
+// logged, asserted within 5 s).
 func TestBrowserPeerOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -101,5 +101,9 @@ func TestBrowserPeerOffline(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("back online: node and page hold all 105 to-dos after %s (the issue asks for 2 s)", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	t.Logf("back online: node and page hold all 105 to-dos after %s (the issue asks for 2 s)", took.Round(time.Millisecond))
+	// About 1.2 s on an idle machine; 5 s catches a page that waits out
+	// the swarm's dial backoff (8 s) instead of dialling when back online.
+	require.Less(t, took, 5*time.Second, "back online, the page and the node took too long to converge")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/engine"
@@ -203,6 +204,15 @@ func connect(args []js.Value) (any, error) {
 			a = tr
 		}
 		info.Addrs = append(info.Addrs, a)
+	}
+	// A dial the page asks for is worth making now: the swarm backs off
+	// from a peer whose dials failed (while the browser was offline, say),
+	// and would refuse it for seconds after the network is back.
+	state.mu.Lock()
+	h := state.h
+	state.mu.Unlock()
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(id)
 	}
 	if err := e.Connect(context.Background(), info); err != nil {
 		return nil, fmt.Errorf("lattice: could not reach %s: %w", id, err)

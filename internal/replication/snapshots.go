@@ -210,9 +210,11 @@ func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapsh
 // snapshot it stands on is signed by this node. A compacted replica
 // serves catch-up only above its snapshot: a fresh peer joins it by a
 // snapshot.
+//
+// Of cfg it reads Manifest, Database, Namespace and Store only.
 func (n *Node) Compact(ctx context.Context, cfg ReplicaConfig) (*snapshot.Compaction, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if !cfg.Manifest.Defined() || cfg.Database == "" {
+		return nil, fmt.Errorf("%w: replica config lacks a required field", ErrBadNodeConfig)
 	}
 	if n.replica(cfg.Manifest) != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)
