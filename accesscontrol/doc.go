@@ -135,9 +135,13 @@
 //
 // A manifest with "sealed": true (engine.WithSealed) makes the database
 // readable by its members only: readers, writers (a writer is a reader)
-// and admins, as the controller says (static: its lists; dynamic: its
-// grants; token: a token with the read right). The full design is in
-// docs/sealed.md and the primitives in internal/seal. In short:
+// and admins. A controller says who reads by implementing ReadGate
+// (static: its writers; dynamic: its admins, writers and RoleReader
+// grants); without one (open, token: a token with a read right is not
+// built yet) the readers are the peers a writer shared the database with
+// (engine.Database.Share), and nobody can be removed. The conformance
+// suite checks a ReadGate. The full design is in docs/sealed.md and the
+// primitives in internal/seal. In short:
 //
 //   - Each member has an HPKE key pair (X25519 by default; the ML-KEM-768
 //     hybrid optional) apart from its libp2p identity, published as a

@@ -222,8 +222,12 @@ func (s *sealer) OpenValue(k string, v []byte) ([]byte, error) {
 }
 
 // isReader says whether the peer a recipient tag names may read: a peer
-// whose member record is known and whom the controller admits as a reader
-// (every known member when the controller has no ReadGate).
+// whose member record is known and whom the controller admits as a reader.
+// Without a ReadGate the controller says nothing about reads: then the
+// readers are the peers some writer shared the database with (an epoch
+// is wrapped to them: readers checks that), and nobody becomes one by
+// publishing a record. The keyring calls it under its lock: it must not
+// call the keyring.
 func (s *sealer) isReader(t seal.Tag) bool {
 	s.mu.Lock()
 	rec := s.records[t]
@@ -231,10 +235,15 @@ func (s *sealer) isReader(t seal.Tag) bool {
 	if rec == nil {
 		return false
 	}
-	if g, ok := s.db.access.(accesscontrol.ReadGate); ok {
+	if g, ok := s.gate(); ok {
 		return g.CanRead(s.db.ctx, rec.Peer) == nil
 	}
 	return true
+}
+
+func (s *sealer) gate() (accesscontrol.ReadGate, bool) {
+	g, ok := s.db.access.(accesscontrol.ReadGate)
+	return g, ok
 }
 
 // readers returns the records of every known member that may read, by
@@ -247,9 +256,11 @@ func (s *sealer) readers() []*seal.MemberRecord {
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	_, gated := s.gate()
 	kept := out[:0]
 	for _, r := range out {
-		if s.isReader(seal.TagOf(r.Peer)) {
+		t := seal.TagOf(r.Peer)
+		if s.isReader(t) && (gated || s.ring.Wrapped(t)) {
 			kept = append(kept, r)
 		}
 	}
@@ -359,10 +370,15 @@ func (s *sealer) prepare(t *txn) error {
 			s.db.log.Debug("sealed database: new epoch", "level", p.Level)
 		}
 	}
+	// With a ReadGate the controller names the readers: wrap the current
+	// epoch to those it misses (without one, Share wraps).
 	var readers []peer.ID
 	recs := s.readers()
 	for _, r := range recs {
 		readers = append(readers, r.Peer)
+	}
+	if _, gated := s.gate(); !gated {
+		readers = nil
 	}
 	if missing := s.ring.Missing(s.isReader, readers); len(missing) > 0 {
 		if k, cur, err := s.ring.SealingKey(s.isReader); err == nil {
@@ -449,14 +465,30 @@ func (db *Database) Share(ctx context.Context, record []byte) error {
 	if err != nil {
 		return err
 	}
-	if g, ok := db.access.(accesscontrol.ReadGate); ok {
+	var add *seal.KeyPackage
+	if g, ok := s.gate(); ok {
 		if err := g.CanRead(ctx, rec.Peer); err != nil {
 			return fmt.Errorf("%w: %w", ErrNotReader, err)
+		}
+	} else {
+		// No ReadGate: sharing is what makes a reader, so wrap the
+		// current epoch to it here (made once: the write's function may
+		// run more than once).
+		k, cur, err := s.ring.SealingKey(s.isReader)
+		if err != nil {
+			return fmt.Errorf("engine: share %s: %w", db.addr.Name, err)
+		}
+		if add, err = seal.NewAddition(db.e.key, db.addr.String(), cur.Level, k, []*seal.MemberRecord{rec}, db.e.cfg.clock()); err != nil {
+			return err
 		}
 	}
 	return db.write(ctx, func(t *txn) error {
 		s.addRecord(rec)
 		t.stageMeta(crdt.Mutation{Key: crdt.MemberRecordKey(rec.Peer.String()), Value: record})
+		if add != nil {
+			t.stageMeta(packageMutation(add))
+			return s.ring.Add(add)
+		}
 		return nil
 	})
 }

@@ -326,3 +326,40 @@ func TestSealedMembersAndConcurrentRotation(t *testing.T) {
 	})
 	require.ErrorIs(t, cb.FindByID(ctx, "after").Err(), engine.ErrNoDocuments)
 }
+
+// A sealed database whose controller has no read role (open): readers
+// are exactly the peers a writer shared it with. A peer that may write
+// but was not shared with cannot write (it cannot seal) nor read, and
+// members do not wrap keys to it on their own.
+func TestSealedWithoutReadGate(t *testing.T) {
+	ctx := context.Background()
+	a, b, c := enginetest.NewEngine(t), enginetest.NewEngine(t), enginetest.NewEngine(t)
+	enginetest.ConnectAll(t, a, b, c)
+	dbA, err := a.Create(ctx, "open-sealed", engine.WithSealed(), engine.WithAccess(accesscontrol.Open()))
+	require.NoError(t, err)
+	rec, err := c.MemberRecord(ctx)
+	require.NoError(t, err)
+	require.NoError(t, dbA.Share(ctx, rec))
+	dbB, dbC := enginetest.Open(t, b, dbA.Address()), enginetest.Open(t, c, dbA.Address())
+	_, err = dbA.Collection("t").InsertOne(ctx, engine.M{"_id": "x"})
+	require.NoError(t, err)
+	poll.Eventually(t, 20*time.Second, func() error { return dbC.Collection("t").FindByID(ctx, "x").Err() })
+	_, err = dbC.Collection("t").InsertOne(ctx, engine.M{"_id": "from-c"})
+	require.NoError(t, err, "a shared peer writes")
+
+	_, err = dbB.Collection("t").InsertOne(ctx, engine.M{"_id": "from-b"})
+	require.ErrorIs(t, err, engine.ErrNotReader)
+	_, err = dbA.Collection("t").InsertOne(ctx, engine.M{"_id": "y"})
+	require.NoError(t, err)
+	poll.Eventually(t, 20*time.Second, func() error {
+		if h, want := dbB.Heads(), dbA.Heads(); !slices.Equal(h, want) {
+			return fmt.Errorf("b's heads %v, a's %v", h, want)
+		}
+		return nil
+	})
+	_, err = dbB.Collection("t").Find(ctx, engine.M{})
+	require.ErrorIs(t, err, engine.ErrNotReader)
+	ms, err := dbA.Members(ctx)
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+}

@@ -20,7 +20,11 @@
 // that zero-value writes, garbage tokens and, for Replicated controllers,
 // garbage entries neither panic nor change anything; and that Replicated
 // controllers reach the same decisions whatever order and however often
-// their entries are applied.
+// their entries are applied. For controllers with a read role
+// (accesscontrol.ReadGate, asked about sealed databases) it checks that the
+// allowed writer may read (a writer is a reader), that refusals wrap
+// accesscontrol.ErrUnauthorized, that an empty peer ID is refused without a
+// panic, and that the answer does not change between two calls.
 //
 // Randomness is seeded; the seed is logged, and setting the environment
 // variable LATTICE_ACCESSCONTROLTEST_SEED replays a run.
@@ -135,6 +139,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Deterministic", s.testDeterministic)
 	t.Run("Concurrent", s.testConcurrent)
 	t.Run("Replicated", s.testReplicated)
+	t.Run("ReadRole", s.testReadRole)
 }
 
 // suiteSeed returns the seed from SeedEnv or a fresh one, and logs it.

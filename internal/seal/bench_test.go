@@ -39,3 +39,21 @@ func BenchmarkSealName(b *testing.B) {
 		_ = n.Seal("field", "title")
 	}
 }
+
+// BenchmarkRotation1000 is a rotation wrapped to 1,000 readers (the
+// issue's goal: at most 1 s).
+func BenchmarkRotation1000(b *testing.B) {
+	alice := newMember(b, seal.SuiteX25519)
+	recs := make([]*seal.MemberRecord, 1000)
+	for i := range recs {
+		recs[i] = newMember(b, seal.SuiteX25519).rec
+	}
+	lower := []seal.Key{mustKey(b)}
+	for b.Loop() {
+		p, err := seal.NewRotation(alice.id, db, 1, mustKey(b), recs, lower, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(p.Encode())), "bytes")
+	}
+}

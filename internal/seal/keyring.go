@@ -320,3 +320,16 @@ func (r *Keyring) describe(isReader func(Tag) bool) string {
 	}
 	return b.String()
 }
+
+// Wrapped reports whether any package held wraps an epoch to the peer
+// with tag t: whether some writer shared the database with it.
+func (r *Keyring) Wrapped(t Tag) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.epochs {
+		if e.tags[t] {
+			return true
+		}
+	}
+	return false
+}
