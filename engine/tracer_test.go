@@ -68,6 +68,18 @@ func TestPubsubTracer(t *testing.T) {
 	defer cancel()
 	dbB, err := b.Open(octx, dbA.Address())
 	require.NoError(t, err)
+	// Write once each side lists the other on the topic: a write made
+	// before reaches b through the heads exchange of the join, not a
+	// pubsub message from a, and afterwards b's forward of the head and
+	// a's rebroadcast suppress each other (each leaves out a head the
+	// other announced within the interval), so a delivery from a was left
+	// to chance (4 failures in 20 runs under load).
+	poll.Eventually(t, 30*time.Second, func() error {
+		if pa, pb := dbA.Stats().Peers, dbB.Stats().Peers; pa < 1 || pb < 1 {
+			return fmt.Errorf("topic peers: a lists %d, b lists %d", pa, pb)
+		}
+		return nil
+	})
 	_, err = ta.InsertOne(context.Background(), engine.M{"_id": "n1"})
 	require.NoError(t, err)
 	enginetest.Converged(t, 60*time.Second, 1, ta, dbB.Collection("notes"))
