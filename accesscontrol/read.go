@@ -2,6 +2,8 @@ package accesscontrol
 
 import (
 	"context"
+	"slices"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -53,5 +55,45 @@ var (
 func (c *DynamicController) Readers() []peer.ID {
 	var out []peer.ID
 	c.read(func(s *dynamicState) { out = setList(s.readers) })
+	return out
+}
+
+// Member is a peer with roles in a database: "admin", "writer", "reader"
+// (a writer or admin reads too, and is listed as a reader).
+type Member struct {
+	PeerID peer.ID  `json:"peerId"`
+	Roles  []string `json:"roles"`
+}
+
+// Members lists who holds which role as far as controller c knows: for a
+// dynamic controller its grants, for a static one its writers, and for
+// any other the peers of also (such as those a sealed database was shared
+// with), as readers. Every member is a reader; an admin is a writer too.
+// Sorted by peer ID.
+func Members(c Controller, also []peer.ID) []Member {
+	roles := map[peer.ID][]string{}
+	add := func(role Role, ps []peer.ID) {
+		for _, p := range ps {
+			roles[p] = append(roles[p], string(role))
+		}
+	}
+	switch c := c.(type) {
+	case *DynamicController:
+		add(RoleAdmin, c.Admins())
+		add(RoleWriter, c.Admins()) // an admin may write
+		add(RoleWriter, c.Writers())
+		add(RoleReader, c.Readers())
+	case *StaticController:
+		add(RoleWriter, c.Writers())
+	default:
+		add(RoleReader, also)
+	}
+	out := make([]Member, 0, len(roles))
+	for p, rs := range roles {
+		rs = append(rs, string(RoleReader))
+		slices.Sort(rs)
+		out = append(out, Member{PeerID: p, Roles: slices.Compact(rs)})
+	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(string(a.PeerID), string(b.PeerID)) })
 	return out
 }

@@ -3,7 +3,11 @@ package accesscontrol_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"strings"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/latticedb/lattice/accesscontrol"
 )
@@ -42,5 +46,49 @@ func TestDynamicReaderRole(t *testing.T) {
 	}
 	if err := c.CanRead(ctx, reader.id); !errors.Is(err, accesscontrol.ErrUnauthorized) {
 		t.Errorf("revoked reader reads: %v", err)
+	}
+}
+
+// TestMembers: the roles Members lists for each kind of controller: an
+// admin writes and reads, a writer reads, a static writer reads, and a
+// controller that names nobody lists the peers it is given as readers.
+func TestMembers(t *testing.T) {
+	admin, reader, writer := newKey(t), newKey(t), newKey(t)
+	c := newDynamic(t, admin)
+	for _, e := range [][]byte{
+		grant(t, admin, reader.id, accesscontrol.RoleReader, 1),
+		grant(t, admin, writer.id, accesscontrol.RoleWriter, 2),
+	} {
+		if err := c.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	roles := func(ms []accesscontrol.Member) map[peer.ID]string {
+		out := map[peer.ID]string{}
+		for i, m := range ms {
+			if i > 0 && ms[i-1].PeerID >= m.PeerID {
+				t.Fatalf("members not sorted by peer ID: %v", ms)
+			}
+			out[m.PeerID] = strings.Join(m.Roles, ",")
+		}
+		return out
+	}
+	want := map[peer.ID]string{admin.id: "admin,reader,writer", reader.id: "reader", writer.id: "reader,writer"}
+	if got := roles(accesscontrol.Members(c, nil)); !maps.Equal(got, want) {
+		t.Fatalf("dynamic: %v, want %v", got, want)
+	}
+	st, err := accesscontrol.NewStatic(accesscontrol.Static(writer.id).Params, accesscontrol.Env{Database: testDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := roles(accesscontrol.Members(st, []peer.ID{reader.id})); !maps.Equal(got, map[peer.ID]string{writer.id: "reader,writer"}) {
+		t.Fatalf("static: %v", got)
+	}
+	open, err := accesscontrol.NewOpen(nil, accesscontrol.Env{Database: testDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := roles(accesscontrol.Members(open, []peer.ID{reader.id})); !maps.Equal(got, map[peer.ID]string{reader.id: "reader"}) {
+		t.Fatalf("open with shared readers: %v", got)
 	}
 }

@@ -311,16 +311,16 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update any, o
 	o := updateOptions(opts)
 	_, before, after, err := c.update(ctx, filter, update, false, o)
 	if err != nil {
-		return &SingleResult{err: err}
+		return failed(err)
 	}
 	doc := before
 	if o.ReturnAfter {
 		doc = after
 	}
 	if doc == nil {
-		return &SingleResult{err: ErrNoDocuments}
+		return failed(ErrNoDocuments)
 	}
-	return &SingleResult{doc: doc}
+	return found(doc)
 }
 
 func (c *Collection) update(ctx context.Context, filter, update any, many bool, o UpdateOptions) (res *UpdateResult, before, after map[string]any, err error) {
@@ -538,12 +538,12 @@ func (c *Collection) DeleteMany(ctx context.Context, filter any) (*DeleteResult,
 func (c *Collection) FindOneAndDelete(ctx context.Context, filter any, opts ...UpdateOption) *SingleResult {
 	_, doc, err := c.delete(ctx, filter, false, updateOptions(opts).Sort, 0)
 	if err != nil {
-		return &SingleResult{err: err}
+		return failed(err)
 	}
 	if doc == nil {
-		return &SingleResult{err: ErrNoDocuments}
+		return failed(ErrNoDocuments)
 	}
-	return &SingleResult{doc: doc}
+	return found(doc)
 }
 
 // delete deletes the first document matching filter, or with many all of

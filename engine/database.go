@@ -19,8 +19,11 @@ import (
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/fanout"
 	"github.com/latticedb/lattice/internal/readmodel"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/internal/sealing"
+	"github.com/latticedb/lattice/manifest"
 	"github.com/latticedb/lattice/validation"
 )
 
@@ -48,9 +51,9 @@ type Database struct {
 	// and committing it, under the writer.
 	beforeCommit func()
 	mat          *readmodel.Model
-	sealer       *sealer // nil unless the database is sealed (seal.go)
+	sealer       *sealing.Sealer // nil unless the database is sealed (seal.go)
 	wq           writeQueue
-	hub          *eventHub
+	hub          *fanout.Hub[Event]
 	stats        counters
 
 	tok atomic.Pointer[[]byte] // capability token sent with local writes
@@ -151,7 +154,7 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 		return nil, err
 	}
 	defer leave()
-	nonce, err := newNonce()
+	nonce, err := manifest.NewNonce()
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +175,7 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 			return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 		}
 	}
-	blk, err := encodeManifest(m)
+	blk, err := manifest.Encode(m)
 	if err != nil {
 		return nil, err
 	}
@@ -215,25 +218,61 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	// fetched from them (the database joins for itself once open).
 	stopLooking := e.joinRendezvous(addr.String())
 	defer stopLooking()
-	// The manifest comes through the quarantine: a block that is no
-	// manifest (a wrong address) is never written to disk.
+	m, admit, err := e.fetchManifest(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := admit(); err != nil {
+		return nil, err
+	}
+	return e.open(ctx, addr, m)
+}
+
+// fetchManifest fetches the manifest at addr from connected peers through
+// the quarantine: a block that is no manifest (a wrong address) is never
+// written to disk; admit stores it.
+func (e *Engine) fetchManifest(ctx context.Context, addr Address) (_ *Manifest, admit func() error, _ error) {
 	blk, err := e.node.Fetch(ctx, addr.Manifest)
 	if err != nil {
-		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
 	}
-	m, err := decodeManifest(blk.RawData())
+	m, err := manifest.Decode(blk.RawData())
 	if err != nil {
-		return nil, err // the block stays in memory until evicted
+		return nil, nil, err // the block stays in memory until evicted
 	}
 	if m.Name != addr.Name {
 		// Not the manifest's name: a caller who guessed the CID (seen
 		// somewhere) must not learn the address from the error.
-		return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
+		return nil, nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 	}
-	if err := e.node.Admit(ctx, blk); err != nil {
-		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
+	return m, func() error {
+		if err := e.node.Admit(ctx, blk); err != nil {
+			return fmt.Errorf("engine: store manifest of %s: %w", addr, err)
+		}
+		return nil
+	}, nil
+}
+
+// judges builds the access controller and validator a manifest names.
+func (e *Engine) judges(addr Address, m *Manifest, log hclog.Logger) (accesscontrol.Controller, validation.Validator, error) {
+	ac, err := e.registry.NewAccess(m.Access, accesscontrol.Env{Database: addr.String(), Self: e.ID(), Logger: log.Named("access")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("engine: open %s: %w", addr, err)
 	}
-	return e.open(ctx, addr, m)
+	var v validation.Validator = validation.Open{}
+	if m.Validator != nil {
+		if v, err = e.registry.NewValidator(*m.Validator); err != nil {
+			return nil, nil, fmt.Errorf("engine: open %s: %w", addr, err)
+		}
+	}
+	return ac, v, nil
+}
+
+// replicaBase is the part of a replica's configuration that only names
+// the database and where it is stored.
+func (e *Engine) replicaBase(addr Address) replication.ReplicaConfig {
+	return replication.ReplicaConfig{Manifest: addr.Manifest, Database: addr.String(),
+		Namespace: ds.NewKey("/db/" + addr.Manifest.String()), Store: e.store}
 }
 
 func (e *Engine) lookup(addr Address) *Database {
@@ -329,7 +368,7 @@ func (e *Engine) Databases(ctx context.Context) ([]DatabaseInfo, error) {
 			continue
 		}
 		if blk, err := e.node.Get(ctx, addr.Manifest); err == nil {
-			if mm, err := decodeManifest(blk.RawData()); err == nil {
+			if mm, err := manifest.Decode(blk.RawData()); err == nil {
 				m = *mm
 			}
 		}
@@ -434,7 +473,7 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 		ns:       ds.NewKey("/db/" + key),
 		done:     make(chan struct{}),
 	}
-	db.hub = newEventHub(&db.stats.eventsDropped)
+	db.hub = fanout.New[Event](eventBuffer, &db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
 	if err := db.start(ctx); err != nil {
 		db.cancel()
@@ -453,18 +492,9 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 
 func (db *Database) start(ctx context.Context) error {
 	e := db.e
-	ac, err := e.registry.NewAccess(db.manifest.Access, accesscontrol.Env{
-		Database: db.addr.String(), Self: e.ID(), Logger: db.log.Named("access"),
-	})
-	if err != nil {
-		return fmt.Errorf("engine: open %s: %w", db.addr, err)
-	}
-	db.access = ac
-	db.validator = validation.Validator(validation.Open{})
-	if db.manifest.Validator != nil {
-		if db.validator, err = e.registry.NewValidator(*db.manifest.Validator); err != nil {
-			return fmt.Errorf("engine: open %s: %w", db.addr, err)
-		}
+	var err error
+	if db.access, db.validator, err = e.judges(db.addr, db.manifest, db.log); err != nil {
+		return err
 	}
 
 	db.mat = readmodel.New(db.log.Named("view"), e.store, db.ns)
@@ -535,7 +565,7 @@ func (db *Database) checkOpen() error {
 		return fmt.Errorf("%w: database %s", ErrClosed, db.addr.Name)
 	}
 	if db.sealer != nil {
-		return db.sealer.readable()
+		return db.sealer.Readable()
 	}
 	return nil
 }
@@ -568,7 +598,7 @@ func (db *Database) stop() error {
 	if r := db.live.Swap(nil); r != nil {
 		errs = append(errs, r.Close())
 	}
-	db.hub.close() // ends subscriptions, whose goroutines wg counts
+	db.hub.Close() // ends subscriptions, whose goroutines wg counts
 	db.wg.Wait()
 	return errors.Join(errs...)
 }
@@ -578,10 +608,10 @@ func (db *Database) stop() error {
 // leaving. The channel is buffered; a consumer that falls far behind misses
 // events (counted in Stats).
 func (db *Database) Events(ctx context.Context) <-chan Event {
-	return db.hub.subscribe(ctx, &db.wg)
+	return db.hub.Subscribe(ctx, &db.wg)
 }
 
-func (db *Database) emit(ev Event) { db.hub.emit(ev) }
+func (db *Database) emit(ev Event) { db.hub.Send(ev) }
 
 func (db *Database) onDocChange(r docRef, old, doc map[string]any, local bool) {
 	ev := Event{Type: EventReplicated, Collection: r.Coll, Deleted: doc == nil}
@@ -626,7 +656,7 @@ func (db *Database) onMeta(key string) {
 	case crdt.KindCollection:
 		db.mat.ApplyMarker(pk.Coll, ok)
 	case crdt.KindSeal:
-		if ok && db.sealer != nil && db.sealer.apply(key, val) {
+		if ok && db.sealer != nil && db.sealer.Apply(key, val) {
 			// A key arrived: values that did not open may open now.
 			if err := db.mat.RefreshAll(db.ctx); err != nil && db.ctx.Err() == nil {
 				db.log.Warn("re-read sealed documents", "error", err)

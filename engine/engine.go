@@ -19,7 +19,7 @@ import (
 	"github.com/latticedb/lattice/discovery"
 	"github.com/latticedb/lattice/internal/identity"
 	"github.com/latticedb/lattice/internal/replication"
-	"github.com/latticedb/lattice/internal/seal"
+	"github.com/latticedb/lattice/internal/sealing"
 	"github.com/latticedb/lattice/internal/store"
 	"github.com/latticedb/lattice/plugins"
 )
@@ -44,9 +44,7 @@ type Engine struct {
 	ids        *crdt.IDGenerator
 	disc       *discovery.Manager // WithDiscovery's sources, nil without
 
-	sealMu  sync.Mutex         // guards sealKey, sealRec (seal.go)
-	sealKey *seal.MemberKey    // this peer's member key, loaded on first use
-	sealRec *seal.MemberRecord // its signed public half
+	records *sealing.Records // this peer's member key for sealed databases
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,7 +137,8 @@ func (e *Engine) start(ctx context.Context) error {
 	if e.node, err = replication.NewNode(ctx, h, e.store, ncfg); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	e.serveMemberRecords() // sealed databases (members.go)
+	e.records = sealing.NewRecords(e.store, e.key, cfg.clock)
+	e.records.Serve(h, e.enter) // sealed databases (members.go)
 
 	for _, ai := range cfg.bootstrap {
 		if err := h.Connect(ctx, ai); err != nil {

@@ -1,6 +1,11 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/latticedb/lattice/manifest"
+	"github.com/latticedb/lattice/query"
+)
 
 // Errors returned by the engine; match them with errors.Is. Errors from the
 // query language (query) and from access control (accesscontrol) are
@@ -11,9 +16,9 @@ var (
 	// ErrBadOption is returned by New for an invalid option.
 	ErrBadOption = errors.New("engine: invalid option")
 	// ErrBadAddress is returned for a database address that does not parse.
-	ErrBadAddress = errors.New("engine: malformed database address")
+	ErrBadAddress = manifest.ErrBadAddress
 	// ErrBadManifest is returned for a manifest block that does not decode.
-	ErrBadManifest = errors.New("engine: malformed manifest")
+	ErrBadManifest = manifest.ErrBadManifest
 	// ErrNoDatabase is returned when a database is not open or not known.
 	ErrNoDatabase = errors.New("engine: no such database")
 	// ErrBadDocument is returned for a document that cannot be stored.
@@ -28,12 +33,12 @@ var (
 	ErrDuplicateKey = errors.New("engine: duplicate _id")
 	// ErrNoDocuments is returned by SingleResult.Decode when nothing matched,
 	// like the MongoDB driver's mongo.ErrNoDocuments.
-	ErrNoDocuments = errors.New("engine: no documents in result")
+	ErrNoDocuments = query.ErrNoDocuments
 	// ErrBadName is returned for an invalid database, collection or index name.
-	ErrBadName = errors.New("engine: invalid name")
+	ErrBadName = manifest.ErrBadName
 	// ErrMaxTime is returned by a find that ran past its query.MaxTime
 	// (MongoDB's MaxTimeMSExpired); it also wraps context.DeadlineExceeded.
 	ErrMaxTime = errors.New("engine: operation exceeded its time limit")
 	// ErrCursorClosed is returned by a cursor used after Close.
-	ErrCursorClosed = errors.New("engine: cursor closed")
+	ErrCursorClosed = query.ErrCursorClosed
 )

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,78 +49,6 @@ type CatchupProgress struct {
 // this far behind misses events (counted in Stats.EventsDropped); events are
 // notifications, the database is the source of truth.
 const eventBuffer = 1024
-
-type eventHub struct {
-	mu     sync.Mutex
-	subs   map[chan Event]struct{}
-	closed bool
-	done   chan struct{} // closed by close; ends subscription goroutines
-	drops  *atomic.Uint64
-}
-
-func newEventHub(drops *atomic.Uint64) *eventHub {
-	return &eventHub{done: make(chan struct{}), drops: drops}
-}
-
-func (h *eventHub) subscribe(ctx context.Context, wg *sync.WaitGroup) <-chan Event {
-	ch := make(chan Event, eventBuffer)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		close(ch)
-		return ch
-	}
-	if h.subs == nil {
-		h.subs = make(map[chan Event]struct{})
-	}
-	h.subs[ch] = struct{}{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			h.unsubscribe(ch)
-		case <-h.done:
-		}
-	}()
-	return ch
-}
-
-func (h *eventHub) unsubscribe(ch chan Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.subs[ch]; ok {
-		delete(h.subs, ch)
-		close(ch)
-	}
-}
-
-func (h *eventHub) emit(ev Event) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.subs {
-		select {
-		case ch <- ev:
-		default:
-			h.drops.Add(1)
-		}
-	}
-}
-
-// close ends every subscription.
-func (h *eventHub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	h.closed = true
-	close(h.done)
-	for ch := range h.subs {
-		close(ch)
-	}
-	h.subs = nil
-}
 
 // Stats are a database's replication counters since it was opened.
 type Stats struct {

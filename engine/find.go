@@ -68,6 +68,14 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 // a limit fails with query.ErrSortTooLarge when its keys would exceed the
 // sort memory bound; with a limit only skip+limit documents are held.
 func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option) (*Cursor, error) {
+	docs, err := c.find(ctx, filter, opts)
+	if err != nil {
+		return nil, err
+	}
+	return query.NewCursor(docs), nil
+}
+
+func (c *Collection) find(ctx context.Context, filter any, opts []query.Option) ([]map[string]any, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -109,42 +117,42 @@ func (c *Collection) Find(ctx context.Context, filter any, opts ...query.Option)
 	if err != nil {
 		return nil, err
 	}
-	return &Cursor{docs: docs, pos: -1}, nil
+	return docs, nil
 }
 
 // FindOne returns the first document matching filter.
 func (c *Collection) FindOne(ctx context.Context, filter any, opts ...query.Option) *SingleResult {
-	cur, err := c.Find(ctx, filter, append(opts, query.Limit(1))...)
+	docs, err := c.find(ctx, filter, append(opts, query.Limit(1)))
 	if err != nil {
-		return &SingleResult{err: err}
+		return failed(err)
 	}
-	if len(cur.docs) == 0 {
-		return &SingleResult{err: ErrNoDocuments}
+	if len(docs) == 0 {
+		return failed(ErrNoDocuments)
 	}
-	return &SingleResult{doc: cur.docs[0]}
+	return found(docs[0])
 }
 
 // FindByID returns the document with the given _id.
 func (c *Collection) FindByID(ctx context.Context, id any) *SingleResult {
 	if c.err != nil {
-		return &SingleResult{err: c.err}
+		return failed(c.err)
 	}
 	if err := c.db.checkOpen(); err != nil {
-		return &SingleResult{err: err}
+		return failed(err)
 	}
 	nid, err := value.Normalize(id)
 	if err != nil {
-		return &SingleResult{err: fmt.Errorf("%w: _id: %w", ErrBadDocument, err)}
+		return failed(fmt.Errorf("%w: _id: %w", ErrBadDocument, err))
 	}
 	r, err := c.ref(value.CanonicalNumbers(nid))
 	if err != nil {
-		return &SingleResult{err: err}
+		return failed(err)
 	}
 	e := c.db.mat.Entry(r)
 	if e == nil || e.Doc == nil {
-		return &SingleResult{err: ErrNoDocuments}
+		return failed(ErrNoDocuments)
 	}
-	return &SingleResult{doc: e.Doc}
+	return found(e.Doc)
 }
 
 // CountDocuments counts the documents matching filter.
@@ -266,110 +274,13 @@ func validateIndexPath(p string) error {
 }
 
 // Cursor iterates over the results of Find, like the MongoDB driver's
-// cursor. It holds its results in memory.
-type Cursor struct {
-	docs   []map[string]any
-	pos    int
-	closed bool
-}
-
-// Next advances to the next document, reporting whether there is one.
-func (cur *Cursor) Next(ctx context.Context) bool {
-	if cur.closed || ctx.Err() != nil || cur.pos+1 >= len(cur.docs) {
-		return false
-	}
-	cur.pos++
-	return true
-}
-
-// Decode decodes the current document into v: a *map[string]any (or *M)
-// or a pointer to a struct with json tags.
-func (cur *Cursor) Decode(v any) error {
-	if cur.closed {
-		return ErrCursorClosed
-	}
-	if cur.pos < 0 || cur.pos >= len(cur.docs) {
-		return fmt.Errorf("engine: Decode called without a successful Next")
-	}
-	return decodeInto(cur.docs[cur.pos], v)
-}
-
-// All decodes every remaining document into results, a pointer to a slice,
-// and closes the cursor.
-func (cur *Cursor) All(ctx context.Context, results any) error {
-	if cur.closed {
-		return ErrCursorClosed
-	}
-	rest := cur.docs[cur.pos+1:]
-	cur.pos = len(cur.docs)
-	defer cur.Close(ctx)
-	if p, ok := results.(*[]map[string]any); ok {
-		out := make([]map[string]any, len(rest))
-		for i, d := range rest {
-			out[i] = value.Clone(d).(map[string]any)
-		}
-		*p = out
-		return nil
-	}
-	b, err := json.Marshal(rest)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, results)
-}
-
-// RemainingBatchLength is how many documents Next has yet to return.
-func (cur *Cursor) RemainingBatchLength() int { return len(cur.docs) - cur.pos - 1 }
-
-// Err is always nil: results are materialised when Find returns. It exists
-// for the MongoDB driver's iteration idiom.
-func (cur *Cursor) Err() error { return nil }
-
-// Close releases the cursor. Idempotent.
-func (cur *Cursor) Close(ctx context.Context) error {
-	cur.closed = true
-	cur.docs = nil
-	return nil
-}
+// cursor (see query.Cursor).
+type Cursor = query.Cursor
 
 // SingleResult is the result of FindOne, FindByID, FindOneAndUpdate and
-// FindOneAndDelete.
-type SingleResult struct {
-	doc map[string]any
-	err error
-}
+// FindOneAndDelete (see query.SingleResult).
+type SingleResult = query.SingleResult
 
-// Err is the error of the operation; ErrNoDocuments when nothing matched.
-func (r *SingleResult) Err() error { return r.err }
+func failed(err error) *SingleResult { return query.NewResult(nil, err) }
 
-// Decode decodes the document into v (see Cursor.Decode).
-func (r *SingleResult) Decode(v any) error {
-	if r.err != nil {
-		return r.err
-	}
-	return decodeInto(r.doc, v)
-}
-
-// Raw returns a copy of the document as a map.
-func (r *SingleResult) Raw() (M, error) {
-	if r.err != nil {
-		return nil, r.err
-	}
-	return value.Clone(r.doc).(map[string]any), nil
-}
-
-func decodeInto(doc map[string]any, v any) error {
-	switch p := v.(type) {
-	case *map[string]any:
-		*p = value.Clone(doc).(map[string]any)
-		return nil
-	case *any:
-		*p = value.Clone(doc)
-		return nil
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
+func found(doc map[string]any) *SingleResult { return query.NewResult(doc, nil) }

@@ -3,47 +3,16 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
-	"slices"
-	"time"
 
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/latticedb/lattice/accesscontrol"
-	"github.com/latticedb/lattice/internal/seal"
+	"github.com/latticedb/lattice/internal/sealing"
 )
 
 // MemberRecordProtocol answers a peer's member key record (see
-// Engine.MemberRecord): one signed record per stream, then close. The
-// record is public (it holds a public key); its signature tells whose it
-// is, so it can come from anyone.
-const MemberRecordProtocol protocol.ID = "/lattice/seal/member/1.0.0"
-
-// maxRecordSize bounds a member record read from a peer.
-const maxRecordSize = 8 << 10
-
-// serveMemberRecords answers MemberRecordProtocol with this engine's
-// record.
-func (e *Engine) serveMemberRecords() {
-	e.host.SetStreamHandler(MemberRecordProtocol, func(st network.Stream) {
-		defer st.Close()
-		ctx, leave, err := e.enter(context.Background())
-		if err != nil {
-			_ = st.Reset()
-			return
-		}
-		defer leave()
-		rec, err := e.MemberRecord(ctx)
-		if err != nil {
-			_ = st.Reset()
-			return
-		}
-		_ = st.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		_, _ = st.Write(rec)
-	})
-}
+// Engine.MemberRecord): one signed record per stream, then close.
+const MemberRecordProtocol = sealing.RecordProtocol
 
 // PeerMemberRecord asks a connected (or dialable) peer for its member key
 // record and checks that it is p's.
@@ -56,85 +25,25 @@ func (e *Engine) PeerMemberRecord(ctx context.Context, p peer.ID) ([]byte, error
 		return nil, err
 	}
 	defer leave()
-	st, err := e.host.NewStream(ctx, p, MemberRecordProtocol)
-	if err != nil {
-		return nil, fmt.Errorf("engine: member record of %s: %w", p, err)
-	}
-	defer st.Close()
-	if d, ok := ctx.Deadline(); ok {
-		_ = st.SetReadDeadline(d)
-	} else {
-		_ = st.SetReadDeadline(time.Now().Add(10 * time.Second))
-	}
-	b, err := io.ReadAll(io.LimitReader(st, maxRecordSize+1))
-	if err != nil || len(b) > maxRecordSize {
-		return nil, fmt.Errorf("engine: member record of %s: %v", p, err)
-	}
-	rec, err := seal.DecodeMemberRecord(b)
-	if err != nil {
-		return nil, err
-	}
-	if rec.Peer != p {
-		return nil, fmt.Errorf("%w: %s answered %s's record", seal.ErrBadRecord, p, rec.Peer)
-	}
-	return b, nil
+	return sealing.Fetch(ctx, e.host, p)
 }
 
 // Member is a peer with roles in a database: "admin", "writer",
 // "reader" (a writer or admin reads too, and is listed as a reader).
-type Member struct {
-	PeerID peer.ID  `json:"peerId"`
-	Roles  []string `json:"roles"`
-}
+type Member = accesscontrol.Member
 
 // Members lists who holds which role, as far as this replica knows:
 // for a dynamic controller its grants, for a static one its writers, and
 // for a sealed database without a ReadGate every peer it was shared
 // with. Sorted by peer ID.
 func (db *Database) Members(ctx context.Context) ([]Member, error) {
-	roles := map[peer.ID][]string{}
-	add := func(role accesscontrol.Role, ps []peer.ID) {
-		for _, p := range ps {
-			roles[p] = append(roles[p], string(role))
+	var shared []peer.ID
+	if db.sealer != nil {
+		for _, r := range db.sealer.Readers() {
+			shared = append(shared, r.Peer)
 		}
 	}
-	switch c := db.access.(type) {
-	case *accesscontrol.DynamicController:
-		add(accesscontrol.RoleAdmin, c.Admins())
-		add(accesscontrol.RoleWriter, c.Writers())
-		add(accesscontrol.RoleReader, c.Readers())
-		for p, rs := range roles {
-			if slices.Contains(rs, string(accesscontrol.RoleAdmin)) && !slices.Contains(rs, string(accesscontrol.RoleWriter)) {
-				roles[p] = append(roles[p], string(accesscontrol.RoleWriter)) // an admin may write
-			}
-		}
-	case *accesscontrol.StaticController:
-		add(accesscontrol.RoleWriter, c.Writers())
-	default:
-		if db.sealer != nil {
-			for _, r := range db.sealer.readers() {
-				roles[r.Peer] = nil
-			}
-		}
-	}
-	out := make([]Member, 0, len(roles))
-	for p, rs := range roles {
-		if !slices.Contains(rs, string(accesscontrol.RoleReader)) {
-			rs = append(rs, string(accesscontrol.RoleReader))
-		}
-		slices.Sort(rs)
-		out = append(out, Member{PeerID: p, Roles: slices.Compact(rs)})
-	}
-	slices.SortFunc(out, func(a, b Member) int {
-		switch {
-		case a.PeerID < b.PeerID:
-			return -1
-		case a.PeerID > b.PeerID:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
+	return accesscontrol.Members(db.access, shared), nil
 }
 
 // GrantMember gives p a role ("reader", "writer" or "admin") in a
@@ -195,17 +104,13 @@ func (db *Database) rotate(ctx context.Context, force bool) error {
 	if s == nil {
 		return fmt.Errorf("%w: database %s is not sealed", ErrBadOption, db.addr.Name)
 	}
-	if !force && !s.ring.NeedsRotation(s.isReader) {
-		return nil
-	}
-	// One package, made before the write: the write's function may run
-	// more than once, and each run must stage the same epoch.
-	p, _, err := s.ring.Rotate(db.e.key, s.readers(), db.e.cfg.clock())
-	if err != nil {
+	p, err := s.Rotation(force)
+	if err != nil || p == nil {
 		return err
 	}
 	return db.write(ctx, func(t *txn) error {
-		t.stageMeta(packageMutation(p))
-		return s.ring.Add(p)
+		m, err := s.AddPackage(p)
+		t.stageMeta(m)
+		return err
 	})
 }

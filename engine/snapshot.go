@@ -8,10 +8,7 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/latticedb/lattice/accesscontrol"
-	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/snapshot"
-	"github.com/latticedb/lattice/validation"
 )
 
 // JoinFromSnapshot opens the database at address as Open does, but when
@@ -32,47 +29,26 @@ func (e *Engine) JoinFromSnapshot(ctx context.Context, address string, from peer
 	if db := e.lookup(addr); isOpen(db) {
 		return e.Open(ctx, address)
 	}
-	blk, err := e.node.Fetch(ctx, addr.Manifest)
-	if err != nil {
-		return nil, fmt.Errorf("engine: fetch manifest of %s: %w", addr, err)
-	}
-	m, err := decodeManifest(blk.RawData())
+	m, admit, err := e.fetchManifest(ctx, addr)
 	if err != nil {
 		return nil, err
-	}
-	if m.Name != addr.Name {
-		return nil, fmt.Errorf("%w: %s: the manifest names another database", ErrBadAddress, addr)
 	}
 	if m.Sealed != nil {
 		return nil, fmt.Errorf("engine: join %s from a snapshot: sealed databases are not supported yet", addr)
 	}
-	ac, err := e.registry.NewAccess(m.Access, accesscontrol.Env{Database: addr.String(), Self: e.ID(), Logger: e.log.Named("access")})
-	if err != nil {
-		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
-	}
-	var v validation.Validator = validation.Open{}
-	if m.Validator != nil {
-		if v, err = e.registry.NewValidator(*m.Validator); err != nil {
-			return nil, fmt.Errorf("engine: join %s: %w", addr, err)
-		}
+	cfg := e.replicaBase(addr)
+	if cfg.Access, cfg.Validator, err = e.judges(addr, m, e.log); err != nil {
+		return nil, err
 	}
 	bundle, err := e.node.FetchSnapshot(ctx, from, addr.Manifest)
 	if err != nil {
 		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
 	}
-	err = e.node.InstallSnapshot(ctx, replication.ReplicaConfig{
-		Manifest:  addr.Manifest,
-		Database:  addr.String(),
-		Namespace: ds.NewKey("/db/" + addr.Manifest.String()),
-		Access:    ac,
-		Validator: v,
-		Store:     e.store,
-	}, bundle)
-	if err != nil && !errors.Is(err, snapshot.ErrNotEmpty) {
+	if err := e.node.InstallSnapshot(ctx, cfg, bundle); err != nil && !errors.Is(err, snapshot.ErrNotEmpty) {
 		return nil, fmt.Errorf("engine: join %s: %w", addr, err)
 	}
-	if err := e.node.Admit(ctx, blk); err != nil {
-		return nil, fmt.Errorf("engine: store manifest of %s: %w", addr, err)
+	if err := admit(); err != nil {
+		return nil, err
 	}
 	return e.Open(ctx, address)
 }
@@ -118,12 +94,7 @@ func (e *Engine) Compact(ctx context.Context, address string) (Compaction, error
 	if has, err := e.store.Has(ctx, ds.NewKey(dbRegistryPrefix+"/"+addr.Manifest.String())); err != nil || !has {
 		return Compaction{}, fmt.Errorf("%w: %s", ErrNoDatabase, addr)
 	}
-	c, err := e.node.Compact(ctx, replication.ReplicaConfig{
-		Manifest:  addr.Manifest,
-		Database:  addr.String(),
-		Namespace: ds.NewKey("/db/" + addr.Manifest.String()),
-		Store:     e.store,
-	})
+	c, err := e.node.Compact(ctx, e.replicaBase(addr))
 	if err != nil {
 		return Compaction{}, fmt.Errorf("engine: compact %s: %w", addr, err)
 	}

@@ -2,13 +2,10 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"sync"
-
-	ds "github.com/ipfs/go-datastore"
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/replication"
@@ -30,16 +27,6 @@ import (
 // maxGroupOps bounds how many write functions share one commit group.
 const maxGroupOps = 1024
 
-// maxDeltaMutations and maxDeltaBytes bound one delta. go-ds-crdt's batch
-// recomputes the size of the whole pending delta on every Put, so deltas
-// are kept small enough for that to stay cheap, and small enough to travel
-// inline in a broadcast. Receivers refuse a delta of more keys
-// (replication.MaxDeltaMutations).
-const (
-	maxDeltaMutations = replication.MaxDeltaMutations
-	maxDeltaBytes     = 768 << 10
-)
-
 type writeReq struct {
 	ctx  context.Context // its caller's: a write whose caller has gone is dropped
 	fn   func(*txn) error
@@ -52,7 +39,7 @@ type writeQueue struct {
 	pending []*writeReq
 	active  bool
 	// deltaKeys, when set (by tests only, see export_test.go), replaces
-	// maxDeltaMutations: a peer that makes deltas past the receivers'
+	// replication.MaxDeltaMutations: a peer that makes deltas past the receivers'
 	// bounds.
 	deltaKeys int
 }
@@ -168,6 +155,15 @@ func (t *txn) stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
 }
 
 // stageMeta records a write of a non-document key (index, collection, ACL).
+// stageEntry adds an entry to a commit group about to be written.
+func stageEntry(t *txn, m crdt.Mutation) {
+	if _, seen := t.muts[m.Key]; !seen {
+		t.order = append(t.order, m.Key)
+	}
+	t.muts[m.Key] = m
+	t.meta = append(t.meta, m.Key)
+}
+
 func (t *txn) stageMeta(m crdt.Mutation) {
 	t.opMuts = append(t.opMuts, m)
 	t.opMeta = append(t.opMeta, m.Key)
@@ -379,11 +375,6 @@ func (db *Database) commitGroup(ctx context.Context, group []*writeReq) {
 	settle(len(group))
 }
 
-// maxSignAttempts bounds how often one delta is signed again because its
-// height moved: each retry follows a remote head merged in the instant
-// between signing and committing, so a few are plenty.
-const maxSignAttempts = 16
-
 // commit writes the group's mutations as deltas, then refreshes the view of
 // every document written so the writers read their own writes.
 func (db *Database) commit(ctx context.Context, t *txn) error {
@@ -394,86 +385,24 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	// Use a context that outlives a caller's cancellation: half a group must
 	// not be abandoned between deltas.
 	cctx := context.WithoutCancel(ctx)
-	var err error
-	b, err := store.Batch(cctx)
-	if err != nil {
-		return err
-	}
+	c := replication.Commit{Identity: db.e.key, Author: db.e.ID(), Token: db.token(), Clock: db.e.cfg.clock,
+		DeltaKeys: db.wq.deltaKeys, BeforeCommit: db.beforeCommit, Commits: &db.stats.commits, Resigned: &db.stats.resigned}
 	if db.sealer != nil {
-		if err := db.sealer.prepare(t); err != nil {
+		ms, err := db.sealer.Prepare(t.order)
+		if err != nil {
 			return err
 		}
+		for _, m := range ms {
+			stageEntry(t, m)
+		}
+		c.Seal = db.sealer.SealMutation
 	}
 	db.mat.BeginLocal(t.muts)
-	deltaKeys := maxDeltaMutations
-	if db.wq.deltaKeys > 0 {
-		deltaKeys = db.wq.deltaKeys
+	muts := make([]crdt.Mutation, len(t.order))
+	for i, k := range t.order {
+		muts[i] = t.muts[k]
 	}
-	var chunk []crdt.Mutation
-	size := 0
-	flush := func() error {
-		// Each delta carries its author's signature over its contents
-		// and the height go-ds-crdt will give it: one above the highest
-		// head. A remote head merged between the two moves that height;
-		// the block is then refused before anything is stored
-		// (replication.ErrHeightMoved), and the delta is signed again.
-		for attempt := 1; ; attempt++ {
-			height := store.InternalStats(cctx).MaxHeight + 1
-			sig, err := replication.SignChunk(db.e.key, db.e.ID(), db.addr.String(), db.token(), db.e.cfg.clock(), height, chunk)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(cctx, ds.NewKey(sig.Key), sig.Value); err != nil {
-				return err
-			}
-			if db.beforeCommit != nil {
-				db.beforeCommit()
-			}
-			err = b.Commit(cctx)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, replication.ErrHeightMoved) || attempt == maxSignAttempts {
-				return err
-			}
-			db.stats.resigned.Add(1)
-			// The stale signature's key is its own: deleting it from the
-			// batch drops the element and tombstones nothing.
-			if err := b.Delete(cctx, ds.NewKey(sig.Key)); err != nil {
-				return err
-			}
-		}
-		db.stats.commits.Add(1)
-		chunk, size = chunk[:0], 0
-		return nil
-	}
-	for _, k := range t.order {
-		m := t.muts[k]
-		if db.sealer != nil {
-			if m, err = db.sealer.sealMutation(m); err != nil {
-				break
-			}
-			k = m.Key
-		}
-		if m.Delete {
-			err = b.Delete(cctx, ds.NewKey(k))
-		} else {
-			err = b.Put(cctx, ds.NewKey(k), m.Value)
-		}
-		if err != nil {
-			break
-		}
-		chunk = append(chunk, m)
-		size += len(k) + len(m.Value)
-		if len(chunk) >= deltaKeys || size >= maxDeltaBytes {
-			if err = flush(); err != nil {
-				break
-			}
-		}
-	}
-	if err == nil && len(chunk) > 0 {
-		err = flush()
-	}
+	err := store.Commit(cctx, c, muts)
 	if err == nil {
 		// One fsync for the whole group, before any caller is told.
 		err = db.e.store.SyncWAL()

@@ -15,6 +15,11 @@ import (
 //	query: conflicting updates at "a" and "a.b"
 //	query: type mismatch: $inc: field "n" holds a string, not a number
 var (
+	// ErrNoDocuments is returned by SingleResult.Decode when nothing
+	// matched, like the MongoDB driver's mongo.ErrNoDocuments.
+	ErrNoDocuments = errors.New("lattice: no documents in result")
+	// ErrCursorClosed is returned by a cursor used after Close.
+	ErrCursorClosed = errors.New("lattice: cursor closed")
 	// ErrInvalidValue, ErrInvalidJSON and ErrInvalidDocument are package
 	// value's: values and documents are checked there.
 	ErrInvalidValue    = value.ErrInvalidValue

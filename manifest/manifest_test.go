@@ -1,4 +1,4 @@
-package engine
+package manifest
 
 import (
 	"bytes"
@@ -18,14 +18,14 @@ func TestManifestWithoutNonceKeepsItsAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := decodeManifest(old)
+	m, err := Decode(old)
 	if err != nil {
 		t.Fatalf("an old manifest must still decode: %v", err)
 	}
 	if m.Nonce != "" {
 		t.Fatalf("nonce %q from nowhere", m.Nonce)
 	}
-	blk, err := encodeManifest(m)
+	blk, err := Encode(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,22 +33,22 @@ func TestManifestWithoutNonceKeepsItsAddress(t *testing.T) {
 		t.Fatalf("an old manifest re-encodes to %s, want %s", blk.Cid(), want)
 	}
 
-	n, err := newNonce()
+	n, err := NewNonce()
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Nonce = n
-	blk, err = encodeManifest(m)
+	blk, err = Encode(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := decodeManifest(blk.RawData())
+	back, err := Decode(blk.RawData())
 	if err != nil || back.Nonce != n {
 		t.Fatalf("nonce round trip: %v, %+v", err, back)
 	}
 	for _, bad := range []string{"UPPER", "with space", string(bytes.Repeat([]byte("a"), maxNonceLen+1))} {
 		m.Nonce = bad
-		if _, err := encodeManifest(m); err == nil {
+		if _, err := Encode(m); err == nil {
 			t.Fatalf("nonce %q accepted", bad)
 		}
 	}

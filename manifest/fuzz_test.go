@@ -1,4 +1,4 @@
-package engine
+package manifest
 
 import "testing"
 
@@ -8,11 +8,11 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add([]byte(`{"name":"","type":"docstore","access":{"type":"open"}}`))
 	f.Add([]byte(`{"name":"x","type":"docstore","access":{"type":"open"},"nonce":"abcdefghijklmnopqrstuvwxyz"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := decodeManifest(data)
+		m, err := Decode(data)
 		if err != nil {
 			return
 		}
-		if _, err := encodeManifest(m); err != nil {
+		if _, err := Encode(m); err != nil {
 			t.Fatalf("decoded manifest does not encode: %v", err)
 		}
 	})
