@@ -256,6 +256,16 @@ func (s *Sealer) AddPackage(p *seal.KeyPackage) (crdt.Mutation, error) {
 	return PackageMutation(p), s.ring.Add(p)
 }
 
+// stage adds key package p, made with error err, to the keyring and its
+// entry to out.
+func (s *Sealer) stage(out []crdt.Mutation, p *seal.KeyPackage, err error) ([]crdt.Mutation, error) {
+	if err != nil {
+		return out, err
+	}
+	m, err := s.AddPackage(p)
+	return append(out, m), err
+}
+
 // Prepare runs before a commit group whose keys are keys is sealed: it
 // returns the entries the group must carry as well (this writer's member
 // record when it was never published, a new epoch when the current one
@@ -271,14 +281,9 @@ func (s *Sealer) Prepare(keys []string) ([]crdt.Mutation, error) {
 	if s.ring.NeedsRotation(s.isReader) {
 		if _, err := s.ring.Names(); err == nil {
 			p, _, err := s.ring.Rotate(s.cfg.Identity, s.Readers(), s.cfg.Clock())
-			if err != nil {
+			if out, err = s.stage(out, p, err); err != nil {
 				return nil, err
 			}
-			m, err := s.AddPackage(p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m)
 			s.cfg.Log.Debug("sealed database: new epoch", "level", p.Level)
 		}
 	}
@@ -303,14 +308,9 @@ func (s *Sealer) Prepare(keys []string) ([]crdt.Mutation, error) {
 				}
 			}
 			p, err := seal.NewAddition(s.cfg.Identity, s.cfg.Database, cur.Level, k, to, s.cfg.Clock())
-			if err != nil {
+			if out, err = s.stage(out, p, err); err != nil {
 				return nil, err
 			}
-			m, err := s.AddPackage(p)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m)
 		}
 	}
 	for _, k := range keys {
