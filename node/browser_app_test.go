@@ -162,7 +162,8 @@ func testEditSurvivesRemoteChanges(t *testing.T, br *browser) {
 // testConcurrentEditNotice (issue 12, item 2): alice and bob save
 // different titles for one to-do at once. Both pages end with the same
 // title; the page whose title lost says "Changed on another device", the
-// other never does.
+// other never does; the loser's "Restore my text" saves its title again,
+// on both nodes (issue 24, item 8).
 //
 // Which title wins is known only once each node has merged the other's
 // write: two nodes can agree for a moment on a title that is not the last
@@ -244,6 +245,28 @@ func testConcurrentEditNotice(t *testing.T, br *browser) {
 	runOn(t, loser, hasTodoAction(final, false), until(`window.noticeSeen`))
 	runOn(t, winner, hasTodoAction(final, false))
 	require.Equal(t, "false", textOn(t, winner, chromedp.Evaluate[string](`String(window.noticeSeen)`)), "the page whose title stayed showed the notice")
+
+	// The loser gets its text back: the notice offers it (its accessible
+	// name quotes it), and one click saves it again, on both nodes.
+	lost := mine[pa]
+	if loser == pb {
+		lost = mine[pb]
+	}
+	runOn(t, loser,
+		until(fmt.Sprintf(`document.querySelector('.todo[data-id="trip"] .restore')?.getAttribute("aria-label") === %q`, "Restore my text “"+lost+"”")),
+		js(`document.querySelector('.todo[data-id="trip"] .restore').click()`),
+		hasTodoAction(lost, false),
+		until(`!document.querySelector('.todo[data-id="trip"] .note') && !document.querySelector('.todo[data-id="trip"] .restore')`),
+	)
+	poll.Eventually(t, 40*time.Second, func() error {
+		for _, n := range []*testNode{alice, bob} {
+			if got := titleOf(n, list, "trip"); got != lost {
+				return fmt.Errorf("a node has %q, not the restored %q", got, lost)
+			}
+		}
+		return nil
+	})
+	runOn(t, winner, hasTodoAction(lost, false))
 }
 
 // testManageLists (issue 12, item 4): joining replaces the app's own empty

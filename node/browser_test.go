@@ -81,12 +81,28 @@ func startBrowser(t *testing.T) *browser {
 	return &browser{ctx: ctx}
 }
 
-// page opens a tab, closed when the test ends.
+// page opens a tab, closed when the test ends. An exception the page's
+// scripts leave uncaught is logged.
 func (br *browser) page(t *testing.T) context.Context {
 	t.Helper()
 	page, cancel := chromedp.NewContext(br.ctx)
 	t.Cleanup(cancel)
 	require.NoError(t, chromedp.Do(page))
+	lctx, stop := context.WithCancel(page)
+	msgs := chromedp.Console(lctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() {
+				t.Logf("page: uncaught %s (%s:%d)", m.Text, m.URL, m.Line+1)
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
 	return page
 }
 
@@ -98,7 +114,7 @@ func runOn(t *testing.T, page context.Context, steps ...chromedp.Action[chromedp
 	defer cancel()
 	err := chromedp.Do(ctx, steps...)
 	if err != nil {
-		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].slice(0, 20).map(li => li.className + ":" + li.textContent), rows: document.querySelectorAll(".todo").length, remaining: document.querySelector("#remaining").textContent, status: document.querySelector("#status-text").textContent, active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
+		dump, _ := chromedp.Run(page, chromedp.Evaluate[string](`JSON.stringify({toast: document.querySelector("#toast").hidden + " " + document.querySelector("#toast").textContent, join: document.querySelector("#join-msg").textContent, confirm: !document.querySelector("#confirm").hidden, title: document.querySelector("#list-title").textContent, todos: [...document.querySelectorAll(".todo")].slice(0, 20).map(li => li.className + ":" + li.textContent), rows: document.querySelectorAll(".todo").length, remaining: document.querySelector("#remaining").textContent, status: document.querySelector("#status-text").textContent, url: location.href, ready: document.readyState, requests: performance.getEntriesByType("resource").slice(-12).map((e) => e.name.replace(location.origin, "") + " " + Math.round(e.startTime) + "+" + Math.round(e.duration)), active: document.activeElement.className + "=" + (document.activeElement.value || "")})`))
 		t.Logf("page: %s", dump)
 	}
 	require.NoError(t, err)

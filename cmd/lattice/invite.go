@@ -126,7 +126,7 @@ Prints "joined: <address>" on success.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "joined: %s\n", res.Address)
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s is open on the node and replicating with %s.\n", res.Name, res.PeerID)
 			if wait > 0 {
-				followCatchup(cmd.Context(), &f, res.Address, wait, cmd.ErrOrStderr())
+				followCatchup(cmd.Context(), &f, res.Address, wait, cmd.ErrOrStderr(), isTerminal(cmd.ErrOrStderr()))
 			}
 			return nil
 		},

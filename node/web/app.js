@@ -20,10 +20,9 @@
     },
     required: ["title"],
   };
-  const NOTICE_MS = 6000; // how long "changed on another device" shows
+  const NOTICE_MS = 60000; // how long "changed on another device" shows, with the loser's text to restore
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
-  const PAGE = 200; // to-dos shown at first
-  const MORE = 500; // to-dos added each time the end of the list comes into view
+  const PAGE = 200; // to-dos read first, for the first paint; the rest follow in one more read
   const JOIN_QUIET_MS = 3000; // a joined list with no history yet counts as in after this
   const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
@@ -34,9 +33,20 @@
     address: "",
     todos: [], // the list, sorted by order (newest first)
     byId: new Map(), // String(_id) -> to-do
-    rows: new Map(), // String(_id) -> its row, for the shown to-dos (the first rows.size of todos)
-    limit: PAGE, // how many to-dos the page shows at least
+    rows: new Map(), // String(_id) -> its row, for the rendered to-dos (the window and the pinned rows)
+    heights: new Map(), // String(_id) -> its row's height in px, once measured and unlike rowH
+    rowH: 48, // a row's height until measured (the first row measured sets it)
+    rowMeasured: false,
+    offs: null, // Float64Array: each row's offset from the top of the list (layout)
+    layoutDirty: true, // offs is out of date
+    renderQueued: false,
+    anchor: null, // {id, index, off, h}: the row at the top of the screen, kept in place across changes
+    fresh: new Set(), // _ids of to-dos that arrived since the last render (they fade in)
+    adding: new Set(), // createdAt of the to-dos this page is adding: shown where they go
+    reveal: null, // _id of a row to bring into view after the next render
+    refocus: null, // {index, cls}: the control to focus after the next render (after a delete)
     dirty: new Map(), // String(_id) -> _id of to-dos changed since they were read
+    deleted: new Map(), // String(_id) -> findGen when a delete event for it came (reads begun until then are stale for it)
     fetching: false, // fetchDirty runs
     loaded: false, // the whole list is in (load finished)
     loadedOnce: false,
@@ -58,7 +68,7 @@
     editingTodo: null, // that to-do as it was last seen (it may be deleted meanwhile)
     focusEdit: false, // the editor is new: give it the focus
     saved: new Map(), // _id -> {title, written, gen, until}: titles this page saved, watched for a concurrent edit
-    notices: new Map(), // _id -> time until which "changed on another device" shows
+    notices: new Map(), // _id -> {until, mine}: "changed on another device" shows until then, offering mine (the text this page saved) back
     findGen: 0, // finds started so far
     lists: [], // the TodoLists on this node, from /v1/databases
     listName: "", // the name of the list shown
@@ -264,7 +274,8 @@
     $("share-out").hidden = true;
     state.editing = null;
     state.dirty.clear();
-    state.limit = PAGE;
+    state.heights.clear();
+    state.anchor = null;
     state.loaded = false;
     state.loadedOnce = false;
     state.catchingUp = !!joining;
@@ -407,8 +418,18 @@
           saved.written = true;
           saved.gen = state.findGen;
         }
-        state.dirty.set(id, data.id);
-        fetchDirty();
+        if (data.deleted && state.loaded) {
+          // A delete needs no read: the row goes at once. A read that
+          // started before it must not bring the to-do back (fetchDirty).
+          state.dirty.delete(id);
+          state.deleted.set(id, state.findGen);
+          removeDoc(id);
+          renderList(true);
+          if (state.catchingUp) checkSettled();
+        } else {
+          state.dirty.set(id, data.id);
+          fetchDirty();
+        }
       }
       if (data.collection === ABOUT) loadName();
     };
@@ -557,10 +578,12 @@
         const found = new Map(docs.map((d) => [String(d._id), d]));
         for (const [id] of batch) {
           const doc = found.get(id);
+          if ((state.deleted.get(id) || -1) >= gen) continue; // deleted after this read began
+          state.deleted.delete(id);
           if (doc) upsert(doc); else removeDoc(id);
         }
+        renderList(true);
         watchSaved(gen, batch.map(([id]) => id));
-        renderFoot();
         if (state.catchingUp) showCatchup();
       }
     } catch (e) {
@@ -651,7 +674,7 @@
         state.saved.delete(id);
       } else if (t.title !== s.title) {
         state.saved.delete(id);
-        state.notices.set(id, now + NOTICE_MS);
+        state.notices.set(id, { until: now + NOTICE_MS, mine: s.title });
         refreshRow(id);
         setTimeout(() => refreshRow(id), NOTICE_MS + 50);
       }
@@ -680,15 +703,201 @@
     return state.todos[i] === t ? i : state.todos.indexOf(t);
   }
 
-  // The page shows the first state.limit to-dos (a page more each time the
-  // end of the list comes into view, or "Show more" is pressed): rows
-  // holds their elements, by _id, always the first rows.size of the list.
-  // The list stays a real list (ul/li) that Tab and the arrow keys walk.
+  // ---- the list on screen: a window over the sorted to-dos ------------------
+  // The page renders only the rows in view plus about a screen above and
+  // below (the window); the ul's padding stands in for the rows outside
+  // it, by their heights (measured once seen, an estimate until then), so
+  // the scrollbar is the whole list's. A change re-renders the window in
+  // the same task: its cost grows with the rows in view, not the list.
+  // rows holds the rendered rows by _id. The row with the focus and the
+  // one being edited stay rendered when scrolled away (pinned), so neither
+  // the focus nor typed text is lost. The list stays a real list (ul/li,
+  // each row with its position and the list's size for assistive
+  // technology) that Tab and the arrow keys walk.
   function setModel(docs) {
     docs.sort(order);
     state.todos = docs;
     state.byId = new Map(docs.map((d) => [String(d._id), d]));
-    renderAll();
+    state.layoutDirty = true;
+    renderList(true);
+  }
+
+  // layout computes each row's offset from the top of the list, by the
+  // heights known (state.rowH for a row not measured yet).
+  function layout() {
+    const n = state.todos.length;
+    if (!state.offs || state.offs.length < n + 1) state.offs = new Float64Array(Math.max(2 * n, 1024) + 1);
+    const offs = state.offs, heights = state.heights, H = state.rowH;
+    let y = 0;
+    for (let i = 0; i < n; i++) {
+      offs[i] = y;
+      y += heights.get(String(state.todos[i]._id)) || H;
+    }
+    offs[n] = y;
+    state.layoutDirty = false;
+  }
+
+  // rowAt is the index of the row at y (list coordinates): the first whose
+  // bottom is below y; n past the end.
+  function rowAt(y) {
+    const offs = state.offs, n = state.todos.length;
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (offs[mid + 1] <= y) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  // queueRender renders the window in the next frame (once per frame):
+  // after a scroll or a resize.
+  function queueRender() {
+    if (state.renderQueued) return;
+    state.renderQueued = true;
+    requestAnimationFrame(() => {
+      state.renderQueued = false;
+      renderList(false);
+    });
+  }
+
+  // renderList brings the window up to date with the list and the scroll
+  // position. After a change of the list (change), the row at the top of
+  // the screen keeps its place: a to-do added or removed above it shifts
+  // nothing the user is looking at. (At the top of the list, a new to-do
+  // shows where it sorts, under the add box.)
+  function renderList(change) {
+    const ul = $("todos");
+    if (state.layoutDirty) layout();
+    const n = state.todos.length, offs = state.offs;
+    let listTop = ul.getBoundingClientRect().top;
+    let shift = 0;
+    const a = state.anchor;
+    if (change && a && listTop < 0) {
+      const t = state.byId.get(a.id);
+      // The anchor row, or when it went, the row that came after it.
+      const now = t ? offs[indexOfTodo(t)] : offs[Math.min(a.index, n)] - a.h;
+      shift = now - a.off;
+      listTop -= shift;
+    }
+    const viewTop = -listTop, margin = Math.max(innerHeight, 400);
+    const start = Math.min(rowAt(viewTop - margin), n);
+    const end = Math.min(rowAt(viewTop + innerHeight + margin) + 1, n);
+
+    // The pinned rows outside the window.
+    const pins = [];
+    const focused = focusedControl();
+    for (const id of [focused && focused.id, state.editing === null ? null : String(state.editing)]) {
+      const t = id !== null && id !== undefined && state.byId.get(id);
+      if (!t) continue;
+      const i = indexOfTodo(t);
+      if ((i < start || i >= end) && !pins.includes(i)) pins.push(i);
+    }
+    pins.sort((x, y) => x - y);
+    const want = [...pins.filter((i) => i < start)];
+    for (let i = start; i < end; i++) want.push(i);
+    want.push(...pins.filter((i) => i >= end));
+
+    const wantIds = new Set(want.map((i) => String(state.todos[i]._id)));
+    for (const [id, li] of state.rows) {
+      if (!wantIds.has(id)) { li.remove(); state.rows.delete(id); }
+    }
+    let cursor = ul.firstElementChild;
+    const size = String(n);
+    for (const i of want) {
+      const t = state.todos[i], id = String(t._id);
+      while (cursor && !state.rows.has(cursor.dataset.id)) cursor = cursor.nextElementSibling; // a draft stays where it is
+      let li = state.rows.get(id);
+      if (!li) {
+        li = renderTodo(t);
+        if (state.fresh.has(id)) li.classList.add("fresh");
+        state.rows.set(id, li);
+        ul.insertBefore(li, cursor);
+      } else if (li === cursor) {
+        cursor = cursor.nextElementSibling;
+      } else if (!li.contains(document.activeElement)) {
+        ul.insertBefore(li, cursor); // moved (moving the focused row would blur it)
+      }
+      const pos = String(i + 1);
+      if (li.getAttribute("aria-posinset") !== pos) li.setAttribute("aria-posinset", pos);
+      if (li.getAttribute("aria-setsize") !== size) li.setAttribute("aria-setsize", size);
+    }
+    state.fresh.clear();
+
+    // Measure what is rendered: the first row measured sets the estimate.
+    let measured = false;
+    for (const i of want) {
+      const id = String(state.todos[i]._id);
+      const h = state.rows.get(id).offsetHeight;
+      if (!h) continue;
+      if (!state.rowMeasured) {
+        state.rowMeasured = true;
+        state.rowH = h;
+        state.layoutDirty = true;
+      }
+      if (Math.abs((state.heights.get(id) || state.rowH) - h) > 0.5) {
+        state.heights.set(id, h);
+        state.layoutDirty = true;
+      }
+      measured = true;
+    }
+    if (state.layoutDirty) layout();
+    // The padding is the rows outside the window, less the pinned ones.
+    let before = 0, after = 0;
+    for (const i of pins) {
+      const h = offs[i + 1] - offs[i];
+      if (i < start) before += h; else after += h;
+    }
+    const o = state.offs;
+    ul.style.paddingTop = Math.max(0, o[start] - before) + "px";
+    ul.style.paddingBottom = Math.max(0, o[n] - o[Math.max(end, start)] - after) + "px";
+    if (shift) window.scrollBy(0, shift);
+
+    // The anchor: the row at the top of the screen, when the list is
+    // scrolled into.
+    const top = -ul.getBoundingClientRect().top;
+    if (top > 0 && n > 0) {
+      const i = Math.min(rowAt(top), n - 1);
+      state.anchor = { id: String(state.todos[i]._id), index: i, off: o[i], h: o[i + 1] - o[i] };
+    } else {
+      state.anchor = null;
+    }
+
+    if (state.reveal !== null) {
+      const t = state.byId.get(state.reveal);
+      state.reveal = null;
+      if (t) reveal(indexOfTodo(t));
+    }
+    if (state.refocus) {
+      const { index, cls } = state.refocus;
+      state.refocus = null;
+      const j = index < n ? index : n - 1;
+      if (j < 0) $("new-title").focus();
+      else {
+        const li = reveal(j);
+        const target = li && li.querySelector("." + (cls === "edit" ? "title" : cls));
+        if (target) target.focus(); else $("new-title").focus();
+      }
+    }
+    renderFoot();
+  }
+
+  // reveal makes sure row i is rendered and in view, and returns it.
+  function reveal(i) {
+    const t = state.todos[i];
+    if (!t) return null;
+    let li = state.rows.get(String(t._id));
+    if (!li) {
+      if (state.layoutDirty) layout();
+      const listTop = $("todos").getBoundingClientRect().top + window.scrollY;
+      window.scrollTo(0, listTop + state.offs[i] - innerHeight / 3);
+      renderList(false);
+      li = state.rows.get(String(t._id));
+    }
+    if (li) {
+      const r = li.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > innerHeight) li.scrollIntoView({ block: "nearest" });
+    }
+    return li;
   }
 
   // focusedControl notes which control of which to-do has the focus.
@@ -697,11 +906,6 @@
     const li = active && active.closest && active.closest(".todo");
     if (!li || !$("todos").contains(li)) return null;
     return { id: li.dataset.id, cls: active.className.split(" ")[0] };
-  }
-  function refocus(keep) {
-    const li = keep && state.rows.get(keep.id);
-    const target = li && li.querySelector("." + (keep.cls === "edit" ? "title" : keep.cls));
-    if (target) target.focus();
   }
 
   // editingRow is the row of the to-do being edited, when its editor is
@@ -713,73 +917,9 @@
     return li && li.querySelector(".edit") ? li : null;
   }
 
-  // renderAll builds the shown rows afresh: after a (re)load, or a change
-  // of list.
-  function renderAll() {
-    const ul = $("todos");
-    const keep = state.focus || focusedControl();
-    state.focus = null;
-    const kept = editingRow();
-    for (const child of [...ul.children]) if (child !== kept) child.remove();
-    state.rows.clear();
-    const n = Math.min(state.limit, state.todos.length);
-    const before = document.createDocumentFragment(), after = document.createDocumentFragment();
-    let seen = false;
-    for (let i = 0; i < n; i++) {
-      const t = state.todos[i];
-      if (kept && String(t._id) === kept.dataset.id) {
-        seen = true;
-        state.rows.set(kept.dataset.id, kept);
-        fillRow(kept, t);
-        continue;
-      }
-      const li = renderTodo(t);
-      state.rows.set(String(t._id), li);
-      (kept && !seen ? before : after).append(li);
-    }
-    if (kept) {
-      ul.insertBefore(before, kept);
-      if (!state.byId.has(kept.dataset.id)) markGone(kept);
-    }
-    ul.append(after);
-    renderFoot();
-    if (keep) refocus(keep);
-  }
-
-  // topUp shows rows until the page shows state.limit to-dos (or all).
-  function topUp() {
-    const ul = $("todos");
-    const want = Math.min(state.limit, state.todos.length);
-    while (state.rows.size < want) {
-      const t = state.todos[state.rows.size];
-      const li = renderTodo(t);
-      state.rows.set(String(t._id), li);
-      ul.append(li);
-    }
-  }
-
-  // trim keeps the page at state.limit rows when a to-do comes in above
-  // the last: the last one goes (the focused or edited one stays).
-  function trim() {
-    while (state.rows.size > state.limit) {
-      const last = state.todos[state.rows.size - 1];
-      const row = last && state.rows.get(String(last._id));
-      if (!row || row.contains(document.activeElement)) return;
-      row.remove();
-      state.rows.delete(String(last._id));
-    }
-  }
-
-  function showMore() {
-    if (state.rows.size >= state.todos.length) return;
-    state.limit = state.rows.size + MORE;
-    topUp();
-    renderFoot();
-  }
-
-  // upsert applies a fetched to-do: a new one gets its row where it sorts
-  // (when that is among the shown ones), a changed one is updated in place
-  // or moved.
+  // upsert applies a fetched to-do to the list: a new one goes where it
+  // sorts, a changed one is updated in place (its row, when rendered) or
+  // moved. The caller renders the window once its batch is applied.
   function upsert(doc) {
     const id = String(doc._id);
     const old = state.byId.get(id);
@@ -790,56 +930,44 @@
       if (row) fillRow(row, doc);
       return;
     }
-    if (old && row && row.querySelector(".edit")) {
-      // Re-sorting the edited to-do would move its editor: it stays put.
-      state.todos.splice(indexOfTodo(old), 1);
-      state.todos.splice(indexFor(doc), 0, doc);
-      state.byId.set(id, doc);
-      fillRow(row, doc);
-      return;
-    }
-    if (old) removeDoc(id);
-    const allShown = state.rows.size >= state.todos.length;
-    const i = indexFor(doc);
-    state.todos.splice(i, 0, doc);
+    if (old) state.todos.splice(indexOfTodo(old), 1);
+    state.todos.splice(indexFor(doc), 0, doc);
     state.byId.set(id, doc);
-    if (i < state.rows.size || (allShown && state.rows.size < state.limit)) {
-      const li = renderTodo(doc);
-      li.classList.add("fresh");
-      const next = state.todos[i + 1];
-      const nextRow = next && state.rows.get(String(next._id));
-      $("todos").insertBefore(li, nextRow || null);
-      state.rows.set(id, li);
-      trim();
+    state.layoutDirty = true;
+    if (row) {
+      fillRow(row, doc);
+    } else if (!old && state.painted) {
+      state.fresh.add(id); // it fades in, if it comes into the window now
+    }
+    // This page's own new to-do is shown where it went (the top), even
+    // when the list was scrolled.
+    if (!old && state.adding.has(doc.createdAt)) {
+      state.adding.delete(doc.createdAt);
+      state.reveal = id;
     }
   }
 
-  // removeDoc takes a to-do out of the list and its row off the page. A
-  // row that had the focus hands it to the same control of the next to-do
-  // (the previous one at the end; the add box when none is left). The
-  // row of a to-do being edited stays, as a draft (markGone).
+  // removeDoc takes a to-do out of the list; the next render takes its row
+  // off the page. A row that had the focus hands it to the same control of
+  // the next to-do (the previous one at the end; the add box when none is
+  // left). The row of a to-do being edited stays, as a draft (markGone).
   function removeDoc(id) {
     const old = state.byId.get(id);
     if (!old) return;
     const i = indexOfTodo(old);
+    const row = state.rows.get(id);
+    const keep = row && row.contains(document.activeElement) ? focusedControl() : null;
     state.todos.splice(i, 1);
     state.byId.delete(id);
-    const row = state.rows.get(id);
+    state.heights.delete(id);
+    state.layoutDirty = true;
     if (!row) return;
-    state.rows.delete(id);
     if (row.querySelector(".edit")) {
+      state.rows.delete(id);
       markGone(row);
-      topUp();
       return;
     }
-    const keep = row.contains(document.activeElement) ? focusedControl() : null;
-    row.remove();
-    topUp();
-    if (keep) {
-      const next = state.todos[i] || state.todos[i - 1];
-      if (next && state.rows.has(String(next._id))) refocus({ id: String(next._id), cls: keep.cls });
-      else $("new-title").focus();
-    }
+    if (keep) state.refocus = { index: i, cls: keep.cls };
   }
 
   // refreshRow redraws one to-do's row (its notice came or went).
@@ -847,9 +975,10 @@
     const row = state.rows.get(id);
     const t = state.byId.get(id);
     if (row && t) fillRow(row, t);
+    queueRender();
   }
 
-  // renderFoot updates the counts, the empty note and "Show more".
+  // renderFoot updates the counts and the empty note.
   function renderFoot() {
     const n = state.todos.length;
     $("empty").hidden = n > 0 || !!editingRow();
@@ -858,9 +987,6 @@
     const done = n - left;
     $("remaining").textContent = n ? `${count(left)} left · ${count(done)} done` : "";
     $("clear-done").hidden = done === 0;
-    const more = n - state.rows.size;
-    $("more").hidden = more <= 0;
-    if (more > 0) $("more").textContent = `Show more (${count(more)} more)`;
     if (state.editing !== null && state.focusEdit) {
       state.focusEdit = false;
       const input = $("todos").querySelector(".edit");
@@ -915,17 +1041,52 @@
     const title = li.querySelector(".title");
     if (title && title.textContent !== (t.title || "")) title.textContent = t.title || "";
     if (li.querySelector(".edit")) state.editingTodo = t;
-    const showNote = (state.notices.get(String(t._id)) || 0) > Date.now();
+    const notice = state.notices.get(String(t._id));
+    const showNote = !!notice && notice.until > Date.now() && notice.mine !== t.title;
     let note = li.querySelector(".note");
+    let restore = li.querySelector(".restore");
     if (showNote && !note) {
       note = document.createElement("span");
       note.className = "note";
       note.setAttribute("role", "status");
       note.textContent = "Changed on another device";
+      // The text this page saved lost to the other device's: one click
+      // saves it again (and it shows on hover, to copy by hand).
+      restore = document.createElement("button");
+      restore.type = "button";
+      restore.className = "link restore";
+      restore.textContent = "Restore my text";
+      restore.addEventListener("click", () => restoreMine(li.todo._id));
       li.insertBefore(note, li.querySelector(".delete"));
+      li.insertBefore(restore, li.querySelector(".delete"));
     } else if (!showNote && note) {
       note.remove();
+      if (restore) restore.remove();
+      restore = null;
     }
+    if (restore) {
+      restore.title = notice.mine;
+      restore.setAttribute("aria-label", `Restore my text ${label(notice.mine)}`);
+    }
+  }
+
+  // restoreMine saves again the title this page had saved for a to-do,
+  // which a concurrent edit on another device replaced.
+  function restoreMine(id) {
+    const key = String(id);
+    const notice = state.notices.get(key);
+    state.notices.delete(key);
+    const now = state.byId.get(key);
+    if (!notice || !now) return;
+    const row = state.rows.get(key);
+    const refocus = row && row.contains(document.activeElement);
+    saveTitle(now._id, notice.mine);
+    const shown = Object.assign({}, now, { title: notice.mine });
+    state.todos[indexOfTodo(now)] = shown;
+    state.byId.set(key, shown);
+    if (row) fillRow(row, shown);
+    if (refocus && row) row.querySelector(".title").focus();
+    toast("Your text is back");
   }
 
   // editRow swaps a row's title for an editor (or back, when the edit
@@ -949,7 +1110,10 @@
     const box = document.createElement("input");
     box.type = "checkbox";
     box.className = "toggle";
-    box.addEventListener("change", () => update(li.todo._id, { isDone: box.checked }));
+    box.addEventListener("change", () => {
+      showLocal(li.todo._id, { isDone: box.checked });
+      update(li.todo._id, { isDone: box.checked });
+    });
 
     let title;
     if (state.editing === t._id) {
@@ -982,14 +1146,15 @@
             toast("Added back");
           }
           li.remove();
-          renderFoot();
           $("new-title").focus();
+          queueRender();
           return;
         }
         if (how !== "cancel" && !v) toast("A to-do needs a title: the old one is kept.", true);
         const now = state.byId.get(String(latest._id)) || latest;
         let shown = now;
         if (how !== "cancel" && v && v !== now.title) {
+          state.notices.delete(String(now._id)); // a new edit answers the old notice
           saveTitle(now._id, v);
           // The saved title shows at once: the old one must not come
           // back for the moment until the node's answer is in.
@@ -1004,6 +1169,7 @@
         state.rows.set(String(shown._id), fresh);
         li.replaceWith(fresh);
         if (refocusTitle) fresh.querySelector(".title").focus();
+        queueRender();
       };
       title.finish = finish;
       title.addEventListener("keydown", (e) => {
@@ -1037,22 +1203,22 @@
     return li;
   }
 
-  // arrowKeys moves the focus between to-dos with ArrowUp and ArrowDown,
-  // to the same control of the next or previous row; past the last shown
-  // row it shows more.
+  // arrowKeys moves the focus between to-dos with ArrowUp and ArrowDown
+  // (Home and End: the first and the last), to the same control of that
+  // row, rendering it first when it is outside the window.
   function arrowKeys(e) {
-    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const keys = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity };
+    if (!(e.key in keys)) return;
     const active = document.activeElement;
     if (!active || active.classList.contains("edit")) return;
     const li = active.closest(".todo");
-    if (!li) return;
+    const t = li && state.byId.get(li.dataset.id);
+    if (!t) return;
     const cls = active.className.split(" ")[0];
-    let next = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
-    if (!next && e.key === "ArrowDown" && state.rows.size < state.todos.length) {
-      showMore();
-      next = li.nextElementSibling;
-    }
-    const target = next && next.querySelector("." + cls);
+    const n = state.todos.length;
+    const j = Math.max(0, Math.min(n - 1, indexOfTodo(t) + keys[e.key]));
+    const row = reveal(j);
+    const target = row && row.querySelector("." + cls);
     if (target) {
       e.preventDefault();
       target.focus();
@@ -1074,9 +1240,24 @@
     }
   }
   const tooLong = (v) => `A to-do can be at most ${count(MAX_TITLE)} characters; this one has ${count(v.length)}. Shorten it and try again.`;
+  // add adds a to-do, shown at once where it sorts (and brought into
+  // view); if the node refuses it, it goes again.
   async function add(title, fields) {
-    const { insertedId } = await action("insertOne", { document: Object.assign({ title, isDone: false, createdAt: Date.now() }, fields) });
-    written(insertedId);
+    const doc = Object.assign({ _id: newId(), title, isDone: false, createdAt: Date.now() }, fields);
+    state.adding.add(doc.createdAt);
+    if (state.loaded) {
+      upsert(doc);
+      renderList(true);
+    }
+    try {
+      const { insertedId } = await action("insertOne", { document: doc });
+      written(insertedId);
+    } catch (e) {
+      state.adding.delete(doc.createdAt);
+      removeDoc(doc._id);
+      renderList(true);
+      throw e;
+    }
   }
   async function write(name, body, id) {
     try {
@@ -1104,7 +1285,36 @@
       fetchDirty();
     }
   }
-  const remove = (id) => write("deleteOne", { filter: { _id: id } }, id);
+  // A delete shows at once (the focus moves to the next to-do); if the
+  // node refuses it, write reads the to-do back.
+  const remove = (id) => {
+    removeDoc(String(id));
+    renderList(true);
+    return write("deleteOne", { filter: { _id: id } }, id);
+  };
+
+  // showLocal shows a change this page is making at once, before the node
+  // has it: the event that follows brings the node's version.
+  function showLocal(id, fields) {
+    const key = String(id);
+    const cur = state.byId.get(key);
+    if (!cur) return;
+    const shown = Object.assign({}, cur, fields);
+    state.todos[indexOfTodo(cur)] = shown;
+    state.byId.set(key, shown);
+    const row = state.rows.get(key);
+    if (row) fillRow(row, shown);
+    renderFoot();
+  }
+
+  // newId is an _id for a to-do this page adds (96 random bits, hex): with
+  // it the page shows the to-do before the node answers, and the node's
+  // event names the same one.
+  function newId() {
+    const b = new Uint8Array(12);
+    crypto.getRandomValues(b);
+    return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  }
   // join joins the list of an invite link; title is the name the link
   // gives it, shown until the list's own name arrives.
   async function join(link, title) {
@@ -1227,25 +1437,14 @@
     });
     $("new-title").addEventListener("input", () => addMsg(""));
     $("todos").addEventListener("keydown", arrowKeys);
-    // The next page of to-dos comes when the end of the list comes near
-    // the viewport, or when "Show more" is pressed (the keyboard's way).
-    $("more").addEventListener("click", () => {
-      const first = state.rows.size;
-      showMore();
-      const t = state.todos[first];
-      const row = t && state.rows.get(String(t._id));
-      if (row) row.querySelector(".toggle").focus();
+    // The window follows the scroll; a new width re-measures the rows.
+    window.addEventListener("scroll", queueRender, { passive: true });
+    window.addEventListener("resize", () => {
+      state.heights.clear();
+      state.rowMeasured = false;
+      state.layoutDirty = true;
+      queueRender();
     });
-    if ("IntersectionObserver" in window) {
-      const io = new IntersectionObserver((entries) => {
-        if (!entries.some((e) => e.isIntersecting)) return;
-        showMore();
-        // Observed afresh, it reports again if the end is still near.
-        io.unobserve($("more"));
-        io.observe($("more"));
-      }, { rootMargin: "600px" });
-      io.observe($("more"));
-    }
     $("toast-close").addEventListener("click", dismissToast);
     document.addEventListener("keydown", (e) => {
       if (e.key === "Escape" && !$("toast").hidden && $("confirm").hidden && !state.editing) dismissToast();
@@ -1296,6 +1495,23 @@
     });
     $("list-select").addEventListener("change", (e) => useList(e.target.value).catch((err) => fail(err)));
     wireListMenu();
+    // A page left for another keeps its event stream open in the
+    // browser's back-forward cache, and a browser opens only six
+    // connections to one node: a few visits to other pages of the node
+    // would leave this page none. The stream closes when the page is
+    // left, and opens again (catching up on what it missed) if it comes
+    // back.
+    window.addEventListener("pagehide", () => {
+      if (state.events) state.events.close();
+      state.events = null;
+      state.streamUp = false;
+    });
+    window.addEventListener("pageshow", (e) => {
+      if (e.persisted && state.address) {
+        state.nodeDown = true; // what changed meanwhile is read afresh when the stream is up
+        subscribe();
+      }
+    });
     window.addEventListener("hashchange", async () => {
       const link = readFragment();
       if (await offerToken()) location.reload();
