@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/writeplan"
 	"github.com/latticedb/lattice/query"
 	"github.com/latticedb/lattice/value"
 )
@@ -189,7 +189,7 @@ func (c *Collection) planInsertOn(cur *crdt.Doc, doc map[string]any) (crdt.Plan,
 // when the _id has no keys at all, else planned again against them (a
 // creation after a delete derives its incarnation from the graves).
 func (c *Collection) insertPlanned(t *txn, pi *plannedInsert) error {
-	cur, err := t.doc(pi.ref)
+	cur, err := t.Doc(pi.ref)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (c *Collection) insertPlanned(t *txn, pi *plannedInsert) error {
 			return err
 		}
 	}
-	t.stage(pi.ref, cur, p)
+	t.Stage(pi.ref, cur, p)
 	return nil
 }
 
@@ -340,17 +340,20 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 		return nil, nil, nil, err
 	}
 	res = &UpdateResult{}
-	err = c.db.write(ctx, func(t *txn) error {
+	w := c.plan(f, o.Sort, many, 0, "UpdateMany", func(cur *crdt.Doc) (crdt.Plan, error) {
+		p, err := crdt.PlanUpdate(cur, u, c.writer())
+		if err == nil {
+			err = c.checkSize(p.Doc)
+		}
+		return p, err
+	})
+	err = c.db.plannedWrite(ctx, w, func(t *txn, acts []writeplan.Staged) error {
 		*res = UpdateResult{}
 		before, after = nil, nil
-		matches, err := c.matchInTxn(t, f, o.Sort, many)
-		if err != nil {
+		if err := c.checkWriteDocs("UpdateMany", len(acts)); err != nil {
 			return err
 		}
-		if err := c.checkWriteDocs("UpdateMany", len(matches)); err != nil {
-			return err
-		}
-		if len(matches) == 0 && o.Upsert {
+		if len(acts) == 0 && o.Upsert {
 			now := c.db.e.cfg.clock()
 			doc, err := query.ApplyUpsert(f, u, now)
 			if err != nil {
@@ -366,26 +369,14 @@ func (c *Collection) update(ctx context.Context, filter, update any, many bool, 
 			res.UpsertedID, after = m["_id"], m
 			return nil
 		}
-		for _, r := range matches {
-			cur, err := t.doc(r)
-			if err != nil {
-				return err
-			}
-			p, err := crdt.PlanUpdate(cur, u, c.writer())
-			if err != nil {
-				return err
-			}
-			if err := c.checkSize(p.Doc); err != nil {
-				return err
-			}
+		for _, a := range acts {
 			res.MatchedCount++
-			if p.Modified {
+			if a.Plan.Modified {
 				res.ModifiedCount++
 			}
-			t.stage(r, cur, p)
-			if before == nil {
-				before, after = cur.Materialize(), p.Doc
-			}
+		}
+		if len(acts) > 0 {
+			before, after = acts[0].Cur.Materialize(), acts[0].Plan.Doc
 		}
 		return nil
 	})
@@ -405,7 +396,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err != nil {
 		return err
 	}
-	cur, err := t.doc(r)
+	cur, err := t.Doc(r)
 	if err != nil {
 		return err
 	}
@@ -430,7 +421,7 @@ func (c *Collection) upsert(t *txn, f *query.Filter, u *query.Update, doc map[st
 	if err := c.checkSize(doc); err != nil {
 		return err
 	}
-	t.stage(r, cur, p)
+	t.Stage(r, cur, p)
 	return nil
 }
 
@@ -469,48 +460,42 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, replacement any, op
 		return nil, err
 	}
 	res := &UpdateResult{}
-	err = c.db.write(ctx, func(t *txn) error {
-		*res = UpdateResult{}
-		matches, err := c.matchInTxn(t, f, o.Sort, false)
-		if err != nil {
-			return err
-		}
-		if len(matches) == 0 {
-			if !o.Upsert {
-				return nil
-			}
-			m, err := c.prepare(value.Clone(repl))
-			if err != nil {
-				return err
-			}
-			if err := c.insert(t, m); err != nil {
-				return err
-			}
-			res.UpsertedID = m["_id"]
-			return nil
-		}
-		cur, err := t.doc(matches[0])
-		if err != nil {
-			return err
-		}
+	w := c.plan(f, o.Sort, false, 0, "ReplaceOne", func(cur *crdt.Doc) (crdt.Plan, error) {
 		doc := value.Clone(repl).(map[string]any)
 		id := cur.Materialize()["_id"]
 		if rid, ok := doc["_id"]; ok && !value.Equal(rid, id) {
-			return fmt.Errorf("%w: replacement changes _id", ErrBadDocument)
+			return crdt.Plan{}, fmt.Errorf("%w: replacement changes _id", ErrBadDocument)
 		}
 		doc["_id"] = id
 		if err := c.checkSize(doc); err != nil {
-			return err
+			return crdt.Plan{}, err
 		}
 		p, err := crdt.PlanReplace(cur, doc, c.writer())
+		if !p.Modified {
+			p.Mutations = nil // nothing to write
+		}
+		return p, err
+	})
+	err = c.db.plannedWrite(ctx, w, func(t *txn, acts []writeplan.Staged) error {
+		*res = UpdateResult{}
+		if len(acts) > 0 {
+			res.MatchedCount = 1
+			if acts[0].Plan.Modified {
+				res.ModifiedCount = 1
+			}
+			return nil
+		}
+		if !o.Upsert {
+			return nil
+		}
+		m, err := c.prepare(value.Clone(repl))
 		if err != nil {
 			return err
 		}
-		res.MatchedCount = 1
-		if p.Modified {
-			res.ModifiedCount = 1
-			t.stage(matches[0], cur, p)
+		if err := c.insert(t, m); err != nil {
+			return err
 		}
+		res.UpsertedID = m["_id"]
 		return nil
 	})
 	if err != nil {
@@ -558,31 +543,15 @@ func (c *Collection) delete(ctx context.Context, filter any, many bool, sortKeys
 	}
 	res := &DeleteResult{}
 	var first map[string]any
-	err = c.db.write(ctx, func(t *txn) error {
-		*res, first = DeleteResult{}, nil
-		matches, err := c.matchInTxn(t, f, sortKeys, many)
-		if err != nil {
-			return err
+	w := c.plan(f, sortKeys, many, limit, "DeleteMany", func(cur *crdt.Doc) (crdt.Plan, error) {
+		return crdt.PlanDelete(cur), nil
+	})
+	err = c.db.plannedWrite(ctx, w, func(t *txn, acts []writeplan.Staged) error {
+		*res, first = DeleteResult{DeletedCount: int64(len(acts))}, nil
+		if len(acts) > 0 {
+			first = acts[0].Cur.Materialize()
 		}
-		if limit > 0 && len(matches) > limit {
-			matches = matches[:limit]
-		}
-		if err := c.checkWriteDocs("DeleteMany", len(matches)); err != nil {
-			return err
-		}
-		for _, r := range matches {
-			cur, err := t.doc(r)
-			if err != nil {
-				return err
-			}
-			if first == nil {
-				first = cur.Materialize()
-			}
-			p := crdt.PlanDelete(cur)
-			t.stage(r, cur, p)
-			res.DeletedCount++
-		}
-		return nil
+		return c.checkWriteDocs("DeleteMany", len(acts))
 	})
 	if err != nil {
 		return nil, nil, err
@@ -631,129 +600,20 @@ func parseFilter(filter any, opts ...query.FilterOption) (*query.Filter, error) 
 }
 
 // writeRegexWork is the regex work budget (query.RegexWork) of the filter
-// and the $pull conditions of one update or delete. Their matching runs
-// inside the database's write path, which every writer shares, so the
-// budget is smaller than a find's: a few tens of milliseconds for typical
-// patterns, about a second for the costliest programs.
+// and the $pull conditions of one update or delete. Matching is planned
+// before the write path but may run again inside it (for documents that
+// changed), so the budget is smaller than a find's: a few tens of
+// milliseconds for typical patterns, about a second for the costliest
+// programs.
 const writeRegexWork = 1 << 24
 
-// matchInTxn finds the documents a write acts on, as the txn sees them: the
-// view, plus earlier writes of the same commit group. The filter (and the
-// sort) run on the documents as shown; each hit is then read from the store
-// (t.doc) in that order and kept only if its state there still matches
-// (checked only when the view may be behind the store), so a write plans
-// against the state it matched. Without many, reading stops at the first
-// hit that holds.
-func (c *Collection) matchInTxn(t *txn, f *query.Filter, sortKeys []query.SortKey, many bool) ([]docRef, error) {
-	type hit struct {
-		ref docRef
-		doc map[string]any
-		seq uint64 // of the view entry doc came from; 0 for the group's own state
+// plan is an update or delete of what f matches, planned before the
+// write path (package writeplan); what names the call in a refusal.
+func (c *Collection) plan(f *query.Filter, sortKeys []query.SortKey, many bool, limit int, what string, op func(*crdt.Doc) (crdt.Plan, error)) *writeplan.Plan {
+	p := &writeplan.Plan{Coll: c.name, Filter: f, Sort: sortKeys, Many: many, Limit: limit, Op: op,
+		Check: func(n int) error { return c.checkWriteDocs(what, n) }}
+	if c.scanHook != nil {
+		p.Each = c.scanHook
 	}
-	var hits []hit
-	seen := map[docRef]bool{}
-	consider := func(r docRef) {
-		if seen[r] {
-			return
-		}
-		seen[r] = true
-		if doc, seq := t.shown(r); doc != nil && f.Match(doc) {
-			hits = append(hits, hit{r, doc, seq})
-		}
-	}
-	// Documents the group already changed, then the view's candidates.
-	for _, r := range t.events {
-		if r.Coll == c.name {
-			consider(r)
-		}
-	}
-	for r := range t.opDocs {
-		if r.Coll == c.name {
-			consider(r)
-		}
-	}
-	for _, id := range c.candidateIDs(f) {
-		consider(docRef{Coll: c.name, ID: id})
-	}
-	if err := f.Err(); err != nil {
-		return nil, err // a regex match stopped: act on nothing
-	}
-	// _id order first, so that documents tied on the sort keys come in _id
-	// order, as Find returns them.
-	sort.Slice(hits, func(i, j int) bool { return hits[i].ref.ID < hits[j].ref.ID })
-	// order returns the hits in write order: all of them with many, else
-	// the first (a top-1 sort).
-	order := func() ([]int, error) {
-		if len(sortKeys) == 0 {
-			n := len(hits)
-			if !many {
-				n = 1
-			}
-			idx := make([]int, n)
-			for i := range idx {
-				idx[i] = i
-			}
-			return idx, nil
-		}
-		docs := make([]map[string]any, len(hits))
-		for i, h := range hits {
-			docs[i] = h.doc
-		}
-		opts := &query.Options{Sort: sortKeys}
-		if !many {
-			opts.Limit = 1
-		}
-		return opts.Permutation(docs)
-	}
-	var out []docRef
-	for len(hits) > 0 {
-		idx, err := order()
-		if err != nil {
-			return nil, err
-		}
-		stale := map[int]bool{}
-		for _, j := range idx {
-			h := hits[j]
-			d, err := t.doc(h.ref)
-			if err != nil {
-				return nil, err
-			}
-			// The group's own state is what doc returns; a view entry
-			// still current is what the store holds.
-			recheck := h.seq != 0 && !c.db.mat.Current(h.ref, h.seq)
-			if recheck && (!d.Exists || !f.Match(d.Materialize())) {
-				if err := f.Err(); err != nil {
-					return nil, err
-				}
-				stale[j] = true // changed in the store since the view showed it
-				continue
-			}
-			out = append(out, hits[j].ref)
-			if !many {
-				return out, nil
-			}
-		}
-		if many || len(stale) == 0 {
-			break
-		}
-		kept := hits[:0]
-		for i, h := range hits {
-			if !stale[i] {
-				kept = append(kept, h)
-			}
-		}
-		hits = kept
-	}
-	return out, nil
-}
-
-// candidateIDs returns the ids of documents that may match f: from an
-// index when one applies, else every document of the collection.
-func (c *Collection) candidateIDs(f *query.Filter) []string {
-	cands, _ := c.db.mat.Candidates(c.name, f)
-	ids := make([]string, len(cands))
-	for i, cand := range cands {
-		ids[i] = cand.ID
-	}
-	return ids
+	return p
 }

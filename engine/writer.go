@@ -9,6 +9,7 @@ import (
 
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/replication"
+	"github.com/latticedb/lattice/internal/writeplan"
 	"github.com/latticedb/lattice/validation"
 )
 
@@ -74,7 +75,7 @@ func newTxn(db *Database) *txn {
 	}
 }
 
-// doc returns a document's state as the running function sees it: with
+// Doc returns a document's state as the running function sees it: with
 // every earlier staged mutation of the group applied. A document the group
 // has not written is read from the store (the view keeps no CRDT state),
 // once per group, and the view's sequence is taken first, so that a newer
@@ -82,14 +83,8 @@ func newTxn(db *Database) *txn {
 // overwritten. A document the view has no entry for is planned against
 // the empty state without a read, as when the view kept states: a store
 // change the view has not shown yet is dirty, and the commit then re-reads.
-func (t *txn) doc(r docRef) (*crdt.Doc, error) {
-	if d := t.opDocs[r]; d != nil {
-		return d, nil
-	}
-	if d := t.docs[r]; d != nil {
-		return d, nil
-	}
-	if d := t.read[r]; d != nil {
+func (t *txn) Doc(r docRef) (*crdt.Doc, error) {
+	if d := t.state(r); d != nil {
 		return d, nil
 	}
 	e := t.db.mat.Entry(r)
@@ -116,27 +111,66 @@ func (t *txn) doc(r docRef) (*crdt.Doc, error) {
 	return d, nil
 }
 
-// shown returns a document as the running function sees it, materialised
+// Shown returns a document as the running function sees it, materialised
 // (nil when it does not exist): from the group's state when the group read
 // or wrote it, else from the view, without reading the store. Matching a
-// filter uses it; only the documents matched are read with doc. seq is
-// the sequence of the view entry it came from (0 when it came from the
-// group's state or there is none).
-func (t *txn) shown(r docRef) (doc map[string]any, seq uint64) {
-	for _, m := range []map[docRef]*crdt.Doc{t.opDocs, t.docs, t.read} {
-		if d := m[r]; d != nil {
-			return d.Materialize(), 0
-		}
+// filter uses it; only the documents matched are read with doc.
+func (t *txn) Shown(r docRef) map[string]any {
+	if d := t.state(r); d != nil {
+		return d.Materialize()
 	}
 	if e := t.db.mat.Entry(r); e != nil {
-		return e.Doc, e.Seq
+		return e.Doc
 	}
-	return nil, 0
+	return nil
 }
 
-// stage records a planned write of one document; cur is its state the
-// plan was made against (from doc).
-func (t *txn) stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
+// state is the group's state of a document it read or wrote, else nil.
+func (t *txn) state(r docRef) *crdt.Doc {
+	for _, m := range []map[docRef]*crdt.Doc{t.opDocs, t.docs, t.read} {
+		if d := m[r]; d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// Has tells whether the group read or wrote the document.
+func (t *txn) Has(r docRef) bool { return t.state(r) != nil }
+
+// Touched lists the documents the group and the running function wrote.
+func (t *txn) Touched() []docRef {
+	out := slices.Clone(t.events)
+	for r := range t.opDocs {
+		out = append(out, r)
+	}
+	return out
+}
+
+var _ writeplan.Txn = (*txn)(nil)
+
+// plannedWrite runs p in the write path (see writeplan.Plan.Run).
+func (db *Database) plannedWrite(ctx context.Context, p *writeplan.Plan, do func(t *txn, acts []writeplan.Staged) error) error {
+	p.View = db.mat
+	write := func(fn func(writeplan.Txn) error) error {
+		return db.write(ctx, func(t *txn) error { return fn(t) })
+	}
+	return p.Run(ctx, write, func(t writeplan.Txn, acts []writeplan.Staged) error { return do(t.(*txn), acts) })
+}
+
+// Adopt gives the group cur as the document's state in the store, read
+// outside the write path at view sequence seq (still current), as doc
+// would have read it.
+func (t *txn) Adopt(r docRef, seq uint64, cur *crdt.Doc) {
+	if t.read == nil {
+		t.read = make(map[docRef]*crdt.Doc)
+	}
+	t.base[r], t.read[r] = seq, cur
+}
+
+// Stage records a planned write of one document; cur is its state the
+// plan was made against (from Doc).
+func (t *txn) Stage(r docRef, cur *crdt.Doc, p crdt.Plan) {
 	muts := p.Mutations
 	if len(muts) == 0 {
 		return

@@ -61,6 +61,11 @@ type Model struct {
 	// notification has confirmed yet.
 	expect map[string]crdt.Mutation
 
+	// changes counts replaced view entries; logs lists them per
+	// collection since rebuilt (changes.go).
+	changes, rebuilt uint64
+	logs             map[string]*changeLog
+
 	wake chan struct{}
 	// beforeFlush, if set (by tests only), runs at the start of every
 	// flush. Guarded by mu.
@@ -238,6 +243,7 @@ func (m *Model) Install(ctx context.Context, r Ref, state *crdt.Doc, base uint64
 	m.seq++
 	e := newEntry(state, m.seq)
 	old := m.view.put(r.Coll, r.ID, e)
+	m.noteChange(r)
 	m.mu.Unlock()
 	if m.OnChange != nil && !docEqual(old, e.Doc) {
 		m.OnChange(r, old, e.Doc, true)
@@ -274,6 +280,7 @@ func (m *Model) refresh(ctx context.Context, r Ref, local bool) error {
 		return nil
 	}
 	old := m.view.put(r.Coll, r.ID, e)
+	m.noteChange(r)
 	m.mu.Unlock()
 	if m.OnChange != nil && !docEqual(old, e.Doc) {
 		m.OnChange(r, old, e.Doc, local)
@@ -340,6 +347,7 @@ func (m *Model) Rebuild(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	m.view = v
+	m.noteRebuild()
 	m.mu.Unlock()
 	for _, k := range metas {
 		m.OnMeta(k)
