@@ -535,6 +535,7 @@ func (db *Database) start(ctx context.Context) error {
 		Catchup:        e.cfg.catchup,
 		Reconnect:      e.cfg.reconnect,
 		OnRedial:       func(peer.ID) { db.stats.reconnects.Add(1) },
+		AutoCompact:    e.autoCompact(db.mat.LiveDocuments),
 	})
 	if err != nil {
 		return fmt.Errorf("engine: open %s: %w", db.addr, err)

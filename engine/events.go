@@ -99,6 +99,9 @@ type Stats struct {
 	// Peers is the number of peers subscribed to the database's topic now:
 	// the replicas it syncs with, not every peer the node knows.
 	Peers int `json:"peers"`
+
+	History      HistoryStats  `json:"history"`      // the history held here (snapshot.go)
+	LastSnapshot *SnapshotInfo `json:"lastSnapshot"` // the snapshot it stands on; null if none
 }
 
 // CatchupStats report catch-up: streams of a missing history from one

@@ -48,6 +48,8 @@ type config struct {
 	discoveryLimits     discovery.Limits
 	footprint           footprint
 	pubsubTracer        replication.RawTracer
+	autoCompact         replication.AutoCompact // WithAutoCompact; Live is set per database
+	archive             bool
 }
 
 func defaultConfig() *config {
@@ -305,4 +307,37 @@ func WithPubsubTracer(t replication.RawTracer) Option {
 		c.pubsubTracer = t
 		return nil
 	}
+}
+
+// DefaultAutoCompactMinBlocks is WithAutoCompact's least history worth a
+// compaction when its minBlocks is 0.
+const DefaultAutoCompactMinBlocks = 4096
+
+// WithAutoCompact makes every open database compact by itself, off the
+// write path on a goroutine of its own, once the blocks it merged since
+// its last compaction (or its open) reach factor times its live
+// documents, and at least minBlocks (0: DefaultAutoCompactMinBlocks).
+// Counted, not timed. Off by default (factor 0): a compacted replica
+// serves catch-up only above its snapshot, so peers that join it by Open
+// rather than JoinFromSnapshot cannot fetch its covered history
+// (docs/snapshots.md).
+func WithAutoCompact(factor float64, minBlocks int) Option {
+	return func(c *config) error {
+		if factor < 0 || minBlocks < 0 {
+			return fmt.Errorf("%w: auto-compaction factor and minimum must not be negative", ErrBadOption)
+		}
+		if minBlocks == 0 {
+			minBlocks = DefaultAutoCompactMinBlocks
+		}
+		c.autoCompact = replication.AutoCompact{Factor: factor, MinBlocks: minBlocks}
+		return nil
+	}
+}
+
+// WithArchive keeps every database's full history: no compaction, by
+// hand (ErrArchive) or automatic (WithAutoCompact is ignored), so the
+// engine serves the whole history on the catch-up stream, to peers
+// without snapshot support and for audits.
+func WithArchive() Option {
+	return func(c *config) error { c.archive = true; return nil }
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/latticedb/lattice/internal/replication"
 	"github.com/latticedb/lattice/internal/snapshot"
 )
 
@@ -66,15 +68,16 @@ type Compaction struct {
 	After  HistoryFootprint `json:"after"`
 }
 
-// ErrDatabaseOpen is returned by Compact for a database that is open.
-var ErrDatabaseOpen = errors.New("engine: database is open")
+// ErrArchive is returned by Compact on an engine that keeps the full
+// history (WithArchive).
+var ErrArchive = errors.New("engine: an archive keeps the full history")
 
 // Compact makes the history of the database at address stop growing: the
 // replica stands on a snapshot of itself (signed by this engine), and the
 // blocks, markers and tombstones that snapshot makes unneeded are deleted;
 // the blocks of live versions stay (docs/snapshots.md). The database must
-// be known here and closed (ErrDatabaseOpen): close it, compact, open it
-// again. A compacted replica serves catch-up only above its snapshot:
+// be known here; if it is open, it compacts as Database.Compact does. A
+// compacted replica serves catch-up only above its snapshot:
 // fresh peers join it with JoinFromSnapshot.
 func (e *Engine) Compact(ctx context.Context, address string) (Compaction, error) {
 	addr, err := ParseAddress(address)
@@ -86,10 +89,13 @@ func (e *Engine) Compact(ctx context.Context, address string) (Compaction, error
 		return Compaction{}, err
 	}
 	defer leave()
+	if e.cfg.archive {
+		return Compaction{}, fmt.Errorf("%w: %s", ErrArchive, addr)
+	}
 	if db, err := e.openDatabase(ctx, addr); err != nil {
 		return Compaction{}, err
 	} else if db != nil {
-		return Compaction{}, fmt.Errorf("%w: %s: close it before compacting", ErrDatabaseOpen, addr)
+		return db.Compact(ctx)
 	}
 	if has, err := e.store.Has(ctx, ds.NewKey(dbRegistryPrefix+"/"+addr.Manifest.String())); err != nil || !has {
 		return Compaction{}, fmt.Errorf("%w: %s", ErrNoDatabase, addr)
@@ -98,8 +104,91 @@ func (e *Engine) Compact(ctx context.Context, address string) (Compaction, error
 	if err != nil {
 		return Compaction{}, fmt.Errorf("engine: compact %s: %w", addr, err)
 	}
+	return compaction(c), nil
+}
+
+func compaction(c *snapshot.Compaction) Compaction {
 	return Compaction{
 		Before: HistoryFootprint{Blocks: c.Before.Blocks, Bytes: c.Before.Bytes},
 		After:  HistoryFootprint{Blocks: c.After.Blocks, Bytes: c.After.Bytes},
-	}, nil
+	}
+}
+
+// Compact makes the database's history stop growing while it stays open
+// and writes continue: a snapshot of the replica at one moment (its heads
+// then) is recorded, and what that snapshot covers and does not keep is
+// deleted, as Engine.Compact does for a closed database. The scans and
+// deletions run on the caller's goroutine, beside writes and merges,
+// holding no lock they take; what merges meanwhile stays. A second call
+// waits for the first; Close stops it (the replica then reads the same,
+// and the next compaction finishes the deletions). ErrArchive on an
+// archive engine.
+func (db *Database) Compact(ctx context.Context) (Compaction, error) {
+	if db.e.cfg.archive {
+		return Compaction{}, fmt.Errorf("%w: %s", ErrArchive, db.addr)
+	}
+	db.writing.RLock()
+	if db.closed.Load() {
+		db.writing.RUnlock()
+		return Compaction{}, fmt.Errorf("%w: database %s", ErrClosed, db.addr.Name)
+	}
+	db.wg.Add(1) // Close waits for it
+	db.writing.RUnlock()
+	defer db.wg.Done()
+	c, err := db.rep.Compact(ctx)
+	if err != nil {
+		return Compaction{}, fmt.Errorf("engine: compact %s: %w", db.addr, err)
+	}
+	return compaction(c), nil
+}
+
+// HistoryStats are what a database's history holds on this replica.
+type HistoryStats struct {
+	// Blocks and Bytes: the blocks merged and still stored, and their
+	// bytes. Measured once after the database opens (Measured), then kept
+	// current as blocks merge and compactions finish; exact when nothing
+	// merged during a measurement.
+	Blocks   int   `json:"blocks"`
+	Bytes    int64 `json:"bytes"`
+	Measured bool  `json:"measured"`
+	// Merged counts blocks merged since the last compaction (or the
+	// open): what automatic compaction weighs against the live state.
+	Merged int64 `json:"merged"`
+	// Compactions finished since the database opened.
+	Compactions uint64 `json:"compactions"`
+}
+
+// SnapshotInfo describes the snapshot a replica stands on: the one it was
+// installed from or last compacted to.
+type SnapshotInfo struct {
+	Height   uint64    `json:"height"` // its highest head's height
+	Time     time.Time `json:"time"`   // when it was produced, by its producer's clock
+	Producer string    `json:"producer"`
+	Covered  int       `json:"covered"` // blocks in its past
+}
+
+func (db *Database) historyStats(s *Stats) {
+	if db.rep == nil {
+		return
+	}
+	h := db.rep.History()
+	s.History = HistoryStats{Blocks: h.Blocks, Bytes: h.Bytes, Measured: h.Measured, Merged: h.Merged, Compactions: db.rep.Compactions()}
+	if h.Last != nil {
+		info := &SnapshotInfo{Time: h.Last.Time, Producer: h.Last.Producer.String(), Covered: h.Last.Coverage.Len()}
+		for _, hd := range h.Last.Heads {
+			info.Height = max(info.Height, hd.Height)
+		}
+		s.LastSnapshot = info
+	}
+}
+
+// autoCompact is the AutoCompact of a database whose live documents live
+// counts: none on an archive.
+func (e *Engine) autoCompact(live func() int) replication.AutoCompact {
+	if e.cfg.archive || e.cfg.autoCompact.Factor <= 0 {
+		return replication.AutoCompact{}
+	}
+	a := e.cfg.autoCompact
+	a.Live = live
+	return a
 }

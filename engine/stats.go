@@ -42,6 +42,7 @@ func (db *Database) Stats() Stats {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
 		s.Peers = db.rep.Peers()
 	}
+	db.historyStats(&s)
 	s.PendingChanges = db.mat.Pending()
 	s.Documents = db.mat.LiveDocuments()
 	if fs, err := db.e.node.FetchStats(); err == nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	blockstore "github.com/ipfs/boxo/blockstore"
@@ -108,7 +110,10 @@ func (g *mergeGuard) enter(b *guardBatch) {
 func (g *mergeGuard) leave(b *guardBatch) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.open, b)
+	if _, ok := g.open[b]; ok {
+		delete(g.open, b)
+		close(b.left)
+	}
 	return b.overlapped
 }
 
@@ -119,9 +124,52 @@ func (g *mergeGuard) Batch(ctx context.Context) (ds.Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &guardBatch{Batch: inner, g: g}
+	b := &guardBatch{Batch: inner, g: g, left: make(chan struct{})}
 	g.enter(b)
 	return b, nil
+}
+
+// quietBatch is a batch of deletions that change no visible value (a
+// compaction's: dead versions with their tombstones, signatures): it marks
+// every batch open beside it as overlapping, so that a merge that read
+// its keys half-deleted repairs after itself, and repairs nothing itself.
+func (g *mergeGuard) quietBatch(ctx context.Context) (ds.Batch, error) {
+	inner, err := g.Batching.Batch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := &guardBatch{Batch: inner, g: g, left: make(chan struct{}), quiet: true}
+	g.enter(b)
+	return b, nil
+}
+
+// settleBound bounds settle's wait: a batch go-ds-crdt abandoned on an
+// error never commits.
+const settleBound = time.Minute
+
+// settle returns once every batch open now has committed (or after
+// settleBound): a merge running at the time of a compaction's deletions
+// has then finished reading.
+func (g *mergeGuard) settle(ctx context.Context) error {
+	g.mu.Lock()
+	var wait []chan struct{}
+	for b := range g.open {
+		wait = append(wait, b.left)
+	}
+	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, settleBound)
+	defer cancel()
+	for _, c := range wait {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			if err := context.Cause(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // guardBatch is one of go-ds-crdt's batches, with the CRDT keys it
@@ -133,6 +181,8 @@ type guardBatch struct {
 	written    []string // store keys put or deleted, parsed only for a repair
 	overlapped bool
 	done       bool
+	quiet      bool          // repairs nothing itself (quietBatch)
+	left       chan struct{} // closed when it leaves the guard
 }
 
 func (b *guardBatch) note(k ds.Key) {
@@ -163,7 +213,7 @@ func (b *guardBatch) Commit(ctx context.Context) error {
 	b.done = true
 	written := b.written
 	b.mu.Unlock()
-	if overlapped := b.g.leave(b); err != nil || !overlapped {
+	if overlapped := b.g.leave(b); err != nil || !overlapped || b.quiet {
 		return err
 	}
 	keys := make(map[string]struct{})
@@ -184,7 +234,7 @@ func (b *guardBatch) Commit(ctx context.Context) error {
 func (g *mergeGuard) repair(ctx context.Context, keys map[string]struct{}) {
 	g.repairMu.Lock()
 	defer g.repairMu.Unlock()
-	self := &guardBatch{g: g}
+	self := &guardBatch{g: g, left: make(chan struct{})}
 	g.enter(self) // batches that open meanwhile repair after themselves
 	defer g.leave(self)
 	for k := range keys {

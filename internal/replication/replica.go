@@ -71,6 +71,9 @@ type ReplicaConfig struct {
 	Reconnect bool
 	// OnRedial, if set, is called after each successful redial.
 	OnRedial func(peer.ID)
+	// AutoCompact says when the replica compacts by itself (compaction.go);
+	// its zero value never does.
+	AutoCompact AutoCompact
 }
 
 func (c *ReplicaConfig) validate() error {
@@ -104,6 +107,8 @@ type Replica struct {
 	vdag       *ValidatingDAG
 	crdt       atomic.Pointer[dscrdt.Datastore] // nil once closed
 	covered    *snapshot.CoveredStore           // the store go-ds-crdt runs over (snapshots.go)
+	guard      *mergeGuard                      // between go-ds-crdt and covered
+	compact    compactor                        // compaction.go
 	redial     *Redialer
 
 	once     sync.Once
@@ -221,12 +226,22 @@ func (r *Replica) start(ctx context.Context) error {
 	r.vdag = NewValidatingDAG(n.dag, n.fetchDAG, n.held, vcfg)
 	// go-ds-crdt's concurrent merges can leave a visible value wrong; the
 	// guard repairs it (mergeguard.go).
-	guard := newMergeGuard(r.covered, cfg.Namespace.String(), n.bstore, cfg.Log.Named("guard"), &cfg.Counters.MergeRepairs)
-	store, err := dscrdt.New(guard, cfg.Namespace, r.vdag, r.bc, opts)
+	r.guard = newMergeGuard(r.covered, cfg.Namespace.String(), n.bstore, cfg.Log.Named("guard"), &cfg.Counters.MergeRepairs)
+	r.compact.kick = make(chan struct{}, 1)
+	r.covered.OnProcessed = r.onProcessed
+	if last, err := snapshot.Installed(ctx, base, crdt.NewStoreLayout(cfg.Namespace.String())); err == nil {
+		r.compact.last.Store(last)
+	}
+	store, err := dscrdt.New(r.guard, cfg.Namespace, r.vdag, r.bc, opts)
 	if err != nil {
 		return fmt.Errorf("replication: crdt: %w", err)
 	}
 	r.crdt.Store(store)
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.runCompactor()
+	}()
 
 	// The redialer before the broadcaster starts: it records each peer the
 	// broadcaster reports joining.

@@ -94,7 +94,12 @@ func (n *Node) handleSnapshot(ctx context.Context, st network.Stream) {
 }
 
 // Snapshot produces a snapshot of this replica, signed by this node.
+// It fails with ErrCompacting while the replica compacts.
 func (r *Replica) Snapshot(ctx context.Context) (*snapshot.Bundle, error) {
+	if !r.compact.mu.TryLock() {
+		return nil, ErrCompacting
+	}
+	defer r.compact.mu.Unlock()
 	key := r.n.host.Peerstore().PrivKey(r.n.host.ID())
 	if key == nil {
 		return nil, fmt.Errorf("%w: no private key for this host", ErrSnapshot)

@@ -47,12 +47,46 @@ const compactBatch = 4096
 // signature elements of dropped blocks. Blocks of live versions stay
 // (go-ds-crdt re-reads them when a delete arrives).
 //
-// The replica's go-ds-crdt must be closed while it runs (this version);
-// it is then opened over store again. Deletions are in bounded batches
+// The replica's go-ds-crdt is closed while it runs, and opened over store
+// again afterwards; CompactLive compacts an open one. Deletions are in bounded batches
 // after the coverage is recorded, so a crash part-way leaves a replica
 // that reads the same: the coverage answers for every block whose marker
 // is gone, and what is left is deleted by the next compaction.
 func Compact(ctx context.Context, store *CoveredStore, layout crdt.StoreLayout, bs BlockStore, key crypto.PrivKey, db string, now time.Time) (*Compaction, error) {
+	return CompactLive(ctx, store, layout, bs, key, db, now, Live{})
+}
+
+// Batcher opens batches (a ds.Batching is one).
+type Batcher interface {
+	Batch(ctx context.Context) (ds.Batch, error)
+}
+
+// Live is what compaction needs to run beside an open go-ds-crdt
+// instance that keeps merging.
+type Live struct {
+	// Deletes, if not nil, is where deletions are batched: the store the
+	// go-ds-crdt instance writes through (Lattice's merge guard), so that
+	// a merge that read a key while it was deleted is repaired after it.
+	Deletes Batcher
+	// Settle, if not nil, returns once every merge that may have read a
+	// key deleted so far has finished. Blocks are deleted after it: a
+	// merge that listed a version before the version's keys went may
+	// still read its block.
+	Settle func(ctx context.Context) error
+}
+
+// CompactLive is Compact on a replica whose go-ds-crdt instance stays
+// open and keeps merging (local writes and remote deltas). The snapshot
+// is of a consistent point (see Produce); only blocks it covers are
+// dropped, so what merges meanwhile stays. Its scans and deletions run on
+// the caller's goroutine and hold no lock a merge takes: deletions go
+// through live.Deletes in batches of 4,096 keys. Only one compaction or
+// Produce may run on a replica at a time.
+func CompactLive(ctx context.Context, store *CoveredStore, layout crdt.StoreLayout, bs BlockStore, key crypto.PrivKey, db string, now time.Time, live Live) (*Compaction, error) {
+	var deletes Batcher = store
+	if live.Deletes != nil {
+		deletes = live.Deletes
+	}
 	before, err := footprint(ctx, store, layout, bs)
 	if err != nil {
 		return nil, err
@@ -133,8 +167,11 @@ func Compact(ctx context.Context, store *CoveredStore, layout crdt.StoreLayout, 
 		return nil, err
 	}
 	for len(dead) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		n := min(len(dead), compactBatch)
-		batch, err := store.Batch(ctx)
+		batch, err := deletes.Batch(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +185,15 @@ func Compact(ctx context.Context, store *CoveredStore, layout crdt.StoreLayout, 
 		}
 		dead = dead[n:]
 	}
+	if live.Settle != nil {
+		if err := live.Settle(ctx); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range blocks {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if err := bs.DeleteBlock(ctx, c); err != nil && !errors.Is(err, ds.ErrNotFound) {
 			return nil, fmt.Errorf("snapshot: compact: delete block: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
 	"github.com/ipfs/go-datastore/query"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/latticedb/lattice/crdt"
 )
@@ -133,6 +134,27 @@ type CoveredStore struct {
 	ds.Batching
 	prefix string
 	cov    atomic.Pointer[Coverage]
+	// OnProcessed, if set (before go-ds-crdt opens over the store), is
+	// called after each processed marker go-ds-crdt writes (one per block
+	// it merges), with the block's multihash, on the merging goroutine:
+	// it must be quick. Markers written by Install and batches are not
+	// reported.
+	OnProcessed func(h mh.Multihash)
+}
+
+// Put writes, and reports a processed marker to OnProcessed.
+func (s *CoveredStore) Put(ctx context.Context, k ds.Key, v []byte) error {
+	if err := s.Batching.Put(ctx, k, v); err != nil {
+		return err
+	}
+	if s.OnProcessed != nil {
+		if ks := k.String(); strings.HasPrefix(ks, s.prefix) {
+			if h, err := lastMultihash(ks); err == nil {
+				s.OnProcessed(h)
+			}
+		}
+	}
+	return nil
 }
 
 var _ ds.Batching = (*CoveredStore)(nil)

@@ -43,15 +43,41 @@ type Source struct {
 // Produce makes a signed snapshot of the replica src describes, as
 // database db's producer key, at now.
 //
-// It reads the processed markers first, then the set, then the heads, so
-// a merge running at the same time can only leave a block's effect in
-// the live set without the block being covered: the joiner then merges
-// that block again from the tail, which changes nothing (merging is
-// idempotent). Heads read last are covered or dropped.
+// It may run while the replica merges (an open database): it reads the
+// heads, then the processed markers (the coverage), the heads again, then
+// the set. go-ds-crdt marks a block processed before it makes it a head,
+// so the heads read first are covered, and those read again are listed
+// when covered; a version whose block merged after the
+// markers were read is left out (the tail brings it again, and merging is
+// idempotent); a version a later merge tombstoned reads as dead, which the
+// tail makes true anyway.
 func Produce(ctx context.Context, src Source, key crypto.PrivKey, db string, now time.Time) (*Bundle, error) {
 	producer, err := peer.IDFromPrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: producer key: %w", err)
+	}
+	// The frontier at one moment: every block of it is processed already.
+	type rawHead struct {
+		h      []byte
+		height uint64
+	}
+	var frontier []rawHead
+	readHeads := func() error {
+		return eachKey(ctx, src.Store, src.Layout.HeadsPrefix(), false, func(k string, v []byte) error {
+			h, err := lastMultihash(k)
+			if err != nil {
+				return err
+			}
+			height, n := binary.Uvarint(v)
+			if n <= 0 {
+				return fmt.Errorf("snapshot: head %s: bad height", k)
+			}
+			frontier = append(frontier, rawHead{h, height})
+			return nil
+		})
+	}
+	if err := readHeads(); err != nil {
+		return nil, err
 	}
 	// Coverage: every processed block.
 	digests := make([][DigestSize]byte, 0, src.Coverage.Len())
@@ -71,6 +97,12 @@ func Produce(ctx context.Context, src Source, key crypto.PrivKey, db string, now
 	}
 	cov := NewCoverage(digests)
 	digests = nil
+	// And the frontier again: heads that merged while the markers were
+	// read are covered if their markers were (and an older head they
+	// replaced, listed too, only adds a link to the joiner's next write).
+	if err := readHeads(); err != nil {
+		return nil, err
+	}
 
 	// Live versions: elements without a tombstone, delta signatures left
 	// out (they are never read as state and never deleted: keeping them
@@ -128,6 +160,9 @@ func Produce(ctx context.Context, src Source, key crypto.PrivKey, db string, now
 		if err != nil {
 			return nil, err
 		}
+		if !cov.Has(h) {
+			continue // merged after the coverage was read: the tail brings it
+		}
 		c := cid.NewCidV1(cid.DagProtobuf, h)
 		height, err := load(c)
 		if err != nil {
@@ -135,27 +170,17 @@ func Produce(ctx context.Context, src Source, key crypto.PrivKey, db string, now
 		}
 		s.Live = append(s.Live, Element{Key: r.key, Block: c, Height: height})
 	}
-	err = eachKey(ctx, src.Store, src.Layout.HeadsPrefix(), false, func(k string, v []byte) error {
-		h, err := lastMultihash(k)
-		if err != nil {
-			return err
+	seen := map[string]bool{}
+	for _, fh := range frontier {
+		if seen[string(fh.h)] || !cov.Has(fh.h) {
+			continue // merged after the markers were read: the tail brings it
 		}
-		if !cov.Has(h) {
-			return nil // merged after the coverage was read: the tail brings it
-		}
-		c := cid.NewCidV1(cid.DagProtobuf, h)
-		height, n := binary.Uvarint(v)
-		if n <= 0 {
-			return fmt.Errorf("snapshot: head %s: bad height", c)
-		}
+		seen[string(fh.h)] = true
+		c := cid.NewCidV1(cid.DagProtobuf, fh.h)
 		if _, err := load(c); err != nil {
-			return err
+			return nil, err
 		}
-		s.Heads = append(s.Heads, Head{CID: c, Height: height})
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		s.Heads = append(s.Heads, Head{CID: c, Height: fh.height})
 	}
 	if len(s.Heads) == 0 {
 		return nil, ErrNoHistory
@@ -200,6 +225,9 @@ func eachKey(ctx context.Context, store ds.Read, prefix string, keysOnly bool, f
 	for r := range res.Next() {
 		if r.Error != nil {
 			return fmt.Errorf("snapshot: query %s: %w", prefix, r.Error)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if err := fn(r.Key, r.Value); err != nil {
 			return err
