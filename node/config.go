@@ -35,6 +35,8 @@ type Config struct {
 	// databases most recently created, opened or joined, so the web app finds
 	// its list again after a restart. Empty keeps it in memory.
 	StateDir string
+	// Clock dates invite keys and their expiry; nil is time.Now.
+	Clock func() time.Time
 	// Logger receives the node's logs; nil discards them.
 	Logger hclog.Logger
 

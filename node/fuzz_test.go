@@ -23,6 +23,7 @@ func FuzzParseInvite(f *testing.F) {
 	f.Add("lattice://join?peer=12D3KooWJ1v6W2hhhD7C5CF2a4hz5Rt3kzqLn5B7fj6W6xBAtTDM&addr=/ip4/127.0.0.1/tcp/4001&addr=/ip4/127.0.0.1/tcp/4002&addr=/ip4/127.0.0.1/tcp/4003&addr=/ip4/127.0.0.1/tcp/4004&addr=/ip4/127.0.0.1/tcp/4005&addr=/ip4/127.0.0.1/tcp/4006&addr=/ip4/127.0.0.1/tcp/4007&addr=/ip4/127.0.0.1/tcp/4008&addr=/ip4/127.0.0.1/tcp/4009")
 	f.Add("http://127.0.0.1:5080/#join=lattice%3A%2F%2Fjoin%3Fpeer%3Dx")
 	f.Add("lattice://join?")
+	f.Add("lattice://join?peer=12D3KooWJ1v6W2hhhD7C5CF2a4hz5Rt3kzqLn5B7fj6W6xBAtTDM&addr=/ip4/127.0.0.1/tcp/4001&db=/lattice/bafy/x&key=abcdefghijklmnopqrstuvwxyz")
 	f.Fuzz(func(t *testing.T, link string) {
 		inv, err := node.ParseInvite(link)
 		if err != nil {

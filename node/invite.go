@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -62,6 +63,11 @@ type Invite struct {
 	// Title optionally names the database for people: at most
 	// MaxLinkTitle bytes of UTF-8 without control characters.
 	Title string
+	// Key, on a database whose members are named (dynamic or sealed),
+	// is the one-time key the invitee redeems with the inviter to become
+	// a member (see InviteGrantProtocol): 26 characters of lower-case
+	// base32.
+	Key string
 }
 
 // InviteTopic is the pubsub topic on which a peer announces the databases it
@@ -78,6 +84,9 @@ func (inv Invite) String() string {
 	}
 	if inv.Database != "" {
 		b.WriteString("&db=" + linkEscape(inv.Database))
+	}
+	if inv.Key != "" {
+		b.WriteString("&key=" + inv.Key)
 	}
 	if inv.Collection != "" {
 		b.WriteString("&collection=" + linkEscape(inv.Collection))
@@ -164,12 +173,29 @@ func ParseInvite(link string) (Invite, error) {
 			return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
 		}
 	}
+	if inv.Key = q.Get("key"); inv.Key != "" && !validKey(inv.Key) {
+		return Invite{}, fmt.Errorf("%w: a malformed invite key", ErrBadLink)
+	}
 	inv.Collection = q.Get("collection")
 	inv.Title = q.Get("title")
 	if err := checkTitle(inv.Title); err != nil {
 		return Invite{}, fmt.Errorf("%w: %v", ErrBadLink, err)
 	}
 	return inv, nil
+}
+
+// validKey accepts an invite key: inviteKeyLen characters of lower-case
+// base32.
+func validKey(k string) bool {
+	if len(k) != inviteKeyLen {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '2' && r <= '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkTitle accepts an invite title: at most MaxLinkTitle bytes of valid
@@ -258,6 +284,11 @@ type inviteResponse struct {
 	PeerQR   string `json:"peerQr,omitempty"`
 	PeerID   string `json:"peerId"`
 	Database string `json:"database"`
+	// Role and Expires describe the invite's one-time key, on a database
+	// whose members are named: what the invitee becomes and until when
+	// (RFC 3339). Both are absent for other databases.
+	Role    string `json:"role,omitempty"`
+	Expires string `json:"expires,omitempty"`
 }
 
 func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
@@ -269,6 +300,12 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		Topic bool `json:"topic"`
 		// Title names the database in the link, for the invitee.
 		Title string `json:"title"`
+		// Role is what the invitee becomes on a database whose members
+		// are named (dynamic or sealed): "reader", "writer" (the default
+		// where the controller grants it) or "admin". ExpiresIn is how
+		// long the invite works, in seconds (default 7 days).
+		Role      string `json:"role"`
+		ExpiresIn int64  `json:"expiresIn"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeError(w, err)
@@ -294,6 +331,26 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
 		return
 	}
+	role, err := inviteRole(db, n.e.ID().String(), req.Role)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ttl := DefaultInviteTTL
+	if req.ExpiresIn != 0 {
+		if req.ExpiresIn < 0 || req.ExpiresIn > int64(MaxInviteTTL/time.Second) {
+			writeError(w, errorf(http.StatusBadRequest, "bad_request", "expiresIn: %d seconds, want 1 to %d", req.ExpiresIn, int64(MaxInviteTTL/time.Second)))
+			return
+		}
+		ttl = time.Duration(req.ExpiresIn) * time.Second
+	}
+	var expires time.Time
+	if role != "" {
+		if inv.Key, expires, err = n.keys.add(db.Address(), role, ttl); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	if req.Topic {
 		// Only the topic form announces the address, and then to every
 		// peer that subscribes to this node's invite topic.
@@ -312,7 +369,10 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	qrURL := origin + "/v1/invites/qr?link=" + url.QueryEscape(link)
 	res := inviteResponse{Link: link, QR: qrURL, Web: WebLink(origin, link),
-		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address()}
+		WebQR: qrURL + "&web=" + url.QueryEscape(origin), PeerID: inv.Peer.String(), Database: db.Address(), Role: string(role)}
+	if role != "" {
+		res.Expires = expires.UTC().Format(time.RFC3339)
+	}
 	if n.cfg.PeerAssets != nil && inv.Database != "" {
 		if _, err := qr.Encode(WebLink(origin+"/peer", link), qr.M); err == nil {
 			res.Peer, res.PeerQR = WebLink(origin+"/peer", link), qrURL+"&web="+url.QueryEscape(origin+"/peer")
@@ -495,6 +555,12 @@ func (n *Node) Join(ctx context.Context, link string) (*engine.Database, Invite,
 		}
 	} else if err := n.connect(ctx, inv.AddrInfo(), "the inviter"); err != nil {
 		return nil, inv, err
+	}
+	if inv.Key != "" && !n.holds(ctx, address) {
+		// Become a member first, so the database opens readable.
+		if err := n.claimInvite(ctx, inv, address); err != nil {
+			return nil, inv, err
+		}
 	}
 	db, err := n.open(ctx, address)
 	return db, inv, err

@@ -27,6 +27,7 @@ type Node struct {
 	handler http.Handler
 	metrics *metrics
 	invites *inviteTopic
+	keys    *inviteKeys // invite keys handed out (invite_key.go)
 	streams *streamLimiter
 	tickets *tickets
 
@@ -93,6 +94,12 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.invites = inv
+	clock := cfg.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	n.keys = newInviteKeys(cfg.StateDir, clock, n.log.Named("invites"))
+	n.serveGrants(e.Host())
 	n.metrics = newMetrics(n)
 	n.handler = n.routes()
 	return n, nil
@@ -152,6 +159,7 @@ func (n *Node) Close() error {
 				errs = append(errs, srv.Close())
 			}
 		}
+		n.e.Host().RemoveStreamHandler(InviteGrantProtocol)
 		errs = append(errs, n.invites.close())
 		n.wg.Wait()
 		n.closeErr = errors.Join(errs...)
