@@ -27,16 +27,37 @@ func setOffline(offline bool) chromedp.Action[chromedp.Void] {
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return chromedp.Void{}, err
 		}
-		_, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			EmulateOfflineServiceWorker: &offline,
-			MatchedNetworkConditions:    []*network.Conditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
-		})
-		if err != nil {
+		if _, err := cdp.Call(ctx, t, emulateByRule, byRuleParams{
+			Offline:                     offline,
+			EmulateOfflineServiceWorker: offline,
+			MatchedNetworkConditions:    []byRuleConditions{{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1}},
+		}); err != nil {
 			return chromedp.Void{}, err
 		}
-		_, err = cdp.Call(ctx, t, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
+		_, err := cdp.Call(ctx, t, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: offline, DownloadThroughput: -1, UploadThroughput: -1})
 		return chromedp.Void{}, err
 	}
+}
+
+// emulateByRule is Network.emulateNetworkConditionsByRule with the
+// parameters of both protocol versions: Chromium 148 (Debian's today) takes
+// offline beside the rules and refuses a call without it ("Invalid
+// parameters"), while the protocol cdproto v0.159.0 was generated from
+// has it in each rule. Chromium ignores the field it does not know.
+var emulateByRule = cdp.Command[byRuleParams, network.EmulateNetworkConditionsByRuleResult]{Method: network.CommandEmulateNetworkConditionsByRule}
+
+type byRuleParams struct {
+	Offline                     bool               `json:"offline"`
+	EmulateOfflineServiceWorker bool               `json:"emulateOfflineServiceWorker"`
+	MatchedNetworkConditions    []byRuleConditions `json:"matchedNetworkConditions"`
+}
+
+type byRuleConditions struct {
+	URLPattern         string  `json:"urlPattern"`
+	Latency            float64 `json:"latency"`
+	DownloadThroughput float64 `json:"downloadThroughput"`
+	UploadThroughput   float64 `json:"uploadThroughput"`
+	Offline            bool    `json:"offline"`
 }
 
 // The issue's offline test: a page joins a list from a link; its network
