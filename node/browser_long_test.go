@@ -155,25 +155,30 @@ func testLongList(t *testing.T, br *browser) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, c, 4.5, "the × has contrast %s:1", contrast)
 
-	// Scrolled from top to bottom, a screen at a time (one per frame):
-	// every to-do shows once, in order, and the window stays small.
-	sctx, cancel := context.WithTimeout(page, 3*time.Minute)
+	// Scrolled from top to bottom, nine tenths of a screen at a time (one
+	// frame each): every to-do shows once, in order; no screen is blank,
+	// even in the frame of the scroll, before the page has rendered for
+	// it (what the window holds beyond the screen covers the step); and
+	// the window stays small. (A loaded machine makes frames slow, hence
+	// the generous deadline; the frame times are logged.)
+	sctx, cancel := context.WithTimeout(page, 6*time.Minute)
 	defer cancel()
 	scrolled, err := chromedp.Run(sctx, chromedp.Evaluate[string](`(async () => {
-		const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+		const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
 		const seen = [], frames = [];
 		let maxRows = 0, blank = 0;
 		window.scrollTo(0, 0);
 		await frame(); await frame();
 		let last = performance.now();
-		for (;;) {
+		const t0 = last;
+		for (let step = 0; step < 5000; step++) {
 			const inView = `+rowsInView+`;
 			for (const [id] of inView) if (seen[seen.length - 1] !== id && !seen.includes(id, Math.max(0, seen.length - 200))) seen.push(id);
 			maxRows = Math.max(maxRows, document.querySelectorAll("#todos > li").length);
-			const ul = document.querySelector("#todos").getBoundingClientRect();
-			if (inView.length === 0 && ul.top < innerHeight && ul.bottom > 0) blank++;
 			if (innerHeight + scrollY >= document.documentElement.scrollHeight - 1) break;
 			window.scrollBy(0, Math.round(innerHeight * 0.9));
+			const ul = document.querySelector("#todos").getBoundingClientRect();
+			if (ul.top < innerHeight && ul.bottom > 0 && `+rowsInView+`.length === 0) blank++;
 			await frame();
 			const now = performance.now();
 			frames.push(now - last);
@@ -181,8 +186,8 @@ func testLongList(t *testing.T, br *browser) {
 		}
 		frames.sort((a, b) => a - b);
 		const q = (p) => Math.round(frames[Math.min(frames.length - 1, Math.floor(p * frames.length))] * 10) / 10;
-		const ok = seen.every((id, i) => i === 0 || id < seen[i - 1] || seen[i - 1] === "elsewhere");
-		return JSON.stringify({screens: frames.length, seen: seen.length, unique: new Set(seen).size, ordered: ok, first: seen[0], last: seen[seen.length - 1], maxRows, blank, frameMs: {p50: q(0.5), p95: q(0.95), max: q(1)}});
+		const ok = seen.every((id, i) => i === 0 || id < seen[i - 1]);
+		return JSON.stringify({screens: frames.length, seen: seen.length, unique: new Set(seen).size, ordered: ok, first: seen[0], last: seen[seen.length - 1], maxRows, blank, ms: Math.round(performance.now() - t0), frameMs: {p50: q(0.5), p95: q(0.95), max: q(1)}});
 	})()`, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
 	t.Logf("scrolled through the list: %s", scrolled)

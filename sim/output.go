@@ -34,11 +34,9 @@ func (rep *Report) WriteFiles(dir string) error {
 		ReportPlot:  []byte(cdf),
 		ReportConns: []byte(conns),
 	}
-	var summary strings.Builder
-	_ = rep.WriteSummary(&summary)
 	var page strings.Builder
 	if err := pageTmpl.Execute(&page, map[string]any{
-		"R": rep, "Summary": summary.String(),
+		"R": rep, "Summary": rep.summaryRows(),
 		"CDF": template.HTML(cdf), "Conns": template.HTML(conns),
 	}); err != nil {
 		return fmt.Errorf("sim: report page: %w", err)
@@ -53,12 +51,26 @@ func (rep *Report) WriteFiles(dir string) error {
 }
 
 var pageTmpl = template.Must(template.New("report").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>lattice sim: {{.R.Scenario}} (seed {{.R.Seed}})</title>
-<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:1em;overflow:auto}</style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>lattice sim: {{.R.Scenario}} (seed {{.R.Seed}})</title>
+<style>
+body{font-family:sans-serif;max-width:80em;margin:2em auto;padding:0 1em;line-height:1.4}
+/* The summary is a table whose values wrap: nothing is cut at the right edge, at any width. */
+table.summary{border-collapse:collapse;width:100%;background:#f4f4f4}
+table.summary th,table.summary td{text-align:left;vertical-align:top;padding:.3em .8em;border-bottom:1px solid #e2e2e2}
+table.summary th{white-space:nowrap;font-weight:600}
+table.summary td{overflow-wrap:anywhere}
+/* The charts scale with the page (their viewBox keeps the proportions). */
+svg{display:block;width:100%;max-width:64rem;height:auto}
+pre{background:#f4f4f4;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:30em){table.summary th{white-space:normal;overflow-wrap:anywhere;width:30%}}
+</style>
 </head><body>
 <h1>lattice sim: {{.R.Scenario}}</h1>
 <p>Seed {{.R.Seed}}, {{.R.Peers}} peers and {{.R.Relays}} relays, {{.R.Mode}} time. Converged: <b>{{.R.Converged}}</b>.</p>
-<pre>{{.Summary}}</pre>
+<table class="summary">{{range .Summary}}<tr><th scope="row">{{index . 0}}</th><td>{{index . 1}}</td></tr>
+{{end}}</table>
+{{if .R.Diff}}<h2>Replicas differ</h2><pre>{{.R.Diff}}</pre>{{end}}
 <h2>Convergence</h2>
 <p>Share of (write, replica) pairs that held the write within a time of its acknowledgement.</p>
 {{.CDF}}
@@ -76,7 +88,7 @@ const svgW, svgH, pad = 640.0, 320.0, 50.0
 // of (write, replica) pairs holding it.
 func (rep *Report) CDFSVG() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, svgW, svgH)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %[1]g %[2]g" font-family="sans-serif" font-size="11">`, svgW, svgH)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`)
 	x0, y0, w, h := pad, svgH-pad, svgW-2*pad, svgH-2*pad
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, x0, y0, x0+w, y0)
@@ -123,7 +135,7 @@ func (rep *Report) ConnectionsSVG() string {
 		top = max(top, bar.n)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, svgW, svgH)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %[1]g %[2]g" font-family="sans-serif" font-size="11">`, svgW, svgH)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`)
 	x0, y0, w, h := pad, svgH-pad, svgW-2*pad, svgH-2*pad
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, x0, y0, x0+w, y0)
@@ -165,7 +177,7 @@ type ScalePoint struct {
 // number of peers (log scale).
 func ScaleSVG(points []ScalePoint) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`, svgW, svgH)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %[1]g %[2]g" font-family="sans-serif" font-size="11">`, svgW, svgH)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`)
 	x0, y0, w, h := pad, svgH-pad, svgW-2*pad, svgH-2*pad
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="black"/>`, x0, y0, x0+w, y0)

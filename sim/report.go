@@ -416,7 +416,24 @@ func (c *Connections) add(h host.Host, remote peer.ID, log *PunchLog) {
 // WriteSummary prints the report as a table.
 func (rep *Report) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k string, f string, a ...any) { fmt.Fprintf(tw, "%s\t"+f+"\n", append([]any{k}, a...)...) }
+	for _, r := range rep.summaryRows() {
+		fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.Diff != "" {
+		_, err := fmt.Fprintf(w, "replicas differ:\n%s", rep.Diff)
+		return err
+	}
+	return nil
+}
+
+// summaryRows are the summary's rows, name and value: WriteSummary
+// aligns them for a terminal, report.html makes a table of them.
+func (rep *Report) summaryRows() [][2]string {
+	var rows [][2]string
+	row := func(k string, f string, a ...any) { rows = append(rows, [2]string{k, fmt.Sprintf(f, a...)}) }
 	row("scenario", "%s (seed %d, %s time, %.1f s on that clock)", rep.Scenario, rep.Seed, rep.Mode, rep.ElapsedMS/1000)
 	nats := make([]string, 0, len(rep.NATs))
 	for _, t := range NATTypes {
@@ -454,12 +471,5 @@ func (rep *Report) WriteSummary(w io.Writer) error {
 		hp := rep.HolePunchByNAT[k]
 		row("  "+k, "%d/%d", hp.Successes, hp.Attempts)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if rep.Diff != "" {
-		_, err := fmt.Fprintf(w, "replicas differ:\n%s", rep.Diff)
-		return err
-	}
-	return nil
+	return rows
 }

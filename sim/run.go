@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,18 @@ type Options struct {
 	// Mode names the clock the run is under, for the report: "virtual"
 	// inside testing/synctest, "real" otherwise (the default).
 	Mode string
-	// Progress, if set, receives a progress line about once a simulated
-	// second ("\r"-terminated, for a terminal).
+	// Progress, if set, receives progress from the start of the schedule
+	// until the replicas settle: simulated time, writes acknowledged,
+	// replicas converged (holding every write acknowledged so far) and
+	// peers up, about once a second, redrawn in place with "\r" (for a
+	// terminal); and the setup steps before it.
 	Progress io.Writer
+	// ProgressLines makes Progress a log instead of a terminal: one
+	// newline-terminated line at each setup step, at the start, every
+	// ProgressEvery (2 s when zero) and at the end.
+	ProgressLines bool
+	// ProgressEvery is the interval of progress lines (ProgressLines).
+	ProgressEvery time.Duration
 	// TempDir holds the pebble stores of peers that crash; empty means a
 	// fresh directory under os.TempDir, removed at the end.
 	TempDir string
@@ -118,6 +128,8 @@ type runner struct {
 	punch      *PunchLog
 	addr       string // the database's address
 	log        hclog.Logger
+	// stopProgress ends the progress (set by execute, called by Run).
+	stopProgress func()
 
 	mu         sync.Mutex
 	writes     []writeRec
@@ -166,6 +178,7 @@ func Run(ctx context.Context, s Scenario, o Options) (*Report, error) {
 	}
 	r.execute(ctx)
 	converged := r.settle(ctx)
+	r.stopProgress()
 	rep := r.report(converged)
 	if o.Tail != nil {
 		r.tail(o.Tail, o.TailOver)
@@ -427,8 +440,8 @@ func (r *runner) execute(ctx context.Context) {
 			r.unreserved++
 		}
 	}
-	stopProgress := r.progress(ctx)
-	defer stopProgress()
+	// Progress goes on through settle; Run stops it.
+	r.stopProgress = r.progress(ctx)
 	relays := make([]peer.AddrInfo, len(r.relays))
 	for i, rs := range r.relays {
 		relays[i] = rs.AddrInfo()
@@ -598,34 +611,61 @@ func (r *runner) note(format string, args ...any) {
 	if r.o.Progress == nil {
 		return
 	}
-	fmt.Fprintf(r.o.Progress, "\r%s\r%s", "                                                                              ", fmt.Sprintf(format, args...))
+	if r.o.ProgressLines {
+		fmt.Fprintf(r.o.Progress, format+"\n", args...)
+		return
+	}
+	fmt.Fprintf(r.o.Progress, "\r%s\r%s", blankLine, fmt.Sprintf(format, args...))
 }
 
-// progress prints a line about once a second until the returned func is
-// called.
+// blankLine clears a terminal's progress line.
+var blankLine = strings.Repeat(" ", 78)
+
+// progress prints the run's status until the returned func is called: on
+// a terminal, redrawn about once a second; as lines (ProgressLines), once
+// at the start, every ProgressEvery and once at the end.
 func (r *runner) progress(ctx context.Context) func() {
 	if r.o.Progress == nil {
 		return func() {}
+	}
+	every := time.Second
+	if r.o.ProgressLines {
+		every = r.o.ProgressEvery
+		if every <= 0 {
+			every = 2 * time.Second
+		}
+		fmt.Fprintln(r.o.Progress, r.status())
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
 			case <-pctx.Done():
 				return
 			case <-t.C:
-				fmt.Fprintf(r.o.Progress, "\r%s\r%s", "                                                                              ", r.status())
+				if r.o.ProgressLines {
+					fmt.Fprintln(r.o.Progress, r.status())
+				} else {
+					fmt.Fprintf(r.o.Progress, "\r%s\r%s", blankLine, r.status())
+				}
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		cancel()
-		<-done
-		fmt.Fprintf(r.o.Progress, "\r%s\r", "                                                                              ")
+		once.Do(func() {
+			cancel()
+			<-done
+			if r.o.ProgressLines {
+				fmt.Fprintln(r.o.Progress, r.status())
+			} else {
+				fmt.Fprintf(r.o.Progress, "\r%s\r", blankLine)
+			}
+		})
 	}
 }
 
@@ -633,20 +673,25 @@ func (r *runner) status() string {
 	r.mu.Lock()
 	writes := append([]writeRec(nil), r.writes...)
 	r.mu.Unlock()
-	up, have := 0, 0
+	up, converged := 0, 0
 	for _, p := range r.peers {
 		if p.isUp() {
 			up++
 		}
+		all := true
 		for _, w := range writes {
-			if p.has(w.doc) {
-				have++
+			if !p.has(w.doc) {
+				all = false
+				break
 			}
+		}
+		if all {
+			converged++
 		}
 	}
 	el := time.Since(r.start).Truncate(100 * time.Millisecond)
-	return fmt.Sprintf("sim %v/%v  writes %d/%d  replicas holding them %d/%d  peers up %d/%d",
-		el, time.Duration(r.s.Duration), len(writes), r.s.Writes, have, len(writes)*len(r.peers), up, len(r.peers))
+	return fmt.Sprintf("sim %v/%v  writes acknowledged %d/%d  replicas converged %d/%d  peers up %d/%d",
+		el, time.Duration(r.s.Duration), len(writes), r.s.Writes, converged, len(r.peers), up, len(r.peers))
 }
 
 func (r *runner) close() {

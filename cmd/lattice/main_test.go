@@ -125,9 +125,18 @@ func TestSim(t *testing.T) {
 		"relays": 1, "latency_min": "5ms", "latency_max": "10ms", "degree": 2,
 		"duration": "2s", "writes": 10, "settle": "60s"}`), 0o644))
 	out := filepath.Join(dir, "report")
-	code, stdout, errOut := runCLI(t, "sim", "--scenario", scen, "--seed", "4", "--peers", "5", "--latency", "20ms", "--out", out)
+	code, stdout, errOut := runCLI(t, "sim", "--scenario", scen, "--seed", "4", "--peers", "5", "--latency", "20ms", "--out", out, "--progress-every", "300ms")
 	require.Equal(t, 0, code, "%s\n%s", stdout, errOut)
 	require.Contains(t, stdout, "convergence ms")
+	// Progress on stderr (not a terminal here: one line each time):
+	// setup steps, then the schedule's status from its start to the end
+	// of settling, the last with every write on every replica.
+	require.Contains(t, errOut, "setting up: ")
+	status := regexp.MustCompile(`(?m)^sim \S+/2s  writes acknowledged (\d+)/10  replicas converged (\d+)/5  peers up \d+/5$`).FindAllStringSubmatch(errOut, -1)
+	require.GreaterOrEqual(t, len(status), 3, "progress lines: %s", errOut)
+	last := status[len(status)-1]
+	require.Equal(t, []string{"10", "5"}, last[1:], "the last progress line: %s", last[0])
+	require.NotContains(t, errOut, "\r", "no terminal redraws in a log")
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	require.NoError(t, err)
 	var rep map[string]any

@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/latticedb/lattice/sim"
@@ -22,6 +21,7 @@ func newSimCmd() *cobra.Command {
 		natShare        float64
 		latency, length time.Duration
 		quiet           bool
+		progressEvery   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -84,11 +84,13 @@ Exit status 1 if the replicas did not converge.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Progress on stderr: redrawn in place on a terminal, a line
+			// every few seconds elsewhere (a log, CI).
 			o := sim.Options{Mode: "real"}
 			if !quiet {
-				if fl, ok := cmd.ErrOrStderr().(*os.File); ok && isatty.IsTerminal(fl.Fd()) {
-					o.Progress = fl
-				}
+				o.Progress = cmd.ErrOrStderr()
+				o.ProgressLines = !isTerminal(o.Progress)
+				o.ProgressEvery = progressEvery
 			}
 			wall := time.Now()
 			rep, err := sim.Run(ctx, s, o)
@@ -119,6 +121,7 @@ Exit status 1 if the replicas did not converge.`,
 	fl.DurationVar(&latency, "latency", 0, "one-way latency between two peers, for every pair (default: the scenario's range)")
 	fl.DurationVar(&length, "duration", 0, "how long writes go on (default: the scenario's)")
 	fl.StringVar(&out, "out", "sim-report", "output directory")
-	fl.BoolVar(&quiet, "quiet", false, "no progress line")
+	fl.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	fl.DurationVar(&progressEvery, "progress-every", 2*time.Second, "how often a progress line is printed when stderr is not a terminal")
 	return cmd
 }
