@@ -22,7 +22,7 @@
   };
   const NOTICE_MS = 60000; // how long "changed on another device" shows, with the loser's text to restore
   const SAVED_MS = 30000; // how long a saved title is watched for a concurrent edit
-  const PAGE = 200; // to-dos read first, for the first paint; the rest follow in one more read
+  const PAGE = 100; // to-dos read first, for the first paint; the rest follow in one more read
   const JOIN_QUIET_MS = 3000; // a joined list with no history yet counts as in after this
   const MAX_TITLE = 1000; // characters in a title: longer ones are refused with a message
   const $ = (id) => document.getElementById(id);
@@ -231,8 +231,8 @@
     return state.lists;
   }
 
-  async function chooseList() {
-    const lists = await fetchLists();
+  async function chooseList(fetched) {
+    const lists = fetched || await fetchLists();
     const saved = localStorage.getItem("lattice.list");
     if (saved && lists.some((d) => d.address === saved)) return saved;
     if (lists.length > 0) return lists[0].address; // most recently used first
@@ -288,9 +288,13 @@
     state.notices.clear();
     state.named = false;
     subscribe();
-    await refreshLists();
+    // The list switcher and the name come beside the to-dos, not before
+    // them: the first paint waits on nothing but the list's first read.
     showName(listLabel(state.lists.find((d) => d.address === address) || { address }));
-    await Promise.all([load(), loadName()]);
+    const lists = refreshLists().then(() => {
+      if (!state.named && state.address === address) showName(listLabel(state.lists.find((d) => d.address === address) || { address }));
+    });
+    await Promise.all([load(), loadName(), lists]);
   }
 
   async function refreshLists() {
@@ -1660,10 +1664,12 @@
     const joinLink = readFragment();
     try {
       await offerToken();
-      const id = await api("GET", "/v1/id");
+      // The node's ID and its lists in one round trip's time: the first
+      // paint waits on them.
+      const [id, lists] = await Promise.all([api("GET", "/v1/id"), fetchLists()]);
       state.peerId = id.peerId;
       $("peer-id").textContent = id.peerId;
-      const address = await chooseList();
+      const address = await chooseList(lists);
       if (address !== state.address) await useList(address);
       document.body.dataset.ready = "true";
       if (joinLink) offerJoin(joinLink);
