@@ -29,7 +29,11 @@
 //	GET  /v1/databases           {"databases": [{"address", "name", "open", "access", "meta", "left"}]}
 //	GET  /v1/databases/stats?database=A  replication counters of A (engine.Stats), catch-up progress
 //	                             included: {"catchup": {"runs", "blocks", "bytes", "remaining", ...}},
-//	                             and "peers", the peers on the database's topic now
+//	                             and "peers", the peers on the database's topic now; "documents" (live),
+//	                             "history" {"blocks", "bytes", "merged", "compactions"} and "lastSnapshot"
+//	                             {"height", "time", "producer", "covered"} (null if none)
+//	POST /v1/databases/compact   {"database"} -> {"before": {"blocks", "bytes"}, "after": {"blocks", "bytes"}}:
+//	                             compacts A while it stays open (409 archive on an archive node)
 //	POST /v1/action/<name>       MongoDB Data API style actions, see below
 //	GET  /v1/events?database=A   server-sent events of database A (&ticket=T in token mode, for browsers)
 //	POST /v1/events/ticket       -> {"ticket", "expiresIn"}: a single-use ticket for one event stream

@@ -85,6 +85,8 @@ func classify(err error) *apiError {
 		errors.Is(err, accesscontrol.ErrBadConfig), errors.Is(err, ErrBadLink),
 		errors.Is(err, plugins.ErrUnknownPlugin):
 		return errorf(http.StatusBadRequest, "bad_request", "%v", err)
+	case errors.Is(err, engine.ErrArchive):
+		return errorf(http.StatusConflict, "archive", "%v", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusGatewayTimeout, "timeout", "%v", err)
 	case errors.Is(err, engine.ErrClosed), errors.Is(err, ErrClosed):

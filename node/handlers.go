@@ -431,3 +431,28 @@ func (n *Node) handleStats(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, db.Stats())
 }
+
+// handleCompact compacts a database while it stays open (engine's
+// Database.Compact) and answers its history's footprint before and after:
+// {"before": {"blocks", "bytes"}, "after": {...}}. An archive node
+// refuses with 409 archive.
+func (n *Node) handleCompact(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Database string `json:"database"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	db, err := n.database(r.Context(), req.Database)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	c, err := db.Compact(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}

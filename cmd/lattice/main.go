@@ -77,7 +77,7 @@ can share with another node by link or QR code.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newNodeCmd(), newInviteCmd(), newJoinCmd(), newDemoCmd(),
+	root.AddCommand(newNodeCmd(), newInviteCmd(), newJoinCmd(), newCompactCmd(), newDemoCmd(),
 		newRelayCmd(), newSimCmd(), newBenchCmd())
 	// Unknown commands and wrong argument counts are usage errors too.
 	for _, c := range root.Commands() {

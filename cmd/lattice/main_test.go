@@ -59,20 +59,21 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 func TestHelp(t *testing.T) {
 	code, out, _ := runCLI(t, "--help")
 	require.Equal(t, 0, code)
-	for _, c := range []string{"node", "invite", "join", "demo", "relay", "sim", "bench"} {
+	for _, c := range []string{"node", "invite", "join", "compact", "demo", "relay", "sim", "bench"} {
 		require.Contains(t, out, c)
 	}
 	flags := map[string][]string{
 		"node": {"--data", "--api", "--listen", "--relay", "--bootstrap", "--api-token", "--sync-writes",
 			"--allow-local-dials", "--http-read-header-timeout", "--http-read-timeout", "--http-write-timeout",
 			"--http-idle-timeout", "--query-timeout", "--max-streams", "--max-streams-per-client", "--max-databases",
-			"--mdns", "--dht", "--dht-mode"},
-		"invite": {"--api", "--database"},
-		"join":   {"--api", "LINK"},
-		"demo":   {"--timeout"},
-		"relay":  {"--data", "--listen", "--dht"},
-		"sim":    {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
-		"bench":  {"--quick", "--out", "--run", "--benchtime", "--check"},
+			"--mdns", "--dht", "--dht-mode", "--archive", "--auto-compact"},
+		"invite":  {"--api", "--database"},
+		"compact": {"--api", "--database"},
+		"join":    {"--api", "LINK"},
+		"demo":    {"--timeout"},
+		"relay":   {"--data", "--listen", "--dht"},
+		"sim":     {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
+		"bench":   {"--quick", "--out", "--run", "--benchtime", "--check"},
 	}
 	for c, want := range flags {
 		code, out, _ := runCLI(t, c, "--help")
@@ -107,6 +108,8 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--api-token", "0123456789abcdef", "--api-token-file", "/nonexistent"},
 		{"join"},
 		{"invite"},
+		{"compact"},
+		{"node", "--api", "127.0.0.1:0", "--auto-compact", "-1"},
 		{"bench", "--run", "("},
 		{"bench", "--run", "NoSuchScenario"},
 	} {
@@ -259,6 +262,30 @@ func startTestNode(t *testing.T, token string) (*engine.Engine, string) {
 		require.NoError(t, e.Close())
 	})
 	return e, "http://" + ln.Addr().String()
+}
+
+// lattice compact compacts a database of a running node and prints its
+// history before and after; an error of the node is the command's.
+func TestCompactCommand(t *testing.T) {
+	const token = "a-token-long-enough-for-the-node"
+	a, api := startTestNode(t, token)
+	db, err := a.Create(context.Background(), "Compacted")
+	require.NoError(t, err)
+	c := db.Collection("c")
+	for i := 0; i < 10; i++ {
+		_, err := c.InsertOne(context.Background(), engine.M{"_id": fmt.Sprint(i)})
+		require.NoError(t, err)
+		if i%2 == 0 {
+			_, err = c.DeleteOne(context.Background(), engine.M{"_id": fmt.Sprint(i)})
+			require.NoError(t, err)
+		}
+	}
+	code, out, errOut := runCLI(t, "compact", "--api", api, "--api-token", token, "--database", db.Address())
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `^before: 15 blocks, \d+ bytes\nafter:  10 blocks, \d+ bytes\n$`, out)
+	code, _, errOut = runCLI(t, "compact", "--api", api, "--database", db.Address())
+	require.NotEqual(t, 0, code, "no token")
+	require.Contains(t, errOut, "lattice:")
 }
 
 func TestInviteAndJoin(t *testing.T) {

@@ -43,6 +43,8 @@ type nodeFlags struct {
 	peerDir   string
 	logLevel  string
 	sync      bool
+	archive   bool
+	compact   float64
 	transport []string
 	portmap   bool
 	holepunch string
@@ -87,6 +89,13 @@ On a machine shared with other users, --api-socket PATH serves the API on a
 Unix socket only its owner may connect to (created 0600); with it, the TCP
 API is served only when --api is given too. curl reaches it with
   curl --unix-socket PATH http://localhost/v1/id
+
+A database's history grows with every write. lattice compact (or POST
+/v1/databases/compact) compacts one on demand while it stays open;
+--auto-compact FACTOR compacts each by itself once its new history
+reaches FACTOR times its live documents. A compacted replica serves the
+catch-up stream only above its snapshot (fresh peers join it from a
+snapshot); --archive keeps every history whole and refuses compaction.
 
 The data directory is made private (0700) at every start, and a node whose
 identity key (DIR/identity.key) its group or others may read refuses to
@@ -160,6 +169,8 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 	fl.StringVar(&f.peerDir, "peer-assets", "", "directory with lattice.wasm and wasm_exec.js (scripts/build-peer.sh makes it): serve the browser peer at /peer/")
 	fl.StringVar(&f.apiSocket, "api-socket", "", "also serve the API on a Unix socket at PATH that only this user may use (0600); with it the TCP API is served only if --api is given")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
+	fl.BoolVar(&f.archive, "archive", false, "keep every database's full history: never compact (lattice compact is refused), serve the whole history on the catch-up stream, for peers without snapshot support and for audits")
+	fl.Float64Var(&f.compact, "auto-compact", 0, "compact a database by itself, off the write path, once the blocks merged since its last compaction reach FACTOR times its live documents (and 4,096); 0: only on demand (lattice compact). Ignored with --archive")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: trace, debug, info, warn, error, off")
 	def := node.DefaultConfig()
 	fl.DurationVar(&f.readHeaderTimeout, "http-read-header-timeout", def.ReadHeaderTimeout, "time a client has to send a request's headers")
@@ -254,6 +265,14 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		opts = append(opts, engine.WithTransports(ts...))
 	}
 	opts = append(opts, engine.WithNAT(nat))
+	if f.compact < 0 {
+		return usageErr("--auto-compact %v: want a factor >= 0", f.compact)
+	}
+	if f.archive {
+		opts = append(opts, engine.WithArchive())
+	} else if f.compact > 0 {
+		opts = append(opts, engine.WithAutoCompact(f.compact, 0))
+	}
 	cfg := node.DefaultConfig()
 	cfg.Token = f.token
 	cfg.Logger = log.Named("node")

@@ -23,6 +23,7 @@ func newRelayCmd() *cobra.Command {
 	var listen, announce, transportNames []string
 	var inMemory bool
 	var serveDHT bool
+	var archive bool
 	var allow []string
 	var circuitDuration time.Duration
 	var circuitData string
@@ -52,6 +53,10 @@ them: libp2p's announced limits mark relayed connections "limited", and
 Lattice's protocols (gossipsub, bitswap) do not run over those. It keeps at
 most --max-reservations (128) reservations, --max-reservations-per-ip (4)
 per IP address and one per peer, and 16 circuits per peer.
+
+A relay carries circuits and stores no database, so it has no history to
+compact: --archive is accepted (a deployment may pass it to every Lattice
+process) and changes nothing.
 
 By default any peer may reserve. On a public machine give --allow with the
 peer ID of each node the relay is for (repeatable, or comma-separated):
@@ -158,6 +163,7 @@ It stops cleanly on Ctrl-C (SIGINT) or SIGTERM.`,
 	cmd.Flags().StringVar(&circuitData, "circuit-data", fmt.Sprintf("%dMiB", def.Data>>20), "most bytes a circuit carries each way before the relay resets it (B, KiB, MiB, GiB)")
 	cmd.Flags().IntVar(&res.MaxReservations, "max-reservations", res.MaxReservations, "reservations kept at once")
 	cmd.Flags().IntVar(&res.MaxReservationsPerIP, "max-reservations-per-ip", res.MaxReservationsPerIP, "reservations kept at once per IP address")
+	cmd.Flags().BoolVar(&archive, "archive", false, "keep full database histories (accepted for symmetry with lattice node --archive: a relay stores no database, so it never compacts anything)")
 	cmd.Flags().BoolVar(&serveDHT, "dht", false, "also serve Lattice's private DHT, so nodes started with --dht --bootstrap <this relay> find each other's databases")
 	return cmd
 }

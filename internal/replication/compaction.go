@@ -142,7 +142,9 @@ func (r *Replica) compactNow(ctx context.Context) (*snapshot.Compaction, error) 
 	c.blocks.Store(int64(res.After.Blocks) + since)
 	c.bytes.Store(res.After.Bytes)
 	c.measured.Store(true)
-	c.last.Store(res.Snapshot)
+	if res.Snapshot != nil {
+		c.last.Store(res.Snapshot)
+	}
 	c.runs.Add(1)
 	return res, nil
 }

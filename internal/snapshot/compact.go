@@ -31,7 +31,8 @@ type Footprint struct {
 // Compaction is what Compact did.
 type Compaction struct {
 	Before, After Footprint
-	// Snapshot is the snapshot of itself the replica now stands on.
+	// Snapshot is the snapshot of itself the replica now stands on (nil
+	// when it had no history to compact).
 	Snapshot *Snapshot
 }
 
@@ -92,6 +93,9 @@ func CompactLive(ctx context.Context, store *CoveredStore, layout crdt.StoreLayo
 		return nil, err
 	}
 	b, err := Produce(ctx, Source{Store: store, Layout: layout, Blocks: bs, Coverage: store.Coverage()}, key, db, now)
+	if errors.Is(err, ErrNoHistory) {
+		return &Compaction{Before: before, After: before}, nil // nothing to compact
+	}
 	if err != nil {
 		return nil, err
 	}
