@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/accesscontrol/accesscontroltest"
 )
@@ -107,6 +109,21 @@ func TestConformanceDynamic(t *testing.T) {
 			add(accesscontrol.NewGrant(admin.priv, db, f.Denied.ID, accesscontrol.RoleWriter, 8))
 			add(accesscontrol.NewRevoke(admin.priv, db, f.Issuer.ID, accesscontrol.RoleAdmin, 9))
 			return out
+		},
+	})
+}
+
+// TestConformanceStaticReaders: a static controller with a reader list;
+// the denied author is one of its readers, which still may not write.
+func TestConformanceStaticReaders(t *testing.T) {
+	accesscontroltest.Run(t, accesscontroltest.Harness{
+		New: func(t *testing.T, f *accesscontroltest.Fixture) accesscontrol.Controller {
+			cfg := accesscontrol.StaticReaders([]peer.ID{f.Allowed.ID, f.Issuer.ID}, []peer.ID{f.Denied.ID})
+			c, err := accesscontrol.NewStatic(cfg.Params, env(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
 		},
 	})
 }

@@ -12,7 +12,9 @@
 // factory:
 //
 //   - open (Open, NewOpen): anyone may write. AllowAll is its null object.
-//   - static (Static, NewStatic): a fixed list of writers.
+//   - static (Static, StaticReaders, NewStatic): a fixed list of writers,
+//     and optionally of readers (for sealed databases), pinned by the
+//     manifest.
 //   - dynamic (Dynamic, NewDynamic): founding admins grant and revoke the
 //     writer and admin roles with signed entries (NewGrant, NewRevoke)
 //     replicated inside the database; see DynamicController.
@@ -136,7 +138,7 @@
 // A manifest with "sealed": true (engine.WithSealed) makes the database
 // readable by its members only: readers, writers (a writer is a reader)
 // and admins. A controller says who reads by implementing ReadGate
-// (static: its writers; dynamic: its admins, writers and RoleReader
+// (static: its writers and readers; dynamic: its admins, writers and RoleReader
 // grants); without one (open, token: a token with a read right is not
 // built yet) the readers are the peers a writer shared the database with
 // (engine.Database.Share), and nobody can be removed. The conformance

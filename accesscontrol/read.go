@@ -22,9 +22,11 @@ type ReadGate interface {
 	CanRead(ctx context.Context, p peer.ID) error
 }
 
-// CanRead admits the writers: a writer is a reader.
+// CanRead admits the writers (a writer is a reader) and the readers.
 func (c *StaticController) CanRead(_ context.Context, p peer.ID) error {
-	if _, ok := c.writers[p]; !ok {
+	_, w := c.writers[p]
+	_, r := c.readers[p]
+	if !w && !r {
 		return denied("peer %s is not a reader of this database", authorString(p))
 	}
 	return nil
@@ -85,6 +87,7 @@ func Members(c Controller, also []peer.ID) []Member {
 		add(RoleReader, c.Readers())
 	case *StaticController:
 		add(RoleWriter, c.Writers())
+		add(RoleReader, c.Readers())
 	default:
 		add(RoleReader, also)
 	}

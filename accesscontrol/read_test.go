@@ -92,3 +92,43 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("open with shared readers: %v", got)
 	}
 }
+
+// TestStaticReaders: a static controller's readers read and do not write;
+// a stranger does neither; a writer listed as a reader stays a writer; a
+// static config without readers keeps its old params, so old addresses
+// stay.
+func TestStaticReaders(t *testing.T) {
+	ctx := context.Background()
+	w, r, stranger := newKey(t), newKey(t), newKey(t)
+	cfg := accesscontrol.StaticReaders([]peer.ID{w.id}, []peer.ID{r.id, w.id})
+	c, err := accesscontrol.NewStatic(cfg.Params, accesscontrol.Env{Database: testDB})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := c.(*accesscontrol.StaticController)
+	for _, k := range []key{w, r} {
+		if err := sc.CanRead(ctx, k.id); err != nil {
+			t.Errorf("%s may not read: %v", k.id, err)
+		}
+	}
+	if err := sc.CanRead(ctx, stranger.id); !errors.Is(err, accesscontrol.ErrUnauthorized) {
+		t.Errorf("a stranger reads: %v", err)
+	}
+	if err := sc.CanWrite(ctx, accesscontrol.Write{Database: testDB, Author: r.id}); !errors.Is(err, accesscontrol.ErrUnauthorized) {
+		t.Errorf("a reader writes: %v", err)
+	}
+	if got := sc.Readers(); len(got) != 1 || got[0] != r.id {
+		t.Errorf("readers %v, want only %s (a writer is not listed twice)", got, r.id)
+	}
+	got := map[peer.ID]string{}
+	for _, m := range accesscontrol.Members(sc, nil) {
+		got[m.PeerID] = strings.Join(m.Roles, ",")
+	}
+	if !maps.Equal(got, map[peer.ID]string{w.id: "reader,writer", r.id: "reader"}) {
+		t.Errorf("members %v", got)
+	}
+	if plain := accesscontrol.Static(w.id); strings.Contains(string(plain.Params), "readers") ||
+		string(accesscontrol.StaticReaders([]peer.ID{w.id}, nil).Params) != string(plain.Params) {
+		t.Errorf("a static config without readers changed: %s", plain.Params)
+	}
+}
