@@ -68,5 +68,7 @@
 // coverage is recorded first, then covered blocks without a live version,
 // their markers, dead versions and their tombstones, and the signatures of
 // dropped blocks are deleted in bounded batches; the blocks of live
-// versions stay.
+// versions stay. CompactLive does the same beside an open go-ds-crdt
+// instance that keeps merging: its deletions go through a Batcher the
+// caller gives (Lattice's merge guard), and blocks only after Settle.
 package snapshot
