@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
 	"github.com/latticedb/lattice/internal/poll"
+	"github.com/latticedb/lattice/query"
 )
 
 // Crash safety of the replica that receives. TestCrashReceiver keeps a
@@ -45,6 +47,7 @@ const (
 	recvDBEnv     = "LATTICE_RECV_DB"
 	recvPeerEnv   = "LATTICE_RECV_PEER"
 	recvWantEnv   = "LATTICE_RECV_WANT"
+	recvSealedEnv = "LATTICE_RECV_SEALED"
 )
 
 // TestCrashReceiverChild is the receiver; it runs only when re-executed by
@@ -66,6 +69,7 @@ func TestCrashReceiverChild(t *testing.T) {
 	require.NoError(t, err)
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
+	fmt.Fprintln(out, "peer", e.ID())
 
 	var db *engine.Database
 	known, err := e.Databases(ctx)
@@ -79,6 +83,10 @@ func TestCrashReceiverChild(t *testing.T) {
 	var events <-chan engine.Event
 	if db != nil {
 		cur, err := db.Collection("c").Find(ctx, nil)
+		if os.Getenv(recvSealedEnv) != "" && errors.Is(err, engine.ErrNotReader) {
+			// Killed before its first key arrived: it shows nothing yet.
+			cur, err = query.NewCursor(nil), nil
+		}
 		require.NoError(t, err)
 		var docs []engine.M
 		require.NoError(t, cur.All(ctx, &docs))
@@ -114,7 +122,15 @@ func TestCrashReceiverChild(t *testing.T) {
 	}
 }
 
-func TestCrashReceiver(t *testing.T) {
+func TestCrashReceiver(t *testing.T) { crashReceiver(t, false) }
+
+// TestCrashReceiverSealed is TestCrashReceiver on a sealed database: the
+// receiver is a reader (granted on its first run, while it is connected),
+// killed again and again while sealed documents stream in; what it showed
+// before a kill it still shows after, and restarted it takes the rest.
+func TestCrashReceiverSealed(t *testing.T) { crashReceiver(t, true) }
+
+func crashReceiver(t *testing.T, sealed bool) {
 	if testing.Short() {
 		t.Skip("spawns processes; skipped in -short")
 	}
@@ -134,7 +150,11 @@ func TestCrashReceiver(t *testing.T) {
 
 	ctx := context.Background()
 	writer := enginetest.NewEngine(t)
-	db, err := writer.Create(ctx, "receiver-crash", engine.WithAccess(accesscontrol.Open()))
+	opts := []engine.DatabaseOption{engine.WithAccess(accesscontrol.Open())}
+	if sealed {
+		opts = []engine.DatabaseOption{engine.WithSealed(), engine.WithAccess(accesscontrol.Dynamic(writer.ID()))}
+	}
+	db, err := writer.Create(ctx, "receiver-crash", opts...)
 	require.NoError(t, err)
 	coll := db.Collection("c")
 	wctx, stop := context.WithCancel(ctx)
@@ -160,6 +180,31 @@ func TestCrashReceiver(t *testing.T) {
 
 	dir := t.TempDir()
 	env := []string{recvChildEnv + "=" + dir, recvDBEnv + "=" + db.Address(), recvPeerEnv + "=" + writer.Addrs()[0].String()}
+	var grant func(peer.ID)
+	if sealed {
+		env = append(env, recvSealedEnv+"=1")
+		var once sync.Once
+		grant = func(p peer.ID) {
+			once.Do(func() {
+				wg.Add(1)
+				go func() { // once the receiver is connected: its record is asked of it
+					defer wg.Done()
+					gctx, cancel := context.WithTimeout(wctx, time.Minute)
+					defer cancel()
+					for gctx.Err() == nil {
+						if err := db.GrantMember(gctx, p, accesscontrol.RoleReader); err == nil {
+							return
+						}
+						select {
+						case <-gctx.Done():
+						case <-time.After(100 * time.Millisecond):
+						}
+					}
+					t.Errorf("the receiver was never made a reader")
+				}()
+			})
+		}
+	}
 	shown := map[string]bool{} // every id any run reported, before it was killed
 	for k := 0; k < kills; k++ {
 		killAfter := rng.IntN(80) + 1
@@ -167,7 +212,7 @@ func TestCrashReceiver(t *testing.T) {
 			killAfter = 0 // kill at a random moment instead
 		}
 		delay := time.Duration(rng.IntN(300)) * time.Millisecond
-		had, seen := runReceiver(t, env, killAfter, delay)
+		had, seen := runReceiver(t, env, killAfter, delay, grant)
 		var lost []string
 		for id := range shown {
 			if !had[id] {
@@ -196,7 +241,7 @@ func TestCrashReceiver(t *testing.T) {
 // runReceiver runs the receiver until it has shown killAfter documents (or
 // for delay after it is ready when killAfter is 0), SIGKILLs it, and
 // returns what it held at start and what it showed.
-func runReceiver(t *testing.T, env []string, killAfter int, delay time.Duration) (had, seen map[string]bool) {
+func runReceiver(t *testing.T, env []string, killAfter int, delay time.Duration, onPeer func(peer.ID)) (had, seen map[string]bool) {
 	t.Helper()
 	ch := startChild(t, "TestCrashReceiverChild", env...)
 	defer ch.stop()
@@ -207,6 +252,10 @@ func runReceiver(t *testing.T, env []string, killAfter int, delay time.Duration)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "peer ") && onPeer != nil:
+			p, err := peer.Decode(strings.TrimPrefix(line, "peer "))
+			require.NoError(t, err)
+			onPeer(p)
 		case strings.HasPrefix(line, "had "):
 			had[strings.TrimPrefix(line, "had ")] = true
 		case line == "ready" && killAfter == 0:
