@@ -98,3 +98,9 @@ func StoreDoc(db *Database, coll string, id any) (map[string]any, error) {
 	}
 	return st.Materialize(), nil
 }
+
+// FetchBlock asks e's peers for c through bitswap, as Open fetches a
+// manifest; what arrives waits in the quarantine.
+func FetchBlock(ctx context.Context, e *Engine, c cid.Cid) (blocks.Block, error) {
+	return e.node.Fetch(ctx, c)
+}

@@ -40,9 +40,10 @@ const (
 // flooder is a raw libp2p host on 127.0.0.1 with its own gossipsub
 // (StrictSign, like engines) joined to a database's topic.
 type flooder struct {
-	h      host.Host
-	topic  *pubsub.Topic
-	cancel context.CancelFunc
+	h        host.Host
+	topic    *pubsub.Topic
+	cancel   context.CancelFunc
+	manifest cid.Cid // the flooder holds the address
 }
 
 func newFlooder(t *testing.T, dbAddr string, target *engine.Engine) *flooder {
@@ -61,7 +62,7 @@ func newFlooder(t *testing.T, dbAddr string, target *engine.Engine) *flooder {
 	require.NoError(t, err)
 	topic, err := ps.Join(replication.TopicName(addr.Manifest))
 	require.NoError(t, err)
-	f := &flooder{h: h, topic: topic, cancel: cancel}
+	f := &flooder{h: h, topic: topic, cancel: cancel, manifest: addr.Manifest}
 	t.Cleanup(f.close)
 	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer ccancel()
@@ -84,9 +85,11 @@ func (f *flooder) close() {
 	_ = f.h.Close()
 }
 
+// publish seals data to the database's address, as a member would, and
+// publishes it.
 func (f *flooder) publish(t *testing.T, data []byte) {
 	t.Helper()
-	require.NoError(t, f.topic.Publish(context.Background(), data))
+	require.NoError(t, f.topic.Publish(context.Background(), replication.SealBroadcast(f.manifest, data)))
 }
 
 // framed builds a message in the engine's wire format (magic, version,

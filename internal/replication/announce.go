@@ -152,6 +152,7 @@ func (b *Broadcaster) announce(ctx context.Context, heads []cid.Cid) (int, error
 	if err != nil {
 		return 0, err
 	}
+	data = b.seal.seal(data)
 	if err := b.topic.Publish(ctx, data); err != nil {
 		return 0, err
 	}

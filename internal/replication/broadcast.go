@@ -93,6 +93,7 @@ type Broadcaster struct {
 	log    hclog.Logger
 	self   peer.ID
 	topic  *pubsub.Topic
+	seal   *topicSeal // broadcasts are sealed to the address (topicseal.go)
 	sub    *pubsub.Subscription
 	events *pubsub.TopicEventHandler
 	bstore blockstore.Blockstore
@@ -136,6 +137,7 @@ type Broadcaster struct {
 	pulls         map[peer.ID]*pull // heads exchanges scheduled or running
 	pullsInFlight int
 	pullWake      chan struct{}
+	pullDone      chan struct{}         // closed (and replaced) when an exchange ends
 	leftChecks    map[peer.ID]time.Time // peers that left the topic while connected: when to check (see checkLeft)
 
 	// Catching up (catchup.go): banMu guards the bans.
@@ -164,6 +166,7 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		log:          cfg.Log,
 		self:         cfg.Self,
 		topic:        cfg.Topic,
+		seal:         newTopicSeal(cfg.Manifest),
 		bstore:       cfg.Blocks,
 		dag:          cfg.DAG,
 		stats:        cfg.Counters,
@@ -177,6 +180,7 @@ func NewBroadcaster(ctx context.Context, cfg Config) *Broadcaster {
 		sendWake:     make(chan struct{}, 1),
 		pulls:        make(map[peer.ID]*pull),
 		pullWake:     make(chan struct{}, 1),
+		pullDone:     make(chan struct{}),
 		leftChecks:   make(map[peer.ID]time.Time),
 		forward:      make(map[cid.Cid]struct{}),
 		heard:        make(map[cid.Cid]int64),

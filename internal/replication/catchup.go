@@ -145,6 +145,9 @@ type CatchupServer struct {
 	// claim proves, against that manifest, that the requester holds the
 	// address.
 	Resolve func(key [32]byte) (cid.Cid, bool)
+	// Admit, if set, is told of each requester whose claim verified,
+	// before it is served.
+	Admit func(p peer.ID, manifest cid.Cid)
 	// Log receives a debug line per stream; nil is silent.
 	Log hclog.Logger
 
@@ -159,7 +162,13 @@ func (s *CatchupServer) admits(st network.Stream, c Claim) bool {
 		return false
 	}
 	m, ok := s.Resolve(c.Key)
-	return ok && c.Verify(m, claimCatchup, st.Conn().RemotePeer(), st.Conn().LocalPeer())
+	if !ok || !c.Verify(m, claimCatchup, st.Conn().RemotePeer(), st.Conn().LocalPeer()) {
+		return false
+	}
+	if s.Admit != nil {
+		s.Admit(st.Conn().RemotePeer(), m)
+	}
+	return true
 }
 
 // Handle serves one stream until it is done or ctx ends; call it from the

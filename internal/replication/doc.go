@@ -46,35 +46,38 @@
 // server answers only claims that verify; a requester's claim tells a
 // peer without the address nothing.
 //
-// What a peer without the address can still do, and the design that
-// closes it (not built yet):
+// What a peer without the address sees, and why it reads nothing:
 //
-//   - Subscribe to a topic it saw (gossipsub shows every connected peer
-//     the topics of its neighbours) and receive what is published on it:
-//     heads, and the blocks sent inline with them, which hold the deltas
-//     of small writes. Close it with pubsub.WithSubscriptionFilter: a
-//     peer's subscription to an open database's topic is accepted only
-//     once the peer is admitted for that database, and the member set is
-//     fed by the heads exchange (a peer whose Claim verified is admitted,
-//     per database, until it disconnects). The exchange then cannot wait
-//     for pubsub's PeerJoin (the filter drops the join it waits for):
-//     the filter itself starts it for a subscription it drops, each side
-//     proves itself with its pull, and once both are admitted the pubsub
-//     stream between them is reset once, so each side resends its
-//     subscriptions and the filters now accept them.
-//   - Fetch any stored block by CID through bitswap, which serves every
-//     block to every peer: with the heads it got from the topic, the
-//     whole history. Close it with bitswap's WithPeerBlockRequestFilter:
-//     serve a block only to a peer admitted for at least one database
-//     this node has open (blocks are shared by content across databases,
-//     so a finer rule needs a block -> database index, which go-ds-crdt's
-//     store does not keep), and the manifest block only to any peer (it
-//     is fetched before the database is open and only by its address).
-//   - Publish heads on a topic it saw: they are judged like any broadcast
-//     (the access controller must let the author announce; for an open
-//     database anyone may) and a member fetches them, but every delta
-//     must carry a signature over the database's address (SignChunk), so
-//     a peer without the address cannot write; its junk costs it score.
+//   - A topic it saw (gossipsub shows every connected peer the topics of
+//     its neighbours): it may subscribe and receive what is published
+//     there, but every broadcast is sealed to the address (topicseal.go:
+//     AES-256-GCM under sha256("lattice-topic-seal-v1" || manifest CID),
+//     a key the TopicKey does not give), so it receives ciphertext of
+//     the heads and the inline blocks; only sizes and timing show. A
+//     broadcast that does not open is malformed and scored. (The design
+//     first written here, pubsub.WithSubscriptionFilter admitting a peer
+//     per topic once its claim verified, was not built: it needs a
+//     pubsub stream reset per join to make peers resend subscriptions,
+//     and floodsub peers and flood publishing bypass gossipsub's peer
+//     filter; sealing covers every path a message takes.)
+//   - Blocks by CID through bitswap (it learns CIDs from the wants
+//     members send every connected peer): a node's bitswap serves a
+//     block only to a peer admitted for at least one database open there,
+//     and an open database's manifest block to anyone (admit.go). A peer
+//     is admitted for a database once its Claim verified in a heads
+//     exchange, a catch-up or a snapshot request, until it disconnects.
+//     Blocks are shared by content across databases and go-ds-crdt keeps
+//     no block -> database index, so the rule is per node. A joiner's
+//     first heads come from its own heads exchange, which admits it
+//     first; a fetch of heads another peer announced waits for the first
+//     exchange with that peer (Broadcaster.awaitPull), since a refused
+//     want is asked again only on bitswap's rebroadcast.
+//   - Publish heads on a topic it saw: it cannot seal them, so they are
+//     malformed; and every delta must carry a signature over the
+//     database's address (SignChunk), so it cannot write either.
+//
+// A deterministic address (engine.WithDeterministicAddress) follows from
+// a name and rules anyone may guess: it gives none of this.
 //
 // Nothing here imports package engine: what a broadcaster needs of its
 // database is the Delegate interface and a Config, and a validating DAG

@@ -60,6 +60,7 @@ func (b *Broadcaster) fetchLoop() {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, b.cfg.FetchTimeout)
+		b.awaitPull(ctx, from)
 		_, err := b.dag.Get(ctx, h)
 		cancel()
 		b.mu.Lock()

@@ -82,6 +82,9 @@ type HeadsServer struct {
 	// Lookup returns the manifest and broadcaster of the open database
 	// with this TopicKey, or a nil broadcaster.
 	Lookup func(key [32]byte) (cid.Cid, *Broadcaster)
+	// Admit, if set, is told of each requester whose claim verified,
+	// before it is answered.
+	Admit func(p peer.ID, manifest cid.Cid)
 
 	sem chan struct{}
 }
@@ -127,6 +130,9 @@ func (s *HeadsServer) Handle(ctx context.Context, st network.Stream) {
 	if b == nil || !claim.Verify(manifest, claimHeads, st.Conn().RemotePeer(), st.Conn().LocalPeer()) {
 		refuse("database not open here")
 		return
+	}
+	if s.Admit != nil {
+		s.Admit(st.Conn().RemotePeer(), manifest)
 	}
 	data, n2, err := b.headsMessage(ctx)
 	if err != nil {
@@ -399,6 +405,8 @@ func (b *Broadcaster) pulled(p peer.ID, err error) {
 	pl := b.pulls[p]
 	b.pullsInFlight--
 	pl.inFlight = false
+	close(b.pullDone)
+	b.pullDone = make(chan struct{})
 	switch {
 	case pl.again:
 		pl.again, pl.attempt, pl.at = false, 0, time.Now()
@@ -412,6 +420,31 @@ func (b *Broadcaster) pulled(p peer.ID, err error) {
 	select {
 	case b.pullWake <- struct{}{}:
 	default:
+	}
+}
+
+// awaitPull waits while the first heads exchange with p is queued or
+// running. The exchange proves to p that this peer holds the address,
+// and p's bitswap serves blocks only to peers that proved it for a
+// database p has open (see Node.serveBlock); a want it refused is asked
+// again only on bitswap's rebroadcast, so a fetch of what p announced
+// waits for the proof first. Retries of a failed exchange are not
+// waited for.
+func (b *Broadcaster) awaitPull(ctx context.Context, p peer.ID) {
+	for {
+		b.pullMu.Lock()
+		pl, ok := b.pulls[p]
+		first := ok && pl.attempt == 0
+		done := b.pullDone
+		b.pullMu.Unlock()
+		if !first {
+			return
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

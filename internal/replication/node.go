@@ -117,6 +117,8 @@ type Node struct {
 	store ds.Batching
 
 	snapshotting atomic.Bool // a snapshot is being produced for a peer (snapshots.go)
+	admitted     admissions  // peers whose claims verified (admit.go)
+	notifee      admissionNotifee
 
 	pubsub    *pubsub.PubSub
 	scores    Scores
@@ -195,6 +197,7 @@ func NewNode(ctx context.Context, h host.Host, store ds.Batching, cfg NodeConfig
 	n.bitswap = bitswap.New(n.ctx, bsnet.NewFromIpfsHost(h), nil, n.bstore,
 		bitswap.EngineBlockstoreWorkerCount(cfg.BlockstoreWorkers),
 		bitswap.TaskWorkerCount(cfg.TaskWorkers),
+		bitswap.WithPeerBlockRequestFilter(n.serveBlock),
 		bitswap.EngineTaskWorkerCount(cfg.TaskWorkers),
 		bitswap.WithClientOption(bsclient.WithPerPeerSendDelay(bitswapPerPeerSendDelay)))
 	// Write-through: every block added locally is a new delta, so the
@@ -218,7 +221,7 @@ func NewNode(ctx context.Context, h host.Host, store ds.Batching, cfg NodeConfig
 			return cid.Undef, false
 		}
 		return r.cfg.Manifest, true
-	}, Log: n.log.Named("catchup")}
+	}, Admit: n.admitted.admit, Log: n.log.Named("catchup")}
 	n.handle(CatchupProtocol, catchup.Handle)
 	heads := NewHeadsServer(func(k [32]byte) (cid.Cid, *Broadcaster) {
 		if r := n.replicaByKey(k); r != nil {
@@ -226,7 +229,10 @@ func NewNode(ctx context.Context, h host.Host, store ds.Batching, cfg NodeConfig
 		}
 		return cid.Undef, nil
 	})
+	heads.Admit = n.admitted.admit
 	n.handle(HeadsProtocol, heads.Handle)
+	n.notifee = admissionNotifee{n}
+	h.Network().Notify(n.notifee)
 	n.handle(SnapshotProtocol, n.handleSnapshot)
 
 	if cfg.PubsubWatch > 0 {
@@ -376,6 +382,7 @@ func (n *Node) Close() error {
 		for _, r := range open {
 			errs = append(errs, r.Close())
 		}
+		n.host.Network().StopNotify(n.notifee)
 		n.relaySwitch.close()
 		if n.watchdog != nil {
 			n.watchdog.close()

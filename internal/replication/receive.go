@@ -88,7 +88,11 @@ func (b *Broadcaster) Validate(ctx context.Context, from peer.ID, msg *pubsub.Me
 		// receive loop skips it, so there is nothing to decode.
 		return pubsub.ValidationAccept
 	}
-	m, err := DecodeMessage(msg.Data)
+	data, err := b.seal.open(msg.Data)
+	var m *Message
+	if err == nil {
+		m, err = DecodeMessage(data)
+	}
 	if err != nil {
 		b.stats.Rejected.Add(1)
 		if errors.Is(err, ErrUnsupportedMessage) {

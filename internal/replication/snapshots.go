@@ -70,6 +70,7 @@ func (n *Node) handleSnapshot(ctx context.Context, st network.Stream) {
 		refuse("database not open here")
 		return
 	}
+	n.admitted.admit(st.Conn().RemotePeer(), r.cfg.Manifest)
 	// Producing reads the whole history's markers: one at a time per
 	// node, so peers asking again and again cost it one producer's work.
 	if !n.snapshotting.CompareAndSwap(false, true) {
