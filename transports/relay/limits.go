@@ -118,35 +118,45 @@ func (a allowlist) AllowReserve(p peer.ID, _ ma.Multiaddr) bool { return a[p] }
 // AllowConnect admits circuits to listed peers.
 func (a allowlist) AllowConnect(_ peer.ID, _ ma.Multiaddr, dest peer.ID) bool { return a[dest] }
 
-// Rates bound how often one source address may ask the relay for
-// reservations and for circuits: token buckets per IPv4 address and per
-// IPv6 /56 (peer IDs cost nothing to make, addresses do). Loopback
-// sources are exempt (a relay's own machine). A zero rate.Limit leaves
-// that kind unlimited. Reservations are also bounded in number (one per
-// peer, Resources.MaxReservationsPerIP per address) and circuits in
-// count per peer (Resources.MaxCircuits) and in size (CircuitLimit).
+// Rates bound how often one source may ask the relay for reservations
+// and for circuits: token buckets per IPv4 address and per IPv6 /56
+// (peer IDs cost nothing to make, addresses do), and per peer ID (a peer
+// with many addresses, an IPv6 host rotating through /56s, is still one
+// peer). Loopback sources are exempt from both (a relay's own machine).
+// A zero rate.Limit leaves that kind unlimited. Reservations are also
+// bounded in number (one per peer, Resources.MaxReservationsPerIP per
+// address) and circuits in count per peer (Resources.MaxCircuits) and in
+// size (CircuitLimit).
 type Rates struct {
-	Reservations rate.Limit
-	Circuits     rate.Limit
+	Reservations rate.Limit // per source address
+	Circuits     rate.Limit // per source address
+	// PeerReservations and PeerCircuits are per peer ID.
+	PeerReservations rate.Limit
+	PeerCircuits     rate.Limit
 }
 
 // DefaultRates admit a burst of 8 reservations per address and then one
-// every 10 s (a peer renews its reservation hourly), and a burst of 32
-// circuits per address and then one a second: far above what a house of
-// Lattice devices needs, far below what turning the relay into a proxy
-// for strangers would.
+// every 10 s, 4 per peer and then one a minute (a peer renews its
+// reservation hourly); and a burst of 32 circuits per address and then
+// one a second, 16 per peer and then one every 2 s: far above what a
+// house of Lattice devices needs, far below what turning the relay into
+// a proxy for strangers would.
 func DefaultRates() Rates {
 	return Rates{
-		Reservations: rate.Limit{RPS: 0.1, Burst: 8},
-		Circuits:     rate.Limit{RPS: 1, Burst: 32},
+		Reservations:     rate.Limit{RPS: 0.1, Burst: 8},
+		Circuits:         rate.Limit{RPS: 1, Burst: 32},
+		PeerReservations: rate.Limit{RPS: 1.0 / 60, Burst: 4},
+		PeerCircuits:     rate.Limit{RPS: 0.5, Burst: 16},
 	}
 }
 
 // rateACL admits reservations and circuits within Rates per source
-// address, after next (the allowlist, or nil for everyone) admits them.
+// address and per peer, after next (the allowlist, or nil for everyone)
+// admits them.
 type rateACL struct {
-	next             relayv2.ACLFilter
-	reserve, connect *rate.Limiter
+	next                     relayv2.ACLFilter
+	reserve, connect         *rate.Limiter
+	peerReserve, peerConnect *peerLimiter
 }
 
 var _ relayv2.ACLFilter = (*rateACL)(nil)
@@ -168,7 +178,10 @@ func newRateACL(next relayv2.ACLFilter, r Rates) *rateACL {
 			},
 		}
 	}
-	return &rateACL{next: next, reserve: limiter(r.Reservations), connect: limiter(r.Circuits)}
+	return &rateACL{
+		next: next, reserve: limiter(r.Reservations), connect: limiter(r.Circuits),
+		peerReserve: newPeerLimiter(r.PeerReservations, time.Now), peerConnect: newPeerLimiter(r.PeerCircuits, time.Now),
+	}
 }
 
 // sourceIP is the IP address a multiaddr starts with; ok is false for
@@ -186,20 +199,28 @@ func sourceIP(a ma.Multiaddr) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// AllowReserve admits a reservation within the source address's rate.
+// AllowReserve admits a reservation within the source address's and
+// the peer's rates.
 func (r *rateACL) AllowReserve(p peer.ID, a ma.Multiaddr) bool {
 	if r.next != nil && !r.next.AllowReserve(p, a) {
 		return false
 	}
 	ip, ok := sourceIP(a)
-	return !ok || r.reserve == nil || r.reserve.Allow(ip)
+	if ok && ip.IsLoopback() {
+		return true
+	}
+	return (!ok || r.reserve == nil || r.reserve.Allow(ip)) && r.peerReserve.allow(p)
 }
 
-// AllowConnect admits a circuit within the source address's rate.
+// AllowConnect admits a circuit within the source address's and the
+// source peer's rates.
 func (r *rateACL) AllowConnect(src peer.ID, srcAddr ma.Multiaddr, dest peer.ID) bool {
 	if r.next != nil && !r.next.AllowConnect(src, srcAddr, dest) {
 		return false
 	}
 	ip, ok := sourceIP(srcAddr)
-	return !ok || r.connect == nil || r.connect.Allow(ip)
+	if ok && ip.IsLoopback() {
+		return true
+	}
+	return (!ok || r.connect == nil || r.connect.Allow(ip)) && r.peerConnect.allow(src)
 }

@@ -1,7 +1,9 @@
 package relay
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/x/rate"
@@ -55,4 +57,58 @@ func TestRatesPerSourceAddress(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		require.True(t, open.AllowConnect(id(i%5), spammer, id(6)))
 	}
+}
+
+// TestRatesPerPeer: one peer ID is bounded however many addresses it
+// asks from; other peers have their own buckets; the bucket refills with
+// time; loopback stays exempt.
+func TestRatesPerPeer(t *testing.T) {
+	acl := newRateACL(nil, Rates{
+		PeerReservations: rate.Limit{RPS: 1, Burst: 2},
+		PeerCircuits:     rate.Limit{RPS: 1, Burst: 3},
+	})
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	acl.peerReserve.now, acl.peerConnect.now = clock, clock
+	addr := func(i int) ma.Multiaddr { return ma.StringCast(fmt.Sprintf("/ip6/2001:db8:%x::1/tcp/1", i)) }
+	p, q := peer.ID("p"), peer.ID("q")
+
+	require.True(t, acl.AllowReserve(p, addr(1)))
+	require.True(t, acl.AllowReserve(p, addr(2)))
+	require.False(t, acl.AllowReserve(p, addr(3)), "a third reservation from a new /56 within the burst's second")
+	require.True(t, acl.AllowReserve(q, addr(3)), "another peer has its own bucket")
+	require.True(t, acl.AllowReserve(p, ma.StringCast("/ip4/127.0.0.1/tcp/1")), "loopback is exempt")
+	now = now.Add(time.Second)
+	require.True(t, acl.AllowReserve(p, addr(4)), "a token a second")
+	require.False(t, acl.AllowReserve(p, addr(5)))
+
+	for i := 0; i < 3; i++ {
+		require.True(t, acl.AllowConnect(p, addr(10+i), q))
+	}
+	require.False(t, acl.AllowConnect(p, addr(20), q))
+	require.True(t, acl.AllowConnect(q, addr(20), p))
+
+	// Defaults bound peers too, and a zero limit leaves them unlimited.
+	require.NotZero(t, DefaultRates().PeerReservations)
+	require.NotZero(t, DefaultRates().PeerCircuits)
+	require.Nil(t, newRateACL(nil, Rates{}).peerConnect)
+}
+
+// The per-peer buckets are bounded: past maxRatedPeers, refilled buckets
+// are dropped first, then the oldest half.
+func TestPeerLimiterBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newPeerLimiter(rate.Limit{RPS: 1, Burst: 1}, func() time.Time { return now })
+	for i := 0; i < 3*maxRatedPeers; i++ {
+		l.allow(peer.ID(fmt.Sprint(i)))
+		require.LessOrEqual(t, len(l.peers), maxRatedPeers)
+		require.Equal(t, len(l.peers), len(l.order))
+	}
+	l = newPeerLimiter(rate.Limit{RPS: 1, Burst: 1}, func() time.Time { return now })
+	for i := 0; i < maxRatedPeers; i++ {
+		l.allow(peer.ID(fmt.Sprint(i)))
+	}
+	now = now.Add(time.Minute)
+	l.allow("fresh")
+	require.Len(t, l.peers, 1, "every refilled bucket dropped once the bound is hit")
 }
