@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 // Open of a database whose Close has begun waits for the close to finish
@@ -102,7 +104,9 @@ func TestOpenWaitsForDrop(t *testing.T) {
 }
 
 // Open of an address whose CID names a block that is no manifest fails
-// with a clear error, and the fetched block is not kept on disk.
+// and keeps nothing on disk: a peer that holds no address of A's gets no
+// such block from A (A's bitswap serves it only manifests of open
+// databases); one that does gets it, and it is refused as no manifest.
 func TestOpenOfANonManifestStoresNothing(t *testing.T) {
 	ctx := context.Background()
 	newPeer := func() *Engine {
@@ -115,7 +119,7 @@ func TestOpenOfANonManifestStoresNothing(t *testing.T) {
 	require.NoError(t, b.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Host().Addrs()}))
 	db, err := a.Create(ctx, "notes", WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
-	// A dag-json block that A serves but that is no manifest.
+	// A dag-json block that A stores but that is no manifest.
 	data := []byte(`{"name":"notes","type":"not-a-database"}`)
 	c, err := cid.Prefix{Version: 1, Codec: cid.DagJSON, MhType: mh.SHA2_256, MhLength: -1}.Sum(data)
 	require.NoError(t, err)
@@ -123,14 +127,26 @@ func TestOpenOfANonManifestStoresNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.node.Put(ctx, junk))
 
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	_, err = b.Open(octx, "/lattice/"+c.String()+"/notes")
-	require.ErrorIs(t, err, ErrBadManifest)
+	// A bound on the attempt, not a timing assertion: A never answers.
+	sctx, scancel := context.WithTimeout(ctx, 3*time.Second)
+	defer scancel()
+	_, err = b.Open(sctx, "/lattice/"+c.String()+"/notes")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.False(t, StoresBlock(b, c), "the non-manifest block was stored")
 
-	// The real manifest is stored once opened.
+	// The real manifest is served to anyone, and stored once opened.
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	_, err = b.Open(octx, db.Address())
 	require.NoError(t, err)
 	require.True(t, StoresBlock(b, db.addr.Manifest))
+	poll.Eventually(t, 30*time.Second, func() error {
+		if !a.node.Admitted(b.ID(), db.addr.Manifest) {
+			return fmt.Errorf("b not admitted at a yet")
+		}
+		return nil
+	})
+	_, err = b.Open(octx, "/lattice/"+c.String()+"/notes")
+	require.ErrorIs(t, err, ErrBadManifest)
+	require.False(t, StoresBlock(b, c), "the non-manifest block was stored")
 }

@@ -57,7 +57,7 @@ func TestReplayAtGreaterHeightCannotRollBack(t *testing.T) {
 	require.NoError(t, err)
 	v1 := dbA.Heads()
 	require.Len(t, v1, 1)
-	old := capturedBlock(t, sub, v1[0])
+	old := capturedBlock(t, sub, f.manifest, v1[0])
 	_, err = ca.UpdateOne(ctx, engine.M{"_id": "doc"}, engine.M{"$set": engine.M{"title": "v2"}})
 	require.NoError(t, err)
 	enginetest.Converged(t, 20*time.Second, 1, ca, cb)
@@ -107,14 +107,19 @@ func TestReplayAtGreaterHeightCannotRollBack(t *testing.T) {
 }
 
 // capturedBlock reads the topic until a message carries block c inline.
-func capturedBlock(t *testing.T, sub *pubsub.Subscription, c string) blocks.Block {
+// The attacker holds the address, so it opens the sealed broadcasts.
+func capturedBlock(t *testing.T, sub *pubsub.Subscription, manifest cid.Cid, c string) blocks.Block {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for {
 		msg, err := sub.Next(ctx)
 		require.NoError(t, err, "block %s never seen inline", c)
-		m, err := replication.DecodeMessage(msg.Data)
+		data, err := replication.OpenBroadcast(manifest, msg.Data)
+		if err != nil {
+			continue
+		}
+		m, err := replication.DecodeMessage(data)
 		if err != nil {
 			continue
 		}

@@ -54,12 +54,12 @@ func TestLargeWritesPlanOutsideTheWritePath(t *testing.T) {
 	db, err := e.Create(ctx, "big")
 	require.NoError(t, err)
 	c := db.Collection("c")
-	seedDocs(t, c, 2000)
+	seedDocs(t, c, 1000)
 
 	for _, op := range []string{"UpdateMany", "DeleteMany"} {
 		big := db.Collection("c")
 		inserted := false
-		engine.SetScanHook(big, onceHook(1000, func(context.Context) {
+		engine.SetScanHook(big, onceHook(500, func(context.Context) {
 			// A deadline only guards against the deadlock: the insert is
 			// expected to return at once.
 			ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -79,7 +79,7 @@ func TestLargeWritesPlanOutsideTheWritePath(t *testing.T) {
 			n = res.DeletedCount
 		}
 		require.True(t, inserted, "%s: the hook did not run while planning", op)
-		require.EqualValues(t, 2000, n, op)
+		require.EqualValues(t, 1000, n, op)
 	}
 	left, err := c.CountDocuments(ctx, nil)
 	require.NoError(t, err)

@@ -90,3 +90,10 @@ func (s *topicSeal) open(data []byte) ([]byte, error) {
 func SealBroadcast(manifest cid.Cid, msg []byte) []byte {
 	return newTopicSeal(manifest).seal(msg)
 }
+
+// OpenBroadcast opens a broadcast sealed for the topic of the database
+// whose manifest is manifest (SealBroadcast's inverse), for tools and
+// tests that hold the address.
+func OpenBroadcast(manifest cid.Cid, data []byte) ([]byte, error) {
+	return newTopicSeal(manifest).open(data)
+}
