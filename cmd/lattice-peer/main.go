@@ -39,6 +39,7 @@ func main() {
 	for name, f := range map[string]func(args []js.Value) (any, error){
 		"start":          start,
 		"connect":        connect,
+		"checkInvite":    checkInvite,
 		"open":           open,
 		"insertOne":      insertOne,
 		"find":           find,
@@ -218,6 +219,32 @@ func connect(args []js.Value) (any, error) {
 		return nil, fmt.Errorf("lattice: could not reach %s: %w", id, err)
 	}
 	return nil, nil
+}
+
+// checkInvite(json {peer, addrs, db}) checks an invite link's parts as the
+// engine will read them, and rejects with the first that is not valid:
+// a page given a bad link says so before it tries to join.
+func checkInvite(args []js.Value) (any, error) {
+	var o struct {
+		Peer  string
+		Addrs []string
+		DB    string
+	}
+	if err := json.Unmarshal([]byte(arg(args, 0)), &o); err != nil {
+		return nil, fmt.Errorf("lattice: invite: %w", err)
+	}
+	if _, err := peer.Decode(o.Peer); err != nil {
+		return nil, fmt.Errorf("the invite link's peer ID %q is not valid: %w", o.Peer, err)
+	}
+	for _, s := range o.Addrs {
+		if _, err := ma.NewMultiaddr(s); err != nil {
+			return nil, fmt.Errorf("the invite link's address %q is not valid: %w", s, err)
+		}
+	}
+	if _, err := engine.ParseAddress(o.DB); err != nil {
+		return nil, fmt.Errorf("the invite link's database address is not valid: %w", err)
+	}
+	return "ok", nil
 }
 
 // open(address) opens a database (from the local store when it was open

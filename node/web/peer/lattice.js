@@ -23,6 +23,7 @@
 // Peer.id                                  its peer ID
 // Peer.connect({peer, addrs})              dial a node or relay (WebSocket addresses)
 // Peer.join(link)                          connect to an invite link's inviter, open its database
+// Peer.checkInvite(inv)                    reject if parseInvite's result has an invalid peer ID, address or database
 // Peer.open(address) -> Promise<Database>  open a database (offline too, once opened before)
 // Peer.peers() -> Promise<string[]>        connected peer IDs
 // Database.address
@@ -59,12 +60,17 @@
   class Peer {
     constructor(id) { this.id = id; }
     connect(target) { return latticeGo.connect(JSON.stringify(target)); }
+    // checkInvite rejects, naming the part, when an invite's peer ID,
+    // addresses or database address is not valid (parseInvite checks only
+    // the link's shape).
+    async checkInvite(inv) { await latticeGo.checkInvite(JSON.stringify({peer: inv.peer, addrs: inv.addrs, db: inv.db})); }
     async open(address) { return new Database(await latticeGo.open(address)); }
     async peers() { return JSON.parse(await latticeGo.peers()); }
     // join connects to the inviter of a lattice://join?... link (or a web
     // link with #join=<link>) and opens its database.
     async join(link) {
       const inv = parseInvite(link);
+      await this.checkInvite(inv);
       await this.connect({peer: inv.peer, addrs: inv.addrs});
       return this.open(inv.db);
     }

@@ -43,7 +43,9 @@
     if (location.hash.startsWith("#join=")) {
       try {
         inv = Lattice.parseInvite(decodeURIComponent(location.hash.slice(6)));
+        await peer.checkInvite(inv);
       } catch (e) {
+        inv = null;
         say("This link cannot be joined: " + e.message);
         status("error", "Bad link");
         if (!saved) return;

@@ -1,0 +1,68 @@
+package node_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/wasmtest"
+	"github.com/latticedb/lattice/node"
+)
+
+// TestBrowserPeerRefusals (issue 22): the browser peer says what went
+// wrong in words. A page given a link that is not an invite says it
+// cannot be joined; a page on a list it may read but not write shows the
+// list, and an add is refused with the controller's reason, leaving the
+// list as it was on both sides.
+func TestBrowserPeerRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	wasmtest.Chromium(t)
+	assets := peerAssets(t)
+	br := startBrowser(t)
+	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
+		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+
+	t.Run("BadLink", func(t *testing.T) {
+		page := br.page(t)
+		bad := "lattice://join?peer=not-a-peer&addr=/ip4/127.0.0.1/tcp/1/ws&db=/lattice/x/y"
+		peerRunOn(t, page,
+			chromedp.Navigate(tn.url+"/peer/#join="+url.QueryEscape(bad)),
+			until(`document.querySelector("#status-text").textContent === "Bad link"`),
+		)
+		msg := textOn(t, page, chromedp.Text("#message"))
+		require.True(t, strings.HasPrefix(msg, "This link cannot be joined: "), msg)
+		require.Contains(t, msg, "peer", "the message names what is wrong: %s", msg)
+	})
+
+	t.Run("NotAWriter", func(t *testing.T) {
+		out := tn.ok(http.StatusCreated, http.MethodPost, "/v1/databases", map[string]any{
+			"name": "ReadOnly", "access": map[string]any{"type": "static", "writers": []string{tn.e.ID().String()}},
+		})
+		list := out["address"].(string)
+		tn.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "r1", "title": "read me", "isDone": false, "createdAt": 1}})
+		link := tn.ok(http.StatusOK, http.MethodPost, "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+		page := br.page(t)
+		peerRunOn(t, page,
+			chromedp.Navigate(tn.url+"/peer/#join="+url.QueryEscape(link)),
+			until(`document.body.dataset.ready === "true"`),
+			hasTodoAction("read me", false),
+			chromedp.SendKeys("#new-title", "not allowed"),
+			chromedp.Click("#add-form button"),
+			until(`document.querySelector("#message").textContent.startsWith("Not saved: ")`),
+		)
+		msg := textOn(t, page, chromedp.Text("#message"))
+		require.Contains(t, msg, "not a writer of this database", msg)
+		require.Equal(t, "1", textOn(t, page, chromedp.Text("#count")), "the refused to-do shows in the page")
+		n := tn.act("countDocuments", list, map[string]any{"filter": map[string]any{}})["count"]
+		require.Equal(t, "1", fmt.Sprint(n), "the refused to-do reached the node")
+	})
+}
