@@ -52,7 +52,10 @@ func TestAutoCompact(t *testing.T) {
 	compactions(1)
 	st := db.Stats()
 	require.NotNil(t, st.LastSnapshot)
-	require.EqualValues(t, 40, st.LastSnapshot.Height)
+	require.EqualValues(t, 40, st.LastSnapshot.Covered)
+	// The 40th block's marker starts the compaction, and go-ds-crdt makes
+	// the block a head just after: the snapshot may list its parent.
+	require.Contains(t, []uint64{39, 40}, st.LastSnapshot.Height)
 	for i := 40; i < 79; i++ {
 		write(i)
 	}
