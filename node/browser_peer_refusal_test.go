@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -65,4 +66,44 @@ func TestBrowserPeerRefusals(t *testing.T) {
 		n := tn.act("countDocuments", list, map[string]any{"filter": map[string]any{}})["count"]
 		require.Equal(t, "1", fmt.Sprint(n), "the refused to-do reached the node")
 	})
+}
+
+// TestBrowserPeersSyncThroughANode (issue 22): two pages, each a peer of
+// its own (loaded from two origins, so each has its own IndexedDB and
+// identity), join one list from a node and sync with each other through
+// it: what one page adds, the other shows, both ways.
+func TestBrowserPeersSyncThroughANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	wasmtest.Chromium(t)
+	assets := peerAssets(t)
+	br := startBrowser(t)
+	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
+		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	other := startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	list := tn.createDB("Shared")
+	link := tn.ok(http.StatusOK, http.MethodPost, "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+
+	pages := []context.Context{br.page(t), br.page(t)}
+	for i, origin := range []string{tn.url, other.url} {
+		peerRunOn(t, pages[i],
+			chromedp.Navigate(origin+"/peer/#join="+url.QueryEscape(link)),
+			until(`document.body.dataset.ready === "true"`),
+		)
+	}
+	ids := [2]string{}
+	for i, p := range pages {
+		ids[i] = textOn(t, p, chromedp.Text("#peer-id"))
+	}
+	require.NotEqual(t, ids[0], ids[1], "the two pages share an identity")
+
+	for i, title := range []string{"from the first page", "from the second page"} {
+		peerRunOn(t, pages[i],
+			chromedp.SendKeys("#new-title", title),
+			chromedp.Click("#add-form button"),
+			hasTodoAction(title, false),
+		)
+		peerRunOn(t, pages[1-i], hasTodoAction(title, false))
+	}
 }
