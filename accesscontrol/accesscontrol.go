@@ -41,7 +41,8 @@ type Write struct {
 	// deduplicated.
 	Collections []string
 	// ACL is true when the write carries access-control entries
-	// (grants and revocations of a Replicated controller).
+	// (grants and revocations of a Replicated controller) or other
+	// entries only admins may write (schema changes).
 	ACL bool
 	// Token is the capability token carried with the write, if any. It must
 	// be covered by the author's signature.

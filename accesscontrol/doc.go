@@ -36,7 +36,8 @@
 //     unsigned field, and fill Write.Database from the database it is
 //     merging into, not from the message.
 //   - Set Write.Collections to every collection the delta touches and
-//     Write.ACL when it carries access-control entries.
+//     Write.ACL when it carries access-control entries or other entries
+//     only admins may write (schema changes, see package validation).
 //   - For a Replicated controller, store each entry under the reserved key
 //     and Apply every entry it sees, local or remote, including those that
 //     arrive inside deltas it merges by DAG sync. Entries in a delta
@@ -119,7 +120,7 @@
 //   - Write garbage within its rights. A Byzantine writer may write any
 //     well-formed data to the collections it may write, sign conflicting
 //     deltas (equivocate), or flood. Controllers bound who writes, not what:
-//     validate content in the application.
+//     a database's validator (package validation) bounds what.
 //   - Make a replica hold blocks that are never merged, but not on disk.
 //     A peer the broadcast gate admits (any signer, for the open and token
 //     controllers) can announce heads with inline blocks, and any peer can

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -70,8 +71,10 @@ type DynamicController struct {
 	sorted  []entryKey         // held entries, in replay order unless stale
 	held    map[entryKey]Entry // by key; on duplicate keys the smallest signature is kept
 	maxLamp uint64             // greatest Lamport time held
+	seen    uint64             // greatest Lamport time observed elsewhere (Observe)
 	stale   bool               // sorted must be sorted and st replayed
 	st      dynamicState       // the replayed state
+	gen     atomic.Uint64      // bumped whenever a new entry is held
 }
 
 var (
@@ -179,6 +182,7 @@ func (c *DynamicController) Apply(b []byte) error {
 	}
 	c.held[k] = e
 	c.maxLamp = max(c.maxLamp, e.Lamport)
+	c.gen.Add(1)
 	last := len(c.sorted) - 1
 	c.sorted = append(c.sorted, k)
 	if !c.stale && (last < 0 || compareKeys(k, c.sorted[last]) > 0) {
@@ -206,12 +210,48 @@ func (c *DynamicController) Entries() [][]byte {
 }
 
 // NextLamport returns the Lamport time a new entry should carry: one more
-// than the greatest held.
+// than the greatest held or observed.
 func (c *DynamicController) NextLamport() uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return min(c.maxLamp+1, MaxLamport)
+	return min(max(c.maxLamp, c.seen)+1, MaxLamport)
 }
+
+// Observe tells the controller of a Lamport time carried by another
+// admin-signed entry replicated in the database (a schema change, see
+// package validation), so that NextLamport orders later grants and
+// revocations after it. It changes no role.
+func (c *DynamicController) Observe(lamport uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = max(c.seen, min(lamport, MaxLamport))
+}
+
+// AdminAt reports whether p may sign an admin-only entry stamped with
+// Lamport time lamport other than a grant or revocation (a schema change):
+// whether p is an admin in the state replayed from every entry with a
+// smaller Lamport time and the revocations at lamport. Founding admins
+// always are. Like every answer of the controller it depends only on the
+// set of entries held.
+func (c *DynamicController) AdminAt(p peer.ID, lamport uint64) bool {
+	if _, ok := c.founders[p]; ok {
+		return true
+	}
+	admin := false
+	c.read(func(s *dynamicState) {
+		for _, m := range s.adminLog[p] {
+			if m.lamport > lamport || (m.lamport == lamport && !m.revoke) {
+				break
+			}
+			admin = !m.revoke
+		}
+	})
+	return admin
+}
+
+// Generation changes whenever the controller holds a new entry, so a
+// caller that caches answers of AdminAt knows when to ask again.
+func (c *DynamicController) Generation() uint64 { return c.gen.Load() }
 
 // Grant returns a grant of role to target signed by priv, stamped with
 // NextLamport. It does not apply it: store it and let the engine Apply it
@@ -292,14 +332,18 @@ type dynamicState struct {
 	writers map[peer.ID]struct{}
 	readers map[peer.ID]struct{} // RoleReader (read.go)
 	decided map[roleKey]stamp
+	// adminLog holds, per peer, every change of its admin role that took
+	// effect, in replay order (AdminAt).
+	adminLog map[peer.ID][]stamp
 }
 
 func newDynamicState(founders map[peer.ID]struct{}) dynamicState {
 	s := dynamicState{
-		admins:  make(map[peer.ID]struct{}, len(founders)),
-		writers: make(map[peer.ID]struct{}),
-		readers: make(map[peer.ID]struct{}),
-		decided: make(map[roleKey]stamp),
+		admins:   make(map[peer.ID]struct{}, len(founders)),
+		writers:  make(map[peer.ID]struct{}),
+		readers:  make(map[peer.ID]struct{}),
+		decided:  make(map[roleKey]stamp),
+		adminLog: make(map[peer.ID][]stamp),
 	}
 	for id := range founders {
 		s.admins[id] = struct{}{}
@@ -325,6 +369,7 @@ func (s *dynamicState) apply(e Entry, founders map[peer.ID]struct{}) {
 	switch e.Role {
 	case RoleAdmin:
 		set = s.admins
+		s.adminLog[e.Target] = append(s.adminLog[e.Target], st)
 	case RoleReader:
 		set = s.readers
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
 )
@@ -337,4 +338,39 @@ func BenchmarkDynamicCatchUp(b *testing.B) {
 		}
 		_ = can(c, f.id, false)
 	}
+}
+
+// TestDynamicAdminAt: AdminAt answers whether a peer may sign an
+// admin-only entry (a schema change) at a Lamport time: after every entry
+// below it and the revocations at it; founders always may. Observe raises
+// NextLamport without changing roles; Generation moves with new entries.
+func TestDynamicAdminAt(t *testing.T) {
+	ks := newKeys(t, 3)
+	founder, b, c := ks[0], ks[1], ks[2]
+	d := newDynamic(t, founder)
+	gen := d.Generation()
+	apply := func(b []byte, err error) {
+		t.Helper()
+		require.NoError(t, err)
+		require.NoError(t, d.Apply(b))
+	}
+	apply(accesscontrol.NewGrant(founder.priv, testDB, b.id, accesscontrol.RoleAdmin, 3))
+	apply(accesscontrol.NewRevoke(founder.priv, testDB, b.id, accesscontrol.RoleAdmin, 7))
+	apply(accesscontrol.NewGrant(b.priv, testDB, c.id, accesscontrol.RoleAdmin, 8)) // b no longer an admin: void
+	require.NotEqual(t, gen, d.Generation())
+	for _, cse := range []struct {
+		p    key
+		l    uint64
+		want bool
+	}{
+		{founder, 1, true}, {founder, 1 << 40, true},
+		{b, 3, false}, {b, 4, true}, {b, 6, true}, {b, 7, false}, {b, 9, false},
+		{c, 9, false},
+	} {
+		require.Equal(t, cse.want, d.AdminAt(cse.p.id, cse.l), "%s at %d", cse.p.id, cse.l)
+	}
+	require.Equal(t, uint64(9), d.NextLamport())
+	d.Observe(20)
+	require.Equal(t, uint64(21), d.NextLamport())
+	require.False(t, d.AdminAt(c.id, 30), "Observe changed a role")
 }

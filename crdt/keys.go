@@ -19,12 +19,14 @@ import (
 //	/c/<coll>                                     collection marker
 //	/x/<coll>/<index name>                        secondary index definition
 //	/a/<entry hash>                               access-control entry
+//	/v/<entry id>                                 schema entry (validation.SchemaEntry)
 //	/s/<peer ID>                                  delta signature (one per delta)
 const (
 	prefixDoc        = "/d"
 	prefixCollection = "/c"
 	prefixIndex      = "/x"
 	prefixACL        = "/a"
+	prefixSchema     = "/v"
 	prefixSig        = "/s"
 )
 
@@ -45,6 +47,7 @@ const (
 	KindBase               // one creator's base document of an incarnation
 	KindGrave              // grave of a deleted incarnation
 	KindSeal               // key package or member record of a sealed database (sealkeys.go): Epoch is "p" or "m", Sub the id
+	KindSchema             // schema entry: Sub is its id
 )
 
 // Key is a parsed database key.
@@ -198,6 +201,19 @@ func ACLKey(id string) string { return prefixACL + "/" + Escape(id) }
 // ACLPrefix is the prefix of all access-control entries.
 func ACLPrefix() string { return prefixACL }
 
+// SchemaKey is the key of a schema entry (a signed change of a
+// collection's schema).
+func SchemaKey(id string) string { return prefixSchema + "/" + Escape(id) }
+
+// SchemaPrefix is the prefix of all schema entries.
+func SchemaPrefix() string { return prefixSchema }
+
+// IsAdminKey reports whether k holds an entry only admins may write: an
+// access-control entry or a schema entry.
+func IsAdminKey(k string) bool {
+	return strings.HasPrefix(k, prefixACL+"/") || strings.HasPrefix(k, prefixSchema+"/")
+}
+
 // SigKey is the key of the signature element deltas by author carried
 // before signatures bound the delta's height: one key for all of them.
 // ParseKey still reads it; SigKeyFor is what deltas carry now.
@@ -308,6 +324,12 @@ func ParseKey(k string) (Key, error) {
 			return bad()
 		}
 		key.Kind = KindACL
+		return key, nil
+	case "v":
+		if len(parts) != 2 || un(&key.Sub, parts[1]) != nil {
+			return bad()
+		}
+		key.Kind = KindSchema
 		return key, nil
 	case "s":
 		if len(parts) < 2 || len(parts) > 3 || un(&key.Sub, parts[1]) != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -168,12 +167,12 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 	if err != nil {
 		return nil, err
 	}
-	if m.Validator != nil {
-		// Refuse a validator this engine cannot build before the address
-		// exists: no database is created that nobody could open.
-		if _, err := e.registry.NewValidator(*m.Validator); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
-		}
+	// Refuse a validator this engine cannot build before the address
+	// exists: no database is created that nobody could open. The one
+	// built serves the database.
+	v, err := e.newValidator(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadManifest, err)
 	}
 	blk, err := manifest.Encode(m)
 	if err != nil {
@@ -182,7 +181,7 @@ func (e *Engine) Create(ctx context.Context, name string, opts ...DatabaseOption
 	if err := e.node.Put(ctx, blk); err != nil {
 		return nil, fmt.Errorf("engine: store manifest: %w", err)
 	}
-	db, err := e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m)
+	db, err := e.open(ctx, Address{Manifest: blk.Cid(), Name: name}, m, v)
 	if err == nil && db.sealer != nil {
 		if err = db.writeGenesis(ctx, genesis); err != nil {
 			_ = db.Close()
@@ -225,7 +224,7 @@ func (e *Engine) Open(ctx context.Context, address string) (*Database, error) {
 	if err := admit(); err != nil {
 		return nil, err
 	}
-	return e.open(ctx, addr, m)
+	return e.open(ctx, addr, m, nil)
 }
 
 // fetchManifest fetches the manifest at addr from connected peers through
@@ -255,17 +254,23 @@ func (e *Engine) fetchManifest(ctx context.Context, addr Address) (_ *Manifest, 
 
 // judges builds the access controller and validator a manifest names.
 func (e *Engine) judges(addr Address, m *Manifest, log hclog.Logger) (accesscontrol.Controller, validation.Validator, error) {
+	return e.judgesWith(addr, m, log, nil)
+}
+
+// judgesWith is judges with the manifest's validator v when the caller
+// built it already (Create: a schema is compiled once); nil builds it.
+// On a dynamic database admins may change schemas (changeableSchemas).
+func (e *Engine) judgesWith(addr Address, m *Manifest, log hclog.Logger, v validation.Validator) (accesscontrol.Controller, validation.Validator, error) {
 	ac, err := e.registry.NewAccess(m.Access, accesscontrol.Env{Database: addr.String(), Self: e.ID(), Logger: log.Named("access")})
 	if err != nil {
 		return nil, nil, fmt.Errorf("engine: open %s: %w", addr, err)
 	}
-	var v validation.Validator = validation.Open{}
-	if m.Validator != nil {
-		if v, err = e.registry.NewValidator(*m.Validator); err != nil {
+	if v == nil {
+		if v, err = e.newValidator(m); err != nil {
 			return nil, nil, fmt.Errorf("engine: open %s: %w", addr, err)
 		}
 	}
-	return ac, v, nil
+	return ac, changeableSchemas(v, m, addr.String(), ac), nil
 }
 
 // replicaBase is the part of a replica's configuration that only names
@@ -439,7 +444,9 @@ func (e *Engine) Drop(ctx context.Context, address string) error {
 	return b.Commit(ctx)
 }
 
-func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database, error) {
+// open opens the database at addr with manifest m; v is its validator,
+// when the caller built it already (nil: built from m).
+func (e *Engine) open(ctx context.Context, addr Address, m *Manifest, v validation.Validator) (*Database, error) {
 	key := addr.Manifest.String()
 	e.mu.Lock()
 	for {
@@ -466,12 +473,13 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 	}
 	defer e.mu.Unlock()
 	db := &Database{
-		e:        e,
-		addr:     addr,
-		manifest: m,
-		log:      e.log.Named("db").With("db", addr.Name),
-		ns:       ds.NewKey("/db/" + key),
-		done:     make(chan struct{}),
+		e:         e,
+		addr:      addr,
+		manifest:  m,
+		log:       e.log.Named("db").With("db", addr.Name),
+		ns:        ds.NewKey("/db/" + key),
+		done:      make(chan struct{}),
+		validator: v,
 	}
 	db.hub = fanout.New[Event](eventBuffer, &db.stats.eventsDropped)
 	db.ctx, db.cancel = context.WithCancel(e.ctx)
@@ -493,7 +501,7 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest) (*Database
 func (db *Database) start(ctx context.Context) error {
 	e := db.e
 	var err error
-	if db.access, db.validator, err = e.judges(db.addr, db.manifest, db.log); err != nil {
+	if db.access, db.validator, err = e.judgesWith(db.addr, db.manifest, db.log, db.validator); err != nil {
 		return err
 	}
 
@@ -671,6 +679,10 @@ func (db *Database) onMeta(key string) {
 				}
 			}
 		}
+	case crdt.KindSchema:
+		if ok {
+			db.applySchemaEntry(val)
+		}
 	}
 }
 
@@ -683,7 +695,7 @@ func (db *Database) authorizeLocal(ctx context.Context, t *txn) error {
 	}
 	sort.Strings(w.Collections)
 	for _, k := range t.meta {
-		if strings.HasPrefix(k, crdt.ACLPrefix()+"/") {
+		if crdt.IsAdminKey(k) {
 			w.ACL = true
 		}
 	}

@@ -2,10 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
+
+	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Test hooks for the engine_test package.
@@ -103,4 +107,19 @@ func StoreDoc(db *Database, coll string, id any) (map[string]any, error) {
 // manifest; what arrives waits in the quarantine.
 func FetchBlock(ctx context.Context, e *Engine, c cid.Cid) (blocks.Block, error) {
 	return e.node.Fetch(ctx, c)
+}
+
+// WriteMeta stores value at a non-document key of db as a write of its
+// own, judged by db's controller like any write: tests write raw entries
+// with it.
+func WriteMeta(ctx context.Context, db *Database, key string, value []byte) error {
+	return db.write(ctx, func(t *txn) error {
+		t.stageMeta(crdt.Mutation{Key: key, Value: value})
+		return nil
+	})
+}
+
+// SignSchema returns a schema entry for db signed by e's key.
+func SignSchema(e *Engine, db string, coll string, schema json.RawMessage, version uint64) ([]byte, error) {
+	return validation.NewSchemaEntry(e.key, db, coll, schema, version)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/plugins"
 	"github.com/latticedb/lattice/query"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Sentinel errors of the node package.
@@ -83,7 +84,8 @@ func classify(err error) *apiError {
 		return errorf(http.StatusBadRequest, "bad_operand", "%v", err)
 	case errors.Is(err, engine.ErrBadName), errors.Is(err, engine.ErrBadManifest),
 		errors.Is(err, accesscontrol.ErrBadConfig), errors.Is(err, ErrBadLink),
-		errors.Is(err, plugins.ErrUnknownPlugin):
+		errors.Is(err, plugins.ErrUnknownPlugin), errors.Is(err, validation.ErrBadSchema),
+		errors.Is(err, validation.ErrBadEntry):
 		return errorf(http.StatusBadRequest, "bad_request", "%v", err)
 	case errors.Is(err, engine.ErrArchive):
 		return errorf(http.StatusConflict, "archive", "%v", err)

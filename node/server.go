@@ -31,6 +31,10 @@ func (n *Node) routes() http.Handler {
 		{"/v1/databases/leave", map[string]http.HandlerFunc{http.MethodPost: n.handleLeaveDatabase}},
 		{"/v1/databases/stats", map[string]http.HandlerFunc{http.MethodGet: n.handleStats}},
 		{"/v1/databases/compact", map[string]http.HandlerFunc{http.MethodPost: n.handleCompact}},
+		{"/v1/databases/schema", map[string]http.HandlerFunc{
+			http.MethodGet:  n.handleGetSchema,
+			http.MethodPost: n.handleSetSchema,
+		}},
 		{"/v1/action/{name}", map[string]http.HandlerFunc{http.MethodPost: n.handleAction}},
 		{"/v1/events", map[string]http.HandlerFunc{http.MethodGet: n.handleEvents}},
 		{"/v1/events/ticket", map[string]http.HandlerFunc{http.MethodPost: n.handleTicket}},

@@ -19,6 +19,21 @@
 // Custom validators are registered by type name on a plugins.Registry and
 // prove themselves with validationtest.Run.
 //
+// # Schema changes
+//
+// On a database whose access controller is dynamic, admins change a
+// collection's schema after creation (engine.Database.SetSchema, POST
+// /v1/databases/schema). A change is a SchemaEntry: the collection, the
+// schema, a version on the controller's Lamport clock, the issuer and its
+// signature, stored in the database under a reserved key and replicated
+// like a grant. A delta carrying one needs an admin author (the engine
+// marks it as access-control data), and the entry itself takes effect
+// only if its issuer was an admin at its version. Dynamic layers the
+// entries over the manifest's validator; its documentation states which
+// schema judges what: the greatest version wins, ties go to the greater
+// issuer; documents stored before a change stay; a remote change passes
+// if any version held admits it.
+//
 // # Merge safety
 //
 // Documents merge field by field: two writers that each leave a valid

@@ -12,4 +12,9 @@ var (
 	// an unknown collection form, a keyword that is not merge-safe, or a
 	// schema over MaxSchemaBytes. The error names the keyword and where.
 	ErrBadSchema = errors.New("validation: bad schema")
+	// ErrBadEntry: a schema entry (a signed schema change, see
+	// SchemaEntry) is malformed, badly signed, for another database, or
+	// its schema is unusable (then it wraps ErrBadSchema too). The error
+	// names the field.
+	ErrBadEntry = errors.New("validation: bad schema entry")
 )

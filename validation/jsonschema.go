@@ -130,7 +130,17 @@ func (v *JSONSchema) Collections() []string {
 // Validate judges a whole document against its collection's schema, every
 // keyword included. The _id field is the engine's and is not judged.
 func (v *JSONSchema) Validate(coll string, doc map[string]any) error {
-	cs := v.colls[coll]
+	return v.colls[coll].validate(coll, doc)
+}
+
+// ValidateChange judges one change by the merge-safe rules of the schema
+// at its path.
+func (v *JSONSchema) ValidateChange(c Change) error {
+	return v.colls[c.Collection].validateChange(c)
+}
+
+// validate judges a whole document of coll; a nil schema takes anything.
+func (cs *collSchema) validate(coll string, doc map[string]any) error {
 	if cs == nil {
 		return nil
 	}
@@ -143,10 +153,8 @@ func (v *JSONSchema) Validate(coll string, doc map[string]any) error {
 	return judged(coll, nil, cs.full.Validate(inst))
 }
 
-// ValidateChange judges one change by the merge-safe rules of the schema
-// at its path.
-func (v *JSONSchema) ValidateChange(c Change) error {
-	cs := v.colls[c.Collection]
+// validateChange judges one change; a nil schema takes anything.
+func (cs *collSchema) validateChange(c Change) error {
 	if cs == nil || len(c.Path) == 0 || (len(c.Path) == 1 && c.Path[0] == "_id") {
 		return nil
 	}
@@ -171,7 +179,7 @@ func (v *JSONSchema) ValidateChange(c Change) error {
 			}
 			return nil
 		}
-		return judged(c.Collection, append(c.Path, "-"), cs.subs[ptr+"/items"].Validate(c.Value))
+		return judged(c.Collection, append(c.Path[:len(c.Path):len(c.Path)], "-"), cs.subs[ptr+"/items"].Validate(c.Value))
 	case Increment:
 		return judged(c.Collection, c.Path, cs.counters[ptr].Validate(c.Value))
 	}

@@ -277,20 +277,42 @@ func noteKey(k crdt.Key, colls map[string]bool, w *accesscontrol.Write) {
 	switch k.Kind {
 	case crdt.KindDoc, crdt.KindBase, crdt.KindGrave, crdt.KindField, crdt.KindCounter, crdt.KindSetElem, crdt.KindCollection, crdt.KindIndex:
 		colls[k.Coll] = true
-	case crdt.KindACL:
-		w.ACL = true
+	case crdt.KindACL, crdt.KindSchema:
+		w.ACL = true // schema entries are admins' too
 	}
 }
 
 // aclEntries returns the access-control entries a delta puts.
 func aclEntries(d *crdtpb.Delta) [][]byte {
+	return entriesUnder(d, crdt.ACLPrefix()+"/")
+}
+
+// entriesUnder returns the values a delta puts under prefix.
+func entriesUnder(d *crdtpb.Delta, prefix string) [][]byte {
 	var out [][]byte
 	for _, e := range d.GetElements() {
-		if strings.HasPrefix(e.GetKey(), crdt.ACLPrefix()+"/") {
+		if strings.HasPrefix(e.GetKey(), prefix) {
 			out = append(out, e.GetValue())
 		}
 	}
 	return out
+}
+
+// applyEntries folds the replicated entries a delta carries into the
+// controller and the validator that hold them (either may be nil): first
+// access-control entries, then schema entries, whose effect depends on
+// who is an admin. Invalid entries are refused by their holder.
+func applyEntries(rep accesscontrol.Replicated, val validation.Replicated, d *crdtpb.Delta) {
+	if rep != nil {
+		for _, e := range aclEntries(d) {
+			_ = rep.Apply(e)
+		}
+	}
+	if val != nil {
+		for _, e := range entriesUnder(d, crdt.SchemaPrefix()+"/") {
+			_ = val.Apply(e)
+		}
+	}
 }
 
 // ValidatingDAG is the DAG service a database's go-ds-crdt instance uses.
@@ -605,9 +627,12 @@ func (v *ValidatingDAG) authorize(ctx context.Context, nd ipld.Node, d *crdtpb.D
 	// the delta's causal past folded in first: go-ds-crdt walks the DAG from
 	// the newest delta down, so without this a replica catching up would
 	// judge a writer's delta before merging the grant (or revocation) that
-	// the writer itself had seen.
-	if rep, ok := v.cfg.Access.(accesscontrol.Replicated); ok {
-		v.applyACLBelow(ctx, rep, nd, d)
+	// the writer itself had seen. Schema entries likewise: the delta's
+	// changes are judged with the schema its author held.
+	rep, _ := v.cfg.Access.(accesscontrol.Replicated)
+	val, _ := v.cfg.Validator.(validation.Replicated)
+	if rep != nil || val != nil {
+		v.applyACLBelow(ctx, rep, val, nd, d)
 	}
 	w.After = v.linkedTime(ctx, nd)
 	if err := v.cfg.Access.CanWrite(ctx, w); err != nil {
@@ -676,14 +701,10 @@ func ClaimedTime(d *crdtpb.Delta) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// applyACLBelow applies the access-control entries of a node and of its
-// ancestors not scanned before (bounded per call).
-func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Replicated, nd ipld.Node, d *crdtpb.Delta) {
-	apply := func(d *crdtpb.Delta) {
-		for _, e := range aclEntries(d) {
-			_ = rep.Apply(e) // invalid entries are refused by the controller
-		}
-	}
+// applyACLBelow applies the access-control and schema entries of a node
+// and of its ancestors not scanned before (bounded per call).
+func (v *ValidatingDAG) applyACLBelow(ctx context.Context, rep accesscontrol.Replicated, val validation.Replicated, nd ipld.Node, d *crdtpb.Delta) {
+	apply := func(d *crdtpb.Delta) { applyEntries(rep, val, d) }
 	apply(d)
 	// The queue holds scanned nodes whose links are still to follow: this
 	// node, then where earlier walks stopped.

@@ -84,10 +84,10 @@ func TestACLWalkResumesWhereItStopped(t *testing.T) {
 	// Each validation of the head (go-ds-crdt retries a refused head on
 	// every announcement) walks at most two more blocks.
 	for i := 0; i < 10 && !found(); i++ {
-		v.applyACLBelow(ctx, acl, head, headDelta)
+		v.applyACLBelow(ctx, acl, nil, head, headDelta)
 	}
 	require.True(t, found(), "the grant 10 blocks down was never applied")
-	v.applyACLBelow(ctx, acl, head, headDelta)
+	v.applyACLBelow(ctx, acl, nil, head, headDelta)
 	require.Empty(t, v.frontier, "the whole history is scanned")
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/crdt"
 	"github.com/latticedb/lattice/internal/snapshot"
+	"github.com/latticedb/lattice/validation"
 )
 
 // Snapshot-first join (see internal/snapshot and docs/snapshots.md). A
@@ -167,16 +168,16 @@ func (n *Node) InstallSnapshot(ctx context.Context, cfg ReplicaConfig, b *snapsh
 	if n.replica(cfg.Manifest) != nil {
 		return fmt.Errorf("%w: %w", ErrSnapshot, ErrReplicaOpen)
 	}
-	if rep, ok := cfg.Access.(accesscontrol.Replicated); ok {
+	rep, _ := cfg.Access.(accesscontrol.Replicated)
+	val, _ := cfg.Validator.(validation.Replicated)
+	if rep != nil || val != nil {
 		for _, blk := range b.Blocks {
 			nd, err := dag.DecodeProtobufBlock(blk)
 			if err != nil {
 				continue // Verify refuses it
 			}
 			if d, err := decodeDelta(nd); err == nil {
-				for _, e := range aclEntries(d) {
-					_ = rep.Apply(e) // invalid entries are refused by the controller
-				}
+				applyEntries(rep, val, d)
 			}
 		}
 	}
