@@ -239,8 +239,11 @@ func FuzzSchemaEntry(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte(`{"coll":"t","schema":true,"version":1,"issuer":"x","db":"d","sig":""}`))
 	f.Add([]byte(`{"schema":{"properties":{"a":{"anyOf":[]}}}}`))
+	shared := newReplica(f, a.id)
+	base, err := validation.NewJSONSchema(json.RawMessage(`{"schemas": {"todos": ` + string(titleSchema(1000)) + `}}`))
+	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r := newReplica(t, a.id)
+		r := replica{ac: shared.ac, val: validation.NewDynamic(base, testDB, shared.ac)}
 		err := r.val.Apply(b)
 		if err != nil {
 			if !errors.Is(err, validation.ErrBadEntry) {

@@ -140,6 +140,11 @@ func FuzzNewJSONSchema(f *testing.F) {
 			if !errors.Is(err, validation.ErrBadSchema) {
 				t.Fatalf("error does not wrap ErrBadSchema: %v", err)
 			}
+			// A bad schema names its place: the collection (and within
+			// it the keyword), or the parameters as a whole.
+			if msg := err.Error(); !strings.Contains(msg, "collection \"") && !strings.Contains(msg, "params") && !strings.Contains(msg, "bytes of schemas") {
+				t.Fatalf("the error names no place: %v", err)
+			}
 			return
 		}
 		var d map[string]any
@@ -147,13 +152,19 @@ func FuzzNewJSONSchema(f *testing.F) {
 			return
 		}
 		for _, coll := range append(v.Collections(), "other") {
-			if err := v.Validate(coll, d); err != nil && !errors.Is(err, validation.ErrInvalid) {
+			err := v.Validate(coll, d)
+			if err != nil && !errors.Is(err, validation.ErrInvalid) {
 				t.Fatalf("Validate: %v", err)
+			}
+			// Every refusal names its place: a JSON pointer into the document.
+			if err != nil && !strings.Contains(err.Error(), "at /") {
+				t.Fatalf("Validate: the refusal names no place: %v", err)
 			}
 			for k, x := range d {
 				for _, kind := range []validation.ChangeKind{validation.Set, validation.Element, validation.Increment} {
-					if err := v.ValidateChange(validation.Change{Collection: coll, Path: []string{k, "0"}, Kind: kind, Value: x}); err != nil && !errors.Is(err, validation.ErrInvalid) {
-						t.Fatalf("ValidateChange: %v", err)
+					err := v.ValidateChange(validation.Change{Collection: coll, Path: []string{k, "0"}, Kind: kind, Value: x})
+					if err != nil && (!errors.Is(err, validation.ErrInvalid) || !strings.Contains(err.Error(), "at /")) {
+						t.Fatalf("ValidateChange: not a refusal naming its place: %v", err)
 					}
 				}
 			}
