@@ -81,7 +81,11 @@ func rapidBudget(t *testing.T, checks, steps, longChecks, longSteps int) {
 //   - indexed Find agrees with a full scan;
 //   - counters are exact, by a ledger kept apart from the model: a field
 //     (or nested path) of a document never deleted nor replaced that only
-//     $inc wrote holds the sum of every acknowledged increment.
+//     $inc wrote holds the sum of every acknowledged increment;
+//   - the collection's schema (propSchema) is kept: the model refuses the
+//     local writes it refuses, and every document shown, merged or not,
+//     keeps its per-value rules (validation's merge-safety rule), while the
+//     cross-field maxProperties may be passed by merges (counted).
 //
 // Updates write top-level fields and nested paths ("a.x", "a.x.z").
 //
@@ -95,7 +99,7 @@ func TestPropertyConvergence(t *testing.T) {
 		t.Skip("real engines; skipped in -short")
 	}
 	rapidBudget(t, propCIChecks, propCISteps, propLongChecks, propLongSteps)
-	cases, steps, worlds, races := 0, 0, 0, 0
+	cases, steps, worlds, races, refused, overMax := 0, 0, 0, 0, 0, 0
 	start := time.Now()
 	rapid.Check(t, func(rt *rapid.T) {
 		cases++
@@ -124,9 +128,15 @@ func TestPropertyConvergence(t *testing.T) {
 			}
 		}
 		worlds = max(worlds, s.m.maxWorld)
+		for _, h := range s.m.history {
+			if strings.HasSuffix(h, `err="op"`) {
+				refused++ // schema refusals among them
+			}
+		}
+		overMax += len(s.overMax)
 	})
-	t.Logf("%d cases, %d steps (%d create races), at most %d admissible model states, in %s",
-		cases, steps, races, worlds, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d cases, %d steps (%d create races, %d refused writes), at most %d admissible model states, %d documents merged past maxProperties, in %s",
+		cases, steps, races, refused, worlds, overMax, time.Since(start).Round(time.Millisecond))
 }
 
 type propReplica struct {
@@ -141,11 +151,12 @@ type propReplica struct {
 }
 
 type propSystem struct {
-	t    *testing.T
-	reps []*propReplica
-	addr string
-	m    *model
-	ids  []string
+	overMax map[string]bool // _ids shown past maxProperties after a merge
+	t       *testing.T
+	reps    []*propReplica
+	addr    string
+	m       *model
+	ids     []string
 	// counters is a ledger of acknowledged writes kept apart from the
 	// model: what the final state must hold for exact counters.
 	counters map[string]*counterLedger
@@ -255,7 +266,7 @@ func (s *propSystem) startEngine(rt *rapid.T, r *propReplica) {
 }
 
 func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
-	s := &propSystem{t: t, ids: []string{"d0", "d1", "d2", "d3"}, counters: map[string]*counterLedger{}}
+	s := &propSystem{t: t, ids: []string{"d0", "d1", "d2", "d3"}, counters: map[string]*counterLedger{}, overMax: map[string]bool{}}
 	var names []string
 	for i := 0; i < 3; i++ {
 		dir, err := os.MkdirTemp(t.TempDir(), "rep")
@@ -269,7 +280,9 @@ func newPropSystem(t *testing.T, rt *rapid.T) *propSystem {
 	}
 	s.m = newModel(names...)
 	s.topology(rt)
-	db, err := s.reps[0].e.Create(context.Background(), "prop", engine.WithAccess(accesscontrol.Open()))
+	s.m.worlds[0].schema = propSchemaLocal
+	db, err := s.reps[0].e.Create(context.Background(), "prop", engine.WithAccess(accesscontrol.Open()),
+		engine.WithSchemas(map[string]json.RawMessage{"c": json.RawMessage(propSchema)}))
 	if err != nil {
 		rt.Fatal(err)
 	}
@@ -392,7 +405,59 @@ func (s *propSystem) settle(rt *rapid.T, g []int) {
 		if err := s.m.observe(r, docs[i]); err != nil {
 			rt.Fatal(err)
 		}
+		for id, j := range docs[i] {
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(j), &doc); err != nil {
+				rt.Fatal(err)
+			}
+			if err := propSchemaPerValue(doc); err != nil {
+				rt.Fatalf("replica %d shows %s, which breaks a per-value rule of the schema (merge safety): %v\nhistory:\n%s", r, j, err, strings.Join(s.m.history, "\n"))
+			}
+			if propSchemaLocal(doc) != nil {
+				s.overMax[id] = true // maxProperties: a merge may pass it
+			}
+		}
 	}
+}
+
+// The property test's schema. Its per-value rules ("t" a string, "k" one
+// of two strings) must hold on every document every replica shows,
+// merged or not (validation's merge-safety rule); maxProperties relates
+// the fields of a document, so concurrent writes of different fields may
+// merge past it: it is judged on local writes only, by the replicas and
+// by the model (propSchemaLocal), never on merged documents.
+const propSchema = `{"type": "object", "properties": {"t": {"type": "string"}, "k": {"enum": ["x", "y"]}}, "maxProperties": 3}`
+
+// propSchemaPerValue judges the per-value rules of propSchema, apart from
+// package validation.
+func propSchemaPerValue(doc map[string]any) error {
+	if t, ok := doc["t"]; ok {
+		if _, str := t.(string); !str {
+			return fmt.Errorf("/t: %v is not a string", t)
+		}
+	}
+	if k, ok := doc["k"]; ok && k != "x" && k != "y" {
+		return fmt.Errorf("/k: %v is not in the enum", k)
+	}
+	return nil
+}
+
+// propSchemaLocal judges every rule of propSchema: what a local write
+// must leave.
+func propSchemaLocal(doc map[string]any) error {
+	if err := propSchemaPerValue(doc); err != nil {
+		return err
+	}
+	n := 0
+	for k := range doc {
+		if k != "_id" {
+			n++
+		}
+	}
+	if n > 3 {
+		return fmt.Errorf("%d properties, at most 3", n)
+	}
+	return nil
 }
 
 // network describes, for a failure message, what each replica of g sees

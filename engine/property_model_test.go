@@ -69,10 +69,14 @@ type world struct {
 	known     map[int]map[int]bool // replica -> event ids it holds
 	decisions map[string]int       // tie -> winning event id
 	names     []string             // replica -> its writer name (peer ID), which orders concurrent set additions
+	// schema, if set, judges the document a local write leaves, as the
+	// database's validator does: a write it refuses fails ("op") and
+	// writes nothing.
+	schema func(doc map[string]any) error
 }
 
 func (w *world) clone() *world {
-	c := &world{events: append([]*mevent(nil), w.events...), known: map[int]map[int]bool{}, decisions: map[string]int{}, names: w.names}
+	c := &world{events: append([]*mevent(nil), w.events...), known: map[int]map[int]bool{}, decisions: map[string]int{}, names: w.names, schema: w.schema}
 	for r, k := range w.known {
 		m := make(map[int]bool, len(k))
 		for e := range k {
@@ -570,6 +574,17 @@ func (w *world) apply(op mop) (outcome, error) {
 	}
 	w.events = append(w.events, ev)
 	w.known[op.replica][ev.id] = true
+	if w.schema != nil && op.kind != "delete" && op.kind != "index" {
+		after, err := w.view(op.replica)
+		if err != nil {
+			return outcome{}, err // a tie to decide: expand runs op again on each choice
+		}
+		if doc := after.doc(op.id); doc != nil && w.schema(doc) != nil {
+			w.events = w.events[:len(w.events)-1]
+			delete(w.known[op.replica], ev.id)
+			return outcome{err: "op"}, nil
+		}
+	}
 	return outcome{wrote: true}, nil
 }
 
