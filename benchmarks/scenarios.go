@@ -72,17 +72,7 @@ var todoSchema = map[string]json.RawMessage{"docs": json.RawMessage(`{
 // InsertOneSchema is InsertOne on a database whose documents are judged
 // by a JSON Schema (engine.WithSchemas): the cost of validation.
 func InsertOneSchema(b *testing.B) {
-	e := newEngine(b)
-	c := newCollection(b, e, engine.WithSchemas(todoSchema))
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := c.InsertOne(ctx, todo(i)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	insertSequentially(b, newEngine(b), engine.WithSchemas(todoSchema))
 }
 
 // InsertOneSyncWrites is InsertOne with WithSyncWrites(true): the
