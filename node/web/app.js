@@ -1281,6 +1281,15 @@
     state.saved.set(String(id), entry);
     try {
       await action("updateOne", { filter: { _id: id }, update: { $set: { title } } });
+      // A write that loses at once (a concurrent edit with priority had
+      // reached the node first) changes nothing there, and the node sends
+      // no event for it: a read begun now judges it, as the event's would.
+      if (!entry.written) {
+        entry.written = true;
+        entry.gen = state.findGen;
+        state.dirty.set(String(id), id);
+        fetchDirty();
+      }
       written(id);
     } catch (e) {
       if (state.saved.get(String(id)) === entry) state.saved.delete(String(id));
