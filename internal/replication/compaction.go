@@ -48,9 +48,10 @@ type AutoCompact struct {
 var ErrCompacting = errors.New("replication: replica is compacting")
 
 // History is what a replica's history holds: its blocks and bytes
-// (measured at open, then kept current by counting merged blocks: while a
-// measurement runs beside merges it may be off by the blocks merged
-// meanwhile), and the snapshot it stands on, if any.
+// (measured at open, then kept current by counting merged blocks and by
+// each compaction's result), and the snapshot it stands on, if any. The
+// measurement at open is exact; a compaction's "after" may miss or count
+// twice a block merged during its own final scan.
 type History struct {
 	// Measured is false until the first measurement finished.
 	Measured bool
@@ -158,8 +159,10 @@ func (q quietStore) Batch(ctx context.Context) (ds.Batch, error) { return q.g.qu
 func (r *Replica) measure(ctx context.Context) {
 	c := &r.compact
 	runs := c.runs.Load()
-	blocks, bytes := c.blocks.Load(), c.bytes.Load()
-	f, err := r.covered.Footprint(ctx, crdt.NewStoreLayout(r.cfg.Namespace.String()), r.n.bstore)
+	var blocks, bytes int64
+	f, err := r.covered.Footprint(ctx, crdt.NewStoreLayout(r.cfg.Namespace.String()), r.n.bstore, func() {
+		blocks, bytes = c.blocks.Load(), c.bytes.Load() // what the scan holds already
+	})
 	if err != nil {
 		r.cfg.Log.Debug("measure history", "error", err)
 		return
@@ -171,8 +174,7 @@ func (r *Replica) measure(ctx context.Context) {
 	if c.runs.Load() != runs {
 		return
 	}
-	// Blocks merged during the scan that it saw are counted twice: the
-	// measurement is exact when nothing merges meanwhile.
+	// Blocks merged since the scan opened are counted on top of it.
 	c.blocks.Store(int64(f.Blocks) + c.blocks.Load() - blocks)
 	c.bytes.Store(f.Bytes + c.bytes.Load() - bytes)
 	c.measured.Store(true)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	ds "github.com/ipfs/go-datastore"
+	"github.com/ipfs/go-datastore/query"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
 	"github.com/latticedb/lattice/crdt"
@@ -229,7 +230,37 @@ func footprint(ctx context.Context, store *CoveredStore, layout crdt.StoreLayout
 	return f, err
 }
 
-// Footprint is what the replica's history holds now.
-func (s *CoveredStore) Footprint(ctx context.Context, layout crdt.StoreLayout, bs BlockStore) (Footprint, error) {
-	return footprint(ctx, s, layout, bs)
+// Footprint is what the replica's history holds now. at, if not nil, is
+// called once the scan is open (a store's query reads one consistent
+// state, as pebble's do), while no marker is being written: markers
+// OnProcessed reports before at are in the scan, those after are not.
+func (s *CoveredStore) Footprint(ctx context.Context, layout crdt.StoreLayout, bs BlockStore, at func()) (Footprint, error) {
+	var f Footprint
+	s.marking.Lock()
+	res, err := s.Batching.Query(ctx, query.Query{Prefix: layout.ProcessedPrefix(), KeysOnly: true})
+	if at != nil {
+		at()
+	}
+	s.marking.Unlock()
+	if err != nil {
+		return f, fmt.Errorf("snapshot: query markers: %w", err)
+	}
+	defer res.Close()
+	for r := range res.Next() {
+		if r.Error != nil {
+			return f, fmt.Errorf("snapshot: query markers: %w", r.Error)
+		}
+		if err := ctx.Err(); err != nil {
+			return f, err
+		}
+		h, err := lastMultihash(r.Key)
+		if err != nil {
+			return f, err
+		}
+		if n, err := bs.GetSize(ctx, cid.NewCidV1(cid.DagProtobuf, h)); err == nil {
+			f.Blocks++
+			f.Bytes += int64(n)
+		}
+	}
+	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	blocks "github.com/ipfs/go-block-format"
@@ -140,19 +141,25 @@ type CoveredStore struct {
 	// it must be quick. Markers written by Install and batches are not
 	// reported.
 	OnProcessed func(h mh.Multihash)
+	// marking is read-held across a marker's write and its OnProcessed,
+	// and held by Footprint while it opens its scan: a marker is then
+	// either in the scan or reported after it, never both.
+	marking sync.RWMutex
 }
 
 // Put writes, and reports a processed marker to OnProcessed.
 func (s *CoveredStore) Put(ctx context.Context, k ds.Key, v []byte) error {
+	ks := k.String()
+	if s.OnProcessed == nil || !strings.HasPrefix(ks, s.prefix) {
+		return s.Batching.Put(ctx, k, v)
+	}
+	s.marking.RLock()
+	defer s.marking.RUnlock()
 	if err := s.Batching.Put(ctx, k, v); err != nil {
 		return err
 	}
-	if s.OnProcessed != nil {
-		if ks := k.String(); strings.HasPrefix(ks, s.prefix) {
-			if h, err := lastMultihash(ks); err == nil {
-				s.OnProcessed(h)
-			}
-		}
+	if h, err := lastMultihash(ks); err == nil {
+		s.OnProcessed(h)
 	}
 	return nil
 }
