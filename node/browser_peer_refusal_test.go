@@ -8,11 +8,13 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/poll"
 	"github.com/latticedb/lattice/internal/wasmtest"
 	"github.com/latticedb/lattice/node"
 )
@@ -106,4 +108,56 @@ func TestBrowserPeersSyncThroughANode(t *testing.T) {
 		)
 		peerRunOn(t, pages[1-i], hasTodoAction(title, false))
 	}
+}
+
+// TestBrowserPeerRedeemsAnInvite (issues 20 and 22): the phone's flow on a
+// sealed list. The page joins from a link whose one-time key makes its
+// peer a member: it reads the sealed list and writes to it. A second page
+// given the same link is told the invite was already used, and reads
+// nothing.
+func TestBrowserPeerRedeemsAnInvite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	wasmtest.Chromium(t)
+	assets := peerAssets(t)
+	br := startBrowser(t)
+	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
+		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	other := startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	out := tn.ok(http.StatusCreated, http.MethodPost, "/v1/databases", map[string]any{
+		"name": "Private", "sealed": true,
+		"access": map[string]any{"type": "dynamic", "admins": []string{tn.e.ID().String()}},
+	})
+	list := out["address"].(string)
+	tn.act("insertOne", list, map[string]any{"document": map[string]any{"_id": "s1", "title": "sealed to-do", "isDone": false, "createdAt": 1}})
+	link := tn.ok(http.StatusOK, http.MethodPost, "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
+	require.Contains(t, link, "&key=")
+
+	page := br.page(t)
+	peerRunOn(t, page,
+		chromedp.Navigate(tn.url+"/peer/#join="+url.QueryEscape(link)),
+		until(`document.body.dataset.ready === "true"`),
+		hasTodoAction("sealed to-do", false),
+		chromedp.SendKeys("#new-title", "from the phone"),
+		chromedp.Click("#add-form button"),
+		hasTodoAction("from the phone", false),
+	)
+	waitDoc := func() error {
+		n := tn.act("countDocuments", list, map[string]any{"filter": map[string]any{"title": "from the phone"}})["count"]
+		if fmt.Sprint(n) != "1" {
+			return fmt.Errorf("the node holds %v copies of the page's to-do", n)
+		}
+		return nil
+	}
+	poll.Eventually(t, 30*time.Second, waitDoc)
+
+	second := br.page(t)
+	peerRunOn(t, second,
+		chromedp.Navigate(other.url+"/peer/#join="+url.QueryEscape(link)),
+		until(`document.querySelector("#status-text").textContent === "Invite refused"`),
+	)
+	msg := textOn(t, second, chromedp.Text("#message"))
+	require.Contains(t, msg, "already used", msg)
+	require.Equal(t, "", textOn(t, second, chromedp.Evaluate[string](`[...document.querySelectorAll(".todo")].map(li => li.textContent).join(",")`)))
 }

@@ -20,10 +20,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/invitegrant"
 )
 
 // Invites that make members. On a database whose members are named (a
@@ -40,8 +40,8 @@ import (
 
 // InviteGrantProtocol redeems an invite key with its inviter: one JSON
 // request ({"key", "database"}) and one JSON answer ({"role"} or
-// {"error"}) per stream.
-const InviteGrantProtocol protocol.ID = "/lattice/invite/grant/1.0.0"
+// {"error"}) per stream (see internal/invitegrant).
+const InviteGrantProtocol = invitegrant.Protocol
 
 // Bounds of invite keys.
 const (
@@ -55,11 +55,6 @@ const (
 	// inviteKeyLen is the length of a key in a link: 128 bits in
 	// lower-case base32 without padding.
 	inviteKeyLen = 26
-	// maxGrantMessage bounds a redemption request or answer.
-	maxGrantMessage = 4 << 10
-	// grantTimeout bounds one redemption, the grant included (it fetches
-	// the invitee's member record on a sealed database).
-	grantTimeout = 30 * time.Second
 )
 
 // ErrInviteRefused is wrapped by a Join whose invite key the inviter
@@ -237,31 +232,20 @@ func inviteRole(db *engine.Database, self string, asked string) (accesscontrol.R
 	return role, nil
 }
 
-// grantRequest and grantAnswer are InviteGrantProtocol's messages.
-type grantRequest struct {
-	Key      string `json:"key"`
-	Database string `json:"database"`
-}
-
-type grantAnswer struct {
-	Role  string `json:"role,omitempty"`
-	Error string `json:"error,omitempty"`
-}
-
 // serveGrants answers InviteGrantProtocol on h.
 func (n *Node) serveGrants(h host.Host) {
 	h.SetStreamHandler(InviteGrantProtocol, func(st network.Stream) {
 		defer st.Close()
-		ctx, cancel := context.WithTimeout(n.ctx, grantTimeout)
+		ctx, cancel := context.WithTimeout(n.ctx, invitegrant.Timeout)
 		defer cancel()
 		d, _ := ctx.Deadline()
 		_ = st.SetDeadline(d)
-		var req grantRequest
-		if err := json.NewDecoder(io.LimitReader(st, maxGrantMessage)).Decode(&req); err != nil {
+		var req invitegrant.Request
+		if err := json.NewDecoder(io.LimitReader(st, invitegrant.MaxMessage)).Decode(&req); err != nil {
 			_ = st.Reset()
 			return
 		}
-		ans := grantAnswer{}
+		ans := invitegrant.Answer{}
 		role, err := n.redeem(ctx, req, st.Conn().RemotePeer().String())
 		if err != nil {
 			ans.Error = err.Error()
@@ -273,7 +257,7 @@ func (n *Node) serveGrants(h host.Host) {
 }
 
 // redeem grants the role of req's invite to peer p.
-func (n *Node) redeem(ctx context.Context, req grantRequest, p string) (accesscontrol.Role, error) {
+func (n *Node) redeem(ctx context.Context, req invitegrant.Request, p string) (accesscontrol.Role, error) {
 	if len(req.Key) != inviteKeyLen {
 		return "", fmt.Errorf("%w: a malformed invite key", ErrInviteRefused)
 	}
@@ -306,24 +290,12 @@ func grantTo(ctx context.Context, db *engine.Database, p string, role accesscont
 // claimInvite redeems inv's key for database address with the inviter
 // (connected).
 func (n *Node) claimInvite(ctx context.Context, inv Invite, address string) error {
-	ctx, cancel := context.WithTimeout(ctx, grantTimeout)
-	defer cancel()
-	st, err := n.e.Host().NewStream(ctx, inv.Peer, InviteGrantProtocol)
-	if err != nil {
-		return errorf(http.StatusBadGateway, "unreachable", "the inviter does not take invite keys: %v", err)
-	}
-	defer st.Close()
-	d, _ := ctx.Deadline()
-	_ = st.SetDeadline(d)
-	if err := json.NewEncoder(st).Encode(grantRequest{Key: inv.Key, Database: address}); err != nil {
-		return errorf(http.StatusBadGateway, "unreachable", "the inviter: %v", err)
-	}
-	var ans grantAnswer
-	if err := json.NewDecoder(io.LimitReader(st, maxGrantMessage)).Decode(&ans); err != nil {
-		return errorf(http.StatusBadGateway, "unreachable", "the inviter did not answer the invite: %v", err)
-	}
-	if ans.Error != "" {
-		return errorf(http.StatusForbidden, "forbidden", "%s", ans.Error)
+	_, err := invitegrant.Claim(ctx, n.e.Host(), inv.Peer, inv.Key, address)
+	switch {
+	case errors.Is(err, invitegrant.ErrRefused):
+		return errorf(http.StatusForbidden, "forbidden", "%s", strings.TrimPrefix(err.Error(), invitegrant.ErrRefused.Error()+": "))
+	case err != nil:
+		return errorf(http.StatusBadGateway, "unreachable", "%v", err)
 	}
 	return nil
 }

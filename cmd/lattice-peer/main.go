@@ -18,6 +18,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/latticedb/lattice/engine"
+	"github.com/latticedb/lattice/internal/invitegrant"
 	"github.com/latticedb/lattice/internal/store/indexeddb"
 	"github.com/latticedb/lattice/query"
 	"github.com/latticedb/lattice/transports/browser"
@@ -40,6 +41,7 @@ func main() {
 		"start":          start,
 		"connect":        connect,
 		"checkInvite":    checkInvite,
+		"redeem":         redeem,
 		"open":           open,
 		"insertOne":      insertOne,
 		"find":           find,
@@ -219,6 +221,28 @@ func connect(args []js.Value) (any, error) {
 		return nil, fmt.Errorf("lattice: could not reach %s: %w", id, err)
 	}
 	return nil, nil
+}
+
+// redeem(json {peer, key, db}) redeems an invite link's one-time key with
+// its inviter (connected): on a list whose members are named, that makes
+// this page's peer a member. Resolves with the role granted; rejects with
+// the inviter's reason (used, expired) when it refuses.
+func redeem(args []js.Value) (any, error) {
+	e, err := running()
+	if err != nil {
+		return nil, err
+	}
+	var o struct {
+		Peer, Key, DB string
+	}
+	if err := json.Unmarshal([]byte(arg(args, 0)), &o); err != nil {
+		return nil, fmt.Errorf("lattice: redeem: %w", err)
+	}
+	id, err := peer.Decode(o.Peer)
+	if err != nil {
+		return nil, fmt.Errorf("lattice: redeem: bad peer ID: %w", err)
+	}
+	return invitegrant.Claim(context.Background(), e.Host(), id, o.Key, o.DB)
 }
 
 // checkInvite(json {peer, addrs, db}) checks an invite link's parts as the

@@ -24,6 +24,7 @@
 // Peer.connect({peer, addrs})              dial a node or relay (WebSocket addresses)
 // Peer.join(link)                          connect to an invite link's inviter, open its database
 // Peer.checkInvite(inv)                    reject if parseInvite's result has an invalid peer ID, address or database
+// Peer.redeem(inv) -> Promise<role>        redeem the link's one-time key with its (connected) inviter: become a member
 // Peer.open(address) -> Promise<Database>  open a database (offline too, once opened before)
 // Peer.peers() -> Promise<string[]>        connected peer IDs
 // Database.address
@@ -63,6 +64,10 @@
     // checkInvite rejects, naming the part, when an invite's peer ID,
     // addresses or database address is not valid (parseInvite checks only
     // the link's shape).
+    // redeem redeems an invite's one-time key (inv.key) with its inviter,
+    // which must be connected: on a list whose members are named, that
+    // makes this peer a member. It rejects with the inviter's reason.
+    async redeem(inv) { return latticeGo.redeem(JSON.stringify({peer: inv.peer, key: inv.key, db: inv.db})); }
     async checkInvite(inv) { await latticeGo.checkInvite(JSON.stringify({peer: inv.peer, addrs: inv.addrs, db: inv.db})); }
     async open(address) { return new Database(await latticeGo.open(address)); }
     async peers() { return JSON.parse(await latticeGo.peers()); }
@@ -72,18 +77,19 @@
       const inv = parseInvite(link);
       await this.checkInvite(inv);
       await this.connect({peer: inv.peer, addrs: inv.addrs});
+      if (inv.key) await this.redeem(inv);
       return this.open(inv.db);
     }
   }
 
-  // parseInvite reads an invite link: {peer, addrs, db, collection, title}.
+  // parseInvite reads an invite link: {peer, addrs, db, collection, title, key}.
   function parseInvite(link) {
     let s = String(link || "").trim();
     const hash = s.indexOf("#join=");
     if (/^https?:/.test(s) && hash >= 0) s = decodeURIComponent(s.slice(hash + 6));
     if (!s.startsWith("lattice://join?")) throw new Error("not a Lattice invite link");
     const q = new URLSearchParams(s.slice("lattice://join?".length));
-    const inv = {peer: q.get("peer"), addrs: q.getAll("addr"), db: q.get("db"), collection: q.get("collection") || "todos", title: q.get("title") || ""};
+    const inv = {peer: q.get("peer"), addrs: q.getAll("addr"), db: q.get("db"), collection: q.get("collection") || "todos", title: q.get("title") || "", key: q.get("key") || ""};
     if (!inv.peer || inv.addrs.length === 0) throw new Error("the invite link names no peer to reach");
     if (!inv.db) throw new Error("the invite link names no database (ask for a link with the database in it)");
     if (!inv.addrs.some((a) => /\/(ws|wss)$/.test(a))) throw new Error("the inviter has no WebSocket address a browser can reach");

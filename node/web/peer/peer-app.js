@@ -9,8 +9,20 @@
   const KEY = "lattice-peer-list";
   let todos = null;
 
+  let waitingKey = false;
   async function render() {
-    const docs = await todos.find({}, {sort: {createdAt: 1}});
+    let docs;
+    try {
+      docs = await todos.find({}, {sort: {createdAt: 1}});
+    } catch (e) {
+      // A new member of a sealed list reads once a member's key package
+      // reaches it, a moment after it joined.
+      if (!/not a reader/.test(e.message)) throw e;
+      waitingKey = true;
+      say("Waiting for this list's key from its members…");
+      return;
+    }
+    if (waitingKey) { waitingKey = false; say(""); }
     const ul = $("todos");
     ul.replaceChildren(...docs.map((d) => {
       const li = document.createElement("li");
@@ -51,7 +63,8 @@
         if (!saved) return;
       }
     }
-    const list = inv ? {db: inv.db, collection: inv.collection, title: inv.title, peer: inv.peer, addrs: inv.addrs} : saved;
+    let list = inv ? {db: inv.db, collection: inv.collection, title: inv.title, peer: inv.peer, addrs: inv.addrs, key: inv.key} : saved;
+    if (inv && saved && saved.db === inv.db && !saved.key) list = {...list, key: ""}; // a member already: nothing to redeem
     if (!list) { say("Open this page from an invite link (or scan the list's QR code)."); status("idle", "No list"); return; }
     localStorage.setItem(KEY, JSON.stringify(list));
     if (list.title) $("list-title").textContent = list.title;
@@ -62,6 +75,20 @@
       .then(() => status("online", "Synced with " + list.peer.slice(-6)))
       .catch((e) => { status("offline", "Offline: changes stay here and sync later"); console.log(e.message); });
     const connected = reach();
+    if (list.key) {
+      // A list whose members are named: the link's one-time key makes this
+      // page a member, once the inviter is reached.
+      await connected;
+      try {
+        await peer.redeem(list);
+        list = {...list, key: ""};
+        localStorage.setItem(KEY, JSON.stringify(list));
+      } catch (e) {
+        say("This invite cannot be used: " + e.message.replace(/^invite refused: /, ""));
+        status("error", "Invite refused");
+        return; // not a member: nothing here to show
+      }
+    }
     // Back online: dial at once rather than at the engine's next redial.
     window.addEventListener("online", () => { reach(); });
     let db;
