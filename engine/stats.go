@@ -36,7 +36,7 @@ func (db *Database) Stats() Stats {
 	}
 	if store := db.store(); store != nil {
 		is := store.InternalStats(db.ctx)
-		s.Heads, s.MaxHeight, s.QueuedHeads = len(is.Heads), is.MaxHeight, is.QueuedJobs
+		s.Heads, s.MaxHeight, s.QueuedHeads = len(store.Heads(db.ctx)), is.MaxHeight, is.QueuedJobs
 	}
 	if db.rep != nil {
 		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
@@ -62,7 +62,7 @@ func (db *Database) Heads() []string {
 	if store == nil {
 		return nil
 	}
-	hs := store.InternalStats(db.ctx).Heads
+	hs := store.Heads(db.ctx)
 	out := make([]string, len(hs))
 	for i, h := range hs {
 		out[i] = h.String()

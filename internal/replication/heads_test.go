@@ -16,6 +16,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/latticedb/lattice/internal/poll"
 )
 
 func TestHeadsRequestRoundTrip(t *testing.T) {
@@ -90,7 +92,13 @@ func TestPullHeads(t *testing.T) {
 	b := newAsker(manifest)
 	require.NoError(t, b.pullHeads(ctx, asker, responder.ID()))
 	require.Equal(t, 1, b.Queued(), "the head is queued, its block came inline")
-	require.EqualValues(t, 1, served.stats.HeadsServed.Load())
+	// The server counts after its write, which the asker may read first.
+	poll.Eventually(t, 10*time.Second, func() error {
+		if n := served.stats.HeadsServed.Load(); n != 1 {
+			return fmt.Errorf("%d heads served, want 1", n)
+		}
+		return nil
+	})
 
 	err := newAsker(nodes[1].Cid()).pullHeads(ctx, asker, responder.ID())
 	require.ErrorIs(t, err, ErrHeads)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ipfs/boxo/ipld/merkledag"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -317,8 +318,42 @@ func (r *Replica) InternalStats(ctx context.Context) dscrdt.Stats {
 	return dscrdt.Stats{}
 }
 
-// Heads are the database's current DAG heads; nil once closed.
-func (r *Replica) Heads(ctx context.Context) []cid.Cid { return r.InternalStats(ctx).Heads }
+// Heads are the database's current DAG heads, nil once closed, less any
+// that is a parent of another: go-ds-crdt v0.6.8 can list a block as a
+// head again after a local write built on it, when a second walk of that
+// block (a head announced again, a catch-up) finishes after the write
+// (processNode adds its root as a head when its parents are already
+// processed). Such a head is in the past of another, so replicas that
+// hold the same blocks would otherwise list different heads for ever
+// (RELIABILITY.md, "the lost head"). It costs a read of each head's
+// block, and heads are few.
+func (r *Replica) Heads(ctx context.Context) []cid.Cid {
+	heads := r.InternalStats(ctx).Heads
+	if len(heads) < 2 {
+		return heads
+	}
+	parents := map[cid.Cid]bool{}
+	for _, h := range heads {
+		blk, err := r.n.bstore.Get(ctx, h)
+		if err != nil {
+			continue
+		}
+		nd, err := merkledag.DecodeProtobufBlock(blk)
+		if err != nil {
+			continue
+		}
+		for _, l := range nd.Links() {
+			parents[l.Cid] = true
+		}
+	}
+	out := heads[:0:0]
+	for _, h := range heads {
+		if !parents[h] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
 
 // Latest is the newest time a judged delta carried (see
 // ValidatingDAG.Latest).
