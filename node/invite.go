@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -63,6 +64,11 @@ type Invite struct {
 	// Title optionally names the database for people: at most
 	// MaxLinkTitle bytes of UTF-8 without control characters.
 	Title string
+	// Count is how many documents the inviter's replica held in the
+	// collection when it made the link (n=): a hint for the invitee's
+	// catch-up ("3,100 of 5,026"), as trustworthy as the link; 0 when
+	// unknown.
+	Count int64
 	// Key, on a database whose members are named (dynamic or sealed),
 	// is the one-time key the invitee redeems with the inviter to become
 	// a member (see InviteGrantProtocol): 26 characters of lower-case
@@ -87,6 +93,9 @@ func (inv Invite) String() string {
 	}
 	if inv.Key != "" {
 		b.WriteString("&key=" + inv.Key)
+	}
+	if inv.Count > 0 {
+		b.WriteString("&n=" + strconv.FormatInt(inv.Count, 10))
 	}
 	if inv.Collection != "" {
 		b.WriteString("&collection=" + linkEscape(inv.Collection))
@@ -176,6 +185,11 @@ func ParseInvite(link string) (Invite, error) {
 	if inv.Key = q.Get("key"); inv.Key != "" && !validKey(inv.Key) {
 		return Invite{}, fmt.Errorf("%w: a malformed invite key", ErrBadLink)
 	}
+	if n := q.Get("n"); n != "" {
+		if inv.Count, err = strconv.ParseInt(n, 10, 64); err != nil || inv.Count < 0 || inv.Count > maxLinkCount {
+			return Invite{}, fmt.Errorf("%w: the document count %q is not a number from 0 to %d", ErrBadLink, truncate(n, 20), maxLinkCount)
+		}
+	}
 	inv.Collection = q.Get("collection")
 	inv.Title = q.Get("title")
 	if err := checkTitle(inv.Title); err != nil {
@@ -183,6 +197,9 @@ func ParseInvite(link string) (Invite, error) {
 	}
 	return inv, nil
 }
+
+// maxLinkCount bounds the document count a link may claim.
+const maxLinkCount = 1 << 40
 
 // validKey accepts an invite key: inviteKeyLen characters of lower-case
 // base32.
@@ -327,6 +344,12 @@ func (n *Node) handleInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	inv := Invite{Peer: n.e.ID(), Addrs: inviteAddrs(n.e.Addrs()), Database: db.Address(), Collection: req.Collection, Title: req.Title}
+	if req.Collection != "" {
+		// For the invitee's catch-up: how many to-dos to expect.
+		if c, err := db.Collection(req.Collection).CountDocuments(r.Context(), nil); err == nil {
+			inv.Count = c
+		}
+	}
 	if len(inv.Addrs) == 0 {
 		writeError(w, errorf(http.StatusServiceUnavailable, "unavailable", "this peer has no dialable address yet"))
 		return
@@ -466,6 +489,7 @@ type inspectResponse struct {
 	Name       string   `json:"name,omitempty"`
 	Collection string   `json:"collection,omitempty"`
 	Title      string   `json:"title,omitempty"` // the inviter's name for the database
+	Count      int64    `json:"count,omitempty"` // documents the inviter held in the collection (a hint)
 	Own        bool     `json:"own"`             // the link is this node's own
 }
 
@@ -483,7 +507,7 @@ func (n *Node) handleInspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := inspectResponse{PeerID: inv.Peer.String(), Addrs: addrStrings(inv.Addrs), Database: inv.Database,
-		Collection: inv.Collection, Title: inv.Title, Own: inv.Peer == n.e.ID()}
+		Collection: inv.Collection, Title: inv.Title, Count: inv.Count, Own: inv.Peer == n.e.ID()}
 	if a, err := engine.ParseAddress(inv.Database); err == nil {
 		out.Name = a.Name
 	}

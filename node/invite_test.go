@@ -54,7 +54,17 @@ func TestInviteLinkRoundTrip(t *testing.T) {
 	require.Equal(t, inv.Title, got.Title)
 	require.Equal(t, inv.String(), got.String())
 
+	// The inviter's document count and a one-time key round-trip.
+	inv.Count, inv.Key = 5026, "abcdefghijklmnopqrstuvwxyz"
+	got, err = node.ParseInvite(inv.String())
+	require.NoError(t, err)
+	require.Equal(t, int64(5026), got.Count)
+	require.Equal(t, inv.Key, got.Key)
+	require.Equal(t, inv.String(), got.String())
+
 	for _, bad := range []string{
+		link + "&n=-1", link + "&n=lots", link + "&n=99999999999999999999",
+		link + "&key=short", link + "&key=ABCDEFGHIJKLMNOPQRSTUVWXYZ",
 		"", "https://example.com/", "lattice://other?peer=" + id.String(),
 		link + "&title=" + strings.Repeat("x", node.MaxLinkTitle+1),
 		link + "&title=bad%0Aline",

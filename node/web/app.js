@@ -167,7 +167,7 @@
       return;
     }
     try {
-      await join(link, inv.title);
+      await join(link, inv.title, inv.count);
       toast(inv.title ? `Joined “${inv.title}”` : "Joined the list");
     } catch (e) {
       fail(e, "join");
@@ -279,6 +279,8 @@
     state.loaded = false;
     state.loadedOnce = false;
     state.catchingUp = !!joining;
+    state.expected = joining ? state.joinExpected || 0 : 0; // the count the invite link carried
+    state.joinExpected = 0;
     state.joinedAt = joining ? Date.now() : 0;
     state.missed = 0;
     state.listPeers = 0;
@@ -444,7 +446,8 @@
     // A list with a long history arrives on one catch-up stream: say so,
     // in to-dos, until the last of them is in. The stream counts blocks
     // (a block can hold one to-do or a thousand), so the page counts the
-    // to-dos it has, and does not claim a total nobody knows.
+    // to-dos it has, against the count the invite link carried (the
+    // inviter's when it made the link) while it is ahead.
     es.addEventListener("catchup", (ev) => {
       const p = JSON.parse(ev.data).catchup || {};
       if (p.done) {
@@ -469,7 +472,8 @@
   const count = (n) => n.toLocaleString("en-US");
   function showCatchup() {
     const n = state.todos.length;
-    setStatus("busy", `Catching up… ${count(n)} to-do${n === 1 ? "" : "s"} so far`);
+    if (state.expected > n) setStatus("busy", `Catching up… ${count(n)} of ${count(state.expected)} to-dos`);
+    else setStatus("busy", `Catching up… ${count(n)} to-do${n === 1 ? "" : "s"} so far`);
   }
 
   // checkSettled ends the catch-up status once the node has merged all it
@@ -1330,7 +1334,7 @@
   }
   // join joins the list of an invite link; title is the name the link
   // gives it, shown until the list's own name arrives.
-  async function join(link, title) {
+  async function join(link, title, expected) {
     $("join-msg").textContent = "Connecting to the inviter and fetching the list…";
     // The list the app made by itself, still empty and unnamed, is not
     // worth keeping beside the joined one.
@@ -1340,6 +1344,7 @@
       const res = await api("POST", "/v1/join", { link });
       $("join-msg").textContent = "Joined.";
       if (title && !names()[res.address]) cacheName(res.address, title);
+      state.joinExpected = expected || 0;
       await useList(res.address, true);
       checkSettled();
       if (spare && spare !== res.address) {
@@ -1497,7 +1502,7 @@
       btn.disabled = true;
       try {
         const inv = await api("POST", "/v1/invites/inspect", { link }).catch(() => ({}));
-        await join(link, inv.title);
+        await join(link, inv.title, inv.count);
         $("join-input").value = "";
         toast("Joined the list");
       } catch (err) {
