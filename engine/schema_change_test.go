@@ -52,11 +52,11 @@ func meshed(t *testing.T, n int, dbs ...*engine.Database) {
 }
 
 // showAll waits until every replica shows every document of ids. Unlike
-// settledAmong it does not wait for identical heads: in this three-replica
-// setup a write by a grantee sometimes leaves it with a head the others
-// never list, with the documents equal (seen on main without schemas,
-// 5cea3c5: 3 of 6 runs under -race and load), a replication issue apart
-// from validation.
+// settledAmong it does not wait for identical heads. It was written when
+// a grantee's write in this three-replica setup could leave the grantee
+// listing a phantom head (seen on 5cea3c5, 3 of 6 runs under -race); that
+// is fixed and pinned by TestGranteeWriteSettlesHeads, and documents are
+// what these tests are about.
 func showAll(t *testing.T, ids []string, cs ...*engine.Collection) {
 	t.Helper()
 	poll.Eventually(t, 30*time.Second, func() error {
