@@ -28,11 +28,7 @@ func TestBrowserPeerRefusals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	wasmtest.Chromium(t)
-	assets := peerAssets(t)
-	br := startBrowser(t)
-	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
-		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	br, tn, _ := peerBed(t)
 
 	t.Run("BadLink", func(t *testing.T) {
 		page := br.page(t)
@@ -78,12 +74,7 @@ func TestBrowserPeersSyncThroughANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	wasmtest.Chromium(t)
-	assets := peerAssets(t)
-	br := startBrowser(t)
-	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
-		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
-	other := startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	br, tn, other := peerBed(t)
 	list := tn.createDB("Shared")
 	link := tn.ok(http.StatusOK, http.MethodPost, "/v1/invites", map[string]any{"database": list, "collection": "todos"})["link"].(string)
 
@@ -119,12 +110,7 @@ func TestBrowserPeerRedeemsAnInvite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	wasmtest.Chromium(t)
-	assets := peerAssets(t)
-	br := startBrowser(t)
-	tn := startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
-		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
-	other := startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	br, tn, other := peerBed(t)
 	out := tn.ok(http.StatusCreated, http.MethodPost, "/v1/databases", map[string]any{
 		"name": "Private", "sealed": true,
 		"access": map[string]any{"type": "dynamic", "admins": []string{tn.e.ID().String()}},
@@ -160,4 +146,19 @@ func TestBrowserPeerRedeemsAnInvite(t *testing.T) {
 	msg := textOn(t, second, chromedp.Text("#message"))
 	require.Contains(t, msg, "already used", msg)
 	require.Equal(t, "", textOn(t, second, chromedp.Evaluate[string](`[...document.querySelectorAll(".todo")].map(li => li.textContent).join(",")`)))
+}
+
+// peerBed starts what the browser peer's tests need: Chromium, a node
+// that serves the peer's page and listens on WebSocket (the inviter), and
+// a second node serving the page from another origin (a page of its own,
+// with its own IndexedDB and identity).
+func peerBed(t *testing.T) (br *browser, inviter, other *testNode) {
+	t.Helper()
+	wasmtest.Chromium(t)
+	assets := peerAssets(t)
+	br = startBrowser(t)
+	inviter = startNodeWith(t, []engine.Option{engine.WithListenAddrs(testListen, "/ip4/127.0.0.1/tcp/0/ws")},
+		func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	other = startNode(t, func(c *node.Config) { c.PeerAssets = os.DirFS(assets) })
+	return br, inviter, other
 }
