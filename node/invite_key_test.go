@@ -130,3 +130,20 @@ func TestInviteKeysSurviveARestart(t *testing.T) {
 		return fmt.Errorf("b is not a writer yet")
 	})
 }
+
+// TestInviteKeysAreBounded: a node keeps at most 1,024 unused invite keys;
+// the next invite is refused with 429 until some are used or expire.
+func TestInviteKeysAreBounded(t *testing.T) {
+	a := startNode(t)
+	out := a.ok(http.StatusCreated, http.MethodPost, "/v1/databases", map[string]any{
+		"name": "bounded", "access": map[string]any{"type": "dynamic", "admins": []string{a.e.ID().String()}},
+	})
+	db := out["address"].(string)
+	for i := 0; i < 1024; i++ {
+		status, out := a.do(http.MethodPost, "/v1/invites", map[string]any{"database": db})
+		require.Equal(t, http.StatusOK, status, "invite %d: %v", i, out)
+	}
+	status, out := a.do(http.MethodPost, "/v1/invites", map[string]any{"database": db})
+	require.Equal(t, http.StatusTooManyRequests, status, "%v", out)
+	require.Contains(t, fmt.Sprint(out), "waiting to be used")
+}
