@@ -42,7 +42,11 @@ func TestGranteeWriteSettlesHeads(t *testing.T) {
 	_, err = dbB.Collection("todos").InsertOne(ctx, engine.M{"_id": "x", "title": "from the grantee"})
 	require.NoError(t, err)
 	settledAmong(t, []string{"x"}, dbA.Collection("todos"), dbB.Collection("todos"), dbC.Collection("todos"))
-	for _, db := range []*engine.Database{dbA, dbB, dbC} {
-		require.Len(t, db.Heads(), 1, "one write on top of the grants: one head")
+	// The grantee lists the heads the others list: none of them in the past
+	// of another. (Not necessarily one head: its controller can hold the
+	// second grant a moment before go-ds-crdt lists that grant's block as a
+	// head, so its write may be concurrent with it, everywhere alike.)
+	for _, db := range []*engine.Database{dbB, dbC} {
+		require.Equal(t, dbA.Heads(), db.Heads())
 	}
 }
