@@ -111,16 +111,7 @@ func TestNodeOpenReplicates(t *testing.T) {
 		t.Fatal(ctx.Err())
 	}
 
-	key := crdt.CollectionKey("notes") // any key an open database takes
-	batch, err := ra.Batch(ctx)
-	require.NoError(t, err)
-	mut := crdt.Mutation{Key: key, Value: []byte(`"v"`)}
-	require.NoError(t, batch.Put(ctx, ds.NewKey(key), mut.Value))
-	sig, err := SignChunk(ha.Peerstore().PrivKey(ha.ID()), ha.ID(), ra.cfg.Database, nil, time.Now(),
-		ra.InternalStats(ctx).MaxHeight+1, []crdt.Mutation{mut})
-	require.NoError(t, err)
-	require.NoError(t, batch.Put(ctx, ds.NewKey(sig.Key), sig.Value))
-	require.NoError(t, batch.Commit(ctx))
+	signedWrite(t, ra, ha, crdt.CollectionKey("notes"), `"v"`) // any key an open database takes
 	want := ra.Heads(ctx)
 	require.Len(t, want, 1)
 	poll.Eventually(t, 30*time.Second, func() error {

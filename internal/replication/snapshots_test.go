@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,27 +22,24 @@ import (
 )
 
 // signedWrite commits puts (value != "") and deletes (value == "") as one
-// delta signed as the engine signs it.
+// delta signed as the engine signs it, through Replica.Commit: a remote
+// head merged between signing and committing moves the delta's height, and
+// Commit signs it again (signing here by hand once failed CI that way).
 func signedWrite(t testing.TB, r *Replica, h host.Host, kv ...string) {
 	t.Helper()
-	ctx := t.Context()
-	b, err := r.Batch(ctx)
-	require.NoError(t, err)
 	var muts []crdt.Mutation
 	for i := 0; i < len(kv); i += 2 {
 		k, v := kv[i], kv[i+1]
-		if v == "" {
-			muts = append(muts, crdt.Mutation{Key: k, Delete: true})
-			require.NoError(t, b.Delete(ctx, ds.NewKey(k)))
-		} else {
-			muts = append(muts, crdt.Mutation{Key: k, Value: []byte(v)})
-			require.NoError(t, b.Put(ctx, ds.NewKey(k), []byte(v)))
-		}
+		muts = append(muts, crdt.Mutation{Key: k, Value: []byte(v), Delete: v == ""})
 	}
-	sig, err := SignChunk(h.Peerstore().PrivKey(h.ID()), h.ID(), r.cfg.Database, nil, time.Now(), r.InternalStats(ctx).MaxHeight+1, muts)
-	require.NoError(t, err)
-	require.NoError(t, b.Put(ctx, ds.NewKey(sig.Key), sig.Value))
-	require.NoError(t, b.Commit(ctx))
+	var commits, resigned atomic.Uint64
+	require.NoError(t, r.Commit(t.Context(), Commit{
+		Identity: h.Peerstore().PrivKey(h.ID()),
+		Author:   h.ID(),
+		Clock:    time.Now,
+		Commits:  &commits, Resigned: &resigned,
+	}, muts))
+	require.EqualValues(t, 1, commits.Load())
 }
 
 func values(t testing.TB, r *Replica, keys []string) map[string]string {
