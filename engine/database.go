@@ -542,7 +542,6 @@ func (db *Database) start(ctx context.Context) error {
 		DAGWorkers:     e.cfg.footprint.dagWorkers,
 		Catchup:        e.cfg.catchup,
 		Reconnect:      e.cfg.reconnect,
-		OnRedial:       func(peer.ID) { db.stats.reconnects.Add(1) },
 		AutoCompact:    e.autoCompact(db.mat.LiveDocuments),
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -143,44 +142,11 @@ func (db *Database) Compact(ctx context.Context) (Compaction, error) {
 }
 
 // HistoryStats are what a database's history holds on this replica.
-type HistoryStats struct {
-	// Blocks and Bytes: the blocks merged and still stored, and their
-	// bytes. Measured once after the database opens (Measured), then kept
-	// current as blocks merge and compactions finish; exact when nothing
-	// merged during a measurement.
-	Blocks   int   `json:"blocks"`
-	Bytes    int64 `json:"bytes"`
-	Measured bool  `json:"measured"`
-	// Merged counts blocks merged since the last compaction (or the
-	// open): what automatic compaction weighs against the live state.
-	Merged int64 `json:"merged"`
-	// Compactions finished since the database opened.
-	Compactions uint64 `json:"compactions"`
-}
+type HistoryStats = replication.HistoryStats
 
 // SnapshotInfo describes the snapshot a replica stands on: the one it was
 // installed from or last compacted to.
-type SnapshotInfo struct {
-	Height   uint64    `json:"height"` // its highest head's height
-	Time     time.Time `json:"time"`   // when it was produced, by its producer's clock
-	Producer string    `json:"producer"`
-	Covered  int       `json:"covered"` // blocks in its past
-}
-
-func (db *Database) historyStats(s *Stats) {
-	if db.rep == nil {
-		return
-	}
-	h := db.rep.History()
-	s.History = HistoryStats{Blocks: h.Blocks, Bytes: h.Bytes, Measured: h.Measured, Merged: h.Merged, Compactions: db.rep.Compactions()}
-	if h.Last != nil {
-		info := &SnapshotInfo{Time: h.Last.Time, Producer: h.Last.Producer.String(), Covered: h.Last.Coverage.Len()}
-		for _, hd := range h.Last.Heads {
-			info.Height = max(info.Height, hd.Height)
-		}
-		s.LastSnapshot = info
-	}
-}
+type SnapshotInfo = replication.SnapshotInfo
 
 // autoCompact is the AutoCompact of a database whose live documents live
 // counts: none on an archive.

@@ -2,52 +2,15 @@ package engine
 
 import "sort"
 
-// Stats returns the database's replication counters.
+// Stats returns the database's replication counters and state.
 func (db *Database) Stats() Stats {
-	s := Stats{
-		LocalWrites:       db.stats.localWrites.Load(),
-		RemoteApplied:     db.stats.remoteApplied.Load(),
-		Commits:           db.stats.commits.Load(),
-		HeadsSent:         db.stats.HeadsSent.Load(),
-		HeadsSentOnJoin:   db.stats.HeadsSentOnJoin.Load(),
-		PeerJoins:         db.stats.PeerJoins.Load(),
-		LostSubscriptions: db.stats.LostSubscriptions.Load(),
-		MergeRepairs:      db.stats.MergeRepairs.Load(),
-		HeadsServed:       db.stats.HeadsServed.Load(),
-		HeadsSuppressed:   db.stats.HeadsSuppressed.Load(),
-		HeadsReceived:     db.stats.HeadsReceived.Load(),
-		HeadsDropped:      db.stats.HeadsDropped.Load(),
-		FetchFailures:     db.stats.FetchFailures.Load(),
-		Rejected:          db.stats.Rejected.Load(),
-		Invalid:           db.stats.Invalid.Load(),
-		BytesIn:           db.stats.BytesIn.Load(),
-		BytesOut:          db.stats.BytesOut.Load(),
-		EventsDropped:     db.stats.eventsDropped.Load(),
-		Reconnects:        db.stats.reconnects.Load(),
-		Resigned:          db.stats.resigned.Load(),
-		Catchup: CatchupStats{
-			Runs:      db.stats.Catchup.Runs.Load(),
-			Failures:  db.stats.Catchup.Failures.Load(),
-			Blocks:    db.stats.Catchup.Blocks.Load(),
-			Bytes:     db.stats.Catchup.Bytes.Load(),
-			Remaining: db.stats.Catchup.Remaining.Load(),
-			Running:   db.rep != nil && db.rep.CatchingUp(),
-		},
-	}
-	if store := db.store(); store != nil {
-		is := store.InternalStats(db.ctx)
-		s.Heads, s.MaxHeight, s.QueuedHeads = len(store.Heads(db.ctx)), is.MaxHeight, is.QueuedJobs
-	}
+	var s Stats
 	if db.rep != nil {
-		s.QueuedHeads += db.rep.Queued() // waiting for go-ds-crdt or for their block
-		s.Peers = db.rep.Peers()
+		s = db.rep.Stats(db.ctx)
 	}
-	db.historyStats(&s)
-	s.PendingChanges = db.mat.Pending()
-	s.Documents = db.mat.LiveDocuments()
-	if fs, err := db.e.node.FetchStats(); err == nil {
-		s.BlocksFetched, s.BitswapDataIn, s.BitswapDataOut = fs.Blocks, fs.BytesIn, fs.BytesOut
-	}
+	s.LocalWrites, s.RemoteApplied = db.stats.localWrites.Load(), db.stats.remoteApplied.Load()
+	s.EventsDropped = db.stats.eventsDropped.Load()
+	s.PendingChanges, s.Documents = db.mat.Pending(), db.mat.LiveDocuments()
 	return s
 }
 

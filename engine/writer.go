@@ -420,7 +420,7 @@ func (db *Database) commit(ctx context.Context, t *txn) error {
 	// not be abandoned between deltas.
 	cctx := context.WithoutCancel(ctx)
 	c := replication.Commit{Identity: db.e.key, Author: db.e.ID(), Token: db.token(), Clock: db.e.cfg.clock,
-		DeltaKeys: db.wq.deltaKeys, BeforeCommit: db.beforeCommit, Commits: &db.stats.commits, Resigned: &db.stats.resigned}
+		DeltaKeys: db.wq.deltaKeys, BeforeCommit: db.beforeCommit, Commits: &db.stats.Commits, Resigned: &db.stats.Resigned}
 	if db.sealer != nil {
 		ms, err := db.sealer.Prepare(t.order)
 		if err != nil {

@@ -34,4 +34,8 @@ type Counters struct {
 	// concurrent merges left them wrong (see mergeguard.go).
 	MergeRepairs atomic.Uint64
 	Catchup      CatchupCounters
+	// Commits counts local deltas committed (Replica.Commit); Resigned
+	// those signed again because a remote head moved their height.
+	Commits, Resigned atomic.Uint64
+	Reconnects        atomic.Uint64 // peers of the address book redialled successfully
 }

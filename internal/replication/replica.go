@@ -248,7 +248,12 @@ func (r *Replica) start(ctx context.Context) error {
 	// broadcaster reports joining.
 	book := NewAddressBook(n.store, cfg.Namespace.ChildString("l").ChildString("peers"))
 	r.redial = NewRedialer(n.host, book, r.bc.Peers, cfg.Log.Named("redial"))
-	r.redial.OnRedial = cfg.OnRedial
+	r.redial.OnRedial = func(p peer.ID) {
+		cfg.Counters.Reconnects.Add(1)
+		if cfg.OnRedial != nil {
+			cfg.OnRedial(p)
+		}
+	}
 	if cfg.Reconnect {
 		r.wg.Add(1)
 		go func() {
