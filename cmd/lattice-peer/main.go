@@ -330,16 +330,28 @@ func decode(args []js.Value, i int) (engine.M, error) {
 	return m, nil
 }
 
-func insertOne(args []js.Value) (any, error) {
+// collectionAnd returns the collection args name (db, coll) and the n
+// JSON documents that follow them.
+func collectionAnd(args []js.Value, n int) (*engine.Collection, []engine.M, error) {
 	c, err := collection(args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	doc, err := decode(args, 2)
+	docs := make([]engine.M, n)
+	for i := range docs {
+		if docs[i], err = decode(args, 2+i); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c, docs, nil
+}
+
+func insertOne(args []js.Value) (any, error) {
+	c, d, err := collectionAnd(args, 1)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.InsertOne(context.Background(), doc)
+	res, err := c.InsertOne(context.Background(), d[0])
 	if err != nil {
 		return nil, err
 	}
@@ -349,11 +361,7 @@ func insertOne(args []js.Value) (any, error) {
 // find(db, coll, filter, {sort: {field: 1|-1}, limit}) resolves with the
 // matching documents as a JSON array.
 func find(args []js.Value) (any, error) {
-	c, err := collection(args)
-	if err != nil {
-		return nil, err
-	}
-	filter, err := decode(args, 2)
+	c, d, err := collectionAnd(args, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +382,7 @@ func find(args []js.Value) (any, error) {
 		opts = append(opts, query.Limit(o.Limit))
 	}
 	ctx := context.Background()
-	cur, err := c.Find(ctx, filter, opts...)
+	cur, err := c.Find(ctx, d[0], opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -389,19 +397,11 @@ func find(args []js.Value) (any, error) {
 }
 
 func updateOne(args []js.Value) (any, error) {
-	c, err := collection(args)
+	c, d, err := collectionAnd(args, 2)
 	if err != nil {
 		return nil, err
 	}
-	filter, err := decode(args, 2)
-	if err != nil {
-		return nil, err
-	}
-	update, err := decode(args, 3)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.UpdateOne(context.Background(), filter, update)
+	res, err := c.UpdateOne(context.Background(), d[0], d[1])
 	if err != nil {
 		return nil, err
 	}
@@ -409,15 +409,11 @@ func updateOne(args []js.Value) (any, error) {
 }
 
 func deleteOne(args []js.Value) (any, error) {
-	c, err := collection(args)
+	c, d, err := collectionAnd(args, 1)
 	if err != nil {
 		return nil, err
 	}
-	filter, err := decode(args, 2)
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.DeleteOne(context.Background(), filter)
+	res, err := c.DeleteOne(context.Background(), d[0])
 	if err != nil {
 		return nil, err
 	}
@@ -425,15 +421,11 @@ func deleteOne(args []js.Value) (any, error) {
 }
 
 func countDocuments(args []js.Value) (any, error) {
-	c, err := collection(args)
+	c, d, err := collectionAnd(args, 1)
 	if err != nil {
 		return nil, err
 	}
-	filter, err := decode(args, 2)
-	if err != nil {
-		return nil, err
-	}
-	return c.CountDocuments(context.Background(), filter)
+	return c.CountDocuments(context.Background(), d[0])
 }
 
 // subscribe(db, callback) calls callback with each event of the database
