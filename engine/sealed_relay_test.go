@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
 	"github.com/latticedb/lattice/internal/enginetest"
-	"github.com/latticedb/lattice/internal/natgate"
 	"github.com/latticedb/lattice/internal/poll"
-	"github.com/latticedb/lattice/transports/relay"
 )
 
 // TestSealedLateJoinerThroughRelay: a reader that reaches the writer only
@@ -29,19 +22,7 @@ import (
 func TestSealedLateJoinerThroughRelay(t *testing.T) {
 	const n = 300
 	ctx := context.Background()
-	r, err := relay.Start(relay.Config{Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = r.Close() })
-	keyA, _, err := crypto.GenerateEd25519Key(nil)
-	require.NoError(t, err)
-	keyB, _, err := crypto.GenerateEd25519Key(nil)
-	require.NoError(t, err)
-	idA, _ := peer.IDFromPrivateKey(keyA)
-	idB, _ := peer.IDFromPrivateKey(keyB)
-	a := enginetest.NewEngine(t, engine.WithIdentity(keyA), engine.WithRelays(r.AddrInfo()),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idB))))
-	b := enginetest.NewEngine(t, engine.WithIdentity(keyB),
-		engine.WithLibp2pOptions(libp2p.ConnectionGater(natgate.BlockDirect(idA))))
+	a, b := enginetest.RelayedPair(t)
 
 	dba, err := a.Create(ctx, "history", engine.WithSealed(), engine.WithAccess(accesscontrol.Open()))
 	require.NoError(t, err)
@@ -57,23 +38,7 @@ func TestSealedLateJoinerThroughRelay(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, dba.Share(ctx, rec))
 
-	var circuit ma.Multiaddr
-	poll.Eventually(t, 30*time.Second, func() error {
-		for _, addr := range a.Addrs() {
-			if strings.Contains(addr.String(), "/p2p-circuit") {
-				circuit = addr
-				return nil
-			}
-		}
-		return fmt.Errorf("no circuit address among %v", a.Addrs())
-	})
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	require.NoError(t, b.Connect(cctx, peer.AddrInfo{ID: idA, Addrs: []ma.Multiaddr{circuit}}))
-	for _, conn := range b.Host().Network().ConnsToPeer(idA) {
-		require.Contains(t, conn.RemoteMultiaddr().String(), "/p2p-circuit", "b must reach a only through the relay")
-	}
-
+	enginetest.ConnectThroughRelay(t, b, a)
 	dbb := enginetest.Open(t, b, dba.Address())
 	poll.Eventually(t, 90*time.Second, func() error {
 		got, err := dbb.Collection("todos").CountDocuments(ctx, engine.M{})
