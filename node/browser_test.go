@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,28 +14,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/latticedb/lattice/internal/wasmtest"
 	"github.com/latticedb/lattice/node"
 )
-
-// chromium finds the system Chromium. Outside CI a missing browser skips the
-// test loudly; in CI (CI=true) it fails it.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("LATTICE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "Chromium not found (apt-get install -y chromium, or set LATTICE_CHROMIUM): the end-to-end browser test did NOT run"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip("!!! " + msg + " !!!")
-	return ""
-}
 
 // artifactDir is where screenshots go: $LATTICE_ARTIFACTS, or a temp dir.
 func artifactDir(t *testing.T) string {
@@ -54,7 +34,7 @@ type browser struct{ ctx context.Context }
 // startBrowser starts Chromium for the test and its subtests.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	exe := chromium(t)
+	exe := wasmtest.Chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,

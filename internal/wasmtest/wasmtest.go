@@ -55,7 +55,7 @@ func Chromium(t testing.TB) string {
 
 var builds struct {
 	sync.Mutex
-	bins map[string]string // package -> wasm test binary
+	bins map[string]string // "test:"/"build:" and package -> wasm binary
 	dir  string
 }
 
@@ -65,38 +65,23 @@ var builds struct {
 // OS cleans its temp dir; it is a few tens of megabytes.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	builds.Lock()
-	defer builds.Unlock()
-	if bin, ok := builds.bins[pkg]; ok {
-		return bin
-	}
-	if builds.dir == "" {
-		d, err := os.MkdirTemp("", "lattice-wasmtest-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		builds.dir = d
-		builds.bins = map[string]string{}
-	}
-	bin := filepath.Join(builds.dir, fmt.Sprintf("test%d.wasm", len(builds.bins)))
-	cmd := exec.Command("go", "test", "-c", "-o", bin, pkg)
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wasmtest: building the js/wasm tests of %s: %v\n%s", pkg, err, out)
-	}
-	t.Logf("wasmtest: built the js/wasm tests of %s in %s", pkg, time.Since(start).Round(time.Millisecond))
-	builds.bins[pkg] = bin
-	return bin
+	return build(t, pkg, "test", "-c")
 }
 
 // BuildProgram compiles the command pkg for js/wasm, once per process, and
 // returns the binary's path.
 func BuildProgram(t testing.TB, pkg string) string {
 	t.Helper()
+	return build(t, pkg, "build")
+}
+
+// build runs go with args, then "-o" the binary and pkg, for js/wasm,
+// once per process and command.
+func build(t testing.TB, pkg string, args ...string) string {
+	t.Helper()
 	builds.Lock()
 	defer builds.Unlock()
-	key := "program:" + pkg
+	key := args[0] + ":" + pkg
 	if bin, ok := builds.bins[key]; ok {
 		return bin
 	}
@@ -108,14 +93,14 @@ func BuildProgram(t testing.TB, pkg string) string {
 		builds.dir = d
 		builds.bins = map[string]string{}
 	}
-	bin := filepath.Join(builds.dir, fmt.Sprintf("prog%d.wasm", len(builds.bins)))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	bin := filepath.Join(builds.dir, fmt.Sprintf("%s%d.wasm", args[0], len(builds.bins)))
+	cmd := exec.Command("go", append(args, "-o", bin, pkg)...)
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wasmtest: building %s for js/wasm: %v\n%s", pkg, err, out)
+		t.Fatalf("wasmtest: go %s of %s for js/wasm: %v\n%s", args[0], pkg, err, out)
 	}
-	t.Logf("wasmtest: built %s for js/wasm in %s", pkg, time.Since(start).Round(time.Millisecond))
+	t.Logf("wasmtest: go %s of %s for js/wasm in %s", args[0], pkg, time.Since(start).Round(time.Millisecond))
 	builds.bins[key] = bin
 	return bin
 }
