@@ -125,6 +125,9 @@ type Options struct {
 	Env map[string]string
 	// Timeout bounds the whole run; 0 means 3 minutes.
 	Timeout time.Duration
+	// Profile samples the page with V8's profiler while the binary runs
+	// and logs its top functions (Go names included) at the end.
+	Profile bool
 }
 
 // Run runs the wasm test binary bin in a new headless Chromium and fails t
@@ -147,6 +150,11 @@ func Run(t testing.TB, bin string, o Options) {
 	defer cancelRun()
 	args := append([]string{"-test.v"}, o.Args...)
 	q := "?args=" + jsonQuery(args) + "&env=" + jsonQuery(o.Env)
+	if o.Profile {
+		if err := chromedp.Do(ctx, startProfile()); err != nil {
+			t.Fatalf("wasmtest: start the profiler: %v", err)
+		}
+	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/"+q)); err != nil {
 		t.Fatalf("wasmtest: open the page: %v", err)
 	}
@@ -165,6 +173,13 @@ func Run(t testing.TB, bin string, o Options) {
 			out.WriteByte('\n')
 		}
 		if res.Code != nil {
+			if o.Profile {
+				if sum, err := chromedp.Run(ctx, stopProfile()); err != nil {
+					t.Logf("wasmtest: no profile: %v", err)
+				} else {
+					t.Logf("wasmtest: profile\n%s", sum)
+				}
+			}
 			if *res.Code != 0 {
 				t.Errorf("wasmtest: the wasm tests exited with %d", *res.Code)
 			}

@@ -24,14 +24,18 @@ func TestJoin(t *testing.T) {
 	}
 	info, addr := node(t)
 	ctx := t.Context()
-	store, err := indexeddb.Open(ctx, fmt.Sprintf("join-%d", time.Now().UnixNano()), indexeddb.Options{})
-	if err != nil {
-		t.Fatal(err)
+	storeOpt := engine.WithInMemory()
+	if os.Getenv("LATTICE_BENCH_JOIN_STORE") != "memory" {
+		idb, err := indexeddb.Open(ctx, fmt.Sprintf("join-%d", time.Now().UnixNano()), indexeddb.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer idb.Close()
+		storeOpt = engine.WithDatastore(idb)
 	}
-	defer store.Close()
 	h := newHost(t)
 	defer h.Close()
-	e, err := engine.New(ctx, engine.WithDatastore(store), engine.WithHost(h), engine.WithReconnect(false))
+	e, err := engine.New(ctx, storeOpt, engine.WithHost(h), engine.WithReconnect(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,5 +66,7 @@ func TestJoin(t *testing.T) {
 		}
 		return nil
 	})
+	st := db.Stats()
+	t.Logf("catch-up: %+v; blocks fetched by bitswap %d", st.Catchup, st.BlocksFetched)
 	t.Logf("JOIN: the page holds all %d documents %s after dialling", n, time.Since(start).Round(time.Millisecond))
 }

@@ -58,7 +58,8 @@ func TestJoinInChromium(t *testing.T) {
 	}
 	wasmtest.Run(t, bin, wasmtest.Options{
 		Args:    []string{"-test.run=^TestJoin$"},
-		Env:     map[string]string{"LATTICE_TEST_PEER": addr, "LATTICE_TEST_DB": db.Address(), "LATTICE_BENCH_JOIN": strconv.Itoa(n)},
+		Env:     map[string]string{"LATTICE_TEST_PEER": addr, "LATTICE_TEST_DB": db.Address(), "LATTICE_BENCH_JOIN": strconv.Itoa(n), "LATTICE_BENCH_JOIN_STORE": os.Getenv("LATTICE_BENCH_JOIN_STORE")},
 		Timeout: 20 * time.Minute,
+		Profile: os.Getenv("LATTICE_WASM_PROFILE") != "",
 	})
 }
