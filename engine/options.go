@@ -104,7 +104,10 @@ func WithDataDir(dir string) Option {
 
 // WithDatastore keeps all data in d, which stays the caller's: the engine
 // never closes it, so it may outlive the engine and be handed to the next
-// one (a restart on the same data). Writes are as durable as d makes them.
+// one (a restart on the same data). Writes are as durable as d makes them:
+// before a local write returns, the engine calls d.Sync of every key, so a
+// datastore that writes behind (the browser's IndexedDB one) makes it
+// durable then.
 // The identity is random unless WithIdentity or WithHost gives one. For
 // embedders with a store of their own (a browser's) and for tests that
 // restart engines inside testing/synctest, where pebble must not run (its

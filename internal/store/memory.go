@@ -119,6 +119,10 @@ func probeOf(ns *memNS, rest string) memEntry {
 	return memEntry{ns: ns, kv: rest, klen: uint32(len(rest))}
 }
 
+// NewMemory returns an empty in-memory datastore: keys in a B-tree, safe
+// for concurrent use. Reads return copies; Sync and Close do nothing.
+func NewMemory() ds.Batching { return newMemory() }
+
 func newMemory() *memory {
 	return &memory{tree: btree.NewG(16, memLess), ns: make(map[string]*memNS)}
 }

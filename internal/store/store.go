@@ -56,11 +56,16 @@ func (s *Store) Close() error {
 }
 
 // Wrap returns a store over d, which stays its caller's: Close leaves d
-// open, and SyncWAL does nothing (d is as durable as d makes itself). For
-// a datastore an embedder owns: a test's store that outlives an engine's
-// restart, a browser's IndexedDB.
+// open, and SyncWAL is d's Sync of every key (a datastore that returns
+// writes before they are durable, as the IndexedDB one does, makes them
+// durable there). For a datastore an embedder owns: a test's store that
+// outlives an engine's restart, a browser's IndexedDB.
 func Wrap(d ds.Batching) *Store {
-	return &Store{Batching: borrowed{d}, cancel: func() {}}
+	return &Store{
+		Batching: borrowed{d},
+		syncWAL:  func() error { return d.Sync(context.Background(), ds.NewKey("/")) },
+		cancel:   func() {},
+	}
 }
 
 // borrowed is a datastore its user must not close.

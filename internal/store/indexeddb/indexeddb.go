@@ -6,12 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sync"
 	"syscall/js"
 
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
+
+	"github.com/latticedb/lattice/internal/store"
 )
 
 // Errors of package indexeddb.
@@ -33,14 +34,35 @@ type Options struct {
 	Strict bool
 }
 
-// Datastore is a go-datastore on one IndexedDB database. It is safe for
-// concurrent use.
+// maxQueued bounds the bytes of writes waiting for IndexedDB: a writer
+// faster than IndexedDB waits for a flush beyond it.
+const maxQueued = 8 << 20
+
+// Datastore is a go-datastore on one IndexedDB database, read from an
+// in-memory mirror of it and written behind (see the package doc). It is
+// safe for concurrent use.
 type Datastore struct {
 	db         js.Value
 	durability string
+	mem        ds.Batching // the mirror: everything stored, in memory
 
+	// mu orders writes (held to write): each applies to the mirror and
+	// joins the queue in one step, so readers (who hold it to read) see a
+	// batch whole and IndexedDB receives writes in the mirror's order.
 	mu     sync.RWMutex
 	closed bool
+
+	q        sync.Mutex
+	queue    []op          // writes not handed to IndexedDB yet, in order
+	bytes    int           // their keys' and values' bytes
+	inflight int           // the bytes of the transaction under way
+	seq      uint64        // writes queued since Open
+	done     uint64        // writes IndexedDB committed (a prefix of seq)
+	err      error         // the first failed flush: the datastore is unusable
+	flush    chan struct{} // closed, and replaced, after each flush
+	kick     chan struct{} // wakes the flusher
+	stop     chan struct{} // closed by Close: flush what is queued, then end
+	exited   chan struct{} // closed when the flusher ended
 }
 
 var _ ds.Batching = (*Datastore)(nil)
@@ -68,11 +90,40 @@ func Open(ctx context.Context, name string, o Options) (*Datastore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexeddb: open %q: %w", name, err)
 	}
-	d := &Datastore{db: res, durability: "relaxed"}
+	d := &Datastore{db: res, durability: "relaxed", mem: store.NewMemory(),
+		flush: make(chan struct{}), kick: make(chan struct{}, 1), stop: make(chan struct{}), exited: make(chan struct{})}
 	if o.Strict {
 		d.durability = "strict"
 	}
+	if err := d.load(ctx); err != nil {
+		_ = catch(func() { res.Call("close") })
+		return nil, fmt.Errorf("indexeddb: open %q: %w", name, err)
+	}
+	go d.flusher()
 	return d, nil
+}
+
+// load reads the whole database into the mirror, in one readonly
+// transaction.
+func (d *Datastore) load(ctx context.Context) error {
+	txn, st, err := d.tx("readonly")
+	if err != nil {
+		return err
+	}
+	var keysReq, valsReq js.Value
+	if err := catch(func() { keysReq, valsReq = st.Call("getAllKeys"), st.Call("getAll") }); err != nil {
+		return err
+	}
+	if _, err := await(ctx, txn, "complete", "error", "abort"); err != nil {
+		return err
+	}
+	keys, vals := keysReq.Get("result"), valsReq.Get("result")
+	for i := range keys.Length() {
+		if err := d.mem.Put(ctx, ds.RawKey(string(goBytes(keys.Index(i)))), goBytes(vals.Index(i))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Delete deletes the IndexedDB database called name, with all its data.
@@ -92,77 +143,53 @@ func Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// tx starts a transaction on the object store; the caller holds d.mu
-// (read) so that Close waits for it.
-func (d *Datastore) tx(mode string) (txn, store js.Value, err error) {
-	if d.closed {
-		return js.Value{}, js.Value{}, ErrClosed
-	}
+// tx starts a transaction on the object store.
+func (d *Datastore) tx(mode string) (txn, st js.Value, err error) {
 	err = catch(func() {
 		opts := js.Global().Get("Object").New()
 		opts.Set("durability", d.durability)
 		txn = d.db.Call("transaction", objectStore, mode, opts)
-		store = txn.Call("objectStore", objectStore)
+		st = txn.Call("objectStore", objectStore)
 	})
 	if err != nil {
 		return js.Value{}, js.Value{}, fmt.Errorf("indexeddb: transaction: %w", err)
 	}
-	return txn, store, nil
+	return txn, st, nil
 }
 
-// Get returns the value of key, or ds.ErrNotFound.
+// Get returns the value of key, or ds.ErrNotFound, from the mirror.
 func (d *Datastore) Get(ctx context.Context, key ds.Key) ([]byte, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	_, store, err := d.tx("readonly")
-	if err != nil {
-		return nil, err
+	if d.closed {
+		return nil, ErrClosed
 	}
-	var req js.Value
-	if err := catch(func() { req = store.Call("get", jsKey(key.String())) }); err != nil {
-		return nil, fmt.Errorf("indexeddb: get %s: %w", key, err)
-	}
-	v, err := await(ctx, req, "success", "error", "")
-	if err != nil {
-		return nil, fmt.Errorf("indexeddb: get %s: %w", key, err)
-	}
-	if v.IsUndefined() {
-		return nil, ds.ErrNotFound
-	}
-	return goBytes(v), nil
+	return d.mem.Get(ctx, key)
 }
 
 // Has tells whether key is stored.
 func (d *Datastore) Has(ctx context.Context, key ds.Key) (bool, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	_, store, err := d.tx("readonly")
-	if err != nil {
-		return false, err
+	if d.closed {
+		return false, ErrClosed
 	}
-	var req js.Value
-	if err := catch(func() { req = store.Call("count", jsKey(key.String())) }); err != nil {
-		return false, fmt.Errorf("indexeddb: has %s: %w", key, err)
-	}
-	v, err := await(ctx, req, "success", "error", "")
-	if err != nil {
-		return false, fmt.Errorf("indexeddb: has %s: %w", key, err)
-	}
-	return v.Int() > 0, nil
+	return d.mem.Has(ctx, key)
 }
 
 // GetSize returns the size of key's value, or ds.ErrNotFound.
 func (d *Datastore) GetSize(ctx context.Context, key ds.Key) (int, error) {
-	v, err := d.Get(ctx, key)
-	if err != nil {
-		return -1, err
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return -1, ErrClosed
 	}
-	return len(v), nil
+	return d.mem.GetSize(ctx, key)
 }
 
-// Put stores value under key, in a transaction of its own.
+// Put stores value under key.
 func (d *Datastore) Put(ctx context.Context, key ds.Key, value []byte) error {
-	return d.write(ctx, []op{{key: key.String(), value: value}})
+	return d.write(ctx, []op{{key: key.String(), value: append([]byte(nil), value...)}})
 }
 
 // Delete removes key; a missing key is no error.
@@ -177,15 +204,111 @@ type op struct {
 	del   bool
 }
 
-// write applies ops in one readwrite transaction and waits until it
-// completes (or fails, applying none of them).
+// write applies ops to the mirror, all at once for readers, and queues
+// them for IndexedDB, where they commit in one transaction (with others
+// queued beside them). It waits first while the queue is over maxQueued.
 func (d *Datastore) write(ctx context.Context, ops []op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	txn, store, err := d.tx("readwrite")
+	n := 0
+	for _, o := range ops {
+		n += len(o.key) + len(o.value)
+	}
+	for {
+		d.q.Lock()
+		q := d.bytes + d.inflight
+		full, err, flushed := q > 0 && q+n > maxQueued, d.err, d.flush
+		d.q.Unlock()
+		if err != nil {
+			return err
+		}
+		if !full {
+			break
+		}
+		select {
+		case <-flushed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	for _, o := range ops {
+		var err error
+		if o.del {
+			err = d.mem.Delete(ctx, ds.RawKey(o.key))
+		} else {
+			err = d.mem.Put(ctx, ds.RawKey(o.key), o.value)
+		}
+		if err != nil {
+			return err // the memory store fails only on keys over 4 GiB
+		}
+	}
+	d.q.Lock()
+	d.queue = append(d.queue, ops...)
+	d.bytes += n
+	d.seq += uint64(len(ops))
+	d.q.Unlock()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// flusher hands the queue to IndexedDB, one transaction at a time, until
+// Close: it owns the writes from the queue on, and ends after flushing
+// what Close left queued.
+func (d *Datastore) flusher() {
+	defer close(d.exited)
+	for {
+		d.q.Lock()
+		ops := d.queue
+		d.queue, d.inflight, d.bytes = nil, d.bytes, 0
+		d.q.Unlock()
+		var err error
+		if len(ops) > 0 {
+			err = d.commit(ops)
+		}
+		d.q.Lock()
+		d.inflight = 0
+		if err != nil && d.err == nil {
+			d.err = fmt.Errorf("indexeddb: a write failed, and those after it are not stored; reopen the datastore: %w", err)
+		}
+		if err == nil {
+			d.done += uint64(len(ops))
+		}
+		close(d.flush)
+		d.flush = make(chan struct{})
+		empty := len(d.queue) == 0
+		d.q.Unlock()
+		if err != nil {
+			return
+		}
+		if !empty {
+			continue
+		}
+		select {
+		case <-d.kick:
+		case <-d.stop:
+			d.q.Lock()
+			empty = len(d.queue) == 0
+			d.q.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// commit writes ops, the last one per key winning, in one readwrite
+// transaction and waits until it completes (or fails, applying none).
+func (d *Datastore) commit(ops []op) error {
+	txn, st, err := d.tx("readwrite")
 	if err != nil {
 		return err
 	}
@@ -194,9 +317,9 @@ func (d *Datastore) write(ctx context.Context, ops []op) error {
 	err = catch(func() {
 		for _, o := range ops {
 			if o.del {
-				store.Call("delete", jsKey(o.key))
+				st.Call("delete", jsKey(o.key))
 			} else {
-				store.Call("put", jsBytes(o.value), jsKey(o.key))
+				st.Call("put", jsBytes(o.value), jsKey(o.key))
 			}
 		}
 	})
@@ -204,90 +327,68 @@ func (d *Datastore) write(ctx context.Context, ops []op) error {
 		_ = catch(func() { txn.Call("abort") })
 		return fmt.Errorf("indexeddb: write: %w", err)
 	}
-	if _, err := await(ctx, txn, "complete", "error", "abort"); err != nil {
+	if _, err := await(context.Background(), txn, "complete", "error", "abort"); err != nil {
 		return fmt.Errorf("indexeddb: write: %w", err)
 	}
 	return nil
 }
 
-// Sync does nothing: every returned write is a completed transaction.
-func (d *Datastore) Sync(context.Context, ds.Key) error { return nil }
-
-// Query reads every entry under the query's prefix in one readonly
-// transaction, then applies the rest of the query.
-func (d *Datastore) Query(ctx context.Context, q dsq.Query) (dsq.Results, error) {
-	prefix := "/"
-	if q.Prefix != "" {
-		prefix = q.Prefix
-		if prefix[0] != '/' {
-			prefix = "/" + prefix
+// Sync waits until every write returned before it is committed to
+// IndexedDB (all of them, whatever the prefix): what makes writes durable.
+func (d *Datastore) Sync(ctx context.Context, _ ds.Key) error {
+	d.q.Lock()
+	target := d.seq
+	d.q.Unlock()
+	for {
+		d.q.Lock()
+		done, err, flushed := d.done, d.err, d.flush
+		d.q.Unlock()
+		if err != nil {
+			return err
 		}
-		prefix = path.Clean(prefix)
-		if prefix != "/" {
-			prefix += "/"
+		if done >= target {
+			return nil
 		}
-	}
-	values := !q.KeysOnly || q.ReturnsSizes
-	d.mu.RLock()
-	txn, store, err := d.tx("readonly")
-	if err != nil {
-		d.mu.RUnlock()
-		return nil, err
-	}
-	var keysReq, valsReq js.Value
-	err = catch(func() {
-		rng := prefixRange(prefix)
-		keysReq = store.Call("getAllKeys", rng)
-		if values {
-			valsReq = store.Call("getAll", rng)
-		}
-	})
-	if err != nil {
-		d.mu.RUnlock()
-		return nil, fmt.Errorf("indexeddb: query %s: %w", prefix, err)
-	}
-	_, err = await(ctx, txn, "complete", "error", "abort")
-	d.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("indexeddb: query %s: %w", prefix, err)
-	}
-	keys := keysReq.Get("result")
-	n := keys.Length()
-	entries := make([]dsq.Entry, n)
-	var vals js.Value
-	if values {
-		vals = valsReq.Get("result")
-	}
-	for i := range n {
-		entries[i].Key = string(goBytes(keys.Index(i)))
-		if values {
-			v := goBytes(vals.Index(i))
-			entries[i].Size = len(v)
-			if !q.KeysOnly {
-				entries[i].Value = v
-			}
+		select {
+		case <-flushed:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	rest := q
-	rest.Prefix = ""
-	return dsq.NaiveQueryApply(rest, dsq.ResultsWithEntries(q, entries)), nil
 }
 
-// Batch returns a batch whose Commit is one transaction.
+// Query answers from the mirror: a consistent snapshot of the keys under
+// the query's prefix, then the rest of the query as go-datastore's naive
+// query applies it.
+func (d *Datastore) Query(ctx context.Context, q dsq.Query) (dsq.Results, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
+	return d.mem.Query(ctx, q)
+}
+
+// Batch returns a batch whose Commit applies all its writes at once (one
+// IndexedDB transaction, shared with writes queued beside it).
 func (d *Datastore) Batch(context.Context) (ds.Batch, error) {
 	return &batch{d: d, ops: map[string]op{}}, nil
 }
 
-// Close closes the IndexedDB database, after the transactions under way.
-// It is idempotent.
+// Close flushes the queued writes to IndexedDB, closes the database and
+// reports a write that failed. It is idempotent.
 func (d *Datastore) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
+		close(d.stop)
+		<-d.exited
 		_ = catch(func() { d.db.Call("close") })
 	}
-	return nil
+	d.q.Lock()
+	defer d.q.Unlock()
+	return d.err
 }
 
 // batch collects writes, the last one per key winning, for one Commit.
@@ -386,21 +487,6 @@ func await(ctx context.Context, target js.Value, ok, fail, fail2 string) (js.Val
 	case <-ctx.Done():
 		return js.Value{}, ctx.Err()
 	}
-}
-
-// prefixRange is the key range of every key starting with prefix.
-func prefixRange(prefix string) js.Value {
-	kr := js.Global().Get("IDBKeyRange")
-	lo := []byte(prefix)
-	hi := append([]byte(nil), lo...)
-	for len(hi) > 0 && hi[len(hi)-1] == 0xff {
-		hi = hi[:len(hi)-1]
-	}
-	if len(hi) == 0 {
-		return kr.Call("lowerBound", jsBytes(lo))
-	}
-	hi[len(hi)-1]++
-	return kr.Call("bound", jsBytes(lo), jsBytes(hi), false, true)
 }
 
 // jsKey is a datastore key as a binary IndexedDB key.

@@ -179,3 +179,44 @@ func TestDatastoreBinaryKeys(t *testing.T) {
 		t.Fatalf("an empty value reads back as %q, %v", v, err)
 	}
 }
+
+// Writes return before IndexedDB holds them (they are read back from the
+// mirror at once); Sync returns once it does: a second connection to the
+// database, which reads IndexedDB itself, as a reloaded page would, sees
+// every write made before Sync.
+func TestDatastoreSyncMakesWritesDurable(t *testing.T) {
+	ctx := t.Context()
+	d, name := open(t, indexeddb.Options{})
+	const n = 500
+	for i := range n {
+		k := ds.NewKey(fmt.Sprintf("/w/%04d", i))
+		if err := d.Put(ctx, k, []byte(k.String())); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := d.Get(ctx, k); err != nil || string(got) != k.String() {
+			t.Fatalf("a write does not read back at once: %q, %v", got, err)
+		}
+	}
+	if err := d.Delete(ctx, ds.NewKey("/w/0000")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(ctx, ds.NewKey("/")); err != nil {
+		t.Fatal(err)
+	}
+	other, err := indexeddb.Open(ctx, name, indexeddb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	res, err := other.Query(ctx, dsq.Query{Prefix: "/w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := res.Rest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != n-1 || all[0].Key != "/w/0001" || all[n-2].Key != fmt.Sprintf("/w/%04d", n-1) {
+		t.Fatalf("after Sync another connection holds %d writes (first %v), want %d", len(all), all[:min(1, len(all))], n-1)
+	}
+}
