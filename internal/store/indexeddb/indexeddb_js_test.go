@@ -42,7 +42,7 @@ func open(t *testing.T, o indexeddb.Options) (*indexeddb.Datastore, string) {
 // (prefixes, orders, limits, offsets, filters, sizes) and batches. Its
 // SubtestCombinations, 1,152 queries crossing the features the other
 // subtests check one by one, each on 400 keys put, read and deleted one
-// transaction at a time (about 2 s a query here, so some 40 minutes), runs
+// transaction at a time (about 100 s in all), runs
 // in TestDatastoreSuiteCombinations when LATTICE_DSTEST_COMBINATIONS=1
 // (go-datastore itself leaves it out under the race detector).
 func TestDatastoreSuite(t *testing.T) {
