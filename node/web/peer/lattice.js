@@ -92,7 +92,9 @@
     const inv = {peer: q.get("peer"), addrs: q.getAll("addr"), db: q.get("db"), collection: q.get("collection") || "todos", title: q.get("title") || "", key: q.get("key") || ""};
     if (!inv.peer || inv.addrs.length === 0) throw new Error("the invite link names no peer to reach");
     if (!inv.db) throw new Error("the invite link names no database (ask for a link with the database in it)");
-    if (!inv.addrs.some((a) => /\/(ws|wss)$/.test(a))) throw new Error("the inviter has no WebSocket address a browser can reach");
+    // A WebSocket address, or a relay circuit through a relay's WebSocket
+    // address (an inviter behind a NAT).
+    if (!inv.addrs.some((a) => /\/wss?(\/p2p\/[^/]+\/p2p-circuit)?$/.test(a))) throw new Error("the inviter has no WebSocket address a browser can reach (directly or through a relay)");
     return inv;
   }
 
