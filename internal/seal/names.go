@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"hash"
 	"sync"
 )
 
@@ -24,6 +25,9 @@ import (
 type Names struct {
 	mac []byte
 	enc cipher.Block
+	// macs pools HMAC states keyed with mac: Reset restores the keyed
+	// state, so a tag costs no key schedule nor allocation.
+	macs sync.Pool
 
 	// A small cache of both directions: the same collection and field
 	// names are sealed and opened on every write and read. Reset when
@@ -71,7 +75,9 @@ func NewNames(genesis Key) (*Names, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	return &Names{mac: m, enc: block, sealed: map[roleName]string{}, opened: map[roleName]string{}}, nil
+	n := &Names{mac: m, enc: block, sealed: map[roleName]string{}, opened: map[roleName]string{}}
+	n.macs.New = func() any { return hmac.New(sha256.New, n.mac) }
+	return n, nil
 }
 
 const tagSize = 16
@@ -79,7 +85,15 @@ const tagSize = 16
 var b64 = base64.RawURLEncoding.Strict() // one encoding per component: no two strings open to one
 
 func (n *Names) tag(role string, padded []byte) []byte {
-	return mac(n.mac, []byte(role), []byte{0}, padded)[:tagSize]
+	h := n.macs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(role))
+	h.Write([]byte{0})
+	h.Write(padded)
+	var sum [sha256.Size]byte
+	out := h.Sum(sum[:0])[:tagSize:tagSize]
+	n.macs.Put(h)
+	return out
 }
 
 // Seal seals component s in role (for example "coll", "id", "field").

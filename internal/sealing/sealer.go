@@ -1,6 +1,7 @@
 package sealing
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -57,7 +58,22 @@ type Sealer struct {
 
 	mu      sync.Mutex
 	records map[seal.Tag]*seal.MemberRecord // known member records
+
+	// own holds the values this replica sealed, by stored key, with
+	// their clear text: the store reports a local write back at once
+	// (and the writer reads it again), and opening what we just sealed
+	// would cost as much as sealing it. Bounded by maxOwn: cleared when
+	// full.
+	ownMu sync.Mutex
+	own   map[string]ownValue
 }
+
+// ownValue is one value this replica sealed: the stored bytes and the
+// clear ones.
+type ownValue struct{ sealed, clear []byte }
+
+// maxOwn bounds the values a Sealer keeps in clear (Sealer.own).
+const maxOwn = 4096
 
 var _ readmodel.Codec = (*Sealer)(nil)
 
@@ -136,7 +152,24 @@ func (s *Sealer) OpenValue(k string, v []byte) ([]byte, error) {
 	if !Sealable(k) {
 		return v, nil
 	}
+	s.ownMu.Lock()
+	o, ok := s.own[k]
+	s.ownMu.Unlock()
+	if ok && bytes.Equal(o.sealed, v) {
+		return o.clear, nil
+	}
 	return seal.OpenValue(s.ring.Key, v, s.aad(k))
+}
+
+// remember keeps the clear text of a value this replica sealed under
+// stored key k, so that OpenValue need not open it again.
+func (s *Sealer) remember(k string, sealed, clear []byte) {
+	s.ownMu.Lock()
+	defer s.ownMu.Unlock()
+	if s.own == nil || len(s.own) >= maxOwn {
+		s.own = make(map[string]ownValue, 64)
+	}
+	s.own[k] = ownValue{sealed: bytes.Clone(sealed), clear: bytes.Clone(clear)}
 }
 
 // isReader says whether the peer a recipient tag names may read: a peer
@@ -345,6 +378,7 @@ func (s *Sealer) SealMutation(m crdt.Mutation) (crdt.Mutation, error) {
 	if err != nil {
 		return m, err
 	}
+	s.remember(sk, v, m.Value)
 	return crdt.Mutation{Key: sk, Value: v}, nil
 }
 
