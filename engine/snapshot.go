@@ -19,7 +19,9 @@ import (
 // database's access controller, see docs/snapshots.md, and every block
 // it carries is judged as any remote delta), installed in one batch, and
 // then the history above it merges as usual. A database already held, or
-// already open, is simply opened. Sealed databases are not supported yet.
+// already open, is simply opened. A sealed database's snapshot is made of
+// what its store holds, sealed keys and values and the key packages: a
+// member reads it once installed, a non-member holds ciphertext only.
 // The join costs the live state, not the history: see docs/snapshots.md.
 // Do not open the same address concurrently with it.
 func (e *Engine) JoinFromSnapshot(ctx context.Context, address string, from peer.ID) (*Database, error) {
@@ -33,9 +35,6 @@ func (e *Engine) JoinFromSnapshot(ctx context.Context, address string, from peer
 	m, admit, err := e.fetchManifest(ctx, addr)
 	if err != nil {
 		return nil, err
-	}
-	if m.Sealed != nil {
-		return nil, fmt.Errorf("engine: join %s from a snapshot: sealed databases are not supported yet", addr)
 	}
 	cfg := e.replicaBase(addr)
 	if cfg.Access, cfg.Validator, err = e.judges(addr, m, e.log); err != nil {
