@@ -62,18 +62,23 @@ type Sealer struct {
 	// own holds the values this replica sealed, by stored key, with
 	// their clear text: the store reports a local write back at once
 	// (and the writer reads it again), and opening what we just sealed
-	// would cost as much as sealing it. Bounded by maxOwn: cleared when
-	// full.
-	ownMu sync.Mutex
-	own   map[string]ownValue
+	// would cost as much as sealing it. Bounded by maxOwn entries and
+	// maxOwnBytes: cleared when full.
+	ownMu    sync.Mutex
+	own      map[string]ownValue
+	ownBytes int
 }
 
 // ownValue is one value this replica sealed: the stored bytes and the
 // clear ones.
 type ownValue struct{ sealed, clear []byte }
 
-// maxOwn bounds the values a Sealer keeps in clear (Sealer.own).
-const maxOwn = 4096
+// maxOwn and maxOwnBytes bound the values a Sealer keeps in clear
+// (Sealer.own): their number and their bytes, sealed and clear.
+const (
+	maxOwn      = 4096
+	maxOwnBytes = 8 << 20
+)
 
 var _ readmodel.Codec = (*Sealer)(nil)
 
@@ -164,12 +169,20 @@ func (s *Sealer) OpenValue(k string, v []byte) ([]byte, error) {
 // remember keeps the clear text of a value this replica sealed under
 // stored key k, so that OpenValue need not open it again.
 func (s *Sealer) remember(k string, sealed, clear []byte) {
+	size := len(sealed) + len(clear)
+	if size > maxOwnBytes/64 {
+		return // a large value: opening it again costs little beside storing it
+	}
 	s.ownMu.Lock()
 	defer s.ownMu.Unlock()
-	if s.own == nil || len(s.own) >= maxOwn {
-		s.own = make(map[string]ownValue, 64)
+	if old, ok := s.own[k]; ok {
+		s.ownBytes -= len(old.sealed) + len(old.clear)
+	}
+	if s.own == nil || len(s.own) >= maxOwn || s.ownBytes+size > maxOwnBytes {
+		s.own, s.ownBytes = make(map[string]ownValue, 64), 0
 	}
 	s.own[k] = ownValue{sealed: bytes.Clone(sealed), clear: bytes.Clone(clear)}
+	s.ownBytes += size
 }
 
 // isReader says whether the peer a recipient tag names may read: a peer

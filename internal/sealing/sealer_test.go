@@ -92,11 +92,23 @@ func TestOpenOwnValues(t *testing.T) {
 	if _, err := s.OpenValue(crdt.FieldKey("x", "y", "0", "z"), m2.Value); !errors.Is(err, seal.ErrDoesNotOpen) {
 		t.Fatalf("value under another key: %v, want ErrDoesNotOpen", err)
 	}
-	// Bounded: the cache starts again when full.
+	// Bounded in number and bytes: the cache starts again when full,
+	// and large values are not kept.
 	for i := 0; i < maxOwn+10; i++ {
 		s.remember(string(rune(i)), []byte{1}, []byte{2})
 	}
 	if n := len(s.own); n > maxOwn {
 		t.Fatalf("%d own values kept, at most %d", n, maxOwn)
+	}
+	big := make([]byte, maxOwnBytes/128)
+	for i := 0; i < 200; i++ {
+		s.remember(string(rune(i)), big, big)
+	}
+	if s.ownBytes > maxOwnBytes {
+		t.Fatalf("%d bytes kept in clear, at most %d", s.ownBytes, maxOwnBytes)
+	}
+	s.remember("huge", make([]byte, maxOwnBytes/32), nil)
+	if _, ok := s.own["huge"]; ok {
+		t.Fatal("a large value is kept")
 	}
 }
