@@ -90,6 +90,17 @@ func TestBrowserPeersSyncThroughANode(t *testing.T) {
 		ids[i] = textOn(t, p, chromedp.Text("#peer-id"))
 	}
 	require.NotEqual(t, ids[0], ids[1], "the two pages share an identity")
+	// Each page's peer runs in a Web Worker of its own, not on the page.
+	infos, err := chromedp.Targets(pages[0])
+	require.NoError(t, err)
+	workers := 0
+	for _, info := range infos {
+		if info.Type == "worker" && strings.HasSuffix(info.URL, "/peer/lattice-worker.js") {
+			workers++
+		}
+	}
+	require.Equal(t, 2, workers, "pages' peers in workers")
+	require.Equal(t, "undefined", textOn(t, pages[0], chromedp.Evaluate[string](`typeof latticeGo`)))
 
 	for i, title := range []string{"from the first page", "from the second page"} {
 		peerRunOn(t, pages[i],

@@ -56,7 +56,7 @@ func TestPeerPageAssets(t *testing.T) {
 	res, body = get(tn, "/peer/wasm_exec.js", "")
 	require.Equal(t, 200, res.StatusCode)
 	require.Equal(t, "// glue", body)
-	for _, f := range []string{"/peer/lattice.js", "/peer/peer-app.js", "/peer/sw.js"} {
+	for _, f := range []string{"/peer/lattice.js", "/peer/lattice-worker.js", "/peer/peer-app.js", "/peer/sw.js"} {
 		res, _ = get(tn, f, "")
 		require.Equal(t, 200, res.StatusCode, f)
 	}

@@ -47,7 +47,8 @@
     navigator.serviceWorker.register("sw.js").catch((e) => console.log("no offline page: " + e.message));
   }
   try {
-    const peer = await Lattice.start({name: "lattice-peer"});
+    // The peer runs in a Web Worker; ?worker=0 keeps it on the main thread.
+    const peer = await Lattice.start({name: "lattice-peer", worker: new URLSearchParams(location.search).get("worker") === "0" ? false : undefined});
     $("peer-id").textContent = peer.id;
     let saved = null;
     try { saved = JSON.parse(localStorage.getItem(KEY) || "null"); } catch (_) {}

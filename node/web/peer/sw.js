@@ -4,8 +4,8 @@
 // its current version; the cache answers when the network does not.
 // Browsers run service workers only on https pages and on localhost.
 "use strict";
-const CACHE = "lattice-peer-v1";
-const FILES = ["./", "lattice.js", "peer-app.js", "wasm_exec.js", "lattice.wasm", "../app.css", "../favicon.svg"];
+const CACHE = "lattice-peer-v2";
+const FILES = ["./", "lattice.js", "lattice-worker.js", "peer-app.js", "wasm_exec.js", "lattice.wasm", "../app.css", "../favicon.svg"];
 
 self.addEventListener("install", (ev) => {
   ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
