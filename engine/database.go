@@ -309,8 +309,8 @@ func (e *Engine) openDatabase(ctx context.Context, addr Address) (*Database, err
 }
 
 // stateOf tells, with e.mu held, what is at key: an open database, nothing
-// (nil, nil), or a database being closed or dropped (a channel closed when
-// that is done).
+// (nil, nil), or a database being opened, closed or dropped (a channel
+// closed when that is done).
 func (e *Engine) stateOf(key string) (db *Database, wait <-chan struct{}) {
 	db, busy := e.databases[key], e.busy[key]
 	switch {
@@ -471,7 +471,29 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest, v validati
 		}
 		e.mu.Lock()
 	}
-	defer e.mu.Unlock()
+	// The database is marked busy while it starts, not held under e.mu:
+	// reading a large store takes seconds, and lookups, listings and the
+	// opening of other databases must not wait for it (a restarted node
+	// answers while its databases reopen). Another Open or Drop of this
+	// one waits for the mark (stateOf); Close waits for this call (enter).
+	ch := make(chan struct{})
+	e.busy[key] = ch
+	e.mu.Unlock()
+	db, err := e.startDatabase(ctx, addr, m, v)
+	e.mu.Lock()
+	if err == nil {
+		e.databases[key] = db
+	}
+	delete(e.busy, key)
+	e.mu.Unlock()
+	close(ch)
+	return db, err
+}
+
+// startDatabase starts the database at addr, which open has marked busy, and
+// records it in the registry of stored databases.
+func (e *Engine) startDatabase(ctx context.Context, addr Address, m *Manifest, v validation.Validator) (*Database, error) {
+	key := addr.Manifest.String()
 	db := &Database{
 		e:         e,
 		addr:      addr,
@@ -489,12 +511,11 @@ func (e *Engine) open(ctx context.Context, addr Address, m *Manifest, v validati
 		return nil, err
 	}
 	if err := e.store.Put(ctx, ds.NewKey(dbRegistryPrefix+"/"+key), []byte(addr.String())); err != nil {
-		// Not db.Close: it takes e.mu, which this goroutine holds.
+		// Not db.Close: the database is not in e.databases yet.
 		db.cancel()
 		_ = db.stop()
 		return nil, fmt.Errorf("engine: record database %s: %w", addr, err)
 	}
-	e.databases[key] = db
 	return db, nil
 }
 

@@ -60,9 +60,9 @@ type Engine struct {
 	mu        sync.Mutex
 	closed    bool
 	databases map[string]*Database // by manifest CID string
-	// busy holds, by manifest CID string, the databases being closed or
-	// dropped: the channel closes when that is done. open waits on it, so
-	// no second instance starts on a namespace still in use.
+	// busy holds, by manifest CID string, the databases being opened,
+	// closed or dropped: the channel closes when that is done. open waits
+	// on it, so no second instance starts on a namespace still in use.
 	busy      map[string]chan struct{}
 	closeOnce sync.Once
 	closeErr  error

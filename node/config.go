@@ -68,6 +68,15 @@ type Config struct {
 	// be shorter than WriteTimeout, so that the timeout error reaches the
 	// client.
 	QueryTimeout time.Duration
+	// ReopenWait bounds how long a request about a database that is still
+	// reopening after the node's start waits for it before answering 503
+	// "opening" (with Retry-After); the request's own context can end the
+	// wait sooner. Zero answers 503 at once.
+	ReopenWait time.Duration
+
+	// reopenHook, when set (tests), runs before each database is reopened
+	// at start, on the goroutine that reopens them.
+	reopenHook func(address string)
 }
 
 // DefaultConfig returns the default configuration: no token (loopback only),
@@ -90,6 +99,7 @@ func DefaultConfig() Config {
 		MaxStreamsPerClient: 16,
 		MaxDatabases:        256,
 		QueryTimeout:        30 * time.Second,
+		ReopenWait:          5 * time.Second,
 	}
 }
 
@@ -112,6 +122,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: MaxStreams and MaxStreamsPerClient must be positive", ErrBadConfig)
 	case c.MaxDatabases <= 0:
 		return fmt.Errorf("%w: MaxDatabases must be positive", ErrBadConfig)
+	case c.ReopenWait < 0:
+		return fmt.Errorf("%w: ReopenWait must not be negative", ErrBadConfig)
 	case c.QueryTimeout <= 0:
 		return fmt.Errorf("%w: QueryTimeout must be positive", ErrBadConfig)
 	case c.QueryTimeout >= c.WriteTimeout:

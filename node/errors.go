@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/latticedb/lattice/accesscontrol"
 	"github.com/latticedb/lattice/engine"
@@ -32,6 +33,8 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
+	// retryAfter, when positive, is sent as Retry-After (seconds).
+	retryAfter int
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -103,6 +106,9 @@ func writeError(w http.ResponseWriter, err error) {
 	ae := classify(err)
 	var body errorBody
 	body.Error.Code, body.Error.Message = ae.code, ae.msg
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.retryAfter))
+	}
 	writeJSON(w, ae.status, body)
 }
 

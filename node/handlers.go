@@ -346,6 +346,9 @@ func (n *Node) open(ctx context.Context, address string) (*engine.Database, erro
 	if _, err := engine.ParseAddress(address); err != nil {
 		return nil, err
 	}
+	if err := n.awaitReopen(ctx, address); err != nil {
+		return nil, err
+	}
 	done, err := n.admitDatabase(address)
 	if err != nil {
 		return nil, err
@@ -376,6 +379,9 @@ type databaseInfo struct {
 	// Left is set for a database left on this node with its data kept
 	// (POST /v1/databases/leave): closed until opened or joined again.
 	Left bool `json:"left,omitempty"`
+	// Opening is set while the database is still being reopened after
+	// the node's start (requests about it wait or answer 503 "opening").
+	Opening bool `json:"opening,omitempty"`
 }
 
 func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
@@ -393,7 +399,7 @@ func (n *Node) handleListDatabases(w http.ResponseWriter, r *http.Request) {
 	n.mu.Unlock()
 	out := make([]databaseInfo, 0, len(infos))
 	for _, in := range infos {
-		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Sealed: in.Manifest.Sealed != nil, Left: left[in.Address]})
+		out = append(out, databaseInfo{Address: in.Address, Name: in.Name, Open: in.Open, Access: in.Access, Meta: in.Manifest.Meta, Sealed: in.Manifest.Sealed != nil, Left: left[in.Address], Opening: n.isReopening(in.Address)})
 	}
 	// Most recently used first, then the others by address.
 	slices.SortStableFunc(out, func(a, b databaseInfo) int {

@@ -40,16 +40,23 @@ type Node struct {
 	servers []*http.Server
 	dbs     map[string]*engine.Database // open databases, by address
 	opening int                         // databases being opened, admitted by admitDatabase
-	recent  []string                    // addresses, most recently used first
-	left    map[string]bool             // addresses left with their data kept (POST /v1/databases/leave)
+	// reopening holds the stored databases still being reopened after
+	// the start, by address: the channel closes when that attempt ends
+	// (reopen.go).
+	reopening map[string]chan struct{}
+	recent    []string        // addresses, most recently used first
+	left      map[string]bool // addresses left with their data kept (POST /v1/databases/leave)
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // New wraps an engine. It reopens every database stored on the engine (a node
-// restarts with the databases it had), and, when the engine exposes its
-// pubsub, starts announcing shared databases on its invite topic.
+// restarts with the databases it had) in the background, so the API answers
+// at once however large they are: a request about one still reopening waits
+// for it up to Config.ReopenWait, then answers 503 "opening". When the
+// engine exposes its pubsub, New starts announcing shared databases on its
+// invite topic.
 func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: nil engine", ErrBadConfig)
@@ -70,21 +77,7 @@ func New(ctx context.Context, e *engine.Engine, cfg Config) (*Node, error) {
 		n.cancel()
 		return nil, fmt.Errorf("node: list databases: %w", err)
 	}
-	for _, info := range infos {
-		if n.left[info.Address] {
-			continue // left on this node: stays closed until opened or joined again
-		}
-		if len(n.dbs) >= cfg.MaxDatabases {
-			n.log.Warn("not reopening every stored database: MaxDatabases reached", "limit", cfg.MaxDatabases, "stored", len(infos))
-			break
-		}
-		db, err := e.Open(ctx, info.Address)
-		if err != nil {
-			n.log.Warn("cannot reopen database", "address", info.Address, "error", err)
-			continue
-		}
-		n.dbs[db.Address()] = db
-	}
+	n.startReopening(infos)
 
 	// libp2p allows one pubsub per host: the invite topic uses the
 	// engine's.
@@ -175,6 +168,9 @@ func (n *Node) database(ctx context.Context, address string) (*engine.Database, 
 		return nil, errorf(http.StatusBadRequest, "bad_request", "missing field \"database\"")
 	}
 	if _, err := engine.ParseAddress(address); err != nil {
+		return nil, err
+	}
+	if err := n.awaitReopen(ctx, address); err != nil {
 		return nil, err
 	}
 	n.mu.Lock()

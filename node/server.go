@@ -21,6 +21,7 @@ func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	table := []route{
 		{"/v1/id", map[string]http.HandlerFunc{http.MethodGet: n.handleID}},
+		{"/v1/health", map[string]http.HandlerFunc{http.MethodGet: n.handleHealth}},
 		{"/v1/peers", map[string]http.HandlerFunc{http.MethodGet: n.handlePeers}},
 		{"/v1/connect", map[string]http.HandlerFunc{http.MethodPost: n.handleConnect}},
 		{"/v1/databases", map[string]http.HandlerFunc{

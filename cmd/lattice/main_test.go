@@ -28,6 +28,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		// A real lattice process for the tests that kill one: the test
+		// binary re-executed with the CLI's arguments (restart_test.go).
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	leaktest.VerifyTestMain(m)
 }
 
