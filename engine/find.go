@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/latticedb/lattice/crdt"
+	"github.com/latticedb/lattice/internal/readmodel"
 	"github.com/latticedb/lattice/query"
 	"github.com/latticedb/lattice/value"
 )
@@ -25,6 +26,20 @@ const scanCheckEvery = 256
 // so a long filter never holds up writers of the database. The scan looks
 // at ctx every scanCheckEvery documents and stops with ctx.Err().
 func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[string]any, error) {
+	hits, err := c.matches(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
+	out := make([]map[string]any, len(hits))
+	for i, h := range hits {
+		out[i] = h.Doc
+	}
+	return out, nil
+}
+
+// matches returns the documents matching f, in no order.
+func (c *Collection) matches(ctx context.Context, f *query.Filter) ([]readmodel.Match, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -49,12 +64,7 @@ func (c *Collection) snapshot(ctx context.Context, f *query.Filter) ([]map[strin
 			return nil, err // a regex match stopped: no partial answer
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool { return hits[i].ID < hits[j].ID })
-	out := make([]map[string]any, len(hits))
-	for i, h := range hits {
-		out[i] = h.Doc
-	}
-	return out, nil
+	return hits, nil
 }
 
 // Find returns a cursor over the documents matching filter (nil matches
@@ -167,11 +177,11 @@ func (c *Collection) CountDocuments(ctx context.Context, filter any) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	docs, err := c.snapshot(ctx, f)
+	hits, err := c.matches(ctx, f) // a count needs no order
 	if err != nil {
 		return 0, err
 	}
-	return int64(len(docs)), nil
+	return int64(len(hits)), nil
 }
 
 // Distinct returns the distinct values of a field path among the documents

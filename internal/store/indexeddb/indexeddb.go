@@ -312,15 +312,30 @@ func (d *Datastore) commit(ops []op) error {
 	if err != nil {
 		return err
 	}
+	// All keys and values cross into JavaScript in one copy; each request
+	// takes a slice of it (a copy: a view would store the whole buffer).
 	// Every request is issued now, in this task: an IndexedDB transaction
 	// commits once it has no request pending at the end of a task.
+	n := 0
+	for _, o := range ops {
+		n += len(o.key) + len(o.value)
+	}
+	flat := make([]byte, 0, n)
+	for _, o := range ops {
+		flat = append(append(flat, o.key...), o.value...)
+	}
 	err = catch(func() {
+		buf := jsBytes(flat)
+		at := 0
 		for _, o := range ops {
+			k := buf.Call("slice", at, at+len(o.key))
+			at += len(o.key)
 			if o.del {
-				st.Call("delete", jsKey(o.key))
-			} else {
-				st.Call("put", jsBytes(o.value), jsKey(o.key))
+				st.Call("delete", k)
+				continue
 			}
+			st.Call("put", buf.Call("slice", at, at+len(o.value)), k)
+			at += len(o.value)
 		}
 	})
 	if err != nil {
@@ -492,9 +507,12 @@ func await(ctx context.Context, target js.Value, ok, fail, fail2 string) (js.Val
 // jsKey is a datastore key as a binary IndexedDB key.
 func jsKey(k string) js.Value { return jsBytes([]byte(k)) }
 
+// uint8Array is JavaScript's Uint8Array constructor.
+var uint8Array = js.Global().Get("Uint8Array")
+
 // jsBytes copies b into a new Uint8Array.
 func jsBytes(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
+	a := uint8Array.New(len(b))
 	js.CopyBytesToJS(a, b)
 	return a
 }
