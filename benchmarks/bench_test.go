@@ -27,5 +27,7 @@ func BenchmarkRestartCatchUp300(b *testing.B)        { RestartCatchUp300(b) }
 func BenchmarkRestartCatchUp300Bitswap(b *testing.B) { RestartCatchUp300Bitswap(b) }
 func BenchmarkUpdateNested(b *testing.B)             { UpdateNested(b) }
 
-func BenchmarkInsertOneSealed(b *testing.B)  { InsertOneSealed(b) }
-func BenchmarkLateJoin2kSealed(b *testing.B) { LateJoin2kSealed(b) }
+func BenchmarkInsertOneSealed(b *testing.B)    { InsertOneSealed(b) }
+func BenchmarkLateJoin2kSealed(b *testing.B)   { LateJoin2kSealed(b) }
+func BenchmarkLateJoin10kSealed(b *testing.B)  { LateJoin10kSealed(b) }
+func BenchmarkLateJoin100kSealed(b *testing.B) { LateJoin100kSealed(b) }
