@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,6 +58,10 @@ func Suite() []Scenario {
 // layerGoal is the goal for the collection layer's cost: InsertOne's time
 // per document at most this many times a raw go-ds-crdt Put's.
 const layerGoal = 1.5
+
+// batchGoal is the goal for InsertMany: its time per document at most
+// go-ds-crdt's own batch's (issue 26).
+const batchGoal = 1.0
 
 // Options select and size a run.
 type Options struct {
@@ -104,6 +111,11 @@ type Report struct {
 	Quick     bool      `json:"quick"`
 	Results   []Result  `json:"results"`
 	Ratios    []Ratio   `json:"ratios,omitempty"`
+	// Curves are the scaling curves, when the run measured them.
+	Curves []Curve `json:"curves,omitempty"`
+	// PlotDir is where the curves' SVG plots were written, as the
+	// Markdown report links them (relative to the report's file).
+	PlotDir string `json:"plotDir,omitempty"`
 }
 
 // Missed lists the goals the run missed: scenarios whose result is on the
@@ -244,12 +256,20 @@ func ratios(rs []Result) []Ratio {
 	for _, r := range rs {
 		byName[r.Name] = r
 	}
-	one, raw := byName["InsertOne"], byName["RawCRDTPut"]
-	if one.NsPerOp == 0 || raw.NsPerOp == 0 {
-		return nil
+	var out []Ratio
+	// Both sides report docs/s; the ratio is of time per document.
+	for _, p := range []struct {
+		ours, raw string
+		goal      float64
+	}{{"InsertOne", "RawCRDTPut", layerGoal}, {"InsertMany", "RawCRDTBatch", batchGoal}} {
+		one, raw := byName[p.ours], byName[p.raw]
+		if one.Error != "" || raw.Error != "" || one.Value <= 0 || raw.Value <= 0 {
+			continue
+		}
+		v := raw.Value / one.Value
+		out = append(out, Ratio{Name: p.ours + " / " + p.raw + " (time per document)", Value: v, Goal: p.goal, Met: v <= p.goal})
 	}
-	v := float64(one.NsPerOp) / float64(raw.NsPerOp)
-	return []Ratio{{Name: "InsertOne / RawCRDTPut (time per document)", Value: v, Goal: layerGoal, Met: v <= layerGoal}}
+	return out
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -289,8 +309,28 @@ func (r *Report) Markdown() string {
 	for _, q := range r.Ratios {
 		fmt.Fprintf(&b, "\n%s: %.2f× (goal ≤ %.1f×: %s).\n", q.Name, q.Value, q.Goal, verdict(q.Met))
 	}
+	r.curvesMarkdown(&b)
 	fmt.Fprintln(&b, EndMarker)
 	return b.String()
+}
+
+// curvesMarkdown renders the scaling curves: each one's plot (when
+// PlotDir is set) and its points as a table.
+func (r *Report) curvesMarkdown(b *strings.Builder) {
+	if len(r.Curves) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n#### Scaling curves\n")
+	for _, c := range r.Curves {
+		fmt.Fprintf(b, "\n**%s.** %s.\n\n", c.Title, c.Note)
+		if r.PlotDir != "" {
+			fmt.Fprintf(b, "![%s](%s/%s.svg)\n\n", c.Title, filepath.ToSlash(r.PlotDir), c.Name)
+		}
+		fmt.Fprintf(b, "| %s | %s |\n|---|---|\n", c.XLabel, c.YLabel)
+		for _, p := range c.Points {
+			fmt.Fprintf(b, "| %s | %s |\n", count(p.X), number(p.Y))
+		}
+	}
 }
 
 func goalText(r Result) string {
@@ -309,6 +349,27 @@ func verdict(met bool) string {
 		return "met"
 	}
 	return "**missed**"
+}
+
+// count formats a whole number with thousands separators, and any other
+// as number does.
+func count(v float64) string {
+	if v == math.Trunc(v) && v >= 0 && v < 1e15 {
+		return wholeNumber(int64(v))
+	}
+	return number(v)
+}
+
+func wholeNumber(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
 }
 
 // number formats a metric with thousands separators, keeping two decimals

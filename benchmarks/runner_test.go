@@ -99,3 +99,35 @@ func TestRunRecordsFailure(t *testing.T) {
 	require.Contains(t, r.Error, "^BenchmarkBroken$")
 	require.Nil(t, r.Met)
 }
+
+// The goals --check enforces: a scenario on the wrong side of its goal
+// (higher or lower is better), and the ratios of time per document against
+// go-ds-crdt (InsertOne <= 1.5x a Put, InsertMany <= 1.0x its batch).
+func TestMissedGoals(t *testing.T) {
+	met, missed := true, false
+	rs := []Result{
+		{Name: "InsertOne", Metric: "docs/s", Value: 1000, Goal: 2000, Met: &missed},
+		{Name: "RawCRDTPut", Metric: "docs/s", Value: 2000},
+		{Name: "InsertMany", Metric: "docs/s", Value: 60000, Goal: 50000, Met: &met},
+		{Name: "RawCRDTBatch", Metric: "docs/s", Value: 50000},
+		{Name: "LateJoin2k", Metric: "s-to-join", Value: 1.5, Goal: 1, Lower: true, Met: &missed},
+	}
+	rep := Report{Results: rs, Ratios: ratios(rs)}
+	require.Len(t, rep.Ratios, 2)
+	require.Equal(t, "InsertOne / RawCRDTPut (time per document)", rep.Ratios[0].Name)
+	require.InDelta(t, 2.0, rep.Ratios[0].Value, 1e-9)
+	require.False(t, rep.Ratios[0].Met)
+	require.InDelta(t, 50000.0/60000, rep.Ratios[1].Value, 1e-9)
+	require.True(t, rep.Ratios[1].Met)
+	require.Equal(t, []string{
+		"InsertOne: 1000 docs/s against a goal of 2000",
+		"LateJoin2k: 1.5 s-to-join against a goal of 1",
+		"InsertOne / RawCRDTPut (time per document): 2.00x against a goal of 1.5x",
+	}, rep.Missed())
+
+	// A side that failed gives no ratio rather than a wrong one.
+	rs[3] = Result{Name: "RawCRDTBatch", Error: "failed"}
+	require.Len(t, ratios(rs), 1)
+	one := Report{Results: rs[2:3], Ratios: ratios(rs[2:3])}
+	require.Empty(t, one.Missed())
+}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -17,6 +19,8 @@ type benchFlags struct {
 	run       string
 	benchTime time.Duration
 	check     bool
+	plots     string
+	big       bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -39,12 +43,20 @@ The same scenarios run under go test, which is the way to profile them:
   go test -run '^$' -bench . -benchtime 3s ./benchmarks/
 
 Exit status 1 when a scenario fails to run, and with --check when a goal
-is missed too (without it a missed goal is reported, not an error).`,
+is missed too (without it a missed goal is reported, not an error).
+
+With --plots DIR the run also measures the scaling curves (write rate vs
+concurrent callers, late-join time vs history, convergence and memory per
+engine vs peers in one process), writes one SVG plot of each into DIR and
+adds their tables to the report, which links the plots. The default sizes
+take a minute or two; --big measures up to 200 engines and 20,000-delta
+histories (long, and gigabytes of memory).`,
 		Example: `  lattice bench --quick
   lattice bench --out BENCHMARKS.md
   lattice bench --quick --out bench.json
   lattice bench --quick --check        # exit 1 when a goal is missed
-  lattice bench --run 'Insert' --benchtime 3s`,
+  lattice bench --run 'Insert' --benchtime 3s
+  lattice bench --out BENCHMARKS.md --plots docs/bench   # tables and plots`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd, f)
@@ -56,6 +68,8 @@ is missed too (without it a missed goal is reported, not an error).`,
 	fl.StringVar(&f.run, "run", "", "run only the scenarios whose name matches this regular expression")
 	fl.DurationVar(&f.benchTime, "benchtime", 0, "how long each benchmark runs (default 1s, 200ms with --quick)")
 	fl.BoolVar(&f.check, "check", false, "exit with status 1 when a goal is missed")
+	fl.StringVar(&f.plots, "plots", "", "also measure the scaling curves and write their SVG plots into this directory")
+	fl.BoolVar(&f.big, "big", false, "with --plots: measure the curves at the issue's scale (long; up to 200 engines)")
 	return cmd
 }
 
@@ -70,6 +84,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	if f.benchTime < 0 {
 		return usageErr("--benchtime %s: must be positive", f.benchTime)
+	}
+	if f.big && f.plots == "" {
+		return usageErr("--big sizes the curves of --plots: give --plots DIR too")
 	}
 	out := cmd.OutOrStdout()
 	opts.Progress = func(s benchmarks.Scenario, r *benchmarks.Result) {
@@ -98,6 +115,29 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if len(rep.Results) == 0 {
 		return usageErr("--run %q matches no scenario", f.run)
 	}
+	var curveErr error
+	if f.plots != "" {
+		sizes := benchmarks.DefaultCurveSizes()
+		if f.big {
+			sizes = benchmarks.BigCurveSizes()
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		fmt.Fprintln(out, "scaling curves:")
+		rep.Curves, curveErr = benchmarks.RunCurves(ctx, sizes, func(line string) { fmt.Fprintln(out, "  "+line) })
+		if _, err := benchmarks.WritePlots(f.plots, rep.Curves); err != nil {
+			return fmt.Errorf("write plots: %w", err)
+		}
+		rep.PlotDir = f.plots
+		if f.out != "" && !strings.HasSuffix(f.out, ".json") {
+			if rel, err := filepath.Rel(filepath.Dir(f.out), f.plots); err == nil {
+				rep.PlotDir = rel
+			}
+		}
+		fmt.Fprintf(out, "plots: %s\n", f.plots)
+	}
 	for _, q := range rep.Ratios {
 		fmt.Fprintf(out, "%s: %.2fx (goal <= %.1fx)\n", q.Name, q.Value, q.Goal)
 	}
@@ -108,6 +148,9 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 			return fmt.Errorf("write %s: %w", f.out, err)
 		}
 		fmt.Fprintf(out, "report: %s\n", f.out)
+	}
+	if curveErr != nil {
+		return fmt.Errorf("scaling curves: %w", curveErr)
 	}
 	if rep.Failed() {
 		return fmt.Errorf("some scenarios failed to run")

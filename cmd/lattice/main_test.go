@@ -78,7 +78,7 @@ func TestHelp(t *testing.T) {
 		"demo":    {"--timeout"},
 		"relay":   {"--data", "--listen", "--dht"},
 		"sim":     {"--scenario", "--seed", "--peers", "--nat-share", "--latency", "--duration", "--out"},
-		"bench":   {"--quick", "--out", "--run", "--benchtime", "--check"},
+		"bench":   {"--quick", "--out", "--run", "--benchtime", "--check", "--plots", "--big"},
 	}
 	for c, want := range flags {
 		code, out, _ := runCLI(t, c, "--help")
@@ -117,6 +117,7 @@ func TestUsageErrors(t *testing.T) {
 		{"node", "--api", "127.0.0.1:0", "--auto-compact", "-1"},
 		{"bench", "--run", "("},
 		{"bench", "--run", "NoSuchScenario"},
+		{"bench", "--big"},
 	} {
 		code, _, errOut := runCLI(t, args...)
 		require.Equal(t, exitUsage, code, "%v: %s", args, errOut)
