@@ -113,8 +113,13 @@ func (n *Node) Serve(ln net.Listener) error {
 	if n.cfg.Token == "" && !isLoopbackAddr(ln.Addr()) {
 		return fmt.Errorf("%w (listener %s)", ErrTokenRequired, ln.Addr())
 	}
-	srv := &http.Server{
-		Handler:           n.handler,
+	return n.serve(ln, n.handler)
+}
+
+// server is an HTTP server of h with the node's timeouts and context.
+func (n *Node) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: n.cfg.ReadHeaderTimeout,
 		ReadTimeout:       n.cfg.ReadTimeout,
 		WriteTimeout:      n.cfg.WriteTimeout, // per write for event streams
@@ -122,20 +127,9 @@ func (n *Node) Serve(ln net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return n.ctx },
 		ErrorLog:          n.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return ErrClosed
-	}
-	n.servers = append(n.servers, srv)
-	n.mu.Unlock()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
 
-// Close stops every server started by Serve, ends the event streams and
+// Close stops every server started by Serve or ServePeerApp, ends the event streams and
 // stops the invite announcer. Databases stay open on the engine. Idempotent.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {

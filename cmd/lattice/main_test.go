@@ -503,3 +503,29 @@ func TestRelayPortInUse(t *testing.T) {
 		require.NotContains(t, stdout, "relay: ", listen)
 	}
 }
+
+// lattice node --peer-listen serves the browser peer's page, and only it,
+// on a listener of its own, printed as peer-listen: ...; it needs
+// --peer-assets.
+func TestNodePeerListen(t *testing.T) {
+	assets := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(assets, "lattice.wasm"), []byte("\x00asm"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(assets, "wasm_exec.js"), []byte("// glue"), 0o644))
+	out, errOut, done := startCLI(t, "node", "--in-memory", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--log-level", "off",
+		"--peer-assets", assets, "--peer-listen", "127.0.0.1:0")
+	page := waitLine(t, out, done, regexp.MustCompile(`(?m)^peer-listen: (http://\S+/peer/)$`))
+	require.NotContains(t, errOut.String(), "rror")
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	base := strings.TrimSuffix(page, "/peer/")
+	for path, want := range map[string]int{"/peer/": 200, "/peer/lattice.wasm": 200, "/v1/id": 404, "/": 404} {
+		res, err := client.Get(base + path)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, want, res.StatusCode, path)
+	}
+
+	code, _, errText := runCLI(t, "node", "--in-memory", "--peer-listen", "127.0.0.1:0")
+	require.Equal(t, 2, code)
+	require.Contains(t, errText, "--peer-listen needs --peer-assets")
+}

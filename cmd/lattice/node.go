@@ -31,23 +31,24 @@ import (
 const defaultAPI = "127.0.0.1:5080"
 
 type nodeFlags struct {
-	data      string
-	inMemory  bool
-	api       string
-	listen    []string
-	relays    []string
-	bootstrap []string
-	token     string
-	tokenFile string
-	apiSocket string
-	peerDir   string
-	logLevel  string
-	sync      bool
-	archive   bool
-	compact   float64
-	transport []string
-	portmap   bool
-	holepunch string
+	data       string
+	inMemory   bool
+	api        string
+	listen     []string
+	relays     []string
+	bootstrap  []string
+	token      string
+	tokenFile  string
+	apiSocket  string
+	peerDir    string
+	peerListen string
+	logLevel   string
+	sync       bool
+	archive    bool
+	compact    float64
+	transport  []string
+	portmap    bool
+	holepunch  string
 
 	readHeaderTimeout, readTimeout, writeTimeout, idleTimeout, queryTimeout time.Duration
 	maxStreams, maxStreamsPerClient, maxDatabases                           int
@@ -70,13 +71,17 @@ At start it prints, one per line:
   api: http://HOST:PORT
   app: http://HOST:PORT/                 (with #token=... when a token is set)
   peer-app: http://HOST:PORT/peer/       (with --peer-assets)
+  peer-listen: http://HOST:PORT/peer/    (with --peer-listen)
 
 By default the node listens on WebSocket too (a .../ws line): browsers dial
 that. --peer-assets DIR serves the browser peer at /peer/: the to-do app
 running its own replica in the page (IndexedDB), which keeps working with
 no network. scripts/build-peer.sh DIR builds DIR (lattice.wasm and Go's
 wasm_exec.js); invite answers then carry a "peer" link and QR code that
-open it.
+open it. --peer-listen HOST:PORT also serves that page, and only it, to
+anyone (phones on the LAN) while the API stays on loopback: ask invites
+for links on it (lattice invite --web http://LAN-IP:PORT) and use the
+peer link or QR code.
 
 The API listens on loopback by default, without a token: every local user
 (and every local program) can use it, as with kubo's API. Any other address
@@ -167,6 +172,7 @@ The node stops cleanly on Ctrl-C (SIGINT) or SIGTERM.` + discoveryHelp,
 	fl.StringVar(&f.token, "api-token", "", "bearer token required by the API; needed for a non-loopback --api (visible in the process list: prefer --api-token-file or LATTICE_API_TOKEN)")
 	fl.StringVar(&f.tokenFile, "api-token-file", "", "file whose first line is the API token (mode 0600); default: the environment variable LATTICE_API_TOKEN")
 	fl.StringVar(&f.peerDir, "peer-assets", "", "directory with lattice.wasm and wasm_exec.js (scripts/build-peer.sh makes it): serve the browser peer at /peer/")
+	fl.StringVar(&f.peerListen, "peer-listen", "", "also serve the browser peer's page, and nothing else, at HOST:PORT to anyone (for phones on the LAN while the API stays on loopback; needs --peer-assets)")
 	fl.StringVar(&f.apiSocket, "api-socket", "", "also serve the API on a Unix socket at PATH that only this user may use (0600); with it the TCP API is served only if --api is given")
 	fl.BoolVar(&f.sync, "sync-writes", false, "fsync the store's log before acknowledging a write (survives power loss; slower)")
 	fl.BoolVar(&f.archive, "archive", false, "keep every database's full history: never compact (lattice compact is refused), serve the whole history on the catch-up stream, for peers without snapshot support and for audits")
@@ -284,6 +290,9 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 		}
 		cfg.PeerAssets = os.DirFS(f.peerDir)
 	}
+	if f.peerListen != "" && f.peerDir == "" {
+		return usageErr("--peer-listen needs --peer-assets: it serves the browser peer's page")
+	}
 	cfg.MaxStreams, cfg.MaxStreamsPerClient, cfg.MaxDatabases = f.maxStreams, f.maxStreamsPerClient, f.maxDatabases
 	if !f.inMemory {
 		cfg.StateDir = f.data
@@ -357,9 +366,24 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), "lattice node is running; press Ctrl-C to stop.")
 
-	served := make(chan error, len(lns))
+	serving := len(lns)
+	var peerLn net.Listener
+	if f.peerListen != "" {
+		if peerLn, err = net.Listen("tcp", f.peerListen); err != nil {
+			_ = n.Close()
+			_ = e.Close()
+			return fmt.Errorf("--peer-listen %s: %w", f.peerListen, err)
+		}
+		defer peerLn.Close()
+		serving++
+		fmt.Fprintf(out, "peer-listen: http://%s/peer/\n", peerLn.Addr())
+	}
+	served := make(chan error, serving)
 	for _, ln := range lns {
 		go func() { served <- n.Serve(ln) }()
+	}
+	if peerLn != nil {
+		go func() { served <- n.ServePeerApp(peerLn) }()
 	}
 	stopReach := printReachability(e.Host(), out)
 	defer stopReach()
@@ -371,7 +395,7 @@ func runNode(cmd *cobra.Command, f nodeFlags) error {
 	stop() // a second Ctrl-C kills at once
 	fmt.Fprintln(cmd.ErrOrStderr(), "stopping...")
 	closeErr := errors.Join(n.Close(), e.Close())
-	pending := len(lns)
+	pending := serving
 	if serveErr != nil {
 		pending-- // that server has returned already
 	}
