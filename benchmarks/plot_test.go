@@ -102,3 +102,22 @@ func nan() float64 { var z float64; return z / z }
 func fmtSscan(p string, x, y *float64) (int, error) {
 	return fmt.Sscanf(p, "%g,%g", x, y)
 }
+
+// The curves measure something at every size, on real engines: a small
+// run of each (a few seconds).
+func TestRunCurvesSmall(t *testing.T) {
+	var lines []string
+	cs, err := RunCurves(t.Context(), CurveSizes{Concurrency: []int{1, 4}, WritesPer: 40, History: []int{20}, Peers: []int{3}},
+		func(l string) { lines = append(lines, l) })
+	require.NoError(t, err)
+	require.Len(t, cs, 4)
+	require.Equal(t, []string{CurveWriteRate, CurveLateJoin, CurveConvergence, CurveMemory},
+		[]string{cs[0].Name, cs[1].Name, cs[2].Name, cs[3].Name})
+	for i, want := range []int{2, 1, 1, 1} {
+		require.Len(t, cs[i].Points, want, cs[i].Name)
+		for _, p := range cs[i].Points {
+			require.Positive(t, p.Y, "%s at %g", cs[i].Name, p.X)
+		}
+	}
+	require.Len(t, lines, 4)
+}
