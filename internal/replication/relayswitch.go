@@ -221,11 +221,17 @@ func (rs *relaySwitch) reconnect(ctx context.Context, p peer.ID) bool {
 		}
 	}
 	_ = h.Network().ClosePeer(p)
-	for _, addrs := range [][]ma.Multiaddr{direct, all} {
+	for i, addrs := range [][]ma.Multiaddr{direct, all} {
 		if len(addrs) == 0 {
 			continue
 		}
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if i == 0 {
+			// Only the direct addresses: Connect dials every address the
+			// peerstore has, and a circuit's dial can win the race under
+			// load, bringing the relay back (CI saw it).
+			dctx = network.WithForceDirectDial(dctx, "relay switch repair")
+		}
 		err := h.Connect(dctx, peer.AddrInfo{ID: p, Addrs: addrs})
 		cancel()
 		if err == nil {
