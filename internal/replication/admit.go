@@ -24,9 +24,8 @@ import (
 //
 // Joins stay fast because each side of a join proves itself with its
 // heads exchange before it knows a CID to ask for: its first heads come
-// from that exchange, and heads a peer announced are fetched only after
-// the first exchange with that peer (Broadcaster.nextFetch passes them
-// over until then).
+// from that exchange, and a fetch of heads a peer announced waits for the
+// first exchange with that peer (Broadcaster.awaitPull).
 
 // admissions are the peers whose claims verified, per database.
 type admissions struct {

@@ -69,10 +69,9 @@
 //     Blocks are shared by content across databases and go-ds-crdt keeps
 //     no block -> database index, so the rule is per node. A joiner's
 //     first heads come from its own heads exchange, which admits it
-//     first; heads another peer announced are fetched only once the first
-//     exchange with that peer has ended (the fetch workers pass them over
-//     meanwhile and take other announcers' heads), since a refused want
-//     is asked again only on bitswap's rebroadcast.
+//     first; a fetch of heads another peer announced waits for the first
+//     exchange with that peer (Broadcaster.awaitPull), since a refused
+//     want is asked again only on bitswap's rebroadcast.
 //   - Publish heads on a topic it saw: it cannot seal them, so they are
 //     malformed; and every delta must carry a signature over the
 //     database's address (SignChunk), so it cannot write either.

@@ -2,7 +2,6 @@ package replication
 
 import (
 	"context"
-	"slices"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -20,20 +19,15 @@ const maxFetchesPerPeer = 16
 const maxConcurrentFetches = 8
 
 // nextFetch takes the next head to fetch, round-robin across announcers so
-// that one announcer's unfetchable heads cannot starve the others. An
-// announcer whose first heads exchange is still queued or running is
-// passed over (its blocks would be refused until it ends, see awaitPull):
-// no worker waits on it while others' heads are queued, and pulled wakes
-// the workers when it ends.
+// that one announcer's unfetchable heads cannot starve the others.
 func (b *Broadcaster) nextFetch() (cid.Cid, peer.ID, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	i := slices.IndexFunc(b.fetchOrder, func(p peer.ID) bool { return !b.firstPullPending(p) })
-	if i < 0 {
+	if len(b.fetchOrder) == 0 {
 		return cid.Undef, "", false
 	}
-	from := b.fetchOrder[i]
-	b.fetchOrder = slices.Delete(b.fetchOrder, i, i+1)
+	from := b.fetchOrder[0]
+	b.fetchOrder = b.fetchOrder[1:]
 	q := b.fetchQ[from]
 	h := q[0]
 	if len(q) > 1 {

@@ -421,21 +421,6 @@ func (b *Broadcaster) pulled(p peer.ID, err error) {
 	case b.pullWake <- struct{}{}:
 	default:
 	}
-	// Heads of p that nextFetch passed over may be fetched now.
-	select {
-	case b.fetchWake <- struct{}{}:
-	default:
-	}
-}
-
-// firstPullPending tells whether the first heads exchange with p is
-// queued or running. It takes pullMu: a caller may hold mu (the order is
-// mu, then pullMu).
-func (b *Broadcaster) firstPullPending(p peer.ID) bool {
-	b.pullMu.Lock()
-	defer b.pullMu.Unlock()
-	pl, ok := b.pulls[p]
-	return ok && pl.attempt == 0
 }
 
 // awaitPull waits while the first heads exchange with p is queued or
@@ -443,10 +428,8 @@ func (b *Broadcaster) firstPullPending(p peer.ID) bool {
 // and p's bitswap serves blocks only to peers that proved it for a
 // database p has open (see Node.serveBlock); a want it refused is asked
 // again only on bitswap's rebroadcast, so a fetch of what p announced
-// waits for the proof first. nextFetch already passes over announcers
-// whose first exchange is pending; this covers an exchange queued again
-// after the head was handed out (the peer joined again). Retries of a
-// failed exchange are not waited for.
+// waits for the proof first. Retries of a failed exchange are not
+// waited for.
 func (b *Broadcaster) awaitPull(ctx context.Context, p peer.ID) {
 	for {
 		b.pullMu.Lock()
